@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * crypto.c - AEAD transforms for NTM tunnels through the kernel crypto API.
+ *
+ * One transform per tunnel: both directions share the key (K_mncn) and are
+ * kept apart by their 4-byte salts, which form the first part of the nonce.
+ * The algorithm names are the generic templates, so the crypto API picks
+ * the fastest registered implementation, synchronous (AES-NI, AVX2) or
+ * asynchronous (cryptd fallback, hardware engines); the data path copes
+ * with both.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/err.h>
+#include "ntm.h"
+
+static const char *const ntm_aead_names[__NTM_CIPHER_MAX] = {
+	[NTM_CIPHER_AES_GCM] = "gcm(aes)",
+	[NTM_CIPHER_CHACHA20_POLY1305] = "rfc7539(chacha20,poly1305)",
+};
+
+int ntm_crypto_check(u8 cipher, unsigned int key_len)
+{
+	switch (cipher) {
+	case NTM_CIPHER_AES_GCM:
+		return (key_len == 16 || key_len == 32) ? 0 : -EINVAL;
+	case NTM_CIPHER_CHACHA20_POLY1305:
+		return key_len == 32 ? 0 : -EINVAL;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
+				   unsigned int key_len)
+{
+	struct crypto_aead *aead;
+	int err;
+
+	err = ntm_crypto_check(cipher, key_len);
+	if (err)
+		return ERR_PTR(err);
+
+	aead = crypto_alloc_aead(ntm_aead_names[cipher], 0, 0);
+	if (IS_ERR(aead))
+		return aead;
+
+	err = crypto_aead_setkey(aead, key, key_len);
+	if (!err)
+		err = crypto_aead_setauthsize(aead, NTM_AEAD_TAG_LEN);
+	if (!err && crypto_aead_ivsize(aead) != NTM_NONCE_LEN)
+		err = -EINVAL;
+	if (err) {
+		crypto_free_aead(aead);
+		return ERR_PTR(err);
+	}
+	return aead;
+}

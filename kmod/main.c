@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * main.c - module entry points of ntm.ko (NTMobile data plane).
+ *
+ * Unload order matters: removing the link kind destroys every device, and
+ * device teardown waits for packets still inside asynchronous crypto (they
+ * hold device references).  Freed tunnels travel through RCU to ntm_wq, so
+ * rcu_barrier() and draining the workqueue finish them before the text of
+ * this module goes away.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <net/genetlink.h>
+#include <net/rtnetlink.h>
+#include "ntm.h"
+
+struct workqueue_struct *ntm_wq;
+
+static int __init ntm_init(void)
+{
+	int err;
+
+	ntm_wq = alloc_workqueue("ntm", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!ntm_wq)
+		return -ENOMEM;
+	err = ntm_device_init();
+	if (err)
+		goto err_wq;
+	err = ntm_genl_init();
+	if (err)
+		goto err_device;
+	pr_info("NTMobile data plane loaded\n");
+	return 0;
+
+err_device:
+	ntm_device_exit();
+err_wq:
+	destroy_workqueue(ntm_wq);
+	return err;
+}
+
+static void __exit ntm_exit(void)
+{
+	ntm_genl_exit();
+	ntm_device_exit();
+	rcu_barrier();
+	destroy_workqueue(ntm_wq);
+}
+
+module_init(ntm_init);
+module_exit(ntm_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("NTMobile data plane: encrypted UDP tunnels between virtual IPs");
+MODULE_AUTHOR("The ntm developers");
+MODULE_ALIAS_RTNL_LINK(NTM_LINK_KIND);
+MODULE_ALIAS_GENL_FAMILY(NTM_GENL_NAME);

@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * netlink.c - the "ntm" generic netlink family: configuration, state dumps
+ * and events.  uapi/linux/ntm.h documents every command and attribute.
+ *
+ * All policies are strict (resv_start_op 0): unknown attributes, wrong
+ * lengths and read-only attributes in requests are refused with an extack
+ * message naming the attribute.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <net/genetlink.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include "ntm.h"
+
+static struct genl_family ntm_family;
+
+enum { NTM_MCGRP_EVENTS_IDX };
+
+static const struct genl_multicast_group ntm_mcgrps[] = {
+	[NTM_MCGRP_EVENTS_IDX] = { .name = NTM_GENL_MCGRP_EVENTS },
+};
+
+static const struct nla_policy ntm_tunnel_policy[NTM_TUNNEL_A_MAX + 1] = {
+	[NTM_TUNNEL_A_LOCAL_INDEX] = NLA_POLICY_MIN(NLA_U32, 1),
+	[NTM_TUNNEL_A_REMOTE_INDEX] = NLA_POLICY_MIN(NLA_U32, 1),
+	[NTM_TUNNEL_A_ENDPOINT] = NLA_POLICY_RANGE(NLA_BINARY,
+						   sizeof(struct sockaddr_in),
+						   sizeof(struct sockaddr_in6)),
+	[NTM_TUNNEL_A_VIP4] = NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[NTM_TUNNEL_A_VIP6] = NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	[NTM_TUNNEL_A_CIPHER] = NLA_POLICY_RANGE(NLA_U16, NTM_CIPHER_AES_GCM,
+						 __NTM_CIPHER_MAX - 1),
+	[NTM_TUNNEL_A_KEY] = NLA_POLICY_RANGE(NLA_BINARY, 16, 32),
+	[NTM_TUNNEL_A_TX_SALT] = NLA_POLICY_EXACT_LEN(NTM_SALT_LEN),
+	[NTM_TUNNEL_A_RX_SALT] = NLA_POLICY_EXACT_LEN(NTM_SALT_LEN),
+	[NTM_TUNNEL_A_LIFETIME] = { .type = NLA_U32 },
+	[NTM_TUNNEL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __NTM_TUNNEL_F_ALL),
+	[NTM_TUNNEL_A_TX_COUNTER] = { .type = NLA_REJECT },
+	[NTM_TUNNEL_A_RX_COUNTER] = { .type = NLA_REJECT },
+	[NTM_TUNNEL_A_LAST_RX_NS] = { .type = NLA_REJECT },
+	[NTM_TUNNEL_A_AGE_S] = { .type = NLA_REJECT },
+	[NTM_TUNNEL_A_STATS] = { .type = NLA_REJECT },
+};
+
+static const struct nla_policy ntm_policy[NTM_A_MAX + 1] = {
+	[NTM_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
+	[NTM_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
+	[NTM_A_UDP4_FD] = NLA_POLICY_MIN(NLA_S32, -1),
+	[NTM_A_UDP6_FD] = NLA_POLICY_MIN(NLA_S32, -1),
+	[NTM_A_PORT4] = { .type = NLA_REJECT },
+	[NTM_A_PORT6] = { .type = NLA_REJECT },
+	[NTM_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __NTM_DEV_F_ALL),
+	[NTM_A_FWMARK] = { .type = NLA_U32 },
+	[NTM_A_ACQUIRE_QLEN] = NLA_POLICY_MAX(NLA_U32, NTM_ACQUIRE_QLEN_MAX),
+	[NTM_A_NUM_TUNNELS] = { .type = NLA_REJECT },
+	[NTM_A_STATS] = { .type = NLA_REJECT },
+	[NTM_A_TUNNEL] = NLA_POLICY_NESTED(ntm_tunnel_policy),
+	[NTM_A_INNER_DST] = { .type = NLA_REJECT },
+	[NTM_A_INNER_SRC] = { .type = NLA_REJECT },
+	[NTM_A_REASON] = { .type = NLA_REJECT },
+	[NTM_A_FLUSH] = { .type = NLA_FLAG },
+};
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct ntm_dev *ntm_lookup(struct net *net, struct nlattr **attrs,
+				  struct netlink_ext_ack *extack)
+{
+	struct ntm_dev *nd;
+
+	if (attrs[NTM_A_IFINDEX])
+		nd = ntm_dev_get_by_ifindex(net,
+					    nla_get_u32(attrs[NTM_A_IFINDEX]));
+	else if (attrs[NTM_A_IFNAME])
+		nd = ntm_dev_get_by_name(net, nla_data(attrs[NTM_A_IFNAME]));
+	else
+		nd = ERR_PTR(-EINVAL);
+
+	if (PTR_ERR_OR_ZERO(nd) == -EINVAL)
+		NL_SET_ERR_MSG(extack, "NTM_A_IFINDEX or NTM_A_IFNAME required");
+	else if (PTR_ERR_OR_ZERO(nd) == -ENODEV)
+		NL_SET_ERR_MSG(extack, "no such device");
+	else if (PTR_ERR_OR_ZERO(nd) == -EOPNOTSUPP)
+		NL_SET_ERR_MSG(extack, "device is not an ntm device");
+	return nd;
+}
+
+/* Take nd->lock unless the device is going away. */
+static int ntm_lock(struct ntm_dev *nd, struct netlink_ext_ack *extack)
+{
+	mutex_lock(&nd->lock);
+	if (nd->dead) {
+		mutex_unlock(&nd->lock);
+		NL_SET_ERR_MSG(extack, "device is being removed");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+	unsigned int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < NTM_STAT_NR; i++)
+		if (nla_put_u64_64bit(skb, i + 1, v[i], NTM_STAT_A_PAD)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static unsigned int ntm_sockaddr_len(const union ntm_sockaddr *ep)
+{
+	return ep->sa.sa_family == AF_INET ? sizeof(ep->sin) :
+					     sizeof(ep->sin6);
+}
+
+static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
+{
+	u64 stats[NTM_STAT_NR];
+	union ntm_sockaddr ep;
+	struct nlattr *nest;
+	u64 tx, now;
+
+	nest = nla_nest_start(skb, NTM_A_TUNNEL);
+	if (!nest)
+		return -EMSGSIZE;
+	ntm_tunnel_get_endpoint(t, &ep);
+	ntm_tunnel_stats_read(t, stats);
+	tx = min_t(u64, atomic64_read(&t->tx_counter), NTM_COUNTER_LIMIT);
+	now = ktime_get_boottime_ns();
+	if (nla_put_u32(skb, NTM_TUNNEL_A_LOCAL_INDEX, t->local_index) ||
+	    nla_put_u32(skb, NTM_TUNNEL_A_REMOTE_INDEX,
+			be32_to_cpu(t->remote_index)) ||
+	    nla_put(skb, NTM_TUNNEL_A_ENDPOINT, ntm_sockaddr_len(&ep), &ep) ||
+	    (t->has_vip4 &&
+	     nla_put_in_addr(skb, NTM_TUNNEL_A_VIP4, t->vip4)) ||
+	    (t->has_vip6 &&
+	     nla_put_in6_addr(skb, NTM_TUNNEL_A_VIP6, &t->vip6)) ||
+	    nla_put_u16(skb, NTM_TUNNEL_A_CIPHER, t->cipher) ||
+	    nla_put_u32(skb, NTM_TUNNEL_A_LIFETIME, t->lifetime) ||
+	    nla_put_u32(skb, NTM_TUNNEL_A_FLAGS, READ_ONCE(t->flags)) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_TX_COUNTER, tx,
+			      NTM_TUNNEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_RX_COUNTER,
+			      ntm_replay_top(&t->replay), NTM_TUNNEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_LAST_RX_NS,
+			      READ_ONCE(t->last_rx_ns), NTM_TUNNEL_A_PAD) ||
+	    nla_put_u32(skb, NTM_TUNNEL_A_AGE_S,
+			div_u64(now - t->created_ns, NSEC_PER_SEC)) ||
+	    ntm_put_stats(skb, NTM_TUNNEL_A_STATS, stats)) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* ---- devices ----------------------------------------------------------- */
+
+static int ntm_put_device(struct sk_buff *skb, struct ntm_dev *nd)
+{
+	u64 stats[NTM_STAT_NR];
+	u16 port4 = ntm_socket_port(nd, AF_INET);
+	u16 port6 = ntm_socket_port(nd, AF_INET6);
+
+	ntm_dev_stats_read(nd, stats);
+	if (nla_put_u32(skb, NTM_A_IFINDEX, nd->dev->ifindex) ||
+	    nla_put_string(skb, NTM_A_IFNAME, nd->dev->name) ||
+	    nla_put_u32(skb, NTM_A_FLAGS, nd->flags) ||
+	    nla_put_u32(skb, NTM_A_FWMARK, nd->fwmark) ||
+	    nla_put_u32(skb, NTM_A_ACQUIRE_QLEN, nd->acquire_qlen) ||
+	    nla_put_u32(skb, NTM_A_NUM_TUNNELS, nd->num_tunnels) ||
+	    (port4 && nla_put_u16(skb, NTM_A_PORT4, port4)) ||
+	    (port6 && nla_put_u16(skb, NTM_A_PORT6, port6)) ||
+	    ntm_put_stats(skb, NTM_A_STATS, stats))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int ntm_get_device(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ntm_dev *nd;
+	struct sk_buff *msg;
+	void *hdr;
+	int err;
+
+	nd = ntm_lookup(genl_info_net(info), info->attrs, info->extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	hdr = genlmsg_put_reply(msg, info, &ntm_family, 0, NTM_CMD_GET_DEVICE);
+	err = ntm_lock(nd, info->extack);
+	if (err)
+		goto out_free;
+	err = hdr ? ntm_put_device(msg, nd) : -EMSGSIZE;
+	mutex_unlock(&nd->lock);
+	if (err)
+		goto out_free;
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+	goto out;
+
+out_free:
+	nlmsg_free(msg);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_set_fd(struct ntm_dev *nd, int family, struct nlattr *attr,
+		      struct netlink_ext_ack *extack)
+{
+	s32 fd = nla_get_s32(attr);
+	int err;
+
+	if (fd == -1) {
+		ntm_socket_detach(nd, family);
+		return 0;
+	}
+	err = ntm_socket_attach(nd, family, fd);
+	switch (err) {
+	case 0:
+		break;
+	case -EBADF:
+	case -ENOTSOCK:
+		NL_SET_ERR_MSG_ATTR(extack, attr, "not a socket descriptor");
+		break;
+	case -EPROTOTYPE:
+		if (family == AF_INET)
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "not an AF_INET UDP socket");
+		else
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "not an AF_INET6 UDP socket");
+		break;
+	case -EDESTADDRREQ:
+		NL_SET_ERR_MSG_ATTR(extack, attr, "socket is not bound");
+		break;
+	case -EBUSY:
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "socket already used by an encapsulation");
+		break;
+	default:
+		NL_SET_ERR_MSG_ATTR(extack, attr, "cannot adopt socket");
+	}
+	return err;
+}
+
+static void ntm_reset_routes(struct ntm_dev *nd)
+{
+	struct rb_node *n;
+
+	for (n = rb_first(&nd->by_index); n; n = rb_next(n)) {
+		struct ntm_tunnel *t = rb_entry(n, struct ntm_tunnel, rb);
+
+		write_seqlock_bh(&t->ep_lock);
+		dst_cache_reset(&t->dst_cache);
+		write_sequnlock_bh(&t->ep_lock);
+	}
+}
+
+static int ntm_set_device(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr **attrs = info->attrs;
+	struct ntm_dev *nd;
+	int err;
+
+	nd = ntm_lookup(genl_info_net(info), attrs, info->extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, info->extack);
+	if (err)
+		goto out;
+	if (attrs[NTM_A_UDP4_FD]) {
+		err = ntm_set_fd(nd, AF_INET, attrs[NTM_A_UDP4_FD],
+				 info->extack);
+		if (err)
+			goto out_unlock;
+	}
+	if (attrs[NTM_A_UDP6_FD]) {
+		err = ntm_set_fd(nd, AF_INET6, attrs[NTM_A_UDP6_FD],
+				 info->extack);
+		if (err)
+			goto out_unlock;
+	}
+	if (attrs[NTM_A_FLAGS])
+		WRITE_ONCE(nd->flags, nla_get_u32(attrs[NTM_A_FLAGS]));
+	if (attrs[NTM_A_ACQUIRE_QLEN])
+		WRITE_ONCE(nd->acquire_qlen,
+			   nla_get_u32(attrs[NTM_A_ACQUIRE_QLEN]));
+	if (attrs[NTM_A_FWMARK]) {
+		WRITE_ONCE(nd->fwmark, nla_get_u32(attrs[NTM_A_FWMARK]));
+		ntm_reset_routes(nd);
+	}
+out_unlock:
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+/* ---- tunnels ----------------------------------------------------------- */
+
+static int ntm_parse_endpoint(struct ntm_dev *nd, struct nlattr *attr,
+			      union ntm_sockaddr *ep,
+			      struct netlink_ext_ack *extack)
+{
+	unsigned int len = nla_len(attr);
+
+	memset(ep, 0, sizeof(*ep));
+	memcpy(ep, nla_data(attr), min_t(unsigned int, len, sizeof(*ep)));
+	if (len == sizeof(ep->sin) && ep->sa.sa_family == AF_INET) {
+		__be32 a = ep->sin.sin_addr.s_addr;
+
+		if (!ep->sin.sin_port || ipv4_is_zeronet(a) ||
+		    ipv4_is_multicast(a) || ipv4_is_lbcast(a))
+			goto bad;
+		memset(ep->sin.sin_zero, 0, sizeof(ep->sin.sin_zero));
+		if (!rcu_access_pointer(nd->sk4))
+			goto nosock;
+		return 0;
+	}
+	if (len == sizeof(ep->sin6) && ep->sa.sa_family == AF_INET6) {
+		const struct in6_addr *a = &ep->sin6.sin6_addr;
+
+		if (!ep->sin6.sin6_port || ipv6_addr_any(a) ||
+		    ipv6_addr_is_multicast(a))
+			goto bad;
+		ep->sin6.sin6_flowinfo = 0;
+		if (!rcu_access_pointer(nd->sk6))
+			goto nosock;
+		return 0;
+	}
+bad:
+	NL_SET_ERR_MSG_ATTR(extack, attr,
+			    "endpoint must be a unicast sockaddr_in or sockaddr_in6 with a port");
+	return -EINVAL;
+nosock:
+	NL_SET_ERR_MSG_ATTR(extack, attr,
+			    "no UDP socket of the endpoint's family adopted");
+	return -EADDRNOTAVAIL;
+}
+
+static int ntm_parse_tunnel_nest(struct genl_info *info, struct nlattr **tb)
+{
+	if (!info->attrs[NTM_A_TUNNEL]) {
+		NL_SET_ERR_MSG(info->extack, "NTM_A_TUNNEL required");
+		return -EINVAL;
+	}
+	return nla_parse_nested(tb, NTM_TUNNEL_A_MAX, info->attrs[NTM_A_TUNNEL],
+				ntm_tunnel_policy, info->extack);
+}
+
+static int ntm_require(struct genl_info *info, struct nlattr **tb,
+		       const int *types, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (!tb[types[i]]) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[NTM_A_TUNNEL],
+					    "tunnel attribute missing");
+			NL_SET_ERR_ATTR_MISS(info->extack,
+					     info->attrs[NTM_A_TUNNEL],
+					     types[i]);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+static int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
+{
+	static const int required[] = {
+		NTM_TUNNEL_A_LOCAL_INDEX, NTM_TUNNEL_A_REMOTE_INDEX,
+		NTM_TUNNEL_A_ENDPOINT, NTM_TUNNEL_A_CIPHER, NTM_TUNNEL_A_KEY,
+		NTM_TUNNEL_A_TX_SALT, NTM_TUNNEL_A_RX_SALT,
+	};
+	struct nlattr *tb[NTM_TUNNEL_A_MAX + 1];
+	struct netlink_ext_ack *extack = info->extack;
+	struct ntm_tunnel_params p = {};
+	struct ntm_tunnel *t;
+	struct ntm_dev *nd;
+	int err;
+
+	err = ntm_parse_tunnel_nest(info, tb);
+	if (err)
+		return err;
+	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
+	if (err)
+		return err;
+	if (!tb[NTM_TUNNEL_A_VIP4] && !tb[NTM_TUNNEL_A_VIP6]) {
+		NL_SET_ERR_MSG(extack, "a tunnel needs NTM_TUNNEL_A_VIP4 or _VIP6");
+		return -EINVAL;
+	}
+
+	p.local_index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
+	p.remote_index = nla_get_u32(tb[NTM_TUNNEL_A_REMOTE_INDEX]);
+	p.cipher = nla_get_u16(tb[NTM_TUNNEL_A_CIPHER]);
+	p.key = nla_data(tb[NTM_TUNNEL_A_KEY]);
+	p.key_len = nla_len(tb[NTM_TUNNEL_A_KEY]);
+	if (ntm_crypto_check(p.cipher, p.key_len)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_KEY],
+				    "key length does not fit the cipher");
+		return -EINVAL;
+	}
+	nla_memcpy(p.tx_salt, tb[NTM_TUNNEL_A_TX_SALT], NTM_SALT_LEN);
+	nla_memcpy(p.rx_salt, tb[NTM_TUNNEL_A_RX_SALT], NTM_SALT_LEN);
+	if (!memcmp(p.tx_salt, p.rx_salt, NTM_SALT_LEN)) {
+		/* equal salts would reuse nonces across directions */
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_RX_SALT],
+				    "transmit and receive salts must differ");
+		return -EINVAL;
+	}
+	if (tb[NTM_TUNNEL_A_VIP4]) {
+		p.has_vip4 = true;
+		p.vip4 = nla_get_in_addr(tb[NTM_TUNNEL_A_VIP4]);
+		if (ipv4_is_zeronet(p.vip4) || ipv4_is_multicast(p.vip4) ||
+		    ipv4_is_lbcast(p.vip4)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_VIP4],
+					    "virtual IPv4 must be unicast");
+			return -EINVAL;
+		}
+	}
+	if (tb[NTM_TUNNEL_A_VIP6]) {
+		p.has_vip6 = true;
+		p.vip6 = nla_get_in6_addr(tb[NTM_TUNNEL_A_VIP6]);
+		if (ipv6_addr_any(&p.vip6) ||
+		    ipv6_addr_is_multicast(&p.vip6)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_VIP6],
+					    "virtual IPv6 must be unicast");
+			return -EINVAL;
+		}
+	}
+	if (tb[NTM_TUNNEL_A_LIFETIME])
+		p.lifetime = nla_get_u32(tb[NTM_TUNNEL_A_LIFETIME]);
+	if (tb[NTM_TUNNEL_A_FLAGS])
+		p.flags = nla_get_u32(tb[NTM_TUNNEL_A_FLAGS]);
+
+	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, extack);
+	if (err)
+		goto out;
+	err = ntm_parse_endpoint(nd, tb[NTM_TUNNEL_A_ENDPOINT], &p.ep, extack);
+	if (err)
+		goto out_unlock;
+	err = ntm_tunnel_create(nd, &p, &t);
+	if (err == -EEXIST)
+		NL_SET_ERR_MSG(extack,
+			       "local index or virtual address already in use");
+	else if (err == -ENOENT)
+		NL_SET_ERR_MSG(extack, "cipher not available in this kernel");
+	if (!err)
+		ntm_acquire_release(nd, t);
+out_unlock:
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
+{
+	static const int required[] = { NTM_TUNNEL_A_LOCAL_INDEX };
+	struct nlattr *tb[NTM_TUNNEL_A_MAX + 1];
+	struct netlink_ext_ack *extack = info->extack;
+	static const int fixed[] = {
+		NTM_TUNNEL_A_REMOTE_INDEX, NTM_TUNNEL_A_VIP4,
+		NTM_TUNNEL_A_VIP6, NTM_TUNNEL_A_CIPHER, NTM_TUNNEL_A_KEY,
+		NTM_TUNNEL_A_TX_SALT, NTM_TUNNEL_A_RX_SALT,
+	};
+	union ntm_sockaddr ep;
+	struct ntm_tunnel *t;
+	struct ntm_dev *nd;
+	unsigned int i;
+	int err;
+
+	err = ntm_parse_tunnel_nest(info, tb);
+	if (err)
+		return err;
+	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
+	if (err)
+		return err;
+	for (i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (tb[fixed[i]]) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[fixed[i]],
+					    "attribute cannot change: add a new tunnel");
+			return -EINVAL;
+		}
+
+	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, extack);
+	if (err)
+		goto out;
+	t = ntm_tunnel_find_index_locked(nd,
+			nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]));
+	if (!t) {
+		NL_SET_ERR_MSG(extack, "no tunnel with this local index");
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	if (tb[NTM_TUNNEL_A_ENDPOINT]) {
+		err = ntm_parse_endpoint(nd, tb[NTM_TUNNEL_A_ENDPOINT], &ep,
+					 extack);
+		if (err)
+			goto out_unlock;
+		ntm_tunnel_set_endpoint(t, &ep);
+	}
+	if (tb[NTM_TUNNEL_A_FLAGS])
+		WRITE_ONCE(t->flags, nla_get_u32(tb[NTM_TUNNEL_A_FLAGS]));
+	if (tb[NTM_TUNNEL_A_LIFETIME])
+		ntm_tunnel_set_lifetime(t,
+					nla_get_u32(tb[NTM_TUNNEL_A_LIFETIME]));
+out_unlock:
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_del_tunnel(struct sk_buff *skb, struct genl_info *info)
+{
+	static const int required[] = { NTM_TUNNEL_A_LOCAL_INDEX };
+	struct nlattr *tb[NTM_TUNNEL_A_MAX + 1];
+	struct netlink_ext_ack *extack = info->extack;
+	bool flush = nla_get_flag(info->attrs[NTM_A_FLUSH]);
+	struct ntm_tunnel *t;
+	struct ntm_dev *nd;
+	int err;
+
+	if (flush && info->attrs[NTM_A_TUNNEL]) {
+		NL_SET_ERR_MSG(extack, "NTM_A_FLUSH and NTM_A_TUNNEL exclude each other");
+		return -EINVAL;
+	}
+	if (!flush) {
+		err = ntm_parse_tunnel_nest(info, tb);
+		if (err)
+			return err;
+		err = ntm_require(info, tb, required, ARRAY_SIZE(required));
+		if (err)
+			return err;
+	}
+
+	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, extack);
+	if (err)
+		goto out;
+	if (flush) {
+		ntm_tunnel_remove_all(nd);
+	} else {
+		t = ntm_tunnel_find_index_locked(nd,
+				nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]));
+		if (t) {
+			ntm_tunnel_remove(t);
+		} else {
+			NL_SET_ERR_MSG(extack, "no tunnel with this local index");
+			err = -ENOENT;
+		}
+	}
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_get_tunnel(struct sk_buff *skb, struct genl_info *info)
+{
+	static const int required[] = { NTM_TUNNEL_A_LOCAL_INDEX };
+	struct nlattr *tb[NTM_TUNNEL_A_MAX + 1];
+	struct ntm_tunnel *t;
+	struct sk_buff *msg;
+	struct ntm_dev *nd;
+	void *hdr;
+	int err;
+
+	err = ntm_parse_tunnel_nest(info, tb);
+	if (err)
+		return err;
+	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
+	if (err)
+		return err;
+	nd = ntm_lookup(genl_info_net(info), info->attrs, info->extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	hdr = genlmsg_put_reply(msg, info, &ntm_family, 0, NTM_CMD_GET_TUNNEL);
+	err = ntm_lock(nd, info->extack);
+	if (err)
+		goto out_free;
+	t = ntm_tunnel_find_index_locked(nd,
+			nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]));
+	if (!t) {
+		NL_SET_ERR_MSG(info->extack, "no tunnel with this local index");
+		err = -ENOENT;
+	} else if (!hdr ||
+		   nla_put_u32(msg, NTM_A_IFINDEX, nd->dev->ifindex) ||
+		   ntm_put_tunnel(msg, t)) {
+		err = -EMSGSIZE;
+	}
+	mutex_unlock(&nd->lock);
+	if (err)
+		goto out_free;
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+	goto out;
+
+out_free:
+	nlmsg_free(msg);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+/*
+ * Dump state in cb->args: [0] ifindex, [1] last local index sent,
+ * [2] set once the last tunnel was sent.
+ */
+static int ntm_dump_tunnels_start(struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct ntm_dev *nd;
+
+	nd = ntm_lookup(sock_net(cb->skb->sk), info->attrs, cb->extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	cb->args[0] = nd->dev->ifindex;
+	cb->args[1] = 0;
+	cb->args[2] = 0;
+	dev_put(nd->dev);
+	return 0;
+}
+
+static int ntm_dump_tunnels(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct ntm_tunnel *t;
+	struct ntm_dev *nd;
+	unsigned int n = 0;
+	void *hdr;
+	int err;
+
+	if (cb->args[2])
+		return 0;
+	nd = ntm_dev_get_by_ifindex(sock_net(skb->sk), cb->args[0]);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, cb->extack);
+	if (err)
+		goto out;
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &ntm_family, NLM_F_MULTI, NTM_CMD_GET_TUNNEL);
+	if (!hdr || nla_put_u32(skb, NTM_A_IFINDEX, nd->dev->ifindex)) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	for (t = ntm_tunnel_next_locked(nd, cb->args[1]); t;
+	     t = ntm_tunnel_next_locked(nd, t->local_index)) {
+		if (ntm_put_tunnel(skb, t))
+			break;
+		cb->args[1] = t->local_index;
+		n++;
+	}
+	if (!t)
+		cb->args[2] = 1;
+	if (!n) {
+		genlmsg_cancel(skb, hdr);
+		/* one tunnel must fit into an empty message */
+		err = t ? -EMSGSIZE : 0;
+		goto out_unlock;
+	}
+	genlmsg_end(skb, hdr);
+	err = skb->len;
+out_unlock:
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static struct sk_buff *ntm_event_new(struct net_device *dev, u8 cmd,
+				     void **hdr)
+{
+	struct sk_buff *msg;
+
+	if (!genl_has_listeners(&ntm_family, dev_net(dev),
+				NTM_MCGRP_EVENTS_IDX))
+		return NULL;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
+	if (!msg)
+		return NULL;
+	*hdr = genlmsg_put(msg, 0, 0, &ntm_family, 0, cmd);
+	if (!*hdr || nla_put_u32(msg, NTM_A_IFINDEX, dev->ifindex)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static void ntm_event_send(struct net_device *dev, struct sk_buff *msg,
+			   void *hdr)
+{
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast_netns(&ntm_family, dev_net(dev), msg, 0,
+				NTM_MCGRP_EVENTS_IDX, GFP_ATOMIC);
+}
+
+void ntm_event_acquire(struct ntm_dev *nd, int family, const void *dst,
+		       const void *src)
+{
+	int len = family == AF_INET ? 4 : 16;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = ntm_event_new(nd->dev, NTM_CMD_EVENT_ACQUIRE, &hdr);
+	if (!msg)
+		return;
+	if (nla_put(msg, NTM_A_INNER_DST, len, dst) ||
+	    nla_put(msg, NTM_A_INNER_SRC, len, src)) {
+		nlmsg_free(msg);
+		return;
+	}
+	ntm_event_send(nd->dev, msg, hdr);
+}
+
+void ntm_event_endpoint(struct ntm_tunnel *t, const union ntm_sockaddr *ep)
+{
+	struct net_device *dev = t->nd->dev;
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = ntm_event_new(dev, NTM_CMD_EVENT_ENDPOINT, &hdr);
+	if (!msg)
+		return;
+	nest = nla_nest_start(msg, NTM_A_TUNNEL);
+	if (!nest ||
+	    nla_put_u32(msg, NTM_TUNNEL_A_LOCAL_INDEX, t->local_index) ||
+	    nla_put(msg, NTM_TUNNEL_A_ENDPOINT, ntm_sockaddr_len(ep), ep)) {
+		nlmsg_free(msg);
+		return;
+	}
+	nla_nest_end(msg, nest);
+	ntm_event_send(dev, msg, hdr);
+}
+
+void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
+		       u32 reason)
+{
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = ntm_event_new(nd->dev, NTM_CMD_EVENT_EXPIRED, &hdr);
+	if (!msg)
+		return;
+	nest = nla_nest_start(msg, NTM_A_TUNNEL);
+	if (!nest ||
+	    nla_put_u32(msg, NTM_TUNNEL_A_LOCAL_INDEX, local_index) ||
+	    nla_put_u32(msg, NTM_TUNNEL_A_REMOTE_INDEX, remote_index)) {
+		nlmsg_free(msg);
+		return;
+	}
+	nla_nest_end(msg, nest);
+	if (nla_put_u32(msg, NTM_A_REASON, reason)) {
+		nlmsg_free(msg);
+		return;
+	}
+	ntm_event_send(nd->dev, msg, hdr);
+}
+
+/* ---- family ------------------------------------------------------------ */
+
+static const struct genl_ops ntm_ops[] = {
+	{
+		.cmd = NTM_CMD_GET_DEVICE,
+		.doit = ntm_get_device,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_SET_DEVICE,
+		.doit = ntm_set_device,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_NEW_TUNNEL,
+		.doit = ntm_new_tunnel,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_SET_TUNNEL,
+		.doit = ntm_set_tunnel,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_DEL_TUNNEL,
+		.doit = ntm_del_tunnel,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_GET_TUNNEL,
+		.doit = ntm_get_tunnel,
+		.start = ntm_dump_tunnels_start,
+		.dumpit = ntm_dump_tunnels,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static struct genl_family ntm_family __ro_after_init = {
+	.name = NTM_GENL_NAME,
+	.version = NTM_GENL_VERSION,
+	.maxattr = NTM_A_MAX,
+	.policy = ntm_policy,
+	.netnsok = true,
+	.module = THIS_MODULE,
+	.ops = ntm_ops,
+	.n_ops = ARRAY_SIZE(ntm_ops),
+	.mcgrps = ntm_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(ntm_mcgrps),
+};
+
+int ntm_genl_init(void)
+{
+	return genl_register_family(&ntm_family);
+}
+
+void ntm_genl_exit(void)
+{
+	genl_unregister_family(&ntm_family);
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ntm.h - internal declarations shared by the files of ntm.ko.
+ *
+ * Object lifetimes in one place, because every file depends on them:
+ *
+ *  - struct ntm_dev lives in netdev_priv() of an "ntm" link.  Packets in
+ *    flight through asynchronous crypto hold a reference on the net_device,
+ *    so unregister_netdevice() waits for them and the module cannot go away
+ *    under a pending completion.
+ *  - struct ntm_tunnel is reference counted.  The device's tables own one
+ *    reference; every packet in flight owns one.  Readers find tunnels under
+ *    RCU and take a reference with refcount_inc_not_zero().  The last put
+ *    frees the tunnel after a grace period, from a workqueue, because
+ *    freeing a crypto transform is not allowed in every context.
+ *  - Sockets belong to user space.  The device holds a sock reference and
+ *    the encap hooks; whoever clears the device's pointer (detach, or the
+ *    owner closing the socket) drops that reference.
+ */
+#ifndef _NTM_INTERNAL_H
+#define _NTM_INTERNAL_H
+
+#include <linux/netdevice.h>
+#include <linux/rhashtable.h>
+#include <linux/rbtree.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/mutex.h>
+#include <linux/timer.h>
+#include <linux/workqueue.h>
+#include <linux/u64_stats_sync.h>
+#include <linux/in6.h>
+#include <linux/in.h>
+#include <net/dst_cache.h>
+#include <net/gro_cells.h>
+#include <crypto/aead.h>
+
+#include <linux/ntm.h>
+
+/* Counters, indexed from 0; the netlink attribute is index + 1. */
+enum {
+	NTM_STAT_NR = NTM_STAT_A_KEEPALIVE_RX,
+};
+
+#define NTM_STAT(x)	(NTM_STAT_A_##x - 1)
+
+/* UDP + NTM header before the inner packet, tag after it. */
+#define NTM_ENCAP_OVERHEAD	(sizeof(struct udphdr) + NTM_DATA_HDR_LEN + \
+				 NTM_AEAD_TAG_LEN)
+#define NTM_OVERHEAD_V4		(sizeof(struct iphdr) + NTM_ENCAP_OVERHEAD)
+#define NTM_OVERHEAD_V6		(sizeof(struct ipv6hdr) + NTM_ENCAP_OVERHEAD)
+#define NTM_NONCE_LEN		12
+
+/* RFC 6479 window: a ring of 64-bit blocks, one block kept as slack. */
+#define NTM_REPLAY_BLOCKS	64
+#define NTM_REPLAY_BITS		(NTM_REPLAY_BLOCKS * 64)
+#define NTM_REPLAY_WINDOW_SIZE	(NTM_REPLAY_BITS - 64)
+
+struct ntm_replay {
+	spinlock_t lock;
+	u64 top;		/* highest counter accepted + 1, 0: none */
+	u64 bitmap[NTM_REPLAY_BLOCKS];
+};
+
+struct ntm_dev_stats {
+	u64 c[NTM_STAT_NR];
+	struct u64_stats_sync syncp;
+};
+
+struct ntm_tunnel_pcpu {
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 tx_packets;
+	u64 tx_bytes;
+	struct u64_stats_sync syncp;
+};
+
+union ntm_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+};
+
+struct ntm_dev;
+
+struct ntm_tunnel {
+	struct rhash_head index_node;
+	struct rhash_head vip4_node;
+	struct rhash_head vip6_node;
+	struct rb_node rb;		/* by local_index, under nd->lock */
+	struct ntm_dev *nd;
+	refcount_t ref;
+
+	u32 local_index;
+	__be32 remote_index;
+	__be32 vip4;
+	struct in6_addr vip6;
+	bool has_vip4;
+	bool has_vip6;
+	u8 cipher;
+	u32 flags;
+	/* set once, under nd->lock, when the tunnel left the tables */
+	bool unlinked;
+	/* bit 0: expiry queued */
+	unsigned long expire_state;
+	u32 expire_reason;
+
+	seqlock_t ep_lock;		/* protects ep, resets dst_cache */
+	union ntm_sockaddr ep;
+	struct dst_cache dst_cache;
+
+	struct crypto_aead *aead;
+	u8 tx_salt[NTM_SALT_LEN];
+	u8 rx_salt[NTM_SALT_LEN];
+	atomic64_t tx_counter;
+	struct ntm_replay replay;
+
+	u32 lifetime;			/* seconds, 0: none */
+	u64 created_ns;			/* ktime_get_boottime_ns() */
+	u64 last_rx_ns;
+	struct timer_list lifetime_timer;
+	struct list_head expire_list;	/* under nd->expire_lock */
+
+	struct ntm_tunnel_pcpu __percpu *pcpu;
+	atomic64_t drops[NTM_STAT_NR];	/* charged per tunnel, rare */
+
+	struct rcu_work free_work;
+};
+
+struct ntm_acquire_slot {
+	unsigned long when;
+	u8 family;
+	union {
+		__be32 a4;
+		struct in6_addr a6;
+	};
+};
+
+#define NTM_ACQUIRE_SLOTS 16
+
+struct ntm_acquire {
+	spinlock_t lock;
+	struct sk_buff_head queue;
+	struct timer_list timer;
+	struct ntm_acquire_slot recent[NTM_ACQUIRE_SLOTS];
+	unsigned int next_slot;
+};
+
+struct ntm_dev {
+	struct net_device *dev;
+	struct mutex lock;		/* configuration, tables, sockets */
+	bool dead;			/* set in ndo_uninit, under lock */
+
+	spinlock_t sock_lock;		/* pointer swaps of sk4/sk6 */
+	struct sock __rcu *sk4;
+	struct sock __rcu *sk6;
+
+	struct rhashtable index_ht;
+	struct rhashtable vip4_ht;
+	struct rhashtable vip6_ht;
+	struct rb_root by_index;
+	u32 num_tunnels;
+
+	u32 flags;
+	u32 fwmark;
+	u32 acquire_qlen;
+	struct ntm_acquire acq;
+
+	spinlock_t expire_lock;
+	struct list_head expire_list;
+	struct work_struct expire_work;
+
+	struct gro_cells gro_cells;
+	struct ntm_dev_stats __percpu *stats;
+};
+
+extern struct workqueue_struct *ntm_wq;
+extern struct rtnl_link_ops ntm_link_ops;
+
+/* device.c */
+int ntm_device_init(void);
+void ntm_device_exit(void);
+void ntm_dev_count(struct ntm_dev *nd, unsigned int stat, u64 n);
+void ntm_dev_stats_read(struct ntm_dev *nd, u64 *out);
+struct ntm_dev *ntm_dev_get_by_ifindex(struct net *net, int ifindex);
+struct ntm_dev *ntm_dev_get_by_name(struct net *net, const char *name);
+
+/* socket.c */
+int ntm_socket_attach(struct ntm_dev *nd, int family, int fd);
+void ntm_socket_detach(struct ntm_dev *nd, int family);
+u16 ntm_socket_port(struct ntm_dev *nd, int family);
+
+/* tunnel.c */
+struct ntm_tunnel_params {
+	u32 local_index;
+	u32 remote_index;
+	union ntm_sockaddr ep;
+	bool has_vip4;
+	bool has_vip6;
+	__be32 vip4;
+	struct in6_addr vip6;
+	u8 cipher;
+	const u8 *key;
+	unsigned int key_len;
+	u8 tx_salt[NTM_SALT_LEN];
+	u8 rx_salt[NTM_SALT_LEN];
+	u32 lifetime;
+	u32 flags;
+};
+
+int ntm_tables_init(struct ntm_dev *nd);
+void ntm_tables_destroy(struct ntm_dev *nd);
+int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
+		      struct ntm_tunnel **out);
+void ntm_tunnel_remove(struct ntm_tunnel *t);
+void ntm_tunnel_remove_all(struct ntm_dev *nd);
+struct ntm_tunnel *ntm_tunnel_find_index(struct ntm_dev *nd, u32 index);
+struct ntm_tunnel *ntm_tunnel_find_index_locked(struct ntm_dev *nd, u32 idx);
+struct ntm_tunnel *ntm_tunnel_find_vip4(struct ntm_dev *nd, __be32 addr);
+struct ntm_tunnel *ntm_tunnel_find_vip6(struct ntm_dev *nd,
+					const struct in6_addr *addr);
+struct ntm_tunnel *ntm_tunnel_next_locked(struct ntm_dev *nd, u32 after);
+void ntm_tunnel_put(struct ntm_tunnel *t);
+void ntm_tunnel_count(struct ntm_tunnel *t, unsigned int stat);
+void ntm_tunnel_stats_read(struct ntm_tunnel *t, u64 *out);
+void ntm_tunnel_set_endpoint(struct ntm_tunnel *t,
+			     const union ntm_sockaddr *ep);
+void ntm_tunnel_get_endpoint(struct ntm_tunnel *t, union ntm_sockaddr *ep);
+void ntm_tunnel_set_lifetime(struct ntm_tunnel *t, u32 lifetime);
+void ntm_tunnel_expire(struct ntm_tunnel *t, u32 reason);
+void ntm_expire_work(struct work_struct *work);
+
+/* crypto.c */
+int ntm_crypto_check(u8 cipher, unsigned int key_len);
+struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
+				   unsigned int key_len);
+
+/* replay.c */
+void ntm_replay_init(struct ntm_replay *r);
+bool ntm_replay_check(struct ntm_replay *r, u64 counter);
+bool ntm_replay_update(struct ntm_replay *r, u64 counter);
+u64 ntm_replay_top(struct ntm_replay *r);
+
+/* ntm_encap.c */
+netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb);
+int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb);
+
+/* acquire.c */
+void ntm_acquire_init(struct ntm_dev *nd);
+void ntm_acquire_destroy(struct ntm_dev *nd);
+void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb);
+void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t);
+
+/* netlink.c */
+int ntm_genl_init(void);
+void ntm_genl_exit(void);
+void ntm_event_acquire(struct ntm_dev *nd, int family, const void *dst,
+		       const void *src);
+void ntm_event_endpoint(struct ntm_tunnel *t, const union ntm_sockaddr *ep);
+void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
+		       u32 reason);
+
+#endif /* _NTM_INTERNAL_H */

@@ -1,0 +1,684 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntm_encap.c - the NTM data message: encapsulation, encryption, sending,
+ * receiving, decryption and delivery.
+ *
+ *   outer IP | UDP | type=1 | receiver | counter | AEAD(inner packet) | tag
+ *
+ * The 16-byte header is the AAD; the nonce is the direction's salt followed
+ * by the big-endian counter, so neither is sent twice under one key.
+ *
+ * Both directions run the AEAD in place on the skb.  The crypto API may
+ * complete asynchronously (-EINPROGRESS, then a callback in another
+ * context): everything the second half needs travels in struct ntm_crypt,
+ * which holds references on the tunnel, the device and the route, so a
+ * pending request keeps them alive and device teardown waits for it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/ipv6_stubs.h>
+#include <net/route.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>
+#include <net/ip_tunnels.h>
+#include <net/ip6_route.h>
+#include <net/inet_sock.h>
+#include "ntm.h"
+
+struct ntm_route {
+	struct dst_entry *dst;
+	struct sock *sk;
+	union {
+		__be32 a4;
+		struct in6_addr a6;
+	} saddr, daddr;
+	__be16 sport;
+	__be16 dport;
+	sa_family_t family;
+};
+
+struct ntm_crypt {
+	struct sk_buff *skb;
+	struct ntm_tunnel *t;
+	struct net_device *dev;
+	u64 counter;
+	unsigned int inner_len;
+	bool xnet;
+	struct ntm_route route;		/* transmit */
+	union ntm_sockaddr src;		/* receive: outer source */
+	/* then: iv, aead_request + its context, scatterlist[] */
+};
+
+static struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead,
+					 int nfrags, u8 **iv,
+					 struct aead_request **req,
+					 struct scatterlist **sg)
+{
+	unsigned int len;
+	struct ntm_crypt *c;
+	u8 *p;
+
+	len = sizeof(*c) + crypto_aead_alignmask(aead) + NTM_NONCE_LEN;
+	len += crypto_tfm_ctx_alignment() + sizeof(**req) +
+	       crypto_aead_reqsize(aead);
+	len += __alignof__(struct scatterlist) +
+	       nfrags * sizeof(struct scatterlist);
+
+	c = kmalloc(len, GFP_ATOMIC);
+	if (!c)
+		return NULL;
+	p = PTR_ALIGN((u8 *)(c + 1), crypto_aead_alignmask(aead) + 1);
+	*iv = p;
+	p = PTR_ALIGN(p + NTM_NONCE_LEN, crypto_tfm_ctx_alignment());
+	*req = (struct aead_request *)p;
+	p += sizeof(**req) + crypto_aead_reqsize(aead);
+	*sg = PTR_ALIGN((struct scatterlist *)p, __alignof__(struct scatterlist));
+	return c;
+}
+
+static void ntm_nonce(u8 *iv, const u8 *salt, u64 counter)
+{
+	__be64 ctr = cpu_to_be64(counter);
+
+	memcpy(iv, salt, NTM_SALT_LEN);
+	memcpy(iv + NTM_SALT_LEN, &ctr, sizeof(ctr));
+}
+
+static void ntm_crypt_free(struct ntm_crypt *c)
+{
+	ntm_tunnel_put(c->t);
+	dev_put(c->dev);
+	kfree(c);
+}
+
+/* ---- transmit ---------------------------------------------------------- */
+
+static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
+		      struct ntm_route *r)
+{
+	struct ntm_dev *nd = t->nd;
+	struct sock *sk = rcu_dereference_bh(nd->sk4);
+	struct rtable *rt;
+
+	if (!sk)
+		return -ENOTCONN;
+	r->sk = sk;
+	r->sport = inet_sk(sk)->inet_sport;
+	r->dport = ep->sin.sin_port;
+	r->daddr.a4 = ep->sin.sin_addr.s_addr;
+	rt = dst_cache_get_ip4(&t->dst_cache, &r->saddr.a4);
+	if (!rt) {
+		struct flowi4 fl4 = {
+			.daddr = r->daddr.a4,
+			.saddr = inet_sk(sk)->inet_saddr,
+			.flowi4_mark = READ_ONCE(nd->fwmark),
+			.flowi4_proto = IPPROTO_UDP,
+			.flowi4_oif = sk->sk_bound_dev_if,
+			.fl4_sport = r->sport,
+			.fl4_dport = r->dport,
+		};
+
+		rt = ip_route_output_flow(sock_net(sk), &fl4, sk);
+		if (IS_ERR(rt))
+			return PTR_ERR(rt);
+		if (rt->dst.dev == nd->dev) {
+			ip_rt_put(rt);
+			return -ELOOP;
+		}
+		dst_cache_set_ip4(&t->dst_cache, &rt->dst, fl4.saddr);
+		r->saddr.a4 = fl4.saddr;
+	}
+	r->dst = &rt->dst;
+	return 0;
+}
+
+static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
+		      struct ntm_route *r)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	struct ntm_dev *nd = t->nd;
+	struct sock *sk = rcu_dereference_bh(nd->sk6);
+	struct dst_entry *dst;
+
+	if (!sk)
+		return -ENOTCONN;
+	r->sk = sk;
+	r->sport = inet_sk(sk)->inet_sport;
+	r->dport = ep->sin6.sin6_port;
+	r->daddr.a6 = ep->sin6.sin6_addr;
+	dst = dst_cache_get_ip6(&t->dst_cache, &r->saddr.a6);
+	if (!dst) {
+		struct flowi6 fl6 = {
+			.daddr = r->daddr.a6,
+			.saddr = sk->sk_v6_rcv_saddr,
+			.flowi6_mark = READ_ONCE(nd->fwmark),
+			.flowi6_proto = IPPROTO_UDP,
+			.flowi6_oif = ep->sin6.sin6_scope_id ?:
+				      sk->sk_bound_dev_if,
+			.fl6_sport = r->sport,
+			.fl6_dport = r->dport,
+		};
+
+		dst = ipv6_stub->ipv6_dst_lookup_flow(sock_net(sk), sk, &fl6,
+						      NULL);
+		if (IS_ERR(dst))
+			return PTR_ERR(dst);
+		if (dst->dev == nd->dev) {
+			dst_release(dst);
+			return -ELOOP;
+		}
+		dst_cache_set_ip6(&t->dst_cache, dst, &fl6.saddr);
+		r->saddr.a6 = fl6.saddr;
+	}
+	r->dst = dst;
+	return 0;
+#else
+	return -EAFNOSUPPORT;
+#endif
+}
+
+/* Under rcu_read_lock_bh(); returns a route with a dst reference. */
+static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
+{
+	union ntm_sockaddr ep;
+	unsigned int seq;
+	int err;
+
+	do {
+		seq = read_seqbegin(&t->ep_lock);
+		ep = t->ep;
+		r->family = ep.sa.sa_family;
+		if (r->family == AF_INET)
+			err = ntm_route4(t, &ep, r);
+		else
+			err = ntm_route6(t, &ep, r);
+		if (err)
+			return err;
+		if (!read_seqretry(&t->ep_lock, seq))
+			return 0;
+		/* endpoint moved under us: the cached route may be stale */
+		dst_release(r->dst);
+	} while (1);
+}
+
+static void ntm_udp_send(struct ntm_crypt *c)
+{
+	struct ntm_tunnel *t = c->t;
+	struct ntm_route *r = &c->route;
+	struct sk_buff *skb = c->skb;
+	struct ntm_tunnel_pcpu *s;
+
+	skb->dev = c->dev;
+	skb->mark = READ_ONCE(t->nd->fwmark);
+	skb->ignore_df = 1;
+
+	s = this_cpu_ptr(t->pcpu);
+	u64_stats_update_begin(&s->syncp);
+	s->tx_packets++;
+	s->tx_bytes += c->inner_len;
+	u64_stats_update_end(&s->syncp);
+
+	if (r->family == AF_INET) {
+		udp_tunnel_xmit_skb((struct rtable *)r->dst, r->sk, skb,
+				    r->saddr.a4, r->daddr.a4, 0,
+				    ip4_dst_hoplimit(r->dst), 0, r->sport,
+				    r->dport, c->xnet, false);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else {
+		udp_tunnel6_xmit_skb(r->dst, r->sk, skb, c->dev, &r->saddr.a6,
+				     &r->daddr.a6, 0, ip6_dst_hoplimit(r->dst),
+				     0, r->sport, r->dport, false);
+	}
+#endif
+	/* the route reference went with the skb */
+	r->dst = NULL;
+}
+
+static void ntm_encrypt_finish(struct ntm_crypt *c, int err)
+{
+	if (likely(!err)) {
+		ntm_udp_send(c);
+	} else {
+		ntm_tunnel_count(c->t, NTM_STAT(DROP_TX_ERROR));
+		dev_core_stats_tx_dropped_inc(c->dev);
+		kfree_skb(c->skb);
+	}
+	dst_release(c->route.dst);
+	sock_put(c->route.sk);
+	ntm_crypt_free(c);
+}
+
+static void ntm_encrypt_done(struct crypto_async_request *areq, int err)
+{
+	struct ntm_crypt *c = areq->data;
+
+	local_bh_disable();
+	rcu_read_lock();
+	ntm_encrypt_finish(c, err);
+	rcu_read_unlock();
+	local_bh_enable();
+}
+
+/*
+ * Encrypt and send one non-GSO packet.  Consumes @skb and one tunnel
+ * reference; @r's dst reference is cloned, not consumed.
+ */
+static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
+			    const struct ntm_route *r)
+{
+	struct ntm_dev *nd = t->nd;
+	struct ntm_data_hdr *hdr;
+	struct aead_request *req;
+	struct scatterlist *sg;
+	struct sk_buff *trailer;
+	unsigned int stat;
+	struct ntm_crypt *c;
+	int nfrags, err;
+	u64 counter;
+	u8 *iv;
+
+	counter = atomic64_inc_return(&t->tx_counter) - 1;
+	if (unlikely(counter >= NTM_COUNTER_LIMIT)) {
+		atomic64_set(&t->tx_counter, NTM_COUNTER_LIMIT);
+		ntm_tunnel_expire(t, NTM_EXPIRE_COUNTER);
+		stat = NTM_STAT(DROP_EXPIRED);
+		goto drop;
+	}
+
+	stat = NTM_STAT(DROP_NOMEM);
+	/* checksums must be final before the payload is sealed */
+	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
+		goto drop;
+	nfrags = skb_cow_data(skb, NTM_AEAD_TAG_LEN, &trailer);
+	if (unlikely(nfrags < 0))
+		goto drop;
+	if (unlikely(skb_cow_head(skb, LL_RESERVED_SPACE(r->dst->dev) +
+				  sizeof(struct ipv6hdr) +
+				  sizeof(struct udphdr) + NTM_DATA_HDR_LEN)))
+		goto drop;
+	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
+	if (unlikely(!c))
+		goto drop;
+
+	c->inner_len = skb->len;
+	hdr = skb_push(skb, NTM_DATA_HDR_LEN);
+	hdr->type = htonl(NTM_MSG_DATA);
+	hdr->receiver = t->remote_index;
+	hdr->counter = cpu_to_be64(counter);
+	pskb_put(skb, trailer, NTM_AEAD_TAG_LEN);
+
+	sg_init_table(sg, nfrags);
+	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	if (unlikely(err < 0)) {
+		kfree(c);
+		stat = NTM_STAT(DROP_MALFORMED);
+		goto drop;
+	}
+	ntm_nonce(iv, t->tx_salt, counter);
+
+	c->skb = skb;
+	c->t = t;
+	c->dev = nd->dev;
+	dev_hold(c->dev);
+	c->counter = counter;
+	c->route = *r;
+	dst_hold(c->route.dst);
+	sock_hold(c->route.sk);
+	c->xnet = !net_eq(sock_net(r->sk), dev_net(nd->dev));
+
+	aead_request_set_tfm(req, t->aead);
+	aead_request_set_callback(req, 0, ntm_encrypt_done, c);
+	aead_request_set_crypt(req, sg, sg, c->inner_len, iv);
+	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
+
+	err = crypto_aead_encrypt(req);
+	if (err == -EINPROGRESS)
+		return;
+	ntm_encrypt_finish(c, err);
+	return;
+
+drop:
+	ntm_tunnel_count(t, stat);
+	dev_core_stats_tx_dropped_inc(nd->dev);
+	kfree_skb(skb);
+	ntm_tunnel_put(t);
+}
+
+/*
+ * Send @skb (an inner IPv4/IPv6 packet, possibly GSO) through @t.
+ * Called with BH disabled under RCU; consumes @skb and a reference on @t.
+ */
+netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
+{
+	struct ntm_dev *nd = t->nd;
+	struct sk_buff *segs, *next;
+	struct ntm_route r;
+	unsigned int stat;
+	int err;
+
+	if (unlikely(READ_ONCE(t->expire_state))) {
+		stat = NTM_STAT(DROP_EXPIRED);
+		goto drop;
+	}
+	err = ntm_route(t, &r);
+	if (unlikely(err)) {
+		stat = NTM_STAT(DROP_TX_ERROR);
+		goto drop;
+	}
+	/* let the inner path learn the MTU left after encapsulation */
+	skb_tunnel_check_pmtu(skb, r.dst, r.family == AF_INET ?
+			      NTM_OVERHEAD_V4 : NTM_OVERHEAD_V6, false);
+	skb_dst_drop(skb);
+
+	if (!skb_is_gso(skb)) {
+		ntm_encrypt_one(t, skb, &r);
+		dst_release(r.dst);
+		return NETDEV_TX_OK;
+	}
+
+	segs = skb_gso_segment(skb, 0);
+	if (IS_ERR_OR_NULL(segs)) {
+		dst_release(r.dst);
+		stat = NTM_STAT(DROP_MALFORMED);
+		goto drop;
+	}
+	consume_skb(skb);
+	skb_list_walk_safe(segs, skb, next) {
+		skb_mark_not_on_list(skb);
+		refcount_inc(&t->ref);
+		ntm_encrypt_one(t, skb, &r);
+	}
+	dst_release(r.dst);
+	ntm_tunnel_put(t);
+	return NETDEV_TX_OK;
+
+drop:
+	ntm_tunnel_count(t, stat);
+	dev_core_stats_tx_dropped_inc(nd->dev);
+	kfree_skb(skb);
+	ntm_tunnel_put(t);
+	return NETDEV_TX_OK;
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+static bool ntm_sockaddr_equal(const union ntm_sockaddr *a,
+			       const union ntm_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->sin.sin_port == b->sin.sin_port &&
+		       a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr;
+	return a->sin6.sin6_port == b->sin6.sin6_port &&
+	       ipv6_addr_equal(&a->sin6.sin6_addr, &b->sin6.sin6_addr) &&
+	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
+}
+
+static void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
+{
+	union ntm_sockaddr cur;
+
+	if ((READ_ONCE(t->nd->flags) & NTM_DEV_F_NO_ROAMING) ||
+	    (READ_ONCE(t->flags) & NTM_TUNNEL_F_NO_ROAMING))
+		return;
+	ntm_tunnel_get_endpoint(t, &cur);
+	if (likely(ntm_sockaddr_equal(&cur, src)))
+		return;
+	ntm_tunnel_set_endpoint(t, src);
+	ntm_tunnel_count(t, NTM_STAT(ROAMED));
+	ntm_event_endpoint(t, src);
+}
+
+/* Validate the decrypted inner packet; returns its protocol or 0. */
+static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
+			      unsigned int *stat)
+{
+	*stat = NTM_STAT(DROP_MALFORMED);
+	if (!pskb_may_pull(skb, 1))
+		return 0;
+	switch (skb->data[0] >> 4) {
+	case 4: {
+		const struct iphdr *iph;
+		unsigned int len;
+
+		if (!pskb_may_pull(skb, sizeof(*iph)))
+			return 0;
+		iph = (const struct iphdr *)skb->data;
+		len = ntohs(iph->tot_len);
+		if (iph->ihl < 5 || len < iph->ihl * 4 || len > skb->len)
+			return 0;
+		if (pskb_trim(skb, len))
+			return 0;
+		iph = (const struct iphdr *)skb->data;
+		*stat = NTM_STAT(DROP_INNER_SRC);
+		if (!t->has_vip4 || iph->saddr != t->vip4)
+			return 0;
+		return htons(ETH_P_IP);
+	}
+	case 6: {
+		const struct ipv6hdr *ip6h;
+		unsigned int len;
+
+		if (!pskb_may_pull(skb, sizeof(*ip6h)))
+			return 0;
+		ip6h = (const struct ipv6hdr *)skb->data;
+		len = ntohs(ip6h->payload_len) + sizeof(*ip6h);
+		if (len > skb->len)
+			return 0;
+		if (pskb_trim(skb, len))
+			return 0;
+		ip6h = (const struct ipv6hdr *)skb->data;
+		*stat = NTM_STAT(DROP_INNER_SRC);
+		if (!t->has_vip6 || !ipv6_addr_equal(&ip6h->saddr, &t->vip6))
+			return 0;
+		return htons(ETH_P_IPV6);
+	}
+	default:
+		return 0;
+	}
+}
+
+static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
+{
+	struct ntm_tunnel *t = c->t;
+	struct ntm_dev *nd = t->nd;
+	struct sk_buff *skb = c->skb;
+	struct ntm_tunnel_pcpu *s;
+	unsigned int stat, len;
+	__be16 proto;
+
+	if (unlikely(err)) {
+		stat = err == -EBADMSG ? NTM_STAT(DROP_AUTH) :
+					 NTM_STAT(DROP_NOMEM);
+		goto drop;
+	}
+	/* authentic: now the counter may move the window */
+	if (unlikely(!ntm_replay_update(&t->replay, c->counter))) {
+		stat = NTM_STAT(DROP_REPLAY);
+		goto drop;
+	}
+	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
+	ntm_roam(t, &c->src);
+
+	__skb_pull(skb, NTM_DATA_HDR_LEN);
+	if (pskb_trim(skb, skb->len - NTM_AEAD_TAG_LEN)) {
+		stat = NTM_STAT(DROP_NOMEM);
+		goto drop;
+	}
+	if (!skb->len) {
+		ntm_tunnel_count(t, NTM_STAT(KEEPALIVE_RX));
+		consume_skb(skb);
+		goto out;
+	}
+	proto = ntm_inner_check(t, skb, &stat);
+	if (!proto)
+		goto drop;
+
+	skb_scrub_packet(skb, c->xnet);
+	skb->dev = nd->dev;
+	skb->protocol = proto;
+	skb->pkt_type = PACKET_HOST;
+	skb_reset_mac_header(skb);
+	skb_reset_network_header(skb);
+	skb_probe_transport_header(skb);
+	/* the AEAD tag vouches for every byte, as the sender's checksums did */
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+	skb->csum_level = ~0;
+
+	len = skb->len;
+	s = this_cpu_ptr(t->pcpu);
+	u64_stats_update_begin(&s->syncp);
+	s->rx_packets++;
+	s->rx_bytes += len;
+	u64_stats_update_end(&s->syncp);
+	ntm_dev_count(nd, NTM_STAT(RX_PACKETS), 1);
+	ntm_dev_count(nd, NTM_STAT(RX_BYTES), len);
+	dev_sw_netstats_rx_add(nd->dev, len);
+	gro_cells_receive(&nd->gro_cells, skb);
+	goto out;
+
+drop:
+	ntm_tunnel_count(t, stat);
+	dev_core_stats_rx_dropped_inc(nd->dev);
+	kfree_skb(skb);
+out:
+	ntm_crypt_free(c);
+}
+
+static void ntm_decrypt_done(struct crypto_async_request *areq, int err)
+{
+	struct ntm_crypt *c = areq->data;
+
+	local_bh_disable();
+	rcu_read_lock();
+	ntm_decrypt_finish(c, err);
+	rcu_read_unlock();
+	local_bh_enable();
+}
+
+static void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src)
+{
+	const struct udphdr *uh = udp_hdr(skb);
+
+	memset(src, 0, sizeof(*src));
+	if (ip_hdr(skb)->version == 4) {
+		src->sin.sin_family = AF_INET;
+		src->sin.sin_addr.s_addr = ip_hdr(skb)->saddr;
+		src->sin.sin_port = uh->source;
+	} else {
+		src->sin6.sin6_family = AF_INET6;
+		src->sin6.sin6_addr = ipv6_hdr(skb)->saddr;
+		src->sin6.sin6_port = uh->source;
+		src->sin6.sin6_scope_id =
+			ipv6_iface_scope_id(&ipv6_hdr(skb)->saddr,
+					    skb->skb_iif);
+	}
+}
+
+/*
+ * encap_rcv hook: skb->data is the UDP header.  Returns 0 when the datagram
+ * was consumed (delivered or dropped), 1 to leave it on the socket.
+ */
+int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
+{
+	const unsigned int off = sizeof(struct udphdr);
+	struct ntm_data_hdr *hdr;
+	struct aead_request *req;
+	struct scatterlist *sg;
+	struct sk_buff *trailer;
+	struct ntm_tunnel *t;
+	union ntm_sockaddr src;
+	struct ntm_crypt *c;
+	struct ntm_dev *nd;
+	unsigned int stat;
+	int nfrags, err;
+	u64 counter;
+	u8 *iv;
+
+	nd = rcu_dereference_sk_user_data(sk);
+	if (unlikely(!nd))
+		return 1;
+
+	if (skb->len < off + sizeof(__be32) ||
+	    !pskb_may_pull(skb, off + sizeof(__be32)) ||
+	    *(__be32 *)(skb->data + off) != htonl(NTM_MSG_DATA)) {
+		/* signalling, IKE, keepalives, garbage: the owner decides */
+		ntm_dev_count(nd, NTM_STAT(PASSED_UP), 1);
+		return 1;
+	}
+
+	if (skb->len < off + NTM_DATA_HDR_LEN + NTM_AEAD_TAG_LEN ||
+	    !pskb_may_pull(skb, off + NTM_DATA_HDR_LEN)) {
+		ntm_dev_count(nd, NTM_STAT(DROP_MALFORMED), 1);
+		goto drop_nocount;
+	}
+	hdr = (struct ntm_data_hdr *)(skb->data + off);
+	counter = be64_to_cpu(hdr->counter);
+	t = ntm_tunnel_find_index(nd, be32_to_cpu(hdr->receiver));
+	if (unlikely(!t)) {
+		ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
+		goto drop_nocount;
+	}
+	if (unlikely(!ntm_replay_check(&t->replay, counter))) {
+		stat = NTM_STAT(DROP_REPLAY);
+		goto drop;
+	}
+	if (unlikely(READ_ONCE(t->expire_state))) {
+		stat = NTM_STAT(DROP_EXPIRED);
+		goto drop;
+	}
+	ntm_outer_source(skb, &src);
+	__skb_pull(skb, off);
+
+	stat = NTM_STAT(DROP_NOMEM);
+	nfrags = skb_cow_data(skb, 0, &trailer);
+	if (unlikely(nfrags < 0))
+		goto drop;
+	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
+	if (unlikely(!c))
+		goto drop;
+	sg_init_table(sg, nfrags);
+	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	if (unlikely(err < 0)) {
+		kfree(c);
+		stat = NTM_STAT(DROP_MALFORMED);
+		goto drop;
+	}
+	ntm_nonce(iv, t->rx_salt, counter);
+
+	c->skb = skb;
+	c->t = t;
+	c->dev = nd->dev;
+	dev_hold(c->dev);
+	c->counter = counter;
+	c->src = src;
+	c->xnet = !net_eq(sock_net(sk), dev_net(nd->dev));
+	c->route.dst = NULL;
+
+	aead_request_set_tfm(req, t->aead);
+	aead_request_set_callback(req, 0, ntm_decrypt_done, c);
+	aead_request_set_crypt(req, sg, sg, skb->len - NTM_DATA_HDR_LEN, iv);
+	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
+
+	err = crypto_aead_decrypt(req);
+	if (err != -EINPROGRESS)
+		ntm_decrypt_finish(c, err);
+	return 0;
+
+drop:
+	ntm_tunnel_count(t, stat);
+	ntm_tunnel_put(t);
+drop_nocount:
+	dev_core_stats_rx_dropped_inc(nd->dev);
+	kfree_skb(skb);
+	return 0;
+}
