@@ -49,6 +49,8 @@ static void ntm_acquire_timer(struct timer_list *timer)
 
 	if (dropped) {
 		ntm_dev_count(nd, NTM_STAT(DROP_ACQUIRE), dropped);
+		while (dropped--)
+			dev_core_stats_tx_dropped_inc(nd->dev);
 		__skb_queue_purge(&old);
 	}
 }

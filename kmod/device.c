@@ -11,6 +11,7 @@
 #include <linux/percpu.h>
 #include <net/rtnetlink.h>
 #include <net/ip.h>
+#include <net/ipv6.h>
 #include <net/ip_tunnels.h>
 #include "ntm.h"
 
@@ -31,6 +32,14 @@ void ntm_dev_stats_read(struct ntm_dev *nd, u64 *out)
 		for (i = 0; i < NTM_STAT_NR; i++)
 			out[i] += READ_ONCE(s->c[i]);
 	}
+}
+
+static bool ntm_is_multicast(struct sk_buff *skb)
+{
+	if (skb->protocol == htons(ETH_P_IP))
+		return ipv4_is_multicast(ip_hdr(skb)->daddr) ||
+		       ipv4_is_lbcast(ip_hdr(skb)->daddr);
+	return ipv6_addr_is_multicast(&ipv6_hdr(skb)->daddr);
 }
 
 static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
@@ -57,9 +66,18 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 	}
 	if (t)
 		ntm_xmit_tunnel(t, skb);
+	else if (ntm_is_multicast(skb))
+		goto no_tunnel;	/* no peer to acquire for */
 	else
 		ntm_acquire_packet(nd, skb);
 	rcu_read_unlock_bh();
+	return NETDEV_TX_OK;
+
+no_tunnel:
+	rcu_read_unlock_bh();
+	ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
+	dev_core_stats_tx_dropped_inc(dev);
+	kfree_skb(skb);
 	return NETDEV_TX_OK;
 
 malformed:

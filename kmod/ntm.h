@@ -51,10 +51,15 @@ enum {
 #define NTM_OVERHEAD_V6		(sizeof(struct ipv6hdr) + NTM_ENCAP_OVERHEAD)
 #define NTM_NONCE_LEN		12
 
-/* RFC 6479 window: a ring of 64-bit blocks, one block kept as slack. */
-#define NTM_REPLAY_BLOCKS	64
+/*
+ * RFC 6479 window: a ring of 64-bit blocks, one block kept as slack.  33
+ * blocks give a 2048-counter window in 264 bytes; the ring index is taken
+ * modulo a constant, which the compiler turns into a multiplication.
+ */
+#define NTM_REPLAY_BLOCKS	33
 #define NTM_REPLAY_BITS		(NTM_REPLAY_BLOCKS * 64)
 #define NTM_REPLAY_WINDOW_SIZE	(NTM_REPLAY_BITS - 64)
+static_assert(NTM_REPLAY_WINDOW_SIZE == NTM_REPLAY_WINDOW);
 
 struct ntm_replay {
 	spinlock_t lock;

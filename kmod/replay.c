@@ -25,7 +25,7 @@ void ntm_replay_init(struct ntm_replay *r)
 
 static bool ntm_replay_seen(const struct ntm_replay *r, u64 pos)
 {
-	u64 block = (pos >> 6) & (NTM_REPLAY_BLOCKS - 1);
+	u64 block = (pos >> 6) % NTM_REPLAY_BLOCKS;
 
 	return READ_ONCE(r->bitmap[block]) & BIT_ULL(pos & 63);
 }
@@ -64,10 +64,10 @@ bool ntm_replay_update(struct ntm_replay *r, u64 counter)
 		cur = r->top >> 6;
 		steps = min_t(u64, block - cur, NTM_REPLAY_BLOCKS);
 		for (i = 1; i <= steps; i++)
-			r->bitmap[(cur + i) & (NTM_REPLAY_BLOCKS - 1)] = 0;
+			r->bitmap[(cur + i) % NTM_REPLAY_BLOCKS] = 0;
 		WRITE_ONCE(r->top, pos);
 	}
-	block &= NTM_REPLAY_BLOCKS - 1;
+	block %= NTM_REPLAY_BLOCKS;
 	fresh = !(r->bitmap[block] & BIT_ULL(pos & 63));
 	WRITE_ONCE(r->bitmap[block], r->bitmap[block] | BIT_ULL(pos & 63));
 	spin_unlock_bh(&r->lock);

@@ -115,7 +115,8 @@ struct ntm_data_hdr {
 #define NTM_SALT_LEN		4
 /* Counters at or above this are never sent: the tunnel expires first. */
 #define NTM_COUNTER_LIMIT	(~0ULL - 8192ULL)
-#define NTM_REPLAY_WINDOW	4096
+/* Counters this far behind the highest accepted one are still accepted. */
+#define NTM_REPLAY_WINDOW	2048
 #define NTM_ACQUIRE_QLEN_DEFAULT	64
 #define NTM_ACQUIRE_QLEN_MAX		4096
 #define NTM_ACQUIRE_INTERVAL_MS		1000
@@ -197,7 +198,7 @@ enum ntm_tunnel_attr {
 	NTM_TUNNEL_A_LIFETIME,		/* u32 seconds from creation, 0 none */
 	NTM_TUNNEL_A_FLAGS,		/* u32, enum ntm_tunnel_flags */
 	NTM_TUNNEL_A_TX_COUNTER,	/* u64, next counter to send */
-	NTM_TUNNEL_A_RX_COUNTER,	/* u64, highest counter accepted */
+	NTM_TUNNEL_A_RX_COUNTER,	/* u64, highest accepted + 1, 0: none */
 	NTM_TUNNEL_A_LAST_RX_NS,	/* u64, CLOCK_BOOTTIME of last rx, 0 */
 	NTM_TUNNEL_A_AGE_S,		/* u32, seconds since creation */
 	NTM_TUNNEL_A_STATS,		/* nest, enum ntm_stat_attr */
