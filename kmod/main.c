@@ -21,9 +21,14 @@ static int __init ntm_init(void)
 {
 	int err;
 
+	err = ntm_tunnel_cache_init();
+	if (err)
+		return err;
 	ntm_wq = alloc_workqueue("ntm", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
-	if (!ntm_wq)
-		return -ENOMEM;
+	if (!ntm_wq) {
+		err = -ENOMEM;
+		goto err_cache;
+	}
 	err = ntm_device_init();
 	if (err)
 		goto err_wq;
@@ -37,6 +42,8 @@ err_device:
 	ntm_device_exit();
 err_wq:
 	destroy_workqueue(ntm_wq);
+err_cache:
+	ntm_tunnel_cache_exit();
 	return err;
 }
 
@@ -46,6 +53,7 @@ static void __exit ntm_exit(void)
 	ntm_device_exit();
 	rcu_barrier();
 	destroy_workqueue(ntm_wq);
+	ntm_tunnel_cache_exit();
 }
 
 module_init(ntm_init);

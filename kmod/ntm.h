@@ -213,6 +213,8 @@ struct ntm_tunnel_params {
 	u32 flags;
 };
 
+int ntm_tunnel_cache_init(void);
+void ntm_tunnel_cache_exit(void);
 int ntm_tables_init(struct ntm_dev *nd);
 void ntm_tables_destroy(struct ntm_dev *nd);
 int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
