@@ -224,6 +224,8 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	s->tx_packets++;
 	s->tx_bytes += c->inner_len;
 	u64_stats_update_end(&s->syncp);
+	ntm_dev_count(t->nd, NTM_STAT(TX_PACKETS), 1);
+	ntm_dev_count(t->nd, NTM_STAT(TX_BYTES), c->inner_len);
 
 	if (r->family == AF_INET) {
 		udp_tunnel_xmit_skb((struct rtable *)r->dst, r->sk, skb,
