@@ -488,6 +488,7 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 	struct ntm_tunnel *t;
 	struct ntm_dev *nd;
 	unsigned int i;
+	u32 index;
 	int err;
 
 	err = ntm_parse_tunnel_nest(info, tb);
@@ -509,8 +510,8 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_lock(nd, extack);
 	if (err)
 		goto out;
-	t = ntm_tunnel_find_index_locked(nd,
-			nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]));
+	index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
+	t = ntm_tunnel_find_index_locked(nd, index);
 	if (!t) {
 		NL_SET_ERR_MSG(extack, "no tunnel with this local index");
 		err = -ENOENT;
@@ -543,6 +544,7 @@ static int ntm_del_tunnel(struct sk_buff *skb, struct genl_info *info)
 	bool flush = nla_get_flag(info->attrs[NTM_A_FLUSH]);
 	struct ntm_tunnel *t;
 	struct ntm_dev *nd;
+	u32 index;
 	int err;
 
 	if (flush && info->attrs[NTM_A_TUNNEL]) {
@@ -567,8 +569,8 @@ static int ntm_del_tunnel(struct sk_buff *skb, struct genl_info *info)
 	if (flush) {
 		ntm_tunnel_remove_all(nd);
 	} else {
-		t = ntm_tunnel_find_index_locked(nd,
-				nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]));
+		index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
+		t = ntm_tunnel_find_index_locked(nd, index);
 		if (t) {
 			ntm_tunnel_remove(t);
 		} else {
@@ -590,6 +592,7 @@ static int ntm_get_tunnel(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	struct ntm_dev *nd;
 	void *hdr;
+	u32 index;
 	int err;
 
 	err = ntm_parse_tunnel_nest(info, tb);
@@ -610,8 +613,8 @@ static int ntm_get_tunnel(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_lock(nd, info->extack);
 	if (err)
 		goto out_free;
-	t = ntm_tunnel_find_index_locked(nd,
-			nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]));
+	index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
+	t = ntm_tunnel_find_index_locked(nd, index);
 	if (!t) {
 		NL_SET_ERR_MSG(info->extack, "no tunnel with this local index");
 		err = -ENOENT;

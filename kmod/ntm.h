@@ -62,7 +62,7 @@ enum {
 static_assert(NTM_REPLAY_WINDOW_SIZE == NTM_REPLAY_WINDOW);
 
 struct ntm_replay {
-	spinlock_t lock;
+	spinlock_t lock;		/* writers of top and bitmap */
 	u64 top;		/* highest counter accepted + 1, 0: none */
 	u64 bitmap[NTM_REPLAY_BLOCKS];
 };
@@ -144,7 +144,7 @@ struct ntm_acquire_slot {
 #define NTM_ACQUIRE_SLOTS 16
 
 struct ntm_acquire {
-	spinlock_t lock;
+	spinlock_t lock;		/* queue, timer, recent[] */
 	struct sk_buff_head queue;
 	struct timer_list timer;
 	struct ntm_acquire_slot recent[NTM_ACQUIRE_SLOTS];
@@ -171,7 +171,7 @@ struct ntm_dev {
 	u32 acquire_qlen;
 	struct ntm_acquire acq;
 
-	spinlock_t expire_lock;
+	spinlock_t expire_lock;		/* expire_list, dead for expiry */
 	struct list_head expire_list;
 	struct work_struct expire_work;
 

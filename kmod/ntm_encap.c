@@ -227,18 +227,16 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	ntm_dev_count(t->nd, NTM_STAT(TX_PACKETS), 1);
 	ntm_dev_count(t->nd, NTM_STAT(TX_BYTES), c->inner_len);
 
-	if (r->family == AF_INET) {
+	if (r->family == AF_INET)
 		udp_tunnel_xmit_skb((struct rtable *)r->dst, r->sk, skb,
 				    r->saddr.a4, r->daddr.a4, 0,
 				    ip4_dst_hoplimit(r->dst), 0, r->sport,
 				    r->dport, c->xnet, false);
-	}
 #if IS_ENABLED(CONFIG_IPV6)
-	else {
+	else
 		udp_tunnel6_xmit_skb(r->dst, r->sk, skb, c->dev, &r->saddr.a6,
 				     &r->daddr.a6, 0, ip6_dst_hoplimit(r->dst),
 				     0, r->sport, r->dport, false);
-	}
 #endif
 	/* the route reference went with the skb */
 	r->dst = NULL;

@@ -159,6 +159,7 @@ enum ntm_cmd {
 	NTM_CMD_EVENT_EXPIRED,
 	__NTM_CMD_MAX,
 };
+
 #define NTM_CMD_MAX (__NTM_CMD_MAX - 1)
 
 enum ntm_attr {
@@ -182,6 +183,7 @@ enum ntm_attr {
 	NTM_A_PAD,
 	__NTM_A_MAX,
 };
+
 #define NTM_A_MAX (__NTM_A_MAX - 1)
 
 enum ntm_tunnel_attr {
@@ -205,6 +207,7 @@ enum ntm_tunnel_attr {
 	NTM_TUNNEL_A_PAD,
 	__NTM_TUNNEL_A_MAX,
 };
+
 #define NTM_TUNNEL_A_MAX (__NTM_TUNNEL_A_MAX - 1)
 
 /*
@@ -233,6 +236,7 @@ enum ntm_stat_attr {
 	NTM_STAT_A_PAD,
 	__NTM_STAT_A_MAX,
 };
+
 #define NTM_STAT_A_MAX (__NTM_STAT_A_MAX - 1)
 
 #endif /* _UAPI_LINUX_NTM_H */
