@@ -13,6 +13,7 @@
 
 #include <linux/err.h>
 #include <linux/module.h>
+#include <linux/delay.h>
 #include "ntm.h"
 
 static bool force_async;
@@ -26,14 +27,15 @@ static const char *const ntm_aead_names[__NTM_CIPHER_MAX] = {
 };
 
 /*
- * cryptd only wraps synchronous algorithms, and "gcm(aes)" usually resolves
- * to an asynchronous SIMD wrapper, so the test mode names a synchronous
- * composition explicitly.
+ * cryptd only wraps synchronous algorithms; "gcm(aes)" usually resolves to
+ * an asynchronous SIMD wrapper and the SIMD ChaCha/Poly1305 drivers would
+ * not nest either, so the test mode names generic synchronous drivers.
  */
 static const char *const ntm_async_names[__NTM_CIPHER_MAX] = {
 	[NTM_CIPHER_AES_GCM] =
 		"cryptd(gcm_base(ctr(aes-generic),ghash-generic))",
-	[NTM_CIPHER_CHACHA20_POLY1305] = "cryptd(rfc7539(chacha20,poly1305))",
+	[NTM_CIPHER_CHACHA20_POLY1305] =
+		"cryptd(rfc7539(chacha20-generic,poly1305-generic))",
 };
 
 int ntm_crypto_check(u8 cipher, unsigned int key_len)
@@ -58,8 +60,23 @@ struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
 	if (err)
 		return ERR_PTR(err);
 
-	aead = crypto_alloc_aead(force_async ? ntm_async_names[cipher] :
-				 ntm_aead_names[cipher], 0, 0);
+	if (force_async) {
+		int tries = 20;
+
+		/*
+		 * The first use of a nested template can report -ENOENT
+		 * while the crypto manager still self-tests the new inner
+		 * instance (slow under emulation): retry for up to 2 s.
+		 */
+		do {
+			aead = crypto_alloc_aead(ntm_async_names[cipher], 0, 0);
+			if (PTR_ERR_OR_ZERO(aead) != -ENOENT)
+				break;
+			msleep(100);
+		} while (--tries);
+	} else {
+		aead = crypto_alloc_aead(ntm_aead_names[cipher], 0, 0);
+	}
 	if (IS_ERR(aead))
 		return aead;
 
