@@ -14,6 +14,7 @@ libtomlplusplus-dev libssl-dev libsystemd-dev libgtest-dev libgmock-dev
 qemu-system-x86 busybox-static
 iproute2 iputils-ping iperf3 nftables ethtool procps tcpdump socat
 python3 python3-scapy wireguard-tools
+jq python3-matplotlib
 "
 
 missing=""

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The commands of the ntm family as functions. Errors are thrown as
+ * KernelError with a "<what>: <reason>" message, e.g.
+ * "add tunnel 5 on ntm0: File exists".
+ */
+#ifndef NTM_OPS_HPP
+#define NTM_OPS_HPP
+
+#include <cstdint>
+#include <functional>
+
+#include "ntm/genl.hpp"
+#include "ntm/model.hpp"
+
+namespace ntm {
+
+Device get_device(GenlSocket &gs, const DeviceRef &dev);
+void set_device(GenlSocket &gs, const DeviceRef &dev, const DeviceSettings &s);
+void new_tunnel(GenlSocket &gs, const DeviceRef &dev, const TunnelSettings &s);
+void set_tunnel(GenlSocket &gs, const DeviceRef &dev, const TunnelSettings &s);
+void del_tunnel(GenlSocket &gs, const DeviceRef &dev, std::uint32_t local_index);
+void flush_tunnels(GenlSocket &gs, const DeviceRef &dev);
+Tunnel get_tunnel(GenlSocket &gs, const DeviceRef &dev, std::uint32_t local_index);
+/** Streams every tunnel of the device, ascending local index. */
+void dump_tunnels(GenlSocket &gs, const DeviceRef &dev, const std::function<void(Tunnel &&)> &sink);
+
+} // namespace ntm
+
+#endif

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "ntm/codec.hpp"
+
+#include <net/if.h>
+
+#include <array>
+#include <climits>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <netlink/attr.h>
+#include <netlink/msg.h>
+
+#include "ntm/error.hpp"
+
+namespace ntm {
+
+namespace {
+
+/* ---- building ---- */
+
+void check_put(int rc, const char *attr)
+{
+	if (rc < 0)
+		throw Error(std::string("netlink message too small for ") + attr, EMSGSIZE);
+}
+
+void put_u32(nl_msg *msg, int type, std::uint32_t v, const char *name)
+{
+	check_put(nla_put_u32(msg, type, v), name);
+}
+
+void put_bytes(nl_msg *msg, int type, std::span<const std::uint8_t> b, const char *name)
+{
+	check_put(nla_put(msg, type, static_cast<int>(b.size()), b.data()), name);
+}
+
+/* ---- parsing ---- */
+
+/*
+ * libnl accesses attribute headers and u16/u32 payloads in place, so the
+ * stream must be 4-aligned; messages from the socket are, fuzzer input may
+ * not be: copy it then.
+ */
+class AlignedAttrs {
+public:
+	explicit AlignedAttrs(AttrBytes b)
+	{
+		if (b.size() > static_cast<std::size_t>(INT_MAX))
+			throw ProtocolError("attribute stream too long");
+		len_ = static_cast<int>(b.size());
+		if (reinterpret_cast<std::uintptr_t>(b.data()) % NLA_ALIGNTO == 0) { // NOLINT
+			data_ = b.data();
+		} else {
+			copy_.resize((b.size() + 3) / 4);
+			if (!b.empty())
+				std::memcpy(copy_.data(), b.data(), b.size());
+			data_ = copy_.data();
+		}
+	}
+	[[nodiscard]] nlattr *head() const noexcept
+	{
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast,cppcoreguidelines-pro-type-const-cast)
+		return reinterpret_cast<nlattr *>(const_cast<void *>(data_));
+	}
+	[[nodiscard]] int len() const noexcept { return len_; }
+
+private:
+	const void *data_ = nullptr;
+	int len_ = 0;
+	std::vector<std::uint32_t> copy_;
+};
+
+template <std::size_t N> using AttrTable = std::array<nlattr *, N + 1>;
+
+template <std::size_t N> AttrTable<N> parse_table(nlattr *head, int len)
+{
+	AttrTable<N> tb{};
+	if (nla_parse(tb.data(), static_cast<int>(N), head, len, nullptr) < 0)
+		throw ProtocolError("bad attribute stream");
+	return tb;
+}
+
+AttrBytes payload(const nlattr *a) noexcept
+{
+	const int n = nla_len(a);
+	return {static_cast<const std::uint8_t *>(nla_data(a)), n > 0 ? static_cast<std::size_t>(n) : 0U};
+}
+
+[[noreturn]] void bad_len(const char *name, const nlattr *a, const char *expected)
+{
+	throw ProtocolError(std::string(name) + " has " + std::to_string(nla_len(a)) + " bytes, expected " +
+			    expected);
+}
+
+std::uint16_t get_u16(const nlattr *a, const char *name)
+{
+	if (nla_len(a) != 2)
+		bad_len(name, a, "2");
+	return nla_get_u16(a);
+}
+
+std::uint32_t get_u32(const nlattr *a, const char *name)
+{
+	if (nla_len(a) != 4)
+		bad_len(name, a, "4");
+	return nla_get_u32(a);
+}
+
+std::uint64_t get_u64(const nlattr *a, const char *name)
+{
+	if (nla_len(a) != 8)
+		bad_len(name, a, "8");
+	return nla_get_u64(a); /* memcpy: payload may be only 4-aligned */
+}
+
+std::string get_ifname(const nlattr *a)
+{
+	const auto p = payload(a);
+	const void *nul = p.empty() ? nullptr : std::memchr(p.data(), '\0', p.size());
+	if (nul == nullptr)
+		throw ProtocolError("NTM_A_IFNAME is not NUL-terminated");
+	const auto n = static_cast<std::size_t>(static_cast<const std::uint8_t *>(nul) - p.data());
+	if (n >= IFNAMSIZ)
+		throw ProtocolError("NTM_A_IFNAME too long");
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	return {reinterpret_cast<const char *>(p.data()), n};
+}
+
+IpAddress get_address(const nlattr *a, const char *name, std::size_t want = 0)
+{
+	const auto p = payload(a);
+	auto addr = IpAddress::from_bytes(p);
+	if (!addr || (want != 0 && p.size() != want))
+		bad_len(name, a, want == 4 ? "4" : want == 16 ? "16" : "4 or 16");
+	return *addr;
+}
+
+Endpoint get_endpoint(const nlattr *a)
+{
+	auto ep = Endpoint::from_sockaddr(payload(a));
+	if (!ep)
+		throw ProtocolError("NTM_TUNNEL_A_ENDPOINT is not a sockaddr_in or sockaddr_in6");
+	return *ep;
+}
+
+[[noreturn]] void missing(const char *name)
+{
+	throw ProtocolError(std::string(name) + " missing");
+}
+
+Stats parse_stats_nest(const nlattr *nest)
+{
+	return parse_stats(payload(nest));
+}
+
+} // namespace
+
+void put_device_ref(nl_msg *msg, const DeviceRef &ref)
+{
+	if (ref.ifindex != 0)
+		put_u32(msg, NTM_A_IFINDEX, ref.ifindex, "NTM_A_IFINDEX");
+	else
+		check_put(nla_put_string(msg, NTM_A_IFNAME, ref.name.c_str()), "NTM_A_IFNAME");
+}
+
+void put_device_settings(nl_msg *msg, const DeviceSettings &s)
+{
+	if (s.udp4_fd)
+		check_put(nla_put_s32(msg, NTM_A_UDP4_FD, *s.udp4_fd), "NTM_A_UDP4_FD");
+	if (s.udp6_fd)
+		check_put(nla_put_s32(msg, NTM_A_UDP6_FD, *s.udp6_fd), "NTM_A_UDP6_FD");
+	if (s.flags)
+		put_u32(msg, NTM_A_FLAGS, *s.flags, "NTM_A_FLAGS");
+	if (s.fwmark)
+		put_u32(msg, NTM_A_FWMARK, *s.fwmark, "NTM_A_FWMARK");
+	if (s.acquire_qlen)
+		put_u32(msg, NTM_A_ACQUIRE_QLEN, *s.acquire_qlen, "NTM_A_ACQUIRE_QLEN");
+}
+
+void put_tunnel(nl_msg *msg, const TunnelSettings &s)
+{
+	/* the kernel validates strictly: nests must carry NLA_F_NESTED */
+	nlattr *nest = nla_nest_start(msg, NTM_A_TUNNEL | NLA_F_NESTED);
+	if (nest == nullptr)
+		check_put(-1, "NTM_A_TUNNEL");
+	put_u32(msg, NTM_TUNNEL_A_LOCAL_INDEX, s.local_index, "NTM_TUNNEL_A_LOCAL_INDEX");
+	if (s.remote_index)
+		put_u32(msg, NTM_TUNNEL_A_REMOTE_INDEX, *s.remote_index, "NTM_TUNNEL_A_REMOTE_INDEX");
+	if (s.endpoint)
+		put_bytes(msg, NTM_TUNNEL_A_ENDPOINT, s.endpoint->sockaddr_bytes(), "NTM_TUNNEL_A_ENDPOINT");
+	if (s.vip4)
+		put_bytes(msg, NTM_TUNNEL_A_VIP4, s.vip4->bytes(), "NTM_TUNNEL_A_VIP4");
+	if (s.vip6)
+		put_bytes(msg, NTM_TUNNEL_A_VIP6, s.vip6->bytes(), "NTM_TUNNEL_A_VIP6");
+	if (s.cipher)
+		check_put(nla_put_u16(msg, NTM_TUNNEL_A_CIPHER, *s.cipher), "NTM_TUNNEL_A_CIPHER");
+	if (!s.key.empty())
+		put_bytes(msg, NTM_TUNNEL_A_KEY, s.key.span(), "NTM_TUNNEL_A_KEY");
+	if (s.tx_salt)
+		put_bytes(msg, NTM_TUNNEL_A_TX_SALT, *s.tx_salt, "NTM_TUNNEL_A_TX_SALT");
+	if (s.rx_salt)
+		put_bytes(msg, NTM_TUNNEL_A_RX_SALT, *s.rx_salt, "NTM_TUNNEL_A_RX_SALT");
+	if (s.lifetime)
+		put_u32(msg, NTM_TUNNEL_A_LIFETIME, *s.lifetime, "NTM_TUNNEL_A_LIFETIME");
+	if (s.flags)
+		put_u32(msg, NTM_TUNNEL_A_FLAGS, *s.flags, "NTM_TUNNEL_A_FLAGS");
+	check_put(nla_nest_end(msg, nest), "NTM_A_TUNNEL");
+}
+
+void put_tunnel_index(nl_msg *msg, std::uint32_t local_index)
+{
+	TunnelSettings s;
+	s.local_index = local_index;
+	put_tunnel(msg, s);
+}
+
+void put_flag(nl_msg *msg, int attr)
+{
+	check_put(nla_put_flag(msg, attr), "flag");
+}
+
+Stats parse_stats(AttrBytes nested)
+{
+	const AlignedAttrs aa(nested);
+	const auto tb = parse_table<NTM_STAT_A_MAX>(aa.head(), aa.len());
+	Stats st;
+	for (const auto &s : kStats) {
+		const nlattr *a = tb.at(static_cast<std::size_t>(s.attr));
+		if (a != nullptr)
+			st.set(s.attr, get_u64(a, "NTM_STAT_A_*"));
+	}
+	return st;
+}
+
+Device parse_device(AttrBytes attrs)
+{
+	const AlignedAttrs aa(attrs);
+	const auto tb = parse_table<NTM_A_MAX>(aa.head(), aa.len());
+	Device d;
+	if (tb[NTM_A_IFINDEX] == nullptr)
+		missing("NTM_A_IFINDEX");
+	d.ifindex = get_u32(tb[NTM_A_IFINDEX], "NTM_A_IFINDEX");
+	if (tb[NTM_A_IFNAME] != nullptr)
+		d.name = get_ifname(tb[NTM_A_IFNAME]);
+	if (tb[NTM_A_FLAGS] != nullptr)
+		d.flags = get_u32(tb[NTM_A_FLAGS], "NTM_A_FLAGS");
+	if (tb[NTM_A_FWMARK] != nullptr)
+		d.fwmark = get_u32(tb[NTM_A_FWMARK], "NTM_A_FWMARK");
+	if (tb[NTM_A_PORT4] != nullptr)
+		d.port4 = get_u16(tb[NTM_A_PORT4], "NTM_A_PORT4");
+	if (tb[NTM_A_PORT6] != nullptr)
+		d.port6 = get_u16(tb[NTM_A_PORT6], "NTM_A_PORT6");
+	if (tb[NTM_A_NUM_TUNNELS] != nullptr)
+		d.num_tunnels = get_u32(tb[NTM_A_NUM_TUNNELS], "NTM_A_NUM_TUNNELS");
+	if (tb[NTM_A_ACQUIRE_QLEN] != nullptr)
+		d.acquire_qlen = get_u32(tb[NTM_A_ACQUIRE_QLEN], "NTM_A_ACQUIRE_QLEN");
+	if (tb[NTM_A_STATS] != nullptr)
+		d.stats = parse_stats_nest(tb[NTM_A_STATS]);
+	return d;
+}
+
+Tunnel parse_tunnel_attrs(AttrBytes nested)
+{
+	const AlignedAttrs aa(nested);
+	const auto tb = parse_table<NTM_TUNNEL_A_MAX>(aa.head(), aa.len());
+	Tunnel t;
+	if (tb[NTM_TUNNEL_A_LOCAL_INDEX] == nullptr)
+		missing("NTM_TUNNEL_A_LOCAL_INDEX");
+	t.local_index = get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX], "NTM_TUNNEL_A_LOCAL_INDEX");
+	if (tb[NTM_TUNNEL_A_REMOTE_INDEX] != nullptr)
+		t.remote_index = get_u32(tb[NTM_TUNNEL_A_REMOTE_INDEX], "NTM_TUNNEL_A_REMOTE_INDEX");
+	if (tb[NTM_TUNNEL_A_ENDPOINT] != nullptr)
+		t.endpoint = get_endpoint(tb[NTM_TUNNEL_A_ENDPOINT]);
+	if (tb[NTM_TUNNEL_A_VIP4] != nullptr)
+		t.vip4 = get_address(tb[NTM_TUNNEL_A_VIP4], "NTM_TUNNEL_A_VIP4", 4);
+	if (tb[NTM_TUNNEL_A_VIP6] != nullptr)
+		t.vip6 = get_address(tb[NTM_TUNNEL_A_VIP6], "NTM_TUNNEL_A_VIP6", 16);
+	if (tb[NTM_TUNNEL_A_CIPHER] != nullptr)
+		t.cipher = get_u16(tb[NTM_TUNNEL_A_CIPHER], "NTM_TUNNEL_A_CIPHER");
+	if (tb[NTM_TUNNEL_A_LIFETIME] != nullptr)
+		t.lifetime = get_u32(tb[NTM_TUNNEL_A_LIFETIME], "NTM_TUNNEL_A_LIFETIME");
+	if (tb[NTM_TUNNEL_A_FLAGS] != nullptr)
+		t.flags = get_u32(tb[NTM_TUNNEL_A_FLAGS], "NTM_TUNNEL_A_FLAGS");
+	if (tb[NTM_TUNNEL_A_TX_COUNTER] != nullptr)
+		t.tx_counter = get_u64(tb[NTM_TUNNEL_A_TX_COUNTER], "NTM_TUNNEL_A_TX_COUNTER");
+	if (tb[NTM_TUNNEL_A_RX_COUNTER] != nullptr)
+		t.rx_counter = get_u64(tb[NTM_TUNNEL_A_RX_COUNTER], "NTM_TUNNEL_A_RX_COUNTER");
+	if (tb[NTM_TUNNEL_A_LAST_RX_NS] != nullptr)
+		t.last_rx_ns = get_u64(tb[NTM_TUNNEL_A_LAST_RX_NS], "NTM_TUNNEL_A_LAST_RX_NS");
+	if (tb[NTM_TUNNEL_A_AGE_S] != nullptr)
+		t.age_s = get_u32(tb[NTM_TUNNEL_A_AGE_S], "NTM_TUNNEL_A_AGE_S");
+	if (tb[NTM_TUNNEL_A_STATS] != nullptr)
+		t.stats = parse_stats_nest(tb[NTM_TUNNEL_A_STATS]);
+	return t;
+}
+
+std::uint32_t parse_tunnels(AttrBytes attrs, const std::function<void(Tunnel &&)> &sink)
+{
+	const AlignedAttrs aa(attrs);
+	std::uint32_t ifindex = 0;
+	const nlattr *pos = nullptr;
+	int rem = 0;
+	nla_for_each_attr(pos, aa.head(), aa.len(), rem) {
+		switch (nla_type(pos)) {
+		case NTM_A_IFINDEX:
+			ifindex = get_u32(pos, "NTM_A_IFINDEX");
+			break;
+		case NTM_A_TUNNEL:
+			sink(parse_tunnel_attrs(payload(pos)));
+			break;
+		default:
+			break;
+		}
+	}
+	return ifindex;
+}
+
+std::optional<Event> parse_event(std::uint8_t cmd, AttrBytes attrs)
+{
+	if (cmd != NTM_CMD_EVENT_ACQUIRE && cmd != NTM_CMD_EVENT_ENDPOINT && cmd != NTM_CMD_EVENT_EXPIRED)
+		return std::nullopt;
+
+	const AlignedAttrs aa(attrs);
+	const auto tb = parse_table<NTM_A_MAX>(aa.head(), aa.len());
+	if (tb[NTM_A_IFINDEX] == nullptr)
+		missing("NTM_A_IFINDEX");
+	const std::uint32_t ifindex = get_u32(tb[NTM_A_IFINDEX], "NTM_A_IFINDEX");
+
+	if (cmd == NTM_CMD_EVENT_ACQUIRE) {
+		if (tb[NTM_A_INNER_DST] == nullptr)
+			missing("NTM_A_INNER_DST");
+		if (tb[NTM_A_INNER_SRC] == nullptr)
+			missing("NTM_A_INNER_SRC");
+		return AcquireEvent{ifindex, get_address(tb[NTM_A_INNER_DST], "NTM_A_INNER_DST"),
+				    get_address(tb[NTM_A_INNER_SRC], "NTM_A_INNER_SRC")};
+	}
+
+	if (tb[NTM_A_TUNNEL] == nullptr)
+		missing("NTM_A_TUNNEL");
+	const Tunnel t = parse_tunnel_attrs(payload(tb[NTM_A_TUNNEL]));
+	if (cmd == NTM_CMD_EVENT_ENDPOINT) {
+		if (!t.endpoint)
+			missing("NTM_TUNNEL_A_ENDPOINT");
+		return EndpointEvent{ifindex, t.local_index, *t.endpoint};
+	}
+	std::uint32_t reason = 0;
+	if (tb[NTM_A_REASON] != nullptr)
+		reason = get_u32(tb[NTM_A_REASON], "NTM_A_REASON");
+	return ExpiredEvent{ifindex, t.local_index, t.remote_index, reason};
+}
+
+} // namespace ntm

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "ntm/json.hpp"
+
+#include <type_traits>
+
+namespace ntm {
+
+using nlohmann::json;
+
+namespace {
+
+template <class T> json opt(const std::optional<T> &v)
+{
+	return v ? json(*v) : json(nullptr);
+}
+
+} // namespace
+
+void to_json(json &j, const IpAddress &a)
+{
+	j = a.to_string();
+}
+
+void to_json(json &j, const Endpoint &e)
+{
+	j = e.to_string();
+}
+
+void to_json(json &j, const Stats &s)
+{
+	j = json::object();
+	for (const auto &st : kStats)
+		j[std::string(st.name)] = s.get(st.attr);
+}
+
+void to_json(json &j, const Device &d)
+{
+	j = json{
+		{"ifindex", d.ifindex},
+		{"ifname", d.name},
+		{"flags", d.flags},
+		{"roaming", (d.flags & NTM_DEV_F_NO_ROAMING) == 0},
+		{"acquire", (d.flags & NTM_DEV_F_NO_ACQUIRE) == 0},
+		{"fwmark", d.fwmark},
+		{"port4", opt(d.port4)},
+		{"port6", opt(d.port6)},
+		{"num_tunnels", d.num_tunnels},
+		{"acquire_qlen", d.acquire_qlen},
+		{"stats", d.stats},
+	};
+}
+
+void to_json(json &j, const Tunnel &t)
+{
+	j = json{
+		{"local_index", t.local_index},
+		{"remote_index", t.remote_index},
+		{"endpoint", opt(t.endpoint)},
+		{"vip4", opt(t.vip4)},
+		{"vip6", opt(t.vip6)},
+		{"cipher", cipher_name(t.cipher)},
+		{"lifetime", t.lifetime},
+		{"flags", t.flags},
+		{"roaming", (t.flags & NTM_TUNNEL_F_NO_ROAMING) == 0},
+		{"tx_counter", t.tx_counter},
+		{"rx_counter", t.rx_counter},
+		{"last_rx_ns", t.last_rx_ns},
+		{"age_s", t.age_s},
+		{"stats", t.stats},
+	};
+}
+
+std::string json_dump(const json &j)
+{
+	return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json event_to_json(const Event &ev, const std::string &ifname)
+{
+	json j = std::visit(
+		[](const auto &e) -> json {
+			using T = std::decay_t<decltype(e)>;
+			if constexpr (std::is_same_v<T, AcquireEvent>) {
+				return json{{"event", "acquire"}, {"dst", e.dst}, {"src", e.src}};
+			} else if constexpr (std::is_same_v<T, EndpointEvent>) {
+				return json{{"event", "endpoint"}, {"local_index", e.local_index}, {"endpoint", e.endpoint}};
+			} else {
+				return json{{"event", "expired"},
+					    {"local_index", e.local_index},
+					    {"remote_index", e.remote_index},
+					    {"reason", expire_reason_name(e.reason)},
+					    {"reason_code", e.reason}};
+			}
+		},
+		ev);
+	j["ifindex"] = event_ifindex(ev);
+	j["ifname"] = ifname.empty() ? json(nullptr) : json(ifname);
+	return j;
+}
+
+} // namespace ntm

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "ntm/ops.hpp"
+
+#include <linux/netlink.h>
+#include <net/if.h>
+
+#include <cerrno>
+#include <optional>
+#include <string>
+
+#include "ntm/codec.hpp"
+
+namespace ntm {
+
+namespace {
+
+std::string on(const DeviceRef &dev)
+{
+	return " on " + dev.to_string();
+}
+
+NlMsgPtr device_message(GenlSocket &gs, std::uint8_t cmd, const DeviceRef &dev, int flags = 0)
+{
+	NlMsgPtr msg = gs.new_message(cmd, flags);
+	put_device_ref(msg.get(), dev);
+	return msg;
+}
+
+/*
+ * The kernel answers ENODEV (or EOPNOTSUPP) both for a missing device and
+ * for a device of another kind: tell the two apart for the user.
+ */
+[[noreturn]] void rethrow_device_error(const KernelError &e, const DeviceRef &dev)
+{
+	const int err = e.code();
+	if ((err == ENODEV || err == EOPNOTSUPP || err == EINVAL) && dev.ifindex == 0 && !dev.name.empty() &&
+	    if_nametoindex(dev.name.c_str()) != 0 && e.extack().empty())
+		throw KernelError(dev.name + ": not an ntm device", err, {});
+	throw; /* the KernelError being handled */
+}
+
+} // namespace
+
+Device get_device(GenlSocket &gs, const DeviceRef &dev)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_DEVICE, dev);
+	std::optional<Device> d;
+	try {
+		gs.request(msg, dev.to_string(), [&d](const GenlReply &r) {
+			if (r.cmd == NTM_CMD_GET_DEVICE || !d)
+				d = parse_device(r.attrs);
+		});
+	} catch (const KernelError &e) {
+		rethrow_device_error(e, dev);
+	}
+	if (!d)
+		throw ProtocolError("no reply to NTM_CMD_GET_DEVICE");
+	return *d;
+}
+
+void set_device(GenlSocket &gs, const DeviceRef &dev, const DeviceSettings &s)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_SET_DEVICE, dev);
+	put_device_settings(msg.get(), s);
+	try {
+		gs.request(msg, "set device " + dev.to_string());
+	} catch (const KernelError &e) {
+		rethrow_device_error(e, dev);
+	}
+}
+
+void new_tunnel(GenlSocket &gs, const DeviceRef &dev, const TunnelSettings &s)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_NEW_TUNNEL, dev);
+	put_tunnel(msg.get(), s);
+	gs.request(msg, "add tunnel " + std::to_string(s.local_index) + on(dev));
+}
+
+void set_tunnel(GenlSocket &gs, const DeviceRef &dev, const TunnelSettings &s)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_SET_TUNNEL, dev);
+	put_tunnel(msg.get(), s);
+	gs.request(msg, "set tunnel " + std::to_string(s.local_index) + on(dev));
+}
+
+void del_tunnel(GenlSocket &gs, const DeviceRef &dev, std::uint32_t local_index)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_DEL_TUNNEL, dev);
+	put_tunnel_index(msg.get(), local_index);
+	gs.request(msg, "delete tunnel " + std::to_string(local_index) + on(dev));
+}
+
+void flush_tunnels(GenlSocket &gs, const DeviceRef &dev)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_DEL_TUNNEL, dev);
+	put_flag(msg.get(), NTM_A_FLUSH);
+	gs.request(msg, "flush tunnels" + on(dev));
+}
+
+Tunnel get_tunnel(GenlSocket &gs, const DeviceRef &dev, std::uint32_t local_index)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_TUNNEL, dev);
+	put_tunnel_index(msg.get(), local_index);
+	std::optional<Tunnel> t;
+	gs.request(msg, "get tunnel " + std::to_string(local_index) + on(dev), [&t](const GenlReply &r) {
+		(void)parse_tunnels(r.attrs, [&t](Tunnel &&x) {
+			if (!t)
+				t = x;
+		});
+	});
+	if (!t)
+		throw ProtocolError("no NTM_A_TUNNEL in the reply to NTM_CMD_GET_TUNNEL");
+	return *t;
+}
+
+void dump_tunnels(GenlSocket &gs, const DeviceRef &dev, const std::function<void(Tunnel &&)> &sink)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_TUNNEL, dev, NLM_F_DUMP);
+	gs.dump(msg, "dump tunnels" + on(dev), [&sink](const GenlReply &r) { (void)parse_tunnels(r.attrs, sink); });
+}
+
+} // namespace ntm

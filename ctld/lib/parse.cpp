@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "ntm/parse.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+
+#include "ntm/error.hpp"
+#include "ntm/handle.hpp"
+
+namespace ntm {
+
+namespace {
+
+/* The value as it may appear in an error message: printable, bounded. */
+std::string quote(std::string_view s)
+{
+	constexpr std::size_t kMax = 64;
+	std::string out = "'";
+	for (std::size_t i = 0; i < s.size() && i < kMax; i++) {
+		const auto c = static_cast<unsigned char>(s[i]);
+		out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+	}
+	if (s.size() > kMax)
+		out += "...";
+	out += "'";
+	return out;
+}
+
+[[noreturn]] void invalid(std::string_view what, std::string_view value, std::string_view why)
+{
+	throw UsageError("invalid " + std::string(what) + " " + quote(value) + ": " + std::string(why));
+}
+
+int hex_value(char c) noexcept
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+bool all_hex(std::string_view s) noexcept
+{
+	return std::ranges::all_of(s, [](char c) { return hex_value(c) >= 0; });
+}
+
+/* Decodes an even number of hex digits that all_hex() accepted. */
+void decode_hex(std::string_view s, std::span<std::uint8_t> out) noexcept
+{
+	for (std::size_t i = 0; i < out.size(); i++) {
+		const int hi = hex_value(s[2 * i]);
+		const int lo = hex_value(s[2 * i + 1]);
+		out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+	}
+}
+
+bool is_v4_unicast(const IpAddress &a) noexcept
+{
+	const auto b = a.bytes();
+	const bool unspecified = b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 0;
+	const bool broadcast = b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255;
+	const bool multicast = (b[0] & 0xf0) == 0xe0;
+	return !unspecified && !broadcast && !multicast;
+}
+
+const char *v6_unusable(const IpAddress &a) noexcept
+{
+	const in6_addr in6 = a.to_in6_addr();
+	if (IN6_IS_ADDR_UNSPECIFIED(&in6))
+		return "the unspecified address";
+	if (IN6_IS_ADDR_MULTICAST(&in6))
+		return "a multicast address";
+	if (IN6_IS_ADDR_V4MAPPED(&in6))
+		return "an IPv4-mapped address (write the IPv4 address instead)";
+	return nullptr;
+}
+
+std::uint16_t parse_port(std::string_view s, std::string_view whole)
+{
+	if (s.empty() || s.size() > 5 || !std::ranges::all_of(s, [](char c) { return c >= '0' && c <= '9'; }))
+		invalid("endpoint", whole, "port must be a decimal number 1..65535");
+	if (s.size() > 1 && s[0] == '0')
+		invalid("endpoint", whole, "port has leading zeros");
+	unsigned v = 0;
+	(void)std::from_chars(s.data(), s.data() + s.size(), v);
+	if (v < 1 || v > 65535)
+		invalid("endpoint", whole, "port must be 1..65535");
+	return static_cast<std::uint16_t>(v);
+}
+
+} // namespace
+
+IpAddress parse_ipv4(std::string_view s)
+{
+	if (s.empty() || s.size() > 15 || s.find('\0') != std::string_view::npos)
+		invalid("IPv4 address", s, "expected a.b.c.d");
+	const std::string z(s);
+	in_addr a{};
+	if (inet_pton(AF_INET, z.c_str(), &a) != 1)
+		invalid("IPv4 address", s, "expected a.b.c.d");
+	return IpAddress::v4(a);
+}
+
+IpAddress parse_ipv6(std::string_view s)
+{
+	if (s.find('%') != std::string_view::npos)
+		invalid("IPv6 address", s, "scoped addresses (%zone) are not supported");
+	if (s.empty() || s.size() >= INET6_ADDRSTRLEN || s.find('\0') != std::string_view::npos)
+		invalid("IPv6 address", s, "expected an RFC 4291 address such as 2001:db8::1");
+	const std::string z(s);
+	in6_addr a{};
+	if (inet_pton(AF_INET6, z.c_str(), &a) != 1)
+		invalid("IPv6 address", s, "expected an RFC 4291 address such as 2001:db8::1");
+	return IpAddress::v6(a);
+}
+
+IpAddress parse_address(std::string_view s)
+{
+	if (s.find(':') != std::string_view::npos)
+		return parse_ipv6(s);
+	if (s.empty() || !std::ranges::all_of(s, [](char c) { return (c >= '0' && c <= '9') || c == '.'; }))
+		invalid("address", s, "expected an IPv4 or IPv6 address");
+	return parse_ipv4(s);
+}
+
+IpAddress parse_vip(std::string_view s, int family, std::string_view what)
+{
+	IpAddress a;
+	try {
+		a = family == AF_INET6 ? parse_ipv6(s) : parse_ipv4(s);
+	} catch (const UsageError &) {
+		invalid(what, s, family == AF_INET6 ? "expected an IPv6 address" : "expected an IPv4 address");
+	}
+	if (family == AF_INET) {
+		if (!is_v4_unicast(a))
+			invalid(what, s, "not a unicast address");
+	} else if (const char *why = v6_unusable(a)) {
+		invalid(what, s, std::string("cannot be ") + why);
+	}
+	return a;
+}
+
+Endpoint parse_endpoint(std::string_view s)
+{
+	IpAddress addr;
+	std::string_view port;
+	if (s.starts_with('[')) {
+		const auto close = s.find(']');
+		if (close == std::string_view::npos)
+			invalid("endpoint", s, "missing ']'");
+		if (close + 1 >= s.size() || s[close + 1] != ':')
+			invalid("endpoint", s, "expected [ADDRESS]:PORT");
+		const auto host = s.substr(1, close - 1);
+		if (host.find(':') == std::string_view::npos)
+			invalid("endpoint", s, "brackets are for IPv6 addresses; write ADDRESS:PORT");
+		try {
+			addr = parse_ipv6(host);
+		} catch (const UsageError &e) {
+			invalid("endpoint", s, e.what());
+		}
+		port = s.substr(close + 2);
+	} else {
+		const auto colon = s.rfind(':');
+		if (colon == std::string_view::npos)
+			invalid("endpoint", s, "expected ADDRESS:PORT or [ADDRESS]:PORT");
+		const auto host = s.substr(0, colon);
+		if (host.find(':') != std::string_view::npos)
+			invalid("endpoint", s, "write IPv6 endpoints as [ADDRESS]:PORT");
+		try {
+			addr = parse_ipv4(host);
+		} catch (const UsageError &e) {
+			invalid("endpoint", s, e.what());
+		}
+		port = s.substr(colon + 1);
+	}
+	const std::uint16_t p = parse_port(port, s);
+	if (addr.is_v4()) {
+		if (!is_v4_unicast(addr))
+			invalid("endpoint", s, "not a unicast address");
+	} else if (const char *why = v6_unusable(addr)) {
+		invalid("endpoint", s, std::string("cannot be ") + why);
+	}
+	return {addr, p};
+}
+
+std::uint16_t parse_cipher(std::string_view s)
+{
+	if (s == "aes-gcm")
+		return NTM_CIPHER_AES_GCM;
+	if (s == "chacha20-poly1305")
+		return NTM_CIPHER_CHACHA20_POLY1305;
+	invalid("cipher", s, "expected aes-gcm or chacha20-poly1305");
+}
+
+SecretBytes parse_hex_key(std::string_view s)
+{
+	/* never echo key material in the message */
+	if ((s.size() != 32 && s.size() != 64) || !all_hex(s))
+		throw UsageError("invalid key: expected 32 or 64 hex digits (a 16 or 32 byte key)");
+	SecretBytes key(s.size() / 2);
+	decode_hex(s, key.span());
+	return key;
+}
+
+void check_key_length(std::uint16_t cipher, std::size_t key_len)
+{
+	switch (cipher) {
+	case NTM_CIPHER_AES_GCM:
+		if (key_len == 16 || key_len == 32)
+			return;
+		throw UsageError("cipher aes-gcm needs a 16 or 32 byte key, got " +
+				 std::to_string(key_len) + " bytes");
+	case NTM_CIPHER_CHACHA20_POLY1305:
+		if (key_len == 32)
+			return;
+		throw UsageError("cipher chacha20-poly1305 needs a 32 byte key (64 hex digits), got " +
+				 std::to_string(key_len) + " bytes");
+	default:
+		throw UsageError("unknown cipher " + std::to_string(cipher));
+	}
+}
+
+SecretBytes parse_key_text(std::string_view s)
+{
+	while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+		s.remove_suffix(1);
+	return parse_hex_key(s);
+}
+
+SecretBytes read_key_file(const std::string &path)
+{
+	constexpr std::size_t kMax = 4096;
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (!fd)
+		throw_errno("key file " + path);
+	SecretText text(kMax + 1);
+	std::size_t len = 0;
+	while (len < text.size()) {
+		const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			throw_errno("key file " + path);
+		}
+		if (n == 0)
+			break;
+		len += static_cast<std::size_t>(n);
+	}
+	if (len > kMax)
+		throw UsageError("key file " + path + ": too large for a key");
+	try {
+		return parse_key_text(std::string_view(text.data(), len));
+	} catch (const UsageError &e) {
+		throw UsageError("key file " + path + ": " + e.what());
+	}
+}
+
+Salt parse_salt(std::string_view s, std::string_view what)
+{
+	if (s.size() != std::size_t{2} * NTM_SALT_LEN || !all_hex(s))
+		throw UsageError("invalid " + std::string(what) + ": expected 8 hex digits (4 bytes)");
+	Salt salt{};
+	decode_hex(s, salt);
+	return salt;
+}
+
+std::uint64_t parse_unsigned(std::string_view s, std::string_view what, std::uint64_t min, std::uint64_t max)
+{
+	int base = 10;
+	std::string_view digits = s;
+	if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		digits = s.substr(2);
+	}
+	const bool ok_chars = !digits.empty() && std::ranges::all_of(digits, [base](char c) {
+		return base == 16 ? hex_value(c) >= 0 : (c >= '0' && c <= '9');
+	});
+	if (!ok_chars)
+		invalid(what, s, "expected an unsigned number");
+	std::uint64_t v = 0;
+	const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+	if (ec == std::errc::result_out_of_range || ptr != digits.data() + digits.size() || v < min || v > max)
+		invalid(what, s, "must be in " + std::to_string(min) + ".." + std::to_string(max));
+	return v;
+}
+
+std::uint32_t parse_u32(std::string_view s, std::string_view what, std::uint32_t min, std::uint32_t max)
+{
+	return static_cast<std::uint32_t>(parse_unsigned(s, what, min, max));
+}
+
+bool parse_on_off(std::string_view s, std::string_view what)
+{
+	if (s == "on")
+		return true;
+	if (s == "off")
+		return false;
+	invalid(what, s, "expected on or off");
+}
+
+std::string parse_ifname(std::string_view s)
+{
+	if (s.empty() || s.size() >= IFNAMSIZ)
+		invalid("interface name", s, "must be 1.." + std::to_string(IFNAMSIZ - 1) + " characters");
+	if (s == "." || s == "..")
+		invalid("interface name", s, "reserved name");
+	for (const char c : s) {
+		const auto u = static_cast<unsigned char>(c);
+		if (c == '/' || c == ':' || u <= 0x20 || u == 0x7f)
+			invalid("interface name", s, "contains '/', ':', a blank or a control character");
+	}
+	return std::string(s);
+}
+
+} // namespace ntm

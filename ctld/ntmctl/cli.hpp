@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntmctl command line: CLI11 grammar plus strict validation into typed
+ * commands. One Cli object parses any number of command lines (batch mode
+ * reuses it for every line).
+ */
+#ifndef NTMCTL_CLI_HPP
+#define NTMCTL_CLI_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "ntm/model.hpp"
+
+namespace ntmctl {
+
+struct ShowCmd {
+	std::optional<std::string> dev;
+};
+struct DeviceShowCmd {
+	std::string dev;
+};
+struct DeviceSetCmd {
+	std::string dev;
+	std::optional<std::uint32_t> fwmark;
+	std::optional<std::uint32_t> acquire_qlen;
+	std::optional<bool> roaming;
+	std::optional<bool> acquire;
+};
+struct TunnelAddCmd {
+	std::string dev;
+	ntm::TunnelSettings tunnel; /* flags set from --roaming */
+};
+struct TunnelSetCmd {
+	std::string dev;
+	ntm::TunnelSettings tunnel; /* local_index, endpoint, lifetime */
+	std::optional<bool> roaming;
+};
+struct TunnelDelCmd {
+	std::string dev;
+	std::uint32_t local_index = 0;
+};
+struct TunnelFlushCmd {
+	std::string dev;
+};
+struct TunnelShowCmd {
+	std::string dev;
+	std::optional<std::uint32_t> local_index;
+};
+struct MonitorCmd {
+	std::optional<std::uint64_t> count;
+	std::optional<std::uint64_t> timeout_s;
+};
+struct BatchCmd {
+	std::string file; /* "-" is stdin */
+	bool force = false;
+};
+
+using Command = std::variant<ShowCmd, DeviceShowCmd, DeviceSetCmd, TunnelAddCmd, TunnelSetCmd, TunnelDelCmd,
+			     TunnelFlushCmd, TunnelShowCmd, MonitorCmd, BatchCmd>;
+
+struct Invocation {
+	bool json = false;
+	Command cmd;
+};
+
+class Cli {
+public:
+	Cli();
+	Cli(const Cli &) = delete;
+	Cli &operator=(const Cli &) = delete;
+	Cli(Cli &&) = delete;
+	Cli &operator=(Cli &&) = delete;
+	~Cli();
+
+	/**
+	 * Parses the words of a command line without the program name.
+	 * Throws CLI::ParseError (CLI::CallForHelp for --help) for grammar
+	 * errors and ntm::UsageError for invalid values. Key material read
+	 * from the words is wiped from the parser's copies before returning.
+	 */
+	Invocation parse(std::vector<std::string> args);
+
+	/** Help text of the command the last parse selected (or the top). */
+	[[nodiscard]] std::string help() const;
+
+private:
+	/* The strings CLI11 fills; reset before every parse. */
+	struct Values {
+		bool json = false;
+		std::string dev;
+		std::string fwmark, acquire_qlen, roaming, acquire;
+		std::string local_index, remote_index, endpoint, vip4, vip6, cipher, key, key_file, tx_salt,
+			rx_salt, lifetime;
+		std::string count, timeout;
+		std::string file;
+		bool force = false;
+	};
+
+	Invocation build() const;
+	void wipe_secrets() noexcept;
+
+	CLI::App app_;
+	Values v_;
+	/* the (sub)commands */
+	CLI::App *show_ = nullptr;
+	CLI::App *device_ = nullptr, *device_show_ = nullptr, *device_set_ = nullptr;
+	CLI::App *tunnel_ = nullptr, *tunnel_add_ = nullptr, *tunnel_set_ = nullptr, *tunnel_del_ = nullptr,
+		 *tunnel_flush_ = nullptr, *tunnel_show_ = nullptr;
+	CLI::App *monitor_ = nullptr, *batch_ = nullptr;
+	/* options whose presence matters (a given empty string is not absent) */
+	struct Opts {
+		CLI::Option *show_dev = nullptr;
+		CLI::Option *fwmark = nullptr, *acquire_qlen = nullptr, *dev_roaming = nullptr, *acquire = nullptr;
+		CLI::Option *add_vip4 = nullptr, *add_vip6 = nullptr, *add_key = nullptr, *add_key_file = nullptr,
+			    *add_lifetime = nullptr, *add_roaming = nullptr;
+		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr;
+		CLI::Option *show_index = nullptr;
+		CLI::Option *count = nullptr, *timeout = nullptr;
+	} o_;
+};
+
+} // namespace ntmctl
+
+#endif

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "output.hpp"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "ntm/format.hpp"
+
+namespace ntmctl {
+
+namespace {
+
+std::string opt_str(const std::optional<ntm::IpAddress> &a)
+{
+	return a ? a->to_string() : "-";
+}
+
+bool is_drop(const ntm::StatInfo &s)
+{
+	return s.name.starts_with("drop_");
+}
+
+bool is_transfer(const ntm::StatInfo &s)
+{
+	return s.attr == NTM_STAT_A_RX_PACKETS || s.attr == NTM_STAT_A_RX_BYTES || s.attr == NTM_STAT_A_TX_PACKETS ||
+	       s.attr == NTM_STAT_A_TX_BYTES;
+}
+
+} // namespace
+
+std::uint64_t boottime_ns() noexcept
+{
+	timespec ts{};
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
+		return 0;
+	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string latest_rx(std::uint64_t last_rx_ns, std::uint64_t now_ns)
+{
+	if (last_rx_ns == 0)
+		return "never";
+	const std::uint64_t ago = now_ns > last_rx_ns ? (now_ns - last_rx_ns) / 1000000000ULL : 0;
+	if (ago == 0)
+		return "just now";
+	return ntm::format_duration(ago) + " ago";
+}
+
+void print_device(std::FILE *out, const ntm::Device &d)
+{
+	fmt::print(out, "interface: {}\n", d.name.empty() ? std::to_string(d.ifindex) : d.name);
+	fmt::print(out, "  ifindex: {}\n", d.ifindex);
+	if (!d.port4 && !d.port6) {
+		fmt::print(out, "  listening port: none\n");
+	} else {
+		std::string ports;
+		if (d.port4)
+			ports = fmt::format("{} (ipv4)", *d.port4);
+		if (d.port6)
+			ports += fmt::format("{}{} (ipv6)", ports.empty() ? "" : ", ", *d.port6);
+		fmt::print(out, "  listening port: {}\n", ports);
+	}
+	fmt::print(out, "  flags: {}\n", ntm::device_flags_string(d.flags));
+	if (d.fwmark != 0)
+		fmt::print(out, "  fwmark: {:#x}\n", d.fwmark);
+	fmt::print(out, "  acquire queue: {} packets\n", d.acquire_qlen);
+	fmt::print(out, "  tunnels: {}\n", d.num_tunnels);
+	const auto &s = d.stats;
+	if (s.get(NTM_STAT_A_RX_BYTES) != 0 || s.get(NTM_STAT_A_TX_BYTES) != 0)
+		fmt::print(out, "  transfer: {} received, {} sent\n", ntm::format_bytes(s.get(NTM_STAT_A_RX_BYTES)),
+			   ntm::format_bytes(s.get(NTM_STAT_A_TX_BYTES)));
+	for (const auto &st : ntm::kStats)
+		if (const auto v = s.get(st.attr); v != 0)
+			fmt::print(out, "  {}: {}\n", st.name, v);
+}
+
+void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
+{
+	fmt::print(out, "\ntunnel: {}\n", t.local_index);
+	fmt::print(out, "  remote index: {}\n", t.remote_index);
+	fmt::print(out, "  endpoint: {}\n", t.endpoint ? t.endpoint->to_string() : "(none)");
+	std::string vips;
+	if (t.vip4)
+		vips = t.vip4->to_string();
+	if (t.vip6)
+		vips += (vips.empty() ? "" : ", ") + t.vip6->to_string();
+	fmt::print(out, "  virtual ips: {}\n", vips.empty() ? "(none)" : vips);
+	fmt::print(out, "  cipher: {}\n", ntm::cipher_name(t.cipher));
+	if (t.flags != 0)
+		fmt::print(out, "  flags: {}\n", ntm::tunnel_flags_string(t.flags));
+	fmt::print(out, "  age: {}\n", ntm::format_duration(t.age_s));
+	if (t.lifetime != 0)
+		fmt::print(out, "  lifetime: {}{}\n", ntm::format_duration(t.lifetime),
+			   t.lifetime > t.age_s
+				   ? fmt::format(" (expires in {})", ntm::format_duration(t.lifetime - t.age_s))
+				   : std::string(" (expired)"));
+	fmt::print(out, "  counters: tx {}, rx {}\n", t.tx_counter, t.rx_counter);
+	fmt::print(out, "  latest rx: {}\n", latest_rx(t.last_rx_ns, now_ns));
+	const auto &s = t.stats;
+	fmt::print(out, "  transfer: {} received, {} sent ({} / {} packets)\n",
+		   ntm::format_bytes(s.get(NTM_STAT_A_RX_BYTES)), ntm::format_bytes(s.get(NTM_STAT_A_TX_BYTES)),
+		   s.get(NTM_STAT_A_RX_PACKETS), s.get(NTM_STAT_A_TX_PACKETS));
+	std::string drops;
+	std::string other;
+	for (const auto &st : ntm::kStats) {
+		const auto v = s.get(st.attr);
+		if (v == 0 || is_transfer(st))
+			continue;
+		std::string &dst = is_drop(st) ? drops : other;
+		const auto name = is_drop(st) ? st.name.substr(5) : st.name;
+		dst += fmt::format("{}{} {}", dst.empty() ? "" : ", ", name, v);
+	}
+	if (!drops.empty())
+		fmt::print(out, "  drops: {}\n", drops);
+	if (!other.empty())
+		fmt::print(out, "  events: {}\n", other);
+}
+
+void print_tunnel_header(std::FILE *out)
+{
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n", "LOCAL",
+		   "REMOTE", "ENDPOINT", "VIP4", "VIP6", "CIPHER", "AGE", "LIFETIME", "RX-PKTS", "TX-PKTS", "DROPS",
+		   "LATEST-RX");
+}
+
+void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
+{
+	std::string rx = "never";
+	if (t.last_rx_ns != 0)
+		rx = fmt::format("{}s", now_ns > t.last_rx_ns ? (now_ns - t.last_rx_ns) / 1000000000ULL : 0);
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
+		   t.local_index, t.remote_index, t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4),
+		   opt_str(t.vip6), ntm::cipher_name(t.cipher), t.age_s,
+		   t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
+		   t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
+}
+
+} // namespace ntmctl

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Text output of ntmctl (the JSON forms live in libntm, ntm/json.hpp). */
+#ifndef NTMCTL_OUTPUT_HPP
+#define NTMCTL_OUTPUT_HPP
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "ntm/model.hpp"
+
+namespace ntmctl {
+
+/** CLOCK_BOOTTIME now, the clock of NTM_TUNNEL_A_LAST_RX_NS. */
+std::uint64_t boottime_ns() noexcept;
+
+/** "interface: ntm0" section of show / device show. */
+void print_device(std::FILE *out, const ntm::Device &d);
+/** "tunnel: 7" section of show (wg show style). */
+void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns);
+/** The table of tunnel show: header, then one row per tunnel. */
+void print_tunnel_header(std::FILE *out);
+void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns);
+
+/** "3 seconds ago", "never", for the last rx time. */
+std::string latest_rx(std::uint64_t last_rx_ns, std::uint64_t now_ns);
+
+} // namespace ntmctl
+
+#endif

@@ -1,0 +1,369 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# scripts/bench/run.sh - ntm benchmark; runs INSIDE the VM as root
+# (make bench, or scripts/bench/bench.sh which also renders the results).
+#
+# In one run, between two namespaces joined by a veth pair:
+#   - TCP bulk throughput (iperf3, one and two streams) and 64-byte UDP
+#     packet rate for: plain veth, ntm chacha20-poly1305, ntm aes-gcm,
+#     WireGuard (chacha20poly1305) and xfrm ESP-in-UDP rfc4106(gcm(aes));
+#     every tunnel carries IPv4 in IPv4 with inner MTU $MTU;
+#   - kernel memory per ntm tunnel (N tunnels with distinct keys through
+#     `ntmctl batch`), per WireGuard peer and per xfrm SA.
+# It reports numbers and never judges them.  The JSON document goes to
+# stdout between the NTM-BENCH-JSON markers, and to $NTM_BENCH_OUT/results.json
+# when NTM_BENCH_OUT names a writable directory (the repository itself is
+# read-only inside the VM).
+#
+# Knobs (environment): NTM_BENCH_TIME (s per iperf3 run, 5),
+# NTM_BENCH_TUNNELS (100000), NTM_BENCH_WG_PEERS (10000),
+# NTM_BENCH_XFRM_SAS (10000), NTM_BENCH_ONLY ("throughput memory" subset),
+# NTM_BENCH_CONFIGS (subset of "veth ntm-chacha ntm-aesgcm wireguard xfrm").
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+export NTM_REPO=$REPO
+TOPO_ID=bench
+. "$REPO/tests/selftests/lib/topo.sh"
+
+T=${NTM_BENCH_TIME:-5}
+NTUN=${NTM_BENCH_TUNNELS:-100000}
+NWG=${NTM_BENCH_WG_PEERS:-10000}
+NSA=${NTM_BENCH_XFRM_SAS:-10000}
+ONLY=${NTM_BENCH_ONLY:-throughput memory}
+CONFIGS=${NTM_BENCH_CONFIGS:-veth ntm-chacha ntm-aesgcm wireguard xfrm}
+MTU=1420
+RES=$(mktemp -d /tmp/ntmbench.XXXXXX)
+TOPO_TMP=$RES/topo
+mkdir -p "$TOPO_TMP"
+NTM_KEEP_TMP=1
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+err() { log "ERROR: $*"; printf '%s\n' "$*" >>"$RES/errors.txt"; }
+
+cleanup() {
+	topo_cleanup
+	rm -rf "$RES"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# put SECTION NAME KEY VALUE: record one number (or string) of the results
+put() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES/values.tsv"
+}
+
+want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+want_cfg() { case " $CONFIGS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# iperf_field FILE EXPR: evaluate a python expression over the iperf3 JSON
+# document d (0 when the run failed)
+iperf_field() {
+	$PY - "$1" "$2" <<-'EOF'
+	import json, sys
+	try:
+	    d = json.load(open(sys.argv[1]))
+	    if "error" in d and "end" not in d:
+	        raise ValueError(d["error"])
+	    print(eval(sys.argv[2]))
+	except Exception as e:
+	    print(0)
+	EOF
+}
+
+# measure NAME DST: TCP x1, TCP x2, UDP 64 B through DST (server in B)
+measure() {
+	local name=$1 dst=$2 f v
+	log "$name: TCP 1 stream to $dst, ${T}s"
+	f=$RES/$name-tcp1.json
+	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 || err "$name: iperf3 TCP failed: $(head -c 300 "$f")"
+	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
+	put throughput "$name" tcp1_bps "$v"
+	put throughput "$name" tcp_mss "$(iperf_field "$f" 'd["start"].get("tcp_mss_default", 0)')"
+	put throughput "$name" tcp1_retransmits "$(iperf_field "$f" 'd["end"]["sum_sent"].get("retransmits", 0)')"
+	put throughput "$name" cpu_sender_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["host_total"], 1)')"
+	put throughput "$name" cpu_receiver_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["remote_total"], 1)')"
+	log "$name: TCP 1 stream: $v bit/s"
+
+	f=$RES/$name-tcp2.json
+	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 -P 2 || err "$name: iperf3 TCP -P 2 failed: $(head -c 300 "$f")"
+	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
+	put throughput "$name" tcp2_bps "$v"
+	log "$name: TCP 2 streams: $v bit/s"
+
+	f=$RES/$name-udp64.json
+	topo_iperf "$NS_A" "$dst" "$f" -u -l 64 -b 0 -t "$T" || err "$name: iperf3 UDP failed: $(head -c 300 "$f")"
+	v=$(iperf_field "$f" 'round(d["end"]["sum_received"]["bytes"] / 64 / d["end"]["sum_received"]["seconds"])')
+	put throughput "$name" udp64_rx_pps "$v"
+	put throughput "$name" udp64_tx_pps "$(iperf_field "$f" 'round(d["end"]["sum_sent"]["packets"] / d["end"]["sum_sent"]["seconds"])')"
+	put throughput "$name" udp64_lost_pct "$(iperf_field "$f" 'round(d["end"]["sum_received"]["lost_percent"], 2)')"
+	log "$name: UDP 64 B: $v packets/s received"
+}
+
+# ping_ok NS DST: the path works (WireGuard needs a handshake first)
+ping_ok() {
+	topo_wait 20 in_ns "$1" ping -c1 -W1 "$2"
+}
+
+meminfo_kernel() { # Slab + Percpu + VmallocUsed, bytes
+	awk '/^(Slab|Percpu|VmallocUsed):/ { s += $2 } END { printf "%.0f\n", s * 1024 }' /proc/meminfo
+}
+meminfo_free() { awk '/^MemFree:/ { printf "%.0f\n", $2 * 1024 }' /proc/meminfo; }
+
+settle() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	# Let RCU callbacks and deferred frees run.
+	sleep 2
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# mem_probe SECTION COUNT KIND: record the delta since mem_base per object
+mem_base() {
+	settle
+	MEM_K0=$(meminfo_kernel)
+	MEM_F0=$(meminfo_free)
+}
+mem_probe() {
+	local sec=$1 n=$2 k1 f1
+	[ "${n:-0}" -gt 0 ] 2>/dev/null || { err "$sec: no objects to measure"; return 1; }
+	settle
+	k1=$(meminfo_kernel)
+	f1=$(meminfo_free)
+	put memory "$sec" count "$n"
+	put memory "$sec" kernel_delta_bytes "$((k1 - MEM_K0))"
+	put memory "$sec" memfree_delta_bytes "$((MEM_F0 - f1))"
+	put memory "$sec" bytes_per_object "$(((k1 - MEM_K0) / n))"
+	put memory "$sec" memfree_bytes_per_object "$(((MEM_F0 - f1) / n))"
+	log "$sec: $n objects, kernel (Slab+Percpu+Vmalloc) +$((k1 - MEM_K0)) B = $(((k1 - MEM_K0) / n)) B each; MemFree -$((MEM_F0 - f1)) B"
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# --------------------------------------------------------------- setup
+ntm_ok=0
+if [ -x "$NTMCTL" ] && [ -x "$NTMD" ] && modprobe ntm 2>/dev/null; then
+	ntm_ok=1
+else
+	err "ntm unavailable (module or $NTM_BIN binaries missing): ntm rows skipped"
+fi
+
+log "kernel $(uname -r), $(nproc) CPUs, iperf3 ${T}s per run"
+put meta run kernel "$(uname -r)"
+put meta run cpus "$(nproc)"
+put meta run iperf_seconds "$T"
+put meta run inner_mtu "$MTU"
+put meta run date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+put meta run accel "$(if grep -qw -e vmx -e svm /proc/cpuinfo && [ -e /dev/kvm ]; then echo kvm-capable; else echo tcg-or-unknown; fi)"
+put meta run ntm_available "$ntm_ok"
+
+topo_init veth || { err "topology setup failed"; exit 1; }
+topo_iperf_server "$NS_B" || err "iperf3 server did not start"
+
+# --------------------------------------------------------------- throughput
+bench_veth() {
+	put throughput veth mtu 1500
+	measure veth $UL4_B
+}
+
+bench_ntm() {
+	local name=$1 cipher=$2
+	if [ "$(ip netns exec "$NS_A" ip -br link show ntm0 2>/dev/null)" = "" ]; then
+		topo_ntm_up || { err "$name: ntmd/ntm0 setup failed"; return 1; }
+		A ip link set ntm0 mtu $MTU
+		B ip link set ntm0 mtu $MTU
+	fi
+	topo_tunnel_flush >/dev/null 2>&1
+	topo_tunnel_pair "$cipher" 4 || { err "$name: tunnel setup failed"; return 1; }
+	ping_ok "$NS_A" $VIP4_B || { err "$name: no ping through the tunnel"; return 1; }
+	put throughput "$name" mtu "$(A cat /sys/class/net/ntm0/mtu)"
+	measure "$name" $VIP4_B
+	topo_tunnel_flush >/dev/null 2>&1
+}
+
+WG_A=198.51.100.65
+WG_B=198.51.100.66
+bench_wireguard() {
+	local d=$RES/wg
+	mkdir -p "$d"
+	wg genkey >"$d/a.key" && wg genkey >"$d/b.key" || { err "wg genkey failed"; return 1; }
+	wg pubkey <"$d/a.key" >"$d/a.pub"
+	wg pubkey <"$d/b.key" >"$d/b.pub"
+	A ip link add wg0 type wireguard || { err "no wireguard link kind"; return 1; }
+	B ip link add wg0 type wireguard
+	A wg set wg0 listen-port 51821 private-key "$d/a.key" \
+		peer "$(cat "$d/b.pub")" endpoint $UL4_B:51821 allowed-ips $WG_B/32
+	B wg set wg0 listen-port 51821 private-key "$d/b.key" \
+		peer "$(cat "$d/a.pub")" endpoint $UL4_A:51821 allowed-ips $WG_A/32
+	A ip addr add $WG_A/32 dev wg0
+	B ip addr add $WG_B/32 dev wg0
+	A ip link set wg0 mtu $MTU up
+	B ip link set wg0 mtu $MTU up
+	A ip route add $WG_B/32 dev wg0 src $WG_A
+	B ip route add $WG_A/32 dev wg0 src $WG_B
+	ping_ok "$NS_A" $WG_B || { err "wireguard: no ping"; return 1; }
+	put throughput wireguard mtu "$(A cat /sys/class/net/wg0/mtu)"
+	measure wireguard $WG_B
+	A ip link del wg0
+	B ip link del wg0
+}
+
+XF_A=198.51.100.129
+XF_B=198.51.100.130
+# A UDP socket with UDP_ENCAP_ESPINUDP on port 4500: without it the kernel
+# does not decapsulate ESP-in-UDP.
+ESPINUDP_PY='
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 4500))
+s.setsockopt(socket.IPPROTO_UDP, 100, 2)  # UDP_ENCAP, UDP_ENCAP_ESPINUDP
+print("ready", flush=True)
+time.sleep(86400)
+'
+bench_xfrm() {
+	local k1 k2 ns ip
+	k1=$(topo_hex 36)
+	k2=$(topo_hex 36)
+	for ns in "$NS_A" "$NS_B"; do
+		topo_bg "$ns" "$RES/espinudp-$ns.log" $PY -c "$ESPINUDP_PY"
+		in_ns "$ns" ip xfrm state add src $UL4_A dst $UL4_B proto esp spi 0x1001 reqid 1 \
+			mode tunnel replay-window 64 aead 'rfc4106(gcm(aes))' 0x"$k1" 128 \
+			encap espinudp 4500 4500 0.0.0.0 || { err "xfrm state add failed"; return 1; }
+		in_ns "$ns" ip xfrm state add src $UL4_B dst $UL4_A proto esp spi 0x2002 reqid 2 \
+			mode tunnel replay-window 64 aead 'rfc4106(gcm(aes))' 0x"$k2" 128 \
+			encap espinudp 4500 4500 0.0.0.0 || { err "xfrm state add failed"; return 1; }
+	done
+	A ip addr add $XF_A/32 dev lo
+	B ip addr add $XF_B/32 dev lo
+	A ip xfrm policy add src $XF_A/32 dst $XF_B/32 dir out \
+		tmpl src $UL4_A dst $UL4_B proto esp reqid 1 mode tunnel
+	A ip xfrm policy add src $XF_B/32 dst $XF_A/32 dir in \
+		tmpl src $UL4_B dst $UL4_A proto esp reqid 2 mode tunnel
+	B ip xfrm policy add src $XF_B/32 dst $XF_A/32 dir out \
+		tmpl src $UL4_B dst $UL4_A proto esp reqid 2 mode tunnel
+	B ip xfrm policy add src $XF_A/32 dst $XF_B/32 dir in \
+		tmpl src $UL4_A dst $UL4_B proto esp reqid 1 mode tunnel
+	# The inner route carries the same MTU as the tunnel devices.
+	A ip route add $XF_B/32 dev vA src $XF_A mtu lock $MTU
+	B ip route add $XF_A/32 dev vB src $XF_B mtu lock $MTU
+	ping_ok "$NS_A" $XF_B || { err "xfrm: no ping"; return 1; }
+	put throughput xfrm mtu "$MTU"
+	measure xfrm $XF_B
+	put throughput xfrm esp_rx_packets "$(B ip -s xfrm state get src $UL4_A dst $UL4_B proto esp spi 0x1001 2>/dev/null |
+		awk '/lifetime current/ { getline; sub(/\(packets\)/, "", $2); print $2; exit }')"
+	for ns in "$NS_A" "$NS_B"; do
+		in_ns "$ns" ip xfrm policy flush
+		in_ns "$ns" ip xfrm state flush
+	done
+}
+
+if want throughput; then
+	want_cfg veth && bench_veth
+	if [ $ntm_ok = 1 ]; then
+		want_cfg ntm-chacha && bench_ntm ntm-chacha20-poly1305 chacha20-poly1305
+		want_cfg ntm-aesgcm && bench_ntm ntm-aes-gcm aes-gcm
+	fi
+	want_cfg wireguard && bench_wireguard
+	want_cfg xfrm && bench_xfrm
+fi
+
+# --------------------------------------------------------------- memory
+bench_mem_ntm() {
+	local n=$NTUN f=$RES/batch-add.txt t0 out cnt
+	[ -n "$(A ip -br link show ntm0 2>/dev/null)" ] || topo_ntm_up ||
+		{ err "memory: ntm setup failed"; return 1; }
+	topo_tunnel_flush >/dev/null 2>&1
+	log "ntm memory: generating $n tunnels with distinct keys"
+	$PY - "$n" "$f" <<-'EOF'
+	import os, sys
+	n, path = int(sys.argv[1]), sys.argv[2]
+	with open(path, "w") as f:
+	    for i in range(1, n + 1):
+	        vip = "198.18.%d.%d" % ((i >> 8) & 0xff, i & 0xff) if i < 65536 else \
+	              "198.19.%d.%d" % (((i - 65536) >> 8) & 0xff, (i - 65536) & 0xff)
+	        f.write("tunnel add ntm0 --local-index %d --remote-index %d "
+	                "--endpoint 192.0.2.2:51820 --vip4 %s --cipher chacha20-poly1305 "
+	                "--key %s --tx-salt %s --rx-salt %s\n" % (
+	                    i + 100000, i + 100000, vip, os.urandom(32).hex(),
+	                    "a" + os.urandom(4).hex()[1:], "b" + os.urandom(4).hex()[1:]))
+	EOF
+	mem_base
+	t0=$(now)
+	out=$(A "$NTMCTL" batch "$f" 2>&1) || err "ntm memory: batch add failed: $(printf '%s' "$out" | tail -n 3)"
+	put memory ntm add_seconds "$(elapsed "$t0")"
+	cnt=$(topo_dstat "$NS_A" num_tunnels)
+	put memory ntm num_tunnels_reported "${cnt:-0}"
+	log "ntm memory: added in $(elapsed "$t0") s, device reports ${cnt:-?} tunnels"
+	mem_probe ntm "${cnt:-$n}"
+	t0=$(now)
+	cnt=$(A "$NTMCTL" -j tunnel show ntm0 2>/dev/null | $NTMJSON tunnels | cut -d' ' -f1)
+	put memory ntm dump_seconds "$(elapsed "$t0")"
+	put memory ntm dump_count "${cnt:-0}"
+	t0=$(now)
+	A "$NTMCTL" tunnel flush ntm0 || err "ntm memory: flush failed"
+	put memory ntm flush_seconds "$(elapsed "$t0")"
+	mem_probe ntm_after_flush "${n}"
+}
+
+bench_mem_wg() {
+	local n=$NWG d=$RES/wgmem t0
+	mkdir -p "$d"
+	A ip link add wgm type wireguard || { err "wg memory: no wireguard"; return 1; }
+	wg genkey >"$d/priv"
+	A wg set wgm listen-port 51830 private-key "$d/priv"
+	$PY - "$n" "$d/peers.conf" <<-'EOF'
+	import base64, os, sys
+	n, path = int(sys.argv[1]), sys.argv[2]
+	with open(path, "w") as f:
+	    for i in range(1, n + 1):
+	        # Any 32 random bytes are a usable Curve25519 public key.
+	        f.write("[Peer]\nPublicKey = %s\nAllowedIPs = 198.18.%d.%d/32\nEndpoint = 192.0.2.2:51830\n\n" % (
+	            base64.b64encode(os.urandom(32)).decode(), (i >> 8) & 0xff, i & 0xff))
+	EOF
+	mem_base
+	t0=$(now)
+	A wg addconf wgm "$d/peers.conf" || err "wg memory: addconf failed"
+	put memory wireguard add_seconds "$(elapsed "$t0")"
+	mem_probe wireguard "$(A wg show wgm peers | wc -l)"
+	A ip link del wgm
+}
+
+bench_mem_xfrm() {
+	local n=$NSA f=$RES/xfrm.batch t0
+	$PY - "$n" "$f" <<-'EOF'
+	import os, sys
+	n, path = int(sys.argv[1]), sys.argv[2]
+	with open(path, "w") as f:
+	    for i in range(1, n + 1):
+	        f.write("xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x%x "
+	                "reqid %d mode tunnel replay-window 64 aead rfc4106(gcm(aes)) 0x%s 128 "
+	                "encap espinudp 4500 4500 0.0.0.0\n" % (0x100000 + i, i, os.urandom(36).hex()))
+	EOF
+	mem_base
+	t0=$(now)
+	A ip -batch "$f" >/dev/null 2>&1 || err "xfrm memory: ip -batch failed"
+	put memory xfrm add_seconds "$(elapsed "$t0")"
+	mem_probe xfrm "$(A ip xfrm state count 2>/dev/null | awk '{ print $NF }')"
+	A ip xfrm state flush
+}
+
+if want memory; then
+	[ $ntm_ok = 1 ] && [ "$NTUN" -gt 0 ] && bench_mem_ntm
+	[ "$NWG" -gt 0 ] && bench_mem_wg
+	[ "$NSA" -gt 0 ] && bench_mem_xfrm
+fi
+
+# --------------------------------------------------------------- report
+$PY "$HERE/results.py" collect "$RES/values.tsv" "$RES/errors.txt" >"$RES/results.json" ||
+	err "could not assemble results"
+if [ -n "${NTM_BENCH_OUT:-}" ] && mkdir -p "$NTM_BENCH_OUT" 2>/dev/null &&
+	cp "$RES/results.json" "$NTM_BENCH_OUT/results.json" 2>/dev/null; then
+	log "results written to $NTM_BENCH_OUT/results.json"
+fi
+echo "=== NTM-BENCH-JSON BEGIN ==="
+cat "$RES/results.json"
+echo "=== NTM-BENCH-JSON END ==="
+$PY "$HERE/results.py" table "$RES/results.json" >&2
+exit 0

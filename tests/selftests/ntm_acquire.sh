@@ -1,0 +1,125 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# ntm_acquire.sh - packets for an inner destination routed to ntm0 with no
+# tunnel are queued and announced with an "acquire" event (inner dst and
+# src); a tunnel added within NTM_ACQUIRE_TIMEOUT_MS (3 s) sends them, so the
+# first packet is not lost: a single ping (IPv4 and IPv6) and a single UDP
+# datagram get through.  Without a tunnel they time out (drop_acquire); the
+# queue length is honoured; with acquire off nothing is queued or announced.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/ktap.sh"
+. "$HERE/lib/topo.sh"
+
+ktap_plan 12
+topo_need_ntm
+
+topo_setup_or_bail
+CIPHER=aes-gcm
+TUN_KEY=$(topo_hex 32)
+TUN_SALT_AB=$(topo_hex 4)
+TUN_SALT_BA=$(topo_hex 4)
+while [ "$TUN_SALT_BA" = "$TUN_SALT_AB" ]; do TUN_SALT_BA=$(topo_hex 4); done
+# B is ready to receive; A has a route to B's virtual addresses but no tunnel.
+topo_tunnel_add "$NS_B" $CIPHER 4 "$TUN_KEY" || ktap_bail "tunnel setup in B failed"
+ktap_ok "setup: B has its tunnel, A only routes to ntm0"
+
+T=$(topo_tmpdir)
+dstat() { num "$(topo_dstat "$NS_A" "$1")"; }
+a_add() { topo_tunnel_add "$NS_A" $CIPHER 4 "$TUN_KEY"; }
+a_del() { nctl "$NS_A" tunnel del $NTM_DEV --local-index $IDX_A >/dev/null 2>&1; }
+
+# acquire_cycle NAME ADD CMD...: monitor A's events (first event only), run
+# CMD in A in the background, and when the event arrives add A's tunnel
+# (when ADD is 1).  Leaves CMD's exit status in CYCLE_RC, the event log in
+# $T/NAME.events and the seconds from event to tunnel in CYCLE_ADD_S.
+acquire_cycle() {
+	local name=$1 add=$2 mon cmd t0
+	shift 2
+	topo_bg "$NS_A" "$T/$name.events" "$NTMCTL" -j monitor --count 1 --timeout 15
+	mon=$TOPO_LAST_PID
+	sleep 1 # subscribed
+	topo_bg "$NS_A" "$T/$name.out" "$@"
+	cmd=$TOPO_LAST_PID
+	topo_wait 10 sh -c "! kill -0 $mon 2>/dev/null"
+	t0=$(date +%s.%N)
+	if [ "$add" = 1 ]; then
+		a_add || ktap_diag "$name: adding A's tunnel failed"
+	fi
+	CYCLE_ADD_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	wait "$cmd"
+	CYCLE_RC=$?
+	topo_kill "$mon"
+}
+
+# --- IPv4 ping ---------------------------------------------------------------
+q0=$(dstat stats.acquire_queued)
+acquire_cycle ping4 1 ping -n -c 1 -W 8 $VIP4_B
+ev=$(grep -m1 . "$T/ping4.events")
+ktap_diag "event: $ev (tunnel added $CYCLE_ADD_S s after it)"
+ktap_result "acquire event for the IPv4 destination" $([ "$($NTMJSON events "$T/ping4.events" acquire)" -ge 1 ] && echo 0 || echo 1)
+ktap_result "the event carries inner dst $VIP4_B and src $VIP4_A" \
+	$(printf '%s' "$ev" | grep -q "\"$VIP4_B\"" && printf '%s' "$ev" | grep -q "\"$VIP4_A\"" && echo 0 || echo 1)
+ktap_diag "$(cat "$T/ping4.out")"
+ktap_result "the single queued ping was delivered once the tunnel came" $CYCLE_RC
+q1=$(dstat stats.acquire_queued)
+ktap_result "acquire_queued counted it ($q0 -> $q1)" $([ "$q1" -gt "$q0" ] && echo 0 || echo 1)
+
+# --- a UDP datagram ----------------------------------------------------------
+a_del
+topo_bg "$NS_B" "$T/udp.recv" socat -u UDP4-RECV:9000,bind=$VIP4_B STDOUT
+sleep 1
+acquire_cycle udp4 1 sh -c "echo hello-ntm-acquire | socat -u - UDP4-SENDTO:$VIP4_B:9000"
+topo_wait 6 grep -q hello-ntm-acquire "$T/udp.recv"
+ktap_result "a UDP datagram sent before the tunnel existed was received by B" \
+	$(grep -q hello-ntm-acquire "$T/udp.recv" && [ "$($NTMJSON events "$T/udp4.events" acquire)" -ge 1 ] && echo 0 || echo 1)
+
+# --- IPv6 ping ---------------------------------------------------------------
+a_del
+sleep 1.1 # one event per destination per second
+acquire_cycle ping6 1 ping -6 -n -c 1 -W 8 $VIP6_B
+ev=$(grep -m1 . "$T/ping6.events")
+ktap_diag "event: $ev"
+ktap_result "acquire event for the IPv6 destination carries $VIP6_B" \
+	$(printf '%s' "$ev" | grep -qi "\"$VIP6_B\"" && echo 0 || echo 1)
+ktap_result "the single queued IPv6 ping was delivered" $CYCLE_RC
+
+# --- no tunnel: the queue times out ------------------------------------------
+a_del
+sleep 1.1
+d0=$(dstat stats.drop_acquire)
+acquire_cycle timeout 0 ping -n -c 1 -W 5 $VIP4_B
+sleep 1
+d1=$(dstat stats.drop_acquire)
+ktap_diag "drop_acquire $d0 -> $d1, ping rc $CYCLE_RC"
+ktap_result "without a tunnel the queued packet is dropped after the timeout (drop_acquire)" \
+	$([ "$CYCLE_RC" -ne 0 ] && [ "$d1" -gt "$d0" ] && echo 0 || echo 1)
+
+# --- queue length ------------------------------------------------------------
+nctl "$NS_A" device set $NTM_DEV --acquire-qlen 4 || ktap_diag "device set --acquire-qlen failed"
+ktap_diag "acquire_qlen now $(dstat acquire_qlen)"
+sleep 1.1
+d0=$(dstat stats.drop_acquire)
+acquire_cycle qlen 1 ping -n -c 10 -i 0.05 -W 6 $VIP4_B
+d1=$(dstat stats.drop_acquire)
+got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$T/qlen.out")
+ktap_diag "10 pings with a queue of 4: $got answered, drop_acquire $d0 -> $d1"
+ktap_result "a queue of 4 delivers 4 of 10 early packets" $([ "${got:-0}" -eq 4 ] && echo 0 || echo 1)
+ktap_result "the other 6 count as drop_acquire" $([ $((d1 - d0)) -eq 6 ] && echo 0 || echo 1)
+
+# --- acquire off -------------------------------------------------------------
+a_del
+nctl "$NS_A" device set $NTM_DEV --acquire off --acquire-qlen 64 || ktap_diag "device set --acquire off failed"
+sleep 1.1
+q0=$(dstat stats.acquire_queued)
+topo_bg "$NS_A" "$T/off.events" "$NTMCTL" -j monitor --timeout 4
+mon=$TOPO_LAST_PID
+sleep 1
+A ping -n -c 1 -W 1 $VIP4_B >/dev/null 2>&1
+wait "$mon"
+q1=$(dstat stats.acquire_queued)
+ktap_diag "acquire off: events: $(head -c 300 "$T/off.events"); acquire_queued $q0 -> $q1"
+ktap_result "acquire off: nothing queued, no event" \
+	$([ "$($NTMJSON events "$T/off.events" acquire)" -eq 0 ] && [ "$q1" -eq "$q0" ] && echo 0 || echo 1)
+nctl "$NS_A" device set $NTM_DEV --acquire on >/dev/null 2>&1
+
+ktap_finish

@@ -1,0 +1,111 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# ntm_basic.sh - traffic through an ntm tunnel between two namespaces:
+# IPv4/IPv6 inner over IPv4/IPv6 outer, aes-gcm and chacha20-poly1305
+# (8 combinations, ping and a short iperf3 TCP run each), tunnel counters,
+# device MTU, large and fragmented pings, DF pings above the MTU.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/ktap.sh"
+. "$HERE/lib/topo.sh"
+
+CIPHERS="aes-gcm chacha20-poly1305"
+OUTERS="4 6"
+# setup, MTU, then per (cipher, outer): 2 inner families x (ping, iperf3),
+# counters, large pings, DF pings
+ktap_plan $((2 + 2 * 2 * 7))
+topo_need_ntm
+
+topo_setup_or_bail
+topo_iperf_server "$NS_B" || ktap_bail "iperf3 server did not start"
+ktap_ok "setup: two hosts, ntmd in each, ntm0 up with inner addresses"
+
+# Outer IPv4 costs 20 + 8 + 16 (header) + 16 (tag) = 60 bytes, IPv6 80: the
+# device MTU must leave room for at least the IPv4 overhead on a 1500 underlay.
+MTU=$(A cat /sys/class/net/$NTM_DEV/mtu)
+MTU_B=$(B cat /sys/class/net/$NTM_DEV/mtu)
+ktap_diag "ntm0 MTU: A $MTU, B $MTU_B (underlay 1500; 1440 fits IPv4 outer, 1420 fits IPv6 outer)"
+if [ "$MTU" -ge 1280 ] && [ "$MTU" -le 1440 ] && [ "$MTU" = "$MTU_B" ]; then
+	ktap_ok "device MTU $MTU is within 1280..1500-60"
+else
+	ktap_fail "device MTU $MTU (B: $MTU_B) is not within 1280..1440"
+fi
+
+tstat() { num "$(topo_tstat "$1" "$2")"; }
+
+for cipher in $CIPHERS; do
+	for outer in $OUTERS; do
+		tag="$cipher outer IPv$outer"
+		topo_tunnel_flush >/dev/null 2>&1
+		if ! topo_tunnel_pair "$cipher" "$outer"; then
+			for i in $(seq 7); do ktap_fail "$tag: tunnel setup failed"; done
+			continue
+		fi
+		for inner in 4 6; do
+			t="$tag inner IPv$inner"
+			# The first packets may wait for neighbour resolution on the underlay.
+			if topo_wait 10 topo_ping "$NS_A" "$inner" -c1 -W2 &&
+				out=$(topo_ping "$NS_A" "$inner" -c 5 -i 0.2 -W 2 2>&1); then
+				ktap_ok "$t: ping"
+			else
+				ktap_diag "$out"
+				ktap_fail "$t: ping"
+			fi
+			f=$(topo_tmpdir)/iperf-$cipher-$outer-$inner.json
+			if [ "$inner" = 6 ]; then dst=$VIP6_B; else dst=$VIP4_B; fi
+			topo_iperf "$NS_A" "$dst" "$f" -t 2
+			bytes=$(iperf_bytes "$f")
+			if [ "$bytes" -gt 0 ]; then
+				ktap_ok "$t: iperf3 TCP ($bytes bytes received)"
+			else
+				ktap_diag_file "$f" 15
+				ktap_fail "$t: iperf3 TCP"
+			fi
+		done
+
+		# counters: both directions moved, in bytes and packets
+		atx=$(tstat "$NS_A" stats.tx_packets) arx=$(tstat "$NS_A" stats.rx_packets)
+		btx=$(tstat "$NS_B" stats.tx_packets) brx=$(tstat "$NS_B" stats.rx_packets)
+		actr=$(tstat "$NS_A" tx_counter) brctr=$(tstat "$NS_B" rx_counter)
+		abytes=$(tstat "$NS_A" stats.tx_bytes)
+		ktap_diag "A tx $atx rx $arx tx_bytes $abytes tx_counter $actr; B tx $btx rx $brx rx_counter $brctr"
+		if [ "$atx" -gt 0 ] && [ "$arx" -gt 0 ] && [ "$btx" -gt 0 ] && [ "$brx" -gt 0 ] &&
+			[ "$abytes" -gt 0 ] && [ "$actr" -gt 0 ] && [ "$brctr" -gt 0 ] &&
+			[ "$brx" -le "$atx" ]; then
+			ktap_ok "$tag: tunnel counters move on both sides"
+		else
+			ktap_diag "$(nctl "$NS_A" -j tunnel show $NTM_DEV 2>&1 | head -c 1500)"
+			ktap_fail "$tag: tunnel counters move on both sides"
+		fi
+
+		# large pings: 1400 fits, 3000 is fragmented by the inner IP layer
+		if topo_ping "$NS_A" 4 -c 2 -W 3 -s 1400 >/dev/null 2>&1 &&
+			topo_ping "$NS_A" 4 -c 2 -W 3 -s 3000 >/dev/null 2>&1 &&
+			topo_ping "$NS_A" 6 -c 2 -W 3 -s 1400 >/dev/null 2>&1 &&
+			topo_ping "$NS_A" 6 -c 2 -W 3 -s 3000 >/dev/null 2>&1; then
+			ktap_ok "$tag: pings of 1400 and 3000 bytes (fragmented inside)"
+		else
+			ktap_fail "$tag: pings of 1400 and 3000 bytes (fragmented inside)"
+		fi
+
+		# DF: exactly the MTU passes (the outer packet must fit or be handled),
+		# one byte more is refused locally with "message too long"
+		r=0
+		out=$(topo_ping "$NS_A" 4 -c 1 -W 3 -M do -s $((MTU - 28)) 2>&1) ||
+			{ r=1; ktap_diag "IPv4 DF ping of MTU $MTU failed: $out"; }
+		out=$(topo_ping "$NS_A" 6 -c 1 -W 3 -M do -s $((MTU - 48)) 2>&1) ||
+			{ r=1; ktap_diag "IPv6 ping of MTU $MTU failed: $out"; }
+		out=$(topo_ping "$NS_A" 4 -c 1 -W 2 -M do -s $((MTU - 27)) 2>&1)
+		if ! printf '%s' "$out" | grep -qi "too long\|frag needed\|mtu"; then
+			r=1
+			ktap_diag "IPv4 DF ping above MTU: $out"
+		fi
+		out=$(topo_ping "$NS_A" 6 -c 1 -W 2 -M do -s $((MTU - 47)) 2>&1)
+		if ! printf '%s' "$out" | grep -qi "too long\|too big\|mtu"; then
+			r=1
+			ktap_diag "IPv6 ping above MTU: $out"
+		fi
+		ktap_result "$tag: DF ping of exactly the MTU passes, MTU+1 gets message too long" $r
+	done
+done
+
+ktap_finish

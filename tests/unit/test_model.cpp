@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+#include "ntm/model.hpp"
+#include "ntm/parse.hpp"
+#include "ntm/secret.hpp"
+
+TEST(IpAddress, FromBytes)
+{
+	const std::uint8_t v4[] = {10, 0, 0, 1};
+	const auto a = ntm::IpAddress::from_bytes(v4);
+	ASSERT_TRUE(a);
+	EXPECT_EQ(a->to_string(), "10.0.0.1");
+	std::uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+	v6[15] = 1;
+	EXPECT_EQ(ntm::IpAddress::from_bytes(v6)->to_string(), "2001:db8::1");
+	const std::uint8_t bad[5] = {};
+	EXPECT_FALSE(ntm::IpAddress::from_bytes(bad));
+	EXPECT_FALSE(ntm::IpAddress::from_bytes({}));
+	EXPECT_EQ(ntm::IpAddress().to_string(), "unspecified");
+	EXPECT_TRUE(ntm::IpAddress().bytes().empty());
+}
+
+TEST(Endpoint, SockaddrRoundTrip)
+{
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(4500);
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	std::uint8_t raw[sizeof(sin)];
+	std::memcpy(raw, &sin, sizeof(sin));
+	const auto e = ntm::Endpoint::from_sockaddr(raw);
+	ASSERT_TRUE(e);
+	EXPECT_EQ(e->to_string(), "192.0.2.7:4500");
+	EXPECT_EQ(std::memcmp(e->sockaddr_bytes().data(), raw, sizeof(raw)), 0);
+
+	sockaddr_in6 sin6{};
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(1);
+	inet_pton(AF_INET6, "2001:db8::2", &sin6.sin6_addr);
+	std::uint8_t raw6[sizeof(sin6)];
+	std::memcpy(raw6, &sin6, sizeof(sin6));
+	const auto e6 = ntm::Endpoint::from_sockaddr(raw6);
+	ASSERT_TRUE(e6);
+	EXPECT_EQ(e6->to_string(), "[2001:db8::2]:1");
+}
+
+TEST(Endpoint, SockaddrRejects)
+{
+	sockaddr_in sin{};
+	sin.sin_family = AF_INET6; /* family does not match the size */
+	std::uint8_t raw[sizeof(sin)];
+	std::memcpy(raw, &sin, sizeof(sin));
+	EXPECT_FALSE(ntm::Endpoint::from_sockaddr(raw));
+	EXPECT_FALSE(ntm::Endpoint::from_sockaddr(std::span<const std::uint8_t>(raw, 15)));
+	EXPECT_FALSE(ntm::Endpoint::from_sockaddr({}));
+	sockaddr_in6 sin6{};
+	sin6.sin6_family = AF_INET;
+	std::uint8_t raw6[sizeof(sin6)];
+	std::memcpy(raw6, &sin6, sizeof(sin6));
+	EXPECT_FALSE(ntm::Endpoint::from_sockaddr(raw6));
+}
+
+TEST(Endpoint, Equality)
+{
+	EXPECT_EQ(ntm::parse_endpoint("1.2.3.4:5"), ntm::parse_endpoint("1.2.3.4:5"));
+	EXPECT_NE(ntm::parse_endpoint("1.2.3.4:5"), ntm::parse_endpoint("1.2.3.4:6"));
+	EXPECT_NE(ntm::parse_endpoint("1.2.3.4:5"), ntm::parse_endpoint("1.2.3.5:5"));
+	EXPECT_NE(ntm::parse_endpoint("[::1]:5"), ntm::parse_endpoint("1.2.3.4:5"));
+}
+
+TEST(Names, CipherAndReason)
+{
+	EXPECT_EQ(ntm::cipher_name(NTM_CIPHER_AES_GCM), "aes-gcm");
+	EXPECT_EQ(ntm::cipher_name(NTM_CIPHER_CHACHA20_POLY1305), "chacha20-poly1305");
+	EXPECT_EQ(ntm::cipher_name(NTM_CIPHER_NONE), "none");
+	EXPECT_EQ(ntm::cipher_name(77), "unknown-77");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_LIFETIME), "lifetime");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_COUNTER), "counter");
+	EXPECT_EQ(ntm::expire_reason_name(9), "unknown-9");
+}
+
+TEST(Stats, Table)
+{
+	ASSERT_EQ(ntm::kStats.size(), 17U);
+	for (std::size_t i = 0; i < ntm::kStats.size(); i++)
+		EXPECT_EQ(ntm::kStats[i].attr, static_cast<int>(i) + 1);
+	EXPECT_EQ(ntm::kStats.front().name, "rx_packets");
+	EXPECT_EQ(ntm::kStats.back().name, "keepalive_rx");
+}
+
+TEST(Stats, GetSetDrops)
+{
+	ntm::Stats s;
+	s.set(NTM_STAT_A_RX_PACKETS, 5);
+	s.set(NTM_STAT_A_DROP_AUTH, 2);
+	s.set(NTM_STAT_A_DROP_ACQUIRE, 3);
+	s.set(NTM_STAT_A_ROAMED, 100);
+	s.set(0, 9);                 /* ignored */
+	s.set(NTM_STAT_A_PAD, 9);    /* ignored */
+	EXPECT_EQ(s.get(NTM_STAT_A_RX_PACKETS), 5U);
+	EXPECT_EQ(s.get(0), 0U);
+	EXPECT_EQ(s.get(1000), 0U);
+	EXPECT_EQ(s.drops(), 5U);
+}
+
+TEST(Flags, Strings)
+{
+	EXPECT_EQ(ntm::device_flags_string(0), "none");
+	EXPECT_EQ(ntm::device_flags_string(NTM_DEV_F_NO_ROAMING), "no-roaming");
+	EXPECT_EQ(ntm::device_flags_string(NTM_DEV_F_NO_ROAMING | NTM_DEV_F_NO_ACQUIRE), "no-roaming,no-acquire");
+	EXPECT_EQ(ntm::device_flags_string(0x10 | NTM_DEV_F_NO_ACQUIRE), "no-acquire,0x10");
+	EXPECT_EQ(ntm::tunnel_flags_string(NTM_TUNNEL_F_NO_ROAMING), "no-roaming");
+	EXPECT_EQ(ntm::with_flag(0, 4, true), 4U);
+	EXPECT_EQ(ntm::with_flag(7, 4, false), 3U);
+}
+
+TEST(DeviceRef, Text)
+{
+	EXPECT_EQ(ntm::DeviceRef::by_name("ntm0").to_string(), "ntm0");
+	EXPECT_EQ(ntm::DeviceRef::by_index(7).to_string(), "ifindex 7");
+}
+
+TEST(Secret, WipesAndCompares)
+{
+	ntm::SecretBytes a(4);
+	a.data()[0] = 1;
+	ntm::SecretBytes b = a;
+	EXPECT_TRUE(a == b);
+	b.data()[3] = 9;
+	EXPECT_FALSE(a == b);
+	ntm::SecretBytes c = std::move(b);
+	EXPECT_EQ(c.size(), 4U);
+	std::string s = "secret";
+	ntm::secure_wipe(s);
+	EXPECT_TRUE(s.empty());
+}
