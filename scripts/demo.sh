@@ -146,11 +146,11 @@ run B "$NTMCTL" show
 
 step "Summary"
 field() { topo_tstat "$1" "$2"; }
-printf '   %-28s %16s %16s\n' "" "host A" "host B"
+printf '   %-28s %18s %18s\n' "" "host A" "host B"
 for row in "endpoint:endpoint" "cipher:cipher" "tx packets:stats.tx_packets" "rx packets:stats.rx_packets" \
 	"tx bytes (inner):stats.tx_bytes" "rx bytes (inner):stats.rx_bytes" "drop auth:stats.drop_auth" \
 	"drop replay:stats.drop_replay" "tx counter:tx_counter"; do
-	printf '   %-28s %16s %16s\n' "${row%%:*}" "$(field "$NS_A" "${row#*:}")" "$(field "$NS_B" "${row#*:}")"
+	printf '   %-28s %18s %18s\n' "${row%%:*}" "$(field "$NS_A" "${row#*:}")" "$(field "$NS_B" "${row#*:}")"
 done
 printf '   %-28s %16s\n' "ntm0 MTU" "$(A cat /sys/class/net/ntm0/mtu)"
 printf '   %-28s %16s\n' "ping RTT avg (ms)" "${RTT:--}"

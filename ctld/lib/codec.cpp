@@ -51,7 +51,8 @@ public:
 		if (b.size() > static_cast<std::size_t>(INT_MAX))
 			throw ProtocolError("attribute stream too long");
 		len_ = static_cast<int>(b.size());
-		if (reinterpret_cast<std::uintptr_t>(b.data()) % NLA_ALIGNTO == 0) { // NOLINT
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): alignment test
+		if (reinterpret_cast<std::uintptr_t>(b.data()) % NLA_ALIGNTO == 0) {
 			data_ = b.data();
 		} else {
 			copy_.resize((b.size() + 3) / 4);
@@ -91,8 +92,7 @@ AttrBytes payload(const nlattr *a) noexcept
 
 [[noreturn]] void bad_len(const char *name, const nlattr *a, const char *expected)
 {
-	throw ProtocolError(std::string(name) + " has " + std::to_string(nla_len(a)) + " bytes, expected " +
-			    expected);
+	throw ProtocolError(std::string(name) + " has " + std::to_string(nla_len(a)) + " bytes, expected " + expected);
 }
 
 std::uint16_t get_u16(const nlattr *a, const char *name)
@@ -303,7 +303,8 @@ std::uint32_t parse_tunnels(AttrBytes attrs, const std::function<void(Tunnel &&)
 	std::uint32_t ifindex = 0;
 	const nlattr *pos = nullptr;
 	int rem = 0;
-	nla_for_each_attr(pos, aa.head(), aa.len(), rem) {
+	nla_for_each_attr(pos, aa.head(), aa.len(), rem)
+	{
 		switch (nla_type(pos)) {
 		case NTM_A_IFINDEX:
 			ifindex = get_u32(pos, "NTM_A_IFINDEX");

@@ -8,10 +8,7 @@
 
 namespace ntm {
 
-ProtocolError::ProtocolError(const std::string &msg)
-    : Error("malformed netlink message: " + msg, EPROTO)
-{
-}
+ProtocolError::ProtocolError(const std::string &msg) : Error("malformed netlink message: " + msg, EPROTO) {}
 
 std::string errno_string(int err)
 {

@@ -72,11 +72,9 @@ std::string parse_extack(const nlmsghdr *nh, std::size_t tlv_offset)
 } // namespace
 
 KernelError::KernelError(const std::string &what, int err, std::string extack)
-    : Error(what.empty() ? describe_kernel_error(err, extack) : what + ": " + describe_kernel_error(err, extack),
-	    err),
+    : Error(what.empty() ? describe_kernel_error(err, extack) : what + ": " + describe_kernel_error(err, extack), err),
       extack_(std::make_shared<const std::string>(std::move(extack)))
-{
-}
+{}
 
 std::string describe_kernel_error(int err, std::string_view extack)
 {
@@ -93,8 +91,7 @@ std::string describe_kernel_error(int err, std::string_view extack)
 GenlSocket::GenlSocket(std::string family)
     : sk_(open_socket()), family_(std::move(family)), family_id_(resolve_family(sk_.get(), family_)),
       buf_(kRecvBuf / sizeof(std::uint64_t))
-{
-}
+{}
 
 GenlSocket::GenlSocket(GenlSocket &&) noexcept = default;
 GenlSocket &GenlSocket::operator=(GenlSocket &&) noexcept = default;
@@ -141,8 +138,7 @@ int GenlSocket::fd() const noexcept
 NlMsgPtr GenlSocket::new_message(std::uint8_t cmd, int flags) const
 {
 	NlMsgPtr msg = make_nlmsg();
-	if (genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_id_, 0, flags, cmd, NTM_GENL_VERSION) ==
-	    nullptr)
+	if (genlmsg_put(msg.get(), NL_AUTO_PORT, NL_AUTO_SEQ, family_id_, 0, flags, cmd, NTM_GENL_VERSION) == nullptr)
 		throw std::bad_alloc();
 	return msg;
 }
@@ -198,7 +194,8 @@ void GenlSocket::transact(const NlMsgPtr &msg, std::string_view what, const Repl
 		if (from.nl_pid != 0)
 			continue; /* not from the kernel */
 
-		auto *nh = reinterpret_cast<nlmsghdr *>(buf_.data()); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+		auto *nh = reinterpret_cast<nlmsghdr *>(buf_.data());
 		int rem = static_cast<int>(n);
 		for (; nlmsg_ok(nh, rem); nh = nlmsg_next(nh, &rem)) {
 			if (nh->nlmsg_seq != seq || nh->nlmsg_pid != port)
@@ -247,8 +244,8 @@ void GenlSocket::transact(const NlMsgPtr &msg, std::string_view what, const Repl
 			const int alen = genlmsg_attrlen(gh, 0);
 			if (on_reply)
 				on_reply(GenlReply{gh->cmd,
-						   {static_cast<const std::uint8_t *>(static_cast<const void *>(
-							    genlmsg_attrdata(gh, 0))),
+						   {static_cast<const std::uint8_t *>(
+							    static_cast<const void *>(genlmsg_attrdata(gh, 0))),
 						    alen > 0 ? static_cast<std::size_t>(alen) : 0U}});
 		}
 	}
@@ -274,7 +271,8 @@ void GenlSocket::set_nonblocking()
 		throw Error(std::string("netlink socket: ") + nl_geterror(-rc));
 }
 
-void GenlSocket::set_rcvbuf(int bytes) // NOLINT(readability-make-member-function-const): changes the socket
+// NOLINTNEXTLINE(readability-make-member-function-const): changes the socket
+void GenlSocket::set_rcvbuf(int bytes)
 {
 	if (setsockopt(fd(), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0)
 		(void)setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
@@ -302,16 +300,18 @@ GenlSocket::RecvStatus GenlSocket::receive_events(const ReplyHandler &on_msg)
 		}
 		if ((mh.msg_flags & MSG_TRUNC) != 0 || from.nl_pid != 0)
 			continue;
-		auto *nh = reinterpret_cast<nlmsghdr *>(buf_.data()); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+		auto *nh = reinterpret_cast<nlmsghdr *>(buf_.data());
 		int rem = static_cast<int>(n);
 		for (; nlmsg_ok(nh, rem); nh = nlmsg_next(nh, &rem)) {
 			if (nh->nlmsg_type != family_id_ || nlmsg_datalen(nh) < static_cast<int>(GENL_HDRLEN))
 				continue;
 			const auto *gh = static_cast<const genlmsghdr *>(nlmsg_data(nh));
 			const int alen = genlmsg_attrlen(gh, 0);
-			on_msg(GenlReply{gh->cmd,
-					 {static_cast<const std::uint8_t *>(static_cast<const void *>(genlmsg_attrdata(gh, 0))),
-					  alen > 0 ? static_cast<std::size_t>(alen) : 0U}});
+			on_msg(GenlReply{
+				gh->cmd,
+				{static_cast<const std::uint8_t *>(static_cast<const void *>(genlmsg_attrdata(gh, 0))),
+				 alen > 0 ? static_cast<std::size_t>(alen) : 0U}});
 		}
 	}
 }

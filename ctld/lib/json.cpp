@@ -83,7 +83,9 @@ json event_to_json(const Event &ev, const std::string &ifname)
 			if constexpr (std::is_same_v<T, AcquireEvent>) {
 				return json{{"event", "acquire"}, {"dst", e.dst}, {"src", e.src}};
 			} else if constexpr (std::is_same_v<T, EndpointEvent>) {
-				return json{{"event", "endpoint"}, {"local_index", e.local_index}, {"endpoint", e.endpoint}};
+				return json{{"event", "endpoint"},
+					    {"local_index", e.local_index},
+					    {"endpoint", e.endpoint}};
 			} else {
 				return json{{"event", "expired"},
 					    {"local_index", e.local_index},

@@ -71,8 +71,7 @@ std::string IpAddress::to_string() const
 	std::array<char, INET6_ADDRSTRLEN> buf{};
 	if (family_ != AF_INET && family_ != AF_INET6)
 		return "unspecified";
-	if (inet_ntop(family_, bytes_.data(), buf.data(), static_cast<socklen_t>(buf.size())) ==
-	    nullptr)
+	if (inet_ntop(family_, bytes_.data(), buf.data(), static_cast<socklen_t>(buf.size())) == nullptr)
 		return "invalid";
 	return {buf.data()};
 }

@@ -220,8 +220,7 @@ void check_key_length(std::uint16_t cipher, std::size_t key_len)
 	case NTM_CIPHER_AES_GCM:
 		if (key_len == 16 || key_len == 32)
 			return;
-		throw UsageError("cipher aes-gcm needs a 16 or 32 byte key, got " +
-				 std::to_string(key_len) + " bytes");
+		throw UsageError("cipher aes-gcm needs a 16 or 32 byte key, got " + std::to_string(key_len) + " bytes");
 	case NTM_CIPHER_CHACHA20_POLY1305:
 		if (key_len == 32)
 			return;

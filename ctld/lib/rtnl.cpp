@@ -74,7 +74,8 @@ std::vector<LinkInfo> list_links()
 	const NlCachePtr cache(raw);
 	std::vector<LinkInfo> out;
 	for (nl_object *o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o))
-		out.push_back(to_info(reinterpret_cast<rtnl_link *>(o))); // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+		out.push_back(to_info(reinterpret_cast<rtnl_link *>(o)));
 	std::ranges::sort(out, {}, &LinkInfo::ifindex);
 	return out;
 }

@@ -39,14 +39,14 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	app_.footer("Exit status: 0 ok, 1 operation failed, 2 usage error. See ntmctl(8).");
 
 	show_ = app_.add_subcommand("show", "Show every ntm device (or DEV) with its tunnels");
-	o_.show_dev = show_->add_option("dev", v_.dev, kDevHelp);
+	o_.show_dev = show_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV");
 
 	device_ = app_.add_subcommand("device", "Show or change a device");
 	device_->require_subcommand(1);
 	device_show_ = device_->add_subcommand("show", "Show a device");
-	device_show_->add_option("dev", v_.dev, kDevHelp)->required();
+	device_show_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	device_set_ = device_->add_subcommand("set", "Change settings of a device");
-	device_set_->add_option("dev", v_.dev, kDevHelp)->required();
+	device_set_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	o_.fwmark = device_set_->add_option("--fwmark", v_.fwmark, "Mark of outer packets")->type_name("N");
 	o_.acquire_qlen = device_set_
 				  ->add_option("--acquire-qlen", v_.acquire_qlen,
@@ -62,7 +62,7 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	tunnel_->require_subcommand(1);
 
 	tunnel_add_ = tunnel_->add_subcommand("add", "Add a tunnel");
-	tunnel_add_->add_option("dev", v_.dev, kDevHelp)->required();
+	tunnel_add_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	tunnel_add_->add_option("--local-index", v_.local_index, "Index peers send to us (1..2^32-1)")
 		->type_name("N")
 		->required();
@@ -74,9 +74,7 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 		->required();
 	o_.add_vip4 = tunnel_add_->add_option("--vip4", v_.vip4, "Peer virtual IPv4 address")->type_name("A");
 	o_.add_vip6 = tunnel_add_->add_option("--vip6", v_.vip6, "Peer virtual IPv6 address")->type_name("A");
-	tunnel_add_->add_option("--cipher", v_.cipher, "aes-gcm or chacha20-poly1305")
-		->type_name("NAME")
-		->required();
+	tunnel_add_->add_option("--cipher", v_.cipher, "aes-gcm or chacha20-poly1305")->type_name("NAME")->required();
 	o_.add_key = tunnel_add_->add_option("--key", v_.key, "Key: 32 or 64 hex digits (prefer --key-file)")
 			     ->type_name("HEX");
 	o_.add_key_file =
@@ -95,23 +93,23 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 		tunnel_add_->add_option("--roaming", v_.roaming, "Follow the peer when it moves")->type_name("on|off");
 
 	tunnel_set_ = tunnel_->add_subcommand("set", "Change a tunnel");
-	tunnel_set_->add_option("dev", v_.dev, kDevHelp)->required();
+	tunnel_set_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	tunnel_set_->add_option("--local-index", v_.local_index, "The tunnel")->type_name("N")->required();
 	o_.set_endpoint = tunnel_set_->add_option("--endpoint", v_.endpoint, "New peer address")->type_name("EP");
-	o_.set_lifetime =
-		tunnel_set_->add_option("--lifetime", v_.lifetime, "Seconds from creation (0: never)")->type_name("SEC");
+	o_.set_lifetime = tunnel_set_->add_option("--lifetime", v_.lifetime, "Seconds from creation (0: never)")
+				  ->type_name("SEC");
 	o_.set_roaming =
 		tunnel_set_->add_option("--roaming", v_.roaming, "Follow the peer when it moves")->type_name("on|off");
 
 	tunnel_del_ = tunnel_->add_subcommand("del", "Delete a tunnel");
-	tunnel_del_->add_option("dev", v_.dev, kDevHelp)->required();
+	tunnel_del_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	tunnel_del_->add_option("--local-index", v_.local_index, "The tunnel")->type_name("N")->required();
 
 	tunnel_flush_ = tunnel_->add_subcommand("flush", "Delete every tunnel of a device");
-	tunnel_flush_->add_option("dev", v_.dev, kDevHelp)->required();
+	tunnel_flush_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 
 	tunnel_show_ = tunnel_->add_subcommand("show", "List the tunnels of a device");
-	tunnel_show_->add_option("dev", v_.dev, kDevHelp)->required();
+	tunnel_show_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	o_.show_index = tunnel_show_->add_option("--local-index", v_.local_index, "Only this tunnel")->type_name("N");
 
 	monitor_ = app_.add_subcommand("monitor", "Print kernel events (acquire, endpoint, expired)");
@@ -163,7 +161,10 @@ Invocation Cli::parse(std::vector<std::string> args)
 
 std::string Cli::help() const
 {
-	return app_.help();
+	std::string h = app_.help();
+	if (!h.ends_with('\n'))
+		h += '\n';
+	return h;
 }
 
 Invocation Cli::build() const
@@ -190,8 +191,8 @@ Invocation Cli::build() const
 		if (given(o_.acquire))
 			c.acquire = ntm::parse_on_off(v_.acquire, "--acquire");
 		if (!c.fwmark && !c.acquire_qlen && !c.roaming && !c.acquire)
-			throw ntm::UsageError(
-				"device set: nothing to change (give --fwmark, --acquire-qlen, --roaming or --acquire)");
+			throw ntm::UsageError("device set: nothing to change (give --fwmark, --acquire-qlen, --roaming "
+					      "or --acquire)");
 		inv.cmd = std::move(c);
 	} else if (tunnel_add_->parsed()) {
 		TunnelAddCmd c;
@@ -221,7 +222,9 @@ Invocation Cli::build() const
 		if (given(o_.add_lifetime))
 			t.lifetime = ntm::parse_u32(v_.lifetime, "--lifetime");
 		if (given(o_.add_roaming))
-			t.flags = ntm::parse_on_off(v_.roaming, "--roaming") ? 0U : static_cast<std::uint32_t>(NTM_TUNNEL_F_NO_ROAMING);
+			t.flags = ntm::parse_on_off(v_.roaming, "--roaming")
+					  ? 0U
+					  : static_cast<std::uint32_t>(NTM_TUNNEL_F_NO_ROAMING);
 		inv.cmd = std::move(c);
 	} else if (tunnel_set_->parsed()) {
 		TunnelSetCmd c;
@@ -234,7 +237,8 @@ Invocation Cli::build() const
 		if (given(o_.set_roaming))
 			c.roaming = ntm::parse_on_off(v_.roaming, "--roaming");
 		if (!c.tunnel.endpoint && !c.tunnel.lifetime && !c.roaming)
-			throw ntm::UsageError("tunnel set: nothing to change (give --endpoint, --lifetime or --roaming)");
+			throw ntm::UsageError(
+				"tunnel set: nothing to change (give --endpoint, --lifetime or --roaming)");
 		inv.cmd = std::move(c);
 	} else if (tunnel_del_->parsed()) {
 		inv.cmd = TunnelDelCmd{dev_name(v_.dev), local_index(v_.local_index)};

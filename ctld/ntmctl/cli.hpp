@@ -95,8 +95,8 @@ private:
 		bool json = false;
 		std::string dev;
 		std::string fwmark, acquire_qlen, roaming, acquire;
-		std::string local_index, remote_index, endpoint, vip4, vip6, cipher, key, key_file, tx_salt,
-			rx_salt, lifetime;
+		std::string local_index, remote_index, endpoint, vip4, vip6, cipher, key, key_file, tx_salt, rx_salt,
+			lifetime;
 		std::string count, timeout;
 		std::string file;
 		bool force = false;

@@ -189,7 +189,8 @@ int cmd_monitor(Context &ctx, const MonitorCmd &c, bool as_json)
 	ev.set_nonblocking();
 
 	using Clock = std::chrono::steady_clock;
-	const auto deadline = c.timeout_s ? Clock::now() + std::chrono::seconds(*c.timeout_s) : Clock::time_point::max();
+	const auto deadline =
+		c.timeout_s ? Clock::now() + std::chrono::seconds(*c.timeout_s) : Clock::time_point::max();
 	std::uint64_t seen = 0;
 	auto done = [&] { return c.count && seen >= *c.count; };
 
@@ -241,7 +242,10 @@ int cmd_monitor(Context &ctx, const MonitorCmd &c, bool as_json)
 /* ---- batch ---- */
 
 struct FileCloser {
-	void operator()(std::FILE *f) const noexcept { (void)std::fclose(f); }
+	void operator()(std::FILE *f) const noexcept
+	{
+		(void)std::fclose(f); // NOLINT(cppcoreguidelines-owning-memory): the unique_ptr owns it
+	}
 };
 
 struct LineBuf {
@@ -256,7 +260,8 @@ struct LineBuf {
 	{
 		ntm::secure_wipe(data, cap); /* lines may hold keys */
 		/* getline() allocates with malloc() */
-		std::free(data); // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory)
+		// NOLINTNEXTLINE(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory)
+		std::free(data);
 	}
 };
 
@@ -293,7 +298,8 @@ int cmd_batch(Context &ctx, Cli &cli, const BatchCmd &c, bool as_json)
 	std::unique_ptr<std::FILE, FileCloser> owned;
 	std::FILE *in = stdin;
 	if (c.file != "-") {
-		owned.reset(std::fopen(c.file.c_str(), "re")); // NOLINT(cppcoreguidelines-owning-memory): owned now
+		// NOLINTNEXTLINE(cppcoreguidelines-owning-memory): owned now
+		owned.reset(std::fopen(c.file.c_str(), "re"));
 		if (!owned)
 			ntm::throw_errno("batch " + c.file);
 		in = owned.get();
@@ -308,7 +314,8 @@ int cmd_batch(Context &ctx, Cli &cli, const BatchCmd &c, bool as_json)
 			break;
 		line_no++;
 		std::string msg;
-		const int rc = run_line(ctx, cli, std::string_view(buf.data, static_cast<std::size_t>(n)), as_json, msg);
+		const int rc =
+			run_line(ctx, cli, std::string_view(buf.data, static_cast<std::size_t>(n)), as_json, msg);
 		ntm::secure_wipe(buf.data, static_cast<std::size_t>(n));
 		if (rc == kExitOk)
 			continue;
@@ -381,7 +388,8 @@ int run_main(int argc, const char *const *argv, std::FILE *out, std::FILE *err) 
 		try {
 			std::vector<std::string> args;
 			for (int i = 1; i < argc; i++)
-				args.emplace_back(argv[i]); // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+				// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+				args.emplace_back(argv[i]);
 			inv = cli.parse(std::move(args));
 		} catch (const CLI::ParseError &e) {
 			if (e.get_exit_code() == 0) {

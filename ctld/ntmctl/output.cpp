@@ -129,11 +129,10 @@ void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns
 	std::string rx = "never";
 	if (t.last_rx_ns != 0)
 		rx = fmt::format("{}s", now_ns > t.last_rx_ns ? (now_ns - t.last_rx_ns) / 1000000000ULL : 0);
-	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
-		   t.local_index, t.remote_index, t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4),
-		   opt_str(t.vip6), ntm::cipher_name(t.cipher), t.age_s,
-		   t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
-		   t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n", t.local_index,
+		   t.remote_index, t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4), opt_str(t.vip6),
+		   ntm::cipher_name(t.cipher), t.age_s, t.lifetime != 0 ? std::to_string(t.lifetime) : "-",
+		   t.stats.get(NTM_STAT_A_RX_PACKETS), t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
 }
 
 } // namespace ntmctl

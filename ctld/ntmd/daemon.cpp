@@ -127,7 +127,8 @@ public:
 	{
 		if (path_.empty())
 			return;
-		const ntm::UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+		const ntm::UniqueFd fd(
+			::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
 		if (!fd)
 			ntm::throw_errno("pid file " + path_);
 		const std::string s = std::to_string(::getpid()) + "\n";
@@ -180,8 +181,8 @@ awaitable<void> udp_loop(asio::ip::udp::socket &sock, const char *name, Counters
 	for (;;) {
 		asio::error_code ec;
 		asio::ip::udp::endpoint from;
-		const std::size_t n =
-			co_await sock.async_receive_from(asio::buffer(buf), from, asio::redirect_error(use_awaitable, ec));
+		const std::size_t n = co_await sock.async_receive_from(asio::buffer(buf), from,
+								       asio::redirect_error(use_awaitable, ec));
 		if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
 			co_return;
 		if (ec) {
@@ -195,8 +196,8 @@ awaitable<void> udp_loop(asio::ip::udp::socket &sock, const char *name, Counters
 		counters.by_kind.at(static_cast<std::size_t>(kind))++;
 		if (spdlog::should_log(spdlog::level::debug)) {
 			const bool v6 = from.address().is_v6();
-			spdlog::debug("{}: {} bytes from {}{}{}:{}: {}", name, n, v6 ? "[" : "", from.address().to_string(),
-				      v6 ? "]" : "", from.port(), kind_name(kind));
+			spdlog::debug("{}: {} bytes from {}{}{}:{}: {}", name, n, v6 ? "[" : "",
+				      from.address().to_string(), v6 ? "]" : "", from.port(), kind_name(kind));
 		}
 	}
 }
@@ -206,7 +207,8 @@ awaitable<void> event_loop(asio::posix::stream_descriptor &desc, ntm::GenlSocket
 {
 	for (;;) {
 		asio::error_code ec;
-		co_await desc.async_wait(asio::posix::descriptor_base::wait_read, asio::redirect_error(use_awaitable, ec));
+		co_await desc.async_wait(asio::posix::descriptor_base::wait_read,
+					 asio::redirect_error(use_awaitable, ec));
 		if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
 			co_return;
 		if (ec) {
@@ -243,8 +245,7 @@ class SignalHandler {
 public:
 	SignalHandler(asio::signal_set &signals, asio::io_context &io, const Counters &counters)
 	    : signals_(signals), io_(io), counters_(counters)
-	{
-	}
+	{}
 	void arm()
 	{
 		signals_.async_wait([this](const asio::error_code &ec, int signo) { on_signal(ec, signo); });
@@ -307,7 +308,8 @@ int run_daemon(const Config &cfg)
 	const auto dev = ntm::get_device(genl, ntm::DeviceRef::by_index(ifindex));
 	if (dev.port4 || dev.port6)
 		spdlog::warn("{} already has sockets (port {}/{}); replacing them", cfg.ifname,
-			     dev.port4 ? std::to_string(*dev.port4) : "-", dev.port6 ? std::to_string(*dev.port6) : "-");
+			     dev.port4 ? std::to_string(*dev.port4) : "-",
+			     dev.port6 ? std::to_string(*dev.port6) : "-");
 
 	/* 3. events: subscribe before the sockets go live so nothing is missed */
 	ntm::GenlSocket events;

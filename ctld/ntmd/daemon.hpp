@@ -15,8 +15,8 @@ namespace ntmd {
 struct Config {
 	std::string ifname;
 	std::uint16_t port = 0;
-	bool create = false;  /* create the link when missing (and delete it on exit) */
-	std::string pidfile;  /* empty: none */
+	bool create = false; /* create the link when missing (and delete it on exit) */
+	std::string pidfile; /* empty: none */
 };
 
 /**

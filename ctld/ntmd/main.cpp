@@ -39,14 +39,16 @@ spdlog::level::level_enum parse_level(const std::string &s)
 		return level_enum::critical;
 	if (s == "off")
 		return level_enum::off;
-	throw ntm::UsageError("invalid --log-level '" + s + "': expected trace, debug, info, warn, error, critical or off");
+	throw ntm::UsageError("invalid --log-level '" + s +
+			      "': expected trace, debug, info, warn, error, critical or off");
 }
 
 void setup_logging(spdlog::level::level_enum level)
 {
 	auto logger = spdlog::stderr_logger_st("ntmd");
 	/* the journal adds its own timestamps */
-	if (std::getenv("JOURNAL_STREAM") != nullptr) // NOLINT(concurrency-mt-unsafe): before any thread
+	// NOLINTNEXTLINE(concurrency-mt-unsafe): before any thread
+	if (std::getenv("JOURNAL_STREAM") != nullptr)
 		logger->set_pattern("<%l> %v");
 	else
 		logger->set_pattern("%Y-%m-%d %H:%M:%S.%e ntmd[%P] %l: %v");
@@ -78,10 +80,13 @@ int run(int argc, char **argv)
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
 		if (e.get_exit_code() == 0) {
-			std::fputs(app.help().c_str(), stdout);
+			std::string help = app.help();
+			if (!help.ends_with('\n'))
+				help += '\n';
+			(void)std::fputs(help.c_str(), stdout);
 			return 0;
 		}
-		std::fprintf(stderr, "ntmd: %s\nRun 'ntmd --help' for usage.\n", e.what());
+		(void)std::fprintf(stderr, "ntmd: %s\nRun 'ntmd --help' for usage.\n", e.what());
 		return kExitUsage;
 	}
 
@@ -101,17 +106,17 @@ int main(int argc, char **argv)
 	try {
 		return run(argc, argv);
 	} catch (const ntm::UsageError &e) {
-		std::fprintf(stderr, "ntmd: %s\n", e.what());
+		(void)std::fprintf(stderr, "ntmd: %s\n", e.what());
 		return kExitUsage;
 	} catch (const std::bad_alloc &) {
-		std::fputs("ntmd: out of memory\n", stderr);
+		(void)std::fputs("ntmd: out of memory\n", stderr);
 		return kExitFailed;
 	} catch (const std::exception &e) {
 		/* the logger may not exist yet; stderr is the log anyway */
 		spdlog::error("{}", e.what());
 		return kExitFailed;
 	} catch (...) {
-		std::fputs("ntmd: unexpected error\n", stderr);
+		(void)std::fputs("ntmd: unexpected error\n", stderr);
 		return kExitFailed;
 	}
 }

@@ -25,12 +25,12 @@ ntm::UniqueFd open_udp_socket(int family, std::uint16_t port);
 /** What a datagram passed up by the kernel is (first 32-bit word, RFC 3948). */
 enum class DatagramKind {
 	nat_keepalive, /* the single byte 0xff */
-	runt,          /* shorter than 4 bytes */
+	runt,	       /* shorter than 4 bytes */
 	non_esp,       /* marker 0: IKE follows */
 	ntm_data,      /* NTM_MSG_DATA: the kernel should have consumed it */
 	ntm_reserved,  /* 2..0x0f */
 	ntm_signal,    /* NTM_MSG_SIGNAL_MIN..NTM_MSG_TYPE_MAX */
-	esp,           /* an SPI > 255 */
+	esp,	       /* an SPI > 255 */
 };
 inline constexpr std::size_t kDatagramKinds = 7;
 

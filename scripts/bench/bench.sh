@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 if [ "${1:-}" != "--render-only" ]; then
 	cd "$REPO" || exit 1
 	# stdout carries the JSON; the progress log (stderr) is kept too.
-	scripts/vm -- scripts/bench/run.sh 2>&1 | tee "$OUT/vm.log"
+	NTM_BENCH_TABLE=0 scripts/vm -- scripts/bench/run.sh 2>&1 | tee "$OUT/vm.log"
 	rc=${PIPESTATUS[0]}
 	sed -n '/^=== NTM-BENCH-JSON BEGIN ===$/,/^=== NTM-BENCH-JSON END ===$/p' "$OUT/vm.log" |
 		sed '1d;$d' | tr -d '\r' >"$OUT/results.json.new"

@@ -81,7 +81,7 @@ def table(doc):
     out = []
     m = doc.get("meta", {})
     out.append("ntm benchmark  kernel %s  %s CPUs  %s  iperf3 %ss per run  inner MTU %s" % (
-        m.get("kernel", "?"), m.get("cpus", "?"), m.get("accel", ""),
+        m.get("kernel", "?"), m.get("cpus", "?"), m.get("virt", m.get("accel", "")),
         m.get("iperf_seconds", "?"), m.get("inner_mtu", "?")))
     out.append("")
     tp = doc.get("throughput", {})
@@ -113,15 +113,16 @@ def table(doc):
     mem = doc.get("memory", {})
     if mem:
         out.append("")
-        out.append("%-26s %10s %14s %14s %10s" % (
-            "kernel memory", "objects", "B/object", "MemFree B/obj", "add s"))
-        for name, label in (("ntm", "ntm tunnel"), ("ntm_after_flush", "ntm after flush"),
+        out.append("%-26s %10s %14s %14s %10s %10s" % (
+            "kernel memory", "objects", "B/object", "MemFree B/obj", "add s", "remove s"))
+        for name, label in (("ntm", "ntm tunnel"), ("ntm_after_flush", "ntm left after flush"),
                             ("wireguard", "WireGuard peer"), ("xfrm", "xfrm SA")):
             if name in mem:
                 r = mem[name]
-                out.append("%-26s %10s %14s %14s %10s" % (
+                out.append("%-26s %10s %14s %14s %10s %10s" % (
                     label, r.get("count", "-"), r.get("bytes_per_object", "-"),
-                    r.get("memfree_bytes_per_object", "-"), r.get("add_seconds", "-")))
+                    r.get("memfree_bytes_per_object", "-"), r.get("add_seconds", "-"),
+                    r.get("del_seconds", "-")))
         if "ntm" in mem:
             r = mem["ntm"]
             out.append("  ntm: dump of %s tunnels %s s, flush %s s" % (
@@ -176,7 +177,7 @@ def chart(doc, png):
             ax.annotate(str(v), (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
     m = doc.get("meta", {})
     fig.suptitle("ntm vs WireGuard vs xfrm, kernel %s, %s CPUs (%s)" % (
-        m.get("kernel", "?"), m.get("cpus", "?"), m.get("accel", "")), fontsize=10)
+        m.get("kernel", "?"), m.get("cpus", "?"), m.get("virt", m.get("accel", ""))), fontsize=10)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
 

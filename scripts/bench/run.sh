@@ -18,6 +18,7 @@
 # Knobs (environment): NTM_BENCH_TIME (s per iperf3 run, 5),
 # NTM_BENCH_TUNNELS (100000), NTM_BENCH_WG_PEERS (10000),
 # NTM_BENCH_XFRM_SAS (10000), NTM_BENCH_ONLY ("throughput memory" subset),
+# NTM_BENCH_TABLE (0: no text table on stderr),
 # NTM_BENCH_CONFIGS (subset of "veth ntm-chacha ntm-aesgcm wireguard xfrm").
 set -u
 
@@ -156,7 +157,9 @@ put meta run cpus "$(nproc)"
 put meta run iperf_seconds "$T"
 put meta run inner_mtu "$MTU"
 put meta run date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put meta run accel "$(if grep -qw -e vmx -e svm /proc/cpuinfo && [ -e /dev/kvm ]; then echo kvm-capable; else echo tcg-or-unknown; fi)"
+put meta run virt "$(if dmesg 2>/dev/null | grep -q 'Hypervisor detected'; then
+	dmesg | sed -n 's/.*Hypervisor detected: //p' | head -n1
+elif grep -qw hypervisor /proc/cpuinfo; then echo "qemu TCG (software emulation)"; else echo "none detected"; fi)"
 put meta run ntm_available "$ntm_ok"
 
 topo_init veth || { err "topology setup failed"; exit 1; }
@@ -304,6 +307,7 @@ bench_mem_ntm() {
 	t0=$(now)
 	A "$NTMCTL" tunnel flush ntm0 || err "ntm memory: flush failed"
 	put memory ntm flush_seconds "$(elapsed "$t0")"
+	put memory ntm del_seconds "$(elapsed "$t0")"
 	mem_probe ntm_after_flush "${n}"
 }
 
@@ -327,7 +331,9 @@ bench_mem_wg() {
 	A wg addconf wgm "$d/peers.conf" || err "wg memory: addconf failed"
 	put memory wireguard add_seconds "$(elapsed "$t0")"
 	mem_probe wireguard "$(A wg show wgm peers | wc -l)"
+	t0=$(now)
 	A ip link del wgm
+	put memory wireguard del_seconds "$(elapsed "$t0")"
 }
 
 bench_mem_xfrm() {
@@ -346,7 +352,9 @@ bench_mem_xfrm() {
 	A ip -batch "$f" >/dev/null 2>&1 || err "xfrm memory: ip -batch failed"
 	put memory xfrm add_seconds "$(elapsed "$t0")"
 	mem_probe xfrm "$(A ip xfrm state count 2>/dev/null | awk '{ print $NF }')"
+	t0=$(now)
 	A ip xfrm state flush
+	put memory xfrm del_seconds "$(elapsed "$t0")"
 }
 
 if want memory; then
@@ -360,10 +368,14 @@ $PY "$HERE/results.py" collect "$RES/values.tsv" "$RES/errors.txt" >"$RES/result
 	err "could not assemble results"
 if [ -n "${NTM_BENCH_OUT:-}" ] && mkdir -p "$NTM_BENCH_OUT" 2>/dev/null &&
 	cp "$RES/results.json" "$NTM_BENCH_OUT/results.json" 2>/dev/null; then
-	log "results written to $NTM_BENCH_OUT/results.json"
+	# The host's python3-matplotlib is visible in the VM too: render here.
+	$PY "$HERE/results.py" table "$RES/results.json" >"$NTM_BENCH_OUT/results.txt"
+	MPLCONFIGDIR=$RES $PY "$HERE/results.py" chart "$RES/results.json" "$NTM_BENCH_OUT/results.png" ||
+		log "no chart (python3-matplotlib missing?)"
+	log "results written to $NTM_BENCH_OUT/results.{json,txt,png}"
 fi
 echo "=== NTM-BENCH-JSON BEGIN ==="
 cat "$RES/results.json"
 echo "=== NTM-BENCH-JSON END ==="
-$PY "$HERE/results.py" table "$RES/results.json" >&2
+[ "${NTM_BENCH_TABLE:-1}" != 0 ] && $PY "$HERE/results.py" table "$RES/results.json" >&2
 exit 0

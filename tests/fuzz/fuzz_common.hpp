@@ -12,17 +12,18 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size);
 
 /* A property the harness checks failed: crash so the fuzzer keeps the input. */
-#define FUZZ_CHECK(cond)                                                                   \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
+#define FUZZ_CHECK(cond)                                                                              \
+	do {                                                                                          \
+		if (!(cond)) {                                                                        \
 			std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			std::abort();                                                      \
-		}                                                                          \
+			std::abort();                                                                 \
+		}                                                                                     \
 	} while (0)
 
 inline std::string_view as_text(const unsigned char *data, std::size_t size)
 {
-	return {reinterpret_cast<const char *>(data), size}; // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	return {reinterpret_cast<const char *>(data), size};
 }
 
 #endif

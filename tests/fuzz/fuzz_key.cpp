@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 {
 	if (size == 0)
 		return 0;
-	const auto text = as_text(data + 1, size - 1); // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+	const auto text = as_text(data + 1, size - 1);
 	try {
 		switch (data[0] % 7) {
 		case 0: {

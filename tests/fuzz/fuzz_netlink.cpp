@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 {
 	if (size == 0)
 		return 0;
-	const ntm::AttrBytes attrs(data + 1, size - 1); // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+	const ntm::AttrBytes attrs(data + 1, size - 1);
 	try {
 		switch (data[0]) {
 		case 0: {
@@ -26,12 +27,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 			break;
 		}
 		case 1: {
-			(void)ntm::parse_tunnels(attrs, [](ntm::Tunnel &&t) { (void)ntm::json_dump(nlohmann::json(t)); });
+			(void)ntm::parse_tunnels(attrs,
+						 [](ntm::Tunnel &&t) { (void)ntm::json_dump(nlohmann::json(t)); });
 			break;
 		}
 		default: {
 			/* 2, 3, 4: the event commands; others are not events */
-			const auto cmd = data[0] <= 4 ? static_cast<std::uint8_t>(NTM_CMD_EVENT_ACQUIRE + data[0] - 2) : data[0];
+			const auto cmd =
+				data[0] <= 4 ? static_cast<std::uint8_t>(NTM_CMD_EVENT_ACQUIRE + data[0] - 2) : data[0];
 			const auto ev = ntm::parse_event(cmd, attrs);
 			if (ev) {
 				(void)ntm::format_event(*ev, "ntm0");

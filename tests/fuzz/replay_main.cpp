@@ -38,7 +38,8 @@ int main(int argc, char **argv)
 	std::size_t n = 0;
 	int rc = 0;
 	for (int i = 1; i < argc; i++) {
-		const std::filesystem::path arg(argv[i]); // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+		const std::filesystem::path arg(argv[i]);
 		std::vector<std::filesystem::path> files;
 		std::error_code ec;
 		if (std::filesystem::is_directory(arg, ec)) {

@@ -24,8 +24,10 @@ pkt_start "$NS_A"
 ktap_ok "setup (seed $SEED, $C datagrams per kind)"
 
 dstat() { num "$(topo_dstat "$NS_B" "$1")"; }
-snap() { # snap: all relevant device counters of B as "a b c d e"
-	echo "$(dstat stats.passed_up) $(dstat stats.drop_malformed) $(dstat stats.drop_no_tunnel) $(dstat stats.drop_auth) $(dstat stats.rx_packets)"
+snap() { # snap: the relevant device counters of B as "a b c d e"
+	nctl "$NS_B" -j device show $NTM_DEV 2>/dev/null |
+		$NTMJSON get stats.passed_up stats.drop_malformed stats.drop_no_tunnel \
+			stats.drop_auth stats.rx_packets | tr '\n' ' '
 }
 
 # fuzz_kind DST KIND COUNT EXPR: send, then evaluate EXPR over the deltas

@@ -6,7 +6,7 @@
 #	NTM_TESTS="ntm_basic ntm_replay" scripts/vm -- tests/selftests/run.sh
 #
 # Checks the prerequisites, runs every ntm_*.sh (or those named in NTM_TESTS,
-# with or without ".sh") through prove, and exits non-zero if any test
+# with or without the "ntm_" prefix and ".sh") through prove, and exits non-zero if any test
 # failed.  Each test prints KTAP.  ntm_unload runs last: it unloads ntm.ko.
 #
 # Environment: NTM_BIN (directory of ntmctl and ntmd, default
@@ -50,8 +50,10 @@ say "kernel $(uname -r), $(nproc) CPUs; ntm.ko srcversion $(cat /sys/module/ntm/
 tests=()
 if [ -n "${NTM_TESTS:-}" ]; then
 	for t in $NTM_TESTS; do
-		t=${t%.sh}
-		[ -f "$HERE/$t.sh" ] || die "no such test: $t"
+		t=$(basename "${t%.sh}")
+		# "basic" and "ntm_basic" both name ntm_basic.sh
+		[ -f "$HERE/$t.sh" ] || t=ntm_$t
+		[ -f "$HERE/$t.sh" ] || die "no such test: ${t#ntm_}"
 		tests+=("$HERE/$t.sh")
 	done
 else

@@ -162,7 +162,8 @@ TEST(Cli, TunnelOthers)
 	EXPECT_EQ(set.tunnel.endpoint->to_string(), "[::1]:9");
 	EXPECT_FALSE(set.tunnel.lifetime);
 	EXPECT_FALSE(set.roaming);
-	const auto set2 = as<ntmctl::TunnelSetCmd>(parse(cli, "tunnel set ntm0 --local-index 5 --lifetime 0 --roaming on"));
+	const auto set2 =
+		as<ntmctl::TunnelSetCmd>(parse(cli, "tunnel set ntm0 --local-index 5 --lifetime 0 --roaming on"));
 	EXPECT_EQ(set2.tunnel.lifetime, 0U);
 	EXPECT_EQ(set2.roaming, true);
 	EXPECT_FALSE(set2.tunnel.endpoint);

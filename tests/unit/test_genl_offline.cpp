@@ -89,11 +89,10 @@ TEST(GenlOffline, Dump)
 {
 	ntm::GenlSocket gs("nlctrl");
 	std::set<std::string> names;
-	gs.dump(gs.new_message(CTRL_CMD_GETFAMILY, NLM_F_DUMP), "dump families",
-		[&names](const ntm::GenlReply &r) {
-			EXPECT_EQ(r.cmd, CTRL_CMD_NEWFAMILY);
-			names.insert(family_name(r));
-		});
+	gs.dump(gs.new_message(CTRL_CMD_GETFAMILY, NLM_F_DUMP), "dump families", [&names](const ntm::GenlReply &r) {
+		EXPECT_EQ(r.cmd, CTRL_CMD_NEWFAMILY);
+		names.insert(family_name(r));
+	});
 	EXPECT_TRUE(names.contains("nlctrl"));
 }
 

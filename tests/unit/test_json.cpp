@@ -90,7 +90,8 @@ TEST(Json, Events)
 
 	const ntm::Event ep = ntm::EndpointEvent{5, 7, ntm::parse_endpoint("1.2.3.4:5")};
 	EXPECT_EQ(ntm::event_to_json(ep, ""),
-		  json::parse(R"({"event":"endpoint","ifindex":5,"ifname":null,"local_index":7,"endpoint":"1.2.3.4:5"})"));
+		  json::parse(
+			  R"({"event":"endpoint","ifindex":5,"ifname":null,"local_index":7,"endpoint":"1.2.3.4:5"})"));
 
 	const ntm::Event exp = ntm::ExpiredEvent{5, 7, 9, NTM_EXPIRE_LIFETIME};
 	EXPECT_EQ(ntm::event_to_json(exp, "ntm0"),
@@ -105,5 +106,5 @@ TEST(Json, NonUtf8NameDoesNotThrow)
 	d.name = "n\x92\x8b"; /* interface names are bytes, not UTF-8 */
 	std::string out;
 	ASSERT_NO_THROW(out = ntm::json_dump(json(d)));
-	EXPECT_NO_THROW((void)json::parse(out));
+	EXPECT_TRUE(json::accept(out));
 }

@@ -100,8 +100,8 @@ TEST(Stats, GetSetDrops)
 	s.set(NTM_STAT_A_DROP_AUTH, 2);
 	s.set(NTM_STAT_A_DROP_ACQUIRE, 3);
 	s.set(NTM_STAT_A_ROAMED, 100);
-	s.set(0, 9);                 /* ignored */
-	s.set(NTM_STAT_A_PAD, 9);    /* ignored */
+	s.set(0, 9);		  /* ignored */
+	s.set(NTM_STAT_A_PAD, 9); /* ignored */
 	EXPECT_EQ(s.get(NTM_STAT_A_RX_PACKETS), 5U);
 	EXPECT_EQ(s.get(0), 0U);
 	EXPECT_EQ(s.get(1000), 0U);

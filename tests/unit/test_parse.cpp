@@ -98,12 +98,34 @@ TEST(ParseEndpoint, Good)
 
 TEST(ParseEndpoint, Bad)
 {
-	for (const char *s :
-	     {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "1.2.3.4:99999", "1.2.3.4:-1", "1.2.3.4:+5",
-	      "1.2.3.4:0x10", "1.2.3.4:05", "1.2.3.4: 5", "1.2.3.4:5 ", ":5", "2001:db8::1:5", "[2001:db8::1]",
-	      "[2001:db8::1]5", "[2001:db8::1:5", "[1.2.3.4]:5", "[]:5", "host:5", "0.0.0.0:5", "[::]:5",
-	      "224.0.0.1:5", "255.255.255.255:5", "[ff02::1]:5", "[::ffff:1.2.3.4]:5", "[fe80::1%eth0]:5",
-	      "1.2.3.4:5:6"})
+	for (const char *s : {"",
+			      "1.2.3.4",
+			      "1.2.3.4:",
+			      "1.2.3.4:0",
+			      "1.2.3.4:65536",
+			      "1.2.3.4:99999",
+			      "1.2.3.4:-1",
+			      "1.2.3.4:+5",
+			      "1.2.3.4:0x10",
+			      "1.2.3.4:05",
+			      "1.2.3.4: 5",
+			      "1.2.3.4:5 ",
+			      ":5",
+			      "2001:db8::1:5",
+			      "[2001:db8::1]",
+			      "[2001:db8::1]5",
+			      "[2001:db8::1:5",
+			      "[1.2.3.4]:5",
+			      "[]:5",
+			      "host:5",
+			      "0.0.0.0:5",
+			      "[::]:5",
+			      "224.0.0.1:5",
+			      "255.255.255.255:5",
+			      "[ff02::1]:5",
+			      "[::ffff:1.2.3.4]:5",
+			      "[fe80::1%eth0]:5",
+			      "1.2.3.4:5:6"})
 		EXPECT_THROW(ntm::parse_endpoint(s), UsageError) << s;
 }
 
@@ -133,9 +155,9 @@ TEST(ParseKey, Lengths)
 	const auto k32 = ntm::parse_hex_key(std::string(64, 'F'));
 	ASSERT_EQ(k32.size(), 32U);
 	EXPECT_EQ(k32.data()[0], 0xff);
-	for (const std::string &s : {std::string(), std::string(31, 'a'), std::string(33, 'a'), std::string(48, 'a'),
-				    std::string(63, 'a'), std::string(66, 'a'), std::string(32, 'g'),
-				    "0x" + std::string(30, 'a'), std::string(31, 'a') + " "})
+	for (const std::string &s :
+	     {std::string(), std::string(31, 'a'), std::string(33, 'a'), std::string(48, 'a'), std::string(63, 'a'),
+	      std::string(66, 'a'), std::string(32, 'g'), "0x" + std::string(30, 'a'), std::string(31, 'a') + " "})
 		EXPECT_THROW(ntm::parse_hex_key(s), UsageError) << s;
 }
 
@@ -270,6 +292,6 @@ TEST(ParseIfname, Rules)
 	EXPECT_EQ(ntm::parse_ifname("ntm0"), "ntm0");
 	EXPECT_EQ(ntm::parse_ifname(std::string(15, 'x')), std::string(15, 'x'));
 	for (const std::string &s : {std::string(), std::string(16, 'x'), std::string("a/b"), std::string("a:b"),
-				    std::string("a b"), std::string("."), std::string(".."), std::string("a\tb")})
+				     std::string("a b"), std::string("."), std::string(".."), std::string("a\tb")})
 		EXPECT_THROW(ntm::parse_ifname(s), UsageError) << s;
 }

@@ -17,7 +17,8 @@ TEST(Tokenize, Blank)
 
 TEST(Tokenize, Words)
 {
-	EXPECT_EQ(tokenize_line("tunnel add ntm0 --local-index 5\n"), (W{"tunnel", "add", "ntm0", "--local-index", "5"}));
+	EXPECT_EQ(tokenize_line("tunnel add ntm0 --local-index 5\n"),
+		  (W{"tunnel", "add", "ntm0", "--local-index", "5"}));
 	EXPECT_EQ(tokenize_line("  a\t\tb  "), (W{"a", "b"}));
 }
 

@@ -49,8 +49,7 @@ struct GenlReply {
 using ReplyHandler = std::function<void(const GenlReply &)>;
 
 /** The message that names the family when it cannot be resolved. */
-inline constexpr std::string_view kFamilyMissing =
-	"ntm: family not found (is ntm.ko loaded? try: modprobe ntm)";
+inline constexpr std::string_view kFamilyMissing = "ntm: family not found (is ntm.ko loaded? try: modprobe ntm)";
 
 /** A generic-netlink socket with the ntm family resolved. */
 class GenlSocket {
@@ -98,8 +97,7 @@ public:
 	RecvStatus receive_events(const ReplyHandler &on_msg);
 
 private:
-	void transact(const NlMsgPtr &msg, std::string_view what, const ReplyHandler &on_reply,
-		      bool dump);
+	void transact(const NlMsgPtr &msg, std::string_view what, const ReplyHandler &on_reply, bool dump);
 	void reconnect();
 	static NlSockPtr open_socket();
 	static int resolve_family(nl_sock *sk, const std::string &family);
@@ -107,7 +105,7 @@ private:
 	NlSockPtr sk_;
 	std::string family_;
 	int family_id_ = -1;
-	bool in_flight_ = false; /* a transaction was left unfinished */
+	bool in_flight_ = false;	 /* a transaction was left unfinished */
 	std::vector<std::uint64_t> buf_; /* 8-aligned receive buffer */
 };
 

@@ -74,8 +74,8 @@ public:
 
 private:
 	int family_ = AF_INET;
-	sockaddr_in v4_{};   /* valid when family_ == AF_INET */
-	sockaddr_in6 v6_{};  /* valid when family_ == AF_INET6 */
+	sockaddr_in v4_{};  /* valid when family_ == AF_INET */
+	sockaddr_in6 v6_{}; /* valid when family_ == AF_INET6 */
 };
 
 /** Name of an enum ntm_cipher value on the command line and in JSON. */

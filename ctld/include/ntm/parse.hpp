@@ -58,8 +58,7 @@ Salt parse_salt(std::string_view s, std::string_view what);
  * Unsigned integer in decimal or 0x-prefixed hex, no sign, no spaces, in
  * [min, max]; what names the value in error messages.
  */
-std::uint64_t parse_unsigned(std::string_view s, std::string_view what, std::uint64_t min,
-			     std::uint64_t max);
+std::uint64_t parse_unsigned(std::string_view s, std::string_view what, std::uint64_t min, std::uint64_t max);
 std::uint32_t parse_u32(std::string_view s, std::string_view what, std::uint32_t min = 0,
 			std::uint32_t max = UINT32_MAX);
 

@@ -26,18 +26,14 @@ template <class T> struct ZeroizingAllocator {
 	template <class U>
 	// NOLINTNEXTLINE(google-explicit-constructor,hicpp-explicit-conversions)
 	ZeroizingAllocator(const ZeroizingAllocator<U> & /*other*/) noexcept
-	{
-	}
+	{}
 	T *allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
 	void deallocate(T *p, std::size_t n) noexcept
 	{
 		secure_wipe(p, n * sizeof(T));
 		std::allocator<T>{}.deallocate(p, n);
 	}
-	template <class U> bool operator==(const ZeroizingAllocator<U> & /*other*/) const noexcept
-	{
-		return true;
-	}
+	template <class U> bool operator==(const ZeroizingAllocator<U> & /*other*/) const noexcept { return true; }
 };
 
 /** Bytes of key material. Copyable (deep copy), movable, wiped on destruction. */
@@ -45,10 +41,7 @@ class SecretBytes {
 public:
 	SecretBytes() = default;
 	explicit SecretBytes(std::size_t n) : buf_(n) {}
-	SecretBytes(std::span<const std::uint8_t> data) // NOLINT(google-explicit-constructor)
-	    : buf_(data.begin(), data.end())
-	{
-	}
+	explicit SecretBytes(std::span<const std::uint8_t> data) : buf_(data.begin(), data.end()) {}
 
 	[[nodiscard]] std::uint8_t *data() noexcept { return buf_.data(); }
 	[[nodiscard]] const std::uint8_t *data() const noexcept { return buf_.data(); }

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 """ntmjson.py - read `ntmctl -j` output in the selftests.
 
-  ntmjson.py get PATH            field of a device (or any) object on stdin
-  ntmjson.py tunnel PATH         field of the (first) tunnel on stdin
+  ntmjson.py get PATH...         fields of a device (or any) object on stdin,
+                                 one line each ("" when missing)
+  ntmjson.py tunnel PATH...      fields of the (first) tunnel on stdin
   ntmjson.py tunnels             "COUNT UNIQUE" of tunnel objects on stdin
   ntmjson.py events FILE TYPE    number of TYPE events in a monitor log
   ntmjson.py event FILE TYPE PATH  field of the first TYPE event
@@ -137,13 +138,19 @@ def main(argv):
     if cmd in ("get", "tunnel", "tunnels"):
         docs = load_all(sys.stdin.read())
         doc = docs[0] if len(docs) == 1 else docs
-        if cmd == "get":
-            return show(field(doc, argv[2]))
-        if cmd == "tunnel":
-            ts = tunnels(doc)
-            if not ts:
-                return 1
-            return show(field(ts[0], argv[2]))
+        if cmd in ("get", "tunnel"):
+            if cmd == "tunnel":
+                ts = tunnels(doc)
+                doc = ts[0] if ts else None
+            rc = 0
+            for path in argv[2:]:
+                v = field(doc, path) if doc is not None else None
+                if v is None:
+                    print("")
+                    rc = 1
+                else:
+                    show(v)
+            return rc
         ts = tunnels(doc)
         print(len(ts), len({t["local_index"] for t in ts}))
         return 0

@@ -237,6 +237,8 @@ topo_b_behind_nat() {
 
 # topo_b_readdress: B's underlay address changes 192.0.2.2 -> 192.0.2.3
 topo_b_readdress() {
+	# Keep the new address when the old (primary) one goes.
+	B sysctl -qw net.ipv4.conf.vB.promote_secondaries=1
 	B ip addr add $UL4_B2/24 dev vB || return 1
 	B ip addr del $UL4_B/24 dev vB
 }
@@ -274,6 +276,11 @@ topo_ntm_addrs() {
 	else
 		l4=$VIP4_B l6=$VIP6_B p4=$VIP4_A p6=$VIP6_A
 	fi
+	# No link-local address, no router solicitations: an ntm device has no
+	# neighbours, and the periodic multicast would show up in the drop
+	# counters the tests compare.
+	in_ns "$ns" sysctl -qw "net.ipv6.conf.$dev.addr_gen_mode=1" \
+		"net.ipv6.conf.$dev.router_solicitations=0" 2>/dev/null
 	in_ns "$ns" ip addr add $l4/32 dev "$dev" || return 1
 	in_ns "$ns" ip addr add $l6/128 dev "$dev" nodad || return 1
 	in_ns "$ns" ip link set "$dev" up || return 1
@@ -314,21 +321,28 @@ topo_tunnel_pair() {
 	topo_tunnel_add "$NS_B" "$cipher" "$fam" "$key_b" || return 1
 }
 
+# topo_tunnel_line NS CIPHER OUTER_FAMILY KEY: the "tunnel add" command (for
+# ntmctl, without the program name) of A's or B's side
+topo_tunnel_line() {
+	local ns=$1 cipher=$2 fam=$3 key=$4
+	if [ "$ns" = "$NS_A" ]; then
+		echo "tunnel add $NTM_DEV --local-index $IDX_A --remote-index $IDX_B" \
+			"--endpoint $(topo_ep "$fam" B) --vip4 $VIP4_B --vip6 $VIP6_B" \
+			"--cipher $cipher --key $key --tx-salt $TUN_SALT_AB --rx-salt $TUN_SALT_BA"
+	else
+		echo "tunnel add $NTM_DEV --local-index $IDX_B --remote-index $IDX_A" \
+			"--endpoint $(topo_ep "$fam" A) --vip4 $VIP4_A --vip6 $VIP6_A" \
+			"--cipher $cipher --key $key --tx-salt $TUN_SALT_BA --rx-salt $TUN_SALT_AB"
+	fi
+}
+
 # topo_tunnel_add NS CIPHER OUTER_FAMILY KEY [extra ntmctl args]: one side
 topo_tunnel_add() {
 	local ns=$1 cipher=$2 fam=$3 key=$4 out
 	shift 4
-	if [ "$ns" = "$NS_A" ]; then
-		out=$(nctl "$ns" tunnel add $NTM_DEV --local-index $IDX_A --remote-index $IDX_B \
-			--endpoint "$(topo_ep "$fam" B)" --vip4 $VIP4_B --vip6 $VIP6_B \
-			--cipher "$cipher" --key "$key" \
-			--tx-salt "$TUN_SALT_AB" --rx-salt "$TUN_SALT_BA" "$@" 2>&1)
-	else
-		out=$(nctl "$ns" tunnel add $NTM_DEV --local-index $IDX_B --remote-index $IDX_A \
-			--endpoint "$(topo_ep "$fam" A)" --vip4 $VIP4_A --vip6 $VIP6_A \
-			--cipher "$cipher" --key "$key" \
-			--tx-salt "$TUN_SALT_BA" --rx-salt "$TUN_SALT_AB" "$@" 2>&1)
-	fi || { topo_log "tunnel add in $ns failed: $out"; return 1; }
+	# shellcheck disable=SC2046
+	out=$(nctl "$ns" $(topo_tunnel_line "$ns" "$cipher" "$fam" "$key") "$@" 2>&1) ||
+		{ topo_log "tunnel add in $ns failed: $out"; return 1; }
 	return 0
 }
 
