@@ -186,7 +186,12 @@ static int ntm_put_device(struct sk_buff *skb, struct ntm_dev *nd)
 	return 0;
 }
 
-static int ntm_get_device(struct sk_buff *skb, struct genl_info *info)
+typedef int (*ntm_fill_t)(struct sk_buff *msg, struct ntm_dev *nd,
+			  const void *arg, struct netlink_ext_ack *extack);
+
+/* Answer a doit request with one message that @fill writes under nd->lock. */
+static int ntm_reply(struct genl_info *info, u8 cmd, ntm_fill_t fill,
+		     const void *arg)
 {
 	struct ntm_dev *nd;
 	struct sk_buff *msg;
@@ -201,11 +206,11 @@ static int ntm_get_device(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOMEM;
 		goto out;
 	}
-	hdr = genlmsg_put_reply(msg, info, &ntm_family, 0, NTM_CMD_GET_DEVICE);
+	hdr = genlmsg_put_reply(msg, info, &ntm_family, 0, cmd);
 	err = ntm_lock(nd, info->extack);
 	if (err)
 		goto out_free;
-	err = hdr ? ntm_put_device(msg, nd) : -EMSGSIZE;
+	err = hdr ? fill(msg, nd, arg, info->extack) : -EMSGSIZE;
 	mutex_unlock(&nd->lock);
 	if (err)
 		goto out_free;
@@ -218,6 +223,17 @@ out_free:
 out:
 	dev_put(nd->dev);
 	return err;
+}
+
+static int ntm_fill_device(struct sk_buff *msg, struct ntm_dev *nd,
+			   const void *arg, struct netlink_ext_ack *extack)
+{
+	return ntm_put_device(msg, nd);
+}
+
+static int ntm_get_device(struct sk_buff *skb, struct genl_info *info)
+{
+	return ntm_reply(info, NTM_CMD_GET_DEVICE, ntm_fill_device, NULL);
 }
 
 static int ntm_set_fd(struct ntm_dev *nd, int family, struct nlattr *attr,
@@ -584,14 +600,26 @@ out:
 	return err;
 }
 
+static int ntm_fill_tunnel(struct sk_buff *msg, struct ntm_dev *nd,
+			   const void *arg, struct netlink_ext_ack *extack)
+{
+	struct ntm_tunnel *t;
+
+	t = ntm_tunnel_find_index_locked(nd, *(const u32 *)arg);
+	if (!t) {
+		NL_SET_ERR_MSG(extack, "no tunnel with this local index");
+		return -ENOENT;
+	}
+	if (nla_put_u32(msg, NTM_A_IFINDEX, nd->dev->ifindex) ||
+	    ntm_put_tunnel(msg, t))
+		return -EMSGSIZE;
+	return 0;
+}
+
 static int ntm_get_tunnel(struct sk_buff *skb, struct genl_info *info)
 {
 	static const int required[] = { NTM_TUNNEL_A_LOCAL_INDEX };
 	struct nlattr *tb[NTM_TUNNEL_A_MAX + 1];
-	struct ntm_tunnel *t;
-	struct sk_buff *msg;
-	struct ntm_dev *nd;
-	void *hdr;
 	u32 index;
 	int err;
 
@@ -601,40 +629,8 @@ static int ntm_get_tunnel(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
 	if (err)
 		return err;
-	nd = ntm_lookup(genl_info_net(info), info->attrs, info->extack);
-	if (IS_ERR(nd))
-		return PTR_ERR(nd);
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg) {
-		err = -ENOMEM;
-		goto out;
-	}
-	hdr = genlmsg_put_reply(msg, info, &ntm_family, 0, NTM_CMD_GET_TUNNEL);
-	err = ntm_lock(nd, info->extack);
-	if (err)
-		goto out_free;
 	index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
-	t = ntm_tunnel_find_index_locked(nd, index);
-	if (!t) {
-		NL_SET_ERR_MSG(info->extack, "no tunnel with this local index");
-		err = -ENOENT;
-	} else if (!hdr ||
-		   nla_put_u32(msg, NTM_A_IFINDEX, nd->dev->ifindex) ||
-		   ntm_put_tunnel(msg, t)) {
-		err = -EMSGSIZE;
-	}
-	mutex_unlock(&nd->lock);
-	if (err)
-		goto out_free;
-	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
-	goto out;
-
-out_free:
-	nlmsg_free(msg);
-out:
-	dev_put(nd->dev);
-	return err;
+	return ntm_reply(info, NTM_CMD_GET_TUNNEL, ntm_fill_tunnel, &index);
 }
 
 /*

@@ -45,6 +45,7 @@ struct ntm_route {
 };
 
 struct ntm_crypt {
+	void (*finish)(struct ntm_crypt *c, int err);
 	struct sk_buff *skb;
 	struct ntm_tunnel *t;
 	struct net_device *dev;
@@ -96,6 +97,51 @@ static void ntm_crypt_free(struct ntm_crypt *c)
 	ntm_tunnel_put(c->t);
 	dev_put(c->dev);
 	kfree(c);
+}
+
+/* Completion of an asynchronous request: same context as the sync path. */
+static void ntm_crypt_done(struct crypto_async_request *areq, int err)
+{
+	struct ntm_crypt *c = areq->data;
+
+	local_bh_disable();
+	rcu_read_lock();
+	c->finish(c, err);
+	rcu_read_unlock();
+	local_bh_enable();
+}
+
+/*
+ * Map @skb for in-place AEAD over [header | payload | tag] and bind the
+ * request to @t.  On success @c holds a device reference and takes over
+ * the caller's tunnel reference.
+ */
+static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
+			   struct sk_buff *skb, struct aead_request *req,
+			   struct scatterlist *sg, int nfrags, u8 *iv,
+			   const u8 *salt, u64 counter, unsigned int cryptlen,
+			   void (*finish)(struct ntm_crypt *c, int err))
+{
+	int err;
+
+	sg_init_table(sg, nfrags);
+	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	if (unlikely(err < 0))
+		return err;
+	ntm_nonce(iv, salt, counter);
+
+	c->finish = finish;
+	c->skb = skb;
+	c->t = t;
+	c->dev = t->nd->dev;
+	dev_hold(c->dev);
+	c->counter = counter;
+
+	aead_request_set_tfm(req, t->aead);
+	aead_request_set_callback(req, 0, ntm_crypt_done, c);
+	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
+	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
+	return 0;
 }
 
 /* ---- transmit ---------------------------------------------------------- */
@@ -256,17 +302,6 @@ static void ntm_encrypt_finish(struct ntm_crypt *c, int err)
 	ntm_crypt_free(c);
 }
 
-static void ntm_encrypt_done(struct crypto_async_request *areq, int err)
-{
-	struct ntm_crypt *c = areq->data;
-
-	local_bh_disable();
-	rcu_read_lock();
-	ntm_encrypt_finish(c, err);
-	rcu_read_unlock();
-	local_bh_enable();
-}
-
 /*
  * Encrypt and send one non-GSO packet.  Consumes @skb and one tunnel
  * reference; @r's dst reference is cloned, not consumed.
@@ -315,29 +350,17 @@ static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 	hdr->counter = cpu_to_be64(counter);
 	pskb_put(skb, trailer, NTM_AEAD_TAG_LEN);
 
-	sg_init_table(sg, nfrags);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	err = ntm_crypt_setup(c, t, skb, req, sg, nfrags, iv, t->tx_salt,
+			      counter, c->inner_len, ntm_encrypt_finish);
 	if (unlikely(err < 0)) {
 		kfree(c);
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
 	}
-	ntm_nonce(iv, t->tx_salt, counter);
-
-	c->skb = skb;
-	c->t = t;
-	c->dev = nd->dev;
-	dev_hold(c->dev);
-	c->counter = counter;
 	c->route = *r;
 	dst_hold(c->route.dst);
 	sock_hold(c->route.sk);
 	c->xnet = !net_eq(sock_net(r->sk), dev_net(nd->dev));
-
-	aead_request_set_tfm(req, t->aead);
-	aead_request_set_callback(req, 0, ntm_encrypt_done, c);
-	aead_request_set_crypt(req, sg, sg, c->inner_len, iv);
-	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
 
 	err = crypto_aead_encrypt(req);
 	if (err == -EINPROGRESS)
@@ -554,17 +577,6 @@ out:
 	ntm_crypt_free(c);
 }
 
-static void ntm_decrypt_done(struct crypto_async_request *areq, int err)
-{
-	struct ntm_crypt *c = areq->data;
-
-	local_bh_disable();
-	rcu_read_lock();
-	ntm_decrypt_finish(c, err);
-	rcu_read_unlock();
-	local_bh_enable();
-}
-
 static void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src)
 {
 	const struct udphdr *uh = udp_hdr(skb);
@@ -646,28 +658,17 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
 	if (unlikely(!c))
 		goto drop;
-	sg_init_table(sg, nfrags);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	err = ntm_crypt_setup(c, t, skb, req, sg, nfrags, iv, t->rx_salt,
+			      counter, skb->len - NTM_DATA_HDR_LEN,
+			      ntm_decrypt_finish);
 	if (unlikely(err < 0)) {
 		kfree(c);
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
 	}
-	ntm_nonce(iv, t->rx_salt, counter);
-
-	c->skb = skb;
-	c->t = t;
-	c->dev = nd->dev;
-	dev_hold(c->dev);
-	c->counter = counter;
 	c->src = src;
 	c->xnet = !net_eq(sock_net(sk), dev_net(nd->dev));
 	c->route.dst = NULL;
-
-	aead_request_set_tfm(req, t->aead);
-	aead_request_set_callback(req, 0, ntm_decrypt_done, c);
-	aead_request_set_crypt(req, sg, sg, skb->len - NTM_DATA_HDR_LEN, iv);
-	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
 
 	err = crypto_aead_decrypt(req);
 	if (err != -EINPROGRESS)

@@ -48,7 +48,6 @@ acquire_cycle() {
 	mkfifo "$T/$name.fifo"
 	topo_bg "$NS_A" "$T/$name.batch" "$NTMCTL" batch "$T/$name.fifo"
 	bat=$TOPO_LAST_PID
-	exec {fd}>"$T/$name.fifo"
 	topo_bg "$NS_A" "$T/$name.events" "$NTMCTL" -j monitor --count 1 --timeout 15
 	mon=$TOPO_LAST_PID
 	sleep 1 # subscribed
@@ -61,6 +60,9 @@ acquire_cycle() {
 	# CYCLE_DELAY: let CMD send everything before the tunnel comes
 	[ -n "${CYCLE_DELAY:-}" ] && sleep "$CYCLE_DELAY"
 	t0=$(date +%s.%N)
+	# Opened only now, so that no background process inherits the writer
+	# and keeps the batch from seeing its end.
+	exec {fd}>"$T/$name.fifo"
 	if [ "$add" = 1 ]; then
 		topo_tunnel_line "$NS_A" $CIPHER 4 "$TUN_KEY" >&$fd
 	fi
@@ -120,10 +122,10 @@ nctl "$NS_A" device set $NTM_DEV --acquire-qlen 4 || ktap_diag "device set --acq
 ktap_diag "acquire_qlen now $(dstat acquire_qlen)"
 sleep 1.1
 d0=$(dstat stats.drop_acquire)
-CYCLE_DELAY=1 acquire_cycle qlen 1 ping -n -c 10 -i 0.02 -W 6 $VIP4_B
+CYCLE_DELAY=0.5 acquire_cycle qlen 1 ping -n -c 10 -i 0.01 -W 6 $VIP4_B
 d1=$(dstat stats.drop_acquire)
 got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$T/qlen.out")
-ktap_diag "10 pings with a queue of 4: $got answered, drop_acquire $d0 -> $d1"
+ktap_diag "10 pings with a queue of 4: $got answered, drop_acquire $d0 -> $d1 (tunnel added 0.5 + $CYCLE_ADD_S s after the event)"
 ktap_result "a queue of 4 delivers 4 of 10 early packets" $([ "${got:-0}" -eq 4 ] && echo 0 || echo 1)
 ktap_result "the other 6 count as drop_acquire" $([ $((d1 - d0)) -eq 6 ] && echo 0 || echo 1)
 

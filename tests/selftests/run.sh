@@ -70,9 +70,9 @@ say "running ${#tests[@]} test(s): $(for t in "${tests[@]}"; do basename "$t" .s
 
 # Mark the kernel log so problems can be told apart per run; prove's
 # summary (with the wall-clock time) stays the last thing printed.
-echo "ntm-selftests: start" >/dev/kmsg 2>/dev/null
+echo "<6>ntm-selftests: start" >/dev/kmsg 2>/dev/null
 # shellcheck disable=SC2086
 prove ${NTM_PROVE_ARGS:--v --timer --nocolor} --exec "timeout -k 10 $TIMEOUT bash" "${tests[@]}"
 rc=$?
-echo "ntm-selftests: end rc=$rc" >/dev/kmsg 2>/dev/null
+echo "<6>ntm-selftests: end rc=$rc" >/dev/kmsg 2>/dev/null
 exit $rc

@@ -408,7 +408,7 @@ iperf_bytes() {
 
 # topo_dmesg_mark: a marker in the kernel log, to tell this test's messages
 topo_dmesg_mark() {
-	echo "ntm-selftest: $*" >/dev/kmsg 2>/dev/null || true
+	echo "<6>ntm-selftest: $*" >/dev/kmsg 2>/dev/null || true
 }
 
 # topo_need_ntm: skip the rest of a test when ntm cannot run here
