@@ -11,6 +11,8 @@ cmake g++ clang clang-tidy libclang-rt-14-dev
 libnl-3-dev libnl-genl-3-dev libnl-route-3-dev
 libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libasio-dev
 libtomlplusplus-dev libssl-dev libsystemd-dev libgtest-dev libgmock-dev
+libsqlite3-dev sqlite3 libldns-dev openssl
+knot knot-dnsutils python3-cryptography
 qemu-system-x86 busybox-static
 iproute2 iputils-ping iperf3 nftables ethtool procps tcpdump socat
 python3 python3-scapy wireguard-tools

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ntmd configuration: /etc/ntm/ntmd.toml, parsed with toml++. The format is
+ * documented in ntmd.toml(5) (Documentation/man/ntmd.toml.5). Every error
+ * names the key and the line: "ntmd.toml:12: dc.pool4: expected a prefix
+ * like 10.77.0.0/16".
+ */
+#ifndef NTM_CONFIG_HPP
+#define NTM_CONFIG_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ntm/model.hpp"
+#include "ntm/sig.hpp"
+
+namespace ntm::config {
+
+/** A configuration error; what() is "<file>:<line>: <key>: <problem>". */
+class ConfigError : public std::runtime_error {
+public:
+	using std::runtime_error::runtime_error;
+};
+
+/** host:port as written ("as.ntm.test:7481", "192.0.2.10:7481", "[2001:db8::1]:7481"). */
+struct HostPort {
+	std::string host;
+	std::uint16_t port = 0;
+	friend bool operator==(const HostPort &a, const HostPort &b) noexcept = default;
+	[[nodiscard]] std::string to_string() const;
+};
+
+/** TLS identity; paths of PEM files. */
+struct Tls {
+	std::string ca;		 /* trust anchor for peers (required by as, dc; node) */
+	std::string certificate; /* own chain (required by as, dc; node in certificate mode) */
+	std::string private_key;
+};
+
+struct Scrypt {
+	unsigned n_log2 = 15; /* N = 2^n_log2, 10..20 */
+	unsigned r = 8;	      /* 1..32 */
+	unsigned p = 1;	      /* 1..16 */
+};
+
+struct As {
+	std::vector<Endpoint> listen;  /* default 0.0.0.0:7481 and [::]:7481 */
+	std::string database;	       /* default <state_dir>/accounts.db */
+	std::chrono::seconds key_lifetime{86400};
+	Scrypt kdf;
+	/* where the DC of a domain is: explicit table, else DNS NS of the domain + dc_port */
+	std::vector<std::pair<std::string, HostPort>> dcs; /* [as.dc] "ntm.test" = "dc.ntm.test:7482" */
+	std::uint16_t dc_port = sig::kDefaultDcTlsPort;
+};
+
+struct Dc {
+	std::string domain;	      /* required: the node domain this DC manages */
+	std::uint16_t port = sig::kDefaultPort; /* UDP, both families */
+	std::vector<Endpoint> listen_tls; /* default 0.0.0.0:7482 and [::]:7482 */
+	std::string database;	      /* default <state_dir>/registry.db */
+	std::optional<sig::Prefix> pool4; /* at least one pool required */
+	std::optional<sig::Prefix> pool6;
+	std::chrono::seconds keepalive_interval{20};
+	std::chrono::seconds registration_lifetime{3600};
+	std::vector<std::string> trusted_as; /* certificate DNS names allowed to distribute keys; required */
+};
+
+enum class AuthMode { password, certificate };
+
+struct Node {
+	std::string interface = "ntm0";
+	std::uint16_t port = sig::kDefaultPort;
+	HostPort as;		/* required */
+	AuthMode auth = AuthMode::password;
+	std::string account;	/* required in password mode */
+	std::string password_file; /* required in password mode; first line, mode 0600 or stricter */
+	std::vector<std::uint8_t> ciphers{NTM_CIPHER_CHACHA20_POLY1305, NTM_CIPHER_AES_GCM};
+	std::optional<HostPort> dc; /* skip the NS lookup */
+	std::vector<Endpoint> dns_listen; /* default 127.0.0.77:53 */
+	std::vector<Endpoint> dns_upstream; /* default: nameservers of /etc/resolv.conf except ours */
+	std::vector<std::string> ntm_domains; /* default: the domain of the node's FQDN */
+	enum class Resolved { automatic, yes, no } resolved = Resolved::automatic;
+	std::uint32_t tunnel_lifetime = 0; /* seconds, 0 = until removed */
+};
+
+struct Config {
+	std::string path; /* for messages */
+	bool role_node = false;
+	bool role_dc = false;
+	bool role_as = false;
+	std::string log_level = "info";
+	std::string state_dir = "/var/lib/ntm";
+	std::string control_socket = "/run/ntm/ntmd.sock"; /* ntmctl <-> ntmd, JSON lines */
+	std::vector<Endpoint> dns_servers; /* resolver for NS/A/AAAA lookups of servers; default resolv.conf */
+	Tls tls;
+	std::optional<As> as;
+	std::optional<Dc> dc;
+	std::optional<Node> node;
+};
+
+/** Parses the file; throws ConfigError. */
+Config load(const std::string &path);
+/** Parses text (path is used in messages only); throws ConfigError. */
+Config parse(std::string_view text, const std::string &path);
+
+/** "host:port" / "[v6]:port" / "host" (default_port). Throws std::invalid_argument. */
+HostPort parse_host_port(std::string_view s, std::uint16_t default_port);
+/** "10.77.0.0/16", host bits must be zero. Throws std::invalid_argument. */
+sig::Prefix parse_prefix(std::string_view s);
+/** Nameserver lines of a resolv.conf text, port 53. */
+std::vector<Endpoint> parse_resolv_conf(std::string_view text);
+
+} // namespace ntm::config
+
+#endif

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * NTMobile signalling, version 1: message bodies (TLV), the sealed UDP
+ * envelope, NOTICEs, the replay window, and the key schedule of a data
+ * tunnel. The wire format is specified in
+ * Documentation/protocol/signalling.rst; this header follows it name for
+ * name.
+ *
+ * Nothing here does I/O. Parsing never trusts its input: every error is a
+ * sig::ParseError carrying the status code a responder should answer with.
+ */
+#ifndef NTM_SIG_HPP
+#define NTM_SIG_HPP
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ntm/model.hpp"
+#include "ntm/secret.hpp"
+
+namespace ntm::sig {
+
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kBodyHeaderLen = 8;
+inline constexpr std::size_t kMaxBody = 1200;
+inline constexpr std::size_t kMaxTlvValue = 255;
+inline constexpr std::size_t kEnvelopeHeaderLen = 16;
+inline constexpr std::size_t kTagLen = 16;
+inline constexpr std::size_t kKeyLen = 32;
+inline constexpr std::size_t kSealedKeyLen = 12 + kKeyLen + kTagLen;
+inline constexpr std::size_t kConfirmLen = 32;
+inline constexpr std::uint16_t kDefaultPort = 7480;
+inline constexpr std::uint16_t kDefaultAsPort = 7481;
+inline constexpr std::uint16_t kDefaultDcTlsPort = 7482;
+inline constexpr std::size_t kMaxFrame = 65535; /* TLS framing: be32 length + body */
+
+enum class MsgType : std::uint8_t {
+	login = 1,
+	key_distribution = 2,
+	registration = 3,
+	keepalive = 4,
+	direction = 5,
+	route_direction = 6,
+	tunnel = 7,
+	deregistration = 8,
+};
+inline constexpr std::uint8_t kFlagResponse = 0x01;
+
+enum class Status : std::uint16_t {
+	ok = 0,
+	malformed = 1,
+	unsupported_version = 2,
+	unsupported_tlv = 3,
+	auth_failed = 4,
+	unknown_key = 5,
+	key_expired = 6,
+	not_found = 7,
+	peer_offline = 8,
+	no_route = 9,
+	pool_exhausted = 10,
+	dc_unreachable = 11,
+	not_registered = 12,
+	internal = 13,
+	fqdn_mismatch = 14,
+};
+
+enum class Tlv : std::uint16_t {
+	status = 1,
+	error_text = 2,
+	account = 3,
+	password = 4,
+	fqdn = 5,
+	key_id = 6,
+	key = 7,
+	lifetime = 8,
+	peer_fqdn = 9,
+	vip4 = 10,
+	vip6 = 11,
+	pool4 = 12,
+	pool6 = 13,
+	local_ep = 14,
+	external_ep = 15,
+	interval = 16,
+	comm_id = 17,
+	k_tun = 18,
+	k_tmp = 19,
+	action = 20,
+	peer_ep = 21,
+	peer_vip4 = 22,
+	peer_vip6 = 23,
+	ciphers = 24,
+	cipher = 25,
+	sealed_key = 26,
+	index = 27,
+	confirm = 28,
+	nated = 29,
+};
+inline constexpr std::uint16_t kTlvCritical = 0x8000;
+
+enum class Action : std::uint8_t { open = 1, wait = 2 };
+
+/** First word of a signalling datagram. */
+enum class Kind : std::uint32_t { dc = 0x10, tun = 0x11, notice = 0x12 };
+
+/** Sender role, the first 4 bytes of the nonce. */
+enum class Direction : std::uint32_t { node = 1, dc = 2, opener = 3, waiter = 4 };
+
+std::string_view msg_type_name(MsgType t) noexcept;
+std::string_view status_name(Status s) noexcept;
+/** "login request", "route direction ack", ... for logs. */
+std::string message_name(MsgType t, bool response);
+
+/** A parse or validation failure; status() is what to answer. */
+class ParseError : public std::runtime_error {
+public:
+	ParseError(Status s, const std::string &msg) : std::runtime_error(msg), status_(s) {}
+	[[nodiscard]] Status status() const noexcept { return status_; }
+
+private:
+	Status status_;
+};
+
+/** An IPv4 or IPv6 network (POOL4 / POOL6). */
+struct Prefix {
+	IpAddress addr;
+	std::uint8_t len = 0;
+	friend bool operator==(const Prefix &a, const Prefix &b) noexcept = default;
+	[[nodiscard]] std::string to_string() const; /* 10.77.0.0/16 */
+};
+
+/**
+ * One message body. Fields map 1:1 to TLVs; unset optionals (and empty
+ * vectors/strings/keys) are not encoded. Secret fields wipe themselves.
+ */
+struct Message {
+	MsgType type = MsgType::keepalive;
+	bool response = false;
+	std::uint32_t txid = 0;
+
+	std::optional<Status> status;
+	std::string error_text;
+	std::string account;
+	SecretText password; /* no NUL terminator; empty = absent */
+	std::string fqdn;
+	std::optional<std::uint32_t> key_id;
+	SecretBytes key; /* K_ntmdc, kKeyLen when present */
+	std::optional<std::uint32_t> lifetime;
+	std::string peer_fqdn;
+	std::optional<IpAddress> vip4;
+	std::optional<IpAddress> vip6;
+	std::optional<Prefix> pool4;
+	std::optional<Prefix> pool6;
+	std::vector<Endpoint> local_eps;
+	std::optional<Endpoint> external_ep;
+	std::optional<std::uint16_t> interval;
+	std::optional<std::uint32_t> comm_id;
+	SecretBytes k_tun;
+	SecretBytes k_tmp;
+	std::optional<Action> action;
+	std::optional<Endpoint> peer_ep;
+	std::optional<IpAddress> peer_vip4;
+	std::optional<IpAddress> peer_vip6;
+	std::vector<std::uint8_t> ciphers;
+	std::optional<std::uint8_t> cipher;
+	std::vector<std::uint8_t> sealed_key; /* kSealedKeyLen when present */
+	std::optional<std::uint32_t> index;
+	std::vector<std::uint8_t> confirm; /* kConfirmLen when present */
+	std::optional<bool> nated;
+};
+
+/** A response to req: same type and txid, R set, status s. */
+Message make_response(const Message &req, Status s, std::string error_text = {});
+
+/**
+ * Body -> bytes. Throws std::invalid_argument when a field is out of range
+ * (a name that is not a valid DNS name, a key of the wrong size) or the
+ * body exceeds kMaxBody.
+ */
+std::vector<std::uint8_t> encode(const Message &m);
+
+/**
+ * Bytes -> body: version, lengths, TLV sizes, duplicates, unknown critical
+ * TLVs, DNS-name syntax. Does not check which TLVs the type requires
+ * (validate() does). Throws ParseError.
+ */
+Message decode(std::span<const std::uint8_t> body);
+
+/**
+ * Checks that m carries the TLVs its type and direction require (spec,
+ * section Messages). Error responses (status != ok) need only STATUS.
+ * Throws ParseError(Status::malformed).
+ */
+void validate(const Message &m);
+
+/** DNS-name syntax of the spec: lower case, no trailing dot, <= 253. */
+bool valid_dns_name(std::string_view name) noexcept;
+
+/* ---- UDP envelope ---- */
+
+struct EnvelopeHeader {
+	Kind kind = Kind::dc;
+	std::uint32_t key_id = 0;
+	std::uint64_t seq = 0;
+};
+
+/** Header of a signalling datagram, or nullopt (short, or kind not ours). */
+std::optional<EnvelopeHeader> peek_header(std::span<const std::uint8_t> datagram) noexcept;
+
+/** Seals body under key (32 bytes) with ChaCha20-Poly1305. */
+std::vector<std::uint8_t> seal(const EnvelopeHeader &h, Direction dir, std::span<const std::uint8_t> key,
+			       std::span<const std::uint8_t> body);
+
+/**
+ * Opens a sealed datagram (header included) that was sealed by a sender of
+ * direction dir. nullopt when authentication fails or the datagram is too
+ * short; the plaintext body otherwise.
+ */
+std::optional<std::vector<std::uint8_t>> open(std::span<const std::uint8_t> datagram, Direction dir,
+					      std::span<const std::uint8_t> key);
+
+/** NOTICE datagram: header (kind notice, key id, seq 0) + u16 status. */
+std::vector<std::uint8_t> encode_notice(std::uint32_t key_id, Status s);
+struct Notice {
+	std::uint32_t key_id = 0;
+	Status status = Status::ok;
+};
+std::optional<Notice> decode_notice(std::span<const std::uint8_t> datagram) noexcept;
+
+/** TLS framing: be32 length | body. */
+std::vector<std::uint8_t> frame(std::span<const std::uint8_t> body);
+
+/** 64-entry sliding window over sequence numbers (per key and direction). */
+class ReplayWindow {
+public:
+	/** True when seq is new (not seen, not older than the window). Does not record. */
+	[[nodiscard]] bool check(std::uint64_t seq) const noexcept;
+	/** Records seq (call after authentication). */
+	void update(std::uint64_t seq) noexcept;
+	[[nodiscard]] std::uint64_t highest() const noexcept { return top_; }
+
+private:
+	std::uint64_t top_ = 0;
+	std::uint64_t bits_ = 0; /* bit i: top_ - i seen */
+};
+
+/* ---- crypto helpers (OpenSSL) ---- */
+
+/** Cryptographically random bytes; throws ntm::Error on RNG failure. */
+void random_fill(std::span<std::uint8_t> out);
+SecretBytes random_key();
+/** A random u32 that is not 0. */
+std::uint32_t random_u32_nonzero();
+
+/** SEALED_KEY: K_mncn under K_tmp, AAD "ntm kmncn" | comm_id | opener index. */
+std::vector<std::uint8_t> seal_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
+				     std::uint32_t opener_index, std::span<const std::uint8_t> k_mncn);
+/** nullopt when the tag does not verify or the size is wrong. */
+std::optional<SecretBytes> open_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
+				      std::uint32_t opener_index, std::span<const std::uint8_t> sealed);
+
+/** What both ends derive from K_mncn (spec: Keys of the data tunnel). */
+struct TunnelKeys {
+	SecretBytes data_key;	 /* 32 bytes */
+	Salt opener_salt{};	 /* tx salt of the opener, rx salt of the waiter */
+	Salt waiter_salt{};	 /* tx salt of the waiter */
+	SecretBytes confirm_key; /* 32 bytes */
+};
+TunnelKeys derive_tunnel_keys(std::span<const std::uint8_t> k_mncn, std::uint32_t comm_id);
+std::vector<std::uint8_t> compute_confirm(const TunnelKeys &k, std::uint32_t comm_id, std::uint32_t opener_index,
+					  std::uint32_t waiter_index);
+/** Constant-time comparison of CONFIRM values. */
+bool confirm_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept;
+
+} // namespace ntm::sig
+
+#endif

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Persistent state of the server roles, in SQLite:
+ *   AccountStore - the AS's accounts (scrypt password hashes, FQDNs);
+ *   Registry     - the DC's node registry (keys, virtual addresses,
+ *                  endpoints) that survives a restart.
+ * Both open the database in WAL mode with a busy timeout, so ntmctl can
+ * read and change it while ntmd runs. Errors throw ntm::Error with the
+ * SQLite message ("accounts.db: UNIQUE constraint failed: ...").
+ */
+#ifndef NTM_STORE_HPP
+#define NTM_STORE_HPP
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ntm/config.hpp"
+#include "ntm/model.hpp"
+#include "ntm/secret.hpp"
+#include "ntm/sig.hpp"
+
+struct sqlite3;
+
+namespace ntm::store {
+
+/** An open SQLite database (RAII). */
+class Db {
+public:
+	/** Opens (creating when create is true) and applies the schema. */
+	Db(const std::string &path, bool create);
+	Db(const Db &) = delete;
+	Db &operator=(const Db &) = delete;
+	Db(Db &&) noexcept;
+	Db &operator=(Db &&) noexcept;
+	~Db();
+
+	[[nodiscard]] sqlite3 *handle() const noexcept { return db_.get(); }
+	[[nodiscard]] const std::string &path() const noexcept { return path_; }
+	/** Runs SQL without results (schema, BEGIN/COMMIT). */
+	void exec(const char *sql);
+
+private:
+	struct Closer {
+		void operator()(sqlite3 *db) const noexcept;
+	};
+	std::unique_ptr<sqlite3, Closer> db_;
+	std::string path_;
+};
+
+/* ---- AS ---- */
+
+struct Account {
+	std::string name;	 /* login name, e.g. "alice@ntm.test" */
+	std::string fqdn;	 /* node FQDN, e.g. "a.ntm.test"; unique */
+	bool password = false;	 /* has a password (else certificate only) */
+	bool certificate = false; /* may log in with a certificate whose SAN is fqdn */
+	std::int64_t created = 0; /* unix seconds */
+	std::int64_t last_login = 0;
+};
+
+class AccountStore {
+public:
+	AccountStore(const std::string &path, bool create);
+
+	/** Throws ntm::Error "account NAME exists" / "FQDN ... belongs to account ...". */
+	void add(const Account &a, std::string_view password, const config::Scrypt &kdf);
+	/** false when there was no such account. */
+	bool remove(std::string_view name);
+	std::vector<Account> list();
+	std::optional<Account> find(std::string_view name);
+	std::optional<Account> find_by_fqdn(std::string_view fqdn);
+	/**
+	 * The account when name exists, has a password and it matches;
+	 * nullopt otherwise. Always runs the KDF (also for unknown names,
+	 * against a dummy hash), so timing does not reveal which.
+	 */
+	std::optional<Account> verify(std::string_view name, std::string_view password);
+	void touch_login(std::string_view name, std::int64_t when);
+
+private:
+	Db db_;
+};
+
+/* ---- DC ---- */
+
+struct NodeKey {
+	std::uint32_t key_id = 0;
+	std::string fqdn;
+	SecretBytes key;
+	std::int64_t expires = 0; /* unix seconds */
+};
+
+struct NodeRecord {
+	std::string fqdn;
+	std::optional<IpAddress> vip4;
+	std::optional<IpAddress> vip6;
+	std::optional<Endpoint> external_ep; /* where the DC reaches it */
+	std::vector<Endpoint> local_eps;
+	bool nated = false;
+	bool online = false;
+	std::uint32_t key_id = 0;  /* key of the last registration */
+	std::vector<std::uint8_t> ciphers;
+	std::int64_t registered = 0; /* unix seconds of the last registration */
+	std::int64_t last_seen = 0;  /* unix seconds of the last keepalive/registration */
+};
+
+class Registry {
+public:
+	/** pools are used for allocation; a stored node keeps its addresses. */
+	Registry(const std::string &path, std::optional<sig::Prefix> pool4, std::optional<sig::Prefix> pool6);
+
+	void put_key(const NodeKey &k);
+	std::optional<NodeKey> find_key(std::uint32_t key_id);
+	/** Deletes keys whose expiry is before now; returns how many. */
+	std::size_t purge_keys(std::int64_t now);
+
+	/**
+	 * Creates or updates the node's record with the given registration
+	 * data and returns it with its virtual addresses: the stored ones, or
+	 * newly allocated (lowest free address of each pool, skipping the
+	 * network and, for IPv4, broadcast address and the first host, which
+	 * is the DC's). Throws Error(ENOSPC) when a pool is exhausted.
+	 */
+	NodeRecord register_node(const NodeRecord &r);
+	std::optional<NodeRecord> find(std::string_view fqdn);
+	std::optional<NodeRecord> find_by_vip(const IpAddress &vip);
+	/** Keepalive: external endpoint and last_seen; false when unknown. */
+	bool seen(std::string_view fqdn, const Endpoint &external, std::int64_t now);
+	void set_online(std::string_view fqdn, bool online);
+	/** Marks nodes offline whose last_seen < cutoff; returns their FQDNs. */
+	std::vector<std::string> expire(std::int64_t cutoff);
+	std::vector<NodeRecord> list();
+	/** Number of registered nodes. */
+	std::size_t count();
+
+	/**
+	 * Reserves a block of n sequence numbers for the DC's envelopes and
+	 * returns its first; persisted, so a restart never reuses one.
+	 */
+	std::uint64_t reserve_seq(std::uint64_t n);
+
+	/** Wraps several changes in one transaction (benchmarks, bulk loads). */
+	void begin();
+	void commit();
+
+private:
+	Db db_;
+	std::optional<sig::Prefix> pool4_;
+	std::optional<sig::Prefix> pool6_;
+};
+
+} // namespace ntm::store
+
+#endif

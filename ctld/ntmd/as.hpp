@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Account Server role and its two TLS counterparts:
+ *   AsRole      - node login over TLS 1.3 (password or certificate),
+ *                 Key Distribution to the DC of the node's domain over one
+ *                 long-lived mutual-TLS connection per DC;
+ *   KeyListener - the DC's mutual-TLS listener that accepts Key
+ *                 Distribution from trusted AS certificates;
+ *   login()     - the node's side of Login.
+ * Message formats: Documentation/protocol/signalling.rst.
+ */
+#ifndef NTMD_AS_HPP
+#define NTMD_AS_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+
+#include "ntm/config.hpp"
+#include "ntm/secret.hpp"
+#include "ntm/sig.hpp"
+#include "ntm/store.hpp"
+#include "resolver.hpp"
+
+namespace ntmd {
+
+struct AsCounters {
+	std::uint64_t logins_ok = 0;
+	std::uint64_t logins_failed = 0;
+	std::uint64_t malformed = 0;
+	std::uint64_t dc_failures = 0;
+};
+
+class AsRole {
+public:
+	/** Opens the account database and binds the listeners; throws ntm::Error. */
+	AsRole(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver);
+	AsRole(const AsRole &) = delete;
+	AsRole &operator=(const AsRole &) = delete;
+	AsRole(AsRole &&) = delete;
+	AsRole &operator=(AsRole &&) = delete;
+	~AsRole();
+	void start();
+	void stop();
+	[[nodiscard]] const AsCounters &counters() const noexcept;
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+/** Stores a distributed key; returns the NTM ACK status. */
+using KeyHandler = std::function<ntm::sig::Status(const ntm::store::NodeKey &)>;
+
+class KeyListener {
+public:
+	/** Binds cfg.dc->listen_tls; throws ntm::Error. */
+	KeyListener(asio::io_context &io, const ntm::config::Config &cfg, KeyHandler handler);
+	KeyListener(const KeyListener &) = delete;
+	KeyListener &operator=(const KeyListener &) = delete;
+	KeyListener(KeyListener &&) = delete;
+	KeyListener &operator=(KeyListener &&) = delete;
+	~KeyListener();
+	void start();
+	void stop();
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+/** A refused or failed login: status() from the AS, what() for the user. */
+class LoginError : public std::runtime_error {
+public:
+	LoginError(ntm::sig::Status s, const std::string &msg) : std::runtime_error(msg), status_(s) {}
+	[[nodiscard]] ntm::sig::Status status() const noexcept { return status_; }
+
+private:
+	ntm::sig::Status status_;
+};
+
+struct LoginResult {
+	std::uint32_t key_id = 0;
+	ntm::SecretBytes key;
+	std::chrono::seconds lifetime{0};
+	std::string fqdn;
+};
+
+/**
+ * Logs in at cfg.node->as (password from cfg.node->password_file, or the
+ * [tls] certificate). Throws LoginError (refused: "login refused by
+ * as.ntm.test: wrong account or password") or ntm::Error (network, TLS).
+ */
+asio::awaitable<LoginResult> login(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver);
+
+} // namespace ntmd
+
+#endif

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The node's DNS hook: a stub server (UDP and TCP) on the configured
+ * addresses. Queries for names in an NTM domain go to the hook (which
+ * builds the tunnel and returns the peer's virtual address); all other
+ * queries are forwarded verbatim to the upstream servers and their answer
+ * relayed back.
+ */
+#ifndef NTMD_DNSSTUB_HPP
+#define NTMD_DNSSTUB_HPP
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+
+#include "ntm/dns.hpp"
+#include "ntm/model.hpp"
+
+namespace ntmd {
+
+struct HookAnswer {
+	ntm::dns::Rcode rcode = ntm::dns::Rcode::servfail;
+	std::vector<ntm::IpAddress> addrs; /* of the question's type; empty = NODATA */
+	std::uint32_t ttl = 0;
+};
+/** Called for A/AAAA/ANY... questions in an NTM domain; must not throw. */
+using DnsHook = std::function<asio::awaitable<HookAnswer>(const ntm::dns::Question &)>;
+
+struct DnsStubCounters {
+	std::uint64_t queries = 0;
+	std::uint64_t hooked = 0;
+	std::uint64_t forwarded = 0;
+	std::uint64_t upstream_failures = 0; /* answered SERVFAIL */
+	std::uint64_t malformed = 0;	      /* dropped or FORMERR */
+};
+
+class DnsStub {
+public:
+	/**
+	 * Binds every listen endpoint (UDP and TCP) at once; throws
+	 * ntm::Error naming the address when one fails (e.g. EADDRINUSE).
+	 */
+	DnsStub(asio::io_context &io, const std::vector<ntm::Endpoint> &listen, std::vector<ntm::Endpoint> upstream,
+		std::vector<std::string> ntm_domains, DnsHook hook);
+	DnsStub(const DnsStub &) = delete;
+	DnsStub &operator=(const DnsStub &) = delete;
+	DnsStub(DnsStub &&) = delete;
+	DnsStub &operator=(DnsStub &&) = delete;
+	~DnsStub();
+
+	/** Starts serving (spawns the receive loops). */
+	void start();
+	/** Closes the sockets; pending queries are abandoned. */
+	void stop();
+	/** Domains may be learned after start (the node's own after login). */
+	void set_domains(std::vector<std::string> ntm_domains);
+	[[nodiscard]] const DnsStubCounters &counters() const noexcept;
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+} // namespace ntmd
+
+#endif

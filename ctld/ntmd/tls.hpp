@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TLS 1.3 (OpenSSL through asio::ssl) for the AS and the DC: contexts from
+ * the [tls] configuration, framed messages (be32 length | body, see
+ * Documentation/protocol/signalling.rst), and the name check of a peer's
+ * certificate.
+ */
+#ifndef NTMD_TLS_HPP
+#define NTMD_TLS_HPP
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl.hpp>
+
+#include "ntm/config.hpp"
+
+namespace ntmd::tls {
+
+using Stream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+/**
+ * TLS 1.3 only. Server: own certificate and key; verify_client requires
+ * and verifies a client certificate against ca. Client: verifies the
+ * server against ca (hostname checked by the caller with
+ * set_verify_host()); with_cert presents the own certificate. Throws
+ * ntm::Error naming the file on any failure.
+ */
+asio::ssl::context server_context(const ntm::config::Tls &t, bool verify_client);
+asio::ssl::context client_context(const ntm::config::Tls &t, bool with_cert);
+/** SNI + hostname verification of the server certificate. */
+void set_verify_host(Stream &s, const std::string &host);
+
+/** Reads one frame; throws ntm::Error on EOF, error, or length > kMaxFrame. */
+asio::awaitable<std::vector<std::uint8_t>> read_frame(Stream &s);
+asio::awaitable<void> write_frame(Stream &s, std::span<const std::uint8_t> body);
+
+/** DNS names (subjectAltName dNSName) of the verified peer certificate. */
+std::vector<std::string> peer_dns_names(Stream &s);
+
+} // namespace ntmd::tls
+
+#endif
