@@ -1,2 +1,1266 @@
 // SPDX-License-Identifier: GPL-2.0
-// placeholder: being written
+/*
+ * NTMobile signalling v1 (Documentation/protocol/signalling.rst): the TLV
+ * body codec, the sealed UDP envelope, NOTICEs, the replay window and the
+ * key schedule of a data tunnel. The cryptography is OpenSSL 3's
+ * (ChaCha20-Poly1305 through EVP, HKDF through EVP_KDF, HMAC-SHA256).
+ */
+#include "ntm/sig.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "ntm/error.hpp"
+
+namespace ntm::sig {
+
+static_assert(NTM_SALT_LEN == 4, "the spec derives two 4-byte salts");
+
+namespace {
+
+constexpr std::uint16_t kMaxTlvType = static_cast<std::uint16_t>(Tlv::nated);
+constexpr std::size_t kTlvHeaderLen = 4;
+constexpr std::size_t kMaxCiphers = 8;
+constexpr std::size_t kNoticeLen = kEnvelopeHeaderLen + 2;
+constexpr std::size_t kMaxHkdfLen = std::size_t{255} * 32;
+constexpr std::string_view kKmncnLabel = "ntm kmncn";
+
+/* ---- byte order ---- */
+
+void put_be16(std::vector<std::uint8_t> &out, std::uint16_t v)
+{
+	out.push_back(static_cast<std::uint8_t>(v >> 8));
+	out.push_back(static_cast<std::uint8_t>(v));
+}
+
+void put_be32(std::vector<std::uint8_t> &out, std::uint32_t v)
+{
+	for (int shift = 24; shift >= 0; shift -= 8)
+		out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+void put_be64(std::vector<std::uint8_t> &out, std::uint64_t v)
+{
+	for (int shift = 56; shift >= 0; shift -= 8)
+		out.push_back(static_cast<std::uint8_t>(v >> shift));
+}
+
+/* b must hold at least the bytes read */
+std::uint16_t get_be16(std::span<const std::uint8_t> b) noexcept
+{
+	return static_cast<std::uint16_t>((b[0] << 8) | b[1]);
+}
+
+std::uint32_t get_be32(std::span<const std::uint8_t> b) noexcept
+{
+	std::uint32_t v = 0;
+	for (std::size_t i = 0; i < 4; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+std::uint64_t get_be64(std::span<const std::uint8_t> b) noexcept
+{
+	std::uint64_t v = 0;
+	for (std::size_t i = 0; i < 8; i++)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+std::array<std::uint8_t, 4> be32_bytes(std::uint32_t v) noexcept
+{
+	return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+		static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
+
+/* ---- names ---- */
+
+constexpr std::array<std::string_view, kMaxTlvType + 1> kTlvNames{
+	"TLV 0",    "STATUS",	 "ERROR_TEXT", "ACCOUNT", "PASSWORD", "FQDN",	 "KEY_ID",    "KEY",
+	"LIFETIME", "PEER_FQDN", "VIP4",       "VIP6",	  "POOL4",    "POOL6",	 "LOCAL_EP",  "EXTERNAL_EP",
+	"INTERVAL", "COMM_ID",	 "K_TUN",      "K_TMP",	  "ACTION",   "PEER_EP", "PEER_VIP4", "PEER_VIP6",
+	"CIPHERS",  "CIPHER",	 "SEALED_KEY", "INDEX",	  "CONFIRM",  "NATED",
+};
+
+std::string tlv_name(Tlv t)
+{
+	const auto i = static_cast<std::uint16_t>(t);
+	if (i >= 1 && i <= kMaxTlvType)
+		return std::string(kTlvNames.at(i));
+	return "TLV " + std::to_string(i);
+}
+
+bool known_type(MsgType t) noexcept
+{
+	const auto v = static_cast<std::uint8_t>(t);
+	return v >= static_cast<std::uint8_t>(MsgType::login) &&
+	       v <= static_cast<std::uint8_t>(MsgType::deregistration);
+}
+
+/* ---- field checks shared by encode and decode ---- */
+
+/* Well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF) without U+0000, which no name or password contains and which
+ * would cut C strings short. */
+bool valid_text(std::span<const std::uint8_t> s) noexcept
+{
+	std::size_t i = 0;
+	while (i < s.size()) {
+		const std::uint8_t c = s[i];
+		std::size_t n = 0;
+		std::uint32_t cp = 0;
+		std::uint32_t min = 0;
+		if (c == 0)
+			return false;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1fU;
+			min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0fU;
+			min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07U;
+			min = 0x10000;
+		} else {
+			return false;
+		}
+		if (s.size() - i <= n)
+			return false;
+		for (std::size_t k = 1; k <= n; k++) {
+			const std::uint8_t cc = s[i + k];
+			if ((cc & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (cc & 0x3fU);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+std::span<const std::uint8_t> text_bytes(std::string_view s) noexcept
+{
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	return {reinterpret_cast<const std::uint8_t *>(s.data()), s.size()};
+}
+
+bool valid_cipher(std::uint8_t c) noexcept
+{
+	return c == NTM_CIPHER_AES_GCM || c == NTM_CIPHER_CHACHA20_POLY1305;
+}
+
+bool valid_action(std::uint8_t a) noexcept
+{
+	return a == static_cast<std::uint8_t>(Action::open) || a == static_cast<std::uint8_t>(Action::wait);
+}
+
+/* all bits after the first len bits are zero */
+bool host_bits_zero(std::span<const std::uint8_t> addr, std::size_t len) noexcept
+{
+	for (std::size_t i = 0; i < addr.size(); i++) {
+		const std::size_t first = i * 8; /* bit number of the byte's MSB */
+		std::uint8_t mask = 0xff;
+		if (first + 8 <= len)
+			continue;
+		if (first < len)
+			mask = static_cast<std::uint8_t>(0xffU >> (len - first));
+		if ((addr[i] & mask) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* ---- encoding ---- */
+
+/*
+ * Builds a body in one buffer reserved up front (no reallocation leaves a
+ * stale copy of a key on the heap) and wipes it unless it was handed out.
+ */
+class Writer {
+public:
+	Writer() { out_.reserve(kMaxBody); }
+	Writer(const Writer &) = delete;
+	Writer &operator=(const Writer &) = delete;
+	~Writer() { secure_wipe(out_.data(), out_.size()); }
+
+	void raw(std::span<const std::uint8_t> b)
+	{
+		if (b.size() > kMaxBody - out_.size())
+			throw std::invalid_argument("signalling body exceeds " + std::to_string(kMaxBody) + " bytes");
+		out_.insert(out_.end(), b.begin(), b.end());
+	}
+	void tlv(Tlv t, std::span<const std::uint8_t> value)
+	{
+		if (value.size() > kMaxTlvValue)
+			throw std::invalid_argument(tlv_name(t) + " value exceeds " + std::to_string(kMaxTlvValue) +
+						    " bytes");
+		std::array<std::uint8_t, kTlvHeaderLen> h{};
+		const auto type = static_cast<std::uint16_t>(t);
+		const auto len = static_cast<std::uint16_t>(value.size());
+		h[0] = static_cast<std::uint8_t>(type >> 8);
+		h[1] = static_cast<std::uint8_t>(type);
+		h[2] = static_cast<std::uint8_t>(len >> 8);
+		h[3] = static_cast<std::uint8_t>(len);
+		raw(h);
+		raw(value);
+	}
+	void u8(Tlv t, std::uint8_t v) { tlv(t, std::array<std::uint8_t, 1>{v}); }
+	void u16(Tlv t, std::uint16_t v)
+	{
+		tlv(t, std::array<std::uint8_t, 2>{static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)});
+	}
+	void u32(Tlv t, std::uint32_t v) { tlv(t, be32_bytes(v)); }
+	void nonzero_u32(Tlv t, const std::optional<std::uint32_t> &v)
+	{
+		if (!v)
+			return;
+		if (*v == 0)
+			throw std::invalid_argument(tlv_name(t) + " must not be 0");
+		u32(t, *v);
+	}
+	void text(Tlv t, std::span<const std::uint8_t> s)
+	{
+		if (s.empty())
+			return;
+		if (s.size() > kMaxTlvValue || !valid_text(s))
+			throw std::invalid_argument(tlv_name(t) + " is not UTF-8 text of 1.." +
+						    std::to_string(kMaxTlvValue) + " bytes");
+		tlv(t, s);
+	}
+	void dns_name(Tlv t, const std::string &name)
+	{
+		if (name.empty())
+			return;
+		if (!valid_dns_name(name))
+			throw std::invalid_argument(tlv_name(t) + " is not a valid DNS name");
+		tlv(t, text_bytes(name));
+	}
+	void fixed(Tlv t, std::span<const std::uint8_t> b, std::size_t len)
+	{
+		if (b.empty())
+			return;
+		if (b.size() != len)
+			throw std::invalid_argument(tlv_name(t) + " must have " + std::to_string(len) + " bytes");
+		tlv(t, b);
+	}
+	void address(Tlv t, const std::optional<IpAddress> &a, int family)
+	{
+		if (!a)
+			return;
+		if (a->family() != family)
+			throw std::invalid_argument(tlv_name(t) + " has the wrong address family");
+		tlv(t, a->bytes());
+	}
+	void prefix(Tlv t, const std::optional<Prefix> &p, int family)
+	{
+		if (!p)
+			return;
+		const auto bytes = p->addr.bytes();
+		if (p->addr.family() != family || p->len > bytes.size() * 8 || !host_bits_zero(bytes, p->len))
+			throw std::invalid_argument(tlv_name(t) + " is not a valid network prefix");
+		std::array<std::uint8_t, 17> v{};
+		std::copy(bytes.begin(), bytes.end(), v.begin());
+		v.at(bytes.size()) = p->len;
+		tlv(t, std::span<const std::uint8_t>(v.data(), bytes.size() + 1));
+	}
+	void endpoint(Tlv t, const Endpoint &ep)
+	{
+		const IpAddress a = ep.address();
+		const auto bytes = a.bytes();
+		if (!a.is_v4() && !a.is_v6())
+			throw std::invalid_argument(tlv_name(t) + " has no address");
+		std::array<std::uint8_t, 19> v{};
+		v[0] = a.is_v4() ? 4 : 6;
+		std::copy(bytes.begin(), bytes.end(), v.begin() + 1);
+		v.at(bytes.size() + 1) = static_cast<std::uint8_t>(ep.port() >> 8);
+		v.at(bytes.size() + 2) = static_cast<std::uint8_t>(ep.port());
+		tlv(t, std::span<const std::uint8_t>(v.data(), bytes.size() + 3));
+	}
+
+	std::vector<std::uint8_t> take() noexcept { return std::exchange(out_, {}); }
+
+private:
+	std::vector<std::uint8_t> out_;
+};
+
+/* ---- decoding ---- */
+
+[[noreturn]] void malformed(const std::string &what)
+{
+	throw ParseError(Status::malformed, what);
+}
+
+void need_len(Tlv t, std::span<const std::uint8_t> v, std::size_t len)
+{
+	if (v.size() != len)
+		malformed(tlv_name(t) + " has " + std::to_string(v.size()) + " bytes, expected " + std::to_string(len));
+}
+
+std::uint32_t dec_nonzero_u32(Tlv t, std::span<const std::uint8_t> v)
+{
+	need_len(t, v, 4);
+	const std::uint32_t x = get_be32(v);
+	if (x == 0)
+		malformed(tlv_name(t) + " is 0");
+	return x;
+}
+
+void dec_text_check(Tlv t, std::span<const std::uint8_t> v)
+{
+	if (v.empty() || !valid_text(v))
+		malformed(tlv_name(t) + " is not UTF-8 text of 1.." + std::to_string(kMaxTlvValue) + " bytes");
+}
+
+std::string dec_text(Tlv t, std::span<const std::uint8_t> v)
+{
+	dec_text_check(t, v);
+	return {v.begin(), v.end()};
+}
+
+std::string dec_dns_name(Tlv t, std::span<const std::uint8_t> v)
+{
+	std::string name(v.begin(), v.end());
+	if (!valid_dns_name(name))
+		malformed(tlv_name(t) + " is not a valid DNS name");
+	return name;
+}
+
+SecretBytes dec_key(Tlv t, std::span<const std::uint8_t> v)
+{
+	need_len(t, v, kKeyLen);
+	return SecretBytes(v);
+}
+
+IpAddress dec_address(Tlv t, std::span<const std::uint8_t> v, std::size_t len)
+{
+	need_len(t, v, len);
+	return *IpAddress::from_bytes(v);
+}
+
+Prefix dec_prefix(Tlv t, std::span<const std::uint8_t> v, std::size_t addr_len)
+{
+	need_len(t, v, addr_len + 1);
+	const auto addr = v.first(addr_len);
+	const std::uint8_t len = v[addr_len];
+	if (len > addr_len * 8)
+		malformed(tlv_name(t) + " prefix length " + std::to_string(len) + " is too long");
+	if (!host_bits_zero(addr, len))
+		malformed(tlv_name(t) + " has host bits set");
+	return Prefix{*IpAddress::from_bytes(addr), len};
+}
+
+Endpoint dec_endpoint(Tlv t, std::span<const std::uint8_t> v)
+{
+	if (v.size() != 7 && v.size() != 19)
+		malformed(tlv_name(t) + " has " + std::to_string(v.size()) + " bytes, expected 7 or 19");
+	const std::size_t alen = v.size() - 3;
+	if ((v[0] != 4 || alen != 4) && (v[0] != 6 || alen != 16))
+		malformed(tlv_name(t) + " has a bad address family " + std::to_string(v[0]));
+	return {*IpAddress::from_bytes(v.subspan(1, alen)), get_be16(v.subspan(1 + alen))};
+}
+
+std::uint8_t dec_u8(Tlv t, std::span<const std::uint8_t> v)
+{
+	need_len(t, v, 1);
+	return v[0];
+}
+
+/* Stores one known TLV's value in m. */
+void decode_tlv(Message &m, Tlv t, std::span<const std::uint8_t> v)
+{
+	switch (t) {
+	case Tlv::status:
+		need_len(t, v, 2);
+		m.status = static_cast<Status>(get_be16(v));
+		break;
+	case Tlv::error_text:
+		m.error_text = dec_text(t, v);
+		break;
+	case Tlv::account:
+		m.account = dec_text(t, v);
+		break;
+	case Tlv::password:
+		dec_text_check(t, v);
+		m.password.assign(v.begin(), v.end());
+		break;
+	case Tlv::fqdn:
+		m.fqdn = dec_dns_name(t, v);
+		break;
+	case Tlv::key_id:
+		m.key_id = dec_nonzero_u32(t, v);
+		break;
+	case Tlv::key:
+		m.key = dec_key(t, v);
+		break;
+	case Tlv::lifetime:
+		need_len(t, v, 4);
+		m.lifetime = get_be32(v);
+		break;
+	case Tlv::peer_fqdn:
+		m.peer_fqdn = dec_dns_name(t, v);
+		break;
+	case Tlv::vip4:
+		m.vip4 = dec_address(t, v, 4);
+		break;
+	case Tlv::vip6:
+		m.vip6 = dec_address(t, v, 16);
+		break;
+	case Tlv::pool4:
+		m.pool4 = dec_prefix(t, v, 4);
+		break;
+	case Tlv::pool6:
+		m.pool6 = dec_prefix(t, v, 16);
+		break;
+	case Tlv::local_ep:
+		m.local_eps.push_back(dec_endpoint(t, v));
+		break;
+	case Tlv::external_ep:
+		m.external_ep = dec_endpoint(t, v);
+		break;
+	case Tlv::interval:
+		need_len(t, v, 2);
+		m.interval = get_be16(v);
+		break;
+	case Tlv::comm_id:
+		m.comm_id = dec_nonzero_u32(t, v);
+		break;
+	case Tlv::k_tun:
+		m.k_tun = dec_key(t, v);
+		break;
+	case Tlv::k_tmp:
+		m.k_tmp = dec_key(t, v);
+		break;
+	case Tlv::action: {
+		const std::uint8_t a = dec_u8(t, v);
+		if (!valid_action(a))
+			malformed("ACTION " + std::to_string(a) + " is not OPEN or WAIT");
+		m.action = static_cast<Action>(a);
+		break;
+	}
+	case Tlv::peer_ep:
+		m.peer_ep = dec_endpoint(t, v);
+		break;
+	case Tlv::peer_vip4:
+		m.peer_vip4 = dec_address(t, v, 4);
+		break;
+	case Tlv::peer_vip6:
+		m.peer_vip6 = dec_address(t, v, 16);
+		break;
+	case Tlv::ciphers:
+		if (v.empty() || v.size() > kMaxCiphers || !std::all_of(v.begin(), v.end(), valid_cipher))
+			malformed("CIPHERS is not a list of 1.." + std::to_string(kMaxCiphers) + " known ciphers");
+		m.ciphers.assign(v.begin(), v.end());
+		break;
+	case Tlv::cipher: {
+		const std::uint8_t c = dec_u8(t, v);
+		if (!valid_cipher(c))
+			malformed("CIPHER " + std::to_string(c) + " is unknown");
+		m.cipher = c;
+		break;
+	}
+	case Tlv::sealed_key:
+		need_len(t, v, kSealedKeyLen);
+		m.sealed_key.assign(v.begin(), v.end());
+		break;
+	case Tlv::index:
+		m.index = dec_nonzero_u32(t, v);
+		break;
+	case Tlv::confirm:
+		need_len(t, v, kConfirmLen);
+		m.confirm.assign(v.begin(), v.end());
+		break;
+	case Tlv::nated: {
+		const std::uint8_t n = dec_u8(t, v);
+		if (n > 1)
+			malformed("NATED " + std::to_string(n) + " is not 0 or 1");
+		m.nated = n == 1;
+		break;
+	}
+	}
+}
+
+/* ---- validation ---- */
+
+class Requirements {
+public:
+	explicit Requirements(const Message &m) : m_(m) {}
+	void need(bool present, std::string_view what) const
+	{
+		if (!present)
+			malformed(message_name(m_.type, m_.response) + " without " + std::string(what));
+	}
+
+private:
+	const Message &m_;
+};
+
+void validate_route(const Message &m, const Requirements &r)
+{
+	r.need(m.action.has_value(), "ACTION");
+	r.need(m.comm_id.has_value(), "COMM_ID");
+	r.need(!m.k_tun.empty(), "K_TUN");
+	r.need(!m.k_tmp.empty(), "K_TMP");
+	r.need(m.cipher.has_value(), "CIPHER");
+	r.need(!m.peer_fqdn.empty(), "PEER_FQDN");
+	r.need(m.peer_ep.has_value(), "PEER_EP");
+	r.need(m.peer_vip4 || m.peer_vip6, "PEER_VIP4 or PEER_VIP6");
+}
+
+void validate_request(const Message &m, const Requirements &r)
+{
+	switch (m.type) {
+	case MsgType::login:
+		/* password mode sends both, public-key mode neither */
+		if (m.account.empty() != m.password.empty())
+			malformed("login request with only one of ACCOUNT and PASSWORD");
+		break;
+	case MsgType::key_distribution:
+		r.need(m.key_id.has_value(), "KEY_ID");
+		r.need(!m.key.empty(), "KEY");
+		r.need(m.lifetime.has_value(), "LIFETIME");
+		r.need(!m.fqdn.empty(), "FQDN");
+		break;
+	case MsgType::registration:
+		r.need(!m.fqdn.empty(), "FQDN");
+		break;
+	case MsgType::keepalive:
+	case MsgType::deregistration:
+		break;
+	case MsgType::direction: {
+		const int n = static_cast<int>(!m.peer_fqdn.empty()) + static_cast<int>(m.peer_vip4.has_value()) +
+			      static_cast<int>(m.peer_vip6.has_value());
+		if (n != 1)
+			malformed("direction request needs exactly one of PEER_FQDN, PEER_VIP4, PEER_VIP6");
+		break;
+	}
+	case MsgType::route_direction:
+		validate_route(m, r);
+		break;
+	case MsgType::tunnel:
+		r.need(!m.fqdn.empty(), "FQDN");
+		r.need(m.index.has_value(), "INDEX");
+		r.need(m.cipher.has_value(), "CIPHER");
+		r.need(!m.sealed_key.empty(), "SEALED_KEY");
+		r.need(m.vip4 || m.vip6, "VIP4 or VIP6");
+		break;
+	}
+}
+
+void validate_ok_response(const Message &m, const Requirements &r)
+{
+	switch (m.type) {
+	case MsgType::login:
+		r.need(m.key_id.has_value(), "KEY_ID");
+		r.need(!m.key.empty(), "KEY");
+		r.need(m.lifetime.has_value(), "LIFETIME");
+		r.need(!m.fqdn.empty(), "FQDN");
+		break;
+	case MsgType::registration:
+		r.need(m.vip4 || m.vip6, "VIP4 or VIP6");
+		r.need(m.pool4 || m.pool6, "POOL4 or POOL6");
+		r.need(m.external_ep.has_value(), "EXTERNAL_EP");
+		r.need(m.nated.has_value(), "NATED");
+		r.need(m.interval.has_value(), "INTERVAL");
+		r.need(m.lifetime.has_value(), "LIFETIME");
+		break;
+	case MsgType::direction:
+		validate_route(m, r);
+		break;
+	case MsgType::tunnel:
+		r.need(m.index.has_value(), "INDEX");
+		r.need(!m.confirm.empty(), "CONFIRM");
+		break;
+	case MsgType::key_distribution:
+	case MsgType::keepalive:
+	case MsgType::route_direction:
+	case MsgType::deregistration:
+		break;
+	}
+}
+
+/* ---- OpenSSL ---- */
+
+struct CipherCtxFree {
+	void operator()(EVP_CIPHER_CTX *c) const noexcept { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+struct KdfFree {
+	void operator()(EVP_KDF *k) const noexcept { EVP_KDF_free(k); }
+};
+struct KdfCtxFree {
+	void operator()(EVP_KDF_CTX *c) const noexcept { EVP_KDF_CTX_free(c); }
+};
+
+[[noreturn]] void openssl_failed(const char *what)
+{
+	throw Error(std::string("OpenSSL: ") + what + " failed");
+}
+
+int int_len(std::size_t n)
+{
+	if (n > static_cast<std::size_t>(INT_MAX))
+		throw std::invalid_argument("input too long for OpenSSL");
+	return static_cast<int>(n);
+}
+
+void check_aead_args(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce)
+{
+	if (key.size() != kKeyLen)
+		throw std::invalid_argument("ChaCha20-Poly1305 key must have " + std::to_string(kKeyLen) + " bytes");
+	if (nonce.size() != kAeadNonceLen)
+		throw std::invalid_argument("ChaCha20-Poly1305 nonce must have " + std::to_string(kAeadNonceLen) +
+					    " bytes");
+}
+
+CipherCtx aead_init(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce, bool enc)
+{
+	CipherCtx ctx(EVP_CIPHER_CTX_new());
+	if (!ctx)
+		openssl_failed("EVP_CIPHER_CTX_new");
+	const int e = enc ? 1 : 0;
+	if (EVP_CipherInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, nullptr, nullptr, e) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(kAeadNonceLen), nullptr) != 1 ||
+	    EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data(), e) != 1)
+		openssl_failed("ChaCha20-Poly1305 setup");
+	return ctx;
+}
+
+void aead_aad(EVP_CIPHER_CTX *ctx, std::span<const std::uint8_t> aad)
+{
+	int outl = 0;
+	if (!aad.empty() && EVP_CipherUpdate(ctx, nullptr, &outl, aad.data(), int_len(aad.size())) != 1)
+		openssl_failed("ChaCha20-Poly1305 AAD");
+}
+
+/* out: exactly plaintext.size() + kTagLen bytes */
+void aead_seal_into(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+		    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext,
+		    std::span<std::uint8_t> out)
+{
+	check_aead_args(key, nonce);
+	const auto ctx = aead_init(key, nonce, true);
+	aead_aad(ctx.get(), aad);
+	int outl = 0;
+	if (!plaintext.empty() &&
+	    (EVP_CipherUpdate(ctx.get(), out.data(), &outl, plaintext.data(), int_len(plaintext.size())) != 1 ||
+	     static_cast<std::size_t>(outl) != plaintext.size()))
+		openssl_failed("ChaCha20-Poly1305 encryption");
+	int finl = 0;
+	auto tag = out.subspan(plaintext.size(), kTagLen);
+	if (EVP_CipherFinal_ex(ctx.get(), tag.data(), &finl) != 1 || finl != 0 ||
+	    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagLen), tag.data()) != 1)
+		openssl_failed("ChaCha20-Poly1305 tag");
+}
+
+/* out: exactly input.size() - kTagLen bytes; wiped when false */
+bool aead_open_into(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+		    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> input, std::span<std::uint8_t> out)
+{
+	check_aead_args(key, nonce);
+	const std::size_t ctlen = input.size() - kTagLen;
+	const auto ctx = aead_init(key, nonce, false);
+	std::array<std::uint8_t, kTagLen> tag{};
+	const auto in_tag = input.subspan(ctlen);
+	std::copy(in_tag.begin(), in_tag.end(), tag.begin());
+	if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagLen), tag.data()) != 1)
+		openssl_failed("ChaCha20-Poly1305 tag");
+	aead_aad(ctx.get(), aad);
+	int outl = 0;
+	if (ctlen > 0 && (EVP_CipherUpdate(ctx.get(), out.data(), &outl, input.data(), int_len(ctlen)) != 1 ||
+			  static_cast<std::size_t>(outl) != ctlen))
+		openssl_failed("ChaCha20-Poly1305 decryption");
+	std::array<std::uint8_t, 16> scratch{};
+	int finl = 0;
+	if (EVP_CipherFinal_ex(ctx.get(), scratch.data(), &finl) != 1) {
+		secure_wipe(out.data(), out.size());
+		return false;
+	}
+	return true;
+}
+
+std::array<std::uint8_t, kAeadNonceLen> envelope_nonce(Direction dir, std::uint64_t seq) noexcept
+{
+	std::array<std::uint8_t, kAeadNonceLen> n{};
+	const auto d = static_cast<std::uint32_t>(dir);
+	for (std::size_t i = 0; i < 4; i++)
+		n.at(i) = static_cast<std::uint8_t>(d >> (24 - 8 * i));
+	for (std::size_t i = 0; i < 8; i++)
+		n.at(4 + i) = static_cast<std::uint8_t>(seq >> (56 - 8 * i));
+	return n;
+}
+
+std::array<std::uint8_t, kEnvelopeHeaderLen> header_bytes(Kind kind, std::uint32_t key_id, std::uint64_t seq)
+{
+	std::vector<std::uint8_t> v;
+	v.reserve(kEnvelopeHeaderLen);
+	put_be32(v, static_cast<std::uint32_t>(kind));
+	put_be32(v, key_id);
+	put_be64(v, seq);
+	std::array<std::uint8_t, kEnvelopeHeaderLen> h{};
+	std::copy(v.begin(), v.end(), h.begin());
+	return h;
+}
+
+std::array<std::uint8_t, kKmncnLabel.size() + 8> kmncn_aad(std::uint32_t comm_id, std::uint32_t opener_index)
+{
+	std::array<std::uint8_t, kKmncnLabel.size() + 8> aad{};
+	std::copy(kKmncnLabel.begin(), kKmncnLabel.end(), aad.begin());
+	const auto c = be32_bytes(comm_id);
+	const auto o = be32_bytes(opener_index);
+	std::copy(c.begin(), c.end(), aad.begin() + kKmncnLabel.size());
+	std::copy(o.begin(), o.end(), aad.begin() + kKmncnLabel.size() + 4);
+	return aad;
+}
+
+} // namespace
+
+/* ---- names ---- */
+
+std::string_view msg_type_name(MsgType t) noexcept
+{
+	switch (t) {
+	case MsgType::login:
+		return "login";
+	case MsgType::key_distribution:
+		return "key distribution";
+	case MsgType::registration:
+		return "registration";
+	case MsgType::keepalive:
+		return "keepalive";
+	case MsgType::direction:
+		return "direction";
+	case MsgType::route_direction:
+		return "route direction";
+	case MsgType::tunnel:
+		return "tunnel";
+	case MsgType::deregistration:
+		return "deregistration";
+	}
+	return "unknown";
+}
+
+std::string_view status_name(Status s) noexcept
+{
+	switch (s) {
+	case Status::ok:
+		return "OK";
+	case Status::malformed:
+		return "MALFORMED";
+	case Status::unsupported_version:
+		return "UNSUPPORTED_VERSION";
+	case Status::unsupported_tlv:
+		return "UNSUPPORTED_TLV";
+	case Status::auth_failed:
+		return "AUTH_FAILED";
+	case Status::unknown_key:
+		return "UNKNOWN_KEY";
+	case Status::key_expired:
+		return "KEY_EXPIRED";
+	case Status::not_found:
+		return "NOT_FOUND";
+	case Status::peer_offline:
+		return "PEER_OFFLINE";
+	case Status::no_route:
+		return "NO_ROUTE";
+	case Status::pool_exhausted:
+		return "POOL_EXHAUSTED";
+	case Status::dc_unreachable:
+		return "DC_UNREACHABLE";
+	case Status::not_registered:
+		return "NOT_REGISTERED";
+	case Status::internal:
+		return "INTERNAL";
+	case Status::fqdn_mismatch:
+		return "FQDN_MISMATCH";
+	}
+	return "UNKNOWN_STATUS";
+}
+
+std::string message_name(MsgType t, bool response)
+{
+	switch (t) {
+	case MsgType::login:
+		return response ? "login response" : "login request";
+	case MsgType::key_distribution:
+		return response ? "ntm ack" : "key distribution";
+	case MsgType::registration:
+		return response ? "registration response" : "registration request";
+	case MsgType::keepalive:
+		return response ? "keepalive ack" : "keepalive";
+	case MsgType::direction:
+		return response ? "route direction" : "direction request";
+	case MsgType::route_direction:
+		return response ? "route direction ack" : "route direction";
+	case MsgType::tunnel:
+		return response ? "tunnel response" : "tunnel request";
+	case MsgType::deregistration:
+		return response ? "deregistration ack" : "deregistration";
+	}
+	return std::string("message type ") + std::to_string(static_cast<unsigned>(t)) +
+	       (response ? " response" : " request");
+}
+
+std::string Prefix::to_string() const
+{
+	return addr.to_string() + "/" + std::to_string(len);
+}
+
+Message make_response(const Message &req, Status s, std::string error_text)
+{
+	Message r;
+	r.type = req.type;
+	r.response = true;
+	r.txid = req.txid;
+	r.status = s;
+	r.error_text = std::move(error_text);
+	return r;
+}
+
+/* ---- body ---- */
+
+bool valid_dns_name(std::string_view name) noexcept
+{
+	if (name.empty() || name.size() > 253)
+		return false;
+	std::size_t label = 0;
+	for (const char c : name) {
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+std::optional<BodyHeader> peek_body(std::span<const std::uint8_t> body) noexcept
+{
+	if (body.size() < kBodyHeaderLen)
+		return std::nullopt;
+	return BodyHeader{body[0], body[1], (body[2] & kFlagResponse) != 0, get_be32(body.subspan(4))};
+}
+
+std::vector<std::uint8_t> encode(const Message &m)
+{
+	if (!known_type(m.type))
+		throw std::invalid_argument("unknown message type " + std::to_string(static_cast<unsigned>(m.type)));
+	if (m.txid == 0)
+		throw std::invalid_argument("transaction id must not be 0");
+
+	Writer w;
+	std::array<std::uint8_t, kBodyHeaderLen> h{};
+	h[0] = kVersion;
+	h[1] = static_cast<std::uint8_t>(m.type);
+	h[2] = m.response ? kFlagResponse : 0;
+	const auto txid = be32_bytes(m.txid);
+	std::copy(txid.begin(), txid.end(), h.begin() + 4);
+	w.raw(h);
+
+	/* in the order of the TLV types */
+	if (m.status)
+		w.u16(Tlv::status, static_cast<std::uint16_t>(*m.status));
+	w.text(Tlv::error_text, text_bytes(m.error_text));
+	w.text(Tlv::account, text_bytes(m.account));
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	w.text(Tlv::password, {reinterpret_cast<const std::uint8_t *>(m.password.data()), m.password.size()});
+	w.dns_name(Tlv::fqdn, m.fqdn);
+	w.nonzero_u32(Tlv::key_id, m.key_id);
+	w.fixed(Tlv::key, m.key.span(), kKeyLen);
+	if (m.lifetime)
+		w.u32(Tlv::lifetime, *m.lifetime);
+	w.dns_name(Tlv::peer_fqdn, m.peer_fqdn);
+	w.address(Tlv::vip4, m.vip4, AF_INET);
+	w.address(Tlv::vip6, m.vip6, AF_INET6);
+	w.prefix(Tlv::pool4, m.pool4, AF_INET);
+	w.prefix(Tlv::pool6, m.pool6, AF_INET6);
+	for (const auto &ep : m.local_eps)
+		w.endpoint(Tlv::local_ep, ep);
+	if (m.external_ep)
+		w.endpoint(Tlv::external_ep, *m.external_ep);
+	if (m.interval)
+		w.u16(Tlv::interval, *m.interval);
+	w.nonzero_u32(Tlv::comm_id, m.comm_id);
+	w.fixed(Tlv::k_tun, m.k_tun.span(), kKeyLen);
+	w.fixed(Tlv::k_tmp, m.k_tmp.span(), kKeyLen);
+	if (m.action) {
+		const auto a = static_cast<std::uint8_t>(*m.action);
+		if (!valid_action(a))
+			throw std::invalid_argument("ACTION " + std::to_string(a) + " is not OPEN or WAIT");
+		w.u8(Tlv::action, a);
+	}
+	if (m.peer_ep)
+		w.endpoint(Tlv::peer_ep, *m.peer_ep);
+	w.address(Tlv::peer_vip4, m.peer_vip4, AF_INET);
+	w.address(Tlv::peer_vip6, m.peer_vip6, AF_INET6);
+	if (!m.ciphers.empty()) {
+		if (m.ciphers.size() > kMaxCiphers || !std::all_of(m.ciphers.begin(), m.ciphers.end(), valid_cipher))
+			throw std::invalid_argument("CIPHERS must list 1.." + std::to_string(kMaxCiphers) +
+						    " known ciphers");
+		w.tlv(Tlv::ciphers, m.ciphers);
+	}
+	if (m.cipher) {
+		if (!valid_cipher(*m.cipher))
+			throw std::invalid_argument("CIPHER " + std::to_string(*m.cipher) + " is unknown");
+		w.u8(Tlv::cipher, *m.cipher);
+	}
+	w.fixed(Tlv::sealed_key, m.sealed_key, kSealedKeyLen);
+	w.nonzero_u32(Tlv::index, m.index);
+	w.fixed(Tlv::confirm, m.confirm, kConfirmLen);
+	if (m.nated)
+		w.u8(Tlv::nated, *m.nated ? 1 : 0);
+	return w.take();
+}
+
+Message decode(std::span<const std::uint8_t> body)
+{
+	if (body.size() < kBodyHeaderLen)
+		malformed("body of " + std::to_string(body.size()) + " bytes is shorter than its header");
+	if (body[0] != kVersion)
+		throw ParseError(Status::unsupported_version, "version " + std::to_string(body[0]) + " is not 1");
+	if (body.size() > kMaxBody)
+		malformed("body of " + std::to_string(body.size()) + " bytes exceeds " + std::to_string(kMaxBody));
+
+	Message m;
+	m.type = static_cast<MsgType>(body[1]);
+	if (!known_type(m.type))
+		malformed("unknown message type " + std::to_string(body[1]));
+	m.response = (body[2] & kFlagResponse) != 0;
+	m.txid = get_be32(body.subspan(4));
+	if (m.txid == 0)
+		malformed("transaction id 0");
+
+	std::uint32_t seen = 0; /* bit t: TLV type t already present */
+	auto rest = body.subspan(kBodyHeaderLen);
+	while (!rest.empty()) {
+		if (rest.size() < kTlvHeaderLen)
+			malformed("truncated TLV header");
+		const std::uint16_t raw_type = get_be16(rest);
+		const std::uint16_t len = get_be16(rest.subspan(2));
+		if (len > kMaxTlvValue)
+			malformed("TLV value of " + std::to_string(len) + " bytes exceeds " +
+				  std::to_string(kMaxTlvValue));
+		if (len > rest.size() - kTlvHeaderLen)
+			malformed("TLV runs past the end of the body");
+		const auto value = rest.subspan(kTlvHeaderLen, len);
+		rest = rest.subspan(kTlvHeaderLen + len);
+
+		const auto type = static_cast<std::uint16_t>(raw_type & ~kTlvCritical);
+		if (type == 0 || type > kMaxTlvType) {
+			if ((raw_type & kTlvCritical) != 0)
+				throw ParseError(Status::unsupported_tlv,
+						 "unknown critical TLV " + std::to_string(type));
+			continue;
+		}
+		const auto t = static_cast<Tlv>(type);
+		const std::uint32_t bit = 1U << type;
+		if ((seen & bit) != 0 && t != Tlv::local_ep)
+			malformed("duplicate " + tlv_name(t));
+		seen |= bit;
+		decode_tlv(m, t, value);
+	}
+	return m;
+}
+
+void validate(const Message &m)
+{
+	if (!known_type(m.type))
+		malformed("unknown message type " + std::to_string(static_cast<unsigned>(m.type)));
+	const Requirements r(m);
+	if (!m.response) {
+		validate_request(m, r);
+		return;
+	}
+	r.need(m.status.has_value(), "STATUS");
+	if (*m.status == Status::ok)
+		validate_ok_response(m, r);
+}
+
+/* ---- envelope ---- */
+
+std::optional<EnvelopeHeader> peek_header(std::span<const std::uint8_t> datagram) noexcept
+{
+	if (datagram.size() < kEnvelopeHeaderLen)
+		return std::nullopt;
+	const std::uint32_t kind = get_be32(datagram);
+	if (kind != static_cast<std::uint32_t>(Kind::dc) && kind != static_cast<std::uint32_t>(Kind::tun) &&
+	    kind != static_cast<std::uint32_t>(Kind::notice))
+		return std::nullopt;
+	return EnvelopeHeader{static_cast<Kind>(kind), get_be32(datagram.subspan(4)), get_be64(datagram.subspan(8))};
+}
+
+std::vector<std::uint8_t> seal(const EnvelopeHeader &h, Direction dir, std::span<const std::uint8_t> key,
+			       std::span<const std::uint8_t> body)
+{
+	if (h.kind != Kind::dc && h.kind != Kind::tun)
+		throw std::invalid_argument("only kinds 0x10 and 0x11 are sealed");
+	if (h.seq == 0)
+		throw std::invalid_argument("sequence number 0 is never sent");
+	const auto aad = header_bytes(h.kind, h.key_id, h.seq);
+	std::vector<std::uint8_t> out(kEnvelopeHeaderLen + body.size() + kTagLen);
+	std::copy(aad.begin(), aad.end(), out.begin());
+	aead_seal_into(key, envelope_nonce(dir, h.seq), aad, body, std::span(out).subspan(kEnvelopeHeaderLen));
+	return out;
+}
+
+std::optional<std::vector<std::uint8_t>> open(std::span<const std::uint8_t> datagram, Direction dir,
+					      std::span<const std::uint8_t> key)
+{
+	if (key.size() != kKeyLen)
+		throw std::invalid_argument("envelope key must have " + std::to_string(kKeyLen) + " bytes");
+	if (datagram.size() < kEnvelopeHeaderLen + kTagLen)
+		return std::nullopt;
+	const auto h = peek_header(datagram);
+	if (!h || h->kind == Kind::notice || h->seq == 0)
+		return std::nullopt;
+	const auto sealed = datagram.subspan(kEnvelopeHeaderLen);
+	std::vector<std::uint8_t> body(sealed.size() - kTagLen);
+	if (!aead_open_into(key, envelope_nonce(dir, h->seq), datagram.first(kEnvelopeHeaderLen), sealed, body))
+		return std::nullopt;
+	return body;
+}
+
+std::vector<std::uint8_t> encode_notice(std::uint32_t key_id, Status s)
+{
+	if (s != Status::unknown_key && s != Status::key_expired)
+		throw std::invalid_argument("a NOTICE carries UNKNOWN_KEY or KEY_EXPIRED");
+	const auto h = header_bytes(Kind::notice, key_id, 0);
+	std::vector<std::uint8_t> out(h.begin(), h.end());
+	put_be16(out, static_cast<std::uint16_t>(s));
+	return out;
+}
+
+std::optional<Notice> decode_notice(std::span<const std::uint8_t> datagram) noexcept
+{
+	if (datagram.size() != kNoticeLen)
+		return std::nullopt;
+	const auto h = peek_header(datagram);
+	if (!h || h->kind != Kind::notice || h->seq != 0)
+		return std::nullopt;
+	const auto s = static_cast<Status>(get_be16(datagram.subspan(kEnvelopeHeaderLen)));
+	if (s != Status::unknown_key && s != Status::key_expired)
+		return std::nullopt;
+	return Notice{h->key_id, s};
+}
+
+std::vector<std::uint8_t> frame(std::span<const std::uint8_t> body)
+{
+	if (body.size() > kMaxFrame)
+		throw std::invalid_argument("frame body exceeds " + std::to_string(kMaxFrame) + " bytes");
+	std::vector<std::uint8_t> out;
+	out.reserve(4 + body.size());
+	put_be32(out, static_cast<std::uint32_t>(body.size()));
+	out.insert(out.end(), body.begin(), body.end());
+	return out;
+}
+
+/* ---- replay window ---- */
+
+bool ReplayWindow::check(std::uint64_t seq) const noexcept
+{
+	if (seq == 0)
+		return false;
+	if (seq > top_)
+		return true;
+	const std::uint64_t age = top_ - seq;
+	if (age >= 64)
+		return false;
+	return (bits_ & (std::uint64_t{1} << age)) == 0;
+}
+
+void ReplayWindow::update(std::uint64_t seq) noexcept
+{
+	if (seq == 0)
+		return;
+	if (seq > top_) {
+		const std::uint64_t shift = seq - top_;
+		bits_ = shift >= 64 ? 1 : ((bits_ << shift) | 1);
+		top_ = seq;
+		return;
+	}
+	const std::uint64_t age = top_ - seq;
+	if (age < 64)
+		bits_ |= std::uint64_t{1} << age;
+}
+
+/* ---- crypto helpers ---- */
+
+void random_fill(std::span<std::uint8_t> out)
+{
+	while (!out.empty()) {
+		const std::size_t n = std::min<std::size_t>(out.size(), INT_MAX);
+		if (RAND_bytes(out.data(), static_cast<int>(n)) != 1)
+			throw Error("random number generator failed");
+		out = out.subspan(n);
+	}
+}
+
+SecretBytes random_key()
+{
+	SecretBytes k(kKeyLen);
+	random_fill(k.span());
+	return k;
+}
+
+std::uint32_t random_u32_nonzero()
+{
+	for (;;) {
+		std::array<std::uint8_t, 4> b{};
+		random_fill(b);
+		const std::uint32_t v = get_be32(b);
+		if (v != 0)
+			return v;
+	}
+}
+
+std::vector<std::uint8_t> aead_seal(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+				    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext)
+{
+	std::vector<std::uint8_t> out(plaintext.size() + kTagLen);
+	aead_seal_into(key, nonce, aad, plaintext, out);
+	return out;
+}
+
+std::optional<std::vector<std::uint8_t>> aead_open(std::span<const std::uint8_t> key,
+						   std::span<const std::uint8_t> nonce,
+						   std::span<const std::uint8_t> aad,
+						   std::span<const std::uint8_t> ciphertext_with_tag)
+{
+	check_aead_args(key, nonce);
+	if (ciphertext_with_tag.size() < kTagLen)
+		return std::nullopt;
+	std::vector<std::uint8_t> out(ciphertext_with_tag.size() - kTagLen);
+	if (!aead_open_into(key, nonce, aad, ciphertext_with_tag, out))
+		return std::nullopt;
+	return out;
+}
+
+SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt,
+			std::span<const std::uint8_t> info, std::size_t length)
+{
+	if (length == 0 || length > kMaxHkdfLen)
+		throw std::invalid_argument("HKDF-SHA256 output must be 1.." + std::to_string(kMaxHkdfLen) + " bytes");
+	if (ikm.empty())
+		throw std::invalid_argument("HKDF-SHA256 needs input key material");
+	const std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
+	if (!kdf)
+		openssl_failed("EVP_KDF_fetch(HKDF)");
+	const std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+	if (!ctx)
+		openssl_failed("EVP_KDF_CTX_new");
+
+	std::array<char, 7> digest{"SHA256"};
+	std::array<OSSL_PARAM, 5> params{};
+	std::size_t n = 0;
+	/* OSSL_PARAM takes non-const pointers; OpenSSL only reads these */
+	// NOLINTBEGIN(cppcoreguidelines-pro-type-const-cast)
+	params.at(n++) = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest.data(), 0);
+	params.at(n++) = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t *>(ikm.data()),
+							   ikm.size());
+	if (!salt.empty())
+		params.at(n++) = OSSL_PARAM_construct_octet_string(
+			OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t *>(salt.data()), salt.size());
+	if (!info.empty())
+		params.at(n++) = OSSL_PARAM_construct_octet_string(
+			OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t *>(info.data()), info.size());
+	// NOLINTEND(cppcoreguidelines-pro-type-const-cast)
+	params.at(n) = OSSL_PARAM_construct_end();
+
+	SecretBytes out(length);
+	if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params.data()) != 1)
+		openssl_failed("HKDF-SHA256");
+	return out;
+}
+
+std::vector<std::uint8_t> seal_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
+				     std::uint32_t opener_index, std::span<const std::uint8_t> k_mncn)
+{
+	if (k_mncn.size() != kKeyLen)
+		throw std::invalid_argument("K_mncn must have " + std::to_string(kKeyLen) + " bytes");
+	std::vector<std::uint8_t> out(kSealedKeyLen);
+	const auto nonce = std::span(out).first(kAeadNonceLen);
+	random_fill(nonce);
+	aead_seal_into(k_tmp, nonce, kmncn_aad(comm_id, opener_index), k_mncn, std::span(out).subspan(kAeadNonceLen));
+	return out;
+}
+
+std::optional<SecretBytes> open_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
+				      std::uint32_t opener_index, std::span<const std::uint8_t> sealed)
+{
+	if (sealed.size() != kSealedKeyLen || k_tmp.size() != kKeyLen)
+		return std::nullopt;
+	SecretBytes k(kKeyLen);
+	if (!aead_open_into(k_tmp, sealed.first(kAeadNonceLen), kmncn_aad(comm_id, opener_index),
+			    sealed.subspan(kAeadNonceLen), k.span()))
+		return std::nullopt;
+	return k;
+}
+
+TunnelKeys derive_tunnel_keys(std::span<const std::uint8_t> k_mncn, std::uint32_t comm_id)
+{
+	if (k_mncn.size() != kKeyLen)
+		throw std::invalid_argument("K_mncn must have " + std::to_string(kKeyLen) + " bytes");
+	const auto salt = be32_bytes(comm_id);
+	TunnelKeys k;
+	k.data_key = hkdf_sha256(k_mncn, salt, text_bytes("ntm data key"), kKeyLen);
+	const SecretBytes salts =
+		hkdf_sha256(k_mncn, salt, text_bytes("ntm data salts"), std::size_t{2} * NTM_SALT_LEN);
+	const auto s = salts.span();
+	std::copy(s.begin(), s.begin() + NTM_SALT_LEN, k.opener_salt.begin());
+	std::copy(s.begin() + NTM_SALT_LEN, s.end(), k.waiter_salt.begin());
+	k.confirm_key = hkdf_sha256(k_mncn, salt, text_bytes("ntm confirm"), kKeyLen);
+	return k;
+}
+
+std::vector<std::uint8_t> compute_confirm(const TunnelKeys &k, std::uint32_t comm_id, std::uint32_t opener_index,
+					  std::uint32_t waiter_index)
+{
+	if (k.confirm_key.size() != kKeyLen)
+		throw std::invalid_argument("confirmation key must have " + std::to_string(kKeyLen) + " bytes");
+	std::vector<std::uint8_t> data;
+	put_be32(data, comm_id);
+	put_be32(data, opener_index);
+	put_be32(data, waiter_index);
+	std::vector<std::uint8_t> mac(kConfirmLen);
+	unsigned int maclen = 0;
+	if (HMAC(EVP_sha256(), k.confirm_key.data(), static_cast<int>(k.confirm_key.size()), data.data(), data.size(),
+		 mac.data(), &maclen) == nullptr ||
+	    maclen != kConfirmLen)
+		openssl_failed("HMAC-SHA256");
+	return mac;
+}
+
+bool confirm_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept
+{
+	return a.size() == kConfirmLen && b.size() == kConfirmLen &&
+	       CRYPTO_memcmp(a.data(), b.data(), kConfirmLen) == 0;
+}
+
+} // namespace ntm::sig

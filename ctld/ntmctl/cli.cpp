@@ -6,6 +6,7 @@
 #include "ntm/error.hpp"
 #include "ntm/parse.hpp"
 #include "ntm/secret.hpp"
+#include "ntm/sig.hpp"
 
 namespace ntmctl {
 
@@ -26,6 +27,38 @@ std::uint32_t local_index(const std::string &s)
 std::string dev_name(const std::string &s)
 {
 	return ntm::parse_ifname(s);
+}
+
+constexpr std::size_t kMaxAccountName = 255;
+
+/* Login names: 1..255 bytes (the ACCOUNT TLV), no control characters or blanks. */
+std::string account_name(const std::string &s)
+{
+	if (s.empty() || s.size() > kMaxAccountName)
+		throw ntm::UsageError("invalid account name: expected 1.." + std::to_string(kMaxAccountName) +
+				      " bytes");
+	for (const char c : s) {
+		const auto u = static_cast<unsigned char>(c);
+		if (u <= 0x20 || u == 0x7f)
+			throw ntm::UsageError("invalid account name '" + s +
+					      "': no blanks or control characters allowed");
+	}
+	return s;
+}
+
+/* A node FQDN as the signalling carries it: lower case, no trailing dot. */
+std::string node_fqdn(const std::string &s)
+{
+	if (!ntm::sig::valid_dns_name(s))
+		throw ntm::UsageError("invalid --fqdn '" + s + "': expected a lower-case DNS name like a.ntm.test");
+	return s;
+}
+
+std::string nonempty_path(const std::string &s, std::string_view what)
+{
+	if (s.empty())
+		throw ntm::UsageError(std::string(what) + ": empty path");
+	return s;
 }
 
 } // namespace
@@ -119,6 +152,57 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	batch_ = app_.add_subcommand("batch", "Run commands from FILE (- for stdin) over one netlink socket");
 	batch_->add_option("file", v_.file, "One ntmctl command per line")->required();
 	batch_->add_flag("--force", v_.force, "Continue after a failing line");
+
+	/* ---- the server roles' databases and the daemon ---- */
+	o_.config = app_.add_option("--config", v_.config,
+				    std::string("ntmd configuration, for database and socket paths (default ") +
+					    kDefaultConfig + ")")
+			    ->type_name("FILE");
+	auto add_db = [this](CLI::App *cmd, const char *what) {
+		o_.db.push_back(
+			cmd->add_option("--db", v_.db,
+					std::string("The ") + what + " database (default: from the configuration)")
+				->type_name("PATH"));
+	};
+
+	account_ = app_.add_subcommand("account", "Manage the accounts of the AS");
+	account_->require_subcommand(1);
+	account_add_ = account_->add_subcommand("add", "Add an account");
+	account_add_->add_option("name", v_.name, "Login name, e.g. alice@ntm.test")->type_name("NAME")->required();
+	account_add_->add_option("--fqdn", v_.fqdn, "FQDN of the account's node, e.g. a.ntm.test")
+		->type_name("FQDN")
+		->required();
+	o_.password_file = account_add_
+				   ->add_option("--password-file", v_.password_file,
+						"File whose first line is the password (mode 0600 or stricter)")
+				   ->type_name("FILE");
+	auto *pw_stdin = account_add_->add_flag("--password-stdin", v_.password_stdin,
+						"Read the password (one line) from standard input");
+	o_.password_file->excludes(pw_stdin);
+	account_add_->add_flag("--certificate", v_.certificate,
+			       "Allow login with a certificate whose DNS name is the FQDN");
+	o_.kdf_cost = account_add_
+			      ->add_option("--kdf-cost", v_.kdf_cost,
+					   "scrypt cost log2(N), 10..20 (default: as.kdf.n_log2 of the configuration)")
+			      ->type_name("LN");
+	add_db(account_add_, "account");
+	account_del_ = account_->add_subcommand("del", "Delete an account");
+	account_del_->add_option("name", v_.name, "Login name")->type_name("NAME")->required();
+	add_db(account_del_, "account");
+	account_list_ = account_->add_subcommand("list", "List the accounts (never password hashes)");
+	add_db(account_list_, "account");
+
+	dc_ = app_.add_subcommand("dc", "Inspect the registry of the DC");
+	dc_->require_subcommand(1);
+	dc_nodes_ = dc_->add_subcommand("nodes", "List the registered nodes");
+	add_db(dc_nodes_, "registry");
+	dc_keys_ = dc_->add_subcommand("keys", "List the node keys (never key bytes)");
+	add_db(dc_keys_, "registry");
+
+	status_ = app_.add_subcommand("status", "Ask the running ntmd for its status");
+	o_.socket = status_->add_option("--socket", v_.socket,
+					"Control socket of ntmd (default: control_socket of the configuration)")
+			    ->type_name("PATH");
 }
 
 Cli::~Cli()
@@ -171,6 +255,12 @@ Invocation Cli::build() const
 {
 	Invocation inv;
 	inv.json = v_.json;
+	if (given(o_.config))
+		inv.config = nonempty_path(v_.config, "--config");
+	DbRef db;
+	for (const auto *o : o_.db)
+		if (given(o))
+			db.path = nonempty_path(v_.db, "--db");
 
 	if (show_->parsed()) {
 		ShowCmd c;
@@ -259,6 +349,34 @@ Invocation Cli::build() const
 		inv.cmd = c;
 	} else if (batch_->parsed()) {
 		inv.cmd = BatchCmd{v_.file, v_.force};
+	} else if (account_add_->parsed()) {
+		AccountAddCmd c;
+		c.db = db;
+		c.name = account_name(v_.name);
+		c.fqdn = node_fqdn(v_.fqdn);
+		if (given(o_.password_file))
+			c.password_file = nonempty_path(v_.password_file, "--password-file");
+		c.password_stdin = v_.password_stdin;
+		c.certificate = v_.certificate;
+		if (!c.password_file && !c.password_stdin && !c.certificate)
+			throw ntm::UsageError("account add: give --password-file or --password-stdin (or --certificate "
+					      "for certificate login only)");
+		if (given(o_.kdf_cost))
+			c.kdf_cost = ntm::parse_u32(v_.kdf_cost, "--kdf-cost", 10, 20);
+		inv.cmd = std::move(c);
+	} else if (account_del_->parsed()) {
+		inv.cmd = AccountDelCmd{db, account_name(v_.name)};
+	} else if (account_list_->parsed()) {
+		inv.cmd = AccountListCmd{db};
+	} else if (dc_nodes_->parsed()) {
+		inv.cmd = DcNodesCmd{db};
+	} else if (dc_keys_->parsed()) {
+		inv.cmd = DcKeysCmd{db};
+	} else if (status_->parsed()) {
+		StatusCmd c;
+		if (given(o_.socket))
+			c.socket = nonempty_path(v_.socket, "--socket");
+		inv.cmd = std::move(c);
 	} else {
 		throw ntm::UsageError("no command given");
 	}

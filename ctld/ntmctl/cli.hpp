@@ -61,11 +61,49 @@ struct BatchCmd {
 	bool force = false;
 };
 
+/* ---- databases of the server roles and the daemon ---- */
+
+/** Where a command's database is: --db, else the config file's. */
+struct DbRef {
+	std::optional<std::string> path; /* --db */
+};
+struct AccountAddCmd {
+	DbRef db;
+	std::string name;
+	std::string fqdn;
+	std::optional<std::string> password_file;
+	bool password_stdin = false;
+	bool certificate = false;
+	std::optional<unsigned> kdf_cost; /* --kdf-cost: scrypt log2(N) */
+};
+struct AccountDelCmd {
+	DbRef db;
+	std::string name;
+};
+struct AccountListCmd {
+	DbRef db;
+};
+struct DcNodesCmd {
+	DbRef db;
+};
+struct DcKeysCmd {
+	DbRef db;
+};
+struct StatusCmd {
+	std::optional<std::string> socket;
+};
+
 using Command = std::variant<ShowCmd, DeviceShowCmd, DeviceSetCmd, TunnelAddCmd, TunnelSetCmd, TunnelDelCmd,
-			     TunnelFlushCmd, TunnelShowCmd, MonitorCmd, BatchCmd>;
+			     TunnelFlushCmd, TunnelShowCmd, MonitorCmd, BatchCmd, AccountAddCmd, AccountDelCmd,
+			     AccountListCmd, DcNodesCmd, DcKeysCmd, StatusCmd>;
+
+/** Default of --config. */
+inline constexpr const char *kDefaultConfig = "/etc/ntm/ntmd.toml";
 
 struct Invocation {
 	bool json = false;
+	/** --config FILE; nullopt: kDefaultConfig, which may be absent. */
+	std::optional<std::string> config;
 	Command cmd;
 };
 
@@ -100,6 +138,8 @@ private:
 		std::string count, timeout;
 		std::string file;
 		bool force = false;
+		std::string config, db, name, fqdn, password_file, kdf_cost, socket;
+		bool password_stdin = false, certificate = false;
 	};
 
 	Invocation build() const;
@@ -113,6 +153,8 @@ private:
 	CLI::App *tunnel_ = nullptr, *tunnel_add_ = nullptr, *tunnel_set_ = nullptr, *tunnel_del_ = nullptr,
 		 *tunnel_flush_ = nullptr, *tunnel_show_ = nullptr;
 	CLI::App *monitor_ = nullptr, *batch_ = nullptr;
+	CLI::App *account_ = nullptr, *account_add_ = nullptr, *account_del_ = nullptr, *account_list_ = nullptr;
+	CLI::App *dc_ = nullptr, *dc_nodes_ = nullptr, *dc_keys_ = nullptr, *status_ = nullptr;
 	/* options whose presence matters (a given empty string is not absent) */
 	struct Opts {
 		CLI::Option *show_dev = nullptr;
@@ -122,6 +164,8 @@ private:
 		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr;
 		CLI::Option *show_index = nullptr;
 		CLI::Option *count = nullptr, *timeout = nullptr;
+		CLI::Option *config = nullptr, *password_file = nullptr, *kdf_cost = nullptr, *socket = nullptr;
+		std::vector<CLI::Option *> db; /* --db of each command that has it */
 	} o_;
 };
 

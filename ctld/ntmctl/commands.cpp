@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "commands.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <memory>
 #include <new>
 #include <string>
@@ -16,11 +24,14 @@
 #include <nlohmann/json.hpp>
 
 #include "ntm/codec.hpp"
+#include "ntm/config.hpp"
 #include "ntm/format.hpp"
+#include "ntm/handle.hpp"
 #include "ntm/json.hpp"
 #include "ntm/ops.hpp"
 #include "ntm/rtnl.hpp"
 #include "ntm/secret.hpp"
+#include "ntm/store.hpp"
 #include "ntm/tokenize.hpp"
 #include "output.hpp"
 
@@ -239,6 +250,414 @@ int cmd_monitor(Context &ctx, const MonitorCmd &c, bool as_json)
 	return kExitOk;
 }
 
+/* ---- configuration and databases ---- */
+
+/*
+ * The configuration: the file of --config (which must load), or the
+ * default one when it exists; nullopt when there is none to read.
+ */
+std::optional<ntm::config::Config> load_config(const std::optional<std::string> &path)
+{
+	if (!path) {
+		struct stat st {};
+		if (::stat(kDefaultConfig, &st) != 0 && errno == ENOENT)
+			return std::nullopt;
+		return ntm::config::load(kDefaultConfig);
+	}
+	return ntm::config::load(*path);
+}
+
+std::string config_name(const std::optional<std::string> &path)
+{
+	return path ? *path : std::string(kDefaultConfig);
+}
+
+std::string account_db(const DbRef &db, const std::optional<ntm::config::Config> &cfg,
+		       const std::optional<std::string> &cfg_path)
+{
+	if (db.path)
+		return *db.path;
+	if (!cfg)
+		throw ntm::Error(config_name(cfg_path) + ": no such file; give --db or --config");
+	if (!cfg->as)
+		throw ntm::Error(config_name(cfg_path) + ": no [as] section (the AS role); give --db");
+	return cfg->as->database;
+}
+
+std::string registry_db(const DbRef &db, const std::optional<std::string> &cfg_path)
+{
+	if (db.path)
+		return *db.path;
+	const auto cfg = load_config(cfg_path);
+	if (!cfg)
+		throw ntm::Error(config_name(cfg_path) + ": no such file; give --db or --config");
+	if (!cfg->dc)
+		throw ntm::Error(config_name(cfg_path) + ": no [dc] section (the DC role); give --db");
+	return cfg->dc->database;
+}
+
+/* ---- passwords ---- */
+
+constexpr std::size_t kMaxPassword = 4096;
+
+/* The first line of text (without "\n" or "\r\n"). */
+std::string_view first_line(std::string_view text)
+{
+	auto line = text.substr(0, text.find('\n'));
+	if (line.ends_with('\r'))
+		line.remove_suffix(1);
+	return line;
+}
+
+ntm::SecretText read_password_file(const std::string &path)
+{
+	const ntm::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (!fd)
+		ntm::throw_errno("password file " + path);
+	struct stat st {};
+	if (::fstat(fd.get(), &st) != 0)
+		ntm::throw_errno("password file " + path);
+	if (!S_ISREG(st.st_mode))
+		throw ntm::Error("password file " + path + ": not a regular file");
+	if ((st.st_mode & 077) != 0)
+		throw ntm::Error("password file " + path + ": accessible by group or others (chmod 600 " + path + ")",
+				 EACCES);
+	ntm::SecretText text(kMaxPassword + 1);
+	std::size_t len = 0;
+	while (len < text.size()) {
+		const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ntm::throw_errno("password file " + path);
+		}
+		if (n == 0)
+			break;
+		len += static_cast<std::size_t>(n);
+	}
+	const auto line = first_line(std::string_view(text.data(), len));
+	if (line.size() > kMaxPassword - 2)
+		throw ntm::UsageError("password file " + path + ": the first line is too long for a password");
+	ntm::SecretText pw(line.begin(), line.end());
+	return pw;
+}
+
+/* Restores the terminal's echo when it was turned off for a password. */
+class EchoOff {
+public:
+	explicit EchoOff(int fd) : fd_(fd)
+	{
+		if (::isatty(fd) == 0 || ::tcgetattr(fd, &saved_) != 0)
+			return;
+		termios t = saved_;
+		t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+		active_ = ::tcsetattr(fd, TCSAFLUSH, &t) == 0;
+	}
+	EchoOff(const EchoOff &) = delete;
+	EchoOff &operator=(const EchoOff &) = delete;
+	EchoOff(EchoOff &&) = delete;
+	EchoOff &operator=(EchoOff &&) = delete;
+	~EchoOff()
+	{
+		if (active_)
+			(void)::tcsetattr(fd_, TCSAFLUSH, &saved_);
+	}
+	[[nodiscard]] bool active() const noexcept { return active_; }
+
+private:
+	int fd_;
+	termios saved_{};
+	bool active_ = false;
+};
+
+/* One line from standard input, read byte by byte so nothing after it is consumed. */
+ntm::SecretText read_password_stdin(Context &ctx)
+{
+	const bool tty = ::isatty(STDIN_FILENO) != 0;
+	if (tty) {
+		fmt::print(ctx.err(), "Password: ");
+		(void)std::fflush(ctx.err());
+	}
+	const EchoOff echo(STDIN_FILENO);
+	ntm::SecretText pw;
+	pw.reserve(kMaxPassword);
+	for (;;) {
+		char c = 0;
+		const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ntm::throw_errno("password from standard input");
+		}
+		if (n == 0 || c == '\n')
+			break;
+		if (pw.size() >= kMaxPassword - 2)
+			throw ntm::UsageError("password from standard input: too long");
+		pw.push_back(c);
+	}
+	if (!pw.empty() && pw.back() == '\r')
+		pw.pop_back();
+	if (tty)
+		fmt::print(ctx.err(), "\n");
+	return pw;
+}
+
+/* ---- account ---- */
+
+int cmd_account_add(Context &ctx, const AccountAddCmd &c, const std::optional<std::string> &cfg_path)
+{
+	/* the configuration only when it is needed: for the path, or for the KDF when it exists */
+	std::optional<ntm::config::Config> cfg;
+	if (!c.db.path || !c.kdf_cost || cfg_path)
+		cfg = load_config(cfg_path);
+	const std::string path = account_db(c.db, cfg, cfg_path);
+	ntm::config::Scrypt kdf;
+	if (cfg && cfg->as)
+		kdf = cfg->as->kdf;
+	if (c.kdf_cost)
+		kdf.n_log2 = *c.kdf_cost;
+
+	ntm::SecretText pw;
+	if (c.password_file)
+		pw = read_password_file(*c.password_file);
+	else if (c.password_stdin)
+		pw = read_password_stdin(ctx);
+	if ((c.password_file || c.password_stdin) && pw.empty())
+		throw ntm::UsageError("account add: the password is empty");
+
+	ntm::store::AccountStore store(path, true);
+	ntm::store::Account a;
+	a.name = c.name;
+	a.fqdn = c.fqdn;
+	a.password = !pw.empty();
+	a.certificate = c.certificate;
+	store.add(a, std::string_view(pw.data(), pw.size()), kdf);
+	return kExitOk;
+}
+
+int cmd_account_del(const AccountDelCmd &c, const std::optional<std::string> &cfg_path)
+{
+	const std::string path = account_db(c.db, c.db.path ? std::nullopt : load_config(cfg_path), cfg_path);
+	ntm::store::AccountStore store(path, false);
+	if (!store.remove(c.name))
+		throw ntm::Error("account " + c.name + " does not exist", ENOENT);
+	return kExitOk;
+}
+
+std::string auth_modes(const ntm::store::Account &a)
+{
+	if (a.password && a.certificate)
+		return "password,certificate";
+	if (a.password)
+		return "password";
+	if (a.certificate)
+		return "certificate";
+	return "none";
+}
+
+json time_json(std::int64_t t)
+{
+	return t == 0 ? json(nullptr) : json(t);
+}
+
+int cmd_account_list(Context &ctx, const AccountListCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
+{
+	const std::string path = account_db(c.db, c.db.path ? std::nullopt : load_config(cfg_path), cfg_path);
+	ntm::store::AccountStore store(path, false);
+	const auto accounts = store.list();
+	if (as_json) {
+		json arr = json::array();
+		for (const auto &a : accounts)
+			arr.push_back({{"name", a.name},
+				       {"fqdn", a.fqdn},
+				       {"password", a.password},
+				       {"certificate", a.certificate},
+				       {"created", a.created},
+				       {"last_login", time_json(a.last_login)}});
+		fmt::print(ctx.out(), "{}\n", ntm::json_dump(arr));
+		return kExitOk;
+	}
+	std::vector<std::vector<std::string>> rows{{"NAME", "FQDN", "AUTH", "CREATED", "LAST-LOGIN"}};
+	for (const auto &a : accounts)
+		rows.push_back({a.name, a.fqdn, auth_modes(a), format_time(a.created), format_time(a.last_login)});
+	print_table(ctx.out(), rows);
+	return kExitOk;
+}
+
+/* ---- dc ---- */
+
+json opt_json(const std::optional<ntm::IpAddress> &a)
+{
+	return a ? json(*a) : json(nullptr);
+}
+
+std::string opt_text(const std::optional<ntm::IpAddress> &a)
+{
+	return a ? a->to_string() : "-";
+}
+
+int cmd_dc_nodes(Context &ctx, const DcNodesCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
+{
+	ntm::store::Registry reg(registry_db(c.db, cfg_path), std::nullopt, std::nullopt, false);
+	const auto nodes = reg.list();
+	if (as_json) {
+		json arr = json::array();
+		for (const auto &n : nodes) {
+			json eps = json::array();
+			for (const auto &e : n.local_eps)
+				eps.push_back(e);
+			json ciphers = json::array();
+			for (const auto ci : n.ciphers)
+				ciphers.push_back(ntm::cipher_name(ci));
+			arr.push_back({{"fqdn", n.fqdn},
+				       {"vip4", opt_json(n.vip4)},
+				       {"vip6", opt_json(n.vip6)},
+				       {"external_ep", n.external_ep ? json(*n.external_ep) : json(nullptr)},
+				       {"local_eps", eps},
+				       {"nated", n.nated},
+				       {"online", n.online},
+				       {"key_id", n.key_id},
+				       {"ciphers", ciphers},
+				       {"registered", time_json(n.registered)},
+				       {"last_seen", time_json(n.last_seen)}});
+		}
+		fmt::print(ctx.out(), "{}\n", ntm::json_dump(arr));
+		return kExitOk;
+	}
+	std::vector<std::vector<std::string>> rows{
+		{"FQDN", "VIP4", "VIP6", "EXTERNAL", "NATED", "ONLINE", "LAST-SEEN"}};
+	for (const auto &n : nodes)
+		rows.push_back({n.fqdn, opt_text(n.vip4), opt_text(n.vip6),
+				n.external_ep ? n.external_ep->to_string() : "-", n.nated ? "yes" : "no",
+				n.online ? "yes" : "no", format_time(n.last_seen)});
+	print_table(ctx.out(), rows);
+	return kExitOk;
+}
+
+int cmd_dc_keys(Context &ctx, const DcKeysCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
+{
+	ntm::store::Registry reg(registry_db(c.db, cfg_path), std::nullopt, std::nullopt, false);
+	const auto keys = reg.list_keys();
+	if (as_json) {
+		json arr = json::array();
+		for (const auto &k : keys)
+			arr.push_back({{"key_id", k.key_id}, {"fqdn", k.fqdn}, {"expires", k.expires}});
+		fmt::print(ctx.out(), "{}\n", ntm::json_dump(arr));
+		return kExitOk;
+	}
+	std::vector<std::vector<std::string>> rows{{"KEY-ID", "FQDN", "EXPIRES"}};
+	for (const auto &k : keys)
+		rows.push_back({fmt::format("{:08x}", k.key_id), k.fqdn, format_time(k.expires)});
+	print_table(ctx.out(), rows);
+	return kExitOk;
+}
+
+/* ---- status ---- */
+
+constexpr std::size_t kMaxReply = 16 << 20;
+constexpr int kReplyTimeoutMs = 10000;
+
+std::string control_socket(const StatusCmd &c, const std::optional<std::string> &cfg_path)
+{
+	if (c.socket)
+		return *c.socket;
+	const auto cfg = load_config(cfg_path);
+	return cfg ? cfg->control_socket : ntm::config::Config{}.control_socket;
+}
+
+/* One request line to ntmd's control socket, one reply line back. */
+std::string control_request(const std::string &path, std::string_view request)
+{
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	if (path.size() >= sizeof(sa.sun_path))
+		throw ntm::UsageError("control socket path too long: " + path);
+	std::memcpy(static_cast<char *>(sa.sun_path), path.data(), path.size());
+	const ntm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (!fd)
+		ntm::throw_errno("control socket");
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	if (::connect(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) != 0) {
+		const int err = errno;
+		throw ntm::Error("ntmd is not running (connect " + path + ": " + ntm::errno_string(err) + ")", err);
+	}
+	std::size_t sent = 0;
+	while (sent < request.size()) {
+		const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ntm::throw_errno("control socket " + path + ": send");
+		}
+		sent += static_cast<std::size_t>(n);
+	}
+	std::string reply;
+	std::array<char, 4096> buf{};
+	const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReplyTimeoutMs);
+	for (;;) {
+		const auto nl = reply.find('\n');
+		if (nl != std::string::npos) {
+			reply.resize(nl);
+			return reply;
+		}
+		const auto left =
+			std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+				.count();
+		if (left <= 0)
+			throw ntm::Error("control socket " + path + ": no reply from ntmd", ETIMEDOUT);
+		pollfd pfd{fd.get(), POLLIN, 0};
+		const int rc = ::poll(&pfd, 1, static_cast<int>(left));
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			ntm::throw_errno("control socket " + path + ": poll");
+		}
+		if (rc == 0)
+			continue;
+		const ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ntm::throw_errno("control socket " + path + ": receive");
+		}
+		if (n == 0) {
+			if (reply.empty())
+				throw ntm::Error("control socket " + path + ": ntmd closed the connection", ECONNRESET);
+			return reply; /* a last line without newline */
+		}
+		reply.append(buf.data(), static_cast<std::size_t>(n));
+		if (reply.size() > kMaxReply)
+			throw ntm::Error("control socket " + path + ": reply too large", EMSGSIZE);
+	}
+}
+
+int cmd_status(Context &ctx, const StatusCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
+{
+	const std::string path = control_socket(c, cfg_path);
+	const std::string line = control_request(path, "{\"cmd\":\"status\"}\n");
+	const auto reply = nlohmann::ordered_json::parse(line, nullptr, false);
+	if (reply.is_discarded())
+		throw ntm::Error("control socket " + path + ": ntmd sent a reply that is not JSON", EPROTO);
+	if (reply.is_object()) {
+		const auto ok = reply.find("ok");
+		if (ok != reply.end() && ok->is_boolean() && !ok->get<bool>()) {
+			const auto err = reply.find("error");
+			const std::string msg = err != reply.end() && err->is_string() ? err->get<std::string>()
+										       : std::string("request failed");
+			throw ntm::Error("ntmd: " + msg);
+		}
+	}
+	if (as_json) {
+		fmt::print(ctx.out(), "{}\n", line);
+		return kExitOk;
+	}
+	auto shown = reply;
+	if (shown.is_object())
+		shown.erase("ok");
+	print_json_text(ctx.out(), shown);
+	return kExitOk;
+}
+
 /* ---- batch ---- */
 
 struct FileCloser {
@@ -266,7 +685,7 @@ struct LineBuf {
 };
 
 /* Runs one line; returns its status and leaves the error message in msg. */
-int run_line(Context &ctx, Cli &cli, std::string_view line, bool as_json, std::string &msg)
+int run_line(Context &ctx, Cli &cli, std::string_view line, const Invocation &outer, std::string &msg)
 {
 	try {
 		auto words = ntm::tokenize_line(line);
@@ -275,7 +694,9 @@ int run_line(Context &ctx, Cli &cli, std::string_view line, bool as_json, std::s
 		Invocation inv = cli.parse(std::move(words));
 		if (std::holds_alternative<BatchCmd>(inv.cmd) || std::holds_alternative<MonitorCmd>(inv.cmd))
 			throw ntm::UsageError("batch and monitor cannot run inside a batch");
-		inv.json = inv.json || as_json;
+		inv.json = inv.json || outer.json;
+		if (!inv.config)
+			inv.config = outer.config;
 		return execute(ctx, cli, inv);
 	} catch (const CLI::ParseError &e) {
 		if (e.get_exit_code() == 0) {
@@ -290,10 +711,13 @@ int run_line(Context &ctx, Cli &cli, std::string_view line, bool as_json, std::s
 	} catch (const ntm::Error &e) {
 		msg = e.what();
 		return kExitFailed;
+	} catch (const ntm::config::ConfigError &e) {
+		msg = e.what();
+		return kExitFailed;
 	}
 }
 
-int cmd_batch(Context &ctx, Cli &cli, const BatchCmd &c, bool as_json)
+int cmd_batch(Context &ctx, Cli &cli, const BatchCmd &c, const Invocation &outer)
 {
 	std::unique_ptr<std::FILE, FileCloser> owned;
 	std::FILE *in = stdin;
@@ -314,8 +738,7 @@ int cmd_batch(Context &ctx, Cli &cli, const BatchCmd &c, bool as_json)
 			break;
 		line_no++;
 		std::string msg;
-		const int rc =
-			run_line(ctx, cli, std::string_view(buf.data, static_cast<std::size_t>(n)), as_json, msg);
+		const int rc = run_line(ctx, cli, std::string_view(buf.data, static_cast<std::size_t>(n)), outer, msg);
 		ntm::secure_wipe(buf.data, static_cast<std::size_t>(n));
 		if (rc == kExitOk)
 			continue;
@@ -368,8 +791,20 @@ int execute(Context &ctx, Cli &cli, const Invocation &inv)
 				return cmd_tunnel_show(ctx, c, j);
 			else if constexpr (std::is_same_v<T, MonitorCmd>)
 				return cmd_monitor(ctx, c, j);
+			else if constexpr (std::is_same_v<T, BatchCmd>)
+				return cmd_batch(ctx, cli, c, inv);
+			else if constexpr (std::is_same_v<T, AccountAddCmd>)
+				return cmd_account_add(ctx, c, inv.config);
+			else if constexpr (std::is_same_v<T, AccountDelCmd>)
+				return cmd_account_del(c, inv.config);
+			else if constexpr (std::is_same_v<T, AccountListCmd>)
+				return cmd_account_list(ctx, c, inv.config, j);
+			else if constexpr (std::is_same_v<T, DcNodesCmd>)
+				return cmd_dc_nodes(ctx, c, inv.config, j);
+			else if constexpr (std::is_same_v<T, DcKeysCmd>)
+				return cmd_dc_keys(ctx, c, inv.config, j);
 			else
-				return cmd_batch(ctx, cli, c, j);
+				return cmd_status(ctx, c, inv.config, j);
 		},
 		inv.cmd);
 }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "output.hpp"
 
+#include <algorithm>
+#include <array>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -14,6 +16,64 @@ namespace {
 std::string opt_str(const std::optional<ntm::IpAddress> &a)
 {
 	return a ? a->to_string() : "-";
+}
+
+using Json = nlohmann::ordered_json;
+
+bool is_scalar(const Json &j)
+{
+	return !j.is_object() && !j.is_array();
+}
+
+std::string scalar_text(const Json &j)
+{
+	if (j.is_null())
+		return "-";
+	if (j.is_string())
+		return j.get<std::string>();
+	return j.dump();
+}
+
+using Lines = std::vector<std::string>;
+
+void render(const Json &j, const std::string &indent, Lines &lines);
+
+/* "key: value" or "key:" and the nested value below it */
+void render_member(const std::string &key, const Json &v, const std::string &indent, Lines &lines)
+{
+	if (is_scalar(v) || v.empty()) {
+		lines.push_back(indent + key + ": " + (is_scalar(v) ? scalar_text(v) : "-"));
+	} else if (v.is_array() && std::ranges::all_of(v, is_scalar)) {
+		std::string line;
+		for (const auto &e : v)
+			line += (line.empty() ? "" : ", ") + scalar_text(e);
+		lines.push_back(indent + key + ": " + line);
+	} else {
+		lines.push_back(indent + key + ":");
+		render(v, indent + "  ", lines);
+	}
+}
+
+void render(const Json &j, const std::string &indent, Lines &lines)
+{
+	if (j.is_object()) {
+		for (const auto &[k, v] : j.items())
+			render_member(k, v, indent, lines);
+	} else if (j.is_array()) {
+		for (const auto &e : j) {
+			if (is_scalar(e) || e.empty()) {
+				lines.push_back(indent + "- " + (is_scalar(e) ? scalar_text(e) : "-"));
+				continue;
+			}
+			/* the item's first line on the dash's line, the others aligned below it */
+			Lines item;
+			render(e, "", item);
+			for (std::size_t i = 0; i < item.size(); i++)
+				lines.push_back(indent + (i == 0 ? "- " : "  ") + item[i]);
+		}
+	} else {
+		lines.push_back(indent + scalar_text(j));
+	}
 }
 
 bool is_drop(const ntm::StatInfo &s)
@@ -35,6 +95,47 @@ std::uint64_t boottime_ns() noexcept
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
 		return 0;
 	return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::string format_time(std::int64_t unix_s)
+{
+	if (unix_s == 0)
+		return "never";
+	const auto t = static_cast<std::time_t>(unix_s);
+	std::tm tm{};
+	if (gmtime_r(&t, &tm) == nullptr)
+		return std::to_string(unix_s);
+	std::array<char, 32> buf{};
+	const auto n = std::strftime(buf.data(), buf.size(), "%Y-%m-%d %H:%M:%SZ", &tm);
+	return n == 0 ? std::to_string(unix_s) : std::string(buf.data(), n);
+}
+
+void print_table(std::FILE *out, const std::vector<std::vector<std::string>> &rows)
+{
+	std::vector<std::size_t> width;
+	for (const auto &r : rows) {
+		if (width.size() < r.size())
+			width.resize(r.size());
+		for (std::size_t i = 0; i < r.size(); i++)
+			width[i] = std::max(width[i], r[i].size());
+	}
+	for (const auto &r : rows) {
+		std::string line;
+		for (std::size_t i = 0; i < r.size(); i++) {
+			line += r[i];
+			if (i + 1 < r.size())
+				line.append(width[i] - r[i].size() + 2, ' ');
+		}
+		fmt::print(out, "{}\n", line);
+	}
+}
+
+void print_json_text(std::FILE *out, const nlohmann::ordered_json &j)
+{
+	Lines lines;
+	render(j, "", lines);
+	for (const auto &l : lines)
+		fmt::print(out, "{}\n", l);
 }
 
 std::string latest_rx(std::uint64_t last_rx_ns, std::uint64_t now_ns)

@@ -6,6 +6,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ntm/model.hpp"
 
@@ -24,6 +27,20 @@ void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns
 
 /** "3 seconds ago", "never", for the last rx time. */
 std::string latest_rx(std::uint64_t last_rx_ns, std::uint64_t now_ns);
+
+/** Unix seconds as "2026-01-02 03:04:05Z" (UTC); "never" for 0. */
+std::string format_time(std::int64_t unix_s);
+
+/** A text table: columns padded to their widest cell, two spaces apart. */
+void print_table(std::FILE *out, const std::vector<std::vector<std::string>> &rows);
+
+/**
+ * A JSON value as indented "key: value" lines (ntmctl status): nested
+ * objects indent by two, arrays of scalars print on one line joined by
+ * ", ", arrays of objects as "- " items; strings unquoted, null as "-".
+ * Members keep the order ntmd sent them in.
+ */
+void print_json_text(std::FILE *out, const nlohmann::ordered_json &j);
 
 } // namespace ntmctl
 

@@ -18,11 +18,13 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
 #include "ntm/config.hpp"
+#include "ntm/model.hpp"
 #include "ntm/secret.hpp"
 #include "ntm/sig.hpp"
 #include "ntm/store.hpp"
@@ -49,10 +51,13 @@ public:
 	void start();
 	void stop();
 	[[nodiscard]] const AsCounters &counters() const noexcept;
+	/** The bound listening addresses (the actual port when 0 was configured). */
+	[[nodiscard]] std::vector<ntm::Endpoint> local_endpoints() const;
 
 private:
 	struct Impl;
-	std::unique_ptr<Impl> impl_;
+	/* shared with the connection coroutines, which may outlive stop() by one resumption */
+	std::shared_ptr<Impl> impl_;
 };
 
 /** Stores a distributed key; returns the NTM ACK status. */
@@ -69,10 +74,12 @@ public:
 	~KeyListener();
 	void start();
 	void stop();
+	/** The bound listening addresses (the actual port when 0 was configured). */
+	[[nodiscard]] std::vector<ntm::Endpoint> local_endpoints() const;
 
 private:
 	struct Impl;
-	std::unique_ptr<Impl> impl_;
+	std::shared_ptr<Impl> impl_;
 };
 
 /** A refused or failed login: status() from the AS, what() for the user. */

@@ -1,2 +1,157 @@
 // SPDX-License-Identifier: GPL-2.0
-// placeholder: being written
+#include "control.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/read_until.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/streambuf.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "ntm/error.hpp"
+
+namespace ntmd {
+
+using asio::awaitable;
+using asio::use_awaitable;
+using Local = asio::local::stream_protocol;
+
+namespace {
+
+constexpr std::size_t kMaxRequest = 65536;
+constexpr unsigned kMaxClients = 32;
+
+} // namespace
+
+struct ControlServer::Impl {
+	asio::io_context &io;
+	std::string path;
+	Handler handler;
+	Local::acceptor acceptor;
+	unsigned clients = 0;
+	bool stopped = false;
+
+	Impl(asio::io_context &io_, std::string p, Handler h)
+	    : io(io_), path(std::move(p)), handler(std::move(h)), acceptor(io_)
+	{
+		std::error_code fec;
+		const auto dir = std::filesystem::path(path).parent_path();
+		if (!dir.empty())
+			std::filesystem::create_directories(dir, fec);
+		/* a socket left by a crashed ntmd: replace it, but never another file */
+		struct stat st {};
+		if (::lstat(path.c_str(), &st) == 0) {
+			if (!S_ISSOCK(st.st_mode))
+				throw ntm::Error("control socket " + path + " exists and is not a socket", EEXIST);
+			Local::socket probe(io);
+			asio::error_code ec;
+			probe.connect(Local::endpoint(path), ec);
+			if (!ec)
+				throw ntm::Error("control socket " + path + ": another ntmd is running", EADDRINUSE);
+			(void)::unlink(path.c_str());
+		}
+		asio::error_code ec;
+		(void)acceptor.open(Local(), ec);
+		if (!ec)
+			(void)acceptor.bind(Local::endpoint(path), ec);
+		if (!ec)
+			(void)acceptor.listen(asio::socket_base::max_listen_connections, ec);
+		if (ec)
+			throw ntm::Error("control socket " + path + ": " + ec.message(), ec.value());
+		(void)::chmod(path.c_str(), 0660);
+	}
+
+	awaitable<void> serve(Local::socket sock)
+	{
+		clients++;
+		struct Dec {
+			unsigned &n;
+			explicit Dec(unsigned &n_) : n(n_) {}
+			Dec(const Dec &) = delete;
+			Dec &operator=(const Dec &) = delete;
+			Dec(Dec &&) = delete;
+			Dec &operator=(Dec &&) = delete;
+			~Dec() { n--; }
+		} dec{clients};
+		asio::streambuf buf(kMaxRequest);
+		for (;;) {
+			asio::error_code ec;
+			const std::size_t n =
+				co_await asio::async_read_until(sock, buf, '\n', asio::redirect_error(use_awaitable, ec));
+			if (ec)
+				co_return;
+			std::string line(asio::buffers_begin(buf.data()),
+					 asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
+			buf.consume(n);
+			nlohmann::json answer;
+			try {
+				const auto req = nlohmann::json::parse(line);
+				if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string())
+					answer = {{"ok", false}, {"error", "request must be an object with \"cmd\""}};
+				else
+					answer = handler(req);
+			} catch (const nlohmann::json::exception &) {
+				answer = {{"ok", false}, {"error", "request is not valid JSON"}};
+			} catch (const std::exception &e) {
+				answer = {{"ok", false}, {"error", e.what()}};
+			}
+			const std::string out = answer.dump() + "\n";
+			co_await asio::async_write(sock, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
+			if (ec)
+				co_return;
+		}
+	}
+
+	awaitable<void> accept_loop()
+	{
+		for (;;) {
+			asio::error_code ec;
+			Local::socket s = co_await acceptor.async_accept(asio::redirect_error(use_awaitable, ec));
+			if (stopped || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+				co_return;
+			if (ec)
+				continue;
+			if (clients >= kMaxClients) {
+				spdlog::warn("control: too many clients");
+				continue;
+			}
+			asio::co_spawn(io, serve(std::move(s)), asio::detached);
+		}
+	}
+};
+
+ControlServer::ControlServer(asio::io_context &io, std::string path, Handler handler)
+    : impl_(std::make_unique<Impl>(io, std::move(path), std::move(handler)))
+{}
+
+ControlServer::~ControlServer()
+{
+	stop();
+}
+
+void ControlServer::start()
+{
+	asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+}
+
+void ControlServer::stop()
+{
+	if (impl_->stopped)
+		return;
+	impl_->stopped = true;
+	asio::error_code ignored;
+	impl_->acceptor.close(ignored);
+	(void)::unlink(impl_->path.c_str());
+}
+
+} // namespace ntmd

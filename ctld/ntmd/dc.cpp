@@ -1,2 +1,444 @@
 // SPDX-License-Identifier: GPL-2.0
-// placeholder: being written
+#include "dc.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <map>
+
+#include <asio/co_spawn.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "as.hpp"
+#include "ntm/dns.hpp"
+#include "ntm/error.hpp"
+#include "ntm/handle.hpp"
+#include "ntm/store.hpp"
+#include "sigio.hpp"
+#include "udp.hpp"
+
+namespace ntmd {
+
+using asio::awaitable;
+using asio::use_awaitable;
+namespace sig = ntm::sig;
+
+namespace {
+
+constexpr std::uint64_t kSeqBlock = 4096;
+constexpr std::int64_t kKeyGrace = 86400; /* expired keys are kept a day to answer KEY_EXPIRED */
+
+std::int64_t now_s()
+{
+	return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+std::string hex32(std::uint32_t v)
+{
+	return fmt::format("{:#010x}", v);
+}
+
+asio::ip::udp::socket adopt(asio::io_context &io, int family, std::uint16_t port)
+{
+	ntm::UniqueFd fd = open_udp_socket(family, port);
+	asio::ip::udp::socket s(io);
+	s.assign(family == AF_INET6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd.get());
+	(void)fd.release();
+	return s;
+}
+
+} // namespace
+
+struct DcRole::Impl {
+	struct Key {
+		std::shared_ptr<SigSession> session;
+		std::int64_t expires = 0;
+	};
+
+	asio::io_context &io;
+	ntm::config::Config cfg;
+	const ntm::config::Dc &dc;
+	ntm::store::Registry reg;
+	asio::ip::udp::socket sock4;
+	asio::ip::udp::socket sock6;
+	SigIo sigio;
+	std::unique_ptr<KeyListener> keys;
+	std::map<std::uint32_t, Key> sessions;
+	std::uint64_t seq_next = 0;
+	std::uint64_t seq_end = 0;
+	asio::steady_timer tick;
+	bool stopped = false;
+	std::uint64_t registrations = 0;
+	std::uint64_t directions = 0;
+	std::uint64_t directions_failed = 0;
+	std::uint64_t keys_received = 0;
+
+	Impl(asio::io_context &io_, const ntm::config::Config &c)
+	    : io(io_), cfg(c), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(adopt(io_, AF_INET, dc.port)),
+	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_)
+	{
+		try {
+			sock6 = adopt(io_, AF_INET6, dc.port);
+		} catch (const ntm::Error &e) {
+			if (e.code() != EAFNOSUPPORT)
+				throw;
+			spdlog::warn("dc: IPv6 is not available: IPv4 only");
+		}
+		sigio.set_send_notices(true);
+		sigio.set_seq_source([this] { return next_seq(); });
+		sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup(k, id); });
+		sigio.set_request_handler([this](Inbound in) { return handle(std::move(in)); });
+		keys = std::make_unique<KeyListener>(io, cfg, [this](const ntm::store::NodeKey &k) { return on_key(k); });
+	}
+
+	std::uint64_t next_seq()
+	{
+		if (seq_next == seq_end) {
+			seq_next = reg.reserve_seq(kSeqBlock);
+			seq_end = seq_next + kSeqBlock;
+		}
+		return seq_next++;
+	}
+
+	sig::Status on_key(const ntm::store::NodeKey &k)
+	{
+		if (!ntm::dns::in_domain(k.fqdn, dc.domain)) {
+			spdlog::warn("dc: key {} for {} refused: not in domain {}", hex32(k.key_id), k.fqdn, dc.domain);
+			return sig::Status::not_found;
+		}
+		try {
+			reg.put_key(k);
+		} catch (const std::exception &e) {
+			spdlog::error("dc: storing key {}: {}", hex32(k.key_id), e.what());
+			return sig::Status::internal;
+		}
+		sessions.erase(k.key_id);
+		keys_received++;
+		spdlog::info("dc: key distribution: key {} for {}, valid {} s", hex32(k.key_id), k.fqdn,
+			     k.expires - now_s());
+		return sig::Status::ok;
+	}
+
+	std::pair<KeyState, std::shared_ptr<SigSession>> lookup(sig::Kind kind, std::uint32_t id)
+	{
+		if (kind != sig::Kind::dc)
+			return {KeyState::unknown, nullptr};
+		auto it = sessions.find(id);
+		if (it == sessions.end()) {
+			auto k = reg.find_key(id);
+			if (!k)
+				return {KeyState::unknown, nullptr};
+			auto s = std::make_shared<SigSession>();
+			s->kind = sig::Kind::dc;
+			s->key_id = id;
+			s->key = std::move(k->key);
+			s->my_dir = sig::Direction::dc;
+			s->peer_dir = sig::Direction::node;
+			s->fqdn = k->fqdn;
+			it = sessions.emplace(id, Key{std::move(s), k->expires}).first;
+		}
+		if (it->second.expires <= now_s())
+			return {KeyState::expired, it->second.session};
+		return {KeyState::ok, it->second.session};
+	}
+
+	awaitable<void> handle(Inbound in)
+	{
+		switch (in.msg.type) {
+		case sig::MsgType::registration:
+			on_registration(in);
+			break;
+		case sig::MsgType::keepalive:
+			on_keepalive(in);
+			break;
+		case sig::MsgType::direction:
+			co_await on_direction(in);
+			break;
+		case sig::MsgType::deregistration:
+			reg.set_online(in.session->fqdn, false);
+			spdlog::info("dc: {} deregistered", in.session->fqdn);
+			sigio.respond(in, sig::make_response(in.msg, sig::Status::ok));
+			break;
+		default:
+			spdlog::debug("dc: {} from {}: not served by a DC", sig::message_name(in.msg.type, false),
+				      in.from.to_string());
+			sigio.respond(in, sig::make_response(in.msg, sig::Status::malformed, "not served by a DC"));
+			break;
+		}
+	}
+
+	void on_registration(const Inbound &in)
+	{
+		const auto &m = in.msg;
+		if (m.fqdn != in.session->fqdn) {
+			sigio.respond(in, sig::make_response(m, sig::Status::fqdn_mismatch,
+							     "key " + hex32(in.session->key_id) + " belongs to " +
+								     in.session->fqdn));
+			return;
+		}
+		ntm::store::NodeRecord r;
+		r.fqdn = m.fqdn;
+		r.external_ep = in.from;
+		r.local_eps = m.local_eps;
+		r.nated = std::find(m.local_eps.begin(), m.local_eps.end(), in.from) == m.local_eps.end();
+		r.online = true;
+		r.key_id = in.session->key_id;
+		r.ciphers = m.ciphers;
+		r.registered = r.last_seen = now_s();
+		ntm::store::NodeRecord rec;
+		try {
+			rec = reg.register_node(r);
+		} catch (const ntm::Error &e) {
+			const auto st = e.code() == ENOSPC ? sig::Status::pool_exhausted : sig::Status::internal;
+			spdlog::error("dc: registration of {}: {}", m.fqdn, e.what());
+			sigio.respond(in, sig::make_response(m, st, e.what()));
+			return;
+		}
+		registrations++;
+		auto resp = sig::make_response(m, sig::Status::ok);
+		resp.vip4 = rec.vip4;
+		resp.vip6 = rec.vip6;
+		resp.pool4 = dc.pool4;
+		resp.pool6 = dc.pool6;
+		resp.external_ep = in.from;
+		resp.nated = r.nated;
+		resp.interval = static_cast<std::uint16_t>(dc.keepalive_interval.count());
+		resp.lifetime = static_cast<std::uint32_t>(dc.registration_lifetime.count());
+		spdlog::info("dc: registration {} from {} ({}): {} {}", m.fqdn, in.from.to_string(),
+			     r.nated ? "behind NAT" : "public", rec.vip4 ? rec.vip4->to_string() : "-",
+			     rec.vip6 ? rec.vip6->to_string() : "-");
+		sigio.respond(in, resp);
+	}
+
+	void on_keepalive(const Inbound &in)
+	{
+		if (!reg.seen(in.session->fqdn, in.from, now_s())) {
+			sigio.respond(in, sig::make_response(in.msg, sig::Status::not_registered));
+			return;
+		}
+		auto resp = sig::make_response(in.msg, sig::Status::ok);
+		resp.external_ep = in.from;
+		sigio.respond(in, resp);
+	}
+
+	static void set_peer(sig::Message &m, const ntm::store::NodeRecord &peer)
+	{
+		m.peer_fqdn = peer.fqdn;
+		m.peer_ep = peer.external_ep;
+		m.peer_vip4 = peer.vip4;
+		m.peer_vip6 = peer.vip6;
+	}
+
+	awaitable<void> on_direction(const Inbound &in)
+	{
+		const auto &m = in.msg;
+		auto fail = [&](sig::Status st, const std::string &why) {
+			directions_failed++;
+			spdlog::info("dc: direction from {}: {} ({})", in.session->fqdn, sig::status_name(st), why);
+			sigio.respond(in, sig::make_response(m, st, why));
+		};
+		const auto mn = reg.find(in.session->fqdn);
+		if (!mn || !mn->online || !mn->external_ep) {
+			fail(sig::Status::not_registered, in.session->fqdn + " is not registered");
+			co_return;
+		}
+		std::optional<ntm::store::NodeRecord> cn;
+		std::string target;
+		if (!m.peer_fqdn.empty()) {
+			target = m.peer_fqdn;
+			if (!ntm::dns::in_domain(m.peer_fqdn, dc.domain)) {
+				fail(sig::Status::not_found, m.peer_fqdn + " is not in domain " + dc.domain +
+								     " (directions across DCs are not supported)");
+				co_return;
+			}
+			cn = reg.find(m.peer_fqdn);
+		} else {
+			const auto &vip = m.peer_vip4 ? *m.peer_vip4 : *m.peer_vip6;
+			target = vip.to_string();
+			cn = reg.find_by_vip(vip);
+		}
+		if (!cn) {
+			fail(sig::Status::not_found, "no node " + target);
+			co_return;
+		}
+		if (cn->fqdn == mn->fqdn) {
+			fail(sig::Status::not_found, target + " is the requesting node itself");
+			co_return;
+		}
+		if (!cn->online || !cn->external_ep) {
+			fail(sig::Status::peer_offline, cn->fqdn + " is offline");
+			co_return;
+		}
+		if (cn->external_ep->family() != mn->external_ep->family()) {
+			fail(sig::Status::no_route, "no common address family and no relay");
+			co_return;
+		}
+		if (cn->nated && mn->nated) {
+			fail(sig::Status::no_route, "both nodes are behind NATs and no relay is configured");
+			co_return;
+		}
+		auto [cn_state, cn_session] = lookup(sig::Kind::dc, cn->key_id);
+		if (cn_state != KeyState::ok) {
+			fail(sig::Status::peer_offline, cn->fqdn + " has no valid key");
+			co_return;
+		}
+		const auto &offer = m.ciphers.empty() ? mn->ciphers : m.ciphers;
+		std::optional<std::uint8_t> cipher;
+		for (auto c : offer) {
+			if (cn->ciphers.empty() || std::find(cn->ciphers.begin(), cn->ciphers.end(), c) != cn->ciphers.end()) {
+				cipher = c;
+				break;
+			}
+		}
+		if (!cipher && offer.empty())
+			cipher = cn->ciphers.empty() ? static_cast<std::uint8_t>(NTM_CIPHER_CHACHA20_POLY1305)
+						     : cn->ciphers.front();
+		if (!cipher) {
+			fail(sig::Status::no_route, "no data cipher both nodes support");
+			co_return;
+		}
+
+		/* figure 6: the NATed side opens; neither: CN opens */
+		const bool cn_opens = !(mn->nated && !cn->nated);
+		const std::uint32_t comm = sig::random_u32_nonzero();
+		const auto k_tun = sig::random_key();
+		const auto k_tmp = sig::random_key();
+
+		sig::Message to_cn;
+		to_cn.type = sig::MsgType::route_direction;
+		to_cn.action = cn_opens ? sig::Action::open : sig::Action::wait;
+		to_cn.comm_id = comm;
+		to_cn.k_tun = k_tun;
+		to_cn.k_tmp = k_tmp;
+		to_cn.cipher = cipher;
+		set_peer(to_cn, *mn);
+
+		auto to_mn = sig::make_response(m, sig::Status::ok);
+		to_mn.action = cn_opens ? sig::Action::wait : sig::Action::open;
+		to_mn.comm_id = comm;
+		to_mn.k_tun = k_tun;
+		to_mn.k_tmp = k_tmp;
+		to_mn.cipher = cipher;
+		set_peer(to_mn, *cn);
+
+		directions++;
+		spdlog::info("dc: direction {} -> {}: {} behind NAT: {} opens, comm {}", mn->fqdn, cn->fqdn,
+			     cn->nated ? cn->fqdn : (mn->nated ? mn->fqdn : "neither"),
+			     cn_opens ? cn->fqdn : mn->fqdn, hex32(comm));
+		if (cn_opens) {
+			/* the waiter first, so the Tunnel Request finds it ready */
+			sigio.respond(in, to_mn);
+			try {
+				const auto ack = co_await sigio.request(cn_session, *cn->external_ep, to_cn);
+				if (ack.status != sig::Status::ok)
+					spdlog::warn("dc: route direction to {}: {}", cn->fqdn,
+						     sig::status_name(*ack.status));
+			} catch (const std::exception &e) {
+				spdlog::warn("dc: route direction to {}: {}", cn->fqdn, e.what());
+			}
+			co_return;
+		}
+		try {
+			const auto ack = co_await sigio.request(cn_session, *cn->external_ep, to_cn);
+			if (ack.status != sig::Status::ok) {
+				fail(sig::Status::peer_offline,
+				     cn->fqdn + " refused the route direction: " +
+					     std::string(sig::status_name(*ack.status)));
+				co_return;
+			}
+		} catch (const std::exception &e) {
+			fail(sig::Status::peer_offline, cn->fqdn + " did not answer the route direction");
+			co_return;
+		}
+		sigio.respond(in, to_mn);
+	}
+
+	void arm_tick()
+	{
+		tick.expires_after(dc.keepalive_interval);
+		tick.async_wait([this](const asio::error_code &ec) {
+			if (ec || stopped)
+				return;
+			try {
+				const auto now = now_s();
+				const auto gone = reg.expire(now - 3 * dc.keepalive_interval.count());
+				for (const auto &f : gone)
+					spdlog::info("dc: {} offline: no keepalive for {} s", f,
+						     3 * dc.keepalive_interval.count());
+				const auto purged = reg.purge_keys(now - kKeyGrace);
+				if (purged > 0)
+					spdlog::info("dc: purged {} expired keys", purged);
+				for (auto it = sessions.begin(); it != sessions.end();) {
+					if (it->second.expires < now - kKeyGrace)
+						it = sessions.erase(it);
+					else
+						++it;
+				}
+			} catch (const std::exception &e) {
+				spdlog::error("dc: housekeeping: {}", e.what());
+			}
+			arm_tick();
+		});
+	}
+};
+
+DcRole::DcRole(asio::io_context &io, const ntm::config::Config &cfg) : impl_(std::make_unique<Impl>(io, cfg)) {}
+
+DcRole::~DcRole()
+{
+	stop();
+}
+
+void DcRole::start()
+{
+	impl_->sigio.start();
+	impl_->keys->start();
+	impl_->arm_tick();
+	spdlog::info("dc: domain {}, UDP port {}, {} nodes in the registry", impl_->dc.domain, impl_->dc.port,
+		     impl_->reg.count());
+}
+
+void DcRole::stop()
+{
+	if (!impl_ || impl_->stopped)
+		return;
+	impl_->stopped = true;
+	impl_->tick.cancel();
+	impl_->sigio.stop();
+	impl_->keys->stop();
+	asio::error_code ignored;
+	impl_->sock4.close(ignored);
+	impl_->sock6.close(ignored);
+}
+
+nlohmann::json DcRole::status() const
+{
+	auto &i = *impl_;
+	std::size_t online = 0;
+	std::size_t total = 0;
+	try {
+		for (const auto &r : i.reg.list()) {
+			total++;
+			online += r.online ? 1 : 0;
+		}
+	} catch (const std::exception &e) {
+		spdlog::warn("dc: status: {}", e.what());
+	}
+	return {{"domain", i.dc.domain},
+		{"port", i.dc.port},
+		{"nodes", total},
+		{"online", online},
+		{"registrations", i.registrations},
+		{"directions", i.directions},
+		{"directions_failed", i.directions_failed},
+		{"keys_received", i.keys_received},
+		{"rx", i.sigio.rx_messages()},
+		{"tx", i.sigio.tx_messages()},
+		{"drops", i.sigio.drops().to_json()}};
+}
+
+} // namespace ntmd

@@ -37,6 +37,7 @@ struct DnsStubCounters {
 	std::uint64_t forwarded = 0;
 	std::uint64_t upstream_failures = 0; /* answered SERVFAIL */
 	std::uint64_t malformed = 0;	      /* dropped or FORMERR */
+	std::uint64_t overloaded = 0;	      /* over the in-flight or TCP client limit: SERVFAIL or closed */
 };
 
 class DnsStub {
@@ -60,6 +61,11 @@ public:
 	/** Domains may be learned after start (the node's own after login). */
 	void set_domains(std::vector<std::string> ntm_domains);
 	[[nodiscard]] const DnsStubCounters &counters() const noexcept;
+	/**
+	 * The bound addresses, one per listen endpoint (UDP and TCP share the
+	 * port; port 0 in listen picks a free one for both).
+	 */
+	[[nodiscard]] std::vector<ntm::Endpoint> local_endpoints() const;
 
 private:
 	struct Impl;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ntmd - the NTMobile daemon. For now: owns the UDP sockets of one ntm
- * device and hands them to the kernel. See ntmd(8).
+ * ntmd - the NTMobile daemon. With --config it runs the roles of
+ * /etc/ntm/ntmd.toml (node, dc, as); with --interface/--port it only owns
+ * the UDP sockets of one ntm device (manually keyed tunnels). See ntmd(8).
  */
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon.hpp"
+#include "ntm/config.hpp"
+#include "roles.hpp"
 #include "ntm/error.hpp"
 #include "ntm/parse.hpp"
 
@@ -59,22 +62,31 @@ void setup_logging(spdlog::level::level_enum level)
 
 int run(int argc, char **argv)
 {
-	CLI::App app("ntmd: NTMobile daemon (minimal role: UDP socket owner of one ntm device)", "ntmd");
+	CLI::App app("ntmd: NTMobile daemon", "ntmd");
+	std::string config;
 	std::string ifname;
 	std::string port;
 	bool create = false;
 	bool foreground = false;
+	bool check = false;
 	std::string pidfile;
-	std::string level = "info";
-	app.add_option("-i,--interface", ifname, "ntm device to serve")->required()->type_name("DEV");
-	app.add_option("-p,--port", port, "UDP port of the IPv4 and IPv6 sockets")->required()->type_name("N");
-	app.add_flag("--create", create, "Create the device if missing (and delete it on exit)");
+	std::string level;
+	app.add_option("-c,--config", config, "Run the roles of this configuration file (ntmd.toml(5))")
+		->type_name("FILE");
+	app.add_flag("--check-config", check, "Parse --config, report errors, and exit");
+	app.add_option("-i,--interface", ifname, "Socket-owner mode: the ntm device to serve")->type_name("DEV");
+	app.add_option("-p,--port", port, "Socket-owner mode: UDP port of the IPv4 and IPv6 sockets")
+		->type_name("N");
+	app.add_flag("--create", create, "Socket-owner mode: create the device if missing (and delete it on exit)");
 	app.add_flag("-f,--foreground", foreground,
 		     "Accepted for compatibility: ntmd always runs in the foreground (systemd style)");
-	app.add_option("--pidfile", pidfile, "Write the process id to PATH")->type_name("PATH");
-	app.add_option("--log-level", level, "trace, debug, info (default), warn, error, critical, off")
+	app.add_option("--pidfile", pidfile, "Write the process id to PATH (socket-owner mode)")->type_name("PATH");
+	app.add_option("--log-level", level,
+		       "trace, debug, info, warn, error, critical, off (default: the config's log_level, or info)")
 		->type_name("LEVEL");
-	app.footer("Exit status: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage error. See ntmd(8).");
+	app.footer("Either --config FILE, or --interface DEV --port N.\n"
+		   "Exit status: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage or configuration error. "
+		   "See ntmd(8), ntmd.toml(5).");
 
 	try {
 		app.parse(argc, argv);
@@ -90,12 +102,33 @@ int run(int argc, char **argv)
 		return kExitUsage;
 	}
 
+	if (!config.empty()) {
+		if (!ifname.empty() || !port.empty() || create)
+			throw ntm::UsageError("--config cannot be combined with --interface, --port or --create");
+		ntm::config::Config cfg;
+		try {
+			cfg = ntm::config::load(config);
+		} catch (const ntm::config::ConfigError &e) {
+			throw ntm::UsageError(e.what());
+		}
+		if (check) {
+			(void)std::printf("%s: ok\n", config.c_str());
+			return 0;
+		}
+		setup_logging(parse_level(level.empty() ? cfg.log_level : level));
+		return ntmd::run_roles(cfg);
+	}
+	if (check)
+		throw ntm::UsageError("--check-config needs --config FILE");
+	if (ifname.empty() || port.empty())
+		throw ntm::UsageError("give --config FILE, or --interface DEV and --port N");
+
 	ntmd::Config cfg;
 	cfg.ifname = ntm::parse_ifname(ifname);
 	cfg.port = static_cast<std::uint16_t>(ntm::parse_u32(port, "--port", 1, 65535));
 	cfg.create = create;
 	cfg.pidfile = pidfile;
-	setup_logging(parse_level(level));
+	setup_logging(parse_level(level.empty() ? "info" : level));
 	return ntmd::run_daemon(cfg);
 }
 

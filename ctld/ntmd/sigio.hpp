@@ -1,2 +1,170 @@
 // SPDX-License-Identifier: GPL-2.0
-// placeholder: being written
+/*
+ * Sealed signalling over UDP (Documentation/protocol/signalling.rst,
+ * sections "The UDP envelope" and "Reliability"), shared by the DC and the
+ * node roles:
+ *   - opening: key lookup by (kind, key id), AEAD, replay window, decode,
+ *     validate; every failure is a counted drop that changes no state;
+ *   - requests: retransmission with back-off until the response with the
+ *     same transaction id arrives;
+ *   - responses: remembered for 30 s per (kind, key id, txid) so that a
+ *     retransmitted request is answered again without being processed
+ *     twice.
+ */
+#ifndef NTMD_SIGIO_HPP
+#define NTMD_SIGIO_HPP
+
+#include <chrono>
+#include <deque>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+#include <asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "ntm/model.hpp"
+#include "ntm/secret.hpp"
+#include "ntm/sig.hpp"
+
+namespace ntmd {
+
+/** Counted drops, by reason (spec: Counted drops). */
+struct SigDrops {
+	std::uint64_t malformed = 0;
+	std::uint64_t auth = 0;
+	std::uint64_t replay = 0;
+	std::uint64_t unknown_key = 0;
+	std::uint64_t expired_key = 0;
+	std::uint64_t unexpected = 0;
+	std::uint64_t rate = 0;
+	[[nodiscard]] nlohmann::json to_json() const;
+};
+
+/** One key in one role: what is needed to seal, open and check replays. */
+struct SigSession {
+	ntm::sig::Kind kind = ntm::sig::Kind::dc;
+	std::uint32_t key_id = 0;
+	ntm::SecretBytes key;
+	ntm::sig::Direction my_dir = ntm::sig::Direction::node;
+	ntm::sig::Direction peer_dir = ntm::sig::Direction::dc;
+	ntm::sig::ReplayWindow rx;
+	std::uint64_t tx_seq = 0; /* last used; nodes only (the DC draws from its store) */
+	std::string fqdn;	  /* DC: the key's node; node: unused */
+};
+
+/** A received, authenticated and validated message. */
+struct Inbound {
+	std::shared_ptr<SigSession> session;
+	ntm::sig::Message msg;
+	ntm::Endpoint from;
+};
+
+enum class KeyState { ok, unknown, expired };
+
+class SigIo {
+public:
+	using KeyLookup = std::function<std::pair<KeyState, std::shared_ptr<SigSession>>(ntm::sig::Kind, std::uint32_t)>;
+	/** Handles a request; must answer with respond() (at most once) or not at all. */
+	using RequestHandler = std::function<asio::awaitable<void>(Inbound)>;
+	using NoticeHandler = std::function<void(const ntm::sig::Notice &, const ntm::Endpoint &)>;
+	/** Sequence numbers for sessions whose my_dir is Direction::dc. */
+	using SeqSource = std::function<std::uint64_t()>;
+
+	/** The sockets stay owned by the caller and must outlive this object. */
+	SigIo(asio::io_context &io, asio::ip::udp::socket *sock4, asio::ip::udp::socket *sock6);
+
+	void set_key_lookup(KeyLookup f) { lookup_ = std::move(f); }
+	void set_request_handler(RequestHandler f) { on_request_ = std::move(f); }
+	void set_notice_handler(NoticeHandler f) { on_notice_ = std::move(f); }
+	void set_seq_source(SeqSource f) { seq_source_ = std::move(f); }
+	/** The DC answers unknown/expired keys with NOTICEs (rate-limited). */
+	void set_send_notices(bool on) { send_notices_ = on; }
+
+	/** Spawns the receive loops on the sockets. */
+	void start();
+	/** Fails every pending request (ECANCELED). */
+	void stop();
+
+	/** A datagram from one of the sockets (also used by tests). */
+	void feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &from);
+
+	/**
+	 * Sends req (txid filled in when 0) and waits for its response,
+	 * retransmitting after 0.5, 1, 2, 4, 8 s (retries overrides the count;
+	 * from receives the response's source). Throws ntm::Error(ETIMEDOUT)
+	 * when none comes, ntm::Error(ECANCELED) after stop().
+	 */
+	asio::awaitable<ntm::sig::Message> request(std::shared_ptr<SigSession> s, ntm::Endpoint to,
+						   ntm::sig::Message req, std::optional<unsigned> retries = std::nullopt,
+						   ntm::Endpoint *from = nullptr);
+	/** Answers an Inbound request (and remembers the answer for retransmissions). */
+	void respond(const Inbound &in, const ntm::sig::Message &resp);
+
+	[[nodiscard]] const SigDrops &drops() const noexcept { return drops_; }
+	[[nodiscard]] std::uint64_t rx_messages() const noexcept { return rx_; }
+	[[nodiscard]] std::uint64_t tx_messages() const noexcept { return tx_; }
+	/** Retransmission schedule (tests shorten it). */
+	void set_rto(std::chrono::milliseconds first, unsigned retries)
+	{
+		rto_ = first;
+		retries_ = retries;
+	}
+
+private:
+	using TxKey = std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>; /* kind, key id, txid */
+	struct Pending {
+		std::optional<ntm::sig::Message> result;
+		ntm::Endpoint from;
+		asio::steady_timer *timer = nullptr;
+	};
+	struct Cached {
+		std::vector<std::uint8_t> body; /* empty while the request is being processed */
+		std::chrono::steady_clock::time_point expires;
+	};
+
+	asio::awaitable<void> receive_loop(asio::ip::udp::socket &sock);
+	void send_sealed(SigSession &s, const ntm::Endpoint &to, std::span<const std::uint8_t> body);
+	void send_raw(const ntm::Endpoint &to, std::span<const std::uint8_t> bytes);
+	void maybe_notice(const ntm::Endpoint &to, std::uint32_t key_id, ntm::sig::Status st);
+	std::uint64_t next_seq(SigSession &s);
+	void remember(const TxKey &key, std::vector<std::uint8_t> body);
+	void expire_cache();
+
+	asio::io_context &io_;
+	asio::ip::udp::socket *sock4_;
+	asio::ip::udp::socket *sock6_;
+	KeyLookup lookup_;
+	RequestHandler on_request_;
+	NoticeHandler on_notice_;
+	SeqSource seq_source_;
+	bool send_notices_ = false;
+	std::map<TxKey, Pending *> pending_;
+	std::map<TxKey, Cached> cache_;
+	std::deque<std::pair<TxKey, std::chrono::steady_clock::time_point>> cache_order_;
+	std::chrono::steady_clock::time_point notice_window_{};
+	unsigned notices_in_window_ = 0;
+	std::chrono::milliseconds rto_{500};
+	unsigned retries_ = 5;
+	bool stopped_ = false;
+	SigDrops drops_;
+	std::uint64_t rx_ = 0;
+	std::uint64_t tx_ = 0;
+};
+
+/** asio endpoint <-> ntm::Endpoint */
+ntm::Endpoint to_ntm(const asio::ip::udp::endpoint &ep);
+asio::ip::udp::endpoint to_asio(const ntm::Endpoint &ep);
+
+} // namespace ntmd
+
+#endif

@@ -9,6 +9,7 @@
 #define NTMD_TLS_HPP
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,8 +27,9 @@ using Stream = asio::ssl::stream<asio::ip::tcp::socket>;
 /**
  * TLS 1.3 only. Server: own certificate and key; verify_client requires
  * and verifies a client certificate against ca. Client: verifies the
- * server against ca (hostname checked by the caller with
- * set_verify_host()); with_cert presents the own certificate. Throws
+ * server against ca, or the system's trust store when ca is empty
+ * (hostname checked by the caller with set_verify_host()); with_cert
+ * presents the own certificate. Throws
  * ntm::Error naming the file on any failure.
  */
 asio::ssl::context server_context(const ntm::config::Tls &t, bool verify_client);
@@ -37,6 +39,9 @@ void set_verify_host(Stream &s, const std::string &host);
 
 /** Reads one frame; throws ntm::Error on EOF, error, or length > kMaxFrame. */
 asio::awaitable<std::vector<std::uint8_t>> read_frame(Stream &s);
+/** Like read_frame(), but nullopt when the peer closed cleanly between frames. */
+asio::awaitable<std::optional<std::vector<std::uint8_t>>> read_frame_or_eof(Stream &s);
+/** Writes be32 length | body; throws ntm::Error (also for an empty or oversized body). */
 asio::awaitable<void> write_frame(Stream &s, std::span<const std::uint8_t> body);
 
 /** DNS names (subjectAltName dNSName) of the verified peer certificate. */

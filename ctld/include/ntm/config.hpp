@@ -9,6 +9,7 @@
 #define NTM_CONFIG_HPP
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -103,10 +104,21 @@ struct Config {
 	std::optional<Node> node;
 };
 
-/** Parses the file; throws ConfigError. */
+/** Where the defaults of dns_servers and node.dns_upstream come from. */
+inline constexpr const char *kResolvConf = "/etc/resolv.conf";
+/** Files larger than this are refused (load). */
+inline constexpr std::size_t kMaxConfigSize = std::size_t{1} << 20;
+
+/** Parses the file; throws ConfigError. Reads kResolvConf for the defaults. */
 Config load(const std::string &path);
-/** Parses text (path is used in messages only); throws ConfigError. */
+/** Parses text (path is used in messages only); throws ConfigError. Reads kResolvConf for the defaults. */
 Config parse(std::string_view text, const std::string &path);
+/**
+ * As above with the text of resolv.conf given instead of read (tests,
+ * fuzzing): its nameservers are the defaults of dns_servers and
+ * node.dns_upstream.
+ */
+Config parse(std::string_view text, const std::string &path, std::string_view resolv_conf);
 
 /** "host:port" / "[v6]:port" / "host" (default_port). Throws std::invalid_argument. */
 HostPort parse_host_port(std::string_view s, std::uint16_t default_port);
@@ -114,6 +126,13 @@ HostPort parse_host_port(std::string_view s, std::uint16_t default_port);
 sig::Prefix parse_prefix(std::string_view s);
 /** Nameserver lines of a resolv.conf text, port 53. */
 std::vector<Endpoint> parse_resolv_conf(std::string_view text);
+
+/**
+ * A DNS name as ntmd.toml accepts it: labels of letters, digits and '-'
+ * (not first or last), 1..63 bytes each, 253 in all, an optional trailing
+ * dot, the last label not all digits.
+ */
+bool is_dns_name(std::string_view s) noexcept;
 
 } // namespace ntm::config
 

@@ -49,7 +49,13 @@ std::optional<Question> parse_query(std::span<const std::uint8_t> wire);
  */
 std::vector<std::uint8_t> build_answer(std::span<const std::uint8_t> query, Rcode rcode,
 				       const std::vector<IpAddress> &addrs, std::uint32_t ttl);
-/** Header-only error response with the query's id (FORMERR, SERVFAIL, NOTIMP, REFUSED). */
+/**
+ * Error response with the query's id (FORMERR, SERVFAIL, NOTIMP, REFUSED):
+ * the header, plus the question when the query parses and has exactly one
+ * (resolvers such as glibc ignore answers whose question does not match).
+ * A query ldns cannot read gets a bare 12-byte header. Never throws for
+ * bad input.
+ */
 std::vector<std::uint8_t> build_error(std::span<const std::uint8_t> query, Rcode rcode);
 
 /** A recursive (RD=1) query for name/qtype with the given id. */

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ntm/model.hpp"
+
 namespace ntm {
 
 struct LinkInfo {
@@ -29,6 +31,12 @@ std::optional<LinkInfo> find_link(const std::string &name);
 void create_link(const std::string &name, const std::string &kind);
 /** ip link del; throws Error (code ENODEV when it is already gone). */
 void delete_link(std::uint32_t ifindex);
+/** Sets IFF_UP. */
+void set_link_up(std::uint32_t ifindex);
+/** Adds addr/prefixlen to the link (replacing an equal one; IPv6 without DAD). */
+void add_address(std::uint32_t ifindex, const IpAddress &addr, unsigned prefixlen);
+/** Adds or replaces the route to addr/prefixlen through the link (no gateway). */
+void replace_route(std::uint32_t ifindex, const IpAddress &addr, unsigned prefixlen);
 
 } // namespace ntm
 

@@ -202,6 +202,20 @@ void validate(const Message &m);
 /** DNS-name syntax of the spec: lower case, no trailing dot, <= 253. */
 bool valid_dns_name(std::string_view name) noexcept;
 
+/**
+ * The fixed 8 bytes of a body, read without any other check, so that a
+ * responder can answer a request decode() rejected (MALFORMED,
+ * UNSUPPORTED_VERSION) with its type and transaction id. nullopt when
+ * shorter than kBodyHeaderLen. type is the raw byte (may be unknown).
+ */
+struct BodyHeader {
+	std::uint8_t version = 0;
+	std::uint8_t type = 0;
+	bool response = false;
+	std::uint32_t txid = 0;
+};
+std::optional<BodyHeader> peek_body(std::span<const std::uint8_t> body) noexcept;
+
 /* ---- UDP envelope ---- */
 
 struct EnvelopeHeader {
@@ -275,8 +289,32 @@ struct TunnelKeys {
 TunnelKeys derive_tunnel_keys(std::span<const std::uint8_t> k_mncn, std::uint32_t comm_id);
 std::vector<std::uint8_t> compute_confirm(const TunnelKeys &k, std::uint32_t comm_id, std::uint32_t opener_index,
 					  std::uint32_t waiter_index);
-/** Constant-time comparison of CONFIRM values. */
+/** Constant-time comparison of CONFIRM values (false unless both are kConfirmLen). */
 bool confirm_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept;
+
+/* ---- primitives (exposed for the published test vectors) ---- */
+
+inline constexpr std::size_t kAeadNonceLen = 12;
+
+/**
+ * ChaCha20-Poly1305 (RFC 8439): ciphertext with the 16-byte tag appended.
+ * Throws std::invalid_argument for a key that is not kKeyLen or a nonce
+ * that is not kAeadNonceLen bytes, ntm::Error when OpenSSL fails.
+ */
+std::vector<std::uint8_t> aead_seal(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+				    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext);
+/** Inverse of aead_seal(); nullopt when the tag does not verify or the input is shorter than the tag. */
+std::optional<std::vector<std::uint8_t>> aead_open(std::span<const std::uint8_t> key,
+						   std::span<const std::uint8_t> nonce,
+						   std::span<const std::uint8_t> aad,
+						   std::span<const std::uint8_t> ciphertext_with_tag);
+
+/**
+ * HKDF-SHA256 (RFC 5869), extract and expand. An empty salt is the RFC's
+ * default (zeros). Throws std::invalid_argument unless 1 <= length <= 8160.
+ */
+SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt,
+			std::span<const std::uint8_t> info, std::size_t length);
 
 } // namespace ntm::sig
 

@@ -7,6 +7,10 @@
  * Both open the database in WAL mode with a busy timeout, so ntmctl can
  * read and change it while ntmd runs. Errors throw ntm::Error with the
  * SQLite message ("accounts.db: UNIQUE constraint failed: ...").
+ *
+ * One schema (PRAGMA user_version 1) holds the tables of both roles, so
+ * either file opens with either class; a database of a newer schema
+ * version is refused. New database files are created with mode 0600.
  */
 #ifndef NTM_STORE_HPP
 #define NTM_STORE_HPP
@@ -31,8 +35,13 @@ namespace ntm::store {
 /** An open SQLite database (RAII). */
 class Db {
 public:
-	/** Opens (creating when create is true) and applies the schema. */
+	/**
+	 * Opens (creating when create is true) and applies the schema. A
+	 * missing file with create false throws Error(ENOENT) "<path>: no such
+	 * database (create it with <create_hint>)".
+	 */
 	Db(const std::string &path, bool create);
+	Db(const std::string &path, bool create, std::string_view create_hint);
 	Db(const Db &) = delete;
 	Db &operator=(const Db &) = delete;
 	Db(Db &&) noexcept;
@@ -43,6 +52,8 @@ public:
 	[[nodiscard]] const std::string &path() const noexcept { return path_; }
 	/** Runs SQL without results (schema, BEGIN/COMMIT). */
 	void exec(const char *sql);
+	/** PRAGMA user_version. */
+	int schema_version();
 
 private:
 	struct Closer {
@@ -55,9 +66,9 @@ private:
 /* ---- AS ---- */
 
 struct Account {
-	std::string name;	 /* login name, e.g. "alice@ntm.test" */
-	std::string fqdn;	 /* node FQDN, e.g. "a.ntm.test"; unique */
-	bool password = false;	 /* has a password (else certificate only) */
+	std::string name;	  /* login name, e.g. "alice@ntm.test" */
+	std::string fqdn;	  /* node FQDN, e.g. "a.ntm.test"; unique */
+	bool password = false;	  /* has a password (else certificate only) */
 	bool certificate = false; /* may log in with a certificate whose SAN is fqdn */
 	std::int64_t created = 0; /* unix seconds */
 	std::int64_t last_login = 0;
@@ -67,7 +78,12 @@ class AccountStore {
 public:
 	AccountStore(const std::string &path, bool create);
 
-	/** Throws ntm::Error "account NAME exists" / "FQDN ... belongs to account ...". */
+	/**
+	 * Adds an account with a password (non-empty password; a.password is
+	 * ignored) and/or certificate login (a.certificate); a.created 0 means
+	 * now. Throws ntm::Error "account NAME exists" / "FQDN ... belongs to
+	 * account ..." (EEXIST), or EINVAL when it would have no login method.
+	 */
 	void add(const Account &a, std::string_view password, const config::Scrypt &kdf);
 	/** false when there was no such account. */
 	bool remove(std::string_view name);
@@ -103,7 +119,7 @@ struct NodeRecord {
 	std::vector<Endpoint> local_eps;
 	bool nated = false;
 	bool online = false;
-	std::uint32_t key_id = 0;  /* key of the last registration */
+	std::uint32_t key_id = 0; /* key of the last registration */
 	std::vector<std::uint8_t> ciphers;
 	std::int64_t registered = 0; /* unix seconds of the last registration */
 	std::int64_t last_seen = 0;  /* unix seconds of the last keepalive/registration */
@@ -113,23 +129,32 @@ class Registry {
 public:
 	/** pools are used for allocation; a stored node keeps its addresses. */
 	Registry(const std::string &path, std::optional<sig::Prefix> pool4, std::optional<sig::Prefix> pool6);
+	/** create false: a missing file is an error (ntmctl reads the DC's registry). */
+	Registry(const std::string &path, std::optional<sig::Prefix> pool4, std::optional<sig::Prefix> pool6,
+		 bool create);
 
 	void put_key(const NodeKey &k);
 	std::optional<NodeKey> find_key(std::uint32_t key_id);
 	/** Deletes keys whose expiry is before now; returns how many. */
 	std::size_t purge_keys(std::int64_t now);
+	/** Every key by id, without the key bytes (key is empty). */
+	std::vector<NodeKey> list_keys();
 
 	/**
 	 * Creates or updates the node's record with the given registration
 	 * data and returns it with its virtual addresses: the stored ones, or
 	 * newly allocated (lowest free address of each pool, skipping the
 	 * network and, for IPv4, broadcast address and the first host, which
-	 * is the DC's). Throws Error(ENOSPC) when a pool is exhausted.
+	 * is the DC's; for IPv6 ::0 and ::1). A stored address outside the
+	 * configured pool (the pool changed) is replaced by a new one; without
+	 * a pool of a family the node gets no address of it. Throws
+	 * Error(ENOSPC) "pool 10.77.0.0/30 exhausted" when a pool is full.
+	 * Allocation is amortised O(log n): a per-pool hint in the meta table.
 	 */
 	NodeRecord register_node(const NodeRecord &r);
 	std::optional<NodeRecord> find(std::string_view fqdn);
 	std::optional<NodeRecord> find_by_vip(const IpAddress &vip);
-	/** Keepalive: external endpoint and last_seen; false when unknown. */
+	/** Keepalive: external endpoint and last_seen (not online); false when unknown. */
 	bool seen(std::string_view fqdn, const Endpoint &external, std::int64_t now);
 	void set_online(std::string_view fqdn, bool online);
 	/** Marks nodes offline whose last_seen < cutoff; returns their FQDNs. */
@@ -144,7 +169,11 @@ public:
 	 */
 	std::uint64_t reserve_seq(std::uint64_t n);
 
-	/** Wraps several changes in one transaction (benchmarks, bulk loads). */
+	/**
+	 * Wraps several changes in one transaction (benchmarks, bulk loads);
+	 * the methods above then use savepoints inside it. An uncommitted
+	 * transaction is rolled back when the Registry is destroyed.
+	 */
 	void begin();
 	void commit();
 
