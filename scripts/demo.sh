@@ -24,6 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 export NTM_REPO=$REPO
 SB_ID=demo
+# shellcheck source=tests/selftests/lib/sigbed.sh
 . "$REPO/tests/selftests/lib/sigbed.sh"
 
 PAUSE=${NTM_DEMO_PAUSE:-0}
@@ -69,7 +70,7 @@ fatal() {
 declare -A LOGPOS=()
 logmark() {
 	local n
-	for n in "$@"; do LOGPOS[$n]=$(cat "$(sigbed_logfile "$n")" 2>/dev/null | wc -l); done
+	for n in "$@"; do LOGPOS[$n]=$({ wc -l <"$(sigbed_logfile "$n")"; } 2>/dev/null || echo 0); done
 }
 logshow() {
 	local n=$1 re=$2 max=${3:-8} lines

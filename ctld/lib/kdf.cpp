@@ -59,8 +59,9 @@ bool is_b64_char(char c) noexcept
 std::string b64_encode(std::span<const std::uint8_t> in)
 {
 	std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-	const int n =
-		EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()), in.data(), static_cast<int>(in.size()));
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's text is unsigned char
+	auto *text = reinterpret_cast<unsigned char *>(out.data());
+	const int n = EVP_EncodeBlock(text, in.data(), static_cast<int>(in.size()));
 	out.resize(static_cast<std::size_t>(n));
 	while (!out.empty() && out.back() == '=')
 		out.pop_back();
@@ -76,6 +77,7 @@ std::optional<std::vector<std::uint8_t>> b64_decode(std::string_view in)
 	std::string padded(in);
 	padded.append(pad, '=');
 	std::vector<std::uint8_t> out(padded.size() / 4 * 3);
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's text is unsigned char
 	const int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char *>(padded.data()),
 				      static_cast<int>(padded.size()));
 	if (n < 0 || static_cast<std::size_t>(n) != out.size())

@@ -173,6 +173,7 @@ public:
 		const int n = sqlite3_column_bytes(stmt_.get(), c);
 		if (p == nullptr || n <= 0)
 			return {};
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): SQLite's text is unsigned char
 		return {reinterpret_cast<const char *>(p), static_cast<std::size_t>(n)};
 	}
 	[[nodiscard]] std::span<const std::uint8_t> blob(int c) const noexcept
@@ -263,6 +264,8 @@ struct Addr {
 
 	[[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept { return {b.data(), len}; }
 	friend bool operator==(const Addr &x, const Addr &y) noexcept = default;
+	/* numeric order: both big-endian and of one length */
+	// NOLINTNEXTLINE(modernize-use-nullptr): the defaulted comparison, not a pointer
 	friend auto operator<=>(const Addr &x, const Addr &y) noexcept = default;
 };
 
@@ -621,12 +624,12 @@ void AccountStore::touch_login(std::string_view name, std::int64_t when)
 /* ---- Registry ---- */
 
 Registry::Registry(const std::string &path, std::optional<sig::Prefix> pool4, std::optional<sig::Prefix> pool6)
-    : Registry(path, std::move(pool4), std::move(pool6), true)
+    : Registry(path, pool4, pool6, true)
 {}
 
 Registry::Registry(const std::string &path, std::optional<sig::Prefix> pool4, std::optional<sig::Prefix> pool6,
 		   bool create)
-    : db_(path, create, "ntmd, role dc"), pool4_(std::move(pool4)), pool6_(std::move(pool6))
+    : db_(path, create, "ntmd, role dc"), pool4_(pool4), pool6_(pool6)
 {
 	if (pool4_ && !pool4_->addr.is_v4())
 		throw Error("pool4 " + prefix_text(*pool4_) + " is not an IPv4 network", EINVAL);

@@ -136,16 +136,16 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 		return;
 	}
 	auto [state, session] = lookup_(hdr->kind, hdr->key_id);
-	if (state == KeyState::unknown || !session) {
-		drops_.unknown_key++;
-		if (hdr->kind == sig::Kind::dc)
-			maybe_notice(from, hdr->key_id, sig::Status::unknown_key);
-		return;
-	}
 	if (state == KeyState::expired) {
 		drops_.expired_key++;
 		if (hdr->kind == sig::Kind::dc)
 			maybe_notice(from, hdr->key_id, sig::Status::key_expired);
+		return;
+	}
+	if (state == KeyState::unknown || !session) {
+		drops_.unknown_key++;
+		if (hdr->kind == sig::Kind::dc)
+			maybe_notice(from, hdr->key_id, sig::Status::unknown_key);
 		return;
 	}
 	if (!session->rx.check(hdr->seq)) {

@@ -125,8 +125,10 @@ TEST_F(SigIoTest, RequestResponse)
 		const auto r = co_await node.request(node_side, dc_ep(), keepalive());
 		EXPECT_TRUE(r.response);
 		EXPECT_EQ(r.status, sig::Status::ok);
-		ASSERT_TRUE(r.external_ep);
-		EXPECT_EQ(*r.external_ep, ntmd::to_ntm(nsock.local_endpoint()));
+		EXPECT_TRUE(r.external_ep); /* (no ASSERT_* in a coroutine: it returns) */
+		if (r.external_ep) {
+			EXPECT_EQ(*r.external_ep, ntmd::to_ntm(nsock.local_endpoint()));
+		}
 	});
 	EXPECT_EQ(handled, 1);
 	EXPECT_EQ(dc.rx_messages(), 1U);

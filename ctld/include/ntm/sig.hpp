@@ -112,7 +112,9 @@ enum class Kind : std::uint32_t { dc = 0x10, tun = 0x11, notice = 0x12 };
 /** Sender role, the first 4 bytes of the nonce. */
 enum class Direction : std::uint32_t { node = 1, dc = 2, opener = 3, waiter = 4 };
 
+/** "login", "key distribution", ...; "unknown" for other values. */
 std::string_view msg_type_name(MsgType t) noexcept;
+/** The spec's names: "OK", "MALFORMED", ...; "UNKNOWN_STATUS" for codes this version does not know. */
 std::string_view status_name(Status s) noexcept;
 /** "login request", "route direction ack", ... for logs. */
 std::string message_name(MsgType t, bool response);
@@ -180,15 +182,19 @@ Message make_response(const Message &req, Status s, std::string error_text = {})
 
 /**
  * Body -> bytes. Throws std::invalid_argument when a field is out of range
- * (a name that is not a valid DNS name, a key of the wrong size) or the
- * body exceeds kMaxBody.
+ * (a name that is not a valid DNS name, a key of the wrong size, text that
+ * is not UTF-8 or contains NUL, txid 0, an unknown type) or the body
+ * exceeds kMaxBody. TLVs are written in the order of their types.
  */
 std::vector<std::uint8_t> encode(const Message &m);
 
 /**
  * Bytes -> body: version, lengths, TLV sizes, duplicates, unknown critical
  * TLVs, DNS-name syntax. Does not check which TLVs the type requires
- * (validate() does). Throws ParseError.
+ * (validate() does). Throws ParseError: unsupported_version for a version
+ * other than 1, unsupported_tlv for an unknown critical TLV, malformed for
+ * everything else (also an unknown message type, txid 0, text that is not
+ * UTF-8 or holds NUL). Whatever decodes encodes again.
  */
 Message decode(std::span<const std::uint8_t> body);
 
@@ -227,19 +233,27 @@ struct EnvelopeHeader {
 /** Header of a signalling datagram, or nullopt (short, or kind not ours). */
 std::optional<EnvelopeHeader> peek_header(std::span<const std::uint8_t> datagram) noexcept;
 
-/** Seals body under key (32 bytes) with ChaCha20-Poly1305. */
+/**
+ * Seals body under key (32 bytes) with ChaCha20-Poly1305. Throws
+ * std::invalid_argument for kind notice, seq 0 or a key of another size.
+ */
 std::vector<std::uint8_t> seal(const EnvelopeHeader &h, Direction dir, std::span<const std::uint8_t> key,
 			       std::span<const std::uint8_t> body);
 
 /**
  * Opens a sealed datagram (header included) that was sealed by a sender of
  * direction dir. nullopt when authentication fails or the datagram is too
- * short; the plaintext body otherwise.
+ * short (also for a NOTICE or seq 0); the plaintext body otherwise.
+ * Throws std::invalid_argument for a key that is not kKeyLen bytes.
  */
 std::optional<std::vector<std::uint8_t>> open(std::span<const std::uint8_t> datagram, Direction dir,
 					      std::span<const std::uint8_t> key);
 
-/** NOTICE datagram: header (kind notice, key id, seq 0) + u16 status. */
+/**
+ * NOTICE datagram: header (kind notice, key id, seq 0) + u16 status, which
+ * is UNKNOWN_KEY or KEY_EXPIRED (else std::invalid_argument). decode_notice()
+ * takes exactly that: 18 bytes, seq 0, one of the two statuses.
+ */
 std::vector<std::uint8_t> encode_notice(std::uint32_t key_id, Status s);
 struct Notice {
 	std::uint32_t key_id = 0;

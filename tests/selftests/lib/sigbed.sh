@@ -573,7 +573,10 @@ sigbed_start_bg() {
 	shift
 	[ -z "${SB_PID[$n]:-}" ] || { sigbed_log "ntmd $n already runs"; return 1; }
 	echo "=== $(date +%T) ntmd --config $(sigbed_conf "$n") --log-level $SB_LOG_LEVEL $*" >>"$(sigbed_logfile "$n")"
-	sigbed_in "$n" "$NTMD" --config "$(sigbed_conf "$n")" --log-level "$SB_LOG_LEVEL" "$@" \
+	[ -n "${SB_NS[$n]:-}" ] || { sigbed_log "no namespace for '$n'"; return 1; }
+	# not through the sigbed_in function: $! must be ntmd itself (ip netns
+	# exec execs it), or SIGTERM would reach a subshell instead of ntmd
+	ip netns exec "${SB_NS[$n]}" "$NTMD" --config "$(sigbed_conf "$n")" --log-level "$SB_LOG_LEVEL" "$@" \
 		>>"$(sigbed_logfile "$n")" 2>&1 &
 	SB_PID[$n]=$!
 }
