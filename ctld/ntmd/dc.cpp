@@ -220,6 +220,8 @@ struct DcRole::Impl {
 			sigio.respond(in, sig::make_response(in.msg, sig::Status::not_registered));
 			return;
 		}
+		/* a node marked offline (missed keepalives) is back */
+		reg.set_online(in.session->fqdn, true);
 		auto resp = sig::make_response(in.msg, sig::Status::ok);
 		resp.external_ep = in.from;
 		sigio.respond(in, resp);

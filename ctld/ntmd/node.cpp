@@ -1063,6 +1063,16 @@ void NodeRole::start()
 	});
 	spdlog::info("node: {} on UDP port {}{}", i.ncfg.interface, i.ncfg.port,
 		     i.dns ? ", DNS hook on " + i.ncfg.dns_listen.front().to_string() : "");
+	if (i.dns) {
+		/* systemd-resolved per-link routing is not implemented: say how to use the hook */
+		const auto hook = i.ncfg.dns_listen.front().address().to_string();
+		spdlog::info("node: applications reach the DNS hook when /etc/resolv.conf says 'nameserver {}'",
+			     hook);
+		if (i.ncfg.resolved == ntm::config::Node::Resolved::yes)
+			spdlog::warn("node: resolved = \"yes\": systemd-resolved integration is not implemented in "
+				     "this version; configure resolv.conf (or a resolved DNS= entry) for {}",
+				     hook);
+	}
 }
 
 awaitable<void> NodeRole::shutdown()

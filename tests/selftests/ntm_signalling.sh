@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/sigbed.sh"
 
-ktap_plan 24
+ktap_plan 27
 
 why=$(sigbed_missing)
 if [ -n "$why" ]; then
@@ -313,6 +313,50 @@ if needs "after the DC restart a fresh lookup works" A_UP; then
 		[ "$got" = "$VIP4_A" ] && sigbed_in b ping -c 2 -i 0.3 -W 2 "$VIP4_A" >/dev/null 2>&1 || rc=1
 	fi
 	check "after the DC restart: C resolves a.ntm.test (new tunnel) and pings A; so does B" $rc a b c dc
+fi
+
+# --- acquire, mobility, a node's own defences ----------------------------------------------------
+if needs "acquire: C pings B's vip4 without a lookup; the kernel's acquire event builds the tunnel" B_UP C_UP; then
+	# C never resolved b: no tunnel. The first packet is held by ntm.ko,
+	# which tells ntmd (acquire); ntmd asks the DC by address; B (NATed) opens.
+	sigbed_in c ping -c 8 -i 1 -W 3 "$VIP4_B" >"$SB_DIR/ping-acquire" 2>&1
+	recv=$(awk '/packets transmitted/ { print $4 }' "$SB_DIR/ping-acquire")
+	ktap_diag "C->B by address: $(grep 'packets transmitted' "$SB_DIR/ping-acquire"); C acquires: $(sigbed_node c acquires)"
+	[ "${recv:-0}" -ge 1 ] && sigbed_tunnel_to c "$VIP4_B" && [ "$(sigbed_node c acquires)" -ge 1 ]
+	check "acquire: C pings B's vip4 without a lookup; the tunnel is built from the kernel's acquire event" $? c b dc
+fi
+if needs "garbage to a node's port is counted; the node keeps working" C_UP; then
+	before=$(sigbed_jq c '[.node.drops[]] | add')
+	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind short --count 10 >/dev/null
+	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind 0x10 --count 10 >/dev/null
+	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind 0x11 --count 10 >/dev/null
+	sleep 1
+	after=$(sigbed_jq c '[.node.drops[]] | add')
+	ktap_diag "C drops $before -> $after: $(sigbed_jq c '.node.drops' | jq -c . 2>/dev/null)"
+	[ "${after:-0}" -ge $((${before:-0} + 30)) ] && sigbed_running c &&
+		sigbed_in c ping -c 2 -i 0.3 -W 3 "$VIP4_A" >/dev/null 2>&1
+	check "30 garbage datagrams to node C's port: all counted as drops; C still reaches A" $? c
+fi
+if needs "mobility: B changes its address and registers again; traffic continues" A_UP B_UP; then
+	# B moves inside its LAN: new address, old one gone. Its NAT mapping
+	# changes with it; ntmd sees the change (rtnetlink) and registers again,
+	# and the first authenticated packet from B moves A's endpoint (roaming).
+	ep_before=$(sigbed_jq a ".node.peers[] | select(.fqdn == \"b.$SB_DOMAIN\") | .endpoint")
+	# (flush, not del: deleting a primary address takes its secondaries along)
+	sigbed_in b ip addr flush dev lan0
+	sigbed_in b ip addr add 10.0.0.12/24 dev lan0
+	sigbed_in b ip route replace default via $SB_LAN_R4
+	ok=1
+	if sigbed_wait 60 sh -c "ip netns exec ${SB_NS[dc]} $NTMCTL --config $(sigbed_conf dc) dc nodes -j | grep -q '10.0.0.12:$SB_PORT'"; then
+		sigbed_in b ping -c 3 -i 0.5 -W 3 "$VIP4_A" >"$SB_DIR/ping-move" 2>&1 &&
+			sigbed_in a ping -c 3 -i 0.5 -W 3 "$VIP4_B" >>"$SB_DIR/ping-move" 2>&1 && ok=0
+	else
+		ktap_diag "the DC did not see B's new local address within 60 s"
+	fi
+	ep_after=$(sigbed_jq a ".node.peers[] | select(.fqdn == \"b.$SB_DOMAIN\") | .endpoint")
+	ktap_diag "B's local endpoints at the DC: $(sigbed_dc_node b.$SB_DOMAIN local_eps | jq -c . 2>/dev/null); A's endpoint for B: $ep_before -> $ep_after"
+	grep 'packets transmitted' "$SB_DIR/ping-move" 2>/dev/null | while IFS= read -r l; do ktap_diag "$l"; done
+	check "mobility: B changes address, registers again (DC sees 10.0.0.12), ping both ways still works" $ok a b dc
 fi
 
 # --- 22: wrong password ----------------------------------------------------------------------
