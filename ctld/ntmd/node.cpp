@@ -208,6 +208,7 @@ struct NodeRole::Impl {
 	bool nated = false;
 	std::chrono::seconds interval{20};
 	unsigned missed = 0;
+	std::uint64_t addr_gen = 0; /* bumped on every local address change */
 	asio::steady_timer wake;
 	bool stopped = false;
 	std::string last_error;
@@ -478,6 +479,7 @@ struct NodeRole::Impl {
 		sig::Message req;
 		req.type = sig::MsgType::registration;
 		req.fqdn = fqdn;
+		const auto gen = addr_gen;
 		req.local_eps = local_endpoints();
 		req.ciphers = ncfg.ciphers;
 		const auto resp = co_await sigio.request(dc_session, *dc_ep, req);
@@ -498,7 +500,8 @@ struct NodeRole::Impl {
 		interval = std::chrono::seconds(std::max<unsigned>(resp.interval.value_or(20), 1));
 		apply_addresses();
 		registered = true;
-		need_register = false;
+		/* addresses changed while this was in flight: what we sent is stale */
+		need_register = gen != addr_gen;
 		missed = 0;
 		spdlog::info("node: registered as {}: virtual {} {}, seen from {} ({}){}", fqdn,
 			     vip4 ? vip4->to_string() : "-", vip6 ? vip6->to_string() : "-",
@@ -563,6 +566,11 @@ struct NodeRole::Impl {
 					co_await do_register();
 				backoff = std::chrono::seconds(1);
 				last_error.clear();
+				if (need_login || need_register) {
+					/* something changed meanwhile: again, shortly */
+					co_await sleep(std::chrono::seconds(1));
+					continue;
+				}
 				co_await sleep(interval);
 				if (stopped)
 					break;
@@ -985,6 +993,8 @@ struct NodeRole::Impl {
 						relevant = true;
 				}
 			}
+			if (relevant)
+				addr_gen++;
 			if (relevant && registered) {
 				spdlog::info("node: local addresses changed: registering again");
 				/* let a burst of changes settle */

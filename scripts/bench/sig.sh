@@ -28,7 +28,7 @@
 # renders it.
 #
 # Knobs (environment): NTM_SIG_RUNS ("NODES:WINDOW ...", default
-# "1000:32 10000:32 10000:256"), NTM_SIG_SOCKETS (64), NTM_SIG_PEERS (peers
+# "1000:1 1000:32 10000:32 10000:256"), NTM_SIG_SOCKETS (64), NTM_SIG_PEERS (peers
 # per DNS case, 3), NTM_SIG_ONLY ("capacity dns" subset), NTM_SIGBENCH (the
 # ntm-sigbench binary, default $NTM_BIN/ntm-sigbench, NTM_BIN defaulting to
 # build/ctld), NTM_BENCH_TABLE (0: no text table on stderr).
@@ -43,7 +43,7 @@ SB_LOG_LEVEL=info
 . "$REPO/tests/selftests/lib/sigbed.sh"
 
 SIGBENCH=${NTM_SIGBENCH:-$NTM_BIN/ntm-sigbench}
-RUNS=${NTM_SIG_RUNS:-1000:32 10000:32 10000:256}
+RUNS=${NTM_SIG_RUNS:-1000:1 1000:32 10000:32 10000:256}
 SOCKETS=${NTM_SIG_SOCKETS:-64}
 PEERS=${NTM_SIG_PEERS:-3}
 ONLY=${NTM_SIG_ONLY:-capacity dns}
@@ -94,6 +94,7 @@ put "$M" virt "$(if dmesg 2>/dev/null | grep -q 'Hypervisor detected'; then
 	dmesg | sed -n 's/.*Hypervisor detected: //p' | head -n1
 elif grep -qw hypervisor /proc/cpuinfo; then echo "qemu TCG, software emulation"; else echo "none detected"; fi)"
 put "$M" sockets "$SOCKETS"
+put "$M" runs "$RUNS"
 log "kernel $(uname -r), $(nproc) CPUs"
 
 if [ -z "$why" ]; then
