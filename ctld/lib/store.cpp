@@ -834,7 +834,8 @@ std::optional<NodeRecord> Registry::find_by_vip(const IpAddress &vip)
 
 bool Registry::seen(std::string_view fqdn, const Endpoint &external, std::int64_t now)
 {
-	Stmt s(db_, "UPDATE nodes SET external_ep = ?, last_seen = ? WHERE fqdn = ?");
+	/* a keepalive also brings back a node marked offline: one write */
+	Stmt s(db_, "UPDATE nodes SET external_ep = ?, last_seen = ?, online = 1 WHERE fqdn = ?");
 	s.bind(1, external.to_string()).bind(2, now).bind(3, fqdn).run();
 	return sqlite3_changes(db_.handle()) > 0;
 }

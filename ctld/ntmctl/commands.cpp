@@ -300,46 +300,9 @@ std::string registry_db(const DbRef &db, const std::optional<std::string> &cfg_p
 
 constexpr std::size_t kMaxPassword = 4096;
 
-/* The first line of text (without "\n" or "\r\n"). */
-std::string_view first_line(std::string_view text)
-{
-	auto line = text.substr(0, text.find('\n'));
-	if (line.ends_with('\r'))
-		line.remove_suffix(1);
-	return line;
-}
-
 ntm::SecretText read_password_file(const std::string &path)
 {
-	const ntm::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-	if (!fd)
-		ntm::throw_errno("password file " + path);
-	struct stat st {};
-	if (::fstat(fd.get(), &st) != 0)
-		ntm::throw_errno("password file " + path);
-	if (!S_ISREG(st.st_mode))
-		throw ntm::Error("password file " + path + ": not a regular file");
-	if ((st.st_mode & 077) != 0)
-		throw ntm::Error("password file " + path + ": accessible by group or others (chmod 600 " + path + ")",
-				 EACCES);
-	ntm::SecretText text(kMaxPassword + 1);
-	std::size_t len = 0;
-	while (len < text.size()) {
-		const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ntm::throw_errno("password file " + path);
-		}
-		if (n == 0)
-			break;
-		len += static_cast<std::size_t>(n);
-	}
-	const auto line = first_line(std::string_view(text.data(), len));
-	if (line.size() > kMaxPassword - 2)
-		throw ntm::UsageError("password file " + path + ": the first line is too long for a password");
-	ntm::SecretText pw(line.begin(), line.end());
-	return pw;
+	return ntm::read_password_file(path, kMaxPassword - 2);
 }
 
 /* Restores the terminal's echo when it was turned off for a password. */

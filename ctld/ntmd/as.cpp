@@ -55,7 +55,6 @@ constexpr auto kLoginTimeout = 30s;  /* node: from request to response (the AS t
 constexpr auto kFailDelay = 1s;	     /* before AUTH_FAILED */
 constexpr std::size_t kMaxConnections = 256;
 constexpr std::size_t kMaxErrorText = 200; /* ERROR_TEXT must stay below the TLV limit */
-constexpr std::size_t kMaxPasswordFile = 4096;
 
 const char *const kWrongPassword = "wrong account or password";
 const char *const kUnboundCert = "certificate not bound to an account";
@@ -905,40 +904,7 @@ ntm::SecretText read_password_file(const std::string &path)
 {
 	if (path.empty())
 		throw ntm::Error("node.password_file: not configured");
-	const ntm::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-	if (!fd)
-		ntm::throw_errno("password file " + path);
-	struct stat st {};
-	if (::fstat(fd.get(), &st) < 0)
-		ntm::throw_errno("password file " + path);
-	if (!S_ISREG(st.st_mode))
-		throw ntm::Error("password file " + path + " is not a regular file");
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
-		throw ntm::Error("password file " + path + " is readable by others (chmod 600)");
-
-	ntm::SecretText buf(kMaxPasswordFile);
-	std::size_t len = 0;
-	while (len < buf.size()) {
-		const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ntm::throw_errno("password file " + path);
-		}
-		if (n == 0)
-			break;
-		len += static_cast<std::size_t>(n);
-	}
-	const auto end = buf.begin() + static_cast<std::ptrdiff_t>(len);
-	auto eol = std::find(buf.begin(), end, '\n');
-	if (eol != buf.begin() && *(eol - 1) == '\r')
-		--eol;
-	if (eol == buf.begin())
-		throw ntm::Error("password file " + path + " is empty");
-	if (eol - buf.begin() > static_cast<std::ptrdiff_t>(ntm::sig::kMaxTlvValue))
-		throw ntm::Error("password in " + path + " is longer than " + std::to_string(ntm::sig::kMaxTlvValue) +
-				 " bytes");
-	return {buf.begin(), eol};
+	return ntm::read_password_file(path, ntm::sig::kMaxTlvValue);
 }
 
 } // namespace

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "dc.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
@@ -31,24 +33,20 @@ namespace {
 
 constexpr std::uint64_t kSeqBlock = 4096;
 constexpr std::int64_t kKeyGrace = 86400; /* expired keys are kept a day to answer KEY_EXPIRED */
+constexpr int kRcvBuf = 4 << 20;
 
-std::int64_t now_s()
+/*
+ * After a DC restart every node registers within one keepalive interval:
+ * a receive buffer of the default size drops most of that burst
+ * (Documentation/benchmarks.rst). FORCE works with CAP_NET_ADMIN, the
+ * plain option up to net.core.rmem_max otherwise.
+ */
+void grow_rcvbuf(asio::ip::udp::socket &s)
 {
-	return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-std::string hex32(std::uint32_t v)
-{
-	return fmt::format("{:#010x}", v);
-}
-
-asio::ip::udp::socket adopt(asio::io_context &io, int family, std::uint16_t port)
-{
-	ntm::UniqueFd fd = open_udp_socket(family, port);
-	asio::ip::udp::socket s(io);
-	s.assign(family == AF_INET6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd.get());
-	(void)fd.release();
-	return s;
+	const int fd = s.native_handle();
+	if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &kRcvBuf, sizeof(kRcvBuf)) == 0)
+		return;
+	(void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &kRcvBuf, sizeof(kRcvBuf));
 }
 
 } // namespace
@@ -78,16 +76,19 @@ struct DcRole::Impl {
 	std::uint64_t keys_received = 0;
 
 	Impl(asio::io_context &io_, const ntm::config::Config &c)
-	    : io(io_), cfg(c), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(adopt(io_, AF_INET, dc.port)),
+	    : io(io_), cfg(c), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
 	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_)
 	{
 		try {
-			sock6 = adopt(io_, AF_INET6, dc.port);
+			sock6 = open_asio_udp_socket(io_, AF_INET6, dc.port);
 		} catch (const ntm::Error &e) {
 			if (e.code() != EAFNOSUPPORT)
 				throw;
 			spdlog::warn("dc: IPv6 is not available: IPv4 only");
 		}
+		grow_rcvbuf(sock4);
+		if (sock6.is_open())
+			grow_rcvbuf(sock6);
 		sigio.set_send_notices(true);
 		sigio.set_seq_source([this] { return next_seq(); });
 		sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup(k, id); });
@@ -107,19 +108,19 @@ struct DcRole::Impl {
 	sig::Status on_key(const ntm::store::NodeKey &k)
 	{
 		if (!ntm::dns::in_domain(k.fqdn, dc.domain)) {
-			spdlog::warn("dc: key {} for {} refused: not in domain {}", hex32(k.key_id), k.fqdn, dc.domain);
+			spdlog::warn("dc: key {} for {} refused: not in domain {}", hex_id(k.key_id), k.fqdn, dc.domain);
 			return sig::Status::not_found;
 		}
 		try {
 			reg.put_key(k);
 		} catch (const std::exception &e) {
-			spdlog::error("dc: storing key {}: {}", hex32(k.key_id), e.what());
+			spdlog::error("dc: storing key {}: {}", hex_id(k.key_id), e.what());
 			return sig::Status::internal;
 		}
 		sessions.erase(k.key_id);
 		keys_received++;
-		spdlog::info("dc: key distribution: key {} for {}, valid {} s", hex32(k.key_id), k.fqdn,
-			     k.expires - now_s());
+		spdlog::info("dc: key distribution: key {} for {}, valid {} s", hex_id(k.key_id), k.fqdn,
+			     k.expires - unix_now());
 		return sig::Status::ok;
 	}
 
@@ -141,7 +142,7 @@ struct DcRole::Impl {
 			s->fqdn = k->fqdn;
 			it = sessions.emplace(id, Key{std::move(s), k->expires}).first;
 		}
-		if (it->second.expires <= now_s())
+		if (it->second.expires <= unix_now())
 			return {KeyState::expired, it->second.session};
 		return {KeyState::ok, it->second.session};
 	}
@@ -176,7 +177,7 @@ struct DcRole::Impl {
 		const auto &m = in.msg;
 		if (m.fqdn != in.session->fqdn) {
 			sigio.respond(in, sig::make_response(m, sig::Status::fqdn_mismatch,
-							     "key " + hex32(in.session->key_id) + " belongs to " +
+							     "key " + hex_id(in.session->key_id) + " belongs to " +
 								     in.session->fqdn));
 			return;
 		}
@@ -188,7 +189,7 @@ struct DcRole::Impl {
 		r.online = true;
 		r.key_id = in.session->key_id;
 		r.ciphers = m.ciphers;
-		r.registered = r.last_seen = now_s();
+		r.registered = r.last_seen = unix_now();
 		ntm::store::NodeRecord rec;
 		try {
 			rec = reg.register_node(r);
@@ -216,12 +217,10 @@ struct DcRole::Impl {
 
 	void on_keepalive(const Inbound &in)
 	{
-		if (!reg.seen(in.session->fqdn, in.from, now_s())) {
+		if (!reg.seen(in.session->fqdn, in.from, unix_now())) {
 			sigio.respond(in, sig::make_response(in.msg, sig::Status::not_registered));
 			return;
 		}
-		/* a node marked offline (missed keepalives) is back */
-		reg.set_online(in.session->fqdn, true);
 		auto resp = sig::make_response(in.msg, sig::Status::ok);
 		resp.external_ep = in.from;
 		sigio.respond(in, resp);
@@ -330,7 +329,7 @@ struct DcRole::Impl {
 		directions++;
 		spdlog::info("dc: direction {} -> {}: {} behind NAT: {} opens, comm {}", mn->fqdn, cn->fqdn,
 			     cn->nated ? cn->fqdn : (mn->nated ? mn->fqdn : "neither"),
-			     cn_opens ? cn->fqdn : mn->fqdn, hex32(comm));
+			     cn_opens ? cn->fqdn : mn->fqdn, hex_id(comm));
 		if (cn_opens) {
 			/* the waiter first, so the Tunnel Request finds it ready */
 			sigio.respond(in, to_mn);
@@ -366,7 +365,7 @@ struct DcRole::Impl {
 			if (ec || stopped)
 				return;
 			try {
-				const auto now = now_s();
+				const auto now = unix_now();
 				const auto gone = reg.expire(now - 3 * dc.keepalive_interval.count());
 				for (const auto &f : gone)
 					spdlog::info("dc: {} offline: no keepalive for {} s", f,

@@ -57,25 +57,6 @@ constexpr unsigned kKeepaliveRetries = 2;
 constexpr unsigned kMissedKeepalives = 3;
 constexpr auto kMaxBackoff = std::chrono::seconds(60);
 
-std::string hex32(std::uint32_t v)
-{
-	return fmt::format("{:#010x}", v);
-}
-
-std::int64_t now_s()
-{
-	return static_cast<std::int64_t>(std::time(nullptr));
-}
-
-asio::ip::udp::socket adopt(asio::io_context &io, int family, std::uint16_t port)
-{
-	ntm::UniqueFd fd = open_udp_socket(family, port);
-	asio::ip::udp::socket s(io);
-	s.assign(family == AF_INET6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd.get());
-	(void)fd.release();
-	return s;
-}
-
 bool in_prefix(const ntm::IpAddress &a, const std::optional<sig::Prefix> &p)
 {
 	if (!p || a.family() != p->addr.family())
@@ -273,9 +254,9 @@ struct NodeRole::Impl {
 
 	void setup_sockets()
 	{
-		sock4 = adopt(io, AF_INET, ncfg.port);
+		sock4 = open_asio_udp_socket(io, AF_INET, ncfg.port);
 		try {
-			sock6 = adopt(io, AF_INET6, ncfg.port);
+			sock6 = open_asio_udp_socket(io, AF_INET6, ncfg.port);
 		} catch (const ntm::Error &e) {
 			if (e.code() != EAFNOSUPPORT)
 				throw;
@@ -434,7 +415,7 @@ struct NodeRole::Impl {
 		relogin_at = Clock::now() + r.lifetime * 8 / 10;
 		need_login = false;
 		need_register = true;
-		spdlog::info("node: logged in as {}: key {} (K_ntmdc) valid {} s", fqdn, hex32(r.key_id),
+		spdlog::info("node: logged in as {}: key {} (K_ntmdc) valid {} s", fqdn, hex_id(r.key_id),
 			     r.lifetime.count());
 		if (dns && ncfg.ntm_domains.empty())
 			dns->set_domains({ntm::dns::parent_domain(fqdn)});
@@ -638,11 +619,11 @@ struct NodeRole::Impl {
 		if (ncfg.tunnel_lifetime != 0)
 			s.lifetime = ncfg.tunnel_lifetime;
 		ntm::new_tunnel(genl, ntm::DeviceRef::by_index(ifindex), s);
-		p.established = now_s();
+		p.established = unix_now();
 		tunnels_built++;
 		spdlog::info("node: tunnel to {} ({} {}) via {}: local {} remote {}, {}, we {}", p.fqdn,
 			     p.vip4 ? p.vip4->to_string() : "-", p.vip6 ? p.vip6->to_string() : "-",
-			     p.endpoint.to_string(), hex32(p.local_index), hex32(p.remote_index),
+			     p.endpoint.to_string(), hex_id(p.local_index), hex_id(p.remote_index),
 			     ntm::cipher_name(p.cipher), p.opener ? "opened" : "waited");
 		peers[p.fqdn] = std::move(p);
 	}
@@ -690,7 +671,7 @@ struct NodeRole::Impl {
 			req.vip4 = vip4;
 			req.vip6 = vip6;
 			spdlog::info("node: tunnel request to {} at {} (comm {})", c->peer_fqdn, c->peer_ep.to_string(),
-				     hex32(comm));
+				     hex_id(comm));
 			ntm::Endpoint from;
 			const auto resp = co_await sigio.request(c->tun, c->peer_ep, req, std::nullopt, &from);
 			if (resp.status != sig::Status::ok)
@@ -793,7 +774,7 @@ struct NodeRole::Impl {
 		auto c = make_comm(m);
 		spdlog::info("node: route direction from the DC: {} {} (comm {})",
 			     c->action == sig::Action::open ? "open a tunnel to" : "wait for a tunnel from",
-			     c->peer_fqdn, hex32(*m.comm_id));
+			     c->peer_fqdn, hex_id(*m.comm_id));
 		sigio.respond(in, sig::make_response(m, sig::Status::ok));
 		if (c->action == sig::Action::open)
 			co_await open_tunnel(c);
@@ -862,7 +843,7 @@ struct NodeRole::Impl {
 		auto c = make_comm(resp);
 		spdlog::info("node: route direction for {}: {} (comm {})", resp.peer_fqdn,
 			     c->action == sig::Action::open ? "we open" : "the peer opens, we wait",
-			     hex32(*resp.comm_id));
+			     hex_id(*resp.comm_id));
 		if (c->action == sig::Action::open)
 			co_await open_tunnel(c);
 		else if (!co_await c->completion.wait(io, kWaitForTunnel)) {

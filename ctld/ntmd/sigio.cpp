@@ -2,6 +2,7 @@
 #include "sigio.hpp"
 
 #include <cerrno>
+#include <ctime>
 #include <exception>
 
 #include <asio/co_spawn.hpp>
@@ -30,6 +31,16 @@ nlohmann::json SigDrops::to_json() const
 {
 	return {{"malformed", malformed}, {"auth", auth},	      {"replay", replay}, {"unknown_key", unknown_key},
 		{"expired_key", expired_key}, {"unexpected", unexpected}, {"rate", rate}};
+}
+
+std::string hex_id(std::uint32_t v)
+{
+	return fmt::format("{:#010x}", v);
+}
+
+std::int64_t unix_now() noexcept
+{
+	return static_cast<std::int64_t>(std::time(nullptr));
 }
 
 ntm::Endpoint to_ntm(const asio::ip::udp::endpoint &ep)

@@ -161,6 +161,11 @@ private:
 	std::uint64_t tx_ = 0;
 };
 
+/** A key id or communication id as logs show it: 0x1234abcd. */
+std::string hex_id(std::uint32_t v);
+/** Unix time in seconds (what the stores keep). */
+std::int64_t unix_now() noexcept;
+
 /** asio endpoint <-> ntm::Endpoint */
 ntm::Endpoint to_ntm(const asio::ip::udp::endpoint &ep);
 asio::ip::udp::endpoint to_asio(const ntm::Endpoint &ep);

@@ -44,6 +44,15 @@ ntm::UniqueFd open_udp_socket(int family, std::uint16_t port)
 	return fd;
 }
 
+asio::ip::udp::socket open_asio_udp_socket(asio::io_context &io, int family, std::uint16_t port)
+{
+	ntm::UniqueFd fd = open_udp_socket(family, port);
+	asio::ip::udp::socket s(io);
+	s.assign(family == AF_INET6 ? asio::ip::udp::v6() : asio::ip::udp::v4(), fd.get());
+	(void)fd.release();
+	return s;
+}
+
 DatagramKind classify_datagram(std::span<const std::uint8_t> d) noexcept
 {
 	if (d.size() == 1 && d[0] == 0xff)

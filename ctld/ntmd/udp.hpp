@@ -10,6 +10,9 @@
 #include <span>
 #include <string_view>
 
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+
 #include "ntm/handle.hpp"
 
 namespace ntmd {
@@ -21,6 +24,8 @@ namespace ntmd {
  * ntm::Error.
  */
 ntm::UniqueFd open_udp_socket(int family, std::uint16_t port);
+/** open_udp_socket() as an asio socket of io. */
+asio::ip::udp::socket open_asio_udp_socket(asio::io_context &io, int family, std::uint16_t port);
 
 /** What a datagram passed up by the kernel is (first 32-bit word, RFC 3948). */
 enum class DatagramKind {

@@ -189,7 +189,7 @@ struct PassResult {
 	std::uint64_t datagrams = 0;
 	double seconds = 0;
 	std::vector<double> latency_ms; /* of the successful requests */
-	json dc_rss_after;
+	std::optional<std::uint64_t> dc_rss_after;
 
 	[[nodiscard]] json to_json() const
 	{
@@ -221,7 +221,7 @@ struct PassResult {
 			{"datagrams_sent", datagrams},
 			{"retransmissions", datagrams >= requests ? datagrams - requests : 0},
 			{"latency_ms", lat},
-			{"dc_rss_bytes_after", dc_rss_after}};
+			{"dc_rss_bytes_after", dc_rss_after ? json(*dc_rss_after) : json(nullptr)}};
 	}
 };
 
@@ -351,7 +351,7 @@ private:
 		for (const auto &s : sigios_)
 			tx1 += s->tx_messages();
 		st.res.datagrams = tx1 - tx0;
-		st.res.dc_rss_after = rss_json(o_.dc_pid);
+		st.res.dc_rss_after = rss_bytes(o_.dc_pid);
 		co_return std::move(st.res);
 	}
 

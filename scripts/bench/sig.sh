@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # scripts/bench/sig.sh - signalling benchmark; runs INSIDE the VM as root:
 #
-#   scripts/vm --rw build/bench --timeout 1500 -- env NTM_BENCH_OUT=build/bench scripts/bench/sig.sh
+#   NTM_BENCH_OUT=$PWD/build/bench scripts/vm --rw build/bench --timeout 1500 -- scripts/bench/sig.sh
 #
 # On the testbed of tests/selftests/lib/sigbed.sh (namespaces, knot, NAT):
 #   capacity - a DC alone with a fresh registry: ntm-sigbench seeds N node

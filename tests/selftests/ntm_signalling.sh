@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/sigbed.sh"
 
-ktap_plan 27
+ktap_plan 28
 
 why=$(sigbed_missing)
 if [ -n "$why" ]; then
@@ -313,6 +313,25 @@ if needs "after the DC restart a fresh lookup works" A_UP; then
 		[ "$got" = "$VIP4_A" ] && sigbed_in b ping -c 2 -i 0.3 -W 2 "$VIP4_A" >/dev/null 2>&1 || rc=1
 	fi
 	check "after the DC restart: C resolves a.ntm.test (new tunnel) and pings A; so does B" $rc a b c dc
+fi
+
+# --- an expired key: the DC refuses it, the node logs in again -----------------------------------
+if needs "expired key: the DC answers KEY_EXPIRED, the node logs in again" SERVERS_UP C_UP; then
+	# Age C's K_ntmdc in the registry while the DC is down (the DC caches
+	# keys it has used); C's next keepalive meets an expired key.
+	old_key=$(sigbed_node c key_id)
+	before=$(sigbed_dc_drop expired_key)
+	sigbed_stop dc
+	sqlite3 "$SB_DIR/dc/registry.db" "UPDATE keys SET expires = CAST(strftime('%s', 'now') AS INTEGER) - 60 WHERE fqdn = 'c.$SB_DOMAIN'"
+	sigbed_start dc
+	sigbed_wait 60 sh -c "[ \"\$(ip netns exec ${SB_NS[c]} $NTMCTL status -j --socket $(sigbed_sock c) | jq -r '.node.key_id')\" != \"$old_key\" ]"
+	sigbed_wait 30 sh -c "ip netns exec ${SB_NS[c]} $NTMCTL status -j --socket $(sigbed_sock c) | jq -e '.node.registered' >/dev/null"
+	new_key=$(sigbed_node c key_id)
+	after=$(sigbed_dc_drop expired_key)
+	ktap_diag "C's key $old_key -> $new_key; DC drops.expired_key $before -> $after; $(grep -m1 'KEY_EXPIRED' "$(sigbed_logfile c)")"
+	[ -n "$new_key" ] && [ "$new_key" != "$old_key" ] && [ "$after" -gt "$before" ] &&
+		[ "$(sigbed_node c registered)" = true ] && sigbed_in c ping -c 2 -i 0.3 -W 3 "$VIP4_A" >/dev/null 2>&1
+	check "expired key: the DC answers NOTICE KEY_EXPIRED; C logs in again (new key) and keeps working" $? c dc as
 fi
 
 # --- acquire, mobility, a node's own defences ----------------------------------------------------

@@ -540,7 +540,7 @@ TEST_F(AsTest, AsPasswordFileReadableByOthersRefused)
 		io, [&]() -> awaitable<void> { o = co_await attempt(io, node, resolver); }, [] {});
 	EXPECT_FALSE(o.result);
 	EXPECT_FALSE(o.status);
-	EXPECT_NE(o.error.find("is readable by others (chmod 600)"), std::string::npos) << o.error;
+	EXPECT_NE(o.error.find("accessible by group or others (chmod 600"), std::string::npos) << o.error;
 }
 
 TEST_F(AsTest, AsMalformedRequestAnswered)

@@ -60,6 +60,15 @@ private:
 /** Text that may hold key material (the contents of a key file). No SSO. */
 using SecretText = std::vector<char, ZeroizingAllocator<char>>;
 
+/**
+ * The first line (without "\n" or "\r\n") of a password file, which must
+ * be a regular file that neither group nor others may access. Throws
+ * ntm::Error naming the file: missing, not a regular file, "accessible by
+ * group or others (chmod 600 FILE)", empty, or a first line longer than
+ * max_len bytes.
+ */
+SecretText read_password_file(const std::string &path, std::size_t max_len);
+
 } // namespace ntm
 
 #endif
