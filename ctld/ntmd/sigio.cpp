@@ -125,8 +125,8 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 {
 	const auto hdr = sig::peek_header(datagram);
 	if (!hdr) {
-		/* NAT keepalives (one byte 0xff) and stray data: not ours */
-		if (datagram.size() != 1)
+		/* a NAT keepalive (RFC 3948: the one byte 0xff) is not a drop; anything else is */
+		if (datagram.size() != 1 || datagram[0] != 0xff)
 			drops_.malformed++;
 		return;
 	}

@@ -346,9 +346,9 @@ if needs "acquire: C pings B's vip4 without a lookup; the kernel's acquire event
 fi
 if needs "garbage to a node's port is counted; the node keeps working" C_UP; then
 	before=$(sigbed_jq c '[.node.drops[]] | add')
-	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind short --count 10 >/dev/null
-	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind 0x10 --count 10 >/dev/null
-	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind 0x11 --count 10 >/dev/null
+	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind short --count 10 --seed 7 >/dev/null
+	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind 0x10 --count 10 --seed 7 >/dev/null
+	sigbed_ntmsig a garbage --to $SB_C4:$SB_PORT --kind 0x11 --count 10 --seed 7 >/dev/null
 	sleep 1
 	after=$(sigbed_jq c '[.node.drops[]] | add')
 	ktap_diag "C drops $before -> $after: $(sigbed_jq c '.node.drops' | jq -c . 2>/dev/null)"
