@@ -44,6 +44,7 @@ help:
 	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
 	@echo '  check       kmod ctld ctld-asan unit vm-test, then a summary'
 	@echo '  bench       benchmarks in the VM, JSON into build/bench/'
+	@echo '  bench-sig   signalling benchmark only (DC registrations/s, DNS to answer)'
 	@echo '  demo        build, boot the VM and run scripts/demo.sh'
 	@echo '  install     ntm.ko (extra/), ntmd, ntmctl, header, man pages, unit'
 	@echo '  clean       remove build products'
@@ -119,6 +120,7 @@ install: all
 		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)/ctld --prefix $(PREFIX)
 	install -D -m 0644 uapi/linux/ntm.h $(DESTDIR)$(PREFIX)/include/linux/ntm.h
+	install -D -m 0644 ctld/ntmd.toml.example $(DESTDIR)$(PREFIX)/share/doc/ntm/ntmd.toml.example
 	@set -e; for f in $(wildcard Documentation/man/*.[1-8]); do \
 		s=$${f##*.}; \
 		echo "install $$f"; \
