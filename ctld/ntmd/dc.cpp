@@ -26,7 +26,6 @@
 namespace ntmd {
 
 using asio::awaitable;
-using asio::use_awaitable;
 namespace sig = ntm::sig;
 
 namespace {
@@ -75,8 +74,8 @@ struct DcRole::Impl {
 	std::uint64_t directions_failed = 0;
 	std::uint64_t keys_received = 0;
 
-	Impl(asio::io_context &io_, const ntm::config::Config &c)
-	    : io(io_), cfg(c), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
+	Impl(asio::io_context &io_, ntm::config::Config c)
+	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
 	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_)
 	{
 		try {
@@ -391,7 +390,11 @@ DcRole::DcRole(asio::io_context &io, const ntm::config::Config &cfg) : impl_(std
 
 DcRole::~DcRole()
 {
-	stop();
+	try {
+		stop();
+	} catch (const std::exception &e) {
+		spdlog::warn("dc: stop: {}", e.what());
+	}
 }
 
 void DcRole::start()

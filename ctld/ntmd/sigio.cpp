@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <ctime>
 #include <exception>
+#include <utility>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -263,7 +264,7 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 	struct Unregister {
 		std::map<TxKey, Pending *> &m;
 		TxKey k;
-		Unregister(std::map<TxKey, Pending *> &m_, TxKey k_) : m(m_), k(k_) {}
+		Unregister(std::map<TxKey, Pending *> &m_, TxKey k_) : m(m_), k(std::move(k_)) {}
 		Unregister(const Unregister &) = delete;
 		Unregister &operator=(const Unregister &) = delete;
 		Unregister(Unregister &&) = delete;
