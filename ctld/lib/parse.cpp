@@ -244,23 +244,11 @@ SecretBytes read_key_file(const std::string &path)
 	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
 	if (!fd)
 		throw_errno("key file " + path);
-	SecretText text(kMax + 1);
-	std::size_t len = 0;
-	while (len < text.size()) {
-		const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			throw_errno("key file " + path);
-		}
-		if (n == 0)
-			break;
-		len += static_cast<std::size_t>(n);
-	}
-	if (len > kMax)
+	const SecretText text = read_secret(fd.get(), kMax + 1, "key file " + path);
+	if (text.size() > kMax)
 		throw UsageError("key file " + path + ": too large for a key");
 	try {
-		return parse_key_text(std::string_view(text.data(), len));
+		return parse_key_text(std::string_view(text.data(), text.size()));
 	} catch (const UsageError &e) {
 		throw UsageError("key file " + path + ": " + e.what());
 	}

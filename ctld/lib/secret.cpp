@@ -32,6 +32,25 @@ bool operator==(const SecretBytes &a, const SecretBytes &b) noexcept
 	return a.size() == b.size() && (a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0);
 }
 
+SecretText read_secret(int fd, std::size_t max_bytes, const std::string &what)
+{
+	SecretText text(max_bytes);
+	std::size_t len = 0;
+	while (len < text.size()) {
+		const ssize_t n = ::read(fd, text.data() + len, text.size() - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			throw_errno(what);
+		}
+		if (n == 0)
+			break;
+		len += static_cast<std::size_t>(n);
+	}
+	text.resize(len);
+	return text;
+}
+
 SecretText read_password_file(const std::string &path, std::size_t max_len)
 {
 	const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
@@ -46,20 +65,8 @@ SecretText read_password_file(const std::string &path, std::size_t max_len)
 		throw Error("password file " + path + ": accessible by group or others (chmod 600 " + path + ")",
 			    EACCES);
 	/* a line of max_len, its "\r\n", and one more byte to see it is longer */
-	SecretText text(max_len + 3);
-	std::size_t len = 0;
-	while (len < text.size()) {
-		const ssize_t n = ::read(fd.get(), text.data() + len, text.size() - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			throw_errno("password file " + path);
-		}
-		if (n == 0)
-			break;
-		len += static_cast<std::size_t>(n);
-	}
-	const auto end = text.begin() + static_cast<std::ptrdiff_t>(len);
+	const SecretText text = read_secret(fd.get(), max_len + 3, "password file " + path);
+	const auto end = text.end();
 	auto eol = std::find(text.begin(), end, '\n');
 	if (eol != text.begin() && *(eol - 1) == '\r')
 		--eol;

@@ -872,6 +872,12 @@ std::size_t Registry::count()
 	return s.step() ? static_cast<std::size_t>(s.i64(0)) : 0;
 }
 
+std::size_t Registry::count_online()
+{
+	Stmt s(db_, "SELECT COUNT(*) FROM nodes WHERE online = 1");
+	return s.step() ? static_cast<std::size_t>(s.i64(0)) : 0;
+}
+
 std::uint64_t Registry::reserve_seq(std::uint64_t n)
 {
 	if (n == 0)

@@ -30,6 +30,7 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "addr.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
@@ -61,31 +62,6 @@ const char *const kUnboundCert = "certificate not bound to an account";
 
 /* ---- small helpers ---- */
 
-tcp::endpoint to_asio(const ntm::Endpoint &e)
-{
-	const ntm::IpAddress a = e.address();
-	const auto b = a.bytes();
-	if (a.is_v6()) {
-		asio::ip::address_v6::bytes_type v6{};
-		std::copy(b.begin(), b.end(), v6.begin());
-		return {asio::ip::address_v6(v6), e.port()};
-	}
-	asio::ip::address_v4::bytes_type v4{};
-	std::copy(b.begin(), b.end(), v4.begin());
-	return {asio::ip::address_v4(v4), e.port()};
-}
-
-ntm::Endpoint from_asio(const tcp::endpoint &e)
-{
-	const asio::ip::address a = e.address();
-	if (a.is_v6()) {
-		const auto b = a.to_v6().to_bytes();
-		return {*ntm::IpAddress::from_bytes(b), e.port()};
-	}
-	const auto b = a.to_v4().to_bytes();
-	return {*ntm::IpAddress::from_bytes(b), e.port()};
-}
-
 std::string peer_of(const tcp::socket &s)
 {
 	std::error_code ec;
@@ -100,7 +76,7 @@ std::vector<tcp::acceptor> open_acceptors(asio::io_context &io, const std::vecto
 {
 	std::vector<tcp::acceptor> out;
 	for (const ntm::Endpoint &ep : eps) {
-		const tcp::endpoint e = to_asio(ep);
+		const tcp::endpoint e = to_asio<tcp>(ep);
 		tcp::acceptor a(io);
 		std::error_code ec;
 		a.open(e.protocol(), ec);
@@ -128,7 +104,7 @@ std::vector<ntm::Endpoint> bound(const std::vector<tcp::acceptor> &acceptors)
 		std::error_code ec;
 		const tcp::endpoint e = a.local_endpoint(ec);
 		if (!ec)
-			out.push_back(from_asio(e));
+			out.push_back(to_ntm(e));
 	}
 	return out;
 }
@@ -210,7 +186,7 @@ awaitable<std::shared_ptr<tls::Stream>> connect_tls(asio::any_io_executor ex, as
 		std::error_code ec;
 		{
 			const Watchdog w(ex, s, kConnectTimeout);
-			co_await s->lowest_layer().async_connect(to_asio(ep), asio::redirect_error(use_awaitable, ec));
+			co_await s->lowest_layer().async_connect(to_asio<tcp>(ep), asio::redirect_error(use_awaitable, ec));
 			if (ec) {
 				errors += (errors.empty() ? "" : ", ") + ep.to_string() + ": " +
 					  (w.fired() ? std::string("timed out") : ec.message());
@@ -322,6 +298,48 @@ void close_acceptors(std::vector<tcp::acceptor> &acceptors) noexcept
 	}
 }
 
+/*
+ * The accept loop of a TLS listener (the AS's login port, the DC's key
+ * port): each connection runs in self->session(); past kMaxConnections
+ * new ones are closed at once. Listener: acceptors, conns, io, stopped.
+ */
+template <class Listener>
+awaitable<void> accept_connections(std::shared_ptr<Listener> self, std::size_t idx, const char *role)
+{
+	while (!self->stopped) {
+		std::error_code ec;
+		tcp::socket sock =
+			co_await self->acceptors[idx].async_accept(asio::redirect_error(use_awaitable, ec));
+		if (self->stopped)
+			break;
+		if (ec) {
+			if (ec == asio::error::operation_aborted)
+				break;
+			spdlog::warn("{}: accept: {}", role, ec.message());
+			asio::steady_timer t(self->io, 100ms); /* EMFILE and friends: do not spin */
+			co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+			continue;
+		}
+		if (self->conns.size() >= kMaxConnections) {
+			spdlog::debug("{}: too many connections, refusing {}", role, peer_of(sock));
+			sock.close(ec);
+			continue;
+		}
+		asio::co_spawn(self->io, self->session(std::move(sock)), asio::detached);
+	}
+}
+
+/* Logs each listening address and starts its accept loop. */
+template <class Listener> void start_listening(const std::shared_ptr<Listener> &self, const char *role, const char *what)
+{
+	for (std::size_t i = 0; i < self->acceptors.size(); ++i) {
+		std::error_code ec;
+		const tcp::endpoint e = self->acceptors[i].local_endpoint(ec);
+		spdlog::info("{}: {} on {}", role, what, ec ? std::string("?") : to_ntm(e).to_string());
+		asio::co_spawn(self->io, accept_connections(self, i, role), asio::detached);
+	}
+}
+
 /* Encodes and writes a response, wiping the encoded copy. */
 awaitable<void> send_message(const asio::any_io_executor &ex, const std::shared_ptr<tls::Stream> &s, const Message &m)
 {
@@ -381,7 +399,6 @@ struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 
 	void start();
 	void stop() noexcept;
-	awaitable<void> accept_loop(std::size_t idx);
 	awaitable<void> session(tcp::socket sock);
 	awaitable<std::optional<Message>> handle(std::span<const std::uint8_t> body, tls::Stream &s,
 						 const std::string &peer);
@@ -396,12 +413,7 @@ void AsRole::Impl::start()
 	if (started || stopped)
 		return;
 	started = true;
-	for (std::size_t i = 0; i < acceptors.size(); ++i) {
-		std::error_code ec;
-		const tcp::endpoint e = acceptors[i].local_endpoint(ec);
-		spdlog::info("as: listening on {}", ec ? std::string("?") : from_asio(e).to_string());
-		asio::co_spawn(io, accept_loop(i), asio::detached);
-	}
+	start_listening(shared_from_this(), "as", "listening");
 }
 
 void AsRole::Impl::stop() noexcept
@@ -416,31 +428,6 @@ void AsRole::Impl::stop() noexcept
 			close_stream(*link->stream);
 		for (const auto &t : link->waiters)
 			cancel_timer(*t);
-	}
-}
-
-awaitable<void> AsRole::Impl::accept_loop(std::size_t idx)
-{
-	const auto self = shared_from_this();
-	while (!stopped) {
-		std::error_code ec;
-		tcp::socket sock = co_await acceptors[idx].async_accept(asio::redirect_error(use_awaitable, ec));
-		if (stopped)
-			break;
-		if (ec) {
-			if (ec == asio::error::operation_aborted)
-				break;
-			spdlog::warn("as: accept: {}", ec.message());
-			asio::steady_timer t(io, 100ms); /* EMFILE and friends: do not spin */
-			co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
-			continue;
-		}
-		if (conns.size() >= kMaxConnections) {
-			spdlog::debug("as: too many connections, refusing {}", peer_of(sock));
-			sock.close(ec);
-			continue;
-		}
-		asio::co_spawn(io, session(std::move(sock)), asio::detached);
 	}
 }
 
@@ -738,7 +725,6 @@ struct KeyListener::Impl : std::enable_shared_from_this<KeyListener::Impl> {
 
 	void start();
 	void stop() noexcept;
-	awaitable<void> accept_loop(std::size_t idx);
 	awaitable<void> session(tcp::socket sock);
 	std::optional<Message> handle(std::span<const std::uint8_t> body, const std::string &as_name);
 };
@@ -748,12 +734,7 @@ void KeyListener::Impl::start()
 	if (started || stopped)
 		return;
 	started = true;
-	for (std::size_t i = 0; i < acceptors.size(); ++i) {
-		std::error_code ec;
-		const tcp::endpoint e = acceptors[i].local_endpoint(ec);
-		spdlog::info("dc: key distribution on {}", ec ? std::string("?") : from_asio(e).to_string());
-		asio::co_spawn(io, accept_loop(i), asio::detached);
-	}
+	start_listening(shared_from_this(), "dc", "key distribution");
 }
 
 void KeyListener::Impl::stop() noexcept
@@ -763,31 +744,6 @@ void KeyListener::Impl::stop() noexcept
 	stopped = true;
 	close_acceptors(acceptors);
 	conns.close_all();
-}
-
-awaitable<void> KeyListener::Impl::accept_loop(std::size_t idx)
-{
-	const auto self = shared_from_this();
-	while (!stopped) {
-		std::error_code ec;
-		tcp::socket sock = co_await acceptors[idx].async_accept(asio::redirect_error(use_awaitable, ec));
-		if (stopped)
-			break;
-		if (ec) {
-			if (ec == asio::error::operation_aborted)
-				break;
-			spdlog::warn("dc: accept: {}", ec.message());
-			asio::steady_timer t(io, 100ms);
-			co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
-			continue;
-		}
-		if (conns.size() >= kMaxConnections) {
-			spdlog::debug("dc: too many key distribution connections, refusing {}", peer_of(sock));
-			sock.close(ec);
-			continue;
-		}
-		asio::co_spawn(io, session(std::move(sock)), asio::detached);
-	}
 }
 
 awaitable<void> KeyListener::Impl::session(tcp::socket sock)

@@ -425,10 +425,8 @@ nlohmann::json DcRole::status() const
 	std::size_t online = 0;
 	std::size_t total = 0;
 	try {
-		for (const auto &r : i.reg.list()) {
-			total++;
-			online += r.online ? 1 : 0;
-		}
+		total = i.reg.count();
+		online = i.reg.count_online();
 	} catch (const std::exception &e) {
 		spdlog::warn("dc: status: {}", e.what());
 	}

@@ -21,6 +21,7 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "addr.hpp"
 #include "ntm/error.hpp"
 #include "resolver.hpp"
 
@@ -41,29 +42,6 @@ constexpr std::size_t kHeaderLen = 12;
 constexpr std::uint16_t kTypeSOA = 6;
 constexpr std::uint16_t kTypeANY = 255;
 constexpr int kBindAttempts = 8;
-
-asio::ip::address to_asio(const ntm::IpAddress &a)
-{
-	const auto b = a.bytes();
-	if (a.is_v4()) {
-		asio::ip::address_v4::bytes_type v4{};
-		std::copy(b.begin(), b.end(), v4.begin());
-		return asio::ip::address_v4(v4);
-	}
-	asio::ip::address_v6::bytes_type v6{};
-	std::copy(b.begin(), b.end(), v6.begin());
-	return asio::ip::address_v6(v6);
-}
-
-ntm::IpAddress from_asio(const asio::ip::address &a)
-{
-	if (a.is_v4()) {
-		const auto b = a.to_v4().to_bytes();
-		return *ntm::IpAddress::from_bytes(b);
-	}
-	const auto b = a.to_v6().to_bytes();
-	return *ntm::IpAddress::from_bytes(b);
-}
 
 void set_id(std::vector<std::uint8_t> &msg, std::uint16_t id) noexcept
 {
@@ -261,7 +239,7 @@ void DnsStub::Impl::bind(State &st, const ntm::Endpoint &ep)
 			throw ntm::Error("DNS stub: cannot bind TCP " + ntm::Endpoint(ep.address(), port).to_string() +
 						 ": " + ec.message(),
 					 ec.value());
-		st.local.emplace_back(from_asio(us->local_endpoint().address()), port);
+		st.local.emplace_back(to_ntm(us->local_endpoint().address()), port);
 		st.udp.push_back(std::move(us));
 		st.tcp.push_back(std::move(acc));
 		return;

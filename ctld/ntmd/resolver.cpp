@@ -24,6 +24,7 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "addr.hpp"
 #include "ntm/error.hpp"
 #include "ntm/parse.hpp"
 
@@ -37,19 +38,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kTriesPerServer = 3;
 constexpr std::size_t kMaxMessage = 65535;
-
-asio::ip::address to_asio(const ntm::IpAddress &a)
-{
-	const auto b = a.bytes();
-	if (a.is_v4()) {
-		asio::ip::address_v4::bytes_type v4{};
-		std::copy(b.begin(), b.end(), v4.begin());
-		return asio::ip::address_v4(v4);
-	}
-	asio::ip::address_v6::bytes_type v6{};
-	std::copy(b.begin(), b.end(), v6.begin());
-	return asio::ip::address_v6(v6);
-}
 
 /* Closes a socket at a deadline or on cancel; unregisters on scope exit. */
 template <typename Socket> class Watchdog {

@@ -44,36 +44,6 @@ std::int64_t unix_now() noexcept
 	return static_cast<std::int64_t>(std::time(nullptr));
 }
 
-ntm::Endpoint to_ntm(const asio::ip::udp::endpoint &ep)
-{
-	const auto a = ep.address();
-	if (a.is_v4()) {
-		const auto b = a.to_v4().to_bytes();
-		return {*ntm::IpAddress::from_bytes(b), ep.port()};
-	}
-	const auto v6 = a.to_v6();
-	if (v6.is_v4_mapped()) {
-		const auto b = asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes();
-		return {*ntm::IpAddress::from_bytes(b), ep.port()};
-	}
-	const auto b = v6.to_bytes();
-	return {*ntm::IpAddress::from_bytes(b), ep.port()};
-}
-
-asio::ip::udp::endpoint to_asio(const ntm::Endpoint &ep)
-{
-	const auto addr = ep.address();
-	const auto bytes = addr.bytes();
-	if (addr.is_v4()) {
-		asio::ip::address_v4::bytes_type b{};
-		std::copy(bytes.begin(), bytes.end(), b.begin());
-		return {asio::ip::address_v4(b), ep.port()};
-	}
-	asio::ip::address_v6::bytes_type b{};
-	std::copy(bytes.begin(), bytes.end(), b.begin());
-	return {asio::ip::address_v6(b), ep.port()};
-}
-
 SigIo::SigIo(asio::io_context &io, asio::ip::udp::socket *sock4, asio::ip::udp::socket *sock6)
     : io_(io), sock4_(sock4), sock6_(sock6)
 {}
@@ -179,14 +149,13 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 		drops_.malformed++;
 		spdlog::debug("signalling from {}: {}", from.to_string(), e.what());
 		/* authenticated but malformed request: say so, it is a bug on the other side */
-		if (body->size() >= sig::kBodyHeaderLen && ((*body)[2] & sig::kFlagResponse) == 0) {
+		const auto bh = sig::peek_body(*body);
+		if (bh && !bh->response) {
 			try {
 				sig::Message r;
-				r.type = static_cast<sig::MsgType>((*body)[1]);
+				r.type = static_cast<sig::MsgType>(bh->type);
 				r.response = true;
-				r.txid = (static_cast<std::uint32_t>((*body)[4]) << 24) |
-					 (static_cast<std::uint32_t>((*body)[5]) << 16) |
-					 (static_cast<std::uint32_t>((*body)[6]) << 8) | (*body)[7];
+				r.txid = bh->txid;
 				r.status = e.status();
 				r.error_text = e.what();
 				if (r.error_text.size() > sig::kMaxTlvValue)
@@ -320,7 +289,7 @@ void SigIo::send_raw(const ntm::Endpoint &to, std::span<const std::uint8_t> byte
 		return;
 	}
 	asio::error_code ec;
-	(void)sock->send_to(asio::buffer(bytes.data(), bytes.size()), to_asio(to), 0, ec);
+	(void)sock->send_to(asio::buffer(bytes.data(), bytes.size()), to_asio<asio::ip::udp>(to), 0, ec);
 	if (ec)
 		spdlog::debug("signalling: send to {}: {}", to.to_string(), ec.message());
 	else

@@ -32,6 +32,7 @@
 #include <asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "addr.hpp"
 #include "ntm/model.hpp"
 #include "ntm/secret.hpp"
 #include "ntm/sig.hpp"
@@ -166,9 +167,6 @@ std::string hex_id(std::uint32_t v);
 /** Unix time in seconds (what the stores keep). */
 std::int64_t unix_now() noexcept;
 
-/** asio endpoint <-> ntm::Endpoint */
-ntm::Endpoint to_ntm(const asio::ip::udp::endpoint &ep);
-asio::ip::udp::endpoint to_asio(const ntm::Endpoint &ep);
 
 } // namespace ntmd
 

@@ -233,7 +233,7 @@ public:
 	{
 		for (const auto &s : sessions_)
 			by_id_.emplace(s->key_id, s);
-		const auto dc_asio = ntmd::to_asio(dc_);
+		const auto dc_asio = ntmd::to_asio<asio::ip::udp>(dc_);
 		asio::ip::address local;
 		if (o_.bind.empty()) {
 			/* the address the kernel picks towards the DC: what LOCAL_EP must say */

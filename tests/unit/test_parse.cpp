@@ -8,8 +8,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include "ntm/error.hpp"
 #include "ntm/parse.hpp"
+#include "ntm/secret.hpp"
 
 using ntm::UsageError;
 
@@ -239,6 +242,46 @@ TEST_F(KeyFile, Missing)
 	} catch (const ntm::Error &e) {
 		EXPECT_EQ(e.code(), ENOENT);
 	}
+}
+
+/* read_password_file() (libntm/secret): node login and ntmctl account add */
+TEST_F(KeyFile, PasswordFirstLine)
+{
+	::chmod(path_.c_str(), 0600);
+	write("s3cret\r\nsecond line\n");
+	const auto pw = ntm::read_password_file(path_, 255);
+	EXPECT_EQ(std::string(pw.begin(), pw.end()), "s3cret");
+	write(std::string(255, 'p'));
+	EXPECT_EQ(ntm::read_password_file(path_, 255).size(), 255U);
+}
+
+TEST_F(KeyFile, PasswordRefused)
+{
+	auto message = [this](std::size_t max) {
+		try {
+			(void)ntm::read_password_file(path_, max);
+		} catch (const ntm::Error &e) {
+			return std::string(e.what());
+		}
+		return std::string("accepted");
+	};
+	::chmod(path_.c_str(), 0640);
+	write("s3cret\n");
+	EXPECT_NE(message(255).find("accessible by group or others (chmod 600"), std::string::npos);
+	::chmod(path_.c_str(), 0600);
+	write("\nsecond\n");
+	EXPECT_NE(message(255).find("empty first line"), std::string::npos);
+	write(std::string(256, 'p') + "\n");
+	EXPECT_NE(message(255).find("longer than 255 bytes"), std::string::npos);
+	const std::string dir = path_ + ".d";
+	ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+	try {
+		(void)ntm::read_password_file(dir, 255);
+		ADD_FAILURE() << "a directory was accepted";
+	} catch (const ntm::Error &e) {
+		EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos);
+	}
+	::rmdir(dir.c_str());
 }
 
 TEST(ParseSalt, Good)

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -266,6 +268,36 @@ TEST_F(SigIoTest, NoticesAreRateLimited)
 		dc.feed(sig::seal({sig::Kind::dc, 0x7777, i}, sig::Direction::node, k.span(), sig::encode(m)), from);
 	EXPECT_EQ(dc.drops().unknown_key, 50U);
 	EXPECT_GE(dc.drops().rate, 39U);
+}
+
+TEST_F(SigIoTest, AuthenticatedMalformedRequestIsAnsweredWithItsStatus)
+{
+	/* a peer with the right key but a newer version: told so, not silently dropped */
+	asio::ip::udp::socket probe = loopback(io);
+	const auto from = ntmd::to_ntm(probe.local_endpoint());
+	const std::vector<std::uint8_t> v2{2, static_cast<std::uint8_t>(sig::MsgType::keepalive), 0, 0, 0, 0, 0, 77};
+	dc.feed(sig::seal({sig::Kind::dc, 0x1234, 1}, sig::Direction::node, key.span(), v2), from);
+	EXPECT_EQ(dc.drops().malformed, 1U);
+	EXPECT_EQ(handled, 0);
+	std::vector<std::uint8_t> buf(2048);
+	asio::error_code ec;
+	std::size_t n = 0;
+	for (int i = 0; i < 50 && n == 0; i++) {
+		n = probe.receive(asio::buffer(buf), 0, ec);
+		if (ec == asio::error::would_block) {
+			n = 0;
+			std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		}
+	}
+	ASSERT_GT(n, 0U) << ec.message();
+	buf.resize(n);
+	const auto body = sig::open(buf, sig::Direction::dc, key.span());
+	ASSERT_TRUE(body);
+	const auto r = sig::decode(*body);
+	EXPECT_TRUE(r.response);
+	EXPECT_EQ(r.txid, 77U);
+	EXPECT_EQ(r.type, sig::MsgType::keepalive);
+	EXPECT_EQ(r.status, sig::Status::unsupported_version);
 }
 
 TEST_F(SigIoTest, UnsolicitedResponseIsUnexpected)

@@ -550,6 +550,11 @@ TEST(StoreRegistry, SeenOnlineExpire)
 
 	reg.set_online("b.ntm.test", true);
 	EXPECT_TRUE(reg.find("b.ntm.test")->online);
+	EXPECT_EQ(reg.count_online(), 1U);
+	/* a keepalive from a node marked offline brings it back */
+	EXPECT_TRUE(reg.seen("a.ntm.test", ntm::parse_endpoint("192.0.2.7:7480"), 1100));
+	EXPECT_TRUE(reg.find("a.ntm.test")->online);
+	EXPECT_EQ(reg.count_online(), 2U);
 	/* expired nodes keep their records and addresses */
 	EXPECT_EQ(reg.count(), 2U);
 	EXPECT_EQ(v4(*reg.find("a.ntm.test")), "10.77.0.2");

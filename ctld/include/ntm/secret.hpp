@@ -61,6 +61,12 @@ private:
 using SecretText = std::vector<char, ZeroizingAllocator<char>>;
 
 /**
+ * Up to max_bytes from fd (fewer at end of file) into wiped memory; what
+ * names the source in errors ("key file /etc/ntm/key: ...").
+ */
+SecretText read_secret(int fd, std::size_t max_bytes, const std::string &what);
+
+/**
  * The first line (without "\n" or "\r\n") of a password file, which must
  * be a regular file that neither group nor others may access. Throws
  * ntm::Error naming the file: missing, not a regular file, "accessible by

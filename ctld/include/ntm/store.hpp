@@ -162,6 +162,8 @@ public:
 	std::vector<NodeRecord> list();
 	/** Number of registered nodes. */
 	std::size_t count();
+	/** Number of nodes marked online. */
+	std::size_t count_online();
 
 	/**
 	 * Reserves a block of n sequence numbers for the DC's envelopes and
