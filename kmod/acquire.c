@@ -162,6 +162,13 @@ void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb)
 static bool ntm_acquire_match(const struct ntm_tunnel *t,
 			      struct sk_buff *skb)
 {
+	if (t->esp) {
+		if (skb->protocol == htons(ETH_P_IP))
+			return ntm_ts_match(&t->esp->remote_ts, AF_INET,
+					    &ip_hdr(skb)->daddr);
+		return ntm_ts_match(&t->esp->remote_ts, AF_INET6,
+				    &ipv6_hdr(skb)->daddr);
+	}
 	if (skb->protocol == htons(ETH_P_IP))
 		return t->has_vip4 && ip_hdr(skb)->daddr == t->vip4;
 	return t->has_vip6 && ipv6_addr_equal(&ipv6_hdr(skb)->daddr,
@@ -190,6 +197,9 @@ void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t)
 
 		if ((t->has_vip4 && ntm_slot_match(s, AF_INET, &t->vip4)) ||
 		    (t->has_vip6 && ntm_slot_match(s, AF_INET6, &t->vip6)))
+			s->family = 0;
+		else if (t->esp && s->family &&
+			 ntm_ts_match(&t->esp->remote_ts, s->family, &s->a4))
 			s->family = 0;
 	}
 	spin_unlock_bh(&acq->lock);

@@ -8,6 +8,10 @@
  * the fastest registered implementation, synchronous (AES-NI, AVX2) or
  * asynchronous (cryptd fallback, hardware engines); the data path copes
  * with both.
+ *
+ * ESP SAs use the IPsec forms instead, one transform per direction: the
+ * key is followed by the SA's 4-byte salt, the 8-byte explicit IV travels
+ * after the ESP header and the AAD is the header itself (RFC 4106, 7634).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -38,6 +42,18 @@ static const char *const ntm_async_names[__NTM_CIPHER_MAX] = {
 		"cryptd(rfc7539(chacha20-generic,poly1305-generic))",
 };
 
+static const char *const ntm_esp_names[__NTM_CIPHER_MAX] = {
+	[NTM_CIPHER_AES_GCM] = "rfc4106(gcm(aes))",
+	[NTM_CIPHER_CHACHA20_POLY1305] = "rfc7539esp(chacha20,poly1305)",
+};
+
+static const char *const ntm_esp_async_names[__NTM_CIPHER_MAX] = {
+	[NTM_CIPHER_AES_GCM] =
+		"cryptd(rfc4106(gcm_base(ctr(aes-generic),ghash-generic)))",
+	[NTM_CIPHER_CHACHA20_POLY1305] =
+		"cryptd(rfc7539esp(chacha20-generic,poly1305-generic))",
+};
+
 int ntm_crypto_check(u8 cipher, unsigned int key_len)
 {
 	switch (cipher) {
@@ -48,6 +64,73 @@ int ntm_crypto_check(u8 cipher, unsigned int key_len)
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+/* ESP also knows AES-192 (RFC 4106 allows all three AES key sizes). */
+int ntm_esp_crypto_check(u8 cipher, unsigned int key_len)
+{
+	switch (cipher) {
+	case NTM_CIPHER_AES_GCM:
+		return (key_len == 16 || key_len == 24 || key_len == 32) ?
+		       0 : -EINVAL;
+	case NTM_CIPHER_CHACHA20_POLY1305:
+		return key_len == 32 ? 0 : -EINVAL;
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static struct crypto_aead *ntm_aead_get(const char *name, const char *async)
+{
+	struct crypto_aead *aead;
+
+	if (force_async) {
+		int tries = 20;
+
+		/*
+		 * The first use of a nested template can report -ENOENT
+		 * while the crypto manager still self-tests the new inner
+		 * instance (slow under emulation): retry for up to 2 s.
+		 */
+		do {
+			aead = crypto_alloc_aead(async, 0, 0);
+			if (PTR_ERR_OR_ZERO(aead) != -ENOENT)
+				break;
+			msleep(100);
+		} while (--tries);
+		return aead;
+	}
+	return crypto_alloc_aead(name, 0, 0);
+}
+
+struct crypto_aead *ntm_esp_aead_alloc(u8 cipher, const u8 *key,
+				       unsigned int key_len, const u8 *salt)
+{
+	u8 material[32 + NTM_SALT_LEN];
+	struct crypto_aead *aead;
+	int err;
+
+	err = ntm_esp_crypto_check(cipher, key_len);
+	if (err)
+		return ERR_PTR(err);
+	aead = ntm_aead_get(ntm_esp_names[cipher], ntm_esp_async_names[cipher]);
+	if (IS_ERR(aead))
+		return aead;
+
+	/* setkey takes the key followed by the salt */
+	memcpy(material, key, key_len);
+	memcpy(material + key_len, salt, NTM_SALT_LEN);
+	err = crypto_aead_setkey(aead, material, key_len + NTM_SALT_LEN);
+	memzero_explicit(material, sizeof(material));
+	if (!err)
+		err = crypto_aead_setauthsize(aead, NTM_ESP_ICV_LEN);
+	if (!err && crypto_aead_ivsize(aead) != NTM_ESP_IV_LEN)
+		err = -EINVAL;
+	if (err) {
+		crypto_free_aead(aead);
+		return ERR_PTR(err);
+	}
+	return aead;
 }
 
 struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,

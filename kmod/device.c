@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * device.c - the "ntm" link kind: a layer-3 point-to-point device whose
- * transmit path picks a tunnel by inner destination address.
+ * transmit path picks a tunnel by inner destination address: an NTM tunnel
+ * by exact virtual address (O(1)), else an ESP tunnel by longest match on
+ * its traffic selectors, else the acquire queue.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -54,12 +56,19 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 		    ip_hdr(skb)->version != 4)
 			goto malformed;
 		t = ntm_tunnel_find_vip4(nd, ip_hdr(skb)->daddr);
+		/* virtual addresses first: ESP selectors only on a miss */
+		if (!t && READ_ONCE(nd->num_esp))
+			t = ntm_tunnel_find_ts(nd, AF_INET,
+					       &ip_hdr(skb)->daddr);
 		break;
 	case htons(ETH_P_IPV6):
 		if (!pskb_network_may_pull(skb, sizeof(struct ipv6hdr)) ||
 		    ipv6_hdr(skb)->version != 6)
 			goto malformed;
 		t = ntm_tunnel_find_vip6(nd, &ipv6_hdr(skb)->daddr);
+		if (!t && READ_ONCE(nd->num_esp))
+			t = ntm_tunnel_find_ts(nd, AF_INET6,
+					       &ipv6_hdr(skb)->daddr);
 		break;
 	default:
 		goto malformed;

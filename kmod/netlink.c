@@ -11,6 +11,8 @@
 
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/inetdevice.h>
+#include <linux/slab.h>
 #include <net/genetlink.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
@@ -22,6 +24,10 @@ enum { NTM_MCGRP_EVENTS_IDX };
 
 static const struct genl_multicast_group ntm_mcgrps[] = {
 	[NTM_MCGRP_EVENTS_IDX] = { .name = NTM_GENL_MCGRP_EVENTS },
+};
+
+static const struct nla_policy ntm_ts_policy[NTM_TS_A_MAX + 1] = {
+	[NTM_TS_A_PREFIX] = NLA_POLICY_EXACT_LEN(sizeof(struct ntm_prefix)),
 };
 
 static const struct nla_policy ntm_tunnel_policy[NTM_TUNNEL_A_MAX + 1] = {
@@ -39,11 +45,21 @@ static const struct nla_policy ntm_tunnel_policy[NTM_TUNNEL_A_MAX + 1] = {
 	[NTM_TUNNEL_A_RX_SALT] = NLA_POLICY_EXACT_LEN(NTM_SALT_LEN),
 	[NTM_TUNNEL_A_LIFETIME] = { .type = NLA_U32 },
 	[NTM_TUNNEL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __NTM_TUNNEL_F_ALL),
-	[NTM_TUNNEL_A_TX_COUNTER] = { .type = NLA_REJECT },
+	[NTM_TUNNEL_A_TX_COUNTER] = { .type = NLA_U64 },
 	[NTM_TUNNEL_A_RX_COUNTER] = { .type = NLA_REJECT },
 	[NTM_TUNNEL_A_LAST_RX_NS] = { .type = NLA_REJECT },
 	[NTM_TUNNEL_A_AGE_S] = { .type = NLA_REJECT },
 	[NTM_TUNNEL_A_STATS] = { .type = NLA_REJECT },
+	[NTM_TUNNEL_A_ENCAP] = NLA_POLICY_MAX(NLA_U8, __NTM_ENCAP_MAX - 1),
+	[NTM_TUNNEL_A_RX_KEY] = NLA_POLICY_RANGE(NLA_BINARY, 16, 32),
+	[NTM_TUNNEL_A_ESN] = { .type = NLA_FLAG },
+	[NTM_TUNNEL_A_REMOTE_TS] = NLA_POLICY_NESTED(ntm_ts_policy),
+	[NTM_TUNNEL_A_LOCAL_TS] = NLA_POLICY_NESTED(ntm_ts_policy),
+	[NTM_TUNNEL_A_SOFT_LIFETIME] = { .type = NLA_U32 },
+	[NTM_TUNNEL_A_SOFT_BYTES] = { .type = NLA_U64 },
+	[NTM_TUNNEL_A_HARD_BYTES] = { .type = NLA_U64 },
+	[NTM_TUNNEL_A_SOFT_PACKETS] = { .type = NLA_U64 },
+	[NTM_TUNNEL_A_HARD_PACKETS] = { .type = NLA_U64 },
 };
 
 static const struct nla_policy ntm_policy[NTM_A_MAX + 1] = {
@@ -109,7 +125,8 @@ static int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v)
 	if (!nest)
 		return -EMSGSIZE;
 	for (i = 0; i < NTM_STAT_NR; i++)
-		if (nla_put_u64_64bit(skb, i + 1, v[i], NTM_STAT_A_PAD)) {
+		if (i + 1 != NTM_STAT_A_PAD &&
+		    nla_put_u64_64bit(skb, i + 1, v[i], NTM_STAT_A_PAD)) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;
 		}
@@ -121,6 +138,62 @@ static unsigned int ntm_sockaddr_len(const union ntm_sockaddr *ep)
 {
 	return ep->sa.sa_family == AF_INET ? sizeof(ep->sin) :
 					     sizeof(ep->sin6);
+}
+
+static int ntm_put_ts(struct sk_buff *skb, int type,
+		      const struct ntm_ts_list *l)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+	unsigned int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < l->n; i++) {
+		const struct ntm_ts *ts = &l->ts[i];
+		struct ntm_prefix p = {
+			.family = ts->family,
+			.prefixlen = ts->prefixlen,
+		};
+
+		if (ts->family == AF_INET)
+			memcpy(p.addr, &ts->a4, sizeof(ts->a4));
+		else
+			memcpy(p.addr, &ts->a6, sizeof(ts->a6));
+		if (nla_put(skb, NTM_TS_A_PREFIX, sizeof(p), &p)) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/* Encapsulation-specific and lifetime attributes of a tunnel. */
+static int ntm_put_tunnel_extra(struct sk_buff *skb, struct ntm_tunnel *t)
+{
+	const struct ntm_esp *e = t->esp;
+	struct ntm_limits l;
+
+	ntm_tunnel_get_limits(t, &l);
+	if (nla_put_u8(skb, NTM_TUNNEL_A_ENCAP, t->encap) ||
+	    nla_put_u32(skb, NTM_TUNNEL_A_SOFT_LIFETIME, t->soft_lifetime) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_SOFT_BYTES, l.soft_bytes,
+			      NTM_TUNNEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_HARD_BYTES, l.hard_bytes,
+			      NTM_TUNNEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_SOFT_PACKETS, l.soft_packets,
+			      NTM_TUNNEL_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_TUNNEL_A_HARD_PACKETS, l.hard_packets,
+			      NTM_TUNNEL_A_PAD))
+		return -EMSGSIZE;
+	if (!e)
+		return 0;
+	if ((e->esn && nla_put_flag(skb, NTM_TUNNEL_A_ESN)) ||
+	    ntm_put_ts(skb, NTM_TUNNEL_A_REMOTE_TS, &e->remote_ts) ||
+	    (e->local_ts.n &&
+	     ntm_put_ts(skb, NTM_TUNNEL_A_LOCAL_TS, &e->local_ts)))
+		return -EMSGSIZE;
+	return 0;
 }
 
 static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
@@ -156,6 +229,7 @@ static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
 			      READ_ONCE(t->last_rx_ns), NTM_TUNNEL_A_PAD) ||
 	    nla_put_u32(skb, NTM_TUNNEL_A_AGE_S,
 			div_u64(now - t->created_ns, NSEC_PER_SEC)) ||
+	    ntm_put_tunnel_extra(skb, t) ||
 	    ntm_put_stats(skb, NTM_TUNNEL_A_STATS, stats)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
@@ -398,6 +472,272 @@ static int ntm_require(struct genl_info *info, struct nlattr **tb,
 	return 0;
 }
 
+/* One nest of NTM_TS_A_PREFIX into @l, with every rule checked. */
+static int ntm_parse_ts(struct nlattr *nest, struct ntm_ts_list *l,
+			struct netlink_ext_ack *extack)
+{
+	struct nlattr *a;
+	int rem;
+
+	l->n = 0;
+	nla_for_each_nested(a, nest, rem) {
+		struct ntm_ts *ts;
+		struct ntm_prefix p;
+
+		if (nla_type(a) != NTM_TS_A_PREFIX ||
+		    nla_len(a) != sizeof(p)) {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "traffic selector must be an NTM_TS_A_PREFIX of struct ntm_prefix");
+			return -EINVAL;
+		}
+		if (l->n == NTM_TS_MAX) {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "more than NTM_TS_MAX traffic selectors");
+			return -E2BIG;
+		}
+		memcpy(&p, nla_data(a), sizeof(p));
+		if (p.reserved[0] || p.reserved[1]) {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "traffic selector: reserved bytes must be zero");
+			return -EINVAL;
+		}
+		ts = &l->ts[l->n];
+		memset(ts, 0, sizeof(*ts));
+		ts->family = p.family;
+		ts->prefixlen = p.prefixlen;
+		if (p.family == AF_INET) {
+			static const u8 zero[12];
+
+			if (p.prefixlen > 32) {
+				NL_SET_ERR_MSG_ATTR(extack, a,
+						    "IPv4 traffic selector prefix longer than 32");
+				return -EINVAL;
+			}
+			if (memcmp(p.addr + 4, zero, sizeof(zero)))
+				goto bad_addr;
+			memcpy(&ts->a4, p.addr, sizeof(ts->a4));
+			if (ts->a4 & ~inet_make_mask(p.prefixlen))
+				goto host_bits;
+		} else if (p.family == AF_INET6) {
+			struct in6_addr masked;
+
+			if (p.prefixlen > 128) {
+				NL_SET_ERR_MSG_ATTR(extack, a,
+						    "IPv6 traffic selector prefix longer than 128");
+				return -EINVAL;
+			}
+			memcpy(&ts->a6, p.addr, sizeof(ts->a6));
+			ipv6_addr_prefix(&masked, &ts->a6, p.prefixlen);
+			if (!ipv6_addr_equal(&masked, &ts->a6))
+				goto host_bits;
+		} else {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "traffic selector family must be AF_INET or AF_INET6");
+			return -EAFNOSUPPORT;
+		}
+		l->n++;
+	}
+	return 0;
+
+bad_addr:
+	NL_SET_ERR_MSG_ATTR(extack, nest,
+			    "IPv4 traffic selector: address bytes 4..15 must be zero");
+	return -EINVAL;
+host_bits:
+	NL_SET_ERR_MSG_ATTR(extack, nest,
+			    "traffic selector has host bits set beyond its prefix length");
+	return -EINVAL;
+}
+
+/*
+ * Lifetime attributes of NEW_TUNNEL and SET_TUNNEL into @p / @l (which
+ * hold the current values); a soft limit must lie below its hard one.
+ */
+static int ntm_parse_limits(struct nlattr **tb, struct ntm_limits *l,
+			    u32 *hard_time, u32 *soft_time,
+			    struct netlink_ext_ack *extack)
+{
+	if (tb[NTM_TUNNEL_A_LIFETIME])
+		*hard_time = nla_get_u32(tb[NTM_TUNNEL_A_LIFETIME]);
+	if (tb[NTM_TUNNEL_A_SOFT_LIFETIME])
+		*soft_time = nla_get_u32(tb[NTM_TUNNEL_A_SOFT_LIFETIME]);
+	if (tb[NTM_TUNNEL_A_SOFT_BYTES])
+		l->soft_bytes = nla_get_u64(tb[NTM_TUNNEL_A_SOFT_BYTES]);
+	if (tb[NTM_TUNNEL_A_HARD_BYTES])
+		l->hard_bytes = nla_get_u64(tb[NTM_TUNNEL_A_HARD_BYTES]);
+	if (tb[NTM_TUNNEL_A_SOFT_PACKETS])
+		l->soft_packets = nla_get_u64(tb[NTM_TUNNEL_A_SOFT_PACKETS]);
+	if (tb[NTM_TUNNEL_A_HARD_PACKETS])
+		l->hard_packets = nla_get_u64(tb[NTM_TUNNEL_A_HARD_PACKETS]);
+
+	if (*hard_time && *soft_time >= *hard_time) {
+		NL_SET_ERR_MSG(extack, "soft lifetime must be below the hard lifetime");
+		return -EINVAL;
+	}
+	if (l->hard_bytes && l->soft_bytes >= l->hard_bytes) {
+		NL_SET_ERR_MSG(extack, "soft byte limit must be below the hard one");
+		return -EINVAL;
+	}
+	if (l->hard_packets && l->soft_packets >= l->hard_packets) {
+		NL_SET_ERR_MSG(extack, "soft packet limit must be below the hard one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The first of @types present in @tb, or NULL. */
+static struct nlattr *ntm_present(struct nlattr **tb, const int *types,
+				  unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (tb[types[i]])
+			return tb[types[i]];
+	return NULL;
+}
+
+static int ntm_parse_esp(struct genl_info *info, struct nlattr **tb,
+			 struct ntm_tunnel_params *p)
+{
+	static const int required[] = {
+		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_REMOTE_TS,
+	};
+	static const int refused[] = { NTM_TUNNEL_A_VIP4, NTM_TUNNEL_A_VIP6 };
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *bad;
+	u64 max;
+	int err;
+
+	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
+	if (err)
+		return err;
+	bad = ntm_present(tb, refused, ARRAY_SIZE(refused));
+	if (bad) {
+		NL_SET_ERR_MSG_ATTR(extack, bad,
+				    "ESP tunnels are chosen by traffic selector, not by virtual address");
+		return -EINVAL;
+	}
+	if (p->local_index < NTM_ESP_SPI_MIN) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_LOCAL_INDEX],
+				    "inbound SPI must be at least 256");
+		return -EINVAL;
+	}
+	if (p->remote_index < NTM_ESP_SPI_MIN) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_REMOTE_INDEX],
+				    "outbound SPI must be at least 256");
+		return -EINVAL;
+	}
+	p->rx_key = nla_data(tb[NTM_TUNNEL_A_RX_KEY]);
+	p->rx_key_len = nla_len(tb[NTM_TUNNEL_A_RX_KEY]);
+	if (ntm_esp_crypto_check(p->cipher, p->key_len)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_KEY],
+				    "key length does not fit the cipher");
+		return -EINVAL;
+	}
+	if (ntm_esp_crypto_check(p->cipher, p->rx_key_len)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_RX_KEY],
+				    "key length does not fit the cipher");
+		return -EINVAL;
+	}
+	if (p->key_len == p->rx_key_len &&
+	    !memcmp(p->key, p->rx_key, p->key_len) &&
+	    !memcmp(p->tx_salt, p->rx_salt, NTM_SALT_LEN)) {
+		/* both SAs would use the same nonces */
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_RX_KEY],
+				    "inbound and outbound SA need different keys or salts");
+		return -EINVAL;
+	}
+	p->esn = nla_get_flag(tb[NTM_TUNNEL_A_ESN]);
+	err = ntm_parse_ts(tb[NTM_TUNNEL_A_REMOTE_TS], &p->remote_ts, extack);
+	if (err)
+		return err;
+	if (!p->remote_ts.n) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_REMOTE_TS],
+				    "an ESP tunnel needs at least one remote traffic selector");
+		return -EINVAL;
+	}
+	if (tb[NTM_TUNNEL_A_LOCAL_TS]) {
+		err = ntm_parse_ts(tb[NTM_TUNNEL_A_LOCAL_TS], &p->local_ts,
+				   extack);
+		if (err)
+			return err;
+	}
+	p->tx_counter = 1;	/* RFC 4303 3.3.3: the first packet has 1 */
+	if (tb[NTM_TUNNEL_A_TX_COUNTER]) {
+		p->tx_counter = nla_get_u64(tb[NTM_TUNNEL_A_TX_COUNTER]);
+		max = p->esn ? NTM_COUNTER_LIMIT - 1 : NTM_ESP_SEQ_MAX;
+		if (!p->tx_counter || p->tx_counter > max) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_TX_COUNTER],
+					    "first sequence number out of range (1..2^32-1, ESN: 1..NTM_COUNTER_LIMIT-1)");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int ntm_parse_ntm(struct genl_info *info, struct nlattr **tb,
+			 struct ntm_tunnel_params *p)
+{
+	static const int refused[] = {
+		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_ESN, NTM_TUNNEL_A_REMOTE_TS,
+		NTM_TUNNEL_A_LOCAL_TS,
+	};
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *bad;
+
+	bad = ntm_present(tb, refused, ARRAY_SIZE(refused));
+	if (bad) {
+		NL_SET_ERR_MSG_ATTR(extack, bad,
+				    "attribute only applies to ESP tunnels");
+		return -EINVAL;
+	}
+	if (!tb[NTM_TUNNEL_A_VIP4] && !tb[NTM_TUNNEL_A_VIP6]) {
+		NL_SET_ERR_MSG(extack, "a tunnel needs NTM_TUNNEL_A_VIP4 or _VIP6");
+		return -EINVAL;
+	}
+	if (ntm_crypto_check(p->cipher, p->key_len)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_KEY],
+				    "key length does not fit the cipher");
+		return -EINVAL;
+	}
+	if (!memcmp(p->tx_salt, p->rx_salt, NTM_SALT_LEN)) {
+		/* equal salts would reuse nonces across directions */
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_RX_SALT],
+				    "transmit and receive salts must differ");
+		return -EINVAL;
+	}
+	if (tb[NTM_TUNNEL_A_VIP4]) {
+		p->has_vip4 = true;
+		p->vip4 = nla_get_in_addr(tb[NTM_TUNNEL_A_VIP4]);
+		if (ipv4_is_zeronet(p->vip4) || ipv4_is_multicast(p->vip4) ||
+		    ipv4_is_lbcast(p->vip4)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_VIP4],
+					    "virtual IPv4 must be unicast");
+			return -EINVAL;
+		}
+	}
+	if (tb[NTM_TUNNEL_A_VIP6]) {
+		p->has_vip6 = true;
+		p->vip6 = nla_get_in6_addr(tb[NTM_TUNNEL_A_VIP6]);
+		if (ipv6_addr_any(&p->vip6) ||
+		    ipv6_addr_is_multicast(&p->vip6)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_VIP6],
+					    "virtual IPv6 must be unicast");
+			return -EINVAL;
+		}
+	}
+	if (tb[NTM_TUNNEL_A_TX_COUNTER]) {
+		p->tx_counter = nla_get_u64(tb[NTM_TUNNEL_A_TX_COUNTER]);
+		if (p->tx_counter >= NTM_COUNTER_LIMIT) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_TX_COUNTER],
+					    "first counter at or above NTM_COUNTER_LIMIT");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
 {
 	static const int required[] = {
@@ -407,7 +747,7 @@ static int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
 	};
 	struct nlattr *tb[NTM_TUNNEL_A_MAX + 1];
 	struct netlink_ext_ack *extack = info->extack;
-	struct ntm_tunnel_params p = {};
+	struct ntm_tunnel_params *p;
 	struct ntm_tunnel *t;
 	struct ntm_dev *nd;
 	int err;
@@ -418,65 +758,48 @@ static int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
 	if (err)
 		return err;
-	if (!tb[NTM_TUNNEL_A_VIP4] && !tb[NTM_TUNNEL_A_VIP6]) {
-		NL_SET_ERR_MSG(extack, "a tunnel needs NTM_TUNNEL_A_VIP4 or _VIP6");
-		return -EINVAL;
-	}
 
-	p.local_index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
-	p.remote_index = nla_get_u32(tb[NTM_TUNNEL_A_REMOTE_INDEX]);
-	p.cipher = nla_get_u16(tb[NTM_TUNNEL_A_CIPHER]);
-	p.key = nla_data(tb[NTM_TUNNEL_A_KEY]);
-	p.key_len = nla_len(tb[NTM_TUNNEL_A_KEY]);
-	if (ntm_crypto_check(p.cipher, p.key_len)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_KEY],
-				    "key length does not fit the cipher");
-		return -EINVAL;
-	}
-	nla_memcpy(p.tx_salt, tb[NTM_TUNNEL_A_TX_SALT], NTM_SALT_LEN);
-	nla_memcpy(p.rx_salt, tb[NTM_TUNNEL_A_RX_SALT], NTM_SALT_LEN);
-	if (!memcmp(p.tx_salt, p.rx_salt, NTM_SALT_LEN)) {
-		/* equal salts would reuse nonces across directions */
-		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_RX_SALT],
-				    "transmit and receive salts must differ");
-		return -EINVAL;
-	}
-	if (tb[NTM_TUNNEL_A_VIP4]) {
-		p.has_vip4 = true;
-		p.vip4 = nla_get_in_addr(tb[NTM_TUNNEL_A_VIP4]);
-		if (ipv4_is_zeronet(p.vip4) || ipv4_is_multicast(p.vip4) ||
-		    ipv4_is_lbcast(p.vip4)) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_VIP4],
-					    "virtual IPv4 must be unicast");
-			return -EINVAL;
-		}
-	}
-	if (tb[NTM_TUNNEL_A_VIP6]) {
-		p.has_vip6 = true;
-		p.vip6 = nla_get_in6_addr(tb[NTM_TUNNEL_A_VIP6]);
-		if (ipv6_addr_any(&p.vip6) ||
-		    ipv6_addr_is_multicast(&p.vip6)) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_VIP6],
-					    "virtual IPv6 must be unicast");
-			return -EINVAL;
-		}
-	}
-	if (tb[NTM_TUNNEL_A_LIFETIME])
-		p.lifetime = nla_get_u32(tb[NTM_TUNNEL_A_LIFETIME]);
+	/* two selector lists make the parameters too big for the stack */
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	if (tb[NTM_TUNNEL_A_ENCAP])
+		p->encap = nla_get_u8(tb[NTM_TUNNEL_A_ENCAP]);
+	p->local_index = nla_get_u32(tb[NTM_TUNNEL_A_LOCAL_INDEX]);
+	p->remote_index = nla_get_u32(tb[NTM_TUNNEL_A_REMOTE_INDEX]);
+	p->cipher = nla_get_u16(tb[NTM_TUNNEL_A_CIPHER]);
+	p->key = nla_data(tb[NTM_TUNNEL_A_KEY]);
+	p->key_len = nla_len(tb[NTM_TUNNEL_A_KEY]);
+	nla_memcpy(p->tx_salt, tb[NTM_TUNNEL_A_TX_SALT], NTM_SALT_LEN);
+	nla_memcpy(p->rx_salt, tb[NTM_TUNNEL_A_RX_SALT], NTM_SALT_LEN);
+	if (p->encap == NTM_ENCAP_ESP_UDP)
+		err = ntm_parse_esp(info, tb, p);
+	else
+		err = ntm_parse_ntm(info, tb, p);
+	if (err)
+		goto out_free;
+	err = ntm_parse_limits(tb, &p->limits, &p->lifetime,
+			       &p->soft_lifetime, extack);
+	if (err)
+		goto out_free;
 	if (tb[NTM_TUNNEL_A_FLAGS])
-		p.flags = nla_get_u32(tb[NTM_TUNNEL_A_FLAGS]);
+		p->flags = nla_get_u32(tb[NTM_TUNNEL_A_FLAGS]);
 
 	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
-	if (IS_ERR(nd))
-		return PTR_ERR(nd);
+	if (IS_ERR(nd)) {
+		err = PTR_ERR(nd);
+		goto out_free;
+	}
 	err = ntm_lock(nd, extack);
 	if (err)
 		goto out;
-	err = ntm_parse_endpoint(nd, tb[NTM_TUNNEL_A_ENDPOINT], &p.ep, extack);
+	err = ntm_parse_endpoint(nd, tb[NTM_TUNNEL_A_ENDPOINT], &p->ep, extack);
 	if (err)
 		goto out_unlock;
-	err = ntm_tunnel_create(nd, &p, &t);
-	if (err == -EEXIST)
+	err = ntm_tunnel_create(nd, p, &t);
+	if (err == -EEXIST && p->encap == NTM_ENCAP_ESP_UDP)
+		NL_SET_ERR_MSG(extack, "inbound SPI already used as a local index");
+	else if (err == -EEXIST)
 		NL_SET_ERR_MSG(extack,
 			       "local index or virtual address already in use");
 	else if (err == -ENOENT)
@@ -487,6 +810,8 @@ out_unlock:
 	mutex_unlock(&nd->lock);
 out:
 	dev_put(nd->dev);
+out_free:
+	kfree_sensitive(p);
 	return err;
 }
 
@@ -499,11 +824,16 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 		NTM_TUNNEL_A_REMOTE_INDEX, NTM_TUNNEL_A_VIP4,
 		NTM_TUNNEL_A_VIP6, NTM_TUNNEL_A_CIPHER, NTM_TUNNEL_A_KEY,
 		NTM_TUNNEL_A_TX_SALT, NTM_TUNNEL_A_RX_SALT,
+		NTM_TUNNEL_A_TX_COUNTER, NTM_TUNNEL_A_ENCAP,
+		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_ESN, NTM_TUNNEL_A_REMOTE_TS,
+		NTM_TUNNEL_A_LOCAL_TS,
 	};
+	u32 hard_time, soft_time;
+	struct ntm_limits limits;
+	struct nlattr *bad;
 	union ntm_sockaddr ep;
 	struct ntm_tunnel *t;
 	struct ntm_dev *nd;
-	unsigned int i;
 	u32 index;
 	int err;
 
@@ -513,12 +843,12 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_require(info, tb, required, ARRAY_SIZE(required));
 	if (err)
 		return err;
-	for (i = 0; i < ARRAY_SIZE(fixed); i++)
-		if (tb[fixed[i]]) {
-			NL_SET_ERR_MSG_ATTR(extack, tb[fixed[i]],
-					    "attribute cannot change: add a new tunnel");
-			return -EINVAL;
-		}
+	bad = ntm_present(tb, fixed, ARRAY_SIZE(fixed));
+	if (bad) {
+		NL_SET_ERR_MSG_ATTR(extack, bad,
+				    "attribute cannot change: add a new tunnel");
+		return -EINVAL;
+	}
 
 	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
 	if (IS_ERR(nd))
@@ -533,18 +863,32 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 		err = -ENOENT;
 		goto out_unlock;
 	}
+	/* validate everything before changing anything */
+	ntm_tunnel_get_limits(t, &limits);
+	hard_time = t->lifetime;
+	soft_time = t->soft_lifetime;
+	err = ntm_parse_limits(tb, &limits, &hard_time, &soft_time, extack);
+	if (err)
+		goto out_unlock;
 	if (tb[NTM_TUNNEL_A_ENDPOINT]) {
 		err = ntm_parse_endpoint(nd, tb[NTM_TUNNEL_A_ENDPOINT], &ep,
 					 extack);
 		if (err)
 			goto out_unlock;
-		ntm_tunnel_set_endpoint(t, &ep);
 	}
+	/* the only step that can fail, so it goes first */
+	err = ntm_tunnel_set_limits(t, &limits);
+	if (err)
+		goto out_unlock;
+	/* ESP: MOBIKE (RFC 4555) moves the SA pair from user space */
+	if (tb[NTM_TUNNEL_A_ENDPOINT])
+		ntm_tunnel_set_endpoint(t, &ep);
 	if (tb[NTM_TUNNEL_A_FLAGS])
 		WRITE_ONCE(t->flags, nla_get_u32(tb[NTM_TUNNEL_A_FLAGS]));
 	if (tb[NTM_TUNNEL_A_LIFETIME])
-		ntm_tunnel_set_lifetime(t,
-					nla_get_u32(tb[NTM_TUNNEL_A_LIFETIME]));
+		ntm_tunnel_set_lifetime(t, hard_time);
+	if (tb[NTM_TUNNEL_A_SOFT_LIFETIME])
+		ntm_tunnel_set_soft_lifetime(t, soft_time);
 out_unlock:
 	mutex_unlock(&nd->lock);
 out:

@@ -37,9 +37,12 @@
 
 #include <linux/ntm.h>
 
-/* Counters, indexed from 0; the netlink attribute is index + 1. */
+/*
+ * Counters, indexed from 0; the netlink attribute is index + 1.  The slot
+ * of NTM_STAT_A_PAD (counters were appended after it) is never used.
+ */
 enum {
-	NTM_STAT_NR = NTM_STAT_A_KEEPALIVE_RX,
+	NTM_STAT_NR = __NTM_STAT_A_MAX - 1,
 };
 
 #define NTM_STAT(x)	(NTM_STAT_A_##x - 1)
@@ -50,6 +53,22 @@ enum {
 #define NTM_OVERHEAD_V4		(sizeof(struct iphdr) + NTM_ENCAP_OVERHEAD)
 #define NTM_OVERHEAD_V6		(sizeof(struct ipv6hdr) + NTM_ENCAP_OVERHEAD)
 #define NTM_NONCE_LEN		12
+
+/*
+ * ESP in UDP: SPI + sequence number, 8-byte IV, then payload, 0..3 bytes
+ * of padding, pad length and next header, 16-byte ICV.  The worst case
+ * (3 bytes of padding) is what the path MTU check assumes.
+ */
+#define NTM_ESP_HDR_LEN		8
+#define NTM_ESP_IV_LEN		8
+#define NTM_ESP_ICV_LEN		16
+#define NTM_ESP_TRAILER_MAX	(3 + 2 + NTM_ESP_ICV_LEN)
+#define NTM_ESP_ENCAP_OVERHEAD	(sizeof(struct udphdr) + NTM_ESP_HDR_LEN + \
+				 NTM_ESP_IV_LEN + NTM_ESP_TRAILER_MAX)
+#define NTM_ESP_OVERHEAD_V4	(sizeof(struct iphdr) + NTM_ESP_ENCAP_OVERHEAD)
+#define NTM_ESP_OVERHEAD_V6	(sizeof(struct ipv6hdr) + NTM_ESP_ENCAP_OVERHEAD)
+/* Without ESN a sequence number never exceeds 32 bits. */
+#define NTM_ESP_SEQ_MAX		U32_MAX
 
 /*
  * RFC 6479 window: a ring of 64-bit blocks, one block kept as slack.  33
@@ -88,6 +107,55 @@ union ntm_sockaddr {
 
 struct ntm_dev;
 
+/* One traffic selector: an address prefix of one family. */
+struct ntm_ts {
+	u8 family;
+	u8 prefixlen;
+	union {
+		__be32 a4;
+		struct in6_addr a6;
+	};
+};
+
+struct ntm_ts_list {
+	unsigned int n;
+	struct ntm_ts ts[NTM_TS_MAX];
+};
+
+/*
+ * What only ESP tunnels need, allocated for them alone so that NTM tunnels
+ * (100k of them on a relay) stay small.  Fixed after creation, except the
+ * list linkage (nd->lock).
+ */
+struct ntm_esp {
+	struct list_head node;		/* nd->esp_list, newest first, RCU */
+	struct ntm_tunnel *t;		/* back pointer, for list walkers */
+	struct crypto_aead *rx_aead;	/* inbound SA; t->aead is outbound */
+	bool esn;
+	struct ntm_ts_list remote_ts;
+	struct ntm_ts_list local_ts;	/* n == 0: any destination */
+};
+
+/* Byte and packet limits; all 0: none. */
+struct ntm_limits {
+	u64 soft_bytes;
+	u64 hard_bytes;
+	u64 soft_packets;
+	u64 hard_packets;
+};
+
+enum { NTM_DIR_RX, NTM_DIR_TX, NTM_DIR_NR };
+
+/*
+ * Limit state, allocated when a tunnel first gets a byte or packet limit
+ * and kept until the tunnel is freed, so most tunnels carry one pointer.
+ */
+struct ntm_lim {
+	struct ntm_limits limits;	/* written under nd->lock, READ_ONCE */
+	atomic64_t bytes[NTM_DIR_NR];	/* inner bytes per direction */
+	atomic64_t packets[NTM_DIR_NR];
+};
+
 struct ntm_tunnel {
 	struct rhash_head index_node;
 	struct rhash_head vip4_node;
@@ -98,6 +166,8 @@ struct ntm_tunnel {
 
 	u32 local_index;
 	__be32 remote_index;
+	u8 encap;			/* enum ntm_encap */
+	struct ntm_esp *esp;		/* ESP tunnels only */
 	__be32 vip4;
 	struct in6_addr vip6;
 	bool has_vip4;
@@ -121,9 +191,18 @@ struct ntm_tunnel {
 	struct ntm_replay replay;
 
 	u32 lifetime;			/* seconds, 0: none */
+	u32 soft_lifetime;		/* seconds, 0: none */
 	u64 created_ns;			/* ktime_get_boottime_ns() */
 	u64 last_rx_ns;
+	/* one timer for the soft and the hard lifetime, whichever is next */
 	struct timer_list lifetime_timer;
+	/* bit 0: soft expiry reported */
+	unsigned long soft_state;
+	/*
+	 * Published once (release), then the packet path counts bytes and
+	 * packets against it; NULL costs one load per packet.
+	 */
+	struct ntm_lim *lim;
 	struct list_head expire_list;	/* under nd->expire_lock */
 
 	struct ntm_tunnel_pcpu __percpu *pcpu;
@@ -165,6 +244,9 @@ struct ntm_dev {
 	struct rhashtable vip6_ht;
 	struct rb_root by_index;
 	u32 num_tunnels;
+	/* ESP tunnels, newest first: transmit lookup by traffic selector */
+	struct list_head esp_list;
+	u32 num_esp;			/* RFC 3948 demux only when > 0 */
 
 	u32 flags;
 	u32 fwmark;
@@ -211,6 +293,16 @@ struct ntm_tunnel_params {
 	u8 rx_salt[NTM_SALT_LEN];
 	u32 lifetime;
 	u32 flags;
+	u8 encap;
+	u64 tx_counter;			/* first counter to send */
+	u32 soft_lifetime;
+	struct ntm_limits limits;
+	/* ESP */
+	const u8 *rx_key;
+	unsigned int rx_key_len;
+	bool esn;
+	struct ntm_ts_list remote_ts;
+	struct ntm_ts_list local_ts;
 };
 
 int ntm_tunnel_cache_init(void);
@@ -234,6 +326,14 @@ void ntm_tunnel_set_endpoint(struct ntm_tunnel *t,
 			     const union ntm_sockaddr *ep);
 void ntm_tunnel_get_endpoint(struct ntm_tunnel *t, union ntm_sockaddr *ep);
 void ntm_tunnel_set_lifetime(struct ntm_tunnel *t, u32 lifetime);
+void ntm_tunnel_set_soft_lifetime(struct ntm_tunnel *t, u32 lifetime);
+int ntm_tunnel_set_limits(struct ntm_tunnel *t, const struct ntm_limits *l);
+void ntm_tunnel_get_limits(struct ntm_tunnel *t, struct ntm_limits *l);
+void ntm_tunnel_charge(struct ntm_tunnel *t, struct ntm_lim *lim, int dir,
+		       unsigned int bytes);
+void ntm_tunnel_soft_expire(struct ntm_tunnel *t, u32 reason);
+struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
+				      const void *daddr);
 void ntm_tunnel_expire(struct ntm_tunnel *t, u32 reason);
 void ntm_expire_work(struct work_struct *work);
 
@@ -241,6 +341,9 @@ void ntm_expire_work(struct work_struct *work);
 int ntm_crypto_check(u8 cipher, unsigned int key_len);
 struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
 				   unsigned int key_len);
+int ntm_esp_crypto_check(u8 cipher, unsigned int key_len);
+struct crypto_aead *ntm_esp_aead_alloc(u8 cipher, const u8 *key,
+				       unsigned int key_len, const u8 *salt);
 
 /* replay.c */
 void ntm_replay_init(struct ntm_replay *r);
@@ -248,9 +351,59 @@ bool ntm_replay_check(struct ntm_replay *r, u64 counter);
 bool ntm_replay_update(struct ntm_replay *r, u64 counter);
 u64 ntm_replay_top(struct ntm_replay *r);
 
-/* ntm_encap.c */
+/* ntm_encap.c: shared by the NTM and ESP data paths */
+struct ntm_route {
+	struct dst_entry *dst;
+	struct sock *sk;
+	union {
+		__be32 a4;
+		struct in6_addr a6;
+	} saddr, daddr;
+	__be16 sport;
+	__be16 dport;
+	sa_family_t family;
+};
+
+/*
+ * Everything the second half of an AEAD request needs; it holds a tunnel
+ * and a device reference (and on transmit a route and a socket).
+ */
+struct ntm_crypt {
+	void (*finish)(struct ntm_crypt *c, int err);
+	struct sk_buff *skb;
+	struct ntm_tunnel *t;
+	struct net_device *dev;
+	u64 counter;
+	unsigned int inner_len;
+	bool xnet;
+	struct ntm_route route;		/* transmit */
+	union ntm_sockaddr src;		/* receive: outer source */
+	/* then: iv, aead_request + its context, scatterlist[] */
+};
+
 netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb);
 int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb);
+struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
+				  u8 **iv, struct aead_request **req,
+				  struct scatterlist **sg);
+void ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
+		    struct sk_buff *skb, struct aead_request *req,
+		    struct crypto_aead *aead,
+		    void (*finish)(struct ntm_crypt *c, int err));
+void ntm_crypt_free(struct ntm_crypt *c);
+void ntm_encrypt_finish(struct ntm_crypt *c, int err);
+void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src);
+void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src);
+__be16 ntm_inner_parse(struct sk_buff *skb);
+void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
+		 bool xnet);
+
+/* esp.c */
+bool ntm_ts_match(const struct ntm_ts_list *l, int family, const void *addr);
+int ntm_ts_longest(const struct ntm_ts_list *l, int family, const void *addr);
+void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
+			 const struct ntm_route *r);
+int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb);
 
 /* acquire.c */
 void ntm_acquire_init(struct ntm_dev *nd);

@@ -30,37 +30,12 @@
 #include <net/ip_tunnels.h>
 #include <net/ip6_route.h>
 #include <net/inet_sock.h>
+#include <asm/unaligned.h>
 #include "ntm.h"
 
-struct ntm_route {
-	struct dst_entry *dst;
-	struct sock *sk;
-	union {
-		__be32 a4;
-		struct in6_addr a6;
-	} saddr, daddr;
-	__be16 sport;
-	__be16 dport;
-	sa_family_t family;
-};
-
-struct ntm_crypt {
-	void (*finish)(struct ntm_crypt *c, int err);
-	struct sk_buff *skb;
-	struct ntm_tunnel *t;
-	struct net_device *dev;
-	u64 counter;
-	unsigned int inner_len;
-	bool xnet;
-	struct ntm_route route;		/* transmit */
-	union ntm_sockaddr src;		/* receive: outer source */
-	/* then: iv, aead_request + its context, scatterlist[] */
-};
-
-static struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead,
-					 int nfrags, u8 **iv,
-					 struct aead_request **req,
-					 struct scatterlist **sg)
+struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
+				  u8 **iv, struct aead_request **req,
+				  struct scatterlist **sg)
 {
 	unsigned int len;
 	struct ntm_crypt *c;
@@ -92,7 +67,7 @@ static void ntm_nonce(u8 *iv, const u8 *salt, u64 counter)
 	memcpy(iv + NTM_SALT_LEN, &ctr, sizeof(ctr));
 }
 
-static void ntm_crypt_free(struct ntm_crypt *c)
+void ntm_crypt_free(struct ntm_crypt *c)
 {
 	ntm_tunnel_put(c->t);
 	dev_put(c->dev);
@@ -112,9 +87,26 @@ static void ntm_crypt_done(struct crypto_async_request *areq, int err)
 }
 
 /*
+ * Bind @c and @req to @t and @skb.  @c then holds a device reference and
+ * takes over the caller's tunnel reference.
+ */
+void ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
+		    struct sk_buff *skb, struct aead_request *req,
+		    struct crypto_aead *aead,
+		    void (*finish)(struct ntm_crypt *c, int err))
+{
+	c->finish = finish;
+	c->skb = skb;
+	c->t = t;
+	c->dev = t->nd->dev;
+	dev_hold(c->dev);
+	aead_request_set_tfm(req, aead);
+	aead_request_set_callback(req, 0, ntm_crypt_done, c);
+}
+
+/*
  * Map @skb for in-place AEAD over [header | payload | tag] and bind the
- * request to @t.  On success @c holds a device reference and takes over
- * the caller's tunnel reference.
+ * request to @t, as ntm_crypt_bind().
  */
 static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 			   struct sk_buff *skb, struct aead_request *req,
@@ -130,15 +122,8 @@ static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 		return err;
 	ntm_nonce(iv, salt, counter);
 
-	c->finish = finish;
-	c->skb = skb;
-	c->t = t;
-	c->dev = t->nd->dev;
-	dev_hold(c->dev);
+	ntm_crypt_bind(c, t, skb, req, t->aead, finish);
 	c->counter = counter;
-
-	aead_request_set_tfm(req, t->aead);
-	aead_request_set_callback(req, 0, ntm_crypt_done, c);
 	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
 	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
 	return 0;
@@ -260,6 +245,7 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	struct ntm_route *r = &c->route;
 	struct sk_buff *skb = c->skb;
 	struct ntm_tunnel_pcpu *s;
+	struct ntm_lim *lim;
 
 	skb->dev = c->dev;
 	skb->mark = READ_ONCE(t->nd->fwmark);
@@ -272,6 +258,9 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	u64_stats_update_end(&s->syncp);
 	ntm_dev_count(t->nd, NTM_STAT(TX_PACKETS), 1);
 	ntm_dev_count(t->nd, NTM_STAT(TX_BYTES), c->inner_len);
+	lim = READ_ONCE(t->lim);
+	if (unlikely(lim))
+		ntm_tunnel_charge(t, lim, NTM_DIR_TX, c->inner_len);
 
 	if (r->family == AF_INET)
 		udp_tunnel_xmit_skb((struct rtable *)r->dst, r->sk, skb,
@@ -288,7 +277,7 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	r->dst = NULL;
 }
 
-static void ntm_encrypt_finish(struct ntm_crypt *c, int err)
+void ntm_encrypt_finish(struct ntm_crypt *c, int err)
 {
 	if (likely(!err)) {
 		ntm_udp_send(c);
@@ -375,6 +364,16 @@ drop:
 	ntm_tunnel_put(t);
 }
 
+/* A direct branch, not a (retpolined) indirect call per packet. */
+static void ntm_encrypt_dispatch(struct ntm_tunnel *t, struct sk_buff *skb,
+				 const struct ntm_route *r)
+{
+	if (t->esp)
+		ntm_esp_encrypt_one(t, skb, r);
+	else
+		ntm_encrypt_one(t, skb, r);
+}
+
 /*
  * Send @skb (an inner IPv4/IPv6 packet, possibly GSO) through @t.
  * Called with BH disabled under RCU; consumes @skb and a reference on @t.
@@ -383,8 +382,8 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 {
 	struct ntm_dev *nd = t->nd;
 	struct sk_buff *segs, *next;
+	unsigned int stat, overhead;
 	struct ntm_route r;
-	unsigned int stat;
 	int err;
 
 	if (unlikely(READ_ONCE(t->expire_state))) {
@@ -397,12 +396,17 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 		goto drop;
 	}
 	/* let the inner path learn the MTU left after encapsulation */
-	skb_tunnel_check_pmtu(skb, r.dst, r.family == AF_INET ?
-			      NTM_OVERHEAD_V4 : NTM_OVERHEAD_V6, false);
+	if (t->esp)
+		overhead = r.family == AF_INET ? NTM_ESP_OVERHEAD_V4 :
+						 NTM_ESP_OVERHEAD_V6;
+	else
+		overhead = r.family == AF_INET ? NTM_OVERHEAD_V4 :
+						 NTM_OVERHEAD_V6;
+	skb_tunnel_check_pmtu(skb, r.dst, overhead, false);
 	skb_dst_drop(skb);
 
 	if (!skb_is_gso(skb)) {
-		ntm_encrypt_one(t, skb, &r);
+		ntm_encrypt_dispatch(t, skb, &r);
 		dst_release(r.dst);
 		return NETDEV_TX_OK;
 	}
@@ -417,7 +421,7 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	skb_list_walk_safe(segs, skb, next) {
 		skb_mark_not_on_list(skb);
 		refcount_inc(&t->ref);
-		ntm_encrypt_one(t, skb, &r);
+		ntm_encrypt_dispatch(t, skb, &r);
 	}
 	dst_release(r.dst);
 	ntm_tunnel_put(t);
@@ -446,7 +450,7 @@ static bool ntm_sockaddr_equal(const union ntm_sockaddr *a,
 	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
 }
 
-static void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
+void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 {
 	union ntm_sockaddr cur;
 
@@ -461,11 +465,12 @@ static void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 	ntm_event_endpoint(t, src);
 }
 
-/* Validate the decrypted inner packet; returns its protocol or 0. */
-static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
-			      unsigned int *stat)
+/*
+ * Validate the header of a decrypted inner packet and trim what follows
+ * it; returns its protocol, or 0 when it is malformed.
+ */
+__be16 ntm_inner_parse(struct sk_buff *skb)
 {
-	*stat = NTM_STAT(DROP_MALFORMED);
 	if (!pskb_may_pull(skb, 1))
 		return 0;
 	switch (skb->data[0] >> 4) {
@@ -481,10 +486,6 @@ static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
 			return 0;
 		if (pskb_trim(skb, len))
 			return 0;
-		iph = (const struct iphdr *)skb->data;
-		*stat = NTM_STAT(DROP_INNER_SRC);
-		if (!t->has_vip4 || iph->saddr != t->vip4)
-			return 0;
 		return htons(ETH_P_IP);
 	}
 	case 6: {
@@ -499,10 +500,6 @@ static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
 			return 0;
 		if (pskb_trim(skb, len))
 			return 0;
-		ip6h = (const struct ipv6hdr *)skb->data;
-		*stat = NTM_STAT(DROP_INNER_SRC);
-		if (!t->has_vip6 || !ipv6_addr_equal(&ip6h->saddr, &t->vip6))
-			return 0;
 		return htons(ETH_P_IPV6);
 	}
 	default:
@@ -510,13 +507,75 @@ static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
 	}
 }
 
+/* Validate the decrypted inner packet; returns its protocol or 0. */
+static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
+			      unsigned int *stat)
+{
+	__be16 proto = ntm_inner_parse(skb);
+
+	*stat = NTM_STAT(DROP_MALFORMED);
+	if (!proto)
+		return 0;
+	/* ntm_inner_parse() left the header in the linear area */
+	*stat = NTM_STAT(DROP_INNER_SRC);
+	if (proto == htons(ETH_P_IP)) {
+		const struct iphdr *iph = (const struct iphdr *)skb->data;
+
+		if (!t->has_vip4 || iph->saddr != t->vip4)
+			return 0;
+	} else {
+		const struct ipv6hdr *ip6h = (const struct ipv6hdr *)skb->data;
+
+		if (!t->has_vip6 || !ipv6_addr_equal(&ip6h->saddr, &t->vip6))
+			return 0;
+	}
+	return proto;
+}
+
+/*
+ * Hand an authenticated, validated inner packet to the stack.  Consumes
+ * @skb.  Runs with BH disabled.
+ */
+void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
+		 bool xnet)
+{
+	struct ntm_dev *nd = t->nd;
+	struct ntm_tunnel_pcpu *s;
+	struct ntm_lim *lim;
+	unsigned int len;
+
+	skb_scrub_packet(skb, xnet);
+	skb->dev = nd->dev;
+	skb->protocol = proto;
+	skb->pkt_type = PACKET_HOST;
+	skb_reset_mac_header(skb);
+	skb_reset_network_header(skb);
+	skb_probe_transport_header(skb);
+	/* the AEAD tag vouches for every byte, as the sender's checksums did */
+	skb->ip_summed = CHECKSUM_UNNECESSARY;
+	skb->csum_level = ~0;
+
+	len = skb->len;
+	s = this_cpu_ptr(t->pcpu);
+	u64_stats_update_begin(&s->syncp);
+	s->rx_packets++;
+	s->rx_bytes += len;
+	u64_stats_update_end(&s->syncp);
+	ntm_dev_count(nd, NTM_STAT(RX_PACKETS), 1);
+	ntm_dev_count(nd, NTM_STAT(RX_BYTES), len);
+	lim = READ_ONCE(t->lim);
+	if (unlikely(lim))
+		ntm_tunnel_charge(t, lim, NTM_DIR_RX, len);
+	dev_sw_netstats_rx_add(nd->dev, len);
+	gro_cells_receive(&nd->gro_cells, skb);
+}
+
 static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
 {
 	struct ntm_tunnel *t = c->t;
 	struct ntm_dev *nd = t->nd;
 	struct sk_buff *skb = c->skb;
-	struct ntm_tunnel_pcpu *s;
-	unsigned int stat, len;
+	unsigned int stat;
 	__be16 proto;
 
 	if (unlikely(err)) {
@@ -545,28 +604,7 @@ static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
 	proto = ntm_inner_check(t, skb, &stat);
 	if (!proto)
 		goto drop;
-
-	skb_scrub_packet(skb, c->xnet);
-	skb->dev = nd->dev;
-	skb->protocol = proto;
-	skb->pkt_type = PACKET_HOST;
-	skb_reset_mac_header(skb);
-	skb_reset_network_header(skb);
-	skb_probe_transport_header(skb);
-	/* the AEAD tag vouches for every byte, as the sender's checksums did */
-	skb->ip_summed = CHECKSUM_UNNECESSARY;
-	skb->csum_level = ~0;
-
-	len = skb->len;
-	s = this_cpu_ptr(t->pcpu);
-	u64_stats_update_begin(&s->syncp);
-	s->rx_packets++;
-	s->rx_bytes += len;
-	u64_stats_update_end(&s->syncp);
-	ntm_dev_count(nd, NTM_STAT(RX_PACKETS), 1);
-	ntm_dev_count(nd, NTM_STAT(RX_BYTES), len);
-	dev_sw_netstats_rx_add(nd->dev, len);
-	gro_cells_receive(&nd->gro_cells, skb);
+	ntm_deliver(t, skb, proto, c->xnet);
 	goto out;
 
 drop:
@@ -577,7 +615,7 @@ out:
 	ntm_crypt_free(c);
 }
 
-static void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src)
+void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src)
 {
 	const struct udphdr *uh = udp_hdr(skb);
 
@@ -620,10 +658,35 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	if (unlikely(!nd))
 		return 1;
 
+	/*
+	 * RFC 3948 demux applies once the device has an ESP SA: a lone 0xff
+	 * is a NAT keepalive, a first word of 256 or more an SPI.  Without
+	 * ESP SAs the port is NTM only and such datagrams stay ntmd's.
+	 */
+	if (READ_ONCE(nd->num_esp)) {
+		u32 word;
+
+		if (skb->len == off + 1 && pskb_may_pull(skb, off + 1) &&
+		    skb->data[off] == 0xff) {
+			ntm_dev_count(nd, NTM_STAT(KEEPALIVE_RX), 1);
+			consume_skb(skb);
+			return 0;
+		}
+		if (skb->len >= off + sizeof(__be32) &&
+		    pskb_may_pull(skb, off + sizeof(__be32))) {
+			word = get_unaligned_be32(skb->data + off);
+			if (word >= NTM_ESP_SPI_MIN)
+				return ntm_esp_recv(nd, sk, skb);
+		}
+	}
+
 	if (skb->len < off + sizeof(__be32) ||
 	    !pskb_may_pull(skb, off + sizeof(__be32)) ||
 	    *(__be32 *)(skb->data + off) != htonl(NTM_MSG_DATA)) {
-		/* signalling, IKE, keepalives, garbage: the owner decides */
+		/*
+		 * signalling, IKE behind the non-ESP marker, keepalives,
+		 * garbage: the owner decides
+		 */
 		ntm_dev_count(nd, NTM_STAT(PASSED_UP), 1);
 		return 1;
 	}
@@ -636,7 +699,10 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	hdr = (struct ntm_data_hdr *)(skb->data + off);
 	counter = be64_to_cpu(hdr->counter);
 	t = ntm_tunnel_find_index(nd, be32_to_cpu(hdr->receiver));
-	if (unlikely(!t)) {
+	if (unlikely(!t || t->esp)) {
+		/* an ESP SA under this number is no NTM tunnel */
+		if (t)
+			ntm_tunnel_put(t);
 		ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
 		goto drop_nocount;
 	}

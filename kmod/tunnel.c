@@ -8,6 +8,14 @@
  * hold nd->lock.  An rbtree ordered by local index serves the control plane
  * only: dumps resume "after the last index sent", which stays correct when
  * tunnels come and go between two dump messages.
+ *
+ * ESP tunnels live in the same index table (their local index is the
+ * inbound SPI) but have no virtual address: transmit finds them by longest
+ * prefix match of the inner destination over their remote traffic
+ * selectors.  They also sit on an RCU list per device, newest first, which
+ * that lookup walks: O(ESP tunnels x selectors), fine for the handful of
+ * IKE peers a host has, and only reached when the O(1) virtual-address
+ * lookup missed, so NTM traffic never pays for it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -73,6 +81,8 @@ int ntm_tables_init(struct ntm_dev *nd)
 		goto err_vip4;
 	nd->by_index = RB_ROOT;
 	nd->num_tunnels = 0;
+	INIT_LIST_HEAD(&nd->esp_list);
+	nd->num_esp = 0;
 	return 0;
 
 err_vip4:
@@ -96,6 +106,11 @@ static void ntm_tunnel_free_work(struct work_struct *work)
 					    struct ntm_tunnel, free_work);
 
 	crypto_free_aead(t->aead);
+	if (t->esp) {
+		crypto_free_aead(t->esp->rx_aead);
+		kfree_sensitive(t->esp);
+	}
+	kfree(t->lim);
 	dst_cache_destroy(&t->dst_cache);
 	free_percpu(t->pcpu);
 	ntm_tunnel_free(t);
@@ -132,6 +147,31 @@ struct ntm_tunnel *ntm_tunnel_find_vip6(struct ntm_dev *nd,
 {
 	return ntm_tunnel_get_rcu(rhashtable_lookup(&nd->vip6_ht, addr,
 						    ntm_vip6_params));
+}
+
+/*
+ * Transmit lookup for ESP: the tunnel whose REMOTE_TS holds the longest
+ * prefix covering @daddr; the list is newest first and only a strictly
+ * longer prefix replaces a candidate, so the newest SA wins a tie.
+ */
+struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
+				      const void *daddr)
+{
+	struct ntm_tunnel *best = NULL;
+	int best_len = -1, len;
+	struct ntm_esp *e;
+
+	list_for_each_entry_rcu(e, &nd->esp_list, node) {
+		/* an SA on its way out must not shadow its successor */
+		if (READ_ONCE(e->t->expire_state))
+			continue;
+		len = ntm_ts_longest(&e->remote_ts, family, daddr);
+		if (len > best_len) {
+			best = e->t;
+			best_len = len;
+		}
+	}
+	return ntm_tunnel_get_rcu(best);
 }
 
 /* Control-plane lookups under nd->lock: no reference taken. */
@@ -190,29 +230,152 @@ static void ntm_rb_insert(struct ntm_dev *nd, struct ntm_tunnel *t)
 	rb_insert_color(&t->rb, &nd->by_index);
 }
 
+static u64 ntm_deadline_ns(struct ntm_tunnel *t, u32 seconds)
+{
+	return t->created_ns + (u64)seconds * NSEC_PER_SEC;
+}
+
+/*
+ * Arm the lifetime timer for the next of the soft lifetime (until it was
+ * reported) and the hard lifetime; with neither, leave it alone (the
+ * callback checks both again, so a stale expiry does nothing).
+ */
+static void ntm_lifetime_arm(struct ntm_tunnel *t)
+{
+	u32 soft = READ_ONCE(t->soft_lifetime), hard = READ_ONCE(t->lifetime);
+	u64 next = U64_MAX, now = ktime_get_boottime_ns();
+
+	if (soft && !test_bit(0, &t->soft_state))
+		next = ntm_deadline_ns(t, soft);
+	if (hard)
+		next = min(next, ntm_deadline_ns(t, hard));
+	if (next == U64_MAX)
+		return;
+	mod_timer(&t->lifetime_timer, jiffies + (next <= now ? 0 :
+		  nsecs_to_jiffies(next - now)));
+}
+
 static void ntm_lifetime_timer(struct timer_list *timer)
 {
 	struct ntm_tunnel *t = from_timer(t, timer, lifetime_timer);
+	u32 soft = READ_ONCE(t->soft_lifetime), hard = READ_ONCE(t->lifetime);
+	u64 now = ktime_get_boottime_ns();
 
-	ntm_tunnel_expire(t, NTM_EXPIRE_LIFETIME);
+	if (soft && now >= ntm_deadline_ns(t, soft))
+		ntm_tunnel_soft_expire(t, NTM_EXPIRE_SOFT_TIME);
+	if (hard && now >= ntm_deadline_ns(t, hard)) {
+		ntm_tunnel_expire(t, NTM_EXPIRE_LIFETIME);
+		return;
+	}
+	ntm_lifetime_arm(t);
+}
+
+static void ntm_lifetime_update(struct ntm_tunnel *t)
+{
+	if (!t->lifetime && (!t->soft_lifetime || test_bit(0, &t->soft_state)))
+		del_timer_sync(&t->lifetime_timer);
+	else
+		ntm_lifetime_arm(t);
 }
 
 void ntm_tunnel_set_lifetime(struct ntm_tunnel *t, u32 lifetime)
 {
-	u64 deadline_ns, now = ktime_get_boottime_ns();
+	lockdep_assert_held(&t->nd->lock);
+	WRITE_ONCE(t->lifetime, lifetime);
+	ntm_lifetime_update(t);
+}
+
+void ntm_tunnel_set_soft_lifetime(struct ntm_tunnel *t, u32 lifetime)
+{
+	lockdep_assert_held(&t->nd->lock);
+	WRITE_ONCE(t->soft_lifetime, lifetime);
+	ntm_lifetime_update(t);
+}
+
+/*
+ * Byte and packet limits.  The limit state is allocated with the first
+ * limit; on a running tunnel its totals start from the traffic counters so
+ * far.  Returns -ENOMEM and changes nothing when that allocation fails.
+ */
+int ntm_tunnel_set_limits(struct ntm_tunnel *t, const struct ntm_limits *l)
+{
+	struct ntm_lim *lim = t->lim;
 
 	lockdep_assert_held(&t->nd->lock);
-	t->lifetime = lifetime;
-	if (!lifetime) {
-		del_timer_sync(&t->lifetime_timer);
-		return;
+	if (!lim) {
+		u64 st[NTM_STAT_NR];
+
+		if (!l->soft_bytes && !l->hard_bytes && !l->soft_packets &&
+		    !l->hard_packets)
+			return 0;
+		lim = kzalloc(sizeof(*lim), GFP_KERNEL_ACCOUNT);
+		if (!lim)
+			return -ENOMEM;
+		ntm_tunnel_stats_read(t, st);
+		atomic64_set(&lim->bytes[NTM_DIR_RX], st[NTM_STAT(RX_BYTES)]);
+		atomic64_set(&lim->bytes[NTM_DIR_TX], st[NTM_STAT(TX_BYTES)]);
+		atomic64_set(&lim->packets[NTM_DIR_RX],
+			     st[NTM_STAT(RX_PACKETS)]);
+		atomic64_set(&lim->packets[NTM_DIR_TX],
+			     st[NTM_STAT(TX_PACKETS)]);
+		lim->limits = *l;
+		/* readers find it with READ_ONCE: publish it initialised */
+		smp_store_release(&t->lim, lim);
+		return 0;
 	}
-	deadline_ns = t->created_ns + (u64)lifetime * NSEC_PER_SEC;
-	if (deadline_ns <= now)
-		mod_timer(&t->lifetime_timer, jiffies);
+	WRITE_ONCE(lim->limits.soft_bytes, l->soft_bytes);
+	WRITE_ONCE(lim->limits.hard_bytes, l->hard_bytes);
+	WRITE_ONCE(lim->limits.soft_packets, l->soft_packets);
+	WRITE_ONCE(lim->limits.hard_packets, l->hard_packets);
+	return 0;
+}
+
+void ntm_tunnel_get_limits(struct ntm_tunnel *t, struct ntm_limits *l)
+{
+	const struct ntm_lim *lim = READ_ONCE(t->lim);
+
+	if (lim)
+		*l = lim->limits;
 	else
-		mod_timer(&t->lifetime_timer,
-			  jiffies + nsecs_to_jiffies(deadline_ns - now));
+		memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Account one packet of @bytes inner bytes in direction @dir against the
+ * limits; any context.  Reaching a limit in either direction triggers it:
+ * the packet that reaches a hard limit is the last one through.
+ */
+void ntm_tunnel_charge(struct ntm_tunnel *t, struct ntm_lim *lim, int dir,
+		       unsigned int bytes)
+{
+	u64 b = atomic64_add_return(bytes, &lim->bytes[dir]);
+	u64 p = atomic64_inc_return(&lim->packets[dir]);
+	u64 v;
+
+	if (!test_bit(0, &t->soft_state)) {
+		v = READ_ONCE(lim->limits.soft_bytes);
+		if (v && b >= v)
+			ntm_tunnel_soft_expire(t, NTM_EXPIRE_SOFT_BYTES);
+		v = READ_ONCE(lim->limits.soft_packets);
+		if (v && p >= v)
+			ntm_tunnel_soft_expire(t, NTM_EXPIRE_SOFT_PACKETS);
+	}
+	v = READ_ONCE(lim->limits.hard_bytes);
+	if (v && b >= v)
+		ntm_tunnel_expire(t, NTM_EXPIRE_HARD_BYTES);
+	v = READ_ONCE(lim->limits.hard_packets);
+	if (v && p >= v)
+		ntm_tunnel_expire(t, NTM_EXPIRE_HARD_PACKETS);
+}
+
+/* Report a soft expiry, once per tunnel; the tunnel stays.  Any context. */
+void ntm_tunnel_soft_expire(struct ntm_tunnel *t, u32 reason)
+{
+	if (READ_ONCE(t->unlinked) || READ_ONCE(t->expire_state) ||
+	    test_and_set_bit(0, &t->soft_state))
+		return;
+	ntm_event_expired(t->nd, t->local_index, be32_to_cpu(t->remote_index),
+			  reason);
 }
 
 int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
@@ -245,10 +408,30 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	err = dst_cache_init(&t->dst_cache, GFP_KERNEL_ACCOUNT);
 	if (err)
 		goto err_pcpu;
-	t->aead = ntm_aead_alloc(p->cipher, p->key, p->key_len);
+	if (p->encap == NTM_ENCAP_ESP_UDP) {
+		t->esp = kzalloc(sizeof(*t->esp), GFP_KERNEL_ACCOUNT);
+		if (!t->esp) {
+			err = -ENOMEM;
+			goto err_dst;
+		}
+		t->esp->t = t;
+		t->esp->esn = p->esn;
+		t->esp->remote_ts = p->remote_ts;
+		t->esp->local_ts = p->local_ts;
+		t->esp->rx_aead = ntm_esp_aead_alloc(p->cipher, p->rx_key,
+						     p->rx_key_len, p->rx_salt);
+		if (IS_ERR(t->esp->rx_aead)) {
+			err = PTR_ERR(t->esp->rx_aead);
+			goto err_esp;
+		}
+		t->aead = ntm_esp_aead_alloc(p->cipher, p->key, p->key_len,
+					     p->tx_salt);
+	} else {
+		t->aead = ntm_aead_alloc(p->cipher, p->key, p->key_len);
+	}
 	if (IS_ERR(t->aead)) {
 		err = PTR_ERR(t->aead);
-		goto err_dst;
+		goto err_rx_aead;
 	}
 
 	t->nd = nd;
@@ -260,17 +443,22 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	t->has_vip6 = p->has_vip6;
 	t->vip6 = p->vip6;
 	t->cipher = p->cipher;
+	t->encap = p->encap;
 	t->flags = p->flags;
 	seqlock_init(&t->ep_lock);
 	t->ep = p->ep;
 	memcpy(t->tx_salt, p->tx_salt, NTM_SALT_LEN);
 	memcpy(t->rx_salt, p->rx_salt, NTM_SALT_LEN);
-	atomic64_set(&t->tx_counter, 0);
+	atomic64_set(&t->tx_counter, p->tx_counter);
 	ntm_replay_init(&t->replay);
 	t->created_ns = ktime_get_boottime_ns();
 	timer_setup(&t->lifetime_timer, ntm_lifetime_timer, 0);
 	INIT_LIST_HEAD(&t->expire_list);
 	INIT_RCU_WORK(&t->free_work, ntm_tunnel_free_work);
+	/* before publishing: the packet path may charge at once */
+	err = ntm_tunnel_set_limits(t, &p->limits);
+	if (err)
+		goto err_aead;
 
 	err = rhashtable_insert_fast(&nd->index_ht, &t->index_node,
 				     ntm_index_params);
@@ -290,8 +478,14 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	}
 	ntm_rb_insert(nd, t);
 	nd->num_tunnels++;
+	if (t->esp) {
+		list_add_rcu(&t->esp->node, &nd->esp_list);
+		WRITE_ONCE(nd->num_esp, nd->num_esp + 1);
+	}
 	if (p->lifetime)
 		ntm_tunnel_set_lifetime(t, p->lifetime);
+	if (p->soft_lifetime)
+		ntm_tunnel_set_soft_lifetime(t, p->soft_lifetime);
 	*out = t;
 	return 0;
 
@@ -306,7 +500,13 @@ err_index:
 	ntm_tunnel_put(t);
 	return err;
 err_aead:
+	kfree(t->lim);
 	crypto_free_aead(t->aead);
+err_rx_aead:
+	if (t->esp)
+		crypto_free_aead(t->esp->rx_aead);
+err_esp:
+	kfree_sensitive(t->esp);
 err_dst:
 	dst_cache_destroy(&t->dst_cache);
 err_pcpu:
@@ -334,6 +534,10 @@ void ntm_tunnel_remove(struct ntm_tunnel *t)
 				       ntm_vip6_params);
 	rb_erase(&t->rb, &nd->by_index);
 	nd->num_tunnels--;
+	if (t->esp) {
+		list_del_rcu(&t->esp->node);
+		WRITE_ONCE(nd->num_esp, nd->num_esp - 1);
+	}
 	del_timer_sync(&t->lifetime_timer);
 	ntm_tunnel_put(t);
 }

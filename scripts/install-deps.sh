@@ -16,6 +16,7 @@ knot knot-dnsutils python3-cryptography
 qemu-system-x86 busybox-static
 iproute2 iputils-ping iperf3 nftables ethtool procps tcpdump socat
 python3 python3-scapy wireguard-tools
+strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
 jq python3-matplotlib
 "
 

@@ -32,9 +32,27 @@ void put_u32(nl_msg *msg, int type, std::uint32_t v, const char *name)
 	check_put(nla_put_u32(msg, type, v), name);
 }
 
+void put_u64(nl_msg *msg, int type, std::uint64_t v, const char *name)
+{
+	check_put(nla_put_u64(msg, type, v), name);
+}
+
 void put_bytes(nl_msg *msg, int type, std::span<const std::uint8_t> b, const char *name)
 {
 	check_put(nla_put(msg, type, static_cast<int>(b.size()), b.data()), name);
+}
+
+/* A nest of NTM_TS_A_PREFIX, one struct ntm_prefix each. */
+void put_ts(nl_msg *msg, int type, const std::vector<Prefix> &ts, const char *name)
+{
+	nlattr *nest = nla_nest_start(msg, type | NLA_F_NESTED);
+	if (nest == nullptr)
+		check_put(-1, name);
+	for (const auto &p : ts) {
+		const ntm_prefix u = p.to_uapi();
+		check_put(nla_put(msg, NTM_TS_A_PREFIX, sizeof(u), &u), name);
+	}
+	check_put(nla_nest_end(msg, nest), name);
 }
 
 /* ---- parsing ---- */
@@ -93,6 +111,13 @@ AttrBytes payload(const nlattr *a) noexcept
 [[noreturn]] void bad_len(const char *name, const nlattr *a, const char *expected)
 {
 	throw ProtocolError(std::string(name) + " has " + std::to_string(nla_len(a)) + " bytes, expected " + expected);
+}
+
+std::uint8_t get_u8(const nlattr *a, const char *name)
+{
+	if (nla_len(a) != 1)
+		bad_len(name, a, "1");
+	return nla_get_u8(a);
 }
 
 std::uint16_t get_u16(const nlattr *a, const char *name)
@@ -156,6 +181,26 @@ Stats parse_stats_nest(const nlattr *nest)
 	return parse_stats(payload(nest));
 }
 
+/* NTM_TUNNEL_A_REMOTE_TS / LOCAL_TS: NTM_TS_A_PREFIX in order, others ignored. */
+std::vector<Prefix> get_ts(const nlattr *nest, const char *name)
+{
+	const AlignedAttrs aa(payload(nest));
+	std::vector<Prefix> out;
+	const nlattr *pos = nullptr;
+	int rem = 0;
+	nla_for_each_attr(pos, aa.head(), aa.len(), rem)
+	{
+		if (nla_type(pos) != NTM_TS_A_PREFIX)
+			continue;
+		auto p = Prefix::from_uapi(payload(pos));
+		if (!p)
+			throw ProtocolError(std::string(name) + " holds a bad struct ntm_prefix (" +
+					    std::to_string(nla_len(pos)) + " bytes)");
+		out.push_back(*p);
+	}
+	return out;
+}
+
 } // namespace
 
 void put_device_ref(nl_msg *msg, const DeviceRef &ref)
@@ -207,6 +252,28 @@ void put_tunnel(nl_msg *msg, const TunnelSettings &s)
 		put_u32(msg, NTM_TUNNEL_A_LIFETIME, *s.lifetime, "NTM_TUNNEL_A_LIFETIME");
 	if (s.flags)
 		put_u32(msg, NTM_TUNNEL_A_FLAGS, *s.flags, "NTM_TUNNEL_A_FLAGS");
+	if (s.tx_counter)
+		put_u64(msg, NTM_TUNNEL_A_TX_COUNTER, *s.tx_counter, "NTM_TUNNEL_A_TX_COUNTER");
+	if (s.encap)
+		check_put(nla_put_u8(msg, NTM_TUNNEL_A_ENCAP, *s.encap), "NTM_TUNNEL_A_ENCAP");
+	if (!s.rx_key.empty())
+		put_bytes(msg, NTM_TUNNEL_A_RX_KEY, s.rx_key.span(), "NTM_TUNNEL_A_RX_KEY");
+	if (s.esn)
+		check_put(nla_put_flag(msg, NTM_TUNNEL_A_ESN), "NTM_TUNNEL_A_ESN");
+	if (!s.remote_ts.empty())
+		put_ts(msg, NTM_TUNNEL_A_REMOTE_TS, s.remote_ts, "NTM_TUNNEL_A_REMOTE_TS");
+	if (!s.local_ts.empty())
+		put_ts(msg, NTM_TUNNEL_A_LOCAL_TS, s.local_ts, "NTM_TUNNEL_A_LOCAL_TS");
+	if (s.soft_lifetime)
+		put_u32(msg, NTM_TUNNEL_A_SOFT_LIFETIME, *s.soft_lifetime, "NTM_TUNNEL_A_SOFT_LIFETIME");
+	if (s.soft_bytes)
+		put_u64(msg, NTM_TUNNEL_A_SOFT_BYTES, *s.soft_bytes, "NTM_TUNNEL_A_SOFT_BYTES");
+	if (s.hard_bytes)
+		put_u64(msg, NTM_TUNNEL_A_HARD_BYTES, *s.hard_bytes, "NTM_TUNNEL_A_HARD_BYTES");
+	if (s.soft_packets)
+		put_u64(msg, NTM_TUNNEL_A_SOFT_PACKETS, *s.soft_packets, "NTM_TUNNEL_A_SOFT_PACKETS");
+	if (s.hard_packets)
+		put_u64(msg, NTM_TUNNEL_A_HARD_PACKETS, *s.hard_packets, "NTM_TUNNEL_A_HARD_PACKETS");
 	check_put(nla_nest_end(msg, nest), "NTM_A_TUNNEL");
 }
 
@@ -294,6 +361,27 @@ Tunnel parse_tunnel_attrs(AttrBytes nested)
 		t.age_s = get_u32(tb[NTM_TUNNEL_A_AGE_S], "NTM_TUNNEL_A_AGE_S");
 	if (tb[NTM_TUNNEL_A_STATS] != nullptr)
 		t.stats = parse_stats_nest(tb[NTM_TUNNEL_A_STATS]);
+	if (tb[NTM_TUNNEL_A_ENCAP] != nullptr)
+		t.encap = get_u8(tb[NTM_TUNNEL_A_ENCAP], "NTM_TUNNEL_A_ENCAP");
+	if (tb[NTM_TUNNEL_A_ESN] != nullptr) {
+		if (nla_len(tb[NTM_TUNNEL_A_ESN]) != 0)
+			bad_len("NTM_TUNNEL_A_ESN", tb[NTM_TUNNEL_A_ESN], "0 (a flag)");
+		t.esn = true;
+	}
+	if (tb[NTM_TUNNEL_A_REMOTE_TS] != nullptr)
+		t.remote_ts = get_ts(tb[NTM_TUNNEL_A_REMOTE_TS], "NTM_TUNNEL_A_REMOTE_TS");
+	if (tb[NTM_TUNNEL_A_LOCAL_TS] != nullptr)
+		t.local_ts = get_ts(tb[NTM_TUNNEL_A_LOCAL_TS], "NTM_TUNNEL_A_LOCAL_TS");
+	if (tb[NTM_TUNNEL_A_SOFT_LIFETIME] != nullptr)
+		t.soft_lifetime = get_u32(tb[NTM_TUNNEL_A_SOFT_LIFETIME], "NTM_TUNNEL_A_SOFT_LIFETIME");
+	if (tb[NTM_TUNNEL_A_SOFT_BYTES] != nullptr)
+		t.soft_bytes = get_u64(tb[NTM_TUNNEL_A_SOFT_BYTES], "NTM_TUNNEL_A_SOFT_BYTES");
+	if (tb[NTM_TUNNEL_A_HARD_BYTES] != nullptr)
+		t.hard_bytes = get_u64(tb[NTM_TUNNEL_A_HARD_BYTES], "NTM_TUNNEL_A_HARD_BYTES");
+	if (tb[NTM_TUNNEL_A_SOFT_PACKETS] != nullptr)
+		t.soft_packets = get_u64(tb[NTM_TUNNEL_A_SOFT_PACKETS], "NTM_TUNNEL_A_SOFT_PACKETS");
+	if (tb[NTM_TUNNEL_A_HARD_PACKETS] != nullptr)
+		t.hard_packets = get_u64(tb[NTM_TUNNEL_A_HARD_PACKETS], "NTM_TUNNEL_A_HARD_PACKETS");
 	return t;
 }
 

@@ -50,9 +50,16 @@ void to_json(json &j, const Device &d)
 	};
 }
 
+void to_json(json &j, const Prefix &p)
+{
+	j = p.to_string();
+}
+
 void to_json(json &j, const Tunnel &t)
 {
+	const bool esp = t.is_esp();
 	j = json{
+		{"encap", encap_name(t.encap)},
 		{"local_index", t.local_index},
 		{"remote_index", t.remote_index},
 		{"endpoint", opt(t.endpoint)},
@@ -67,6 +74,17 @@ void to_json(json &j, const Tunnel &t)
 		{"last_rx_ns", t.last_rx_ns},
 		{"age_s", t.age_s},
 		{"stats", t.stats},
+		/* ESP: the SPIs in hex as ip xfrm shows them, null for NTM tunnels */
+		{"spi_in", esp ? json(spi_string(t.local_index)) : json(nullptr)},
+		{"spi_out", esp ? json(spi_string(t.remote_index)) : json(nullptr)},
+		{"esn", t.esn},
+		{"remote_ts", t.remote_ts},
+		{"local_ts", t.local_ts},
+		{"soft_lifetime", t.soft_lifetime},
+		{"soft_bytes", t.soft_bytes},
+		{"hard_bytes", t.hard_bytes},
+		{"soft_packets", t.soft_packets},
+		{"hard_packets", t.hard_packets},
 	};
 }
 
@@ -91,7 +109,8 @@ json event_to_json(const Event &ev, const std::string &ifname)
 					    {"local_index", e.local_index},
 					    {"remote_index", e.remote_index},
 					    {"reason", expire_reason_name(e.reason)},
-					    {"reason_code", e.reason}};
+					    {"reason_code", e.reason},
+					    {"soft", e.soft()}};
 			}
 		},
 		ev);

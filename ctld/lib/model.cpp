@@ -158,6 +158,97 @@ bool operator==(const Endpoint &a, const Endpoint &b) noexcept
 	return a.family_ != AF_INET6 || a.v6_.sin6_scope_id == b.v6_.sin6_scope_id;
 }
 
+namespace {
+
+std::size_t max_prefix_len(const IpAddress &a) noexcept
+{
+	return a.bytes().size() * 8;
+}
+
+/* The mask byte of byte i of a prefix of length len. */
+std::uint8_t mask_byte(std::size_t i, std::size_t len) noexcept
+{
+	const std::size_t bit = i * 8;
+	if (bit >= len)
+		return 0;
+	if (len - bit >= 8)
+		return 0xff;
+	return static_cast<std::uint8_t>(0xffU << (8 - (len - bit)));
+}
+
+} // namespace
+
+std::string Prefix::to_string() const
+{
+	return addr.to_string() + "/" + std::to_string(len);
+}
+
+bool Prefix::valid() const noexcept
+{
+	const auto b = addr.bytes();
+	if (b.empty() || len > max_prefix_len(addr))
+		return false;
+	for (std::size_t i = 0; i < b.size(); i++)
+		if ((b[i] & static_cast<std::uint8_t>(~mask_byte(i, len))) != 0)
+			return false;
+	return true;
+}
+
+bool Prefix::contains(const IpAddress &a) const noexcept
+{
+	const auto net = addr.bytes();
+	const auto b = a.bytes();
+	if (net.empty() || a.family() != addr.family())
+		return false;
+	for (std::size_t i = 0; i < b.size(); i++) {
+		const std::uint8_t m = mask_byte(i, len);
+		if ((b[i] & m) != (net[i] & m))
+			return false;
+	}
+	return true;
+}
+
+Prefix Prefix::masked() const noexcept
+{
+	const auto b = addr.bytes();
+	const std::size_t l = std::min<std::size_t>(len, max_prefix_len(addr));
+	std::array<std::uint8_t, 16> out{};
+	for (std::size_t i = 0; i < b.size(); i++)
+		out.at(i) = static_cast<std::uint8_t>(b[i] & mask_byte(i, l));
+	auto a = IpAddress::from_bytes(std::span<const std::uint8_t>(out.data(), b.size()));
+	return Prefix{a ? *a : IpAddress{}, static_cast<std::uint8_t>(l)};
+}
+
+ntm_prefix Prefix::to_uapi() const noexcept
+{
+	ntm_prefix p{};
+	p.family = static_cast<std::uint8_t>(addr.family());
+	p.prefixlen = len;
+	const auto b = addr.bytes();
+	std::copy(b.begin(), b.end(), std::begin(p.addr));
+	return p;
+}
+
+std::optional<Prefix> Prefix::from_uapi(std::span<const std::uint8_t> b) noexcept
+{
+	ntm_prefix p{};
+	if (b.size() != sizeof(p))
+		return std::nullopt;
+	std::memcpy(&p, b.data(), sizeof(p));
+	std::optional<IpAddress> a;
+	const std::span<const std::uint8_t> addr(std::begin(p.addr), std::end(p.addr));
+	if (p.family == AF_INET)
+		a = IpAddress::from_bytes(addr.first(4));
+	else if (p.family == AF_INET6)
+		a = IpAddress::from_bytes(addr);
+	if (!a)
+		return std::nullopt;
+	Prefix r{*a, p.prefixlen};
+	if (!r.valid())
+		return std::nullopt;
+	return r;
+}
+
 std::string cipher_name(std::uint16_t cipher)
 {
 	switch (cipher) {
@@ -179,9 +270,38 @@ std::string expire_reason_name(std::uint32_t reason)
 		return "lifetime";
 	case NTM_EXPIRE_COUNTER:
 		return "counter";
+	case NTM_EXPIRE_HARD_BYTES:
+		return "hard-bytes";
+	case NTM_EXPIRE_HARD_PACKETS:
+		return "hard-packets";
+	case NTM_EXPIRE_SOFT_TIME:
+		return "soft-time";
+	case NTM_EXPIRE_SOFT_BYTES:
+		return "soft-bytes";
+	case NTM_EXPIRE_SOFT_PACKETS:
+		return "soft-packets";
 	default:
 		return "unknown-" + std::to_string(reason);
 	}
+}
+
+std::string encap_name(std::uint8_t encap)
+{
+	switch (encap) {
+	case NTM_ENCAP_NTM:
+		return "ntm";
+	case NTM_ENCAP_ESP_UDP:
+		return "esp-udp";
+	default:
+		return "unknown-" + std::to_string(encap);
+	}
+}
+
+std::string spi_string(std::uint32_t spi)
+{
+	std::array<char, 16> buf{};
+	(void)std::snprintf(buf.data(), buf.size(), "0x%08x", spi);
+	return buf.data();
 }
 
 std::uint64_t Stats::get(int attr) const noexcept
@@ -193,7 +313,7 @@ std::uint64_t Stats::get(int attr) const noexcept
 
 void Stats::set(int attr, std::uint64_t v) noexcept
 {
-	if (attr < 1 || static_cast<std::size_t>(attr) > values.size())
+	if (attr < 1 || static_cast<std::size_t>(attr) > values.size() || attr == NTM_STAT_A_PAD)
 		return;
 	values.at(static_cast<std::size_t>(attr) - 1) = v;
 }

@@ -207,19 +207,26 @@ std::uint16_t parse_cipher(std::string_view s)
 SecretBytes parse_hex_key(std::string_view s)
 {
 	/* never echo key material in the message */
-	if ((s.size() != 32 && s.size() != 64) || !all_hex(s))
-		throw UsageError("invalid key: expected 32 or 64 hex digits (a 16 or 32 byte key)");
+	if ((s.size() != 32 && s.size() != 48 && s.size() != 64) || !all_hex(s))
+		throw UsageError("invalid key: expected 32, 48 or 64 hex digits (a 16, 24 or 32 byte key)");
 	SecretBytes key(s.size() / 2);
 	decode_hex(s, key.span());
 	return key;
 }
 
-void check_key_length(std::uint16_t cipher, std::size_t key_len)
+void check_key_length(std::uint16_t cipher, std::size_t key_len, std::uint8_t encap)
 {
 	switch (cipher) {
 	case NTM_CIPHER_AES_GCM:
 		if (key_len == 16 || key_len == 32)
 			return;
+		/* rfc4106(gcm(aes)) of ESP also has AES-192 */
+		if (encap == NTM_ENCAP_ESP_UDP) {
+			if (key_len == 24)
+				return;
+			throw UsageError("cipher aes-gcm needs a 16, 24 or 32 byte key, got " +
+					 std::to_string(key_len) + " bytes");
+		}
 		throw UsageError("cipher aes-gcm needs a 16 or 32 byte key, got " + std::to_string(key_len) + " bytes");
 	case NTM_CIPHER_CHACHA20_POLY1305:
 		if (key_len == 32)
@@ -295,6 +302,229 @@ bool parse_on_off(std::string_view s, std::string_view what)
 	if (s == "off")
 		return false;
 	invalid(what, s, "expected on or off");
+}
+
+std::uint8_t parse_encap(std::string_view s)
+{
+	if (s == "ntm")
+		return NTM_ENCAP_NTM;
+	if (s == "esp-udp")
+		return NTM_ENCAP_ESP_UDP;
+	invalid("encapsulation", s, "expected ntm or esp-udp");
+}
+
+Prefix parse_traffic_selector(std::string_view s, std::string_view what)
+{
+	const auto slash = s.find('/');
+	const auto addr_text = s.substr(0, slash);
+	IpAddress addr;
+	try {
+		addr = parse_address(addr_text);
+	} catch (const UsageError &) {
+		invalid(what, s, "expected ADDRESS/LENGTH, like 10.2.0.0/16 or fd00:2::/64");
+	}
+	const std::size_t max = addr.bytes().size() * 8;
+	std::size_t len = max;
+	if (slash != std::string_view::npos) {
+		const auto len_text = s.substr(slash + 1);
+		if (len_text.empty() || len_text.size() > 3 ||
+		    !std::ranges::all_of(len_text, [](char c) { return c >= '0' && c <= '9'; }) ||
+		    (len_text.size() > 1 && len_text[0] == '0'))
+			invalid(what, s, "the prefix length must be a number 0.." + std::to_string(max));
+		len = 0;
+		for (const char c : len_text)
+			len = len * 10 + static_cast<std::size_t>(c - '0');
+		if (len > max)
+			invalid(what, s, "the prefix length must be 0.." + std::to_string(max));
+	}
+	if (addr.is_v6()) {
+		const in6_addr in6 = addr.to_in6_addr();
+		if (IN6_IS_ADDR_V4MAPPED(&in6))
+			invalid(what, s, "IPv4-mapped addresses are not supported (write the IPv4 prefix)");
+	}
+	const Prefix p{addr, static_cast<std::uint8_t>(len)};
+	if (!p.valid())
+		invalid(what, s, "host bits are set (the network is " + p.masked().to_string() + ")");
+	return p;
+}
+
+void parse_traffic_selectors(std::string_view s, std::string_view what, std::vector<Prefix> &out)
+{
+	if (s.empty())
+		invalid(what, s, "expected ADDRESS/LENGTH[,ADDRESS/LENGTH...]");
+	std::size_t start = 0;
+	for (;;) {
+		const auto comma = s.find(',', start);
+		const auto item =
+			s.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+		if (item.empty())
+			invalid(what, s, "empty item in the list");
+		if (out.size() >= NTM_TS_MAX)
+			throw UsageError("too many " + std::string(what) + " selectors: at most " +
+					 std::to_string(NTM_TS_MAX));
+		out.push_back(parse_traffic_selector(item, what));
+		if (comma == std::string_view::npos)
+			break;
+		start = comma + 1;
+	}
+}
+
+std::uint64_t parse_amount(std::string_view s, std::string_view what)
+{
+	static constexpr std::string_view kSuffixes = "KMGTPE";
+	unsigned shift = 0;
+	std::string_view digits = s;
+	const bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	if (!hex && !s.empty()) {
+		const char last =
+			(s.back() >= 'a' && s.back() <= 'z') ? static_cast<char>(s.back() - 'a' + 'A') : s.back();
+		if (const auto pos = kSuffixes.find(last); pos != std::string_view::npos) {
+			shift = 10 * static_cast<unsigned>(pos + 1);
+			digits.remove_suffix(1);
+		}
+	}
+	std::uint64_t v = 0;
+	try {
+		v = parse_unsigned(digits, what, 0, UINT64_MAX);
+	} catch (const UsageError &) {
+		invalid(what, s, "expected a number with an optional suffix K, M, G, T, P or E (powers of 1024)");
+	}
+	if (shift != 0 && v > (UINT64_MAX >> shift))
+		invalid(what, s, "too large (at most 2^64-1)");
+	return v << shift;
+}
+
+namespace {
+
+[[noreturn]] void bad_tunnel(const std::string &why)
+{
+	throw UsageError(why);
+}
+
+void check_soft_hard(std::string_view soft_name, std::optional<std::uint64_t> soft, std::string_view hard_name,
+		     std::optional<std::uint64_t> hard)
+{
+	if (soft && hard && *hard != 0 && *soft != 0 && *soft >= *hard)
+		bad_tunnel(std::string(soft_name) + " " + std::to_string(*soft) + " must be below " +
+			   std::string(hard_name) + " " + std::to_string(*hard));
+}
+
+std::optional<std::uint64_t> widen(std::optional<std::uint32_t> v)
+{
+	return v ? std::optional<std::uint64_t>(*v) : std::nullopt;
+}
+
+void check_selectors(const std::vector<Prefix> &ts, std::string_view what)
+{
+	if (ts.size() > NTM_TS_MAX)
+		bad_tunnel("too many " + std::string(what) + " selectors: " + std::to_string(ts.size()) + ", at most " +
+			   std::to_string(NTM_TS_MAX));
+	for (const auto &p : ts)
+		if (!p.valid())
+			bad_tunnel("invalid " + std::string(what) + " " + p.to_string() +
+				   ": not a network (host bits set or bad length)");
+}
+
+void check_create(const TunnelSettings &s)
+{
+	const bool esp = s.encap == NTM_ENCAP_ESP_UDP;
+	if (s.encap && *s.encap != NTM_ENCAP_NTM && !esp)
+		bad_tunnel("unknown encapsulation " + std::to_string(*s.encap));
+	if (!s.remote_index || *s.remote_index == 0)
+		bad_tunnel("the remote index is required (1..2^32-1)");
+	if (!s.endpoint)
+		bad_tunnel("the endpoint is required");
+	if (!s.cipher)
+		bad_tunnel("the cipher is required");
+	if (s.key.empty())
+		bad_tunnel("the key is required");
+	check_key_length(*s.cipher, s.key.size(), esp ? NTM_ENCAP_ESP_UDP : NTM_ENCAP_NTM);
+	if (!s.tx_salt || !s.rx_salt)
+		bad_tunnel("tx-salt and rx-salt are required");
+	if (!esp) {
+		if (!s.vip4 && !s.vip6)
+			bad_tunnel("vip4 or vip6 is required");
+		if (s.tx_counter && *s.tx_counter >= NTM_COUNTER_LIMIT)
+			bad_tunnel("tx-counter " + std::to_string(*s.tx_counter) + " is at or above the limit " +
+				   std::to_string(NTM_COUNTER_LIMIT));
+		if (*s.tx_salt == *s.rx_salt)
+			bad_tunnel("tx-salt and rx-salt must differ");
+		if (!s.rx_key.empty())
+			bad_tunnel("rx-key needs encap esp-udp (an NTM tunnel has one key)");
+		if (s.esn)
+			bad_tunnel("esn needs encap esp-udp");
+		if (!s.remote_ts.empty() || !s.local_ts.empty())
+			bad_tunnel("traffic selectors (remote-ts, local-ts) need encap esp-udp");
+		return;
+	}
+	if (s.vip4 || s.vip6)
+		bad_tunnel("vip4 and vip6 do not apply to ESP tunnels (packets are chosen by remote-ts)");
+	if (s.tx_counter) {
+		/* RFC 4303: sequence numbers start at 1; 32 bits without ESN */
+		const std::uint64_t max = s.esn ? NTM_COUNTER_LIMIT - 1 : UINT32_MAX;
+		if (*s.tx_counter == 0 || *s.tx_counter > max)
+			bad_tunnel("tx-counter " + std::to_string(*s.tx_counter) + " is out of range: 1.." +
+				   std::to_string(max) + (s.esn ? " with esn" : " without esn"));
+	}
+	if (s.local_index < NTM_ESP_SPI_MIN)
+		bad_tunnel("invalid inbound SPI " + std::to_string(s.local_index) + ": ESP SPIs are " +
+			   std::to_string(NTM_ESP_SPI_MIN) + "..2^32-1 (1..255 are reserved)");
+	if (*s.remote_index < NTM_ESP_SPI_MIN)
+		bad_tunnel("invalid outbound SPI " + std::to_string(*s.remote_index) + ": ESP SPIs are " +
+			   std::to_string(NTM_ESP_SPI_MIN) + "..2^32-1 (1..255 are reserved)");
+	if (s.rx_key.empty())
+		bad_tunnel("an ESP tunnel needs rx-key (the inbound SA's key)");
+	try {
+		check_key_length(*s.cipher, s.rx_key.size(), NTM_ENCAP_ESP_UDP);
+	} catch (const UsageError &e) {
+		bad_tunnel(std::string("rx-key: ") + e.what());
+	}
+	if (s.rx_key.size() != s.key.size())
+		bad_tunnel("key and rx-key must have the same length");
+	if (s.rx_key == s.key && *s.tx_salt == *s.rx_salt)
+		bad_tunnel("key and rx-key are equal: tx-salt and rx-salt must differ");
+	if (s.remote_ts.empty())
+		bad_tunnel("an ESP tunnel needs at least one remote-ts (the peer's networks)");
+	check_selectors(s.remote_ts, "remote-ts");
+	check_selectors(s.local_ts, "local-ts");
+}
+
+void check_change(const TunnelSettings &s)
+{
+	const char *what = nullptr;
+	if (s.remote_index)
+		what = "the remote index";
+	else if (s.vip4 || s.vip6)
+		what = "the virtual addresses";
+	else if (s.cipher || !s.key.empty() || !s.rx_key.empty() || s.tx_salt || s.rx_salt)
+		what = "the cipher, keys and salts";
+	else if (s.tx_counter)
+		what = "tx-counter";
+	else if (s.encap)
+		what = "the encapsulation";
+	else if (s.esn)
+		what = "esn";
+	else if (!s.remote_ts.empty() || !s.local_ts.empty())
+		what = "the traffic selectors";
+	if (what != nullptr)
+		bad_tunnel(std::string(what) + " cannot be changed (a rekey is a new tunnel)");
+}
+
+} // namespace
+
+void check_tunnel(const TunnelSettings &s, TunnelRequest what)
+{
+	if (s.local_index == 0)
+		bad_tunnel("the local index is required (1..2^32-1)");
+	if (what == TunnelRequest::create)
+		check_create(s);
+	else
+		check_change(s);
+	if (s.flags && (*s.flags & ~static_cast<std::uint32_t>(__NTM_TUNNEL_F_ALL)) != 0)
+		bad_tunnel("unknown tunnel flags " + std::to_string(*s.flags));
+	check_soft_hard("soft-lifetime", widen(s.soft_lifetime), "lifetime", widen(s.lifetime));
+	check_soft_hard("soft-bytes", s.soft_bytes, "hard-bytes", s.hard_bytes);
+	check_soft_hard("soft-packets", s.soft_packets, "hard-packets", s.hard_packets);
 }
 
 std::string parse_ifname(std::string_view s)

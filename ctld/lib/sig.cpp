@@ -823,11 +823,6 @@ std::string message_name(MsgType t, bool response)
 	       (response ? " response" : " request");
 }
 
-std::string Prefix::to_string() const
-{
-	return addr.to_string() + "/" + std::to_string(len);
-}
-
 Message make_response(const Message &req, Status s, std::string error_text)
 {
 	Message r;

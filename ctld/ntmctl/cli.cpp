@@ -24,6 +24,26 @@ std::uint32_t local_index(const std::string &s)
 	return ntm::parse_u32(s, "--local-index", 1);
 }
 
+/* check_tunnel() with the command in front of its message */
+void check_tunnel(const ntm::TunnelSettings &t, ntm::TunnelRequest what, const char *cmd)
+{
+	try {
+		ntm::check_tunnel(t, what);
+	} catch (const ntm::UsageError &e) {
+		throw ntm::UsageError(std::string(cmd) + ": " + e.what());
+	}
+}
+
+void wipe_results(const CLI::Option *o) noexcept
+{
+	if (o == nullptr)
+		return;
+	/* CLI11 keeps its own copy of the argument */
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
+	for (auto &r : const_cast<CLI::results_t &>(o->results()))
+		ntm::secure_wipe(r);
+}
+
 std::string dev_name(const std::string &s)
 {
 	return ntm::parse_ifname(s);
@@ -96,23 +116,40 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 
 	tunnel_add_ = tunnel_->add_subcommand("add", "Add a tunnel");
 	tunnel_add_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
-	tunnel_add_->add_option("--local-index", v_.local_index, "Index peers send to us (1..2^32-1)")
+	tunnel_add_
+		->add_option("--local-index,--spi-in", v_.local_index,
+			     "Index peers send to us (1..2^32-1); with esp-udp the inbound SPI (256..2^32-1)")
 		->type_name("N")
 		->required();
-	tunnel_add_->add_option("--remote-index", v_.remote_index, "Index we send to the peer (1..2^32-1)")
+	tunnel_add_
+		->add_option("--remote-index,--spi-out", v_.remote_index,
+			     "Index we send to the peer (1..2^32-1); with esp-udp the outbound SPI")
 		->type_name("N")
 		->required();
+	o_.add_encap =
+		tunnel_add_
+			->add_option("--encap", v_.encap, "ntm (default) or esp-udp (an ESP SA pair in UDP, RFC 3948)")
+			->type_name("NAME");
 	tunnel_add_->add_option("--endpoint", v_.endpoint, "Peer address: A.B.C.D:PORT or [IPV6]:PORT")
 		->type_name("EP")
 		->required();
 	o_.add_vip4 = tunnel_add_->add_option("--vip4", v_.vip4, "Peer virtual IPv4 address")->type_name("A");
 	o_.add_vip6 = tunnel_add_->add_option("--vip6", v_.vip6, "Peer virtual IPv6 address")->type_name("A");
 	tunnel_add_->add_option("--cipher", v_.cipher, "aes-gcm or chacha20-poly1305")->type_name("NAME")->required();
-	o_.add_key = tunnel_add_->add_option("--key", v_.key, "Key: 32 or 64 hex digits (prefer --key-file)")
-			     ->type_name("HEX");
+	o_.add_key =
+		tunnel_add_->add_option("--key", v_.key, "Key: 32, 48 (esp-udp) or 64 hex digits (prefer --key-file)")
+			->type_name("HEX");
 	o_.add_key_file =
 		tunnel_add_->add_option("--key-file", v_.key_file, "File holding the hex key")->type_name("PATH");
 	o_.add_key->excludes(o_.add_key_file);
+	o_.add_rx_key =
+		tunnel_add_
+			->add_option("--rx-key", v_.rx_key, "esp-udp: inbound key, like --key (prefer --rx-key-file)")
+			->type_name("HEX");
+	o_.add_rx_key_file =
+		tunnel_add_->add_option("--rx-key-file", v_.rx_key_file, "esp-udp: file holding the hex inbound key")
+			->type_name("PATH");
+	o_.add_rx_key->excludes(o_.add_rx_key_file);
 	tunnel_add_->add_option("--tx-salt", v_.tx_salt, "Nonce salt we send with: 8 hex digits")
 		->type_name("HEX8")
 		->required();
@@ -124,26 +161,45 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 			->type_name("SEC");
 	o_.add_roaming =
 		tunnel_add_->add_option("--roaming", v_.roaming, "Follow the peer when it moves")->type_name("on|off");
+	tunnel_add_->add_flag("--esn", v_.esn, "esp-udp: 64-bit extended sequence numbers");
+	o_.add_remote_ts = tunnel_add_
+				   ->add_option("--remote-ts", v_.remote_ts,
+						"esp-udp: peer networks, PREFIX[,PREFIX...], repeatable (at most " +
+							std::to_string(NTM_TS_MAX) + ")")
+				   ->type_name("PREFIX")
+				   ->allow_extra_args(false);
+	o_.add_local_ts = tunnel_add_
+				  ->add_option("--local-ts", v_.local_ts,
+					       "esp-udp: our networks (inbound destinations), like --remote-ts")
+				  ->type_name("PREFIX")
+				  ->allow_extra_args(false);
+	o_.add_limits = add_limit_options(tunnel_add_);
+	o_.add_tx_counter = tunnel_add_
+				    ->add_option("--tx-counter", v_.tx_counter,
+						 "First counter to send (esp-udp: sequence number, default 1)")
+				    ->type_name("N");
 
 	tunnel_set_ = tunnel_->add_subcommand("set", "Change a tunnel");
 	tunnel_set_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
-	tunnel_set_->add_option("--local-index", v_.local_index, "The tunnel")->type_name("N")->required();
+	tunnel_set_->add_option("--local-index,--spi-in", v_.local_index, "The tunnel")->type_name("N")->required();
 	o_.set_endpoint = tunnel_set_->add_option("--endpoint", v_.endpoint, "New peer address")->type_name("EP");
 	o_.set_lifetime = tunnel_set_->add_option("--lifetime", v_.lifetime, "Seconds from creation (0: never)")
 				  ->type_name("SEC");
 	o_.set_roaming =
 		tunnel_set_->add_option("--roaming", v_.roaming, "Follow the peer when it moves")->type_name("on|off");
+	o_.set_limits = add_limit_options(tunnel_set_);
 
 	tunnel_del_ = tunnel_->add_subcommand("del", "Delete a tunnel");
 	tunnel_del_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
-	tunnel_del_->add_option("--local-index", v_.local_index, "The tunnel")->type_name("N")->required();
+	tunnel_del_->add_option("--local-index,--spi-in", v_.local_index, "The tunnel")->type_name("N")->required();
 
 	tunnel_flush_ = tunnel_->add_subcommand("flush", "Delete every tunnel of a device");
 	tunnel_flush_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 
 	tunnel_show_ = tunnel_->add_subcommand("show", "List the tunnels of a device");
 	tunnel_show_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
-	o_.show_index = tunnel_show_->add_option("--local-index", v_.local_index, "Only this tunnel")->type_name("N");
+	o_.show_index =
+		tunnel_show_->add_option("--local-index,--spi-in", v_.local_index, "Only this tunnel")->type_name("N");
 
 	monitor_ = app_.add_subcommand("monitor", "Print kernel events (acquire, endpoint, expired)");
 	o_.count = monitor_->add_option("--count", v_.count, "Exit after N events")->type_name("N");
@@ -203,6 +259,19 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	o_.socket = status_->add_option("--socket", v_.socket,
 					"Control socket of ntmd (default: control_socket of the configuration)")
 			    ->type_name("PATH");
+
+	ike_ = app_.add_subcommand("ike", "List, start and stop the IKEv2 SAs of the running ntmd");
+	ike_->require_subcommand(1);
+	ike_list_ = ike_->add_subcommand("list", "List IKE SAs with their CHILD SAs (state, algorithms, counters)");
+	ike_initiate_ = ike_->add_subcommand("initiate", "Start the IKE SA of a configured connection");
+	ike_initiate_->add_option("NAME", v_.name, "Connection name ([[ike.connection]] name)")->required();
+	ike_terminate_ = ike_->add_subcommand("terminate", "Delete the IKE SAs of a connection, or one (#ID)");
+	ike_terminate_->add_option("NAME", v_.name, "Connection name, or #ID from ntmctl ike list")->required();
+	for (CLI::App *c : {ike_list_, ike_initiate_, ike_terminate_})
+		o_.ike_socket.push_back(
+			c->add_option("--socket", v_.socket,
+				      "Control socket of ntmd (default: control_socket of the configuration)")
+				->type_name("PATH"));
 }
 
 Cli::~Cli()
@@ -210,15 +279,46 @@ Cli::~Cli()
 	wipe_secrets();
 }
 
+Cli::LimitOpts Cli::add_limit_options(CLI::App *cmd)
+{
+	LimitOpts lo;
+	lo.soft_lifetime = cmd->add_option("--soft-lifetime", v_.soft_lifetime,
+					   "Seconds from creation until a soft expiry event (rekey), 0: none")
+				   ->type_name("SEC");
+	lo.soft_bytes = cmd->add_option("--soft-bytes", v_.soft_bytes,
+					"Inner bytes (either direction) until a soft expiry event; K/M/G/T suffixes")
+				->type_name("N");
+	lo.hard_bytes = cmd->add_option("--hard-bytes", v_.hard_bytes, "Inner bytes until the tunnel expires (0: none)")
+				->type_name("N");
+	lo.soft_packets = cmd->add_option("--soft-packets", v_.soft_packets,
+					  "Packets (either direction) until a soft expiry event")
+				  ->type_name("N");
+	lo.hard_packets =
+		cmd->add_option("--hard-packets", v_.hard_packets, "Packets until the tunnel expires (0: none)")
+			->type_name("N");
+	return lo;
+}
+
+void Cli::read_limits(const LimitOpts &lo, ntm::TunnelSettings &t) const
+{
+	if (given(lo.soft_lifetime))
+		t.soft_lifetime = ntm::parse_u32(v_.soft_lifetime, "--soft-lifetime");
+	if (given(lo.soft_bytes))
+		t.soft_bytes = ntm::parse_amount(v_.soft_bytes, "--soft-bytes");
+	if (given(lo.hard_bytes))
+		t.hard_bytes = ntm::parse_amount(v_.hard_bytes, "--hard-bytes");
+	if (given(lo.soft_packets))
+		t.soft_packets = ntm::parse_amount(v_.soft_packets, "--soft-packets");
+	if (given(lo.hard_packets))
+		t.hard_packets = ntm::parse_amount(v_.hard_packets, "--hard-packets");
+}
+
 void Cli::wipe_secrets() noexcept
 {
 	ntm::secure_wipe(v_.key);
-	if (o_.add_key == nullptr)
-		return;
-	/* CLI11 keeps its own copy of the argument */
-	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-const-cast)
-	for (auto &r : const_cast<CLI::results_t &>(o_.add_key->results()))
-		ntm::secure_wipe(r);
+	ntm::secure_wipe(v_.rx_key);
+	wipe_results(o_.add_key);
+	wipe_results(o_.add_rx_key);
 }
 
 Invocation Cli::parse(std::vector<std::string> args)
@@ -288,6 +388,9 @@ Invocation Cli::build() const
 		TunnelAddCmd c;
 		c.dev = dev_name(v_.dev);
 		auto &t = c.tunnel;
+		if (given(o_.add_encap))
+			t.encap = ntm::parse_encap(v_.encap);
+		const bool esp = t.is_esp();
 		t.local_index = local_index(v_.local_index);
 		t.remote_index = ntm::parse_u32(v_.remote_index, "--remote-index", 1);
 		t.endpoint = ntm::parse_endpoint(v_.endpoint);
@@ -295,8 +398,11 @@ Invocation Cli::build() const
 			t.vip4 = ntm::parse_vip(v_.vip4, AF_INET, "--vip4");
 		if (given(o_.add_vip6))
 			t.vip6 = ntm::parse_vip(v_.vip6, AF_INET6, "--vip6");
-		if (!t.vip4 && !t.vip6)
+		if (!esp && !t.vip4 && !t.vip6)
 			throw ntm::UsageError("tunnel add: --vip4 or --vip6 is required");
+		if (esp && (t.vip4 || t.vip6))
+			throw ntm::UsageError("tunnel add: --vip4 and --vip6 do not apply to --encap esp-udp (packets "
+					      "are chosen by --remote-ts)");
 		t.cipher = ntm::parse_cipher(v_.cipher);
 		if (given(o_.add_key))
 			t.key = ntm::parse_hex_key(v_.key);
@@ -304,17 +410,32 @@ Invocation Cli::build() const
 			t.key = ntm::read_key_file(v_.key_file);
 		else
 			throw ntm::UsageError("tunnel add: --key or --key-file is required");
-		ntm::check_key_length(*t.cipher, t.key.size());
+		ntm::check_key_length(*t.cipher, t.key.size(), t.encap.value_or(NTM_ENCAP_NTM));
+		if (given(o_.add_rx_key) || given(o_.add_rx_key_file)) {
+			if (!esp)
+				throw ntm::UsageError("tunnel add: --rx-key and --rx-key-file need --encap esp-udp");
+			t.rx_key = given(o_.add_rx_key) ? ntm::parse_hex_key(v_.rx_key)
+							: ntm::read_key_file(v_.rx_key_file);
+		} else if (esp) {
+			throw ntm::UsageError("tunnel add: --encap esp-udp needs --rx-key or --rx-key-file");
+		}
 		t.tx_salt = ntm::parse_salt(v_.tx_salt, "--tx-salt");
 		t.rx_salt = ntm::parse_salt(v_.rx_salt, "--rx-salt");
-		if (*t.tx_salt == *t.rx_salt)
-			throw ntm::UsageError("tunnel add: --tx-salt and --rx-salt must differ");
 		if (given(o_.add_lifetime))
 			t.lifetime = ntm::parse_u32(v_.lifetime, "--lifetime");
 		if (given(o_.add_roaming))
 			t.flags = ntm::parse_on_off(v_.roaming, "--roaming")
 					  ? 0U
 					  : static_cast<std::uint32_t>(NTM_TUNNEL_F_NO_ROAMING);
+		t.esn = v_.esn;
+		if (given(o_.add_tx_counter))
+			t.tx_counter = ntm::parse_unsigned(v_.tx_counter, "--tx-counter", 0, UINT64_MAX);
+		for (const auto &ts : v_.remote_ts)
+			ntm::parse_traffic_selectors(ts, "--remote-ts", t.remote_ts);
+		for (const auto &ts : v_.local_ts)
+			ntm::parse_traffic_selectors(ts, "--local-ts", t.local_ts);
+		read_limits(o_.add_limits, t);
+		check_tunnel(t, ntm::TunnelRequest::create, "tunnel add");
 		inv.cmd = std::move(c);
 	} else if (tunnel_set_->parsed()) {
 		TunnelSetCmd c;
@@ -326,9 +447,14 @@ Invocation Cli::build() const
 			c.tunnel.lifetime = ntm::parse_u32(v_.lifetime, "--lifetime");
 		if (given(o_.set_roaming))
 			c.roaming = ntm::parse_on_off(v_.roaming, "--roaming");
-		if (!c.tunnel.endpoint && !c.tunnel.lifetime && !c.roaming)
-			throw ntm::UsageError(
-				"tunnel set: nothing to change (give --endpoint, --lifetime or --roaming)");
+		read_limits(o_.set_limits, c.tunnel);
+		const auto &t = c.tunnel;
+		if (!t.endpoint && !t.lifetime && !c.roaming && !t.soft_lifetime && !t.soft_bytes && !t.hard_bytes &&
+		    !t.soft_packets && !t.hard_packets)
+			throw ntm::UsageError("tunnel set: nothing to change (give --endpoint, --lifetime, --roaming, "
+					      "--soft-lifetime, --soft-bytes, --hard-bytes, --soft-packets or "
+					      "--hard-packets)");
+		check_tunnel(t, ntm::TunnelRequest::change, "tunnel set");
 		inv.cmd = std::move(c);
 	} else if (tunnel_del_->parsed()) {
 		inv.cmd = TunnelDelCmd{dev_name(v_.dev), local_index(v_.local_index)};
@@ -376,6 +502,20 @@ Invocation Cli::build() const
 		StatusCmd c;
 		if (given(o_.socket))
 			c.socket = nonempty_path(v_.socket, "--socket");
+		inv.cmd = std::move(c);
+	} else if (ike_->parsed()) {
+		IkeCmd c;
+		c.action = ike_initiate_->parsed()    ? IkeCmd::Action::initiate
+			   : ike_terminate_->parsed() ? IkeCmd::Action::terminate
+						      : IkeCmd::Action::list;
+		if (c.action != IkeCmd::Action::list) {
+			if (v_.name.empty() || v_.name.size() > 64)
+				throw ntm::UsageError("ike: NAME must be 1..64 characters");
+			c.name = v_.name;
+		}
+		for (CLI::Option *o : o_.ike_socket)
+			if (given(o))
+				c.socket = nonempty_path(v_.socket, "--socket");
 		inv.cmd = std::move(c);
 	} else {
 		throw ntm::UsageError("no command given");

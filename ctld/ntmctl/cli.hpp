@@ -34,11 +34,11 @@ struct DeviceSetCmd {
 };
 struct TunnelAddCmd {
 	std::string dev;
-	ntm::TunnelSettings tunnel; /* flags set from --roaming */
+	ntm::TunnelSettings tunnel; /* flags set from --roaming; checked by ntm::check_tunnel() */
 };
 struct TunnelSetCmd {
 	std::string dev;
-	ntm::TunnelSettings tunnel; /* local_index, endpoint, lifetime */
+	ntm::TunnelSettings tunnel; /* local_index, endpoint, lifetime, soft/hard limits */
 	std::optional<bool> roaming;
 };
 struct TunnelDelCmd {
@@ -92,10 +92,16 @@ struct DcKeysCmd {
 struct StatusCmd {
 	std::optional<std::string> socket;
 };
+/** ntmctl ike list | initiate NAME | terminate NAME|#ID (through ntmd's control socket). */
+struct IkeCmd {
+	enum class Action { list, initiate, terminate } action = Action::list;
+	std::string name;
+	std::optional<std::string> socket;
+};
 
 using Command = std::variant<ShowCmd, DeviceShowCmd, DeviceSetCmd, TunnelAddCmd, TunnelSetCmd, TunnelDelCmd,
 			     TunnelFlushCmd, TunnelShowCmd, MonitorCmd, BatchCmd, AccountAddCmd, AccountDelCmd,
-			     AccountListCmd, DcNodesCmd, DcKeysCmd, StatusCmd>;
+			     AccountListCmd, DcNodesCmd, DcKeysCmd, StatusCmd, IkeCmd>;
 
 /** Default of --config. */
 inline constexpr const char *kDefaultConfig = "/etc/ntm/ntmd.toml";
@@ -135,6 +141,10 @@ private:
 		std::string fwmark, acquire_qlen, roaming, acquire;
 		std::string local_index, remote_index, endpoint, vip4, vip6, cipher, key, key_file, tx_salt, rx_salt,
 			lifetime;
+		std::string encap, rx_key, rx_key_file, tx_counter;
+		bool esn = false;
+		std::vector<std::string> remote_ts, local_ts;
+		std::string soft_lifetime, soft_bytes, hard_bytes, soft_packets, hard_packets;
 		std::string count, timeout;
 		std::string file;
 		bool force = false;
@@ -142,8 +152,16 @@ private:
 		bool password_stdin = false, certificate = false;
 	};
 
+	/* --soft-lifetime and the byte and packet limits of tunnel add / set */
+	struct LimitOpts {
+		CLI::Option *soft_lifetime = nullptr, *soft_bytes = nullptr, *hard_bytes = nullptr,
+			    *soft_packets = nullptr, *hard_packets = nullptr;
+	};
+
 	Invocation build() const;
 	void wipe_secrets() noexcept;
+	LimitOpts add_limit_options(CLI::App *cmd);
+	void read_limits(const LimitOpts &lo, ntm::TunnelSettings &t) const;
 
 	CLI::App app_;
 	Values v_;
@@ -155,16 +173,22 @@ private:
 	CLI::App *monitor_ = nullptr, *batch_ = nullptr;
 	CLI::App *account_ = nullptr, *account_add_ = nullptr, *account_del_ = nullptr, *account_list_ = nullptr;
 	CLI::App *dc_ = nullptr, *dc_nodes_ = nullptr, *dc_keys_ = nullptr, *status_ = nullptr;
+	CLI::App *ike_ = nullptr, *ike_list_ = nullptr, *ike_initiate_ = nullptr, *ike_terminate_ = nullptr;
 	/* options whose presence matters (a given empty string is not absent) */
 	struct Opts {
 		CLI::Option *show_dev = nullptr;
 		CLI::Option *fwmark = nullptr, *acquire_qlen = nullptr, *dev_roaming = nullptr, *acquire = nullptr;
 		CLI::Option *add_vip4 = nullptr, *add_vip6 = nullptr, *add_key = nullptr, *add_key_file = nullptr,
 			    *add_lifetime = nullptr, *add_roaming = nullptr;
+		CLI::Option *add_encap = nullptr, *add_rx_key = nullptr, *add_rx_key_file = nullptr,
+			    *add_remote_ts = nullptr, *add_local_ts = nullptr, *add_tx_counter = nullptr;
+		LimitOpts add_limits;
 		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr;
+		LimitOpts set_limits;
 		CLI::Option *show_index = nullptr;
 		CLI::Option *count = nullptr, *timeout = nullptr;
 		CLI::Option *config = nullptr, *password_file = nullptr, *kdf_cost = nullptr, *socket = nullptr;
+		std::vector<CLI::Option *> ike_socket; /* --socket of each ike command */
 		std::vector<CLI::Option *> db; /* --db of each command that has it */
 	} o_;
 };

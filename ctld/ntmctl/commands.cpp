@@ -594,6 +594,114 @@ std::string control_request(const std::string &path, std::string_view request)
 	}
 }
 
+/* One request, its reply parsed; {"ok":false} becomes ntm::Error with ntmd's message. */
+nlohmann::ordered_json control_call(const std::string &path, const nlohmann::json &request, std::string &line)
+{
+	line = control_request(path, request.dump() + "\n");
+	auto reply = nlohmann::ordered_json::parse(line, nullptr, false);
+	if (reply.is_discarded())
+		throw ntm::Error("control socket " + path + ": ntmd sent a reply that is not JSON", EPROTO);
+	if (reply.is_object()) {
+		const auto ok = reply.find("ok");
+		if (ok != reply.end() && ok->is_boolean() && !ok->get<bool>()) {
+			const auto err = reply.find("error");
+			const std::string msg = err != reply.end() && err->is_string() ? err->get<std::string>()
+										       : std::string("request failed");
+			throw ntm::Error("ntmd: " + msg);
+		}
+	}
+	return reply;
+}
+
+std::string jstr(const nlohmann::ordered_json &j, const char *k)
+{
+	const auto it = j.find(k);
+	return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string jlist(const nlohmann::ordered_json &j, const char *k)
+{
+	std::string out;
+	const auto it = j.find(k);
+	if (it == j.end() || !it->is_array())
+		return out;
+	for (const auto &v : *it)
+		if (v.is_string())
+			out += (out.empty() ? "" : ",") + v.get<std::string>();
+	return out;
+}
+
+std::uint64_t jnum(const nlohmann::ordered_json &j, const char *k)
+{
+	const auto it = j.find(k);
+	return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+void print_ike_sas(std::FILE *out, const nlohmann::ordered_json &reply)
+{
+	const auto sas = reply.find("sas");
+	if (sas == reply.end() || !sas->is_array() || sas->empty()) {
+		fmt::print(out, "no IKE SAs\n");
+		return;
+	}
+	for (const auto &sa : *sas) {
+		const bool init = sa.value("initiator", false);
+		fmt::print(out, "{}[#{}]: {}, {} initiated, {} === {}\n", jstr(sa, "connection"), jnum(sa, "id"),
+			   jstr(sa, "state"), init ? "we" : "peer", jstr(sa, "local").empty() ? "%any" : jstr(sa, "local"),
+			   jstr(sa, "remote"));
+		fmt::print(out, "  identities: {} === {}\n", jstr(sa, "local_id"), jstr(sa, "remote_id"));
+		std::string flags;
+		if (sa.value("nat_local", false))
+			flags += ", we are behind a NAT";
+		if (sa.value("mobike", false))
+			flags += ", MOBIKE";
+		if (!jstr(sa, "encr").empty())
+			fmt::print(out, "  IKE: {}, SPIs {}_i {}_r, established {} s ago{}\n", jstr(sa, "encr"), jstr(sa, "spi_i"),
+				   jstr(sa, "spi_r"), jnum(sa, "established_s"), flags);
+		const auto ch = sa.find("children");
+		if (ch == sa.end() || !ch->is_array())
+			continue;
+		for (const auto &c : *ch) {
+			fmt::print(out, "  CHILD #{}: {}, SPIs {}_i {}_o, {}, {} === {}, age {} s\n", jnum(c, "id"), jstr(c, "state"),
+				   jstr(c, "spi_in"), jstr(c, "spi_out"), jstr(c, "encr"), jlist(c, "local_ts"),
+				   jlist(c, "remote_ts"), jnum(c, "age_s"));
+			if (c.contains("rx_packets"))
+				fmt::print(out, "    in {} B ({} packets), out {} B ({} packets), {} drops\n", jnum(c, "rx_bytes"),
+					   jnum(c, "rx_packets"), jnum(c, "tx_bytes"), jnum(c, "tx_packets"), jnum(c, "drops"));
+		}
+	}
+}
+
+int cmd_ike(Context &ctx, const IkeCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
+{
+	const std::string path = control_socket(StatusCmd{c.socket}, cfg_path);
+	nlohmann::json req;
+	switch (c.action) {
+	case IkeCmd::Action::list:
+		req = {{"cmd", "ike-list"}};
+		break;
+	case IkeCmd::Action::initiate:
+		req = {{"cmd", "ike-initiate"}, {"name", c.name}};
+		break;
+	case IkeCmd::Action::terminate:
+		req = {{"cmd", "ike-terminate"}, {"name", c.name}};
+		break;
+	}
+	std::string line;
+	const auto reply = control_call(path, req, line);
+	if (as_json) {
+		fmt::print(ctx.out(), "{}\n", line);
+		return kExitOk;
+	}
+	if (c.action == IkeCmd::Action::list)
+		print_ike_sas(ctx.out(), reply);
+	else if (c.action == IkeCmd::Action::initiate)
+		fmt::print(ctx.out(), "initiating {} (IKE SA #{})\n", c.name, jnum(reply, "id"));
+	else
+		fmt::print(ctx.out(), "deleting {} IKE SA(s) of {}\n", jnum(reply, "terminated"), c.name);
+	return kExitOk;
+}
+
 int cmd_status(Context &ctx, const StatusCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
 {
 	const std::string path = control_socket(c, cfg_path);
@@ -766,6 +874,8 @@ int execute(Context &ctx, Cli &cli, const Invocation &inv)
 				return cmd_dc_nodes(ctx, c, inv.config, j);
 			else if constexpr (std::is_same_v<T, DcKeysCmd>)
 				return cmd_dc_keys(ctx, c, inv.config, j);
+			else if constexpr (std::is_same_v<T, IkeCmd>)
+				return cmd_ike(ctx, c, inv.config, j);
 			else
 				return cmd_status(ctx, c, inv.config, j);
 		},

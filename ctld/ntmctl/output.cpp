@@ -81,6 +81,41 @@ bool is_drop(const ntm::StatInfo &s)
 	return s.name.starts_with("drop_");
 }
 
+/* "10.2.0.0/16, fd00:2::/64" or "(any)" */
+std::string ts_list(const std::vector<ntm::Prefix> &ts)
+{
+	std::string out;
+	for (const auto &p : ts)
+		out += (out.empty() ? "" : ", ") + p.to_string();
+	return out.empty() ? "(any)" : out;
+}
+
+/* the index of a tunnel as a user names it: decimal, or the SPI in hex for ESP */
+std::string index_text(const ntm::Tunnel &t, std::uint32_t index)
+{
+	return t.is_esp() ? ntm::spi_string(index) : std::to_string(index);
+}
+
+/* "1 hour (expires in 10 minutes)": a time limit against the tunnel's age */
+std::string time_limit(std::uint32_t limit, std::uint32_t age, const char *when, const char *past)
+{
+	return ntm::format_duration(limit) + (limit > age
+						      ? fmt::format(" ({} {})", when, ntm::format_duration(limit - age))
+						      : fmt::format(" ({})", past));
+}
+
+/* "soft 1.00 GiB, hard 2.00 GiB" for the limits that are set */
+std::string limits_text(std::uint64_t soft, std::uint64_t hard, bool bytes)
+{
+	auto text = [bytes](std::uint64_t v) { return bytes ? ntm::format_bytes(v) : std::to_string(v); };
+	std::string out;
+	if (soft != 0)
+		out = "soft " + text(soft);
+	if (hard != 0)
+		out += (out.empty() ? "" : ", ") + std::string("hard ") + text(hard);
+	return out;
+}
+
 bool is_transfer(const ntm::StatInfo &s)
 {
 	return s.attr == NTM_STAT_A_RX_PACKETS || s.attr == NTM_STAT_A_RX_BYTES || s.attr == NTM_STAT_A_TX_PACKETS ||
@@ -178,25 +213,44 @@ void print_device(std::FILE *out, const ntm::Device &d)
 
 void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
 {
-	fmt::print(out, "\ntunnel: {}\n", t.local_index);
-	fmt::print(out, "  remote index: {}\n", t.remote_index);
+	const bool esp = t.is_esp();
+	fmt::print(out, "\ntunnel: {}\n", index_text(t, t.local_index));
+	if (esp) {
+		fmt::print(out, "  encap: {}\n", ntm::encap_name(t.encap));
+		fmt::print(out, "  spi: in {}, out {}\n", ntm::spi_string(t.local_index),
+			   ntm::spi_string(t.remote_index));
+	} else {
+		if (t.encap != NTM_ENCAP_NTM)
+			fmt::print(out, "  encap: {}\n", ntm::encap_name(t.encap));
+		fmt::print(out, "  remote index: {}\n", t.remote_index);
+	}
 	fmt::print(out, "  endpoint: {}\n", t.endpoint ? t.endpoint->to_string() : "(none)");
 	std::string vips;
 	if (t.vip4)
 		vips = t.vip4->to_string();
 	if (t.vip6)
 		vips += (vips.empty() ? "" : ", ") + t.vip6->to_string();
-	fmt::print(out, "  virtual ips: {}\n", vips.empty() ? "(none)" : vips);
+	if (!esp || !vips.empty())
+		fmt::print(out, "  virtual ips: {}\n", vips.empty() ? "(none)" : vips);
+	if (esp || !t.remote_ts.empty() || !t.local_ts.empty()) {
+		fmt::print(out, "  remote ts: {}\n", ts_list(t.remote_ts));
+		fmt::print(out, "  local ts: {}\n", ts_list(t.local_ts));
+	}
 	fmt::print(out, "  cipher: {}\n", ntm::cipher_name(t.cipher));
+	if (esp || t.esn)
+		fmt::print(out, "  esn: {}\n", t.esn ? "on" : "off");
 	if (t.flags != 0)
 		fmt::print(out, "  flags: {}\n", ntm::tunnel_flags_string(t.flags));
 	fmt::print(out, "  age: {}\n", ntm::format_duration(t.age_s));
 	if (t.lifetime != 0)
-		fmt::print(out, "  lifetime: {}{}\n", ntm::format_duration(t.lifetime),
-			   t.lifetime > t.age_s
-				   ? fmt::format(" (expires in {})", ntm::format_duration(t.lifetime - t.age_s))
-				   : std::string(" (expired)"));
-	fmt::print(out, "  counters: tx {}, rx {}\n", t.tx_counter, t.rx_counter);
+		fmt::print(out, "  lifetime: {}\n", time_limit(t.lifetime, t.age_s, "expires in", "expired"));
+	if (t.soft_lifetime != 0)
+		fmt::print(out, "  soft lifetime: {}\n", time_limit(t.soft_lifetime, t.age_s, "rekey in", "rekey due"));
+	if (const auto b = limits_text(t.soft_bytes, t.hard_bytes, true); !b.empty())
+		fmt::print(out, "  byte limits: {}\n", b);
+	if (const auto p = limits_text(t.soft_packets, t.hard_packets, false); !p.empty())
+		fmt::print(out, "  packet limits: {}\n", p);
+	fmt::print(out, "  {}: tx {}, rx {}\n", esp ? "sequence numbers" : "counters", t.tx_counter, t.rx_counter);
 	fmt::print(out, "  latest rx: {}\n", latest_rx(t.last_rx_ns, now_ns));
 	const auto &s = t.stats;
 	fmt::print(out, "  transfer: {} received, {} sent ({} / {} packets)\n",
@@ -220,9 +274,9 @@ void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
 
 void print_tunnel_header(std::FILE *out)
 {
-	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n", "LOCAL",
-		   "REMOTE", "ENDPOINT", "VIP4", "VIP6", "CIPHER", "AGE", "LIFETIME", "RX-PKTS", "TX-PKTS", "DROPS",
-		   "LATEST-RX");
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n", "LOCAL",
+		   "REMOTE", "ENDPOINT", "VIP4", "VIP6", "CIPHER", "ENCAP", "AGE", "LIFETIME", "RX-PKTS", "TX-PKTS",
+		   "DROPS", "LATEST-RX");
 }
 
 void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
@@ -230,10 +284,12 @@ void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns
 	std::string rx = "never";
 	if (t.last_rx_ns != 0)
 		rx = fmt::format("{}s", now_ns > t.last_rx_ns ? (now_ns - t.last_rx_ns) / 1000000000ULL : 0);
-	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n", t.local_index,
-		   t.remote_index, t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4), opt_str(t.vip6),
-		   ntm::cipher_name(t.cipher), t.age_s, t.lifetime != 0 ? std::to_string(t.lifetime) : "-",
-		   t.stats.get(NTM_STAT_A_RX_PACKETS), t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
+		   index_text(t, t.local_index), index_text(t, t.remote_index),
+		   t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4), opt_str(t.vip6),
+		   ntm::cipher_name(t.cipher), ntm::encap_name(t.encap), t.age_s,
+		   t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
+		   t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
 }
 
 } // namespace ntmctl

@@ -19,6 +19,7 @@
 #include "as.hpp"
 #include "control.hpp"
 #include "dc.hpp"
+#include "ike.hpp"
 #include "node.hpp"
 #include "resolver.hpp"
 
@@ -41,6 +42,7 @@ struct Roles {
 	std::unique_ptr<DcRole> dc;
 	std::unique_ptr<AsRole> as;
 	std::unique_ptr<NodeRole> node;
+	std::unique_ptr<IkeRole> ike;
 
 	[[nodiscard]] nlohmann::json status() const
 	{
@@ -61,6 +63,10 @@ struct Roles {
 		if (node) {
 			roles.push_back("node");
 			j["node"] = node->status();
+		}
+		if (ike) {
+			roles.push_back("ike");
+			j["ike"] = ike->status();
 		}
 		j["roles"] = roles;
 		return j;
@@ -85,6 +91,8 @@ int run_roles(const ntm::config::Config &cfg)
 	}
 	if (cfg.role_node)
 		roles.node = std::make_unique<NodeRole>(io, cfg, resolver);
+	if (cfg.role_ike)
+		roles.ike = std::make_unique<IkeRole>(io, cfg);
 
 	ControlServer control(io, cfg.control_socket, [&roles](const nlohmann::json &req) -> nlohmann::json {
 		const auto cmd = req["cmd"].get<std::string>();
@@ -93,6 +101,20 @@ int run_roles(const ntm::config::Config &cfg)
 		if (cmd == "refresh" && roles.node) {
 			roles.node->refresh();
 			return {{"ok", true}};
+		}
+		if (cmd.starts_with("ike-")) {
+			if (!roles.ike)
+				return {{"ok", false}, {"error", "the ike role is not running"}};
+			if (cmd == "ike-list")
+				return roles.ike->list();
+			const auto name = req.contains("name") && req["name"].is_string() ? req["name"].get<std::string>()
+											  : std::string();
+			if (name.empty())
+				return {{"ok", false}, {"error", cmd + " needs a name"}};
+			if (cmd == "ike-initiate")
+				return roles.ike->initiate(name);
+			if (cmd == "ike-terminate")
+				return roles.ike->terminate(name);
 		}
 		return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
 	});
@@ -107,6 +129,8 @@ int run_roles(const ntm::config::Config &cfg)
 	 * when the roles are destroyed.
 	 */
 	auto stop_all = [&] {
+		if (roles.ike)
+			roles.ike->stop();
 		if (roles.node)
 			roles.node->stop();
 		if (roles.as)
@@ -145,6 +169,8 @@ int run_roles(const ntm::config::Config &cfg)
 					[&]() -> asio::awaitable<void> {
 						if (roles.node)
 							co_await roles.node->shutdown();
+						if (roles.ike)
+							roles.ike->shutdown_gracefully();
 						stop_all();
 					},
 					asio::detached);
@@ -161,6 +187,8 @@ int run_roles(const ntm::config::Config &cfg)
 		roles.as->start();
 	if (roles.node)
 		roles.node->start();
+	if (roles.ike)
+		roles.ike->start();
 	control.start();
 	(void)sd_notify(0, "READY=1");
 	spdlog::info("ready: roles {}", roles.status()["roles"].dump());

@@ -43,8 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	using namespace ntm::config;
 	try {
 		const Config c = parse(as_text(data, size), std::string(kPath), kResolv);
-		FUZZ_CHECK(c.role_node || c.role_dc || c.role_as);
+		FUZZ_CHECK(c.role_node || c.role_dc || c.role_as || c.role_ike);
 		FUZZ_CHECK(c.role_node == c.node.has_value());
+		FUZZ_CHECK(c.role_ike == c.ike.has_value());
 		FUZZ_CHECK(c.role_dc == c.dc.has_value());
 		FUZZ_CHECK(c.role_as == c.as.has_value());
 		if (c.as) {
@@ -70,6 +71,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 				check_host_port(*c.node->dc);
 			if (c.node->auth == AuthMode::password)
 				FUZZ_CHECK(!c.node->account.empty() && !c.node->password_file.empty());
+		}
+		if (c.ike) {
+			FUZZ_CHECK(c.ike->port != c.ike->natt_port);
+			FUZZ_CHECK(c.ike->cookie_threshold <= c.ike->half_open_max);
+			FUZZ_CHECK(!c.ike->connections.empty());
+			for (const auto &k : c.ike->connections) {
+				FUZZ_CHECK(!k.name.empty() && !k.local_ts.empty() && !k.remote_ts.empty());
+				FUZZ_CHECK(!k.proposals.empty() && !k.esp_proposals.empty());
+				for (const auto &p : k.proposals)
+					FUZZ_CHECK(!p.dh.empty() && p.esn.empty());
+				for (const auto &p : k.esp_proposals)
+					FUZZ_CHECK(!p.esn.empty());
+				if (k.local_auth == IkeAuth::pubkey)
+					FUZZ_CHECK(!k.certificate.empty() && !k.private_key.empty());
+				if (k.remote_auth == IkeAuth::pubkey)
+					FUZZ_CHECK(!c.ike->ca.empty());
+				if (k.local_auth == IkeAuth::psk || k.remote_auth == IkeAuth::psk)
+					FUZZ_CHECK(!k.psk_file.empty());
+				if (k.start_action != IkeStart::none)
+					FUZZ_CHECK(!k.remote_addrs.empty());
+				for (const auto *id : {&k.local_id, &k.remote_id})
+					if (*id)
+						FUZZ_CHECK(parse_ike_id((*id)->text) == **id);
+			}
 		}
 	} catch (const ConfigError &e) {
 		FUZZ_CHECK(well_formed(e.what()));

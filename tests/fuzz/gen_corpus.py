@@ -19,8 +19,13 @@ A_IFINDEX, A_IFNAME, A_UDP4_FD, A_UDP6_FD, A_PORT4, A_PORT6, A_FLAGS, A_FWMARK, 
     A_ACQUIRE_QLEN, A_NUM_TUNNELS, A_STATS, A_TUNNEL, A_INNER_DST, A_INNER_SRC, \
     A_REASON, A_FLUSH, A_PAD = range(1, 18)
 T_LOCAL, T_REMOTE, T_ENDPOINT, T_VIP4, T_VIP6, T_CIPHER, T_KEY, T_TXSALT, T_RXSALT, \
-    T_LIFETIME, T_FLAGS, T_TXCTR, T_RXCTR, T_LASTRX, T_AGE, T_STATS, T_PAD = range(1, 18)
+    T_LIFETIME, T_FLAGS, T_TXCTR, T_RXCTR, T_LASTRX, T_AGE, T_STATS, T_PAD, \
+    T_ENCAP, T_RXKEY, T_ESN, T_REMOTE_TS, T_LOCAL_TS, T_SOFT_LIFETIME, T_SOFT_BYTES, T_HARD_BYTES, \
+    T_SOFT_PACKETS, T_HARD_PACKETS = range(1, 28)
+TS_PREFIX = 1
 STAT_PAD = 18
+STAT_MAX = 20  # NTM_STAT_A_DROP_TS, NTM_STAT_A_DUMMY_RX follow the pad
+ENCAP_ESP_UDP = 1
 
 
 class W:
@@ -59,9 +64,38 @@ def sin6(addr, port):
 
 def stats(base):
     s = W(base=0)
-    for i in range(1, 18):
-        s.u64(i, 1000 * i, STAT_PAD)
+    for i in range(1, STAT_MAX + 1):
+        if i != STAT_PAD:
+            s.u64(i, 1000 * i, STAT_PAD)
     return s
+
+
+def prefix(family, addr, plen, reserved=b"\0\0"):
+    """struct ntm_prefix"""
+    raw = socket.inet_pton(family, addr)
+    return struct.pack("=BB", family, plen) + reserved + raw + b"\0" * (16 - len(raw))
+
+
+def ts(*prefixes):
+    n = W(base=0)
+    for p in prefixes:
+        n.put(TS_PREFIX, p)
+    return n
+
+
+def esp_tunnel(spi):
+    t = W(base=0)
+    t.u32(T_LOCAL, spi).u32(T_REMOTE, 0xc0de0001).put(T_ENDPOINT, sin("192.0.2.1", 4500))
+    t.u16(T_CIPHER, 1).u32(T_LIFETIME, 3600).u32(T_FLAGS, 0)
+    t.u64(T_TXCTR, 1 << 33, T_PAD).u64(T_RXCTR, 6, T_PAD).u64(T_LASTRX, 0, T_PAD).u32(T_AGE, 7)
+    t.nest(T_STATS, stats(0))
+    t.put(T_ENCAP, bytes([ENCAP_ESP_UDP])).put(T_ESN)
+    t.nest(T_REMOTE_TS, ts(prefix(socket.AF_INET, "10.2.0.0", 16), prefix(socket.AF_INET6, "fd00:2::", 64)))
+    t.nest(T_LOCAL_TS, ts(prefix(socket.AF_INET, "0.0.0.0", 0)))
+    t.u32(T_SOFT_LIFETIME, 3000)
+    t.u64(T_SOFT_BYTES, 1 << 30, T_PAD).u64(T_HARD_BYTES, 2 << 30, T_PAD)
+    t.u64(T_SOFT_PACKETS, 1000, T_PAD).u64(T_HARD_PACKETS, 2000, T_PAD)
+    return t
 
 
 def tunnel(local, ep):
@@ -109,6 +143,19 @@ def netlink():
     write("netlink", "event-endpoint", b"\3" + ep.b)
     exp = W().u32(A_IFINDEX, 5).nest(A_TUNNEL, W(0).u32(T_LOCAL, 7).u32(T_REMOTE, 9)).u32(A_REASON, 1)
     write("netlink", "event-expired", b"\4" + exp.b)
+
+    # ESP in UDP: SA pairs with traffic selectors and limits, soft expiry
+    esp = W().u32(A_IFINDEX, 5)
+    esp.nest(A_TUNNEL, esp_tunnel(0x1000)).nest(A_TUNNEL, esp_tunnel(0x1001))
+    write("netlink", "tunnels-esp", b"\1" + esp.b)
+    bad_ts = W(0).u32(T_LOCAL, 0x1000).put(T_ENCAP, bytes([ENCAP_ESP_UDP]))
+    bad_ts.nest(T_REMOTE_TS, ts(prefix(socket.AF_INET, "10.2.0.1", 16)))
+    write("netlink", "tunnel-esp-ts-host-bits", b"\1" + W().nest(A_TUNNEL, bad_ts).b)
+    short_ts = W(0).u32(T_LOCAL, 0x1000).nest(T_LOCAL_TS, W(0).put(TS_PREFIX, b"\2\x10\0\0\x0a\x02"))
+    write("netlink", "tunnel-esp-ts-short", b"\1" + W().nest(A_TUNNEL, short_ts).b)
+    soft = W().u32(A_IFINDEX, 5).nest(A_TUNNEL, W(0).u32(T_LOCAL, 0x1000).u32(T_REMOTE, 0x2000))
+    soft.u32(A_REASON, 17)
+    write("netlink", "event-expired-soft-bytes", b"\4" + soft.b)
     write("netlink", "garbage", b"\0\xff\xff\xff\xff\x04\x00")
 
 
@@ -150,6 +197,12 @@ def text():
         "'unterminated",
         "trailing\\",
         "batch - --force",
+        "tunnel add ntm0 --encap esp-udp --spi-in 0x1000 --spi-out 0x2000 --endpoint 10.0.0.2:4500 "
+        "--cipher aes-gcm --key 00112233445566778899aabbccddeeff --rx-key ffeeddccbbaa99887766554433221100 "
+        "--tx-salt 01020304 --rx-salt 05060708 --esn --remote-ts 10.2.0.0/16,fd00:2::/64 "
+        "--local-ts 10.1.0.0/16 --soft-lifetime 3000 --lifetime 3600 --soft-bytes 512M --hard-bytes 1G",
+        "tunnel set ntm0 --spi-in 0x1000 --soft-packets 1000 --hard-packets 2K --endpoint 10.0.0.3:4500",
+        "tunnel add ntm0 --encap esp-udp --spi-in 255 --remote-ts '10.2.0.1/16' --tx-counter 0",
     ]
     for i, s in enumerate(lines):
         write("batch", "seed%02d" % i, s)

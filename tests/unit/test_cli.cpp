@@ -224,3 +224,202 @@ TEST(Cli, Grammar)
 	}
 	EXPECT_NE(cli.help().find("--tx-salt"), std::string::npos);
 }
+
+/* ---- ESP in UDP ---- */
+
+namespace {
+
+const std::string kKey16 = std::string(32, '1');
+const std::string kRxKey16 = std::string(32, '2');
+const std::string kEsp = "tunnel add ntm0 --encap esp-udp --spi-in 0x1000 --spi-out 0x2000 --endpoint 10.0.0.2:4500 "
+			 "--cipher aes-gcm --key " +
+			 kKey16 + " --rx-key " + kRxKey16 + " --tx-salt 01020304 --rx-salt 05060708 " +
+			 "--remote-ts 10.2.0.0/16";
+
+std::string usage_error(Cli &cli, const std::string &line)
+{
+	try {
+		(void)parse(cli, line);
+	} catch (const UsageError &e) {
+		return e.what();
+	}
+	return "no UsageError";
+}
+
+} // namespace
+
+TEST(Cli, TunnelAddEsp)
+{
+	Cli cli;
+	const auto add = as<ntmctl::TunnelAddCmd>(
+		parse(cli, kEsp + " --remote-ts fd00:2::/64,10.3.0.0/16 --local-ts 10.1.0.0/16 --esn --lifetime 3600 "
+				  "--soft-lifetime 3000 --soft-bytes 512M --hard-bytes 1G --soft-packets 1000 "
+				  "--hard-packets 2K"));
+	const auto &t = add.tunnel;
+	EXPECT_EQ(t.encap, NTM_ENCAP_ESP_UDP);
+	EXPECT_EQ(t.local_index, 0x1000U);
+	EXPECT_EQ(t.remote_index, 0x2000U);
+	EXPECT_EQ(t.endpoint->to_string(), "10.0.0.2:4500");
+	EXPECT_FALSE(t.vip4);
+	EXPECT_EQ(t.key.size(), 16U);
+	EXPECT_EQ(t.key.data()[0], 0x11);
+	EXPECT_EQ(t.rx_key.size(), 16U);
+	EXPECT_EQ(t.rx_key.data()[0], 0x22);
+	EXPECT_TRUE(t.esn);
+	ASSERT_EQ(t.remote_ts.size(), 3U);
+	EXPECT_EQ(t.remote_ts[0].to_string(), "10.2.0.0/16");
+	EXPECT_EQ(t.remote_ts[1].to_string(), "fd00:2::/64");
+	EXPECT_EQ(t.remote_ts[2].to_string(), "10.3.0.0/16");
+	ASSERT_EQ(t.local_ts.size(), 1U);
+	EXPECT_EQ(t.local_ts[0].to_string(), "10.1.0.0/16");
+	EXPECT_EQ(t.lifetime, 3600U);
+	EXPECT_EQ(t.soft_lifetime, 3000U);
+	EXPECT_EQ(t.soft_bytes, 512ULL << 20);
+	EXPECT_EQ(t.hard_bytes, 1ULL << 30);
+	EXPECT_EQ(t.soft_packets, 1000U);
+	EXPECT_EQ(t.hard_packets, 2048U);
+	EXPECT_FALSE(t.tx_counter);
+	EXPECT_EQ(as<ntmctl::TunnelAddCmd>(parse(cli, kEsp + " --tx-counter 0x10")).tunnel.tx_counter, 16U);
+	EXPECT_EQ(as<ntmctl::TunnelAddCmd>(parse(cli, kAdd + " --tx-counter 0")).tunnel.tx_counter, 0U);
+
+	/* the plain line, then nothing leaks from the previous one */
+	const auto plain = as<ntmctl::TunnelAddCmd>(parse(cli, kEsp));
+	EXPECT_FALSE(plain.tunnel.esn);
+	EXPECT_EQ(plain.tunnel.remote_ts.size(), 1U);
+	EXPECT_TRUE(plain.tunnel.local_ts.empty());
+	EXPECT_FALSE(plain.tunnel.soft_lifetime);
+	EXPECT_FALSE(plain.tunnel.hard_bytes);
+	/* --local-index / --remote-index are the same options */
+	std::string s = kEsp;
+	s.replace(s.find("--spi-in"), 8, "--local-index").replace(s.find("--spi-out"), 9, "--remote-index");
+	EXPECT_EQ(as<ntmctl::TunnelAddCmd>(parse(cli, s)).tunnel.local_index, 0x1000U);
+	/* an NTM tunnel stays as it was: no encap attribute unless asked */
+	EXPECT_FALSE(as<ntmctl::TunnelAddCmd>(parse(cli, kAdd)).tunnel.encap);
+	EXPECT_EQ(as<ntmctl::TunnelAddCmd>(parse(cli, kAdd + " --encap ntm --hard-packets 5")).tunnel.encap,
+		  NTM_ENCAP_NTM);
+}
+
+TEST(Cli, TunnelAddEspRxKeyFile)
+{
+	std::string path = ::testing::TempDir() + "ntmclirxkeyXXXXXX";
+	const int fd = mkstemp(path.data());
+	ASSERT_GE(fd, 0);
+	::close(fd);
+	std::ofstream(path) << std::string(32, 'c') << "\n";
+	std::string line = kEsp;
+	line.replace(line.find("--rx-key " + kRxKey16), 9 + 32, "--rx-key-file " + path);
+	Cli cli;
+	const auto add = as<ntmctl::TunnelAddCmd>(parse(cli, line));
+	EXPECT_EQ(add.tunnel.rx_key.size(), 16U);
+	EXPECT_EQ(add.tunnel.rx_key.data()[0], 0xcc);
+	EXPECT_THROW(parse(cli, line + " --rx-key " + kRxKey16), CLI::ParseError); /* excludes */
+	::unlink(path.c_str());
+	EXPECT_THROW(parse(cli, line), ntm::Error);
+}
+
+TEST(Cli, TunnelAddEspErrors)
+{
+	Cli cli;
+	auto with = [](std::string s, const std::string &from, const std::string &to) {
+		return s.replace(s.find(from), from.size(), to);
+	};
+	EXPECT_EQ(usage_error(cli, with(kEsp, "0x1000", "255")),
+		  "tunnel add: invalid inbound SPI 255: ESP SPIs are 256..2^32-1 (1..255 are reserved)");
+	EXPECT_EQ(usage_error(cli, with(kEsp, "0x2000", "0xff")),
+		  "tunnel add: invalid outbound SPI 255: ESP SPIs are 256..2^32-1 (1..255 are reserved)");
+	EXPECT_EQ(usage_error(cli, with(kEsp, "--rx-key " + kRxKey16, "")),
+		  "tunnel add: --encap esp-udp needs --rx-key or --rx-key-file");
+	EXPECT_EQ(usage_error(cli, with(kEsp, "--rx-key " + kRxKey16, "--rx-key " + std::string(64, '2'))),
+		  "tunnel add: key and rx-key must have the same length");
+	EXPECT_EQ(usage_error(cli, with(kEsp, "--remote-ts 10.2.0.0/16", "")),
+		  "tunnel add: an ESP tunnel needs at least one remote-ts (the peer's networks)");
+	EXPECT_EQ(usage_error(cli, with(kEsp, "10.2.0.0/16", "10.2.0.1/16")),
+		  "invalid --remote-ts '10.2.0.1/16': host bits are set (the network is 10.2.0.0/16)");
+	EXPECT_EQ(usage_error(cli, kEsp + " --local-ts 10.1.0.0/33"),
+		  "invalid --local-ts '10.1.0.0/33': the prefix length must be 0..32");
+	EXPECT_EQ(usage_error(cli, kEsp + " --remote-ts 10.3.0.0/16,10.4.0.0/16,10.5.0.0/16,10.6.0.0/16 --remote-ts "
+					  "10.7.0.0/16,10.8.0.0/16,10.9.0.0/16,10.10.0.0/16"),
+		  "too many --remote-ts selectors: at most 8");
+	EXPECT_EQ(usage_error(cli, with(kEsp, "esp-udp", "esp")),
+		  "invalid encapsulation 'esp': expected ntm or esp-udp");
+	EXPECT_EQ(usage_error(cli, kEsp + " --soft-bytes 2G --hard-bytes 1G"),
+		  "tunnel add: soft-bytes 2147483648 must be below hard-bytes 1073741824");
+	EXPECT_EQ(usage_error(cli, kEsp + " --soft-lifetime 60 --lifetime 60"),
+		  "tunnel add: soft-lifetime 60 must be below lifetime 60");
+	EXPECT_NE(usage_error(cli, kEsp + " --hard-bytes 1.5G").find("invalid --hard-bytes '1.5G'"), std::string::npos);
+	EXPECT_NE(usage_error(cli, kEsp + " --hard-packets -1").find("invalid --hard-packets"), std::string::npos);
+	EXPECT_NE(usage_error(cli, kEsp + " --soft-lifetime 4294967296").find("invalid --soft-lifetime"),
+		  std::string::npos);
+	/* an equal key pair needs distinct salts */
+	EXPECT_EQ(usage_error(cli, with(with(kEsp, kRxKey16, kKey16), "05060708", "01020304")),
+		  "tunnel add: key and rx-key are equal: tx-salt and rx-salt must differ");
+	EXPECT_NO_THROW(parse(cli, with(kEsp, "05060708", "01020304")));
+	EXPECT_EQ(usage_error(cli, kEsp + " --vip4 10.2.0.1"),
+		  "tunnel add: --vip4 and --vip6 do not apply to --encap esp-udp (packets are chosen by --remote-ts)");
+	EXPECT_EQ(usage_error(cli, kEsp + " --tx-counter 0"),
+		  "tunnel add: tx-counter 0 is out of range: 1..4294967295 without esn");
+	EXPECT_NE(usage_error(cli, kEsp + " --tx-counter x").find("invalid --tx-counter"), std::string::npos);
+	/* AES-192: ESP only */
+	EXPECT_EQ(as<ntmctl::TunnelAddCmd>(
+			  parse(cli, with(with(kEsp, kKey16, std::string(48, '1')), kRxKey16, std::string(48, '2'))))
+			  .tunnel.key.size(),
+		  24U);
+	std::string ntm192 = kAdd;
+	ntm192.replace(ntm192.find("chacha20-poly1305"), 17, "aes-gcm")
+		.replace(ntm192.find(kKey32), 64, std::string(48, 'a'));
+	EXPECT_EQ(usage_error(cli, ntm192), "cipher aes-gcm needs a 16 or 32 byte key, got 24 bytes");
+	/* ESP-only options on an NTM tunnel */
+	EXPECT_EQ(usage_error(cli, kAdd + " --esn"), "tunnel add: esn needs encap esp-udp");
+	EXPECT_EQ(usage_error(cli, kAdd + " --rx-key " + std::string(64, 'b')),
+		  "tunnel add: --rx-key and --rx-key-file need --encap esp-udp");
+	EXPECT_EQ(usage_error(cli, kAdd + " --remote-ts 10.2.0.0/16"),
+		  "tunnel add: traffic selectors (remote-ts, local-ts) need encap esp-udp");
+	EXPECT_EQ(usage_error(cli, kAdd + " --encap ntm --local-ts 10.2.0.0/16"),
+		  "tunnel add: traffic selectors (remote-ts, local-ts) need encap esp-udp");
+	/* --remote-ts takes one value per occurrence: "ntm0" is not swallowed */
+	EXPECT_NO_THROW(parse(cli, with(kEsp, "tunnel add ntm0", "tunnel add") + " ntm0"));
+	EXPECT_THROW(parse(cli, kEsp + " 10.3.0.0/16"), CLI::ParseError);
+	EXPECT_THROW(parse(cli, kEsp + " --esn=maybe"), CLI::ParseError);
+}
+
+TEST(Cli, TunnelSetLimits)
+{
+	Cli cli;
+	const auto set = as<ntmctl::TunnelSetCmd>(
+		parse(cli, "tunnel set ntm0 --spi-in 0x1000 --soft-lifetime 100 --lifetime 200 --soft-bytes 1M "
+			   "--hard-bytes 2M --soft-packets 10 --hard-packets 0 --endpoint 10.0.0.3:4500"));
+	const auto &t = set.tunnel;
+	EXPECT_EQ(t.local_index, 0x1000U);
+	EXPECT_EQ(t.soft_lifetime, 100U);
+	EXPECT_EQ(t.lifetime, 200U);
+	EXPECT_EQ(t.soft_bytes, 1U << 20);
+	EXPECT_EQ(t.hard_bytes, 2U << 20);
+	EXPECT_EQ(t.soft_packets, 10U);
+	EXPECT_EQ(t.hard_packets, 0U);
+	EXPECT_EQ(t.endpoint->to_string(), "10.0.0.3:4500");
+	/* one limit alone is a change */
+	const auto one = as<ntmctl::TunnelSetCmd>(parse(cli, "tunnel set ntm0 --local-index 5 --hard-packets 7"));
+	EXPECT_EQ(one.tunnel.hard_packets, 7U);
+	EXPECT_FALSE(one.tunnel.soft_packets);
+	EXPECT_FALSE(one.tunnel.lifetime);
+	EXPECT_EQ(usage_error(cli, "tunnel set ntm0 --local-index 5 --soft-packets 9 --hard-packets 7"),
+		  "tunnel set: soft-packets 9 must be below hard-packets 7");
+	EXPECT_THROW(parse(cli, "tunnel set ntm0 --local-index 5 --esn"), CLI::ParseError);
+	EXPECT_THROW(parse(cli, "tunnel set ntm0 --local-index 5 --tx-counter 1"), CLI::ParseError);
+	EXPECT_THROW(parse(cli, "tunnel set ntm0 --local-index 5 --remote-ts 10.0.0.0/8"), CLI::ParseError);
+	EXPECT_NE(usage_error(cli, "tunnel set ntm0 --local-index 5").find("nothing to change"), std::string::npos);
+	/* del and show name ESP tunnels by their inbound SPI */
+	EXPECT_EQ(as<ntmctl::TunnelDelCmd>(parse(cli, "tunnel del ntm0 --spi-in 0x1000")).local_index, 0x1000U);
+	EXPECT_EQ(as<ntmctl::TunnelShowCmd>(parse(cli, "tunnel show ntm0 --spi-in 4096")).local_index, 4096U);
+}
+
+TEST(Cli, EspHelp)
+{
+	Cli cli;
+	EXPECT_THROW(parse(cli, "tunnel add --help"), CLI::ParseError);
+	const auto h = cli.help();
+	for (const char *opt :
+	     {"--encap", "--spi-in", "--spi-out", "--rx-key", "--rx-key-file", "--esn", "--remote-ts", "--local-ts",
+	      "--tx-counter", "--soft-lifetime", "--soft-bytes", "--hard-bytes", "--soft-packets", "--hard-packets"})
+		EXPECT_NE(h.find(opt), std::string::npos) << opt;
+}

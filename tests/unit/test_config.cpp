@@ -6,10 +6,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "ntm/config.hpp"
 #include "ntm/parse.hpp"
@@ -388,8 +394,8 @@ TEST(ConfigErrors, Ranges)
 TEST(ConfigErrors, MissingKeys)
 {
 	EXPECT_EQ(error_of("log_level = \"info\"\n"),
-		  "t.toml:1: roles: required key is missing (a list of node, dc, as)");
-	EXPECT_EQ(error_of("\n\nroles = []\n"), "t.toml:3: roles: must name at least one of node, dc, as");
+		  "t.toml:1: roles: required key is missing (a list of node, dc, as, ike)");
+	EXPECT_EQ(error_of("\n\nroles = []\n"), "t.toml:3: roles: must name at least one of node, dc, as, ike");
 	std::string no_domain(kServer);
 	no_domain.erase(no_domain.find("domain = \"ntm.test\"\n"), 20);
 	EXPECT_EQ(error_of(no_domain), "t.toml:7: dc.domain: required key is missing");
@@ -412,7 +418,7 @@ TEST(ConfigErrors, MissingKeys)
 
 TEST(ConfigErrors, Roles)
 {
-	EXPECT_EQ(error_of(R"(roles = ["node", "rs"])"), "t.toml:1: roles: \"rs\": expected node, dc or as");
+	EXPECT_EQ(error_of(R"(roles = ["node", "rs"])"), "t.toml:1: roles: \"rs\": expected node, dc, as or ike");
 	EXPECT_EQ(error_of("roles = [\n\"node\",\n\"node\"]"), "t.toml:3: roles: duplicate role node");
 	EXPECT_EQ(error_of(with(kNode, "[dc]\ndomain = \"x.test\"")),
 		  "t.toml:8: dc: [dc] given but roles does not include \"dc\"");
@@ -685,4 +691,752 @@ TEST(ConfigLoad, Files)
 			  (dir / "missing.toml").string() + ": cannot open: No such file or directory");
 	}
 	std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+/* a minimal IKE responder: lines appended to it land in the connection from line 8 on */
+constexpr std::string_view kIke = R"(roles = ["ike"]
+[ike]
+[[ike.connection]]
+name = "gw"
+psk_file = "/etc/ntm/gw.psk"
+local_ts = ["10.1.0.0/16"]
+remote_ts = ["10.2.0.0/16"]
+)";
+
+/* kIke with lines in [ike] (from line 3 on; the connection moves down) */
+std::string in_ike(std::string_view extra)
+{
+	std::string t(kIke);
+	return t.insert(t.find("[ike]\n") + 6, std::string(extra) + "\n");
+}
+
+/* kIke without the line that starts with key */
+std::string without(std::string_view key)
+{
+	std::string t(kIke);
+	const auto at = t.find("\n" + std::string(key) + " = ");
+	return t.erase(at + 1, t.find('\n', at + 1) - at);
+}
+
+IkeProposal proposal(std::uint16_t encr, std::optional<std::uint16_t> bits, std::uint16_t prf,
+		     std::vector<std::uint16_t> dh, std::vector<std::uint16_t> esn)
+{
+	IkeProposal p;
+	p.encr = encr;
+	p.key_bits = bits;
+	p.prf = prf;
+	p.dh = std::move(dh);
+	p.esn = std::move(esn);
+	return p;
+}
+
+ntm::sig::Prefix prefix(const char *s)
+{
+	return parse_prefix(s);
+}
+
+/* what() of the invalid_argument f throws, or "" */
+template <typename F>
+std::string invalid_of(F f)
+{
+	try {
+		(void)f();
+	} catch (const std::invalid_argument &e) {
+		return e.what();
+	}
+	return "";
+}
+
+/* DER of a name built the way `openssl req -subj` does it, straight from OpenSSL */
+std::vector<std::uint8_t> openssl_dn(std::initializer_list<std::pair<const char *, const char *>> rdns)
+{
+	X509_NAME *name = X509_NAME_new();
+	for (const auto &[k, v] : rdns) {
+		std::string value(v);
+		std::vector<unsigned char> bytes(value.begin(), value.end());
+		EXPECT_EQ(X509_NAME_add_entry_by_txt(name, k, MBSTRING_ASC, bytes.data(), static_cast<int>(bytes.size()),
+						     -1, 0),
+			  1);
+	}
+	const int len = i2d_X509_NAME(name, nullptr);
+	std::vector<std::uint8_t> der(static_cast<std::size_t>(len > 0 ? len : 0));
+	unsigned char *p = der.data();
+	EXPECT_EQ(i2d_X509_NAME(name, &p), len);
+	X509_NAME_free(name);
+	return der;
+}
+
+} // namespace
+
+TEST(ConfigIke, Full)
+{
+	const Config c = parse_text(R"(roles = ["ike"]
+[ike]
+interface = "ipsec1"
+port = 1500
+natt_port = 14500
+ca = "/etc/ntm/ike-ca.pem"
+certificate = "/etc/ntm/ike.pem"
+private_key = "/etc/ntm/ike.key"
+cookie_threshold = 10
+half_open_max = 100
+retransmit_timeout = 500
+retransmit_base = 2.5
+retransmit_tries = 3
+nat_keepalive = 0
+
+[[ike.connection]]
+name = "site-a"
+remote_addrs = ["192.0.2.1", "GW.Example.org.", "2001:DB8::1"]
+remote_port = 4501
+local_id = "dn:C=JP, O=ntm, CN=moon"
+remote_id = "sun.example.org"
+auth = "pubkey"
+proposals = ["aes128gcm16-prfsha384-x25519-ecp256", "chacha20poly1305-ecp256"]
+esp_proposals = ["aes256gcm16-ecp256-esn-noesn"]
+local_ts = ["10.1.0.0/16", "fd00:1::/64"]
+remote_ts = ["0.0.0.0/0"]
+start_action = "start"
+mobike = false
+install_routes = false
+dpd_delay = 0
+rekey_time = 0
+child_rekey_time = 600
+child_life_time = 700
+child_rekey_bytes = 1000000000
+child_rekey_packets = 1000000
+
+[[ike.connection]]
+name = "road_warrior.2"
+remote_addrs = ["%any"]
+local_auth = "pubkey"
+remote_auth = "psk"
+psk_file = "/etc/ntm/rw.psk"
+certificate = "/etc/ntm/rw.pem"
+private_key = "/etc/ntm/rw.key"
+remote_id = "email:alice@example.org"
+local_ts = ["10.1.0.0/16"]
+remote_ts = ["10.3.0.0/24"]
+start_action = "none"
+child_rekey_time = 0
+
+[[ike.connection]]
+name = "trap"
+remote_addrs = ["peer.example.org"]
+local_auth = "psk"
+remote_auth = "pubkey"
+psk_file = "/etc/ntm/trap.psk"
+local_ts = ["fd00:1::/64"]
+remote_ts = ["fd00:2::/64"]
+start_action = "trap"
+child_life_time = 0
+)");
+	EXPECT_TRUE(c.role_ike);
+	EXPECT_FALSE(c.role_node || c.role_dc || c.role_as);
+	EXPECT_FALSE(c.node || c.dc || c.as);
+	ASSERT_TRUE(c.ike);
+	const Ike &k = *c.ike;
+	EXPECT_EQ(k.interface, "ipsec1");
+	EXPECT_EQ(k.port, 1500);
+	EXPECT_EQ(k.natt_port, 14500);
+	EXPECT_EQ(k.ca, "/etc/ntm/ike-ca.pem");
+	EXPECT_EQ(k.certificate, "/etc/ntm/ike.pem");
+	EXPECT_EQ(k.private_key, "/etc/ntm/ike.key");
+	EXPECT_EQ(k.cookie_threshold, 10U);
+	EXPECT_EQ(k.half_open_max, 100U);
+	EXPECT_EQ(k.retransmit_timeout, std::chrono::milliseconds(500));
+	EXPECT_DOUBLE_EQ(k.retransmit_base, 2.5);
+	EXPECT_EQ(k.retransmit_tries, 3U);
+	EXPECT_EQ(k.nat_keepalive, std::chrono::seconds(0));
+	ASSERT_EQ(k.connections.size(), 3U);
+
+	const IkeConnection &a = k.connections[0];
+	EXPECT_EQ(a.name, "site-a");
+	/* literal addresses in canonical form, names lower case without the dot */
+	EXPECT_EQ(a.remote_addrs, (std::vector<std::string>{"192.0.2.1", "gw.example.org", "2001:db8::1"}));
+	EXPECT_EQ(a.remote_port, 4501);
+	ASSERT_TRUE(a.local_id);
+	EXPECT_EQ(a.local_id->type, 9);
+	EXPECT_EQ(a.local_id->data, openssl_dn({{"C", "JP"}, {"O", "ntm"}, {"CN", "moon"}}));
+	EXPECT_EQ(a.local_id->text, "dn:C=JP, O=ntm, CN=moon");
+	ASSERT_TRUE(a.remote_id);
+	EXPECT_EQ(a.remote_id->type, 2);
+	EXPECT_EQ(a.local_auth, IkeAuth::pubkey);
+	EXPECT_EQ(a.remote_auth, IkeAuth::pubkey);
+	EXPECT_EQ(a.psk_file, "");
+	EXPECT_EQ(a.certificate, "/etc/ntm/ike.pem"); /* from [ike] */
+	EXPECT_EQ(a.private_key, "/etc/ntm/ike.key");
+	EXPECT_EQ(a.proposals, (std::vector<IkeProposal>{proposal(20, 128, 6, {31, 19}, {}),
+							 proposal(28, std::nullopt, 5, {19}, {})}));
+	EXPECT_EQ(a.esp_proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {19}, {1, 0})}));
+	EXPECT_EQ(a.local_ts, (std::vector<ntm::sig::Prefix>{prefix("10.1.0.0/16"), prefix("fd00:1::/64")}));
+	EXPECT_EQ(a.remote_ts, (std::vector<ntm::sig::Prefix>{prefix("0.0.0.0/0")}));
+	EXPECT_EQ(a.start_action, IkeStart::start);
+	EXPECT_FALSE(a.mobike);
+	EXPECT_FALSE(a.install_routes);
+	EXPECT_EQ(a.dpd_delay, std::chrono::seconds(0));
+	EXPECT_EQ(a.rekey_time, std::chrono::seconds(0));
+	EXPECT_EQ(a.child_rekey_time, std::chrono::seconds(600));
+	EXPECT_EQ(a.child_life_time, std::chrono::seconds(700));
+	EXPECT_EQ(a.child_rekey_bytes, 1000000000U);
+	EXPECT_EQ(a.child_rekey_packets, 1000000U);
+
+	const IkeConnection &b = k.connections[1];
+	EXPECT_EQ(b.name, "road_warrior.2");
+	EXPECT_TRUE(b.remote_addrs.empty()); /* %any */
+	EXPECT_EQ(b.local_auth, IkeAuth::pubkey);
+	EXPECT_EQ(b.remote_auth, IkeAuth::psk);
+	EXPECT_EQ(b.psk_file, "/etc/ntm/rw.psk");
+	EXPECT_EQ(b.certificate, "/etc/ntm/rw.pem");
+	EXPECT_EQ(b.private_key, "/etc/ntm/rw.key");
+	EXPECT_FALSE(b.local_id);
+	ASSERT_TRUE(b.remote_id);
+	EXPECT_EQ(b.remote_id->type, 3);
+	EXPECT_EQ(b.remote_id->data, (std::vector<std::uint8_t>{'a', 'l', 'i', 'c', 'e', '@', 'e', 'x', 'a', 'm', 'p',
+								'l', 'e', '.', 'o', 'r', 'g'}));
+	EXPECT_EQ(b.start_action, IkeStart::none);
+	EXPECT_EQ(b.child_rekey_time, std::chrono::seconds(0));
+	EXPECT_EQ(b.child_life_time, std::chrono::seconds(0)); /* 0 * 11 / 10 */
+
+	const IkeConnection &t = k.connections[2];
+	EXPECT_EQ(t.local_auth, IkeAuth::psk);
+	EXPECT_EQ(t.remote_auth, IkeAuth::pubkey);
+	EXPECT_EQ(t.certificate, ""); /* psk locally: no certificate */
+	EXPECT_EQ(t.start_action, IkeStart::trap);
+	EXPECT_EQ(t.child_rekey_time, std::chrono::seconds(3600));
+	EXPECT_EQ(t.child_life_time, std::chrono::seconds(0)); /* explicitly none */
+}
+
+TEST(ConfigIke, Defaults)
+{
+	/* no [tls]: the ike role does not use it */
+	const Config c = parse_text(kIke);
+	EXPECT_TRUE(c.role_ike);
+	EXPECT_EQ(c.tls.ca, "");
+	EXPECT_EQ(c.dns_servers,
+		  (std::vector<Endpoint>{ep("192.0.2.53", 53), ep("127.0.0.77", 53), ep("2001:db8::53", 53)}));
+	ASSERT_TRUE(c.ike);
+	const Ike &k = *c.ike;
+	EXPECT_EQ(k.interface, "ipsec0");
+	EXPECT_EQ(k.port, 500);
+	EXPECT_EQ(k.natt_port, 4500);
+	EXPECT_EQ(k.ca, "");
+	EXPECT_EQ(k.certificate, "");
+	EXPECT_EQ(k.private_key, "");
+	EXPECT_EQ(k.cookie_threshold, 32U);
+	EXPECT_EQ(k.half_open_max, 4096U);
+	EXPECT_EQ(k.retransmit_timeout, std::chrono::milliseconds(1000));
+	EXPECT_DOUBLE_EQ(k.retransmit_base, 1.8);
+	EXPECT_EQ(k.retransmit_tries, 5U);
+	EXPECT_EQ(k.nat_keepalive, std::chrono::seconds(20));
+	ASSERT_EQ(k.connections.size(), 1U);
+	const IkeConnection &a = k.connections[0];
+	EXPECT_EQ(a.name, "gw");
+	EXPECT_TRUE(a.remote_addrs.empty());
+	EXPECT_EQ(a.remote_port, 500);
+	EXPECT_FALSE(a.local_id);
+	EXPECT_FALSE(a.remote_id);
+	EXPECT_EQ(a.local_auth, IkeAuth::psk);
+	EXPECT_EQ(a.remote_auth, IkeAuth::psk);
+	EXPECT_EQ(a.psk_file, "/etc/ntm/gw.psk");
+	EXPECT_EQ(a.certificate, "");
+	EXPECT_EQ(a.private_key, "");
+	EXPECT_EQ(a.proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {19}, {}),
+							 proposal(28, std::nullopt, 5, {31}, {})}));
+	EXPECT_EQ(a.esp_proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {}, {0}),
+							     proposal(28, std::nullopt, 5, {}, {0})}));
+	EXPECT_EQ(a.local_ts, (std::vector<ntm::sig::Prefix>{prefix("10.1.0.0/16")}));
+	EXPECT_EQ(a.remote_ts, (std::vector<ntm::sig::Prefix>{prefix("10.2.0.0/16")}));
+	EXPECT_EQ(a.start_action, IkeStart::none);
+	EXPECT_TRUE(a.mobike);
+	EXPECT_TRUE(a.install_routes);
+	EXPECT_EQ(a.dpd_delay, std::chrono::seconds(30));
+	EXPECT_EQ(a.rekey_time, std::chrono::seconds(14400));
+	EXPECT_EQ(a.child_rekey_time, std::chrono::seconds(3600));
+	EXPECT_EQ(a.child_life_time, std::chrono::seconds(3960));
+	EXPECT_EQ(a.child_rekey_bytes, 0U);
+	EXPECT_EQ(a.child_rekey_packets, 0U);
+
+	EXPECT_EQ(parse_text(with(kIke, "child_rekey_time = 100")).ike->connections[0].child_life_time,
+		  std::chrono::seconds(110));
+	EXPECT_EQ(parse_text(in_ike("port = 4501")).ike->port, 4501); /* natt_port stays 4500 */
+	EXPECT_DOUBLE_EQ(parse_text(in_ike("retransmit_base = 2")).ike->retransmit_base, 2.0);
+	EXPECT_EQ(parse_text(in_ike("cookie_threshold = 0")).ike->cookie_threshold, 0U);
+	EXPECT_TRUE(parse_text(with(kIke, "remote_addrs = []")).ike->connections[0].remote_addrs.empty());
+	/* [ike] may be left implicit */
+	EXPECT_TRUE(parse_text(std::string(kIke).erase(kIke.find("[ike]\n"), 6)).ike);
+	/* mixed families in the selectors are fine */
+	EXPECT_EQ(parse_text(with(without("remote_ts"), R"(remote_ts = ["fd00:2::/64", "10.2.0.0/16"])"))
+			  .ike->connections[0]
+			  .remote_ts.size(),
+		  2U);
+}
+
+TEST(ConfigIke, WithOtherRoles)
+{
+	std::string text = with(kNode, "[ike]\n[[ike.connection]]\nname = \"x\"\nauth = \"pubkey\"\n"
+				       "local_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]");
+	text.replace(0, text.find('\n'), R"(roles = ["ike", "node"])");
+	/* [tls] is the node's; [ike] has its own ca and certificate */
+	EXPECT_EQ(error_of(text), "t.toml:9: ike.connection[0].certificate: required key is missing (needed by "
+				  "auth = \"pubkey\"; or set ike.certificate and ike.private_key)");
+	text.insert(text.find("[ike]\n") + 6, "certificate = \"/etc/ntm/c.pem\"\nprivate_key = \"/etc/ntm/c.key\"\n");
+	EXPECT_EQ(error_of(text), "t.toml:8: ike.ca: required key is missing (needed by "
+				  "ike.connection[0].auth = \"pubkey\")");
+	text.insert(text.find("[ike]\n") + 6, "ca = \"/etc/ntm/ca.pem\"\n");
+	const Config c = parse_text(text);
+	EXPECT_TRUE(c.role_ike && c.role_node);
+	ASSERT_TRUE(c.ike && c.node);
+	EXPECT_EQ(c.ike->connections[0].certificate, "/etc/ntm/c.pem");
+	EXPECT_EQ(c.ike->connections[0].private_key, "/etc/ntm/c.key");
+	EXPECT_EQ(c.tls.certificate, "");
+}
+
+TEST(ConfigIke, RolesAndTables)
+{
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n"), "t.toml:1: ike: roles includes \"ike\" but there is no [ike] table");
+	EXPECT_EQ(error_of(with(kNode, "[ike]")), "t.toml:8: ike: [ike] given but roles does not include \"ike\"");
+	EXPECT_EQ(error_of("roles = [\"ike\", \"ike\"]\n"), "t.toml:1: roles: duplicate role ike");
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n[ike]\nport = 501\n"),
+		  "t.toml:2: ike.connection: required key is missing (at least one [[ike.connection]])");
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n[ike]\nconnection = []\n"), "t.toml:3: ike.connection: must not be empty");
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n[ike]\nconnection = [\n1]\n"),
+		  "t.toml:4: ike.connection[0]: expected a table, got an integer");
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n\n[ike.connection]\nname = \"x\"\n"),
+		  "t.toml:3: ike.connection: expected an array of tables ([[ike.connection]]), got a table");
+	EXPECT_EQ(error_of("roles = [\"ike\"]\nike = 1\n"), "t.toml:2: ike: expected a table, got an integer");
+	/* inline tables work as well */
+	const Config c = parse_text("roles = [\"ike\"]\nike = { connection = [{ name = \"a\", psk_file = \"/p\", "
+				    "local_ts = [\"10.0.0.0/8\"], remote_ts = [\"::/0\"] }] }\n");
+	ASSERT_TRUE(c.ike);
+	EXPECT_EQ(c.ike->connections.at(0).name, "a");
+}
+
+TEST(ConfigIke, UnknownKeysAndTypes)
+{
+	EXPECT_EQ(error_of(with(kIke, "nam = \"x\"")), "t.toml:8: ike.connection[0].nam: unknown key (did you mean name?)");
+	EXPECT_EQ(error_of(with(kIke, "esp_proposal = []")),
+		  "t.toml:8: ike.connection[0].esp_proposal: unknown key (did you mean esp_proposals?)");
+	EXPECT_EQ(error_of(in_ike("natport = 1")), "t.toml:3: ike.natport: unknown key (did you mean natt_port?)");
+	EXPECT_EQ(error_of(in_ike("left = 1")), "t.toml:3: ike.left: unknown key");
+	EXPECT_EQ(error_of(with(kIke, "mobike = \"yes\"")),
+		  "t.toml:8: ike.connection[0].mobike: expected a boolean, got a string");
+	EXPECT_EQ(error_of(with(kIke, "install_routes = 1")),
+		  "t.toml:8: ike.connection[0].install_routes: expected a boolean, got an integer");
+	EXPECT_EQ(error_of(with(kIke, "remote_addrs = \"192.0.2.1\"")),
+		  "t.toml:8: ike.connection[0].remote_addrs: expected an array, got a string");
+	EXPECT_EQ(error_of(in_ike("retransmit_base = \"2\"")),
+		  "t.toml:3: ike.retransmit_base: expected a float, got a string");
+	EXPECT_EQ(error_of(in_ike("retransmit_timeout = 1.5")),
+		  "t.toml:3: ike.retransmit_timeout: expected an integer, got a float");
+	EXPECT_EQ(error_of(with(kIke, "dpd_delay = \"30s\"")),
+		  "t.toml:8: ike.connection[0].dpd_delay: expected an integer, got a string");
+}
+
+TEST(ConfigIke, IkeRanges)
+{
+	EXPECT_EQ(error_of(in_ike("interface = \"ipsec/0\"")),
+		  "t.toml:3: ike.interface: \"ipsec/0\": expected 1..15 characters without '/', ':' or blanks");
+	EXPECT_EQ(error_of(in_ike("port = 0")), "t.toml:3: ike.port: must be 1..65535, got 0");
+	EXPECT_EQ(error_of(in_ike("natt_port = 65536")), "t.toml:3: ike.natt_port: must be 1..65535, got 65536");
+	EXPECT_EQ(error_of(in_ike("natt_port = 500")), "t.toml:3: ike.natt_port: must differ from port (500)");
+	EXPECT_EQ(error_of(in_ike("port = 4500")), "t.toml:3: ike.port: must differ from natt_port (4500)");
+	EXPECT_EQ(error_of(in_ike("half_open_max = 0")), "t.toml:3: ike.half_open_max: must be 1..1048576, got 0");
+	EXPECT_EQ(error_of(in_ike("cookie_threshold = -1")), "t.toml:3: ike.cookie_threshold: must be 0..1048576, got -1");
+	EXPECT_EQ(error_of(in_ike("half_open_max = 10\ncookie_threshold = 11")),
+		  "t.toml:4: ike.cookie_threshold: must not exceed half_open_max (10), got 11");
+	EXPECT_EQ(error_of(in_ike("half_open_max = 10")),
+		  "t.toml:3: ike.half_open_max: must be at least cookie_threshold (32), got 10");
+	EXPECT_EQ(error_of(in_ike("retransmit_timeout = 99")),
+		  "t.toml:3: ike.retransmit_timeout: must be 100..60000, got 99");
+	EXPECT_EQ(error_of(in_ike("retransmit_timeout = 60001")),
+		  "t.toml:3: ike.retransmit_timeout: must be 100..60000, got 60001");
+	EXPECT_EQ(error_of(in_ike("retransmit_base = 4.5")), "t.toml:3: ike.retransmit_base: must be 1.0..4.0, got 4.5");
+	EXPECT_EQ(error_of(in_ike("retransmit_base = 0.99")),
+		  "t.toml:3: ike.retransmit_base: must be 1.0..4.0, got 0.99");
+	EXPECT_EQ(error_of(in_ike("retransmit_base = 5")), "t.toml:3: ike.retransmit_base: must be 1.0..4.0, got 5");
+	EXPECT_EQ(error_of(in_ike("retransmit_base = nan")), "t.toml:3: ike.retransmit_base: must be 1.0..4.0, got nan");
+	EXPECT_EQ(error_of(in_ike("retransmit_base = inf")), "t.toml:3: ike.retransmit_base: must be 1.0..4.0, got inf");
+	EXPECT_EQ(parse_text(in_ike("retransmit_base = 1.0")).ike->retransmit_base, 1.0);
+	EXPECT_EQ(parse_text(in_ike("retransmit_base = 4.0")).ike->retransmit_base, 4.0);
+	EXPECT_EQ(error_of(in_ike("retransmit_tries = 0")), "t.toml:3: ike.retransmit_tries: must be 1..20, got 0");
+	EXPECT_EQ(error_of(in_ike("retransmit_tries = 21")), "t.toml:3: ike.retransmit_tries: must be 1..20, got 21");
+	EXPECT_EQ(error_of(in_ike("nat_keepalive = 4")), "t.toml:3: ike.nat_keepalive: must be 0 (off) or 5..3600, got 4");
+	EXPECT_EQ(error_of(in_ike("nat_keepalive = 3601")), "t.toml:3: ike.nat_keepalive: must be 0..3600, got 3601");
+	EXPECT_EQ(parse_text(in_ike("nat_keepalive = 5")).ike->nat_keepalive, std::chrono::seconds(5));
+	EXPECT_EQ(error_of(in_ike("ca = \"ca.pem\"")), "t.toml:3: ike.ca: expected an absolute path, got \"ca.pem\"");
+	EXPECT_EQ(error_of(in_ike("certificate = \"/c.pem\"")),
+		  "t.toml:2: ike.private_key: required key is missing (certificate and private_key go together)");
+	EXPECT_EQ(error_of(in_ike("private_key = \"/c.key\"")),
+		  "t.toml:2: ike.certificate: required key is missing (certificate and private_key go together)");
+}
+
+TEST(ConfigIke, ConnectionValues)
+{
+	EXPECT_EQ(error_of(without("name")), "t.toml:3: ike.connection[0].name: required key is missing");
+	EXPECT_EQ(error_of(std::string(kIke).replace(kIke.find("\"gw\""), 4, "\"g w\"")),
+		  "t.toml:4: ike.connection[0].name: \"g w\": expected 1..32 letters, digits, '_', '.' or '-'");
+	EXPECT_EQ(error_of(std::string(kIke).replace(kIke.find("\"gw\""), 4, "\"\"")),
+		  "t.toml:4: ike.connection[0].name: \"\": expected 1..32 letters, digits, '_', '.' or '-'");
+	EXPECT_EQ(error_of(std::string(kIke).replace(kIke.find("\"gw\""), 4, "\"" + std::string(33, 'a') + "\""))
+			  .substr(0, 33),
+		  "t.toml:4: ike.connection[0].name:");
+	EXPECT_TRUE(parse_text(std::string(kIke).replace(kIke.find("\"gw\""), 4, "\"" + std::string(32, 'a') + "\"")).ike);
+	EXPECT_EQ(error_of(with(kIke, "[[ike.connection]]\nname = \"gw\"\npsk_file = \"/p\"\nlocal_ts = [\"::/0\"]\n"
+				      "remote_ts = [\"::/0\"]")),
+		  "t.toml:9: ike.connection[1].name: duplicate connection name \"gw\"");
+	EXPECT_EQ(error_of(with(kIke, "[[ike.connection]]\nname = \"gw2\"\npsk_file = \"/p\"\nlocal_ts = [\"::/0\"]")),
+		  "t.toml:8: ike.connection[1].remote_ts: required key is missing (at least one prefix)");
+
+	const auto conn = [](std::string_view line) { return error_of(with(kIke, line)); };
+	EXPECT_EQ(conn(R"(remote_addrs = ["%any", "192.0.2.1"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: \"%any\" cannot be combined with addresses");
+	EXPECT_EQ(conn(R"(remote_addrs = ["0.0.0.0"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: \"0.0.0.0\": the unspecified address is not allowed here; "
+		  "write \"%any\" for any peer");
+	EXPECT_EQ(conn(R"(remote_addrs = ["ff02::1"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: \"ff02::1\": a multicast address is not allowed here");
+	EXPECT_EQ(conn(R"(remote_addrs = ["gw_1.example"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: \"gw_1.example\": expected an IP address, a DNS name or "
+		  "\"%any\"");
+	EXPECT_EQ(conn(R"(remote_addrs = ["fe80::1%eth0"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: \"fe80::1%eth0\": expected an IP address, a DNS name or "
+		  "\"%any\"");
+	EXPECT_EQ(conn(R"(remote_addrs = ["192.0.2.0/24"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: \"192.0.2.0/24\": expected an IP address, a DNS name or "
+		  "\"%any\"");
+	EXPECT_EQ(conn("remote_addrs = [\n\"a.test\",\n\"A.test.\"]"),
+		  "t.toml:10: ike.connection[0].remote_addrs: duplicate address \"a.test\"");
+	EXPECT_EQ(conn(R"(remote_addrs = ["2001:db8::1", "2001:DB8:0::1"])"),
+		  "t.toml:8: ike.connection[0].remote_addrs: duplicate address \"2001:db8::1\"");
+	EXPECT_EQ(conn("remote_port = 0"), "t.toml:8: ike.connection[0].remote_port: must be 1..65535, got 0");
+	EXPECT_EQ(conn(R"(local_id = "dn:X=1")"),
+		  "t.toml:8: ike.connection[0].local_id: \"dn:X=1\": unknown attribute \"X\" in the dn; expected one "
+		  "of CN, O, OU, C, L, ST, emailAddress, DC");
+	EXPECT_EQ(conn(R"(remote_id = "a b")"),
+		  "t.toml:8: ike.connection[0].remote_id: \"a b\": expected an IP address, a DNS name, an email address "
+		  "or one of fqdn:, email:, ipv4:, ipv6:, dn:, keyid:");
+	EXPECT_EQ(conn("remote_id = 1"), "t.toml:8: ike.connection[0].remote_id: expected a string, got an integer");
+	EXPECT_EQ(conn(R"(auth = "eap")"), "t.toml:8: ike.connection[0].auth: expected one of psk, pubkey, got \"eap\"");
+	EXPECT_EQ(conn(R"(local_auth = "PSK")"),
+		  "t.toml:8: ike.connection[0].local_auth: expected one of psk, pubkey, got \"PSK\"");
+	EXPECT_EQ(conn("auth = \"psk\"\nremote_auth = \"psk\""),
+		  "t.toml:9: ike.connection[0].remote_auth: cannot be combined with auth (auth sets local_auth and "
+		  "remote_auth)");
+	EXPECT_EQ(conn(R"(start_action = "auto")"),
+		  "t.toml:8: ike.connection[0].start_action: expected one of none, start, trap, got \"auto\"");
+	EXPECT_EQ(conn(R"(start_action = "start")"),
+		  "t.toml:8: ike.connection[0].start_action: \"start\" needs remote_addrs (the peer's address or DNS "
+		  "name)");
+	EXPECT_EQ(conn("remote_addrs = [\"%any\"]\nstart_action = \"trap\""),
+		  "t.toml:9: ike.connection[0].start_action: \"trap\" needs remote_addrs (the peer's address or DNS "
+		  "name)");
+	EXPECT_EQ(parse_text(with(kIke, "remote_addrs = [\"gw.test\"]\nstart_action = \"start\""))
+			  .ike->connections[0]
+			  .start_action,
+		  IkeStart::start);
+}
+
+TEST(ConfigIke, Authentication)
+{
+	EXPECT_EQ(error_of(without("psk_file")),
+		  "t.toml:3: ike.connection[0].psk_file: required key is missing (needed by local_auth = \"psk\", the "
+		  "default)");
+	EXPECT_EQ(error_of(with(without("psk_file"), "auth = \"psk\"")),
+		  "t.toml:3: ike.connection[0].psk_file: required key is missing (needed by auth = \"psk\")");
+	EXPECT_EQ(error_of(with(without("psk_file"), "local_auth = \"pubkey\"")),
+		  "t.toml:3: ike.connection[0].psk_file: required key is missing (needed by remote_auth = \"psk\", the "
+		  "default)");
+	EXPECT_EQ(error_of(with(without("psk_file"), "remote_auth = \"psk\"\nlocal_auth = \"pubkey\"")),
+		  "t.toml:3: ike.connection[0].psk_file: required key is missing (needed by remote_auth = \"psk\")");
+	EXPECT_EQ(error_of(with(kIke, "psk_file2 = 1")).substr(0, 40), "t.toml:8: ike.connection[0].psk_file2: u");
+	EXPECT_EQ(error_of(std::string(kIke).replace(kIke.find("/etc/ntm/gw.psk"), 15, "gw.psk")),
+		  "t.toml:5: ike.connection[0].psk_file: expected an absolute path, got \"gw.psk\"");
+	const std::string pubkey = in_ike("ca = \"/ca.pem\"\ncertificate = \"/c.pem\"\nprivate_key = \"/c.key\"");
+	EXPECT_EQ(error_of(with(pubkey, "auth = \"pubkey\"")),
+		  "t.toml:8: ike.connection[0].psk_file: only used with psk authentication (local_auth or "
+		  "remote_auth = \"psk\")");
+	const Config ok = parse_text(with(std::string(pubkey).erase(pubkey.find("psk_file"), 29), "auth = \"pubkey\""));
+	EXPECT_EQ(ok.ike->connections[0].psk_file, "");
+	EXPECT_EQ(ok.ike->connections[0].certificate, "/c.pem");
+
+	EXPECT_EQ(error_of(with(kIke, "local_auth = \"pubkey\"")),
+		  "t.toml:3: ike.connection[0].certificate: required key is missing (needed by local_auth = "
+		  "\"pubkey\"; or set ike.certificate and ike.private_key)");
+	EXPECT_EQ(error_of(with(kIke, "local_auth = \"pubkey\"\ncertificate = \"/x.pem\"")),
+		  "t.toml:3: ike.connection[0].private_key: required key is missing (certificate and private_key go "
+		  "together)");
+	EXPECT_EQ(error_of(with(kIke, "private_key = \"/x.key\"")),
+		  "t.toml:3: ike.connection[0].certificate: required key is missing (certificate and private_key go "
+		  "together)");
+	EXPECT_EQ(error_of(with(kIke, "certificate = \"/x.pem\"\nprivate_key = \"/x.key\"")),
+		  "t.toml:8: ike.connection[0].certificate: only used with local_auth = \"pubkey\"");
+	EXPECT_EQ(error_of(with(kIke, "remote_auth = \"pubkey\"")),
+		  "t.toml:2: ike.ca: required key is missing (needed by ike.connection[0].remote_auth = \"pubkey\")");
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n[[ike.connection]]\nname = \"a\"\nauth = \"pubkey\"\ncertificate = "
+			   "\"/c\"\nprivate_key = \"/k\"\nlocal_ts = [\"::/0\"]\nremote_ts = [\"::/0\"]\n"),
+		  "t.toml:2: ike.ca: required key is missing (needed by ike.connection[0].auth = \"pubkey\")");
+	/* a connection's own certificate wins over [ike]'s */
+	const Config own = parse_text(with(pubkey, "local_auth = \"pubkey\"\ncertificate = \"/o.pem\"\n"
+						   "private_key = \"/o.key\""));
+	EXPECT_EQ(own.ike->connections[0].certificate, "/o.pem");
+	EXPECT_EQ(own.ike->connections[0].private_key, "/o.key");
+	EXPECT_EQ(own.ike->connections[0].remote_auth, IkeAuth::psk);
+}
+
+TEST(ConfigIke, ProposalsAndSelectors)
+{
+	const auto conn = [](std::string_view line) { return error_of(with(kIke, line)); };
+	EXPECT_EQ(conn("proposals = []"), "t.toml:8: ike.connection[0].proposals: must not be empty");
+	EXPECT_EQ(conn("esp_proposals = []"), "t.toml:8: ike.connection[0].esp_proposals: must not be empty");
+	EXPECT_EQ(conn(R"(proposals = ["aes256gcm16"])"),
+		  "t.toml:8: ike.connection[0].proposals: \"aes256gcm16\": no DH group; an IKE proposal needs one of "
+		  "ecp256, x25519, curve25519");
+	EXPECT_EQ(conn(R"(proposals = ["aes256gcm16-ecp256", "aes256gcm16-prfsha256-ecp256"])"),
+		  "t.toml:8: ike.connection[0].proposals: duplicate proposal \"aes256gcm16-prfsha256-ecp256\"");
+	EXPECT_EQ(conn(R"(esp_proposals = ["aes256gcm16-prfsha256"])"),
+		  "t.toml:8: ike.connection[0].esp_proposals: \"aes256gcm16-prfsha256\": \"prfsha256\": a PRF belongs "
+		  "in IKE proposals, not ESP");
+	EXPECT_EQ(conn(R"(esp_proposals = ["aes256gcm16-sha256"])"),
+		  "t.toml:8: ike.connection[0].esp_proposals: \"aes256gcm16-sha256\": unknown algorithm \"sha256\"; "
+		  "expected aes128gcm16, aes192gcm16, aes256gcm16, aes128gcm, aes192gcm, aes256gcm, chacha20poly1305, "
+		  "ecp256, x25519, curve25519, esn, noesn");
+	EXPECT_EQ(conn("proposals = [1]"),
+		  "t.toml:8: ike.connection[0].proposals: expected an array of strings, found an integer in it");
+
+	EXPECT_EQ(error_of(without("local_ts")),
+		  "t.toml:3: ike.connection[0].local_ts: required key is missing (at least one prefix)");
+	EXPECT_EQ(error_of(with(without("remote_ts"), "remote_ts = []")),
+		  "t.toml:7: ike.connection[0].remote_ts: must not be empty");
+	EXPECT_EQ(error_of(with(without("remote_ts"), R"(remote_ts = ["10.2.0.1/16"])")),
+		  "t.toml:7: ike.connection[0].remote_ts: \"10.2.0.1/16\": host bits are set (the network is "
+		  "10.2.0.0/16)");
+	EXPECT_EQ(error_of(with(without("remote_ts"), R"(remote_ts = ["10.2.0.1"])")),
+		  "t.toml:7: ike.connection[0].remote_ts: \"10.2.0.1\": expected ADDRESS/LENGTH, like 10.77.0.0/16");
+	EXPECT_EQ(error_of(with(without("local_ts"), "local_ts = [\"fd00::/8\",\n\"FD00::/8\"]")),
+		  "t.toml:8: ike.connection[0].local_ts: duplicate prefix fd00::/8");
+	std::string nine = "local_ts = [";
+	for (int i = 0; i < 9; i++)
+		nine += (i != 0 ? ", \"10." : "\"10.") + std::to_string(i) + ".0.0/16\"";
+	EXPECT_EQ(error_of(with(without("local_ts"), nine + "]")),
+		  "t.toml:7: ike.connection[0].local_ts: at most 8 prefixes, got 9");
+	nine.erase(nine.rfind(", "));
+	EXPECT_EQ(parse_text(with(without("local_ts"), nine + "]")).ike->connections[0].local_ts.size(), 8U);
+}
+
+TEST(ConfigIke, Lifetimes)
+{
+	const auto conn = [](std::string_view line) { return error_of(with(kIke, line)); };
+	EXPECT_EQ(conn("dpd_delay = -1"), "t.toml:8: ike.connection[0].dpd_delay: must be 0..86400, got -1");
+	EXPECT_EQ(conn("dpd_delay = 86401"), "t.toml:8: ike.connection[0].dpd_delay: must be 0..86400, got 86401");
+	EXPECT_EQ(conn("rekey_time = 9"), "t.toml:8: ike.connection[0].rekey_time: must be 0 (never) or 10..31536000, got 9");
+	EXPECT_EQ(conn("rekey_time = 31536001"),
+		  "t.toml:8: ike.connection[0].rekey_time: must be 0..31536000, got 31536001");
+	EXPECT_EQ(conn("child_rekey_time = 1"),
+		  "t.toml:8: ike.connection[0].child_rekey_time: must be 0 (never) or 10..31536000, got 1");
+	EXPECT_EQ(conn("child_life_time = 5"),
+		  "t.toml:8: ike.connection[0].child_life_time: must be 0 (none) or 10..63072000, got 5");
+	EXPECT_EQ(conn("child_rekey_time = 600\nchild_life_time = 600"),
+		  "t.toml:9: ike.connection[0].child_life_time: must be greater than child_rekey_time (600), got 600");
+	EXPECT_EQ(conn("child_life_time = 3000"),
+		  "t.toml:8: ike.connection[0].child_life_time: must be greater than child_rekey_time (3600), got 3000");
+	EXPECT_EQ(parse_text(with(kIke, "child_rekey_time = 0\nchild_life_time = 60")).ike->connections[0].child_life_time,
+		  std::chrono::seconds(60));
+	EXPECT_EQ(conn("child_rekey_bytes = -1"),
+		  "t.toml:8: ike.connection[0].child_rekey_bytes: must be 0..9223372036854775807, got -1");
+	EXPECT_EQ(conn("child_rekey_packets = -5"),
+		  "t.toml:8: ike.connection[0].child_rekey_packets: must be 0..9223372036854775807, got -5");
+	EXPECT_EQ(parse_text(with(kIke, "child_rekey_bytes = 9223372036854775807")).ike->connections[0].child_rekey_bytes,
+		  9223372036854775807U);
+}
+
+TEST(ConfigIkeProposal, Parse)
+{
+	EXPECT_EQ(parse_ike_proposal("aes256gcm16-prfsha256-ecp256", true), proposal(20, 256, 5, {19}, {}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm16-prfsha384-x25519", true), proposal(20, 128, 6, {31}, {}));
+	EXPECT_EQ(parse_ike_proposal("aes192gcm16-prfsha512-curve25519", true), proposal(20, 192, 7, {31}, {}));
+	EXPECT_EQ(parse_ike_proposal("chacha20poly1305-ecp256", true), proposal(28, std::nullopt, 5, {19}, {}));
+	/* the order of the tokens does not matter, DH groups keep theirs */
+	EXPECT_EQ(parse_ike_proposal("x25519-ecp256-prfsha512-aes256gcm", true), proposal(20, 256, 7, {31, 19}, {}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm-ecp256", true), parse_ike_proposal("aes128gcm16-ecp256", true));
+	EXPECT_EQ(parse_ike_proposal("aes256gcm-ecp256", true), parse_ike_proposal("aes256gcm16-ecp256", true));
+
+	EXPECT_EQ(parse_ike_proposal("aes256gcm16", false), proposal(20, 256, 5, {}, {0}));
+	EXPECT_EQ(parse_ike_proposal("chacha20poly1305", false), proposal(28, std::nullopt, 5, {}, {0}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm16-esn", false), proposal(20, 128, 5, {}, {1}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm16-noesn", false), proposal(20, 128, 5, {}, {0}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm16-esn-noesn", false), proposal(20, 128, 5, {}, {1, 0}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm16-noesn-esn", false), proposal(20, 128, 5, {}, {0, 1}));
+	EXPECT_EQ(parse_ike_proposal("aes128gcm16-x25519", false), proposal(20, 128, 5, {31}, {0}));
+}
+
+TEST(ConfigIkeProposal, Errors)
+{
+	const auto ike = [](std::string_view s) { return invalid_of([&] { return parse_ike_proposal(s, true); }); };
+	const auto esp = [](std::string_view s) { return invalid_of([&] { return parse_ike_proposal(s, false); }); };
+	const std::string encr = "aes128gcm16, aes192gcm16, aes256gcm16, aes128gcm, aes192gcm, aes256gcm, chacha20poly1305";
+	EXPECT_EQ(ike("aes256gcm16-prfsha256-modp2048"),
+		  "unknown algorithm \"modp2048\"; expected " + encr +
+			  ", prfsha256, prfsha384, prfsha512, ecp256, x25519, curve25519");
+	EXPECT_EQ(esp("aes128gcm12"), "unknown algorithm \"aes128gcm12\"; expected " + encr +
+					      ", ecp256, x25519, curve25519, esn, noesn");
+	EXPECT_TRUE(ike("AES256GCM16-ecp256").starts_with("unknown algorithm \"AES256GCM16\"; expected aes128gcm16"));
+	EXPECT_EQ(ike(""), "empty proposal; expected algorithms separated by '-', like aes256gcm16-prfsha256-ecp256");
+	EXPECT_EQ(esp(""), "empty proposal; expected algorithms separated by '-', like aes256gcm16");
+	EXPECT_EQ(ike("aes256gcm16--ecp256"), "empty algorithm name (a stray '-')");
+	EXPECT_EQ(esp("aes256gcm16-"), "empty algorithm name (a stray '-')");
+	EXPECT_EQ(ike("prfsha256-ecp256"), "no encryption algorithm; expected one of " + encr);
+	EXPECT_EQ(esp("esn"), "no encryption algorithm; expected one of " + encr);
+	EXPECT_EQ(ike("aes256gcm16-chacha20poly1305-ecp256"),
+		  "more than one encryption algorithm (\"aes256gcm16\" and \"chacha20poly1305\"); write one proposal "
+		  "each");
+	EXPECT_EQ(ike("aes256gcm16-prfsha256-prfsha384-ecp256"), "more than one PRF (\"prfsha256\" and \"prfsha384\")");
+	EXPECT_EQ(ike("aes256gcm16-prfsha256"), "no DH group; an IKE proposal needs one of ecp256, x25519, curve25519");
+	EXPECT_EQ(ike("aes256gcm16-x25519-curve25519"), "DH group \"curve25519\" given twice");
+	EXPECT_EQ(esp("aes256gcm16-ecp256-ecp256"), "DH group \"ecp256\" given twice");
+	EXPECT_EQ(ike("aes256gcm16-ecp256-esn"), "\"esn\": ESN belongs in ESP proposals, not IKE");
+	EXPECT_EQ(esp("aes256gcm16-prfsha256"), "\"prfsha256\": a PRF belongs in IKE proposals, not ESP");
+	EXPECT_EQ(esp("aes256gcm16-esn-esn"), "\"esn\" given twice");
+	EXPECT_TRUE(esp(std::string("aes256gcm16-\x01", 13)).starts_with("unknown algorithm \"\\x01\"; expected "));
+}
+
+TEST(ConfigIkeId, Parse)
+{
+	const auto bytes = [](std::string_view s) { return std::vector<std::uint8_t>(s.begin(), s.end()); };
+	IkeId id = parse_ike_id("fqdn:vpn.example.org");
+	EXPECT_EQ(id.type, 2);
+	EXPECT_EQ(id.data, bytes("vpn.example.org"));
+	EXPECT_EQ(id.text, "fqdn:vpn.example.org");
+	EXPECT_EQ(parse_ike_id("fqdn:Any_Thing").data, bytes("Any_Thing")); /* the prefix takes any text */
+	id = parse_ike_id("email:alice@example.org");
+	EXPECT_EQ(id.type, 3);
+	EXPECT_EQ(id.data, bytes("alice@example.org"));
+	id = parse_ike_id("ipv4:192.0.2.1");
+	EXPECT_EQ(id.type, 1);
+	EXPECT_EQ(id.data, (std::vector<std::uint8_t>{192, 0, 2, 1}));
+	id = parse_ike_id("ipv6:2001:db8::1");
+	EXPECT_EQ(id.type, 5);
+	EXPECT_EQ(id.data,
+		  (std::vector<std::uint8_t>{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+	id = parse_ike_id("keyid:0123abCD");
+	EXPECT_EQ(id.type, 11);
+	EXPECT_EQ(id.data, (std::vector<std::uint8_t>{0x01, 0x23, 0xab, 0xcd}));
+	EXPECT_EQ(parse_ike_id("keyid:#ff").data, (std::vector<std::uint8_t>{0xff}));
+
+	/* without a prefix */
+	id = parse_ike_id("192.0.2.1");
+	EXPECT_EQ(id.type, 1);
+	EXPECT_EQ(id.data, (std::vector<std::uint8_t>{192, 0, 2, 1}));
+	EXPECT_EQ(id.text, "192.0.2.1");
+	EXPECT_EQ(parse_ike_id("::1").type, 5);
+	EXPECT_EQ(parse_ike_id("::1").data.size(), 16U);
+	id = parse_ike_id("bob@example.org");
+	EXPECT_EQ(id.type, 3);
+	EXPECT_EQ(id.data, bytes("bob@example.org"));
+	id = parse_ike_id("Moon.Example.org");
+	EXPECT_EQ(id.type, 2);
+	EXPECT_EQ(id.data, bytes("Moon.Example.org")); /* as written */
+	EXPECT_EQ(parse_ike_id("moon").type, 2);
+}
+
+TEST(ConfigIkeId, Dn)
+{
+	/* DER of "/C=JP/O=bar/CN=foo" as `openssl req -subj` writes it into a certificate */
+	const std::vector<std::uint8_t> req_der{0x30, 0x29, 0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06,
+						0x13, 0x02, 0x4a, 0x50, 0x31, 0x0c, 0x30, 0x0a, 0x06, 0x03, 0x55,
+						0x04, 0x0a, 0x0c, 0x03, 0x62, 0x61, 0x72, 0x31, 0x0c, 0x30, 0x0a,
+						0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x03, 0x66, 0x6f, 0x6f};
+	for (const char *s : {"dn:C=JP, O=bar, CN=foo", "dn:C=JP,O=bar,CN=foo", "dn:/C=JP/O=bar/CN=foo",
+			      "dn:  c = JP ,o=bar/ cn=foo  "}) {
+		const IkeId id = parse_ike_id(s);
+		EXPECT_EQ(id.type, 9) << s;
+		EXPECT_EQ(id.data, req_der) << s;
+		EXPECT_EQ(id.text, s);
+	}
+	EXPECT_EQ(parse_ike_id("dn:C=JP, O=bar, CN=foo").data, openssl_dn({{"C", "JP"}, {"O", "bar"}, {"CN", "foo"}}));
+	EXPECT_EQ(parse_ike_id("dn:CN=moon.example.org, OU=VPN, O=Example\\, Inc., L=Tokyo, ST=Tokyo, C=JP, "
+			       "emailAddress=admin@example.org, DC=example, DC=org")
+			  .data,
+		  openssl_dn({{"CN", "moon.example.org"},
+			      {"OU", "VPN"},
+			      {"O", "Example, Inc."},
+			      {"L", "Tokyo"},
+			      {"ST", "Tokyo"},
+			      {"C", "JP"},
+			      {"emailAddress", "admin@example.org"},
+			      {"DC", "example"},
+			      {"DC", "org"}}));
+	/* escapes: a separator, a backslash, a kept trailing blank */
+	EXPECT_EQ(parse_ike_id("dn:CN=a\\/b\\\\c\\ ").data, openssl_dn({{"CN", "a/b\\c "}}));
+	/* UTF-8 */
+	EXPECT_EQ(parse_ike_id("dn:CN=\xe6\x9c\x88").data.size(), 16U);
+	EXPECT_NE(parse_ike_id("dn:CN=a, O=b").data, parse_ike_id("dn:O=b, CN=a").data); /* order matters */
+}
+
+TEST(ConfigIkeId, Errors)
+{
+	const auto id = [](std::string_view s) { return invalid_of([&] { return parse_ike_id(s); }); };
+	const std::string any = "expected an IP address, a DNS name, an email address or one of fqdn:, email:, ipv4:, "
+				"ipv6:, dn:, keyid:";
+	EXPECT_EQ(id(""), "empty identity");
+	EXPECT_EQ(id(std::string(1025, 'a')), "longer than 1024 characters");
+	EXPECT_EQ(id("fqdn:"), "empty fqdn");
+	EXPECT_EQ(id("fqdn:a b"), "fqdn: blanks, control characters and non-ASCII bytes are not allowed");
+	EXPECT_EQ(id("fqdn:" + std::string(256, 'a')), "fqdn longer than 255 bytes");
+	EXPECT_EQ(id("email:"), "empty email");
+	EXPECT_EQ(id("email:a\tb@c"), "email: blanks, control characters and non-ASCII bytes are not allowed");
+	EXPECT_EQ(id("ipv4:2001:db8::1"), "expected ipv4:ADDRESS with an IPv4 address");
+	EXPECT_EQ(id("ipv4:"), "expected ipv4:ADDRESS with an IPv4 address");
+	EXPECT_EQ(id("ipv6:192.0.2.1"), "expected ipv6:ADDRESS with an IPv6 address");
+	EXPECT_EQ(id("ipv6:fe80::1%eth0"), "expected ipv6:ADDRESS with an IPv6 address");
+	EXPECT_EQ(id("keyid:"), "expected keyid:HEX with an even number of hex digits, 2..510");
+	EXPECT_EQ(id("keyid:abc"), "expected keyid:HEX with an even number of hex digits, 2..510");
+	EXPECT_EQ(id("keyid:zz"), "expected keyid:HEX with an even number of hex digits, 2..510");
+	EXPECT_EQ(id("keyid:0x12"), "expected keyid:HEX with an even number of hex digits, 2..510");
+	EXPECT_EQ(id("@moon.example.org"),
+		  "strongSwan's '@' prefix is not supported; write fqdn:NAME or email:ADDRESS");
+	EXPECT_EQ(id("a b@c"), "email: blanks, control characters and non-ASCII bytes are not allowed");
+	EXPECT_EQ(id("C=JP, CN=x"), "a distinguished name needs the prefix dn:");
+	EXPECT_EQ(id("host_name"), any);
+	EXPECT_EQ(id("fe80::1%eth0"), any);
+	EXPECT_EQ(id("1.2.3"), any);
+	EXPECT_EQ(id("x509:CN=a"), "a distinguished name needs the prefix dn:");
+	EXPECT_EQ(id("dn:"), "empty dn");
+	EXPECT_EQ(id("dn:/"), "empty dn");
+	EXPECT_EQ(id("dn:CN"), "expected KEY=VALUE in the dn, got \"CN\"");
+	EXPECT_EQ(id("dn:CN=a,,O=b"), "expected KEY=VALUE in the dn, got \"\"");
+	EXPECT_EQ(id("dn:CN=a, O"), "expected KEY=VALUE in the dn, got \" O\"");
+	EXPECT_EQ(id("dn:CN="), "empty value of CN in the dn");
+	EXPECT_EQ(id("dn:CN=  , O=x"), "empty value of CN in the dn");
+	EXPECT_EQ(id("dn:E=a@b"),
+		  "unknown attribute \"E\" in the dn; expected one of CN, O, OU, C, L, ST, emailAddress, DC");
+	EXPECT_EQ(id("dn:CN=a\\"), "a '\\' at the end of the dn");
+	EXPECT_EQ(id("dn:CN=a\nb"), "control characters are not allowed in the dn");
+	EXPECT_EQ(id("dn:C=Japan"), "C=\"Japan\": not a valid value of this attribute (C is 2 letters, most others "
+				    "at most 64 characters of UTF-8)");
+	EXPECT_EQ(id("dn:CN=" + std::string(65, 'a')).substr(0, 8), "CN=\"aaaa");
+	EXPECT_EQ(id("dn:CN=\xff"), "CN=\"\\xff\": not a valid value of this attribute (C is 2 letters, most others "
+				    "at most 64 characters of UTF-8)");
+	EXPECT_EQ(ERR_peek_error(), 0UL); /* nothing left in OpenSSL's error queue */
+}
+
+TEST(ConfigParse, ExampleFileIke)
+{
+	/* the commented [ike] block of the example, uncommented ("#" once per line) */
+	std::ifstream in(example_path());
+	std::string line, block = "roles = [\"ike\"]\n";
+	bool on = false;
+	while (std::getline(in, line)) {
+		on = on || line == "#[ike]";
+		if (on) {
+			ASSERT_TRUE(line.empty() || line.starts_with('#')) << line;
+			block += (line.empty() ? line : line.substr(1)) + "\n";
+		}
+	}
+	ASSERT_TRUE(on) << "no #[ike] line in " << example_path();
+	const Config c = parse(block, "example", kResolv);
+	ASSERT_TRUE(c.ike);
+	EXPECT_GE(c.ike->connections.size(), 2U);
 }

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <iterator>
+#include <sstream>
+#include <utility>
+
 #include <gtest/gtest.h>
 
 #include "ntm/format.hpp"
@@ -36,6 +40,20 @@ TEST(Format, EventLines)
 	EXPECT_EQ(ntm::format_event(exp, "ntm0"), "expired dev ntm0 local-index 7 remote-index 9 reason lifetime");
 	/* device gone: its index */
 	EXPECT_EQ(ntm::format_event(exp, ""), "expired dev 5 local-index 7 remote-index 9 reason lifetime");
+	const std::pair<int, const char *> reasons[] = {
+		{NTM_EXPIRE_COUNTER, "counter"},
+		{NTM_EXPIRE_HARD_BYTES, "hard-bytes"},
+		{NTM_EXPIRE_HARD_PACKETS, "hard-packets"},
+		{NTM_EXPIRE_SOFT_TIME, "soft-time"},
+		{NTM_EXPIRE_SOFT_BYTES, "soft-bytes"},
+		{NTM_EXPIRE_SOFT_PACKETS, "soft-packets"},
+		{42, "unknown-42"},
+	};
+	for (const auto &[code, name] : reasons) {
+		const ntm::Event e = ntm::ExpiredEvent{5, 4096, 8192, static_cast<std::uint32_t>(code)};
+		EXPECT_EQ(ntm::format_event(e, "ntm0"),
+			  std::string("expired dev ntm0 local-index 4096 remote-index 8192 reason ") + name);
+	}
 }
 
 TEST(Format, LatestRx)
@@ -140,5 +158,101 @@ TEST(Output, TunnelTable)
 	EXPECT_EQ(w[3], "10.1.0.2");
 	EXPECT_EQ(w[4], "-");
 	EXPECT_EQ(w[5], "aes-gcm");
+	EXPECT_EQ(w[6], "ntm");
 	EXPECT_EQ(w.back(), "never");
+}
+
+namespace {
+
+ntm::Tunnel esp_tunnel()
+{
+	ntm::Tunnel t;
+	t.encap = NTM_ENCAP_ESP_UDP;
+	t.local_index = 0x1000;
+	t.remote_index = 0xc0de0001;
+	t.endpoint = ntm::parse_endpoint("192.0.2.1:4500");
+	t.cipher = NTM_CIPHER_AES_GCM;
+	t.esn = true;
+	t.remote_ts = {ntm::parse_traffic_selector("10.2.0.0/16", "ts"),
+		       ntm::parse_traffic_selector("fd00:2::/64", "ts")};
+	t.age_s = 100;
+	t.lifetime = 3600;
+	t.soft_lifetime = 3000;
+	t.soft_bytes = 1ULL << 30;
+	t.hard_bytes = 2ULL << 30;
+	t.hard_packets = 1000000;
+	t.tx_counter = 5;
+	t.rx_counter = 3;
+	return t;
+}
+
+} // namespace
+
+TEST(Output, EspTunnelSection)
+{
+	const auto s = capture([&](std::FILE *f) { ntmctl::print_tunnel(f, esp_tunnel(), 0); });
+	EXPECT_NE(s.find("tunnel: 0x00001000\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  encap: esp-udp\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  spi: in 0x00001000, out 0xc0de0001\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  remote ts: 10.2.0.0/16, fd00:2::/64\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  local ts: (any)\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  esn: on\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  lifetime: 1 hour (expires in 58 minutes, 20 seconds)\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  soft lifetime: 50 minutes (rekey in 48 minutes, 20 seconds)\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  byte limits: soft 1.00 GiB, hard 2.00 GiB\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  packet limits: hard 1000000\n"), std::string::npos) << s;
+	EXPECT_NE(s.find("  sequence numbers: tx 5, rx 3\n"), std::string::npos) << s;
+	/* no NTM-only lines */
+	EXPECT_EQ(s.find("remote index"), std::string::npos) << s;
+	EXPECT_EQ(s.find("virtual ips"), std::string::npos) << s;
+
+	auto t = esp_tunnel();
+	t.age_s = 3000;
+	t.local_ts = {ntm::parse_traffic_selector("10.1.0.0/16", "ts")};
+	t.esn = false;
+	const auto s2 = capture([&](std::FILE *f) { ntmctl::print_tunnel(f, t, 0); });
+	EXPECT_NE(s2.find("  soft lifetime: 50 minutes (rekey due)\n"), std::string::npos) << s2;
+	EXPECT_NE(s2.find("  local ts: 10.1.0.0/16\n"), std::string::npos) << s2;
+	EXPECT_NE(s2.find("  esn: off\n"), std::string::npos) << s2;
+}
+
+TEST(Output, NtmTunnelSectionUnchanged)
+{
+	ntm::Tunnel t;
+	t.local_index = 7;
+	t.remote_index = 9;
+	t.cipher = NTM_CIPHER_AES_GCM;
+	const auto s = capture([&](std::FILE *f) { ntmctl::print_tunnel(f, t, 0); });
+	EXPECT_EQ(s.find("encap"), std::string::npos) << s;
+	EXPECT_EQ(s.find(" ts:"), std::string::npos) << s;
+	EXPECT_EQ(s.find("esn"), std::string::npos) << s;
+	EXPECT_EQ(s.find("limits"), std::string::npos) << s;
+	EXPECT_NE(s.find("  counters: tx 0, rx 0\n"), std::string::npos) << s;
+	t.hard_packets = 10;
+	const auto s2 = capture([&](std::FILE *f) { ntmctl::print_tunnel(f, t, 0); });
+	EXPECT_NE(s2.find("  packet limits: hard 10\n"), std::string::npos) << s2;
+}
+
+TEST(Output, EspTunnelTable)
+{
+	const auto s = capture([&](std::FILE *f) {
+		ntmctl::print_tunnel_header(f);
+		ntmctl::print_tunnel_row(f, esp_tunnel(), 0);
+	});
+	std::istringstream in(s);
+	std::string header;
+	std::string row;
+	std::getline(in, header);
+	std::getline(in, row);
+	EXPECT_NE(header.find(" ENCAP "), std::string::npos) << header;
+	std::istringstream words(row);
+	std::vector<std::string> w{std::istream_iterator<std::string>(words), {}};
+	ASSERT_GE(w.size(), 7U);
+	EXPECT_EQ(w[0], "0x00001000");
+	EXPECT_EQ(w[1], "0xc0de0001");
+	EXPECT_EQ(w[2], "192.0.2.1:4500");
+	EXPECT_EQ(w[3], "-");
+	EXPECT_EQ(w[4], "-");
+	EXPECT_EQ(w[5], "aes-gcm");
+	EXPECT_EQ(w[6], "esp-udp");
 }

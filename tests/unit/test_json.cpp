@@ -12,12 +12,13 @@ TEST(Json, Stats)
 	s.set(NTM_STAT_A_TX_BYTES, 1234);
 	const json j = s;
 	ASSERT_TRUE(j.is_object());
-	EXPECT_EQ(j.size(), 17U);
+	EXPECT_EQ(j.size(), 19U);
 	EXPECT_EQ(j.at("tx_bytes"), 1234);
 	EXPECT_EQ(j.at("rx_packets"), 0);
-	for (const char *k : {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drop_replay", "drop_auth",
-			      "drop_no_tunnel", "drop_malformed", "drop_inner_src", "drop_nomem", "drop_tx_error",
-			      "drop_expired", "drop_acquire", "acquire_queued", "passed_up", "roamed", "keepalive_rx"})
+	for (const char *k :
+	     {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drop_replay", "drop_auth", "drop_no_tunnel",
+	      "drop_malformed", "drop_inner_src", "drop_nomem", "drop_tx_error", "drop_expired", "drop_acquire",
+	      "acquire_queued", "passed_up", "roamed", "keepalive_rx", "drop_ts", "dummy_rx"})
 		EXPECT_TRUE(j.contains(k)) << k;
 }
 
@@ -80,6 +81,49 @@ TEST(Json, Tunnel)
 	EXPECT_EQ(j.at("stats").at("rx_packets"), 3);
 	EXPECT_FALSE(j.contains("key"));
 	EXPECT_FALSE(j.contains("tx_salt"));
+	/* the ESP fields exist for every tunnel */
+	EXPECT_EQ(j.at("encap"), "ntm");
+	EXPECT_TRUE(j.at("spi_in").is_null());
+	EXPECT_TRUE(j.at("spi_out").is_null());
+	EXPECT_EQ(j.at("esn"), false);
+	EXPECT_EQ(j.at("remote_ts"), json::array());
+	EXPECT_EQ(j.at("local_ts"), json::array());
+	EXPECT_EQ(j.at("soft_lifetime"), 0);
+	EXPECT_EQ(j.at("hard_bytes"), 0);
+}
+
+TEST(Json, EspTunnel)
+{
+	ntm::Tunnel t;
+	t.encap = NTM_ENCAP_ESP_UDP;
+	t.local_index = 0x1000;
+	t.remote_index = 0xc0de0001;
+	t.cipher = NTM_CIPHER_AES_GCM;
+	t.esn = true;
+	t.remote_ts = {ntm::parse_traffic_selector("10.2.0.0/16", "ts"),
+		       ntm::parse_traffic_selector("fd00:2::/64", "ts")};
+	t.local_ts = {ntm::parse_traffic_selector("10.1.0.0/16", "ts")};
+	t.soft_lifetime = 3000;
+	t.soft_bytes = 1;
+	t.hard_bytes = UINT64_MAX;
+	t.soft_packets = 3;
+	t.hard_packets = 4;
+	const json j = t;
+	EXPECT_EQ(j.at("encap"), "esp-udp");
+	EXPECT_EQ(j.at("local_index"), 0x1000);
+	EXPECT_EQ(j.at("remote_index"), 0xc0de0001U);
+	EXPECT_EQ(j.at("spi_in"), "0x00001000");
+	EXPECT_EQ(j.at("spi_out"), "0xc0de0001");
+	EXPECT_EQ(j.at("esn"), true);
+	EXPECT_EQ(j.at("remote_ts"), json::parse(R"(["10.2.0.0/16","fd00:2::/64"])"));
+	EXPECT_EQ(j.at("local_ts"), json::parse(R"(["10.1.0.0/16"])"));
+	EXPECT_EQ(j.at("soft_lifetime"), 3000);
+	EXPECT_EQ(j.at("soft_bytes"), 1);
+	EXPECT_EQ(j.at("hard_bytes").get<std::uint64_t>(), UINT64_MAX);
+	EXPECT_EQ(j.at("soft_packets"), 3);
+	EXPECT_EQ(j.at("hard_packets"), 4);
+	EXPECT_FALSE(j.contains("rx_key"));
+	EXPECT_EQ(json::parse(ntm::json_dump(j)), j);
 }
 
 TEST(Json, Events)
@@ -96,7 +140,14 @@ TEST(Json, Events)
 	const ntm::Event exp = ntm::ExpiredEvent{5, 7, 9, NTM_EXPIRE_LIFETIME};
 	EXPECT_EQ(ntm::event_to_json(exp, "ntm0"),
 		  json::parse(R"({"event":"expired","ifindex":5,"ifname":"ntm0","local_index":7,"remote_index":9,)"
-			      R"("reason":"lifetime","reason_code":1})"));
+			      R"("reason":"lifetime","reason_code":1,"soft":false})"));
+
+	const ntm::Event soft = ntm::ExpiredEvent{5, 4096, 8192, NTM_EXPIRE_SOFT_BYTES};
+	EXPECT_EQ(ntm::event_to_json(soft, "ntm0"),
+		  json::parse(R"({"event":"expired","ifindex":5,"ifname":"ntm0","local_index":4096,)"
+			      R"("remote_index":8192,"reason":"soft-bytes","reason_code":17,"soft":true})"));
+	const ntm::Event hard = ntm::ExpiredEvent{5, 4096, 8192, NTM_EXPIRE_HARD_PACKETS};
+	EXPECT_EQ(ntm::event_to_json(hard, "").at("reason"), "hard-packets");
 }
 
 TEST(Json, NonUtf8NameDoesNotThrow)

@@ -2,6 +2,8 @@
 #include <arpa/inet.h>
 
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -86,11 +88,15 @@ TEST(Names, CipherAndReason)
 
 TEST(Stats, Table)
 {
-	ASSERT_EQ(ntm::kStats.size(), 17U);
+	ASSERT_EQ(ntm::kStats.size(), 19U);
+	/* 1..17, then the counters appended after NTM_STAT_A_PAD (18) */
 	for (std::size_t i = 0; i < ntm::kStats.size(); i++)
-		EXPECT_EQ(ntm::kStats[i].attr, static_cast<int>(i) + 1);
+		EXPECT_EQ(ntm::kStats[i].attr, static_cast<int>(i) + (i < 17 ? 1 : 2)) << i;
 	EXPECT_EQ(ntm::kStats.front().name, "rx_packets");
-	EXPECT_EQ(ntm::kStats.back().name, "keepalive_rx");
+	EXPECT_EQ(ntm::kStats[16].name, "keepalive_rx");
+	EXPECT_EQ(ntm::kStats[17].name, "drop_ts");
+	EXPECT_EQ(ntm::kStats.back().name, "dummy_rx");
+	EXPECT_EQ(ntm::kStats.back().attr, NTM_STAT_A_MAX);
 }
 
 TEST(Stats, GetSetDrops)
@@ -104,8 +110,16 @@ TEST(Stats, GetSetDrops)
 	s.set(NTM_STAT_A_PAD, 9); /* ignored */
 	EXPECT_EQ(s.get(NTM_STAT_A_RX_PACKETS), 5U);
 	EXPECT_EQ(s.get(0), 0U);
+	EXPECT_EQ(s.get(NTM_STAT_A_PAD), 0U);
 	EXPECT_EQ(s.get(1000), 0U);
 	EXPECT_EQ(s.drops(), 5U);
+	/* the counters appended after NTM_STAT_A_PAD */
+	s.set(NTM_STAT_A_DROP_TS, 4);
+	s.set(NTM_STAT_A_DUMMY_RX, 6);
+	EXPECT_EQ(s.get(NTM_STAT_A_DROP_TS), 4U);
+	EXPECT_EQ(s.get(NTM_STAT_A_DUMMY_RX), 6U);
+	EXPECT_EQ(s.drops(), 9U);
+	EXPECT_EQ(s.get(NTM_STAT_A_MAX + 1), 0U);
 }
 
 TEST(Flags, Strings)
@@ -138,4 +152,95 @@ TEST(Secret, WipesAndCompares)
 	std::string s = "secret";
 	ntm::secure_wipe(s);
 	EXPECT_TRUE(s.empty());
+}
+
+TEST(Names, EncapReasonsSpi)
+{
+	EXPECT_EQ(ntm::encap_name(NTM_ENCAP_NTM), "ntm");
+	EXPECT_EQ(ntm::encap_name(NTM_ENCAP_ESP_UDP), "esp-udp");
+	EXPECT_EQ(ntm::encap_name(9), "unknown-9");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_HARD_BYTES), "hard-bytes");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_HARD_PACKETS), "hard-packets");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_SOFT_TIME), "soft-time");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_SOFT_BYTES), "soft-bytes");
+	EXPECT_EQ(ntm::expire_reason_name(NTM_EXPIRE_SOFT_PACKETS), "soft-packets");
+	EXPECT_EQ(ntm::expire_reason_name(0), "unknown-0");
+	EXPECT_EQ(ntm::expire_reason_name(19), "unknown-19");
+	for (const auto r : {NTM_EXPIRE_LIFETIME, NTM_EXPIRE_COUNTER, NTM_EXPIRE_HARD_BYTES, NTM_EXPIRE_HARD_PACKETS})
+		EXPECT_FALSE(ntm::expire_reason_is_soft(r)) << r;
+	for (const auto r : {NTM_EXPIRE_SOFT_TIME, NTM_EXPIRE_SOFT_BYTES, NTM_EXPIRE_SOFT_PACKETS})
+		EXPECT_TRUE(ntm::expire_reason_is_soft(r)) << r;
+	EXPECT_TRUE((ntm::ExpiredEvent{1, 2, 3, NTM_EXPIRE_SOFT_BYTES}.soft()));
+	EXPECT_FALSE((ntm::ExpiredEvent{1, 2, 3, NTM_EXPIRE_HARD_BYTES}.soft()));
+	EXPECT_EQ(ntm::spi_string(0x1000), "0x00001000");
+	EXPECT_EQ(ntm::spi_string(0xdeadbeef), "0xdeadbeef");
+}
+
+TEST(Prefix, ValidContainsMasked)
+{
+	const ntm::Prefix p{ntm::parse_ipv4("10.2.0.0"), 16};
+	EXPECT_TRUE(p.valid());
+	EXPECT_EQ(p.to_string(), "10.2.0.0/16");
+	EXPECT_TRUE(p.contains(ntm::parse_ipv4("10.2.255.1")));
+	EXPECT_FALSE(p.contains(ntm::parse_ipv4("10.3.0.1")));
+	EXPECT_FALSE(p.contains(ntm::parse_ipv6("::a02:1")));
+	EXPECT_FALSE((ntm::Prefix{ntm::parse_ipv4("10.2.0.1"), 16}.valid()));
+	EXPECT_FALSE((ntm::Prefix{ntm::parse_ipv4("10.2.0.0"), 33}.valid()));
+	EXPECT_FALSE(ntm::Prefix{}.valid());
+	EXPECT_FALSE(ntm::Prefix{}.contains(ntm::parse_ipv4("10.2.0.0")));
+	EXPECT_EQ((ntm::Prefix{ntm::parse_ipv4("10.2.3.4"), 15}.masked().to_string()), "10.2.0.0/15");
+	EXPECT_EQ((ntm::Prefix{ntm::parse_ipv4("10.2.3.4"), 40}.masked().to_string()), "10.2.3.4/32");
+	const ntm::Prefix all{ntm::parse_ipv4("0.0.0.0"), 0};
+	EXPECT_TRUE(all.valid());
+	EXPECT_TRUE(all.contains(ntm::parse_ipv4("255.255.255.255")));
+	const ntm::Prefix v6{ntm::parse_ipv6("fd00:2::"), 63};
+	EXPECT_TRUE(v6.valid());
+	EXPECT_TRUE(v6.contains(ntm::parse_ipv6("fd00:2:0:1::9")));
+	EXPECT_FALSE(v6.contains(ntm::parse_ipv6("fd00:2:0:2::")));
+	EXPECT_FALSE((ntm::Prefix{ntm::parse_ipv6("fd00::1"), 127}.valid()));
+	EXPECT_TRUE((ntm::Prefix{ntm::parse_ipv6("fd00::1"), 128}.valid()));
+	/* sig::Prefix is the same type (pools of the signalling) */
+	EXPECT_EQ(p, (ntm::Prefix{ntm::parse_ipv4("10.2.0.0"), 16}));
+	EXPECT_NE(p, (ntm::Prefix{ntm::parse_ipv4("10.2.0.0"), 17}));
+}
+
+TEST(Prefix, Uapi)
+{
+	static_assert(sizeof(ntm_prefix) == 20);
+	auto bytes = [](const ntm_prefix &u) {
+		std::vector<std::uint8_t> b(sizeof(u));
+		std::memcpy(b.data(), &u, sizeof(u));
+		return b;
+	};
+	const ntm::Prefix p{ntm::parse_ipv4("10.2.0.0"), 16};
+	const ntm_prefix u = p.to_uapi();
+	EXPECT_EQ(u.family, AF_INET);
+	EXPECT_EQ(u.prefixlen, 16);
+	EXPECT_EQ(u.reserved[0] | u.reserved[1], 0);
+	EXPECT_EQ(u.addr[0], 10);
+	EXPECT_EQ(u.addr[1], 2);
+	for (std::size_t i = 4; i < 16; i++)
+		EXPECT_EQ(u.addr[i], 0) << i;
+	EXPECT_EQ(ntm::Prefix::from_uapi(bytes(u)), p);
+
+	const ntm::Prefix p6{ntm::parse_ipv6("fd00:2::"), 64};
+	EXPECT_EQ(ntm::Prefix::from_uapi(bytes(p6.to_uapi())), p6);
+
+	auto b = bytes(u);
+	EXPECT_FALSE(ntm::Prefix::from_uapi(std::span<const std::uint8_t>(b).first(19)));
+	b.push_back(0);
+	EXPECT_FALSE(ntm::Prefix::from_uapi(b));
+	ntm_prefix bad = u;
+	bad.family = 99;
+	EXPECT_FALSE(ntm::Prefix::from_uapi(bytes(bad)));
+	bad = u;
+	bad.prefixlen = 33;
+	EXPECT_FALSE(ntm::Prefix::from_uapi(bytes(bad)));
+	bad = u;
+	bad.addr[3] = 1; /* host bits */
+	EXPECT_FALSE(ntm::Prefix::from_uapi(bytes(bad)));
+	bad = u;
+	bad.addr[8] = 1; /* beyond an IPv4 address: ignored */
+	bad.reserved[0] = 1;
+	EXPECT_EQ(ntm::Prefix::from_uapi(bytes(bad)), p);
 }

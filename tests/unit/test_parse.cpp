@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -159,9 +161,11 @@ TEST(ParseKey, Lengths)
 	ASSERT_EQ(k32.size(), 32U);
 	EXPECT_EQ(k32.data()[0], 0xff);
 	for (const std::string &s :
-	     {std::string(), std::string(31, 'a'), std::string(33, 'a'), std::string(48, 'a'), std::string(63, 'a'),
+	     {std::string(), std::string(31, 'a'), std::string(33, 'a'), std::string(47, 'a'), std::string(63, 'a'),
 	      std::string(66, 'a'), std::string(32, 'g'), "0x" + std::string(30, 'a'), std::string(31, 'a') + " "})
 		EXPECT_THROW(ntm::parse_hex_key(s), UsageError) << s;
+	/* AES-192 of ESP */
+	EXPECT_EQ(ntm::parse_hex_key(std::string(48, 'a')).size(), 24U);
 }
 
 TEST(ParseKey, NeverEchoed)
@@ -183,6 +187,12 @@ TEST(ParseKey, CipherLength)
 	EXPECT_THROW(ntm::check_key_length(NTM_CIPHER_CHACHA20_POLY1305, 16), UsageError);
 	EXPECT_THROW(ntm::check_key_length(NTM_CIPHER_AES_GCM, 24), UsageError);
 	EXPECT_THROW(ntm::check_key_length(NTM_CIPHER_NONE, 32), UsageError);
+	/* ESP: rfc4106(gcm(aes)) takes AES-192 too, ChaCha20-Poly1305 still 32 only */
+	EXPECT_NO_THROW(ntm::check_key_length(NTM_CIPHER_AES_GCM, 24, NTM_ENCAP_ESP_UDP));
+	EXPECT_NO_THROW(ntm::check_key_length(NTM_CIPHER_AES_GCM, 16, NTM_ENCAP_ESP_UDP));
+	EXPECT_THROW(ntm::check_key_length(NTM_CIPHER_AES_GCM, 20, NTM_ENCAP_ESP_UDP), UsageError);
+	EXPECT_THROW(ntm::check_key_length(NTM_CIPHER_CHACHA20_POLY1305, 24, NTM_ENCAP_ESP_UDP), UsageError);
+	EXPECT_THROW(ntm::check_key_length(NTM_CIPHER_AES_GCM, 24, NTM_ENCAP_NTM), UsageError);
 }
 
 TEST(ParseKey, Text)
@@ -337,4 +347,317 @@ TEST(ParseIfname, Rules)
 	for (const std::string &s : {std::string(), std::string(16, 'x'), std::string("a/b"), std::string("a:b"),
 				     std::string("a b"), std::string("."), std::string(".."), std::string("a\tb")})
 		EXPECT_THROW(ntm::parse_ifname(s), UsageError) << s;
+}
+
+/* ---- ESP in UDP: encapsulation, traffic selectors, amounts, tunnel checks ---- */
+
+TEST(ParseEncap, Names)
+{
+	EXPECT_EQ(ntm::parse_encap("ntm"), NTM_ENCAP_NTM);
+	EXPECT_EQ(ntm::parse_encap("esp-udp"), NTM_ENCAP_ESP_UDP);
+	for (const char *s : {"", "esp", "ESP-UDP", "esp-udp ", "1"})
+		EXPECT_THROW(ntm::parse_encap(s), UsageError) << s;
+}
+
+TEST(ParseTrafficSelector, Good)
+{
+	EXPECT_EQ(ntm::parse_traffic_selector("10.2.0.0/16", "ts").to_string(), "10.2.0.0/16");
+	EXPECT_EQ(ntm::parse_traffic_selector("0.0.0.0/0", "ts").to_string(), "0.0.0.0/0");
+	EXPECT_EQ(ntm::parse_traffic_selector("10.2.0.7", "ts").to_string(), "10.2.0.7/32");
+	EXPECT_EQ(ntm::parse_traffic_selector("fd00:2::/64", "ts").to_string(), "fd00:2::/64");
+	EXPECT_EQ(ntm::parse_traffic_selector("::/0", "ts").to_string(), "::/0");
+	EXPECT_EQ(ntm::parse_traffic_selector("fd00::1", "ts").len, 128);
+	EXPECT_EQ(ntm::parse_traffic_selector("10.2.0.128/25", "ts").len, 25);
+}
+
+TEST(ParseTrafficSelector, Bad)
+{
+	for (const char *s :
+	     {"", "/16", "10.2.0.0/", "10.2.0.0/33", "10.2.0.0/016", "10.2.0.0/-1", "10.2.0.0/1x", "fd00::/129",
+	      "10.2.0/16", "host/16", "10.2.0.0/16/8", "::ffff:10.2.0.0/112", "10.2.0.0 /16", "fe80::1%eth0/128"})
+		EXPECT_THROW(ntm::parse_traffic_selector(s, "--remote-ts"), UsageError) << s;
+	try {
+		(void)ntm::parse_traffic_selector("10.2.0.1/16", "--remote-ts");
+		FAIL();
+	} catch (const UsageError &e) {
+		EXPECT_STREQ(e.what(), "invalid --remote-ts '10.2.0.1/16': host bits are set (the network is "
+				       "10.2.0.0/16)");
+	}
+	EXPECT_THROW(ntm::parse_traffic_selector("fd00::1/64", "ts"), UsageError);
+}
+
+TEST(ParseTrafficSelector, Lists)
+{
+	std::vector<ntm::Prefix> ts;
+	ntm::parse_traffic_selectors("10.2.0.0/16,fd00:2::/64", "--remote-ts", ts);
+	ntm::parse_traffic_selectors("192.0.2.1", "--remote-ts", ts);
+	ASSERT_EQ(ts.size(), 3U);
+	EXPECT_EQ(ts[1].to_string(), "fd00:2::/64");
+	EXPECT_EQ(ts[2].to_string(), "192.0.2.1/32");
+	for (const char *s : {"", ",", "10.2.0.0/16,", ",10.2.0.0/16", "10.2.0.0/16,,10.3.0.0/16"}) {
+		std::vector<ntm::Prefix> v;
+		EXPECT_THROW(ntm::parse_traffic_selectors(s, "ts", v), UsageError) << s;
+	}
+	/* at most NTM_TS_MAX in all */
+	std::vector<ntm::Prefix> many;
+	std::string list;
+	for (int i = 0; i < NTM_TS_MAX; i++)
+		list += (i != 0 ? "," : "") + std::string("10.") + std::to_string(i) + ".0.0/16";
+	ntm::parse_traffic_selectors(list, "ts", many);
+	EXPECT_EQ(many.size(), static_cast<std::size_t>(NTM_TS_MAX));
+	try {
+		ntm::parse_traffic_selectors("10.99.0.0/16", "--local-ts", many);
+		FAIL();
+	} catch (const UsageError &e) {
+		EXPECT_STREQ(e.what(), "too many --local-ts selectors: at most 8");
+	}
+}
+
+TEST(ParseAmount, Suffixes)
+{
+	EXPECT_EQ(ntm::parse_amount("0", "n"), 0U);
+	EXPECT_EQ(ntm::parse_amount("1000", "n"), 1000U);
+	EXPECT_EQ(ntm::parse_amount("0x10", "n"), 16U);
+	EXPECT_EQ(ntm::parse_amount("1K", "n"), 1024U);
+	EXPECT_EQ(ntm::parse_amount("3k", "n"), 3072U);
+	EXPECT_EQ(ntm::parse_amount("2M", "n"), 2U << 20);
+	EXPECT_EQ(ntm::parse_amount("1G", "n"), 1ULL << 30);
+	EXPECT_EQ(ntm::parse_amount("5T", "n"), 5ULL << 40);
+	EXPECT_EQ(ntm::parse_amount("15E", "n"), 15ULL << 60);
+	EXPECT_EQ(ntm::parse_amount("18446744073709551615", "n"), UINT64_MAX);
+	for (const char *s : {"", "K", "1KB", "1.5G", "-1", "16E", "18446744073709551616", "1 G", "G1", "0x10K", "1X"})
+		EXPECT_THROW(ntm::parse_amount(s, "--hard-bytes"), UsageError) << s;
+}
+
+namespace {
+
+ntm::TunnelSettings esp_tunnel()
+{
+	ntm::TunnelSettings t;
+	t.encap = NTM_ENCAP_ESP_UDP;
+	t.local_index = 0x1000;
+	t.remote_index = 0x2000;
+	t.endpoint = ntm::parse_endpoint("192.0.2.1:4500");
+	t.cipher = NTM_CIPHER_AES_GCM;
+	t.key = ntm::parse_hex_key(std::string(32, '1'));
+	t.rx_key = ntm::parse_hex_key(std::string(32, '2'));
+	t.tx_salt = ntm::parse_salt("01020304", "tx");
+	t.rx_salt = ntm::parse_salt("01020304", "rx"); /* different keys: equal salts are fine */
+	t.remote_ts = {ntm::parse_traffic_selector("10.2.0.0/16", "ts")};
+	t.local_ts = {ntm::parse_traffic_selector("10.1.0.0/16", "ts")};
+	t.esn = true;
+	t.lifetime = 3600;
+	t.soft_lifetime = 3000;
+	t.soft_bytes = 1000;
+	t.hard_bytes = 2000;
+	t.soft_packets = 10;
+	t.hard_packets = 20;
+	return t;
+}
+
+ntm::TunnelSettings ntm_tunnel()
+{
+	ntm::TunnelSettings t;
+	t.local_index = 7;
+	t.remote_index = 9;
+	t.endpoint = ntm::parse_endpoint("192.0.2.1:4500");
+	t.vip4 = ntm::parse_ipv4("10.1.0.2");
+	t.cipher = NTM_CIPHER_CHACHA20_POLY1305;
+	t.key = ntm::parse_hex_key(std::string(64, 'a'));
+	t.tx_salt = ntm::parse_salt("01020304", "tx");
+	t.rx_salt = ntm::parse_salt("05060708", "rx");
+	return t;
+}
+
+std::string check_message(const ntm::TunnelSettings &t, ntm::TunnelRequest what = ntm::TunnelRequest::create)
+{
+	try {
+		ntm::check_tunnel(t, what);
+	} catch (const UsageError &e) {
+		return e.what();
+	}
+	return "ok";
+}
+
+} // namespace
+
+TEST(CheckTunnel, GoodRequests)
+{
+	EXPECT_EQ(check_message(esp_tunnel()), "ok");
+	EXPECT_EQ(check_message(ntm_tunnel()), "ok");
+	auto t = ntm_tunnel();
+	t.encap = NTM_ENCAP_NTM; /* explicit default */
+	t.hard_packets = 100;	 /* limits suit NTM tunnels too */
+	EXPECT_EQ(check_message(t), "ok");
+	auto e = esp_tunnel();
+	e.local_ts.clear();
+	e.esn = false;
+	e.soft_bytes = 5000; /* hard 2000 ... */
+	e.hard_bytes = 0;    /* ... is "no limit" */
+	e.tx_counter = UINT32_MAX;
+	e.local_index = NTM_ESP_SPI_MIN;
+	e.remote_index = UINT32_MAX;
+	EXPECT_EQ(check_message(e), "ok");
+
+	ntm::TunnelSettings set;
+	set.local_index = 0x1000;
+	set.endpoint = ntm::parse_endpoint("192.0.2.9:4500");
+	set.soft_lifetime = 100;
+	set.lifetime = 200;
+	set.hard_bytes = 1;
+	set.flags = NTM_TUNNEL_F_NO_ROAMING;
+	EXPECT_EQ(check_message(set, ntm::TunnelRequest::change), "ok");
+}
+
+TEST(CheckTunnel, EspErrors)
+{
+	auto t = esp_tunnel();
+	t.local_index = 255;
+	EXPECT_EQ(check_message(t), "invalid inbound SPI 255: ESP SPIs are 256..2^32-1 (1..255 are reserved)");
+	t = esp_tunnel();
+	t.remote_index = 1;
+	EXPECT_EQ(check_message(t), "invalid outbound SPI 1: ESP SPIs are 256..2^32-1 (1..255 are reserved)");
+	t = esp_tunnel();
+	t.rx_key = ntm::SecretBytes{};
+	EXPECT_EQ(check_message(t), "an ESP tunnel needs rx-key (the inbound SA's key)");
+	t = esp_tunnel();
+	t.rx_key = ntm::parse_hex_key(std::string(64, '2'));
+	EXPECT_EQ(check_message(t), "key and rx-key must have the same length");
+	t.key = ntm::parse_hex_key(std::string(48, '1')); /* AES-192 */
+	t.rx_key = ntm::parse_hex_key(std::string(48, '2'));
+	EXPECT_EQ(check_message(t), "ok");
+	auto n = ntm_tunnel();
+	n.cipher = NTM_CIPHER_AES_GCM;
+	n.key = ntm::parse_hex_key(std::string(48, '1')); /* not for NTM tunnels */
+	EXPECT_EQ(check_message(n), "cipher aes-gcm needs a 16 or 32 byte key, got 24 bytes");
+	t = esp_tunnel();
+	t.cipher = NTM_CIPHER_CHACHA20_POLY1305; /* 16-byte keys */
+	EXPECT_NE(check_message(t).find("chacha20-poly1305 needs a 32 byte key"), std::string::npos);
+	t.key = ntm::parse_hex_key(std::string(64, '1'));
+	EXPECT_EQ(check_message(t).rfind("rx-key: cipher chacha20-poly1305 needs a 32 byte key", 0), 0U);
+	t = esp_tunnel();
+	t.rx_key = ntm::parse_hex_key(std::string(32, '1')); /* same key ... */
+	EXPECT_EQ(check_message(t), "key and rx-key are equal: tx-salt and rx-salt must differ");
+	t.rx_salt = ntm::parse_salt("05060708", "rx"); /* ... different salts: distinct nonces */
+	EXPECT_EQ(check_message(t), "ok");
+	t = esp_tunnel();
+	t.remote_ts.clear();
+	EXPECT_EQ(check_message(t), "an ESP tunnel needs at least one remote-ts (the peer's networks)");
+	t = esp_tunnel();
+	t.remote_ts.assign(NTM_TS_MAX + 1, ntm::Prefix{ntm::parse_ipv4("10.0.0.0"), 8});
+	EXPECT_EQ(check_message(t), "too many remote-ts selectors: 9, at most 8");
+	t = esp_tunnel();
+	t.local_ts.push_back(ntm::Prefix{ntm::parse_ipv4("10.1.2.3"), 16});
+	EXPECT_EQ(check_message(t), "invalid local-ts 10.1.2.3/16: not a network (host bits set or bad length)");
+	t.local_ts.back() = ntm::Prefix{ntm::parse_ipv4("10.0.0.0"), 33};
+	EXPECT_NE(check_message(t), "ok");
+	t.local_ts.back() = ntm::Prefix{};
+	EXPECT_NE(check_message(t), "ok");
+	t = esp_tunnel();
+	t.encap = 7;
+	EXPECT_EQ(check_message(t), "unknown encapsulation 7");
+	t = esp_tunnel();
+	t.vip4 = ntm::parse_ipv4("10.2.0.1");
+	EXPECT_EQ(check_message(t), "vip4 and vip6 do not apply to ESP tunnels (packets are chosen by remote-ts)");
+	/* the first sequence number: 1..2^32-1, with ESN up to the counter limit */
+	t = esp_tunnel();
+	t.tx_counter = 1;
+	EXPECT_EQ(check_message(t), "ok");
+	t.tx_counter = 0;
+	EXPECT_EQ(check_message(t), "tx-counter 0 is out of range: 1..18446744073709543422 with esn");
+	t.tx_counter = NTM_COUNTER_LIMIT - 1;
+	EXPECT_EQ(check_message(t), "ok");
+	t.tx_counter = NTM_COUNTER_LIMIT;
+	EXPECT_NE(check_message(t), "ok");
+	t.esn = false;
+	t.tx_counter = 1ULL << 32;
+	EXPECT_EQ(check_message(t), "tx-counter 4294967296 is out of range: 1..4294967295 without esn");
+}
+
+TEST(CheckTunnel, NtmErrors)
+{
+	auto t = ntm_tunnel();
+	t.esn = true;
+	EXPECT_EQ(check_message(t), "esn needs encap esp-udp");
+	t = ntm_tunnel();
+	t.rx_key = ntm::parse_hex_key(std::string(64, 'b'));
+	EXPECT_EQ(check_message(t), "rx-key needs encap esp-udp (an NTM tunnel has one key)");
+	t = ntm_tunnel();
+	t.remote_ts = {ntm::parse_traffic_selector("10.2.0.0/16", "ts")};
+	EXPECT_EQ(check_message(t), "traffic selectors (remote-ts, local-ts) need encap esp-udp");
+	t = ntm_tunnel();
+	t.rx_salt = t.tx_salt;
+	EXPECT_EQ(check_message(t), "tx-salt and rx-salt must differ");
+	t = ntm_tunnel();
+	t.vip4.reset();
+	EXPECT_EQ(check_message(t), "vip4 or vip6 is required");
+	t = ntm_tunnel();
+	t.local_index = 0;
+	EXPECT_EQ(check_message(t), "the local index is required (1..2^32-1)");
+	t = ntm_tunnel();
+	t.remote_index.reset();
+	EXPECT_EQ(check_message(t), "the remote index is required (1..2^32-1)");
+	t = ntm_tunnel();
+	t.key = ntm::SecretBytes{};
+	EXPECT_EQ(check_message(t), "the key is required");
+	t = ntm_tunnel();
+	t.endpoint.reset();
+	EXPECT_EQ(check_message(t), "the endpoint is required");
+	t = ntm_tunnel();
+	t.cipher.reset();
+	EXPECT_EQ(check_message(t), "the cipher is required");
+	t = ntm_tunnel();
+	t.tx_salt.reset();
+	EXPECT_EQ(check_message(t), "tx-salt and rx-salt are required");
+	t = ntm_tunnel();
+	t.flags = 0x80;
+	EXPECT_EQ(check_message(t), "unknown tunnel flags 128");
+	t = ntm_tunnel();
+	t.tx_counter = 0; /* NTM counters start at 0 */
+	EXPECT_EQ(check_message(t), "ok");
+	t.tx_counter = NTM_COUNTER_LIMIT;
+	EXPECT_EQ(check_message(t), "tx-counter 18446744073709543423 is at or above the limit 18446744073709543423");
+}
+
+TEST(CheckTunnel, SoftBelowHard)
+{
+	auto t = esp_tunnel();
+	t.soft_lifetime = 3600;
+	EXPECT_EQ(check_message(t), "soft-lifetime 3600 must be below lifetime 3600");
+	t = esp_tunnel();
+	t.soft_bytes = 2001;
+	EXPECT_EQ(check_message(t), "soft-bytes 2001 must be below hard-bytes 2000");
+	t = esp_tunnel();
+	t.soft_packets = 20;
+	EXPECT_EQ(check_message(t), "soft-packets 20 must be below hard-packets 20");
+	ntm::TunnelSettings set;
+	set.local_index = 5;
+	set.soft_packets = 30;
+	set.hard_packets = 20;
+	EXPECT_EQ(check_message(set, ntm::TunnelRequest::change), "soft-packets 30 must be below hard-packets 20");
+}
+
+TEST(CheckTunnel, ChangeIsLimited)
+{
+	ntm::TunnelSettings set;
+	set.local_index = 5;
+	EXPECT_EQ(check_message(set, ntm::TunnelRequest::change), "ok");
+	auto bad = [&](const std::function<void(ntm::TunnelSettings &)> &f) {
+		ntm::TunnelSettings s = set;
+		f(s);
+		return check_message(s, ntm::TunnelRequest::change);
+	};
+	EXPECT_EQ(bad([](auto &s) { s.remote_index = 6; }),
+		  "the remote index cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.vip6 = ntm::parse_ipv6("fd00::1"); }),
+		  "the virtual addresses cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.rx_key = ntm::parse_hex_key(std::string(32, 'c')); }),
+		  "the cipher, keys and salts cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.encap = NTM_ENCAP_ESP_UDP; }),
+		  "the encapsulation cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.esn = true; }), "esn cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.tx_counter = 5; }), "tx-counter cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.local_ts = {ntm::parse_traffic_selector("10.0.0.0/8", "ts")}; }),
+		  "the traffic selectors cannot be changed (a rekey is a new tunnel)");
+	EXPECT_EQ(bad([](auto &s) { s.local_index = 0; }), "the local index is required (1..2^32-1)");
 }

@@ -28,6 +28,11 @@
  *   owner closes its last descriptor the module releases the socket.  The
  *   value -1 detaches the current socket.  A socket already used by another
  *   encapsulation is refused with -EBUSY.
+ *   Once the device has an ESP tunnel, the RFC 3948 rules apply on top: a
+ *   one-byte 0xff datagram is a NAT keepalive, consumed and counted in
+ *   KEEPALIVE_RX; a first word of NTM_ESP_SPI_MIN or more is an ESP SPI,
+ *   consumed (a DROP_NO_TUNNEL when no ESP tunnel has it as LOCAL_INDEX).
+ *   The non-ESP marker (first word 0, IKE) is always left to the owner.
  *   NTM_A_FLAGS (enum ntm_device_flags), NTM_A_FWMARK (mark of outer
  *   packets), NTM_A_ACQUIRE_QLEN (packets held for unknown destinations,
  *   0..NTM_ACQUIRE_QLEN_MAX).
@@ -40,10 +45,31 @@
  *   both directions, or an endpoint family with no socket adopted
  *   (-EADDRNOTAVAIL).  Packets queued for the new virtual addresses by the
  *   acquire mechanism are sent through the new tunnel at once.
+ *   Optional: ENCAP (default NTM_ENCAP_NTM), FLAGS, LIFETIME (hard),
+ *   SOFT_LIFETIME, SOFT_BYTES, HARD_BYTES, SOFT_PACKETS, HARD_PACKETS (a
+ *   soft limit must be below its hard one), TX_COUNTER (the first counter
+ *   to send: NTM 0..NTM_COUNTER_LIMIT-1, default 0; ESP 1..2^32-1, with
+ *   ESN 1..NTM_COUNTER_LIMIT-1, default 1 -- for tests and for restoring
+ *   state; never reuse a counter under one key).
+ *   ESP tunnels (ENCAP = NTM_ENCAP_ESP_UDP) instead need LOCAL_INDEX and
+ *   REMOTE_INDEX >= NTM_ESP_SPI_MIN (inbound / outbound SPI), KEY and
+ *   RX_KEY (16, 24 or 32 bytes for AES-GCM, 32 for ChaCha20-Poly1305),
+ *   TX_SALT and RX_SALT, REMOTE_TS with 1..NTM_TS_MAX prefixes; LOCAL_TS
+ *   (0..NTM_TS_MAX) and ESN are optional; VIP4/VIP6 are refused.  The same
+ *   key and salt in both directions is refused.  A traffic selector is a
+ *   struct ntm_prefix of family AF_INET or AF_INET6 with no host bits set.
+ *   ESN, RX_KEY, REMOTE_TS and LOCAL_TS are refused on NTM tunnels.
+ *   Packets queued by the acquire mechanism for destinations inside
+ *   REMOTE_TS leave through a new ESP tunnel at once.
  *
  * NTM_CMD_SET_TUNNEL (doit)
- *   NTM_A_TUNNEL with LOCAL_INDEX and any of ENDPOINT, FLAGS, LIFETIME.
- *   Keys are never changed in place: a rekey is a new tunnel.
+ *   NTM_A_TUNNEL with LOCAL_INDEX and any of ENDPOINT (for ESP: MOBIKE,
+ *   RFC 4555, moves the SA pair), FLAGS, LIFETIME, SOFT_LIFETIME,
+ *   SOFT_BYTES, HARD_BYTES, SOFT_PACKETS, HARD_PACKETS (each replaces its
+ *   value, 0 removes the limit; lifetimes count from creation).
+ *   Keys are never changed in place: a rekey is a new tunnel.  REMOTE_INDEX,
+ *   VIP4/VIP6, CIPHER, KEY, RX_KEY, salts, ENCAP, ESN, traffic selectors
+ *   and TX_COUNTER are refused.
  *
  * NTM_CMD_DEL_TUNNEL (doit)
  *   NTM_A_TUNNEL with LOCAL_INDEX.  -ENOENT when unknown.  Without
@@ -55,7 +81,9 @@
  *   message carries NTM_A_IFINDEX and one or more NTM_A_TUNNEL attributes.
  *   A dump that spans several messages resumes after the last index sent,
  *   so tunnels added or removed meanwhile never cause duplicates.
- *   Keys are never reported.
+ *   Keys are never reported.  ESP tunnels also carry ENCAP, ESN (when
+ *   set), REMOTE_TS and LOCAL_TS (when given); every tunnel reports
+ *   SOFT_LIFETIME and the four byte/packet limits (0: none).
  *
  * Events (multicast group NTM_GENL_MCGRP_EVENTS, same netns as the device)
  * ------
@@ -65,15 +93,21 @@
  * NTM_CMD_EVENT_ENDPOINT: an authenticated packet arrived from a new outer
  *   source and the endpoint moved there.  NTM_A_IFINDEX, NTM_A_TUNNEL
  *   (LOCAL_INDEX, ENDPOINT).
- * NTM_CMD_EVENT_EXPIRED: a tunnel was removed by the kernel.  NTM_A_IFINDEX,
- *   NTM_A_TUNNEL (LOCAL_INDEX, REMOTE_INDEX), NTM_A_REASON
- *   (enum ntm_expire_reason).
+ * NTM_CMD_EVENT_EXPIRED: a tunnel was removed by the kernel, or (soft
+ *   reasons, at most once per tunnel) reached a soft limit and stays.
+ *   NTM_A_IFINDEX, NTM_A_TUNNEL (LOCAL_INDEX, REMOTE_INDEX), NTM_A_REASON
+ *   (enum ntm_expire_reason).  Byte and packet limits count inner bytes
+ *   and packets of each direction separately; reaching one in either
+ *   direction triggers it, and the packet that reaches a hard limit is the
+ *   last one through.
  *
  * Wire format (see Documentation/protocol/data-message.rst)
  * -----------
  * struct ntm_data_hdr, then the inner IPv4/IPv6 packet encrypted with the
  * tunnel's AEAD, then a 16-byte tag.  AAD is the 16-byte header; the 12-byte
  * nonce is the direction's 4-byte salt followed by the big-endian counter.
+ * ESP tunnels send RFC 4303 tunnel-mode ESP in UDP (RFC 3948); see
+ * Documentation/protocol/esp-udp.rst.
  */
 #ifndef _UAPI_LINUX_NTM_H
 #define _UAPI_LINUX_NTM_H
@@ -130,6 +164,42 @@ enum ntm_cipher {
 	__NTM_CIPHER_MAX,
 };
 
+/*
+ * Encapsulations of a tunnel.  NTM_ENCAP_ESP_UDP is an ESP tunnel-mode SA
+ * pair (RFC 4303) in UDP (RFC 3948): LOCAL_INDEX is the inbound SPI and
+ * REMOTE_INDEX the outbound SPI (both >= NTM_ESP_SPI_MIN); KEY/TX_SALT are
+ * the outbound SA's AEAD key and 4-byte salt, RX_KEY/RX_SALT the inbound
+ * SA's.  AES-GCM runs as rfc4106(gcm(aes)) with a 16-byte ICV,
+ * ChaCha20-Poly1305 as rfc7539esp(chacha20,poly1305).  Packets go to the
+ * peer by longest match of the inner destination on REMOTE_TS (the newest
+ * SA wins a tie, so a rekeyed SA takes over as soon as it is added); an
+ * inbound packet's inner source must lie in REMOTE_TS and its inner
+ * destination in LOCAL_TS (when given).
+ */
+enum ntm_encap {
+	NTM_ENCAP_NTM,			/* NTM data message (default) */
+	NTM_ENCAP_ESP_UDP,		/* ESP tunnel mode in UDP */
+	__NTM_ENCAP_MAX,
+};
+
+#define NTM_ESP_SPI_MIN		256
+/* Traffic selectors per direction and tunnel. */
+#define NTM_TS_MAX		8
+
+/**
+ * struct ntm_prefix - one traffic selector, as an address prefix
+ * @family: AF_INET or AF_INET6
+ * @prefixlen: 0..32 or 0..128; host bits of @addr must be zero
+ * @reserved: zero
+ * @addr: 4 (IPv4, rest zero) or 16 bytes, network order
+ */
+struct ntm_prefix {
+	__u8 family;
+	__u8 prefixlen;
+	__u8 reserved[2];
+	__u8 addr[16];
+};
+
 enum ntm_device_flags {
 	NTM_DEV_F_NO_ROAMING = 1U << 0,	/* never move endpoints on rx */
 	NTM_DEV_F_NO_ACQUIRE = 1U << 1,	/* drop, do not queue or notify */
@@ -141,9 +211,18 @@ enum ntm_tunnel_flags {
 	__NTM_TUNNEL_F_ALL = NTM_TUNNEL_F_NO_ROAMING,
 };
 
+/*
+ * Hard reasons remove the tunnel; soft ones (>= NTM_EXPIRE_SOFT_TIME) are
+ * sent once per tunnel and leave it in place, so ntmd can rekey first.
+ */
 enum ntm_expire_reason {
 	NTM_EXPIRE_LIFETIME = 1,	/* NTM_TUNNEL_A_LIFETIME elapsed */
 	NTM_EXPIRE_COUNTER = 2,		/* send counter reached the limit */
+	NTM_EXPIRE_HARD_BYTES = 3,	/* NTM_TUNNEL_A_HARD_BYTES reached */
+	NTM_EXPIRE_HARD_PACKETS = 4,	/* NTM_TUNNEL_A_HARD_PACKETS reached */
+	NTM_EXPIRE_SOFT_TIME = 16,	/* NTM_TUNNEL_A_SOFT_LIFETIME elapsed */
+	NTM_EXPIRE_SOFT_BYTES = 17,
+	NTM_EXPIRE_SOFT_PACKETS = 18,
 };
 
 enum ntm_cmd {
@@ -199,16 +278,34 @@ enum ntm_tunnel_attr {
 	NTM_TUNNEL_A_RX_SALT,		/* 4 bytes, write only */
 	NTM_TUNNEL_A_LIFETIME,		/* u32 seconds from creation, 0 none */
 	NTM_TUNNEL_A_FLAGS,		/* u32, enum ntm_tunnel_flags */
-	NTM_TUNNEL_A_TX_COUNTER,	/* u64, next counter to send */
+	NTM_TUNNEL_A_TX_COUNTER,	/* u64, next counter to send; create only */
 	NTM_TUNNEL_A_RX_COUNTER,	/* u64, highest accepted + 1, 0: none */
 	NTM_TUNNEL_A_LAST_RX_NS,	/* u64, CLOCK_BOOTTIME of last rx, 0 */
 	NTM_TUNNEL_A_AGE_S,		/* u32, seconds since creation */
 	NTM_TUNNEL_A_STATS,		/* nest, enum ntm_stat_attr */
 	NTM_TUNNEL_A_PAD,
+	NTM_TUNNEL_A_ENCAP,		/* u8, enum ntm_encap; create only */
+	NTM_TUNNEL_A_RX_KEY,		/* binary, write only; ESP inbound key */
+	NTM_TUNNEL_A_ESN,		/* flag: 64-bit extended sequence numbers */
+	NTM_TUNNEL_A_REMOTE_TS,		/* nest of NTM_TS_A_PREFIX */
+	NTM_TUNNEL_A_LOCAL_TS,		/* nest of NTM_TS_A_PREFIX */
+	NTM_TUNNEL_A_SOFT_LIFETIME,	/* u32 seconds from creation, 0 none */
+	NTM_TUNNEL_A_SOFT_BYTES,	/* u64 inner bytes in either direction */
+	NTM_TUNNEL_A_HARD_BYTES,	/* u64, 0: no limit */
+	NTM_TUNNEL_A_SOFT_PACKETS,	/* u64 packets in either direction */
+	NTM_TUNNEL_A_HARD_PACKETS,	/* u64, 0: no limit */
 	__NTM_TUNNEL_A_MAX,
 };
 
 #define NTM_TUNNEL_A_MAX (__NTM_TUNNEL_A_MAX - 1)
+
+enum ntm_ts_attr {
+	NTM_TS_A_UNSPEC,
+	NTM_TS_A_PREFIX,		/* struct ntm_prefix; repeats */
+	__NTM_TS_A_MAX,
+};
+
+#define NTM_TS_A_MAX (__NTM_TS_A_MAX - 1)
 
 /*
  * Counters, all u64.  Device totals include the per-tunnel ones plus the
@@ -232,8 +329,11 @@ enum ntm_stat_attr {
 	NTM_STAT_A_ACQUIRE_QUEUED,
 	NTM_STAT_A_PASSED_UP,		/* non-data datagrams left to owner */
 	NTM_STAT_A_ROAMED,		/* endpoint updates */
-	NTM_STAT_A_KEEPALIVE_RX,	/* empty data messages */
+	NTM_STAT_A_KEEPALIVE_RX,	/* empty data messages, 0xff keepalives */
 	NTM_STAT_A_PAD,
+	/* appended after NTM_STAT_A_PAD, which keeps its value */
+	NTM_STAT_A_DROP_TS,		/* ESP: inner address outside the TS */
+	NTM_STAT_A_DUMMY_RX,		/* ESP: next header 59 (TFC), discarded */
 	__NTM_STAT_A_MAX,
 };
 

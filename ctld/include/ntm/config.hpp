@@ -89,11 +89,75 @@ struct Node {
 	std::uint32_t tunnel_lifetime = 0; /* seconds, 0 = until removed */
 };
 
+/** An IKE/ESP algorithm proposal, strongSwan syntax ("aes256gcm16-prfsha256-ecp256"). */
+struct IkeProposal {
+	std::uint16_t encr = 20;	      /* ike::Encr: 20 AES-GCM-16, 28 ChaCha20-Poly1305 */
+	std::optional<std::uint16_t> key_bits; /* 128/192/256 for AES-GCM */
+	std::uint16_t prf = 5;		      /* ike::Prf: 5/6/7 = HMAC-SHA2-256/384/512; IKE only */
+	std::vector<std::uint16_t> dh;	      /* ike::DhGroup 19/31; IKE: at least one; ESP: PFS groups, may be empty */
+	std::vector<std::uint16_t> esn;	      /* ESP only: 0 (no), 1 (yes); default {0} */
+	friend bool operator==(const IkeProposal &, const IkeProposal &) = default;
+};
+
+/** An IKE identity as written: "fqdn:host.example", "ipv4:192.0.2.1", "email:a@b", "dn:CN=x, O=y", "keyid:hex". */
+struct IkeId {
+	std::uint8_t type = 2;		/* ike::IdType */
+	std::vector<std::uint8_t> data; /* wire form; a dn is DER */
+	std::string text;		/* as written, for logs */
+	friend bool operator==(const IkeId &, const IkeId &) = default;
+};
+
+enum class IkeAuth { psk, pubkey };
+enum class IkeStart { none, start, trap };
+
+struct IkeConnection {
+	std::string name;		     /* required, unique, [A-Za-z0-9_.-]{1,32} */
+	std::vector<std::string> remote_addrs; /* hosts/addresses; empty or "%any": responder only */
+	std::uint16_t remote_port = 500;
+	std::optional<IkeId> local_id;	     /* default: the certificate's subject DN, else the local address */
+	std::optional<IkeId> remote_id;	     /* required for the responder to pick this connection; absent = any */
+	IkeAuth local_auth = IkeAuth::psk;
+	IkeAuth remote_auth = IkeAuth::psk;
+	std::string psk_file;		     /* required with psk: first line, mode 0600 or stricter */
+	std::string certificate;	     /* PEM; default [ike] certificate */
+	std::string private_key;	     /* PEM; default [ike] private_key */
+	std::vector<IkeProposal> proposals;     /* default aes256gcm16-prfsha256-ecp256, chacha20poly1305-prfsha256-x25519 */
+	std::vector<IkeProposal> esp_proposals; /* default aes256gcm16, chacha20poly1305 (no PFS, no ESN) */
+	std::vector<sig::Prefix> local_ts;   /* required, at least one */
+	std::vector<sig::Prefix> remote_ts;  /* required, at least one */
+	IkeStart start_action = IkeStart::none;
+	bool mobike = true;
+	bool install_routes = true;	     /* routes to remote_ts through the interface */
+	std::chrono::seconds dpd_delay{30};  /* 0: no DPD */
+	std::chrono::seconds rekey_time{14400};	/* IKE SA, 0: never */
+	std::chrono::seconds child_rekey_time{3600};	/* CHILD SA, 0: never */
+	std::chrono::seconds child_life_time{0};	/* hard; default child_rekey_time * 11 / 10 */
+	std::uint64_t child_rekey_bytes = 0;	/* soft limit, 0: none */
+	std::uint64_t child_rekey_packets = 0;
+};
+
+struct Ike {
+	std::string interface = "ipsec0"; /* ntm device for the ESP SAs; created if missing */
+	std::uint16_t port = 500;	   /* plain IKE, both families */
+	std::uint16_t natt_port = 4500;   /* IKE behind the non-ESP marker + ESP-in-UDP, adopted by ntm.ko */
+	std::string ca;			   /* trust anchors (PEM, file) for certificate authentication */
+	std::string certificate;
+	std::string private_key;
+	unsigned cookie_threshold = 32;	   /* half-open IKE SAs before COOKIE is required */
+	unsigned half_open_max = 4096;	   /* drop IKE_SA_INIT beyond this */
+	std::chrono::milliseconds retransmit_timeout{1000}; /* first retransmission */
+	double retransmit_base = 1.8;	   /* backoff factor */
+	unsigned retransmit_tries = 5;	   /* then the peer is dead */
+	std::chrono::seconds nat_keepalive{20};
+	std::vector<IkeConnection> connections;
+};
+
 struct Config {
 	std::string path; /* for messages */
 	bool role_node = false;
 	bool role_dc = false;
 	bool role_as = false;
+	bool role_ike = false;
 	std::string log_level = "info";
 	std::string state_dir = "/var/lib/ntm";
 	std::string control_socket = "/run/ntm/ntmd.sock"; /* ntmctl <-> ntmd, JSON lines */
@@ -102,12 +166,18 @@ struct Config {
 	std::optional<As> as;
 	std::optional<Dc> dc;
 	std::optional<Node> node;
+	std::optional<Ike> ike;
 };
 
 /** Where the defaults of dns_servers and node.dns_upstream come from. */
 inline constexpr const char *kResolvConf = "/etc/resolv.conf";
 /** Files larger than this are refused (load). */
 inline constexpr std::size_t kMaxConfigSize = std::size_t{1} << 20;
+
+/** "aes256gcm16-prfsha256-ecp256" (ike = true) or "aes128gcm16-esn" (ESP). Throws std::invalid_argument. */
+IkeProposal parse_ike_proposal(std::string_view s, bool ike);
+/** "fqdn:x", "ipv4:a", "ipv6:a", "email:x", "dn:CN=..", "keyid:hex"; a bare string is an address or FQDN. Throws std::invalid_argument. */
+IkeId parse_ike_id(std::string_view s);
 
 /** Parses the file; throws ConfigError. Reads kResolvConf for the defaults. */
 Config load(const std::string &path);

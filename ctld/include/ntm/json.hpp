@@ -17,6 +17,8 @@ namespace ntm {
 
 void to_json(nlohmann::json &j, const IpAddress &a);
 void to_json(nlohmann::json &j, const Endpoint &e);
+/** "10.2.0.0/16" */
+void to_json(nlohmann::json &j, const Prefix &p);
 void to_json(nlohmann::json &j, const Stats &s);
 void to_json(nlohmann::json &j, const Device &d);
 void to_json(nlohmann::json &j, const Tunnel &t);

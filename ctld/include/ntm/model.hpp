@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include <linux/ntm.h>
 
@@ -78,10 +79,51 @@ private:
 	sockaddr_in6 v6_{}; /* valid when family_ == AF_INET6 */
 };
 
+/**
+ * An IPv4 or IPv6 network: an address pool, an ESP traffic selector
+ * (struct ntm_prefix). Aggregate, so Prefix{addr, len} works.
+ */
+struct Prefix {
+	IpAddress addr;
+	std::uint8_t len = 0;
+
+	friend bool operator==(const Prefix &a, const Prefix &b) noexcept = default;
+	/** 10.77.0.0/16, fd00::/64 */
+	[[nodiscard]] std::string to_string() const;
+	/** addr is IPv4 or IPv6, len fits the family, no host bit is set. */
+	[[nodiscard]] bool valid() const noexcept;
+	/** a lies in the network (same family, first len bits equal). */
+	[[nodiscard]] bool contains(const IpAddress &a) const noexcept;
+	/** The same network with the host bits of addr cleared (len clamped). */
+	[[nodiscard]] Prefix masked() const noexcept;
+
+	/** The uapi form, as sent in NTM_TS_A_PREFIX. */
+	[[nodiscard]] ntm_prefix to_uapi() const noexcept;
+	/**
+	 * From an NTM_TS_A_PREFIX payload: exactly sizeof(struct ntm_prefix)
+	 * bytes, family AF_INET/AF_INET6, prefixlen within it, no host bits.
+	 * nullopt otherwise (reserved bytes and the unused tail of an IPv4
+	 * address are ignored).
+	 */
+	static std::optional<Prefix> from_uapi(std::span<const std::uint8_t> b) noexcept;
+};
+
 /** Name of an enum ntm_cipher value on the command line and in JSON. */
 std::string cipher_name(std::uint16_t cipher);
-/** Name of an enum ntm_expire_reason value. */
+/** Name of an enum ntm_encap value: "ntm", "esp-udp", "unknown-N". */
+std::string encap_name(std::uint8_t encap);
+/**
+ * Name of an enum ntm_expire_reason value: lifetime, counter, hard-bytes,
+ * hard-packets, soft-time, soft-bytes, soft-packets, unknown-N.
+ */
 std::string expire_reason_name(std::uint32_t reason);
+/** Soft reasons (>= NTM_EXPIRE_SOFT_TIME) leave the tunnel in place. */
+constexpr bool expire_reason_is_soft(std::uint32_t reason) noexcept
+{
+	return reason >= NTM_EXPIRE_SOFT_TIME;
+}
+/** An ESP SPI as shown to users: 0x0000c0de. */
+std::string spi_string(std::uint32_t spi);
 
 /** Attribute and name of one counter of enum ntm_stat_attr. */
 struct StatInfo {
@@ -89,8 +131,10 @@ struct StatInfo {
 	std::string_view name;
 };
 
-inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX;
-static_assert(kStatCount + 1 == NTM_STAT_A_PAD, "update kStats for the new counters");
+/* the counters before NTM_STAT_A_PAD, then the ones appended after it */
+inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX + (NTM_STAT_A_MAX - NTM_STAT_A_PAD);
+static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_DUMMY_RX == NTM_STAT_A_MAX,
+	      "update kStats for the new counters");
 
 inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_RX_PACKETS, "rx_packets"},
@@ -110,12 +154,14 @@ inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_PASSED_UP, "passed_up"},
 	{NTM_STAT_A_ROAMED, "roamed"},
 	{NTM_STAT_A_KEEPALIVE_RX, "keepalive_rx"},
+	{NTM_STAT_A_DROP_TS, "drop_ts"},
+	{NTM_STAT_A_DUMMY_RX, "dummy_rx"},
 }};
 
 /** The counters of a device or a tunnel, indexed by enum ntm_stat_attr. */
 struct Stats {
-	/** values[attr - 1] is the counter of attribute attr */
-	std::array<std::uint64_t, kStatCount> values{};
+	/** values[attr - 1] is the counter of attribute attr (NTM_STAT_A_PAD's slot stays 0) */
+	std::array<std::uint64_t, NTM_STAT_A_MAX> values{};
 
 	[[nodiscard]] std::uint64_t get(int attr) const noexcept;
 	void set(int attr, std::uint64_t v) noexcept;
@@ -153,6 +199,19 @@ struct Tunnel {
 	std::uint64_t last_rx_ns = 0; /* CLOCK_BOOTTIME, 0 = never */
 	std::uint32_t age_s = 0;
 	Stats stats;
+	/* enum ntm_encap; for NTM_ENCAP_ESP_UDP local_index is the inbound SPI,
+	 * remote_index the outbound one */
+	std::uint8_t encap = NTM_ENCAP_NTM;
+	bool esn = false;
+	std::vector<Prefix> remote_ts;
+	std::vector<Prefix> local_ts;
+	std::uint32_t soft_lifetime = 0; /* seconds from creation, 0: none */
+	std::uint64_t soft_bytes = 0;	 /* 0: no limit, for all four */
+	std::uint64_t hard_bytes = 0;
+	std::uint64_t soft_packets = 0;
+	std::uint64_t hard_packets = 0;
+
+	[[nodiscard]] bool is_esp() const noexcept { return encap == NTM_ENCAP_ESP_UDP; }
 };
 
 using Salt = std::array<std::uint8_t, NTM_SALT_LEN>;
@@ -177,7 +236,16 @@ struct DeviceSettings {
 	std::optional<std::uint32_t> acquire_qlen;
 };
 
-/** NTM_A_TUNNEL of NTM_CMD_NEW_TUNNEL / SET_TUNNEL; unset ones are not sent. */
+/**
+ * NTM_A_TUNNEL of NTM_CMD_NEW_TUNNEL / SET_TUNNEL; unset ones (nullopt,
+ * empty keys and vectors, esn false) are not sent.
+ *
+ * An ESP SA pair (encap NTM_ENCAP_ESP_UDP): local_index = inbound SPI,
+ * remote_index = outbound SPI (both >= NTM_ESP_SPI_MIN); key/tx_salt seal
+ * outbound packets, rx_key/rx_salt open inbound ones; remote_ts/local_ts
+ * are the traffic selectors (at most NTM_TS_MAX each). check_tunnel() of
+ * ntm/parse.hpp validates a request before it is sent.
+ */
 struct TunnelSettings {
 	TunnelSettings() = default;
 	TunnelSettings(const TunnelSettings &) = default;
@@ -197,6 +265,22 @@ struct TunnelSettings {
 	std::optional<Salt> rx_salt;
 	std::optional<std::uint32_t> lifetime;
 	std::optional<std::uint32_t> flags;
+	/* first counter (ESP: sequence number) to send, create only; the
+	 * kernel's default is 0 for NTM, 1 for ESP */
+	std::optional<std::uint64_t> tx_counter;
+	/* ESP in UDP and SA limits */
+	std::optional<std::uint8_t> encap; /* enum ntm_encap, create only */
+	SecretBytes rx_key;		   /* ESP inbound key */
+	bool esn = false;		   /* ESP: 64-bit sequence numbers, create only */
+	std::vector<Prefix> remote_ts;
+	std::vector<Prefix> local_ts;
+	std::optional<std::uint32_t> soft_lifetime;
+	std::optional<std::uint64_t> soft_bytes;
+	std::optional<std::uint64_t> hard_bytes;
+	std::optional<std::uint64_t> soft_packets;
+	std::optional<std::uint64_t> hard_packets;
+
+	[[nodiscard]] bool is_esp() const noexcept { return encap == NTM_ENCAP_ESP_UDP; }
 };
 
 struct AcquireEvent {
@@ -216,6 +300,9 @@ struct ExpiredEvent {
 	std::uint32_t local_index = 0;
 	std::uint32_t remote_index = 0;
 	std::uint32_t reason = 0; /* enum ntm_expire_reason */
+
+	/** A soft expiry: the tunnel is still there, rekey it. */
+	[[nodiscard]] bool soft() const noexcept { return expire_reason_is_soft(reason); }
 };
 
 using Event = std::variant<AcquireEvent, EndpointEvent, ExpiredEvent>;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ntm/model.hpp"
 #include "ntm/secret.hpp"
@@ -39,10 +40,14 @@ Endpoint parse_endpoint(std::string_view s);
 /** "aes-gcm" or "chacha20-poly1305": the enum ntm_cipher value. */
 std::uint16_t parse_cipher(std::string_view s);
 
-/** 32 or 64 hex digits (either case) into 16 or 32 bytes. */
+/** 32, 48 or 64 hex digits (either case) into 16, 24 or 32 bytes. */
 SecretBytes parse_hex_key(std::string_view s);
-/** Throws UsageError unless a key of key_len bytes suits the cipher. */
-void check_key_length(std::uint16_t cipher, std::size_t key_len);
+/**
+ * Throws UsageError unless a key of key_len bytes suits the cipher:
+ * AES-GCM 16 or 32 bytes (ESP, encap NTM_ENCAP_ESP_UDP: also 24),
+ * ChaCha20-Poly1305 32.
+ */
+void check_key_length(std::uint16_t cipher, std::size_t key_len, std::uint8_t encap = NTM_ENCAP_NTM);
 /**
  * The text of a key file: the hex key, optionally followed by whitespace
  * (a trailing newline).
@@ -64,6 +69,50 @@ std::uint32_t parse_u32(std::string_view s, std::string_view what, std::uint32_t
 
 /** "on" -> true, "off" -> false. */
 bool parse_on_off(std::string_view s, std::string_view what);
+
+/** "ntm" or "esp-udp": the enum ntm_encap value. */
+std::uint8_t parse_encap(std::string_view s);
+
+/**
+ * A traffic selector: ADDRESS/LENGTH (10.2.0.0/16, fd00:2::/64) or a bare
+ * address (a /32 or /128 host). Host bits must be zero; IPv4-mapped IPv6
+ * addresses are refused. what names the option in error messages.
+ */
+Prefix parse_traffic_selector(std::string_view s, std::string_view what);
+/**
+ * A comma-separated list of traffic selectors ("10.2.0.0/16,fd00:2::/64"),
+ * appended to out; throws when out would hold more than NTM_TS_MAX.
+ */
+void parse_traffic_selectors(std::string_view s, std::string_view what, std::vector<Prefix> &out);
+
+/**
+ * An amount of bytes or packets: an unsigned number (decimal or 0x hex)
+ * with an optional suffix K, M, G, T, P or E (powers of 1024): 1G is
+ * 1073741824. At most UINT64_MAX.
+ */
+std::uint64_t parse_amount(std::string_view s, std::string_view what);
+
+/** What check_tunnel() validates a TunnelSettings for. */
+enum class TunnelRequest { create, change };
+
+/**
+ * Validates a request before it is sent, so that mistakes get a clear
+ * UsageError instead of the kernel's EINVAL:
+ *   create: local/remote index, endpoint, cipher, key, both salts; an NTM
+ *     tunnel needs vip4 or vip6 and different salts and takes no rx_key,
+ *     esn or traffic selectors, tx_counter below NTM_COUNTER_LIMIT; an ESP
+ *     tunnel (encap esp-udp) needs SPIs >= NTM_ESP_SPI_MIN, rx_key (same
+ *     length as key), at least one remote_ts, no vip4/vip6, a tx_counter
+ *     of 1..2^32-1 (esn: 1..NTM_COUNTER_LIMIT-1); at most NTM_TS_MAX
+ *     selectors per direction, all valid (no host bits); a key pair and
+ *     salt pair that are both equal are refused (nonce reuse).
+ *   change: local index plus any of endpoint, flags and the lifetimes and
+ *     limits; anything else (tx_counter too) is create-only ("a rekey is a
+ *     new tunnel").
+ * Both: known flag bits only; a soft limit must be below its hard limit
+ * when both are given and the hard one is not 0.
+ */
+void check_tunnel(const TunnelSettings &s, TunnelRequest what);
 
 /** An interface name as the kernel accepts it: 1..15 bytes, no '/', ':' or space. */
 std::string parse_ifname(std::string_view s);

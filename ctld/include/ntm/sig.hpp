@@ -129,13 +129,8 @@ private:
 	Status status_;
 };
 
-/** An IPv4 or IPv6 network (POOL4 / POOL6). */
-struct Prefix {
-	IpAddress addr;
-	std::uint8_t len = 0;
-	friend bool operator==(const Prefix &a, const Prefix &b) noexcept = default;
-	[[nodiscard]] std::string to_string() const; /* 10.77.0.0/16 */
-};
+/** An IPv4 or IPv6 network (POOL4 / POOL6): the model's ntm::Prefix. */
+using Prefix = ntm::Prefix;
 
 /**
  * One message body. Fields map 1:1 to TLVs; unset optionals (and empty

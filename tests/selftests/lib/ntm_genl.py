@@ -9,11 +9,39 @@ to send the kernel requests that ntmctl would never build.
   ntm_genl.py getdev DEV                    GET_DEVICE; prints "errno=N" (0 ok)
   ntm_genl.py getdev-index IFINDEX          same, by ifindex
 
+ESP tunnels and state (what ntmctl cannot do yet):
+  ntm_genl.py esp-add DEV --local SPI --remote SPI --endpoint ADDR:PORT
+        --cipher aes-gcm|chacha20-poly1305 --key HEX --rx-key HEX
+        --tx-salt HEX --rx-salt HEX --remote-ts CIDR[,CIDR..]
+        [--local-ts CIDR[,..]] [--esn] [--tx-counter N] [--lifetime S]
+        [--soft-lifetime S] [--soft-bytes N] [--hard-bytes N]
+        [--soft-packets N] [--hard-packets N] [--flags N]
+                                  NEW_TUNNEL (ENCAP esp-udp); prints "errno=N MSG"
+  ntm_genl.py set DEV LOCAL [--endpoint ADDR:PORT] [--lifetime S] [...limits]
+  ntm_genl.py del DEV LOCAL
+  ntm_genl.py tunnel DEV LOCAL    GET_TUNNEL as one JSON object (stats by name)
+  ntm_genl.py devstats DEV        device counters as one JSON object
+  ntm_genl.py monitor [SECONDS]   events group: one JSON object per line
+  ntm_genl.py own DEV PORT        create, bind and adopt the device's UDP
+                                  sockets (IPv4 and IPv6), then print every
+                                  datagram left to the owner: "rx HEX"
+  ntm_genl.py esp-inject PCAP IFACE PORT [--mutate none|cipher] [--pick N]
+                                  re-send captured ESP-in-UDP frames to PORT
+  ntm_genl.py esp-craft --src A --dst B --sport P --dport P --cipher C
+        --key HEX --salt HEX --spi N --seq N --inner-src A --inner-dst B
+        [--esn-hi N] [--nh N] [--badpad]
+                                  seal one ESP packet (ICMP echo inside) with
+                                  python3-cryptography and send it raw
+
 DEV must have both sockets adopted (ntmd running) and no tunnels; NOSOCKDEV
 is an ntm device without sockets.  Constants mirror uapi/linux/ntm.h.
 """
 import errno
+import ipaddress
+import json
 import os
+import select
+import time
 import socket
 import struct
 import sys
@@ -35,6 +63,10 @@ GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
+CTRL_ATTR_MCAST_GROUPS = 7
+CTRL_ATTR_MCAST_GRP_NAME = 1
+CTRL_ATTR_MCAST_GRP_ID = 2
+NETLINK_ADD_MEMBERSHIP = 1
 
 # uapi/linux/ntm.h
 (CMD_GET_DEVICE, CMD_SET_DEVICE, CMD_NEW_TUNNEL, CMD_SET_TUNNEL, CMD_DEL_TUNNEL,
@@ -45,6 +77,25 @@ CTRL_ATTR_FAMILY_NAME = 2
 (T_LOCAL_INDEX, T_REMOTE_INDEX, T_ENDPOINT, T_VIP4, T_VIP6, T_CIPHER, T_KEY, T_TX_SALT,
  T_RX_SALT, T_LIFETIME, T_FLAGS, T_TX_COUNTER, T_RX_COUNTER, T_LAST_RX_NS, T_AGE_S,
  T_STATS) = range(1, 17)
+T_PAD = 17
+(T_ENCAP, T_RX_KEY, T_ESN, T_REMOTE_TS, T_LOCAL_TS, T_SOFT_LIFETIME, T_SOFT_BYTES,
+ T_HARD_BYTES, T_SOFT_PACKETS, T_HARD_PACKETS) = range(18, 28)
+TS_A_PREFIX = 1
+ENCAP_NTM = 0
+ENCAP_ESP_UDP = 1
+ESP_SPI_MIN = 256
+TS_MAX = 8
+CMD_EVENT_ACQUIRE, CMD_EVENT_ENDPOINT, CMD_EVENT_EXPIRED = 7, 8, 9
+A_REASON_ = 15
+EXPIRE_REASONS = {1: "lifetime", 2: "counter", 3: "hard_bytes", 4: "hard_packets",
+                  16: "soft_time", 17: "soft_bytes", 18: "soft_packets"}
+# enum ntm_stat_attr: attribute number -> name (18 is the pad)
+STAT_NAMES = {1: "rx_packets", 2: "rx_bytes", 3: "tx_packets", 4: "tx_bytes",
+              5: "drop_replay", 6: "drop_auth", 7: "drop_no_tunnel", 8: "drop_malformed",
+              9: "drop_inner_src", 10: "drop_nomem", 11: "drop_tx_error", 12: "drop_expired",
+              13: "drop_acquire", 14: "acquire_queued", 15: "passed_up", 16: "roamed",
+              17: "keepalive_rx", 19: "drop_ts", 20: "dummy_rx"}
+CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
 CIPHER_AES_GCM = 1
 CIPHER_CHACHA = 2
 ACQUIRE_QLEN_MAX = 4096
@@ -57,6 +108,29 @@ def attr(typ, payload):
 
 def u32(typ, v):
     return attr(typ, struct.pack("=I", v))
+
+
+def u64(typ, v):
+    return attr(typ, struct.pack("=Q", v))
+
+
+def u8(typ, v):
+    return attr(typ, struct.pack("=B", v))
+
+
+def prefix(cidr, raw=None):
+    """struct ntm_prefix of "ADDR/LEN" (host bits kept as given)."""
+    if raw is not None:
+        return raw
+    addr, _, ln = cidr.partition("/")
+    ip = ipaddress.ip_address(addr)
+    fam = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+    ln = int(ln) if ln else ip.max_prefixlen
+    return struct.pack("=BB2x", fam, ln) + ip.packed.ljust(16, b"\0")
+
+
+def ts_nest(typ, cidrs):
+    return nest(typ, *(attr(TS_A_PREFIX, prefix(c)) for c in cidrs))
 
 
 def u16(typ, v):
@@ -112,8 +186,14 @@ class Genl:
                                     version=1)
         if err:
             raise OSError(err, "genl family %s: %s" % (family, os.strerror(err)))
-        fid = parse_attrs(msgs[0])[CTRL_ATTR_FAMILY_ID][0]
-        self.family = struct.unpack("=H", fid[:2])[0]
+        fa = parse_attrs(msgs[0])
+        self.family = struct.unpack("=H", fa[CTRL_ATTR_FAMILY_ID][0][:2])[0]
+        self.groups = {}
+        for grp in parse_attrs(fa.get(CTRL_ATTR_MCAST_GROUPS, [b""])[0]).values():
+            g = parse_attrs(grp[0])
+            if CTRL_ATTR_MCAST_GRP_NAME in g and CTRL_ATTR_MCAST_GRP_ID in g:
+                name = g[CTRL_ATTR_MCAST_GRP_NAME][0].rstrip(b"\0").decode()
+                self.groups[name] = struct.unpack("=I", g[CTRL_ATTR_MCAST_GRP_ID][0][:4])[0]
 
     def request(self, cmd, attrs, flags=NLM_F_ACK, version=1, family=None, raw=None):
         """Send one request; returns (errno, extack message, [reply attr blobs])."""
@@ -185,6 +265,266 @@ def tunnel(local=0x7001, remote=0x8001, ep=None, vip4=b"\xc6\x33\x64\x63", vip6=
         T_RX_SALT: attr(T_RX_SALT, rx),
     }
     return nest(A_TUNNEL, *(v for k, v in parts.items() if k not in drop), extra)
+
+
+def esp_tunnel(local=0x10001, remote=0x20001, ep=None, cipher=CIPHER_AES_GCM, key=KEY[:16],
+               rx_key=KEY[16:], tx=b"\x01\x02\x03\x04", rx=b"\x05\x06\x07\x08",
+               remote_ts=("198.51.100.0/24",), local_ts=None, esn=False, drop=(), extra=b""):
+    """The nested NTM_A_TUNNEL of an ESP NEW_TUNNEL request."""
+    ep = sockaddr_in("192.0.2.2", 4500) if ep is None else ep
+    parts = {
+        T_ENCAP: u8(T_ENCAP, ENCAP_ESP_UDP),
+        T_LOCAL_INDEX: u32(T_LOCAL_INDEX, local),
+        T_REMOTE_INDEX: u32(T_REMOTE_INDEX, remote),
+        T_ENDPOINT: attr(T_ENDPOINT, ep),
+        T_CIPHER: u16(T_CIPHER, cipher),
+        T_KEY: attr(T_KEY, key),
+        T_RX_KEY: attr(T_RX_KEY, rx_key),
+        T_TX_SALT: attr(T_TX_SALT, tx),
+        T_RX_SALT: attr(T_RX_SALT, rx),
+        T_REMOTE_TS: nest(T_REMOTE_TS, *(attr(TS_A_PREFIX, prefix(None, c) if isinstance(c, bytes)
+                                              else prefix(c)) for c in remote_ts)),
+        T_LOCAL_TS: nest(T_LOCAL_TS, *(attr(TS_A_PREFIX, prefix(c)) for c in local_ts))
+        if local_ts is not None else b"",
+        T_ESN: attr(T_ESN, b"") if esn else b"",
+    }
+    return nest(A_TUNNEL, *(v for k, v in parts.items() if k not in drop), extra)
+
+
+def decode_stats(blob):
+    out = {}
+    for k, v in parse_attrs(blob).items():
+        if k in STAT_NAMES:
+            out[STAT_NAMES[k]] = struct.unpack("=Q", v[0][:8])[0]
+    return out
+
+
+def decode_sockaddr(b):
+    fam = struct.unpack("=H", b[:2])[0]
+    port = struct.unpack("!H", b[2:4])[0]
+    if fam == socket.AF_INET:
+        return "%s:%d" % (socket.inet_ntop(socket.AF_INET, b[4:8]), port)
+    return "[%s]:%d" % (socket.inet_ntop(socket.AF_INET6, b[8:24]), port)
+
+
+def decode_ts(blob):
+    out = []
+    for v in parse_attrs(blob).get(TS_A_PREFIX, []):
+        fam, ln = struct.unpack("=BB", v[:2])
+        if fam == socket.AF_INET:
+            out.append("%s/%d" % (socket.inet_ntop(socket.AF_INET, v[4:8]), ln))
+        else:
+            out.append("%s/%d" % (socket.inet_ntop(socket.AF_INET6, v[4:20]), ln))
+    return out
+
+
+def decode_tunnel(blob):
+    """One NTM_A_TUNNEL nest as a dict; every attribute seen is reported."""
+    a = parse_attrs(blob)
+    t = {"attrs": sorted(a)}
+    g32 = lambda k: struct.unpack("=I", a[k][0][:4])[0]
+    g64 = lambda k: struct.unpack("=Q", a[k][0][:8])[0]
+    for k, n in ((T_LOCAL_INDEX, "local_index"), (T_REMOTE_INDEX, "remote_index"),
+                 (T_LIFETIME, "lifetime"), (T_FLAGS, "flags"), (T_AGE_S, "age_s"),
+                 (T_SOFT_LIFETIME, "soft_lifetime")):
+        if k in a:
+            t[n] = g32(k)
+    for k, n in ((T_TX_COUNTER, "tx_counter"), (T_RX_COUNTER, "rx_counter"),
+                 (T_LAST_RX_NS, "last_rx_ns"), (T_SOFT_BYTES, "soft_bytes"),
+                 (T_HARD_BYTES, "hard_bytes"), (T_SOFT_PACKETS, "soft_packets"),
+                 (T_HARD_PACKETS, "hard_packets")):
+        if k in a:
+            t[n] = g64(k)
+    if T_ENCAP in a:
+        t["encap"] = a[T_ENCAP][0][0]
+    if T_CIPHER in a:
+        t["cipher"] = struct.unpack("=H", a[T_CIPHER][0][:2])[0]
+    t["esn"] = T_ESN in a
+    if T_ENDPOINT in a:
+        t["endpoint"] = decode_sockaddr(a[T_ENDPOINT][0])
+    if T_REMOTE_TS in a:
+        t["remote_ts"] = decode_ts(a[T_REMOTE_TS][0])
+    if T_LOCAL_TS in a:
+        t["local_ts"] = decode_ts(a[T_LOCAL_TS][0])
+    if T_STATS in a:
+        t["stats"] = decode_stats(a[T_STATS][0])
+    return t
+
+
+def parse_opts(args, spec):
+    """--name VALUE / --flag options; spec maps name -> default (False: flag)."""
+    o = dict(spec)
+    i = 0
+    while i < len(args):
+        k = args[i]
+        if not k.startswith("--") or k[2:] not in spec:
+            raise ValueError("unknown option " + k)
+        if spec[k[2:]] is False:
+            o[k[2:]] = True
+            i += 1
+        else:
+            o[k[2:]] = args[i + 1]
+            i += 2
+    return o
+
+
+def endpoint(s):
+    host, _, port = s.rpartition(":")
+    host = host.strip("[]")
+    if ":" in host:
+        return sockaddr_in6(host, int(port))
+    return sockaddr_in(host, int(port))
+
+
+LIMIT_OPTS = (("lifetime", T_LIFETIME, u32), ("soft-lifetime", T_SOFT_LIFETIME, u32),
+              ("soft-bytes", T_SOFT_BYTES, u64), ("hard-bytes", T_HARD_BYTES, u64),
+              ("soft-packets", T_SOFT_PACKETS, u64), ("hard-packets", T_HARD_PACKETS, u64),
+              ("flags", T_FLAGS, u32))
+
+
+def cmd_esp_add(g, dev, args):
+    spec = {"local": None, "remote": None, "endpoint": None, "cipher": "aes-gcm", "key": None,
+            "rx-key": None, "tx-salt": None, "rx-salt": None, "remote-ts": None,
+            "local-ts": None, "esn": False, "tx-counter": None}
+    spec.update({n: None for n, _, _ in LIMIT_OPTS})
+    o = parse_opts(args, spec)
+    parts = [u8(T_ENCAP, ENCAP_ESP_UDP), u32(T_LOCAL_INDEX, int(o["local"], 0)),
+             u32(T_REMOTE_INDEX, int(o["remote"], 0)), attr(T_ENDPOINT, endpoint(o["endpoint"])),
+             u16(T_CIPHER, CIPHERS[o["cipher"]]), attr(T_KEY, bytes.fromhex(o["key"])),
+             attr(T_RX_KEY, bytes.fromhex(o["rx-key"])), attr(T_TX_SALT, bytes.fromhex(o["tx-salt"])),
+             attr(T_RX_SALT, bytes.fromhex(o["rx-salt"])),
+             ts_nest(T_REMOTE_TS, o["remote-ts"].split(","))]
+    if o["local-ts"]:
+        parts.append(ts_nest(T_LOCAL_TS, o["local-ts"].split(",")))
+    if o["esn"]:
+        parts.append(attr(T_ESN, b""))
+    if o["tx-counter"] is not None:
+        parts.append(u64(T_TX_COUNTER, int(o["tx-counter"], 0)))
+    for n, t, f in LIMIT_OPTS:
+        if o[n] is not None:
+            parts.append(f(t, int(o[n], 0)))
+    return g.request(CMD_NEW_TUNNEL, [string(A_IFNAME, dev), nest(A_TUNNEL, *parts)])
+
+
+def cmd_set(g, dev, local, args):
+    spec = {"endpoint": None}
+    spec.update({n: None for n, _, _ in LIMIT_OPTS})
+    o = parse_opts(args, spec)
+    parts = [u32(T_LOCAL_INDEX, int(local, 0))]
+    if o["endpoint"]:
+        parts.append(attr(T_ENDPOINT, endpoint(o["endpoint"])))
+    for n, t, f in LIMIT_OPTS:
+        if o[n] is not None:
+            parts.append(f(t, int(o[n], 0)))
+    return g.request(CMD_SET_TUNNEL, [string(A_IFNAME, dev), nest(A_TUNNEL, *parts)])
+
+
+def cmd_monitor(g, seconds):
+    """Print events as JSON lines until SECONDS passed (0: forever)."""
+    g.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g.groups["events"])
+    print(json.dumps({"event": "ready"}), flush=True)
+    end = time.time() + seconds if seconds else None
+    names = {CMD_EVENT_ACQUIRE: "acquire", CMD_EVENT_ENDPOINT: "endpoint", CMD_EVENT_EXPIRED: "expired"}
+    while end is None or time.time() < end:
+        r, _, _ = select.select([g.sock], [], [], 0.5)
+        if not r:
+            continue
+        data = g.sock.recv(1 << 16)
+        i = 0
+        while i + 20 <= len(data):
+            ln, typ, _, _, _ = struct.unpack("=IHHII", data[i:i + 16])
+            cmd = data[i + 16]
+            a = parse_attrs(data[i + 20:i + ln])
+            i += (ln + 3) & ~3
+            ev = {"event": names.get(cmd, cmd)}
+            if A_TUNNEL in a:
+                ev.update(decode_tunnel(a[A_TUNNEL][0]))
+                ev.pop("attrs", None)
+                ev.pop("esn", None)
+            if A_REASON in a:
+                r_ = struct.unpack("=I", a[A_REASON][0][:4])[0]
+                ev["reason"] = EXPIRE_REASONS.get(r_, r_)
+            print(json.dumps(ev), flush=True)
+
+
+def cmd_own(dev, port):
+    """Be the user-space owner of DEV's sockets and print what is left to us."""
+    g = Genl()
+    s4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s4.bind(("0.0.0.0", port))
+    s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s6.bind(("::", port))
+    err, msg, _ = g.request(CMD_SET_DEVICE, [string(A_IFNAME, dev), s32(A_UDP4_FD, s4.fileno()),
+                                             s32(A_UDP6_FD, s6.fileno())])
+    if err:
+        print("errno=%d %s %s" % (err, errname(err), msg), flush=True)
+        return 1
+    print("ready", flush=True)
+    while True:
+        r, _, _ = select.select([s4, s6], [], [])
+        for sk in r:
+            data, peer = sk.recvfrom(65535)
+            print("rx %s %s" % (peer[0], data.hex()), flush=True)
+
+
+def _ntmpkt():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import ntmpkt  # noqa: E402 (same directory)
+    return ntmpkt
+
+
+def cmd_esp_inject(args):
+    o = parse_opts(args[3:], {"mutate": "none", "pick": "all"})
+    pk = _ntmpkt()
+    port = int(args[2])
+    frames = [f for f in (pk.Frame(r) for r in pk.read_pcap(args[0]))
+              if f.ok and f.dport == port and len(f.payload) >= 32 and
+              struct.unpack("!I", bytes(f.payload[:4]))[0] >= ESP_SPI_MIN]
+    if o["pick"] != "all":
+        frames = [frames[int(o["pick"])]]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((args[1], 0))
+    for f in frames:
+        if o["mutate"] == "cipher":
+            # a byte in the middle of the ciphertext, after SPI, seq and IV
+            f.payload[16 + (len(f.payload) - 32) // 2] ^= 0x5A
+        s.send(f.rebuild())
+    s.close()
+    return len(frames)
+
+
+def esp_seal(cipher, key, salt, spi, seq, inner, nh, esn_hi=None, badpad=False):
+    """An ESP packet (RFC 4303 + RFC 4106/7634), independent of the kernel."""
+    pk = _ntmpkt()
+    padlen = (4 - (len(inner) + 2) % 4) % 4
+    pad = bytes(range(1, padlen + 1))
+    if badpad:
+        padlen += 4
+        pad = bytes(range(1, padlen + 1))[:-1] + b"\xee"
+    plain = inner + pad + bytes((padlen, nh))
+    iv = struct.pack("!Q", (esn_hi or 0) << 32 | seq)
+    hdr = struct.pack("!II", spi, seq & 0xFFFFFFFF)
+    aad = hdr if esn_hi is None else struct.pack("!III", spi, esn_hi, seq & 0xFFFFFFFF)
+    sealed = pk.aead(cipher, key).encrypt(salt + iv, plain, aad)
+    return hdr + iv + sealed
+
+
+def cmd_esp_craft(args):
+    o = parse_opts(args, {"src": None, "dst": None, "sport": "4500", "dport": "4500",
+                          "cipher": "aes-gcm", "key": None, "salt": None, "spi": None,
+                          "seq": None, "inner-src": None, "inner-dst": None, "esn-hi": None,
+                          "nh": None, "badpad": False})
+    pk = _ntmpkt()
+    inner = pk.icmp_echo(o["inner-src"], o["inner-dst"])
+    nh = int(o["nh"]) if o["nh"] is not None else (4 if ":" not in o["inner-src"] else 41)
+    esp = esp_seal(o["cipher"], bytes.fromhex(o["key"]), bytes.fromhex(o["salt"]), int(o["spi"], 0),
+                   int(o["seq"], 0), inner, nh,
+                   int(o["esn-hi"], 0) if o["esn-hi"] is not None else None, o["badpad"])
+    s_ip = ipaddress.ip_address(o["src"]).packed
+    d_ip = ipaddress.ip_address(o["dst"]).packed
+    pk.raw_send(o["src"], o["dst"], pk.build_udp(s_ip, d_ip, int(o["sport"]), int(o["dport"]), esp))
+    return 1
 
 
 def errname(e):
@@ -363,7 +703,66 @@ class Battery:
         E("del_tunnel with flush", {0}, CMD_DEL_TUNNEL, [D(), attr(A_FLUSH, b"")])
         n = g.num_tunnels(self.dev)
         self.results.append((n == 0, "flush leaves no tunnel", "num_tunnels=%s" % n))
+        self.run_esp()
         return self.results
+
+    def run_esp(self):
+        """ESP SAs (NTM_ENCAP_ESP_UDP): the rules of uapi/linux/ntm.h."""
+        g, D, E, NT = self.g, self.dev_attr, self.expect, CMD_NEW_TUNNEL
+        EI = {errno.EINVAL}
+        v4 = lambda a, ln: struct.pack("=BB2x", socket.AF_INET, ln) + socket.inet_aton(a) + b"\0" * 12
+        E("esp: encap 2 (unknown)", EI | {errno.ERANGE}, NT,
+          [D(), esp_tunnel(drop=(T_ENCAP,), extra=u8(T_ENCAP, 2))])
+        for t, nm in ((T_RX_KEY, "rx key"), (T_REMOTE_TS, "remote ts"), (T_RX_SALT, "rx salt")):
+            E("esp: missing %s" % nm, EI, NT, [D(), esp_tunnel(drop=(t,))])
+        E("esp: inbound SPI below 256", EI, NT, [D(), esp_tunnel(local=255)])
+        E("esp: outbound SPI below 256", EI, NT, [D(), esp_tunnel(remote=1)])
+        E("esp: with a virtual address", EI, NT, [D(), esp_tunnel(extra=attr(T_VIP4, b"\xc6\x33\x64\x63"))])
+        E("esp: aes-gcm key of 20 bytes", EI, NT, [D(), esp_tunnel(key=KEY[:20])])
+        E("esp: chacha rx key of 16 bytes", EI, NT,
+          [D(), esp_tunnel(cipher=CIPHER_CHACHA, key=KEY, rx_key=KEY[:16])])
+        E("esp: same key and salt both directions", EI, NT,
+          [D(), esp_tunnel(rx_key=KEY[:16], rx=b"\x01\x02\x03\x04")])
+        E("esp: ts prefix longer than 32", EI, NT, [D(), esp_tunnel(remote_ts=(v4("10.0.0.0", 33),))])
+        E("esp: ts host bits set", EI, NT, [D(), esp_tunnel(remote_ts=(v4("10.0.0.1", 24),))])
+        E("esp: ts family AF_UNIX", EI | {errno.EAFNOSUPPORT}, NT,
+          [D(), esp_tunnel(remote_ts=(struct.pack("=BB2x", socket.AF_UNIX, 0) + b"\0" * 16,))])
+        E("esp: ts of 19 bytes", EI | {errno.ERANGE}, NT,
+          [D(), esp_tunnel(remote_ts=(v4("10.0.0.0", 8)[:19],))])
+        E("esp: more than NTM_TS_MAX selectors", EI | {errno.E2BIG}, NT,
+          [D(), esp_tunnel(remote_ts=["10.%d.0.0/16" % i for i in range(TS_MAX + 1)])])
+        E("esp: empty remote ts", EI, NT, [D(), esp_tunnel(remote_ts=())])
+        E("esp: sequence start 2^32 without ESN", EI, NT,
+          [D(), esp_tunnel(extra=u64(T_TX_COUNTER, 1 << 32))])
+        E("esp: soft packet limit above hard", EI, NT,
+          [D(), esp_tunnel(extra=u64(T_SOFT_PACKETS, 10) + u64(T_HARD_PACKETS, 5))])
+        E("ntm tunnel with ESN refused", EI, NT, [D(), tunnel(extra=attr(T_ESN, b""))])
+        E("ntm tunnel with traffic selectors refused", EI, NT,
+          [D(), tunnel(extra=ts_nest(T_REMOTE_TS, ["10.0.0.0/8"]))])
+        E("esp: aes-gcm-192 SA with ESN and selectors accepted", {0}, NT,
+          [D(), esp_tunnel(key=KEY[:24], rx_key=KEY[8:], esn=True,
+                           remote_ts=("10.1.0.0/16", "2001:db8:1::/48"), local_ts=("10.2.0.0/16",))])
+        E("esp: duplicate inbound SPI", {errno.EEXIST}, NT, [D(), esp_tunnel(remote=0x20002)])
+        err, rep = E("esp: get_tunnel", {0}, CMD_GET_TUNNEL,
+                     [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x10001))], False)
+        t = decode_tunnel(parse_attrs(rep[0])[A_TUNNEL][0]) if rep else {}
+        leaked = [k for k in (T_KEY, T_RX_KEY, T_TX_SALT, T_RX_SALT) if k in t.get("attrs", [])]
+        ok = (t.get("encap") == ENCAP_ESP_UDP and t.get("esn") and not leaked and
+              t.get("remote_ts") == ["10.1.0.0/16", "2001:db8:1::/48"] and
+              t.get("local_ts") == ["10.2.0.0/16"] and t.get("tx_counter") == 1)
+        self.results.append((ok, "esp: dump reports encap, ESN, selectors, sequence 1, no keys", str(t)[:300]))
+        E("esp: set_tunnel cannot change selectors", EI, CMD_SET_TUNNEL,
+          [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x10001), ts_nest(T_REMOTE_TS, ["10.0.0.0/8"]))])
+        E("esp: set_tunnel endpoint and limits", {0}, CMD_SET_TUNNEL,
+          [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x10001), attr(T_ENDPOINT, sockaddr_in("192.0.2.9", 4501)),
+                     u64(T_SOFT_BYTES, 1000), u64(T_HARD_BYTES, 2000), u32(T_SOFT_LIFETIME, 50),
+                     u32(T_LIFETIME, 100))])
+        err, _, rep = g.request(CMD_GET_TUNNEL, [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x10001))])
+        t = decode_tunnel(parse_attrs(rep[0])[A_TUNNEL][0]) if rep else {}
+        ok = (t.get("endpoint") == "192.0.2.9:4501" and t.get("soft_bytes") == 1000 and
+              t.get("hard_bytes") == 2000 and t.get("soft_lifetime") == 50 and t.get("lifetime") == 100)
+        self.results.append((ok, "esp: set_tunnel took endpoint, lifetimes and limits", str(t)[:300]))
+        E("esp: del_tunnel", {0}, CMD_DEL_TUNNEL, [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x10001))])
 
 
 def main(argv):
@@ -382,6 +781,44 @@ def main(argv):
             print("%s %s: %s" % ("ok" if ok else "not ok", name, detail))
             bad += not ok
         return 1 if bad else 0
+    if len(argv) >= 4 and argv[1] == "own":
+        return cmd_own(argv[2], int(argv[3]))
+    if len(argv) >= 5 and argv[1] == "esp-inject":
+        print(cmd_esp_inject(argv[2:]))
+        return 0
+    if len(argv) >= 3 and argv[1] == "esp-craft":
+        print(cmd_esp_craft(argv[2:]))
+        return 0
+    if len(argv) >= 3 and argv[1] in ("esp-add", "set", "del", "tunnel", "devstats", "monitor"):
+        g = Genl()
+        cmd = argv[1]
+        if cmd == "monitor":
+            cmd_monitor(g, float(argv[2]))
+            return 0
+        dev = argv[2]
+        if cmd == "esp-add":
+            err, msg, _ = cmd_esp_add(g, dev, argv[3:])
+        elif cmd == "set":
+            err, msg, _ = cmd_set(g, dev, argv[3], argv[4:])
+        elif cmd == "del":
+            err, msg, _ = g.request(CMD_DEL_TUNNEL, [string(A_IFNAME, dev),
+                                                     nest(A_TUNNEL, u32(T_LOCAL_INDEX, int(argv[3], 0)))])
+        elif cmd == "tunnel":
+            err, msg, rep = g.request(CMD_GET_TUNNEL, [string(A_IFNAME, dev),
+                                                       nest(A_TUNNEL, u32(T_LOCAL_INDEX, int(argv[3], 0)))])
+            if not err and rep:
+                t = decode_tunnel(parse_attrs(rep[0])[A_TUNNEL][0])
+                t.pop("attrs", None)
+                print(json.dumps(t))
+                return 0
+        else:
+            err, a = g.device(dev)
+            msg = ""
+            if not err:
+                print(json.dumps(decode_stats(a[A_STATS][0]) if A_STATS in a else {}))
+                return 0
+        print("errno=%d %s %s" % (err, errname(err), msg))
+        return 1 if err else 0
     if len(argv) >= 3 and argv[1] in ("getdev", "getdev-index"):
         try:
             g = Genl()

@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# ntm_ike.sh - IKEv2 interoperability with strongSwan: ntmd + ntm.ko in a
+# namespace behind an nftables NAT, charon (Debian's strongSwan) on the
+# other side (lib/ikebed.sh has the map).  ntmd as initiator and responder,
+# PSK and ECDSA certificates, NAT-T on port 4500, ESP-in-UDP through the
+# module both ways, a CHILD SA rekey under a running ping with no loss, a
+# MOBIKE move of the ntm side under a TCP connection, and dead peer
+# detection.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib/ktap.sh"
+. "$HERE/lib/ikebed.sh"
+
+ktap_plan 12
+
+why=$(ib_missing)
+if [ -n "$why" ]; then
+	ktap_skip_rest "$why"
+	ktap_finish
+fi
+ktap_at_cleanup ib_teardown
+
+check() { # DESC RC
+	if [ "$2" -eq 0 ]; then
+		ktap_ok "$1"
+	else
+		ib_logtail 40
+		ktap_fail "$1"
+	fi
+}
+rc() { if "$@" >/dev/null 2>&1; then echo 0; else echo 1; fi; }
+
+ping_l() { L ping -q -c "${2:-3}" -W 2 -I $IB_IN_L "$1"; }
+ping_s() { S ping -q -c "${2:-3}" -W 2 -I $IB_IN_S "$1"; }
+
+# --- 1: testbed -------------------------------------------------------------
+if ib_setup && ib_charon_start && ib_swanctl_load >/dev/null; then
+	ktap_ok "testbed: namespaces, NAT, PKI, charon with 3 connections"
+else
+	ib_logtail 20
+	ktap_bail "testbed setup failed"
+fi
+
+IB_DPD=3 IB_CHILD_REKEY=25 ib_ntmd_start
+check "ntmd starts with the ike role on ipsec0 (ports 500 and 4500)" "$(rc ib_ctl status)"
+
+# --- 3-4: PSK, ntmd initiates through the NAT ---------------------------------
+ib_ctl ike initiate psk >/dev/null
+ib_wait 40 ib_established psk
+r=$?
+if [ $r -eq 0 ]; then
+	sas=$(ib_swanctl --list-sas --ike psk 2>/dev/null)
+	ktap_diag "$(printf '%s' "$sas" | head -n 6 | tr '\n' '|')"
+	printf '%s' "$sas" | grep -q "ESTABLISHED" && printf '%s' "$sas" | grep -q "INSTALLED" || r=1
+	# the NAT is in front of ntmd: charon must see it and use port 4500
+	printf '%s' "$sas" | grep -q "remote 'ntm.test' @ $IB_NS\[4500\]" || r=1
+	printf '%s' "$sas" | grep -q "TUNNEL-in-UDP" || r=1
+fi
+check "PSK: ntmd initiates through the NAT, charon installs the CHILD SA (NAT-T)" $r
+
+r=0
+ping_l $IB_IN_S 3 >/dev/null || r=1
+ping_s $IB_IN_L 3 >/dev/null || r=1
+check "PSK: ESP-in-UDP through ntm.ko and charon's xfrm, both directions" $r
+
+# --- 5: CHILD rekey under a running ping --------------------------------------
+# ntmd rekeys its CHILD SAs every ~25 s (IB_CHILD_REKEY); a 0.1 s ping runs
+# across it and must not lose a packet.
+before=$(ib_ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ike"]["counters"]["child_rekeyed"])')
+out=$(L ping -q -c 330 -i 0.1 -W 2 -I $IB_IN_L $IB_IN_S 2>&1)
+after=$(ib_ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ike"]["counters"]["child_rekeyed"])')
+loss=$(printf '%s' "$out" | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
+ktap_diag "rekeys $before -> $after, ping: $(printf '%s' "$out" | grep 'packet loss')"
+r=1
+[ "${after:-0}" -gt "${before:-0}" ] && [ "$loss" = "0" ] && r=0
+check "CHILD SA rekeyed by ntmd under a 10/s ping with 0% loss" $r
+
+# --- 6: charon rekeys (peer-initiated rekey) ----------------------------------
+inbound_spi() { ib_swanctl --list-sas --ike psk 2>/dev/null | grep -Eo '^ +in +[0-9a-f]{8}' | head -1; }
+spi_before=$(inbound_spi)
+peer_del_before=$(grep -c 'the peer deleted CHILD SA' "$IB_DIR/ntmd.log")
+ib_swanctl --rekey --child net >/dev/null 2>&1
+sleep 3
+spi_after=$(inbound_spi)
+ktap_diag "charon's inbound SA: $spi_before -> $spi_after"
+r=0
+[ -n "$spi_after" ] && [ "$spi_before" != "$spi_after" ] || r=1
+# the rekey's initiator deletes the old SA: charon did, ntmd answered
+[ "$(grep -c 'the peer deleted CHILD SA' "$IB_DIR/ntmd.log")" -gt "$peer_del_before" ] || r=1
+ping_l $IB_IN_S 3 >/dev/null || r=1
+check "CHILD SA rekeyed by charon; traffic flows on the new SA" $r
+
+# --- 7: MOBIKE: the ntm side changes address under a TCP connection -----------
+S python3 - $IB_IN_S >"$IB_DIR/echo.log" 2>&1 <<'EOF' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7007)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60)
+while True:
+    d = c.recv(4096)
+    if not d:
+        break
+    c.sendall(d)
+EOF
+echo_pid=$!
+sleep 1
+L python3 - $IB_IN_S $IB_IN_L >"$IB_DIR/tcp.log" 2>&1 <<'EOF' &
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], 7007), timeout=30, source_address=(sys.argv[2], 0))
+for i in range(80):
+    m = b"line %d\n" % i
+    c.sendall(m)
+    got = b""
+    while len(got) < len(m):
+        got += c.recv(4096)
+    assert got == m, got
+    time.sleep(0.25)
+print("tcp ok")
+EOF
+tcp_pid=$!
+sleep 4
+L ip addr add $IB_L2/24 dev l0
+L ip addr del $IB_L/24 dev l0
+L ip route replace default via $IB_NL src $IB_L2
+wait $tcp_pid
+tcp_rc=$?
+kill $echo_pid 2>/dev/null
+r=$tcp_rc
+grep -q "UPDATE_SA_ADDRESSES" "$IB_DIR/ntmd.log" || r=1
+ktap_diag "$(tail -n 2 "$IB_DIR/tcp.log" | tr '\n' ' ')"
+check "MOBIKE: ntm side moves to $IB_L2, UPDATE_SA_ADDRESSES, TCP connection survives" $r
+
+# --- 8: DPD -------------------------------------------------------------------
+# charon's host drops off the network: ntmd's DPD (3 s, 3 retransmissions)
+# must declare the peer dead and remove the SAs.
+S ip link set s0 down
+r=1
+dead=0
+for _ in $(seq 1 80); do
+	dead=$(ib_ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ike"]["counters"]["dead_peers"])')
+	[ "${dead:-0}" -ge 1 ] && { r=0; break; }
+	sleep 0.5
+done
+S ip link set s0 up
+S ip route replace default via $IB_NS
+check "DPD: a silent peer is declared dead and its SAs are removed (dead_peers=$dead)" $r
+L ip addr add $IB_L/24 dev l0
+L ip route replace default via $IB_NL src $IB_L
+ib_swanctl --terminate --ike psk --force >/dev/null 2>&1
+
+# --- 9-10: charon initiates, ntmd responds (PSK, ChaCha20-Poly1305 + ESN) ------
+r=0
+ib_swanctl --initiate --child netr --timeout 40 >"$IB_DIR/init.log" 2>&1 || r=1
+[ $r -eq 0 ] && { ib_established pskr || r=1; }
+check "PSK: charon initiates through the port forward, ntmd responds" $r
+r=0
+ping_s $IB_IN_L 3 >/dev/null || r=1
+ping_l $IB_IN_S 3 >/dev/null || r=1
+sas=$(ib_ctl -j ike list)
+printf '%s' "$sas" | grep -q 'CHACHA20' || r=1
+check "responder SA: ChaCha20-Poly1305 with ESN, traffic both ways" $r
+ib_swanctl --terminate --ike pskr >/dev/null 2>&1
+
+# --- 11-12: ECDSA certificates, ntmd initiates ---------------------------------
+ib_ctl ike initiate cert >/dev/null
+r=0
+ib_wait 40 ib_established cert || r=1
+check "ECDSA certificates (RFC 7427 signatures, CA-verified) establish" $r
+r=0
+ping_l $IB_IN_S 3 >/dev/null || r=1
+ib_ctl ike terminate cert >/dev/null || r=1
+sleep 3
+ib_swanctl --list-sas --ike cert 2>/dev/null | grep -q ESTABLISHED && r=1
+check "certificate SA carries traffic; ntmctl ike terminate deletes it at charon too" $r
+
+ktap_finish
