@@ -680,6 +680,14 @@ struct IkeRole::Impl {
 
 	void teardown() noexcept
 	{
+		try {
+			teardown_steps();
+		} catch (...) { // NOLINT(bugprone-empty-catch): logging failed; nothing else in there throws
+		}
+	}
+
+	void teardown_steps()
+	{
 		asio::error_code ignored;
 		for (auto &[spi, sa] : sas)
 			sa->cancel_timers();
@@ -951,7 +959,7 @@ struct IkeRole::Impl {
 
 	std::chrono::milliseconds backoff(unsigned tries) const
 	{
-		double ms = static_cast<double>(icfg.retransmit_timeout.count());
+		auto ms = static_cast<double>(icfg.retransmit_timeout.count());
 		for (unsigned i = 0; i < tries; i++)
 			ms *= icfg.retransmit_base;
 		return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
@@ -1115,7 +1123,7 @@ struct IkeRole::Impl {
 
 	/* ---- SA bookkeeping ---- */
 
-	std::uint64_t new_ike_spi()
+	[[nodiscard]] std::uint64_t new_ike_spi() const
 	{
 		for (;;) {
 			const auto v = ike::random_u64();

@@ -16,7 +16,10 @@ namespace ntmd::ikecred {
 namespace {
 
 struct FileClose {
-	void operator()(FILE *f) const noexcept { (void)std::fclose(f); }
+	void operator()(FILE *f) const noexcept
+	{
+		(void)std::fclose(f); // NOLINT(cppcoreguidelines-owning-memory): the unique_ptr owns it
+	}
 };
 using FilePtr = std::unique_ptr<FILE, FileClose>;
 

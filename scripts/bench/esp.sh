@@ -93,6 +93,7 @@ bench_ntm() {
 		side=$([ "$ns" = "$NS_A" ] && echo A || echo B)
 		in_ns "$ns" ip link add ntm0 type ntm || { err "ntm: no ntm link kind"; return 1; }
 		topo_bg "$ns" "$RES/owner-$side.log" $GENL own ntm0 $PORT
+		OWNERS="${OWNERS:-} $TOPO_LAST_PID"
 		topo_wait 20 grep -q '^ready' "$RES/owner-$side.log" || { err "ntm: socket owner in $side"; return 1; }
 		topo_ntm_addrs "$ns" || { err "ntm: addresses in $side"; return 1; }
 		in_ns "$ns" ip link set ntm0 mtu $MTU
@@ -109,6 +110,8 @@ bench_ntm() {
 	put ntm esp_rx_packets "$(B $GENL tunnel ntm0 $SPI_AB | $PY -c 'import json,sys; print(json.load(sys.stdin)["stats"]["rx_packets"])' 2>/dev/null)"
 	A ip link del ntm0
 	B ip link del ntm0
+	# the owners still hold port $PORT, which xfrm's socket needs next
+	for pid in $OWNERS; do topo_kill "$pid"; done
 }
 
 XF_A=198.51.100.129

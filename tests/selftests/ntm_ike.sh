@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 12
+ktap_plan 14
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -41,7 +41,7 @@ else
 	ktap_bail "testbed setup failed"
 fi
 
-IB_DPD=3 IB_CHILD_REKEY=25 ib_ntmd_start
+IB_DPD=3 IB_CHILD_REKEY=25 ib_ntmd_start "cookie_threshold = 4"
 check "ntmd starts with the ike role on ipsec0 (ports 500 and 4500)" "$(rc ib_ctl status)"
 
 # --- 3-4: PSK, ntmd initiates through the NAT ---------------------------------
@@ -80,7 +80,11 @@ inbound_spi() { ib_swanctl --list-sas --ike psk 2>/dev/null | grep -Eo '^ +in +[
 spi_before=$(inbound_spi)
 peer_del_before=$(grep -c 'the peer deleted CHILD SA' "$IB_DIR/ntmd.log")
 ib_swanctl --rekey --child net >/dev/null 2>&1
-sleep 3
+peer_rekeyed() {
+	[ "$(inbound_spi)" != "$spi_before" ] &&
+		[ "$(grep -c 'the peer deleted CHILD SA' "$IB_DIR/ntmd.log")" -gt "$peer_del_before" ]
+}
+ib_wait 30 peer_rekeyed
 spi_after=$(inbound_spi)
 ktap_diag "charon's inbound SA: $spi_before -> $spi_after"
 r=0
@@ -161,7 +165,36 @@ printf '%s' "$sas" | grep -q 'CHACHA20' || r=1
 check "responder SA: ChaCha20-Poly1305 with ESN, traffic both ways" $r
 ib_swanctl --terminate --ike pskr >/dev/null 2>&1
 
-# --- 11-12: ECDSA certificates, ntmd initiates ---------------------------------
+# --- 11: hostile input --------------------------------------------------------
+ikepkt() { S python3 "$HERE/lib/ikepkt.py" "$@"; }
+counter() { ib_ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ike"]["counters"][sys.argv[1]])' "$1"; }
+mal_before=$(counter drop_malformed)
+out=$(ikepkt garbage $IB_NS 2>&1)
+sleep 1
+mal_after=$(counter drop_malformed)
+r=0
+kill -0 "$IB_NTMD_PID" 2>/dev/null || r=1
+[ "${mal_after:-0}" -gt "${mal_before:-0}" ] || r=1
+ktap_diag "$out, drop_malformed $mal_before -> $mal_after"
+check "hostile datagrams on 500 and 4500 are counted drops; ntmd keeps running" $r
+
+# --- 12: COOKIE ----------------------------------------------------------------
+# cookie_threshold = 4: half-open SAs from a flood make ntmd demand cookies;
+# a request that returns the cookie is served, and charon (which handles
+# COOKIE itself) still gets through.
+flood=$(ikepkt flood $IB_NS 8 2>&1)
+ck=$(ikepkt cookie $IB_NS 2>&1)
+r=0
+ib_swanctl --initiate --child netr --timeout 40 >"$IB_DIR/init2.log" 2>&1 || r=1
+sent=$(counter cookies_sent)
+ktap_diag "flood: $flood; retry: $ck; cookies_sent=$sent"
+case "$flood" in *"cookies=0"*) r=1 ;; esac
+[ "$ck" = "first=cookie second=SA" ] || r=1
+ib_established pskr || r=1
+check "COOKIE under a flood of half-open SAs; a cookie-returning initiator and charon get through" $r
+ib_swanctl --terminate --ike pskr >/dev/null 2>&1
+
+# --- 13-14: ECDSA certificates, ntmd initiates ---------------------------------
 ib_ctl ike initiate cert >/dev/null
 r=0
 ib_wait 40 ib_established cert || r=1

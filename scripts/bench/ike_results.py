@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""ike_results.py - assemble, tabulate and chart the IKEv2 handshake benchmark.
+
+  ike_results.py collect RESDIR              JSON document on stdout
+  ike_results.py table RESULTS.json          text table on stdout
+  ike_results.py chart RESULTS.json OUT.png  bar charts (matplotlib)
+
+RESDIR is what scripts/bench/ike.sh writes: meta.tsv (KEY<TAB>VALUE), per
+run run-I.tsv (KEY<TAB>VALUE: responder, concurrency, CPU, VmRSS, held_*)
+and run-I.json (ntm-ikebench -j), ntmd-warnings.txt, errors.txt.
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+RESPONDERS = [("ntmd", "ntmd + ntm.ko"), ("charon", "charon + xfrm")]
+
+
+def num(v):
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def read_tsv(path):
+    d = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 2:
+                    d[parts[0]] = num(parts[1])
+    except OSError:
+        pass
+    return d
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def read_lines(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return [line.rstrip("\n") for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def run(resdir, idx):
+    t = read_tsv(os.path.join(resdir, "run-%d.tsv" % idx))
+    g = read_json(os.path.join(resdir, "run-%d.json" % idx)) or {}
+    r = {"responder": t.get("responder"), "concurrency": t.get("concurrency")}
+    for k in ("handshakes", "per_second", "seconds", "started", "failed", "lost", "unfinished", "failures",
+              "cookies", "invalid_ke", "retransmissions", "deletes_ok", "deletes_lost", "latency_ms",
+              "datagrams_sent", "datagrams_received", "dropped", "send_errors"):
+        r[k] = g.get(k)
+    r["generator_cpu_seconds"] = g.get("cpu_seconds")
+    r["wall_seconds"] = t.get("wall_seconds")
+    cpu = t.get("responder_cpu_seconds")
+    r["responder_cpu_seconds"] = cpu
+    wall = t.get("wall_seconds")
+    if isinstance(cpu, (int, float)) and isinstance(wall, (int, float)) and wall > 0:
+        r["responder_cpu_percent"] = round(100.0 * cpu / wall, 1)
+    total = (g.get("handshakes_total") or 0)
+    if isinstance(cpu, (int, float)) and total:
+        r["responder_cpu_ms_per_handshake"] = round(1000.0 * cpu / total, 2)
+    r["responder_rss_start"] = t.get("rss_start")
+    r["responder_rss_end"] = t.get("rss_end")
+    r["held_after"] = {k[5:]: v for k, v in t.items() if k.startswith("held_")}
+    return r
+
+
+def collect(resdir):
+    doc = {"meta": read_tsv(os.path.join(resdir, "meta.tsv")), "runs": [], "ratios": [], "errors": [],
+           "ntmd_warnings": read_lines(os.path.join(resdir, "ntmd-warnings.txt"))}
+    idx = sorted(int(m.group(1)) for m in (re.search(r"run-(\d+)\.tsv$", p)
+                                           for p in glob.glob(os.path.join(resdir, "run-*.tsv"))) if m)
+    doc["runs"] = [run(resdir, i) for i in idx]
+    by = {(r["responder"], r["concurrency"]): r for r in doc["runs"]}
+    for (who, c), r in sorted(by.items(), key=lambda kv: str(kv[0])):
+        if who != "ntmd" or ("charon", c) not in by:
+            continue
+        a, b = r.get("per_second"), by[("charon", c)].get("per_second")
+        ratio = round(a / b, 2) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 else None
+        doc["ratios"].append({"concurrency": c, "ntmd_per_second": a, "charon_per_second": b,
+                              "ntmd_over_charon": ratio})
+    doc["errors"] = read_lines(os.path.join(resdir, "errors.txt"))
+    return doc
+
+
+def fmt(v, spec="%s"):
+    return spec % v if isinstance(v, (int, float)) else "-"
+
+
+def table(doc):
+    out = []
+    m = doc.get("meta", {})
+    out.append("IKEv2 handshakes/s, ntm-ikebench -> responder  kernel %s  %s CPUs  %s" % (
+        m.get("kernel", "?"), m.get("cpus", "?"), m.get("virt", "")))
+    out.append("%s, ESP %s, PSK, %s s per run (%s s warm-up), generator on CPU %s, responder on CPU %s; "
+               "charon %s" % (m.get("proposal", "?"), m.get("esp_proposal", "?"), m.get("seconds", "?"),
+                              m.get("warmup", "?"), m.get("cpu_generator", "?"), m.get("cpu_responder", "?"),
+                              m.get("strongswan", "?")))
+    out.append("")
+    hdr = "%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s | %s" % (
+        "responder", "conc", "hs/s", "hs", "p50 ms", "p99 ms", "failed", "lost", "retx", "cpu%", "ms/hs",
+        "RSS+kB", "held after (IKE SAs / half-open / kernel SAs)")
+    out.append(hdr)
+    out.append("-" * len(hdr))
+    for r in doc.get("runs", []):
+        lat = r.get("latency_ms") or {}
+        h = r.get("held_after") or {}
+        rs0, rs1 = r.get("responder_rss_start"), r.get("responder_rss_end")
+        grow = (rs1 - rs0) / 1024 if isinstance(rs0, int) and isinstance(rs1, int) else None
+        label = dict(RESPONDERS).get(r.get("responder"), r.get("responder"))
+        out.append("%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s | %s / %s / %s" % (
+            label, r.get("concurrency"), fmt(r.get("per_second"), "%.1f"), fmt(r.get("handshakes")),
+            fmt(lat.get("p50"), "%.0f"), fmt(lat.get("p99"), "%.0f"), fmt(r.get("failed")), fmt(r.get("lost")),
+            fmt(r.get("retransmissions")), fmt(r.get("responder_cpu_percent"), "%.0f"),
+            fmt(r.get("responder_cpu_ms_per_handshake"), "%.1f"), fmt(grow, "%.0f"),
+            h.get("ike_sas", "-"), h.get("half_open", "-"), h.get("kernel_sas", "-")))
+    for r in doc.get("runs", []):
+        if r.get("failures"):
+            out.append("  %s / concurrency %s failures: %s" % (r.get("responder"), r.get("concurrency"),
+                                                              json.dumps(r["failures"])))
+    out.append("  hs/s: handshakes (IKE_SA_INIT + IKE_AUTH with a CHILD SA, AUTH verified) completed per second "
+               "after the warm-up, each followed by a Delete;")
+    out.append("  cpu%: responder CPU time / wall time (100 = its one core); ms/hs: responder CPU per handshake "
+               "incl. the Delete; RSS+kB: VmRSS growth over the run")
+    rat = doc.get("ratios", [])
+    if rat:
+        out.append("")
+        out.append("ntmd / charon: " + ", ".join("concurrency %s: %s (%s vs %s /s)" % (
+            x["concurrency"], fmt(x["ntmd_over_charon"], "%.2f"), fmt(x["ntmd_per_second"], "%.1f"),
+            fmt(x["charon_per_second"], "%.1f")) for x in rat))
+    warn = doc.get("ntmd_warnings", [])
+    if warn:
+        out.append("")
+        out.append("ntmd warnings (last %d):" % len(warn))
+        out.extend("  " + w for w in warn)
+    errs = doc.get("errors", [])
+    if errs:
+        out.append("")
+        out.append("errors:")
+        out.extend("  " + e for e in errs)
+    return "\n".join(out) + "\n"
+
+
+def chart(doc, png):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = doc.get("runs", [])
+    if not runs:
+        raise SystemExit("nothing to chart")
+    concs = sorted({r["concurrency"] for r in runs if r.get("concurrency") is not None})
+    by = {(r["responder"], r["concurrency"]): r for r in runs}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+    w = 0.38
+    colors = {"ntmd": "#1f77b4", "charon": "#ff7f0e"}
+    for ax, key, title, spec in ((axes[0], "per_second", "handshakes per second", "%.1f"),
+                                 (axes[1], "p50", "latency p50 (ms)", "%.0f")):
+        for k, (who, label) in enumerate(RESPONDERS):
+            vals = []
+            for c in concs:
+                r = by.get((who, c), {})
+                v = r.get(key) if key == "per_second" else (r.get("latency_ms") or {}).get(key)
+                vals.append(v or 0)
+            xs = [i + (k - 0.5) * w for i in range(len(concs))]
+            bars = ax.bar(xs, vals, w, label=label, color=colors[who])
+            for b, v in zip(bars, vals):
+                ax.annotate(spec % v, (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(list(range(len(concs))))
+        ax.set_xticklabels(["concurrency %s" % c for c in concs], fontsize=8)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    m = doc.get("meta", {})
+    rat = ", ".join("%s at %s" % (fmt(x["ntmd_over_charon"], "%.2f"), x["concurrency"])
+                    for x in doc.get("ratios", []))
+    fig.suptitle("IKEv2 responder, %s PSK, kernel %s (%s); ntmd/charon %s" % (
+        m.get("proposal", "?"), m.get("kernel", "?"), m.get("virt", ""), rat), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "collect":
+        json.dump(collect(argv[2]), sys.stdout, indent=2, sort_keys=True)
+        print()
+        return 0
+    if len(argv) >= 3 and argv[1] == "table":
+        with open(argv[2], encoding="utf-8") as f:
+            sys.stdout.write(table(json.load(f)))
+        return 0
+    if len(argv) >= 4 and argv[1] == "chart":
+        with open(argv[2], encoding="utf-8") as f:
+            chart(json.load(f), argv[3])
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
