@@ -28,7 +28,7 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check ctld ctld-asan unit vm-test check bench bench-sig bench-esp demo \
+.PHONY: all kmod kmod-check ctld ctld-asan unit vm-test check bench bench-sig bench-esp bench-ike demo \
 	install clean help
 
 all: kmod ctld
@@ -46,6 +46,7 @@ help:
 	@echo '  bench       benchmarks in the VM, JSON into build/bench/'
 	@echo '  bench-sig   signalling benchmark only (DC registrations/s, DNS to answer)'
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
+	@echo '  bench-ike   IKEv2 handshakes/s only: ntmd vs strongSwan charon as responder'
 	@echo '  demo        build, boot the VM and run scripts/demo.sh'
 	@echo '  install     ntm.ko (extra/), ntmd, ntmctl, header, man pages, unit'
 	@echo '  clean       remove build products'
@@ -88,7 +89,7 @@ vm-test: kmod ctld
 check:
 	@MAKE="$(MAKE)" scripts/lib/check.sh kmod ctld ctld-asan unit vm-test
 
-bench: kmod ctld bench-sig bench-esp
+bench: kmod ctld bench-sig bench-esp bench-ike
 	@mkdir -p $(BUILD)/bench
 	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench -- scripts/bench/run.sh
 	@echo "bench: results in build/bench/"
@@ -106,6 +107,13 @@ bench-sig: kmod ctld
 	@mkdir -p $(BUILD)/bench
 	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench --timeout 1500 -- scripts/bench/sig.sh
 	@echo "bench-sig: results in build/bench/sig-results.*"
+
+# IKEv2: handshakes/s with ntmd as responder vs strongSwan's charon, driven
+# by ntm-ikebench (Documentation/benchmarks.rst, IKEv2 handshakes)
+bench-ike: kmod ctld
+	@mkdir -p $(BUILD)/bench
+	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench --timeout 900 -- scripts/bench/ike.sh
+	@echo "bench-ike: results in build/bench/ike-results.*"
 
 demo: all
 	@if [ ! -x scripts/demo.sh ]; then \

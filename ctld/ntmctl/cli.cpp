@@ -267,7 +267,10 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	ike_initiate_->add_option("NAME", v_.name, "Connection name ([[ike.connection]] name)")->required();
 	ike_terminate_ = ike_->add_subcommand("terminate", "Delete the IKE SAs of a connection, or one (#ID)");
 	ike_terminate_->add_option("NAME", v_.name, "Connection name, or #ID from ntmctl ike list")->required();
-	for (CLI::App *c : {ike_list_, ike_initiate_, ike_terminate_})
+	ike_rekey_ = ike_->add_subcommand("rekey", "Rekey the IKE SAs (or with --child their CHILD SAs) now");
+	ike_rekey_->add_option("NAME", v_.name, "Connection name, or #ID from ntmctl ike list")->required();
+	ike_rekey_->add_flag("--child", v_.ike_child, "Rekey the CHILD SAs instead of the IKE SA");
+	for (CLI::App *c : {ike_list_, ike_initiate_, ike_terminate_, ike_rekey_})
 		o_.ike_socket.push_back(
 			c->add_option("--socket", v_.socket,
 				      "Control socket of ntmd (default: control_socket of the configuration)")
@@ -507,7 +510,9 @@ Invocation Cli::build() const
 		IkeCmd c;
 		c.action = ike_initiate_->parsed()    ? IkeCmd::Action::initiate
 			   : ike_terminate_->parsed() ? IkeCmd::Action::terminate
+			   : ike_rekey_->parsed()     ? IkeCmd::Action::rekey
 						      : IkeCmd::Action::list;
+		c.child = v_.ike_child;
 		if (c.action != IkeCmd::Action::list) {
 			if (v_.name.empty() || v_.name.size() > 64)
 				throw ntm::UsageError("ike: NAME must be 1..64 characters");

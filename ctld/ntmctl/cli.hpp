@@ -94,8 +94,9 @@ struct StatusCmd {
 };
 /** ntmctl ike list | initiate NAME | terminate NAME|#ID (through ntmd's control socket). */
 struct IkeCmd {
-	enum class Action { list, initiate, terminate } action = Action::list;
+	enum class Action { list, initiate, terminate, rekey } action = Action::list;
 	std::string name;
+	bool child = false; /* rekey: the CHILD SAs instead of the IKE SA */
 	std::optional<std::string> socket;
 };
 
@@ -149,6 +150,7 @@ private:
 		std::string file;
 		bool force = false;
 		std::string config, db, name, fqdn, password_file, kdf_cost, socket;
+		bool ike_child = false;
 		bool password_stdin = false, certificate = false;
 	};
 
@@ -173,7 +175,8 @@ private:
 	CLI::App *monitor_ = nullptr, *batch_ = nullptr;
 	CLI::App *account_ = nullptr, *account_add_ = nullptr, *account_del_ = nullptr, *account_list_ = nullptr;
 	CLI::App *dc_ = nullptr, *dc_nodes_ = nullptr, *dc_keys_ = nullptr, *status_ = nullptr;
-	CLI::App *ike_ = nullptr, *ike_list_ = nullptr, *ike_initiate_ = nullptr, *ike_terminate_ = nullptr;
+	CLI::App *ike_ = nullptr, *ike_list_ = nullptr, *ike_initiate_ = nullptr, *ike_terminate_ = nullptr,
+		 *ike_rekey_ = nullptr;
 	/* options whose presence matters (a given empty string is not absent) */
 	struct Opts {
 		CLI::Option *show_dev = nullptr;

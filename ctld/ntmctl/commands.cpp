@@ -686,6 +686,9 @@ int cmd_ike(Context &ctx, const IkeCmd &c, const std::optional<std::string> &cfg
 	case IkeCmd::Action::terminate:
 		req = {{"cmd", "ike-terminate"}, {"name", c.name}};
 		break;
+	case IkeCmd::Action::rekey:
+		req = {{"cmd", "ike-rekey"}, {"name", c.name}, {"child", c.child}};
+		break;
 	}
 	std::string line;
 	const auto reply = control_call(path, req, line);
@@ -697,6 +700,9 @@ int cmd_ike(Context &ctx, const IkeCmd &c, const std::optional<std::string> &cfg
 		print_ike_sas(ctx.out(), reply);
 	else if (c.action == IkeCmd::Action::initiate)
 		fmt::print(ctx.out(), "initiating {} (IKE SA #{})\n", c.name, jnum(reply, "id"));
+	else if (c.action == IkeCmd::Action::rekey)
+		fmt::print(ctx.out(), "rekeying {} {} SA(s) of {}\n", jnum(reply, "rekeying"), c.child ? "CHILD" : "IKE",
+			   c.name);
 	else
 		fmt::print(ctx.out(), "deleting {} IKE SA(s) of {}\n", jnum(reply, "terminated"), c.name);
 	return kExitOk;

@@ -400,6 +400,7 @@ struct IkeRole::Impl {
 		std::vector<ike::TrafficSelector> ts_local;
 		std::vector<ike::TrafficSelector> ts_remote;
 		Clock::time_point created = Clock::now();
+		Clock::time_point rekey_at{}; /* planned at install; kept across an IKE rekey */
 		bool installed = false;
 		bool rekeying = false; /* our CREATE_CHILD_SA for it is outstanding */
 		bool rekeyed = false;  /* replaced; waiting for its Delete */
@@ -1652,6 +1653,8 @@ struct IkeRole::Impl {
 		ch.installed = true;
 		ch.id = next_child_id++;
 		ch.created = Clock::now();
+		if (c.child_rekey_time.count() > 0)
+			ch.rekey_at = ch.created + jittered(c.child_rekey_time);
 		ctr.child_installed++;
 		std::string tsl;
 		std::string tsr;
@@ -2167,7 +2170,12 @@ struct IkeRole::Impl {
 	{
 		if (sa->conn->child_rekey_time.count() == 0)
 			return;
-		auto t = loose_timer(jittered(sa->conn->child_rekey_time));
+		Clock::time_point when{};
+		for (const auto &c : sa->children)
+			if (c.id == child_id)
+				when = c.rekey_at;
+		const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now());
+		auto t = loose_timer(std::max(left, std::chrono::milliseconds(0)));
 		t->async_wait([this, t, w = std::weak_ptr<Sa>(sa), child_id](const asio::error_code &ec) {
 			auto s = w.lock();
 			if (ec || !s || stopped || s->state != State::established)
@@ -2833,6 +2841,57 @@ struct IkeRole::Impl {
 				   {}});
 	}
 
+	/* The SAs "what" names: a connection, or "#ID"; error text in err. */
+	std::vector<SaPtr> select(const std::string &what, std::string &err) const
+	{
+		std::vector<SaPtr> out;
+		std::uint64_t id = 0;
+		const bool by_id = what.size() > 1 && what[0] == '#';
+		if (by_id) {
+			try {
+				id = std::stoull(what.substr(1));
+			} catch (const std::exception &) {
+				err = "'" + what + "' is not #NUMBER";
+				return out;
+			}
+		} else if (find_conn(what) == nullptr) {
+			err = "no connection '" + what + "'";
+			return out;
+		}
+		for (const auto &[spi, sa] : sas)
+			if (by_id ? sa->id == id : (sa->conn != nullptr && sa->conn->name == what))
+				out.push_back(sa);
+		if (out.empty())
+			err = "no IKE SA matches '" + what + "'";
+		return out;
+	}
+
+	nlohmann::json rekey(const std::string &what, bool child)
+	{
+		std::string err;
+		const auto sel = select(what, err);
+		if (sel.empty())
+			return {{"ok", false}, {"error", err}};
+		std::size_t n = 0;
+		for (const auto &sa : sel) {
+			if (sa->state != State::established)
+				continue;
+			if (child) {
+				std::vector<std::uint32_t> spis;
+				for (const auto &c : sa->children)
+					if (!c.rekeyed && !c.deleting)
+						spis.push_back(c.spi_in);
+				for (auto spi : spis)
+					rekey_child(sa, spi);
+				n += spis.size();
+			} else {
+				rekey_ike(sa);
+				n++;
+			}
+		}
+		return {{"ok", true}, {"rekeying", n}};
+	}
+
 	nlohmann::json terminate(const std::string &what)
 	{
 		std::vector<SaPtr> victims;
@@ -2896,6 +2955,10 @@ nlohmann::json IkeRole::initiate(const std::string &connection)
 nlohmann::json IkeRole::terminate(const std::string &what)
 {
 	return impl_->terminate(what);
+}
+nlohmann::json IkeRole::rekey(const std::string &what, bool child)
+{
+	return impl_->rekey(what, child);
 }
 
 } // namespace ntmd

@@ -46,6 +46,8 @@ public:
 	nlohmann::json initiate(const std::string &connection);
 	/** Deletes the IKE SAs of a connection (name) or one IKE SA ("#N"). */
 	nlohmann::json terminate(const std::string &what);
+	/** Rekeys the IKE SAs (child: their CHILD SAs) of a connection or of "#N" now. */
+	nlohmann::json rekey(const std::string &what, bool child);
 
 private:
 	struct Impl;

@@ -115,6 +115,9 @@ int run_roles(const ntm::config::Config &cfg)
 				return roles.ike->initiate(name);
 			if (cmd == "ike-terminate")
 				return roles.ike->terminate(name);
+			if (cmd == "ike-rekey")
+				return roles.ike->rekey(name, req.contains("child") && req["child"].is_boolean() &&
+								      req["child"].get<bool>());
 		}
 		return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
 	});

@@ -43,6 +43,7 @@
 #include <optional>
 #include <queue>
 #include <string>
+#include <system_error>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -151,7 +152,8 @@ ntm::SecretBytes read_psk(const std::string &path)
 		line.pop_back();
 	if (line.empty())
 		throw ntm::UsageError("--psk-file " + path + ": the first line is empty");
-	const ntm::SecretBytes r(std::span(reinterpret_cast<const std::uint8_t *>(line.data()), line.size()));
+	ntm::SecretBytes r(line.size());
+	std::copy(line.begin(), line.end(), r.data());
 	std::fill(line.begin(), line.end(), '\0');
 	return r;
 }
@@ -235,13 +237,24 @@ Setup check_options(const Options &o)
 
 /* ---- sockets ---- */
 
+std::string errno_text()
+{
+	return std::error_code(errno, std::generic_category()).message();
+}
+
+/* Endpoint::sockaddr_bytes() is a sockaddr_in or sockaddr_in6. */
+const sockaddr *as_sockaddr(std::span<const std::uint8_t> b)
+{
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	return reinterpret_cast<const sockaddr *>(b.data());
+}
+
 class Socket {
 public:
-	Socket(int family, const std::string &bind)
+	Socket(int family, const std::string &bind) : fd_(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0))
 	{
-		fd_ = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd_ < 0)
-			throw ntm::Error(fmt::format("socket: {}", std::strerror(errno)), errno);
+			throw ntm::Error(fmt::format("socket: {}", errno_text()), errno);
 		const int buf = kSocketBuffer;
 		(void)::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
 		(void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
@@ -256,8 +269,11 @@ public:
 			throw ntm::UsageError("--bind: not of the family of --target");
 		const ntm::Endpoint ep(local, 0);
 		const auto sa = ep.sockaddr_bytes();
-		if (::bind(fd_, reinterpret_cast<const sockaddr *>(sa.data()), static_cast<socklen_t>(sa.size())) < 0)
-			throw ntm::Error(fmt::format("bind {}: {}", ep.to_string(), std::strerror(errno)), errno);
+		if (::bind(fd_, as_sockaddr(sa), static_cast<socklen_t>(sa.size())) < 0) {
+			const int e = errno;
+			::close(fd_);
+			throw ntm::Error(fmt::format("bind {}: {}", ep.to_string(), errno_text()), e);
+		}
 	}
 	Socket(const Socket &) = delete;
 	Socket &operator=(const Socket &) = delete;
@@ -362,7 +378,7 @@ public:
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				throw ntm::Error(fmt::format("poll: {}", std::strerror(errno)), errno);
+				throw ntm::Error(fmt::format("poll: {}", errno_text()), errno);
 			}
 			if ((fds[0].revents & POLLIN) != 0)
 				receive(sock_ike_, false);
@@ -539,7 +555,7 @@ private:
 		const auto &sock = h.natt ? sock_natt_ : sock_ike_;
 		const auto &ep = h.natt ? s_.natt_ep : s_.ike_ep;
 		const auto sa = ep.sockaddr_bytes();
-		if (::sendto(sock.fd(), h.wire.data(), h.wire.size(), 0, reinterpret_cast<const sockaddr *>(sa.data()),
+		if (::sendto(sock.fd(), h.wire.data(), h.wire.size(), 0, as_sockaddr(sa),
 			     static_cast<socklen_t>(sa.size())) < 0)
 			st_.send_errors++;
 		else

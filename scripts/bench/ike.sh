@@ -204,7 +204,8 @@ start_ntmd() {
 	rekey_time = 0
 	child_rekey_time = 0
 	EOF
-	Rn taskset -c $CPU_RESP "$NTMD" --config "$RES/ntmd.toml" >>"$RES/ntmd.log" 2>&1 &
+	# not through Rn: $! must be ntmd itself (ip and taskset exec), not a subshell
+	ip netns exec "$NS_R" taskset -c $CPU_RESP "$NTMD" --config "$RES/ntmd.toml" >>"$RES/ntmd.log" 2>&1 &
 	NTMD_PID=$!
 	wait_for 30 ctl status
 }
@@ -289,7 +290,7 @@ start_charon() {
 held() {
 	if [ "$1" = ntmd ]; then
 		ctl -j status 2>/dev/null | jq -r '.ike | "ike_sas\t\(.ike_sas)\nhalf_open\t\(.half_open)\nchild_sas\t\(.child_sas)"'
-		printf 'kernel_sas\t%s\n' "$(ctl -j tunnel show ipsec0 2>/dev/null | jq '[.. | objects | select(has("local_index"))] | length' 2>/dev/null)"
+		printf 'kernel_sas\t%s\n' "$(Rn "$NTMCTL" -j tunnel show ipsec0 2>/dev/null | jq '[.. | objects | select(has("local_index"))] | length' 2>/dev/null)"
 	else
 		swan --stats 2>/dev/null | sed -n 's/.*IKE_SAs: \([0-9]*\) total, \([0-9]*\) half-open.*/ike_sas\t\1\nhalf_open\t\2/p'
 		printf 'kernel_sas\t%s\n' "$(Sn ip xfrm state 2>/dev/null | grep -c '^src')"
@@ -347,6 +348,8 @@ for who in ntmd charon; do
 		start_charon || { err "charon did not start: $(tail -n 5 "$RES/charon.out" "$RES/swanctl-load.log")"; continue; }
 	fi
 	put "$M" "${who}_rss_idle" "$(rss "$([ "$who" = ntmd ] && echo "$NTMD_PID" || echo "$CHARON_PID")")"
+	# the baseline of held: charon's IKE sockets carry 8 bypass socket policies
+	held "$who" | while IFS="$(printf '\t')" read -r k v; do put "$M" "${who}_idle_$k" "$v"; done
 	for c in $CONC; do
 		i=$((i + 1))
 		bench_run "$i" "$who" "$c"

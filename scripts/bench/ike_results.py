@@ -68,6 +68,9 @@ def run(resdir, idx):
         r[k] = g.get(k)
     r["generator_cpu_seconds"] = g.get("cpu_seconds")
     r["wall_seconds"] = t.get("wall_seconds")
+    gs, gw = g.get("cpu_seconds"), g.get("duration")
+    if isinstance(gs, (int, float)) and isinstance(gw, (int, float)) and gw > 0:
+        r["generator_cpu_percent"] = round(100.0 * gs / gw, 1)
     cpu = t.get("responder_cpu_seconds")
     r["responder_cpu_seconds"] = cpu
     wall = t.get("wall_seconds")
@@ -114,9 +117,9 @@ def table(doc):
                               m.get("warmup", "?"), m.get("cpu_generator", "?"), m.get("cpu_responder", "?"),
                               m.get("strongswan", "?")))
     out.append("")
-    hdr = "%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s | %s" % (
+    hdr = "%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s %5s | %s" % (
         "responder", "conc", "hs/s", "hs", "p50 ms", "p99 ms", "failed", "lost", "retx", "cpu%", "ms/hs",
-        "RSS+kB", "held after (IKE SAs / half-open / kernel SAs)")
+        "RSS+kB", "gen%", "held after (IKE SAs / half-open / kernel SAs)")
     out.append(hdr)
     out.append("-" * len(hdr))
     for r in doc.get("runs", []):
@@ -125,12 +128,12 @@ def table(doc):
         rs0, rs1 = r.get("responder_rss_start"), r.get("responder_rss_end")
         grow = (rs1 - rs0) / 1024 if isinstance(rs0, int) and isinstance(rs1, int) else None
         label = dict(RESPONDERS).get(r.get("responder"), r.get("responder"))
-        out.append("%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s | %s / %s / %s" % (
+        out.append("%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s %5s | %s / %s / %s" % (
             label, r.get("concurrency"), fmt(r.get("per_second"), "%.1f"), fmt(r.get("handshakes")),
             fmt(lat.get("p50"), "%.0f"), fmt(lat.get("p99"), "%.0f"), fmt(r.get("failed")), fmt(r.get("lost")),
             fmt(r.get("retransmissions")), fmt(r.get("responder_cpu_percent"), "%.0f"),
             fmt(r.get("responder_cpu_ms_per_handshake"), "%.1f"), fmt(grow, "%.0f"),
-            h.get("ike_sas", "-"), h.get("half_open", "-"), h.get("kernel_sas", "-")))
+            fmt(r.get("generator_cpu_percent"), "%.0f"), h.get("ike_sas", "-"), h.get("half_open", "-"), h.get("kernel_sas", "-")))
     for r in doc.get("runs", []):
         if r.get("failures"):
             out.append("  %s / concurrency %s failures: %s" % (r.get("responder"), r.get("concurrency"),
@@ -138,7 +141,9 @@ def table(doc):
     out.append("  hs/s: handshakes (IKE_SA_INIT + IKE_AUTH with a CHILD SA, AUTH verified) completed per second "
                "after the warm-up, each followed by a Delete;")
     out.append("  cpu%: responder CPU time / wall time (100 = its one core); ms/hs: responder CPU per handshake "
-               "incl. the Delete; RSS+kB: VmRSS growth over the run")
+               "incl. the Delete; RSS+kB: VmRSS growth over the run;")
+    out.append("  gen%: generator CPU time / load duration (near 100: the generator, not the responder, "
+               "limits the rate)")
     rat = doc.get("ratios", [])
     if rat:
         out.append("")

@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 14
+ktap_plan 16
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -30,6 +30,7 @@ check() { # DESC RC
 }
 rc() { if "$@" >/dev/null 2>&1; then echo 0; else echo 1; fi; }
 
+counter() { ib_ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ike"]["counters"][sys.argv[1]])' "$1"; }
 ping_l() { L ping -q -c "${2:-3}" -W 2 -I $IB_IN_L "$1"; }
 ping_s() { S ping -q -c "${2:-3}" -W 2 -I $IB_IN_S "$1"; }
 
@@ -93,6 +94,38 @@ r=0
 [ "$(grep -c 'the peer deleted CHILD SA' "$IB_DIR/ntmd.log")" -gt "$peer_del_before" ] || r=1
 ping_l $IB_IN_S 3 >/dev/null || r=1
 check "CHILD SA rekeyed by charon; traffic flows on the new SA" $r
+
+# --- IKE SA rekeyed by both sides ------------------------------------------------
+# the CHILD SA moves to the new IKE SA; the old IKE SA is deleted on both ends
+ike_rekeys() { counter ike_rekeyed; }
+swan_ike_sas() { ib_swanctl --list-sas --ike psk 2>/dev/null | grep -c 'ESTABLISHED'; }
+rekeyed_to() { [ "$(ike_rekeys)" -ge "$1" ] && [ "$(swan_ike_sas)" = 1 ] && ib_established psk; }
+r=0
+ib_ctl ike rekey psk >/dev/null || r=1
+ib_wait 30 rekeyed_to 1 || r=1
+ping_l $IB_IN_S 2 >/dev/null || r=1
+ib_swanctl --rekey --ike psk >/dev/null 2>&1
+ib_wait 30 rekeyed_to 2 || r=1
+ping_s $IB_IN_L 2 >/dev/null || r=1
+ktap_diag "ike_rekeyed=$(ike_rekeys), charon IKE SAs=$(swan_ike_sas)"
+check "IKE SA rekeyed by ntmd (ntmctl ike rekey) and by charon; CHILD SA moves, traffic flows" $r
+
+# --- CHILD rekey collision ----------------------------------------------------------
+# both ends rekey the same CHILD SA at once; the nonce rule (RFC 7296 2.8.1)
+# must leave exactly one SA pair on each side
+swan_children() { ib_swanctl --list-sas --ike psk 2>/dev/null | grep -c 'INSTALLED'; }
+ntm_children() { ib_ike_sas | python3 -c 'import json,sys; print(sum(len(s["children"]) for s in json.load(sys.stdin)["sas"] if s["connection"] == "psk"))'; }
+settled() { [ "$(swan_children)" = 1 ] && [ "$(ntm_children)" = 1 ]; }
+r=0
+ib_ctl ike rekey psk --child >/dev/null &
+ib_swanctl --rekey --child net >/dev/null 2>&1 &
+wait
+sleep 2
+ib_wait 40 settled || r=1
+ping_l $IB_IN_S 2 >/dev/null || r=1
+ping_s $IB_IN_L 2 >/dev/null || r=1
+ktap_diag "CHILD SAs after the collision: charon $(swan_children), ntmd $(ntm_children); $(grep -c 'rekey collision\|rekeyed by both sides' "$IB_DIR/ntmd.log") collision lines"
+check "simultaneous CHILD rekeys settle on one SA pair per side; traffic flows" $r
 
 # --- 7: MOBIKE: the ntm side changes address under a TCP connection -----------
 S python3 - $IB_IN_S >"$IB_DIR/echo.log" 2>&1 <<'EOF' &
@@ -167,7 +200,6 @@ ib_swanctl --terminate --ike pskr >/dev/null 2>&1
 
 # --- 11: hostile input --------------------------------------------------------
 ikepkt() { S python3 "$HERE/lib/ikepkt.py" "$@"; }
-counter() { ib_ctl -j status | python3 -c 'import json,sys; print(json.load(sys.stdin)["ike"]["counters"][sys.argv[1]])' "$1"; }
 mal_before=$(counter drop_malformed)
 out=$(ikepkt garbage $IB_NS 2>&1)
 sleep 1
