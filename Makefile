@@ -124,7 +124,7 @@ demo: all
 		echo "root shell in the VM with ntm.ko installed."; \
 		exit 1; \
 	fi
-	$(VM) -- scripts/demo.sh
+	$(VM) -- bash -c 'scripts/demo.sh && scripts/demo-ike.sh'
 
 # ---- install ---------------------------------------------------------------
 

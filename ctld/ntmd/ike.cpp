@@ -423,7 +423,9 @@ struct IkeRole::Impl {
 		Sa(asio::io_context &io) : retransmit(io), dpd(io), rekey(io), keepalive(io), expire(io) {}
 
 		std::uint64_t id = 0;
-		bool initiator = false; /* original initiator of this IKE SA */
+		bool initiator = false; /* original initiator of this IKE SA (the I flag) */
+		/* started the first IKE SA of the chain: MOBIKE's initiator (RFC 4555), kept across rekeys */
+		bool mobike_initiator = false;
 		const IkeConnection *conn = nullptr;
 		std::vector<const IkeConnection *> candidates; /* responder before IKE_AUTH */
 		State state = State::init_sent;
@@ -808,7 +810,7 @@ struct IkeRole::Impl {
 		if (::sendmsg(sk->s.native_handle(), &mh, MSG_DONTWAIT) < 0) {
 			const int err = errno;
 			/* the source address may be gone (MOBIKE): let routing pick one */
-			if ((err == EINVAL || err == EADDRNOTAVAIL) && mh.msg_control != nullptr) {
+			if ((err == EINVAL || err == EADDRNOTAVAIL || err == ENETUNREACH) && mh.msg_control != nullptr) {
 				mh.msg_control = nullptr;
 				mh.msg_controllen = 0;
 				if (::sendmsg(sk->s.native_handle(), &mh, MSG_DONTWAIT) >= 0) {
@@ -1226,6 +1228,7 @@ struct IkeRole::Impl {
 		auto sa = std::make_shared<Sa>(io);
 		sa->id = next_id++;
 		sa->initiator = true;
+		sa->mobike_initiator = true;
 		sa->conn = &c;
 		sa->spi_i = new_ike_spi();
 		sa->path.remote = resolve(c);
@@ -2126,6 +2129,7 @@ struct IkeRole::Impl {
 		nsa->remote_id = old->remote_id;
 		nsa->nat_local = old->nat_local;
 		nsa->nat_remote = old->nat_remote;
+		nsa->mobike_initiator = old->mobike_initiator;
 		nsa->children = std::move(old->children);
 		old->children.clear();
 		sas[nsa->local_spi()] = nsa;
@@ -2637,7 +2641,7 @@ struct IkeRole::Impl {
 	void addresses_changed()
 	{
 		for (const auto &[spi, sa] : sas) {
-			if (!sa->initiator || !sa->peer_mobike || sa->state != State::established)
+			if (!sa->mobike_initiator || !sa->peer_mobike || sa->state != State::established)
 				continue;
 			const auto src = route_source(sa->path.remote);
 			if (!src || (sa->path.local.family() != AF_UNSPEC && *src == sa->path.local))
