@@ -212,7 +212,7 @@ struct Chosen {
  * that the proposal must offer no group or NONE.
  */
 std::optional<Chosen> choose(const std::vector<ike::Proposal> &theirs, const std::vector<ntm::config::IkeProposal> &ours,
-			     ike::Protocol proto, std::optional<ike::DhGroup> want_dh)
+			     ike::Protocol proto, std::optional<ike::DhGroup> want_dh, bool require_pfs = false)
 {
 	for (const auto &p : theirs) {
 		if (p.protocol != proto)
@@ -297,6 +297,9 @@ std::optional<Chosen> choose(const std::vector<ike::Proposal> &theirs, const std
 						continue;
 					c.dh = ike::DhGroup::none;
 				}
+				/* a CHILD SA created after IKE_AUTH gets PFS when our proposal names a group */
+				if (require_pfs && !o.dh.empty() && c.dh == ike::DhGroup::none)
+					continue;
 			}
 			c.proposal.num = p.num;
 			c.proposal.protocol = proto;
@@ -1950,7 +1953,7 @@ struct IkeRole::Impl {
 			return refuse(ike::NotifyType::invalid_syntax, "SA, TSi or TSr missing");
 		if (pl.find(ike::NotifyType::use_transport_mode) != nullptr && !in_auth)
 			return refuse(ike::NotifyType::no_proposal_chosen, "transport mode is not supported");
-		auto chosen = choose(pl.sa, c.esp_proposals, ike::Protocol::esp, group.value_or(ike::DhGroup::none));
+		auto chosen = choose(pl.sa, c.esp_proposals, ike::Protocol::esp, group.value_or(ike::DhGroup::none), !in_auth);
 		if (!chosen)
 			return refuse(ike::NotifyType::no_proposal_chosen, "no acceptable ESP proposal");
 		auto tsi = narrow_all(*pl.tsi, c.remote_ts);

@@ -236,9 +236,15 @@ ib_wait 40 ib_established cert || r=1
 check "ECDSA certificates (RFC 7427 signatures, CA-verified) establish" $r
 r=0
 ping_l $IB_IN_S 3 >/dev/null || r=1
+# a CHILD rekey with PFS (KE payloads, ECP-256) before the Delete
+rk_before=$(counter child_rekeyed)
+ib_ctl ike rekey cert --child >/dev/null || r=1
+rekeyed_more() { [ "$(counter child_rekeyed)" -gt "$rk_before" ]; }
+ib_wait 30 rekeyed_more || r=1
+ping_l $IB_IN_S 3 >/dev/null || r=1
 ib_ctl ike terminate cert >/dev/null || r=1
 sleep 3
 ib_swanctl --list-sas --ike cert 2>/dev/null | grep -q ESTABLISHED && r=1
-check "certificate SA carries traffic; ntmctl ike terminate deletes it at charon too" $r
+check "certificate SA carries traffic, rekeys with PFS; ntmctl ike terminate deletes it at charon too" $r
 
 ktap_finish

@@ -214,7 +214,7 @@ connections {
 			netc {
 				local_ts = 10.2.0.0/24
 				remote_ts = 10.1.0.0/24
-				esp_proposals = aes128gcm16-esn
+				esp_proposals = aes128gcm16-ecp256-esn
 				rekey_time = 0
 			}
 		}
@@ -287,7 +287,7 @@ local_id = "ntm.test"
 remote_id = "swan.test"
 auth = "pubkey"
 proposals = ["aes128gcm16-prfsha256-ecp256"]
-esp_proposals = ["aes128gcm16-esn"]
+esp_proposals = ["aes128gcm16-ecp256-esn"]
 local_ts = ["10.1.0.0/24"]
 remote_ts = ["10.2.0.0/24"]
 dpd_delay = 0
