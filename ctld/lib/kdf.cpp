@@ -241,9 +241,15 @@ bool verify_password(std::string_view password, std::string_view stored)
 	}
 	if (!p)
 		return false;
-	const auto got = scrypt_raw(password, p->salt, std::uint64_t{1} << p->params.n_log2, p->params.r, p->params.p,
-				    p->hash.size());
-	return CRYPTO_memcmp(got.data(), p->hash.data(), p->hash.size()) == 0;
+	const auto got =
+		scrypt_raw(password, p->salt, std::uint64_t{1} << p->params.n_log2, p->params.r, p->params.p, kHashLen);
+	/*
+	 * Only our own length verifies. A shorter stored hash would otherwise
+	 * match a prefix of the real one (scrypt's output prefix does not
+	 * depend on the length asked for): a truncated row, or a base64 tail
+	 * that happens to decode, must not become an easier password.
+	 */
+	return p->hash.size() == kHashLen && CRYPTO_memcmp(got.data(), p->hash.data(), kHashLen) == 0;
 }
 
 std::optional<config::Scrypt> parse_params(std::string_view stored) noexcept
