@@ -115,22 +115,18 @@ void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 	const struct ntm_esp *e = t->esp;
 	unsigned int aadlen = ntm_esp_aad_len(e);
 	unsigned int stat, plen, padlen, tailen, i;
-	struct ntm_dev *nd = t->nd;
 	struct aead_request *req;
 	struct scatterlist *sg;
 	struct sk_buff *trailer;
 	struct ntm_crypt *c;
 	u8 *hdr, *tail, *iv;
-	int nfrags, err;
 	u64 seq, limit;
 	u8 nexthdr;
+	int nfrags;
 
+	/* the SA is done at the limit: IKE must have rekeyed by now */
 	limit = e->esn ? NTM_COUNTER_LIMIT : (u64)NTM_ESP_SEQ_MAX + 1;
-	seq = atomic64_inc_return(&t->tx_counter) - 1;
-	if (unlikely(seq >= limit)) {
-		/* never wrap: the SA is done, IKE must have rekeyed by now */
-		atomic64_set(&t->tx_counter, limit);
-		ntm_tunnel_expire(t, NTM_EXPIRE_COUNTER);
+	if (unlikely(!ntm_tx_counter(t, limit, &seq))) {
 		stat = NTM_STAT(DROP_EXPIRED);
 		goto drop;
 	}
@@ -138,19 +134,11 @@ void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 						     NTM_ESP_NH_IPV6;
 
 	stat = NTM_STAT(DROP_NOMEM);
-	/* checksums must be final before the payload is sealed */
-	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
-		goto drop;
 	plen = skb->len;
 	/* pad so that payload, pad length and next header end 4-aligned */
 	padlen = (4 - ((plen + 2) & 3)) & 3;
 	tailen = padlen + 2 + NTM_ESP_ICV_LEN;
-	if (unlikely(skb_cow_head(skb, LL_RESERVED_SPACE(r->dst->dev) +
-				  sizeof(struct ipv6hdr) +
-				  sizeof(struct udphdr) + aadlen +
-				  NTM_ESP_IV_LEN)))
-		goto drop;
-	nfrags = skb_cow_data(skb, tailen, &trailer);
+	nfrags = ntm_tx_cow(skb, r, aadlen + NTM_ESP_IV_LEN, tailen, &trailer);
 	if (unlikely(nfrags < 0))
 		goto drop;
 	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
@@ -176,33 +164,20 @@ void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 	put_unaligned_be64(seq, hdr + aadlen);
 	memcpy(iv, hdr + aadlen, NTM_ESP_IV_LEN);
 
-	sg_init_table(sg, nfrags);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (unlikely(err < 0)) {
-		kfree(c);
+	if (unlikely(ntm_crypt_bind(c, t, skb, req, t->aead, sg, nfrags,
+				    ntm_esp_encrypt_finish))) {
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
 	}
-	ntm_crypt_bind(c, t, skb, req, t->aead, ntm_esp_encrypt_finish);
 	c->counter = seq;
 	aead_request_set_crypt(req, sg, sg, plen + padlen + 2, iv);
 	/* the IV sits between AAD and payload; rfc4106/rfc7539esp skip it */
 	aead_request_set_ad(req, aadlen + NTM_ESP_IV_LEN);
-	c->route = *r;
-	dst_hold(c->route.dst);
-	sock_hold(c->route.sk);
-	c->xnet = !net_eq(sock_net(r->sk), dev_net(nd->dev));
-
-	err = crypto_aead_encrypt(req);
-	if (err == -EINPROGRESS)
-		return;
-	ntm_esp_encrypt_finish(c, err);
+	ntm_encrypt_submit(c, req, r, ntm_esp_encrypt_finish);
 	return;
 
 drop:
-	ntm_tunnel_count(t, stat);
-	dev_core_stats_tx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	ntm_tx_drop(t, skb, stat);
 	ntm_tunnel_put(t);
 }
 
@@ -253,7 +228,6 @@ static void ntm_esp_decrypt_finish(struct ntm_crypt *c, int err)
 {
 	struct ntm_tunnel *t = c->t;
 	const struct ntm_esp *e = t->esp;
-	struct ntm_dev *nd = t->nd;
 	struct sk_buff *skb = c->skb;
 	const void *saddr, *daddr;
 	unsigned int stat, padlen;
@@ -261,19 +235,8 @@ static void ntm_esp_decrypt_finish(struct ntm_crypt *c, int err)
 	int family;
 	u8 trail[2];
 
-	if (unlikely(err)) {
-		stat = err == -EBADMSG ? NTM_STAT(DROP_AUTH) :
-					 NTM_STAT(DROP_NOMEM);
+	if (unlikely(!ntm_rx_accept(c, err, &stat)))
 		goto drop;
-	}
-	/* authentic: now the sequence number may move the window */
-	if (unlikely(!ntm_replay_update(&t->replay, c->counter))) {
-		stat = NTM_STAT(DROP_REPLAY);
-		goto drop;
-	}
-	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
-	ntm_roam(t, &c->src);
-
 	/* c->inner_len carries the AAD length on receive */
 	__skb_pull(skb, c->inner_len + NTM_ESP_IV_LEN);
 	stat = NTM_STAT(DROP_NOMEM);
@@ -332,9 +295,7 @@ static void ntm_esp_decrypt_finish(struct ntm_crypt *c, int err)
 	goto out;
 
 drop:
-	ntm_tunnel_count(t, stat);
-	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	ntm_rx_drop(t, skb, stat);
 out:
 	ntm_crypt_free(c);
 }
@@ -355,7 +316,7 @@ int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 	struct ntm_tunnel *t;
 	struct ntm_crypt *c;
 	u32 spi, seq_lo;
-	int nfrags, err;
+	int nfrags;
 	u64 seq;
 	u8 *iv;
 
@@ -369,28 +330,15 @@ int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 	}
 	spi = get_unaligned_be32(skb->data + off);
 	seq_lo = get_unaligned_be32(skb->data + off + sizeof(__be32));
-	t = ntm_tunnel_find_index(nd, spi);
-	if (unlikely(!t || !t->esp)) {
-		/* an NTM tunnel under this number is no SA */
-		if (t)
-			ntm_tunnel_put(t);
-		ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
+	t = ntm_rx_tunnel(nd, spi, true);
+	if (unlikely(!t))
 		goto drop_nocount;
-	}
 	seq = t->esp->esn ? ntm_esp_infer_seq(t, seq_lo) : seq_lo;
 	/* sequence number 0 is never sent (RFC 4303 3.3.3) */
-	if (unlikely(!seq || !ntm_replay_check(&t->replay, seq))) {
-		stat = NTM_STAT(DROP_REPLAY);
+	stat = NTM_STAT(DROP_REPLAY);
+	if (unlikely(!seq))
 		goto drop;
-	}
-	if (unlikely(READ_ONCE(t->expire_state))) {
-		stat = NTM_STAT(DROP_EXPIRED);
-		goto drop;
-	}
-	ntm_outer_source(skb, &src);
-
-	stat = NTM_STAT(DROP_NOMEM);
-	nfrags = skb_cow_data(skb, 0, &trailer);
+	nfrags = ntm_rx_prepare(t, skb, seq, &src, &trailer, &stat);
 	if (unlikely(nfrags < 0))
 		goto drop;
 	__skb_pull(skb, off);
@@ -405,31 +353,22 @@ int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 		put_unaligned_be32(spi, p);
 		put_unaligned_be32(upper_32_bits(seq), p + 4);
 	}
+	stat = NTM_STAT(DROP_NOMEM);
 	c = ntm_crypt_alloc(t->esp->rx_aead, nfrags, &iv, &req, &sg);
 	if (unlikely(!c))
 		goto drop;
-	sg_init_table(sg, nfrags);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (unlikely(err < 0)) {
-		kfree(c);
+	if (unlikely(ntm_crypt_bind(c, t, skb, req, t->esp->rx_aead, sg,
+				    nfrags, ntm_esp_decrypt_finish))) {
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
 	}
 	memcpy(iv, skb->data + aadlen, NTM_ESP_IV_LEN);
-	ntm_crypt_bind(c, t, skb, req, t->esp->rx_aead,
-		       ntm_esp_decrypt_finish);
 	c->counter = seq;
 	c->inner_len = aadlen;
-	c->src = src;
-	c->xnet = !net_eq(sock_net(sk), dev_net(nd->dev));
-	c->route.dst = NULL;
 	aead_request_set_crypt(req, sg, sg,
 			       skb->len - aadlen - NTM_ESP_IV_LEN, iv);
 	aead_request_set_ad(req, aadlen + NTM_ESP_IV_LEN);
-
-	err = crypto_aead_decrypt(req);
-	if (err != -EINPROGRESS)
-		ntm_esp_decrypt_finish(c, err);
+	ntm_decrypt_submit(c, req, sk, &src, ntm_esp_decrypt_finish);
 	return 0;
 
 drop:

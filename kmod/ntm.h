@@ -31,8 +31,11 @@
 #include <linux/u64_stats_sync.h>
 #include <linux/in6.h>
 #include <linux/in.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
 #include <net/dst_cache.h>
 #include <net/gro_cells.h>
+#include <net/sock.h>
 #include <crypto/aead.h>
 
 #include <linux/ntm.h>
@@ -386,17 +389,177 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb);
 struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
 				  u8 **iv, struct aead_request **req,
 				  struct scatterlist **sg);
-void ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
-		    struct sk_buff *skb, struct aead_request *req,
-		    struct crypto_aead *aead,
-		    void (*finish)(struct ntm_crypt *c, int err));
+int ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
+		   struct sk_buff *skb, struct aead_request *req,
+		   struct crypto_aead *aead, struct scatterlist *sg, int nfrags,
+		   void (*finish)(struct ntm_crypt *c, int err));
 void ntm_crypt_free(struct ntm_crypt *c);
 void ntm_encrypt_finish(struct ntm_crypt *c, int err);
+void ntm_tx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat);
+void ntm_rx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat);
 void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src);
 void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src);
 __be16 ntm_inner_parse(struct sk_buff *skb);
 void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
 		 bool xnet);
+
+/*
+ * Steps both encapsulations take per packet, inline so that each data path
+ * stays as it was: no extra calls, and a @finish passed as a constant
+ * becomes a direct call (only an asynchronous completion goes through
+ * c->finish).
+ */
+
+/*
+ * Take the next transmit counter of @t, below @limit.  At the limit the
+ * tunnel expires instead: a counter never wraps under one key.
+ */
+static inline bool ntm_tx_counter(struct ntm_tunnel *t, u64 limit,
+				  u64 *counter)
+{
+	u64 n = atomic64_inc_return(&t->tx_counter) - 1;
+
+	if (unlikely(n >= limit)) {
+		atomic64_set(&t->tx_counter, limit);
+		ntm_tunnel_expire(t, NTM_EXPIRE_COUNTER);
+		return false;
+	}
+	*counter = n;
+	return true;
+}
+
+/*
+ * Make @skb writable for in-place encryption, with room for outer IP, UDP
+ * and @hdrlen bytes of header in front and @tailen bytes after it.
+ * Checksums are finished first: the payload is about to be sealed.
+ * Returns the scatterlist entries the request needs, or < 0.
+ */
+static inline int ntm_tx_cow(struct sk_buff *skb, const struct ntm_route *r,
+			     unsigned int hdrlen, unsigned int tailen,
+			     struct sk_buff **trailer)
+{
+	int nfrags;
+
+	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
+		return -ENOMEM;
+	nfrags = skb_cow_data(skb, tailen, trailer);
+	if (unlikely(nfrags < 0))
+		return nfrags;
+	if (unlikely(skb_cow_head(skb, LL_RESERVED_SPACE(r->dst->dev) +
+				  sizeof(struct ipv6hdr) +
+				  sizeof(struct udphdr) + hdrlen)))
+		return -ENOMEM;
+	return nfrags;
+}
+
+/*
+ * Run the bound encryption request: @c takes its own references on @r's
+ * route and socket, and completes with @finish now, or later from
+ * ntm_crypt_done().
+ */
+static __always_inline void
+ntm_encrypt_submit(struct ntm_crypt *c, struct aead_request *req,
+		   const struct ntm_route *r,
+		   void (*finish)(struct ntm_crypt *c, int err))
+{
+	int err;
+
+	c->route = *r;
+	dst_hold(c->route.dst);
+	sock_hold(c->route.sk);
+	c->xnet = !net_eq(sock_net(r->sk), dev_net(c->dev));
+
+	err = crypto_aead_encrypt(req);
+	if (err != -EINPROGRESS)
+		finish(c, err);
+}
+
+/*
+ * The tunnel, held, that local index @index names, if it is of the
+ * encapsulation the datagram came in (@esp): an ESP SA is no NTM tunnel
+ * and the other way round.  NULL, counted, otherwise.
+ */
+static inline struct ntm_tunnel *ntm_rx_tunnel(struct ntm_dev *nd, u32 index,
+					       bool esp)
+{
+	struct ntm_tunnel *t = ntm_tunnel_find_index(nd, index);
+
+	if (likely(t && !t->esp == !esp))
+		return t;
+	if (t)
+		ntm_tunnel_put(t);
+	ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
+	return NULL;
+}
+
+/*
+ * Checks of a datagram for @t before decryption (replay window, expiry),
+ * its outer source while the headers are at hand, and a writable @skb for
+ * in-place decryption.  Returns the scatterlist entries the request needs,
+ * or < 0 with *@stat set.
+ */
+static inline int ntm_rx_prepare(struct ntm_tunnel *t, struct sk_buff *skb,
+				 u64 counter, union ntm_sockaddr *src,
+				 struct sk_buff **trailer, unsigned int *stat)
+{
+	int nfrags;
+
+	if (unlikely(!ntm_replay_check(&t->replay, counter))) {
+		*stat = NTM_STAT(DROP_REPLAY);
+		return -EINVAL;
+	}
+	if (unlikely(READ_ONCE(t->expire_state))) {
+		*stat = NTM_STAT(DROP_EXPIRED);
+		return -EINVAL;
+	}
+	ntm_outer_source(skb, src);
+	nfrags = skb_cow_data(skb, 0, trailer);
+	if (unlikely(nfrags < 0))
+		*stat = NTM_STAT(DROP_NOMEM);
+	return nfrags;
+}
+
+/* Run the bound decryption request, as ntm_encrypt_submit(). */
+static __always_inline void
+ntm_decrypt_submit(struct ntm_crypt *c, struct aead_request *req,
+		   struct sock *sk, const union ntm_sockaddr *src,
+		   void (*finish)(struct ntm_crypt *c, int err))
+{
+	int err;
+
+	c->src = *src;
+	c->xnet = !net_eq(sock_net(sk), dev_net(c->dev));
+	c->route.dst = NULL;
+
+	err = crypto_aead_decrypt(req);
+	if (err != -EINPROGRESS)
+		finish(c, err);
+}
+
+/*
+ * First step of a decryption's completion: an authentic packet moves the
+ * replay window, the receive time and (roaming) the endpoint.  False with
+ * *@stat set when the packet is to be dropped.
+ */
+static inline bool ntm_rx_accept(struct ntm_crypt *c, int err,
+				 unsigned int *stat)
+{
+	struct ntm_tunnel *t = c->t;
+
+	if (unlikely(err)) {
+		*stat = err == -EBADMSG ? NTM_STAT(DROP_AUTH) :
+					  NTM_STAT(DROP_NOMEM);
+		return false;
+	}
+	/* authentic: now the counter may move the window */
+	if (unlikely(!ntm_replay_update(&t->replay, c->counter))) {
+		*stat = NTM_STAT(DROP_REPLAY);
+		return false;
+	}
+	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
+	ntm_roam(t, &c->src);
+	return true;
+}
 
 /* esp.c */
 bool ntm_ts_match(const struct ntm_ts_list *l, int family, const void *addr);

@@ -87,14 +87,23 @@ static void ntm_crypt_done(struct crypto_async_request *areq, int err)
 }
 
 /*
- * Bind @c and @req to @t and @skb.  @c then holds a device reference and
- * takes over the caller's tunnel reference.
+ * Map all of @skb into @sg for in-place AEAD and bind @c and @req to @t and
+ * @skb.  @c then holds a device reference and takes over the caller's
+ * tunnel reference.  On failure nothing is bound and @c is freed.
  */
-void ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
-		    struct sk_buff *skb, struct aead_request *req,
-		    struct crypto_aead *aead,
-		    void (*finish)(struct ntm_crypt *c, int err))
+int ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
+		   struct sk_buff *skb, struct aead_request *req,
+		   struct crypto_aead *aead, struct scatterlist *sg, int nfrags,
+		   void (*finish)(struct ntm_crypt *c, int err))
 {
+	int err;
+
+	sg_init_table(sg, nfrags);
+	err = skb_to_sgvec(skb, sg, 0, skb->len);
+	if (unlikely(err < 0)) {
+		kfree(c);
+		return err;
+	}
 	c->finish = finish;
 	c->skb = skb;
 	c->t = t;
@@ -102,12 +111,10 @@ void ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
 	dev_hold(c->dev);
 	aead_request_set_tfm(req, aead);
 	aead_request_set_callback(req, 0, ntm_crypt_done, c);
+	return 0;
 }
 
-/*
- * Map @skb for in-place AEAD over [header | payload | tag] and bind the
- * request to @t, as ntm_crypt_bind().
- */
+/* AEAD over [header | payload | tag] of @skb, bound as ntm_crypt_bind(). */
 static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 			   struct sk_buff *skb, struct aead_request *req,
 			   struct scatterlist *sg, int nfrags, u8 *iv,
@@ -116,13 +123,10 @@ static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 {
 	int err;
 
-	sg_init_table(sg, nfrags);
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (unlikely(err < 0))
+	err = ntm_crypt_bind(c, t, skb, req, t->aead, sg, nfrags, finish);
+	if (unlikely(err))
 		return err;
 	ntm_nonce(iv, salt, counter);
-
-	ntm_crypt_bind(c, t, skb, req, t->aead, finish);
 	c->counter = counter;
 	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
 	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
@@ -277,15 +281,20 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	r->dst = NULL;
 }
 
+/* Count and free a dropped outbound packet; @t's reference stays. */
+void ntm_tx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat)
+{
+	ntm_tunnel_count(t, stat);
+	dev_core_stats_tx_dropped_inc(t->nd->dev);
+	kfree_skb(skb);
+}
+
 void ntm_encrypt_finish(struct ntm_crypt *c, int err)
 {
-	if (likely(!err)) {
+	if (likely(!err))
 		ntm_udp_send(c);
-	} else {
-		ntm_tunnel_count(c->t, NTM_STAT(DROP_TX_ERROR));
-		dev_core_stats_tx_dropped_inc(c->dev);
-		kfree_skb(c->skb);
-	}
+	else
+		ntm_tx_drop(c->t, c->skb, NTM_STAT(DROP_TX_ERROR));
 	dst_release(c->route.dst);
 	sock_put(c->route.sk);
 	ntm_crypt_free(c);
@@ -298,7 +307,6 @@ void ntm_encrypt_finish(struct ntm_crypt *c, int err)
 static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 			    const struct ntm_route *r)
 {
-	struct ntm_dev *nd = t->nd;
 	struct ntm_data_hdr *hdr;
 	struct aead_request *req;
 	struct scatterlist *sg;
@@ -309,24 +317,14 @@ static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 	u64 counter;
 	u8 *iv;
 
-	counter = atomic64_inc_return(&t->tx_counter) - 1;
-	if (unlikely(counter >= NTM_COUNTER_LIMIT)) {
-		atomic64_set(&t->tx_counter, NTM_COUNTER_LIMIT);
-		ntm_tunnel_expire(t, NTM_EXPIRE_COUNTER);
+	if (unlikely(!ntm_tx_counter(t, NTM_COUNTER_LIMIT, &counter))) {
 		stat = NTM_STAT(DROP_EXPIRED);
 		goto drop;
 	}
-
 	stat = NTM_STAT(DROP_NOMEM);
-	/* checksums must be final before the payload is sealed */
-	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
-		goto drop;
-	nfrags = skb_cow_data(skb, NTM_AEAD_TAG_LEN, &trailer);
+	nfrags = ntm_tx_cow(skb, r, NTM_DATA_HDR_LEN, NTM_AEAD_TAG_LEN,
+			    &trailer);
 	if (unlikely(nfrags < 0))
-		goto drop;
-	if (unlikely(skb_cow_head(skb, LL_RESERVED_SPACE(r->dst->dev) +
-				  sizeof(struct ipv6hdr) +
-				  sizeof(struct udphdr) + NTM_DATA_HDR_LEN)))
 		goto drop;
 	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
 	if (unlikely(!c))
@@ -342,25 +340,14 @@ static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 	err = ntm_crypt_setup(c, t, skb, req, sg, nfrags, iv, t->tx_salt,
 			      counter, c->inner_len, ntm_encrypt_finish);
 	if (unlikely(err < 0)) {
-		kfree(c);
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
 	}
-	c->route = *r;
-	dst_hold(c->route.dst);
-	sock_hold(c->route.sk);
-	c->xnet = !net_eq(sock_net(r->sk), dev_net(nd->dev));
-
-	err = crypto_aead_encrypt(req);
-	if (err == -EINPROGRESS)
-		return;
-	ntm_encrypt_finish(c, err);
+	ntm_encrypt_submit(c, req, r, ntm_encrypt_finish);
 	return;
 
 drop:
-	ntm_tunnel_count(t, stat);
-	dev_core_stats_tx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	ntm_tx_drop(t, skb, stat);
 	ntm_tunnel_put(t);
 }
 
@@ -380,7 +367,6 @@ static void ntm_encrypt_dispatch(struct ntm_tunnel *t, struct sk_buff *skb,
  */
 netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 {
-	struct ntm_dev *nd = t->nd;
 	struct sk_buff *segs, *next;
 	unsigned int stat, overhead;
 	struct ntm_route r;
@@ -428,9 +414,7 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	return NETDEV_TX_OK;
 
 drop:
-	ntm_tunnel_count(t, stat);
-	dev_core_stats_tx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	ntm_tx_drop(t, skb, stat);
 	ntm_tunnel_put(t);
 	return NETDEV_TX_OK;
 }
@@ -570,27 +554,23 @@ void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
 	gro_cells_receive(&nd->gro_cells, skb);
 }
 
+/* Count and free a dropped inbound packet; @t's reference stays. */
+void ntm_rx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat)
+{
+	ntm_tunnel_count(t, stat);
+	dev_core_stats_rx_dropped_inc(t->nd->dev);
+	kfree_skb(skb);
+}
+
 static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
 {
 	struct ntm_tunnel *t = c->t;
-	struct ntm_dev *nd = t->nd;
 	struct sk_buff *skb = c->skb;
 	unsigned int stat;
 	__be16 proto;
 
-	if (unlikely(err)) {
-		stat = err == -EBADMSG ? NTM_STAT(DROP_AUTH) :
-					 NTM_STAT(DROP_NOMEM);
+	if (unlikely(!ntm_rx_accept(c, err, &stat)))
 		goto drop;
-	}
-	/* authentic: now the counter may move the window */
-	if (unlikely(!ntm_replay_update(&t->replay, c->counter))) {
-		stat = NTM_STAT(DROP_REPLAY);
-		goto drop;
-	}
-	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
-	ntm_roam(t, &c->src);
-
 	__skb_pull(skb, NTM_DATA_HDR_LEN);
 	if (pskb_trim(skb, skb->len - NTM_AEAD_TAG_LEN)) {
 		stat = NTM_STAT(DROP_NOMEM);
@@ -608,9 +588,7 @@ static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
 	goto out;
 
 drop:
-	ntm_tunnel_count(t, stat);
-	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	ntm_rx_drop(t, skb, stat);
 out:
 	ntm_crypt_free(c);
 }
@@ -698,29 +676,15 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	}
 	hdr = (struct ntm_data_hdr *)(skb->data + off);
 	counter = be64_to_cpu(hdr->counter);
-	t = ntm_tunnel_find_index(nd, be32_to_cpu(hdr->receiver));
-	if (unlikely(!t || t->esp)) {
-		/* an ESP SA under this number is no NTM tunnel */
-		if (t)
-			ntm_tunnel_put(t);
-		ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
+	t = ntm_rx_tunnel(nd, be32_to_cpu(hdr->receiver), false);
+	if (unlikely(!t))
 		goto drop_nocount;
-	}
-	if (unlikely(!ntm_replay_check(&t->replay, counter))) {
-		stat = NTM_STAT(DROP_REPLAY);
+	nfrags = ntm_rx_prepare(t, skb, counter, &src, &trailer, &stat);
+	if (unlikely(nfrags < 0))
 		goto drop;
-	}
-	if (unlikely(READ_ONCE(t->expire_state))) {
-		stat = NTM_STAT(DROP_EXPIRED);
-		goto drop;
-	}
-	ntm_outer_source(skb, &src);
 	__skb_pull(skb, off);
 
 	stat = NTM_STAT(DROP_NOMEM);
-	nfrags = skb_cow_data(skb, 0, &trailer);
-	if (unlikely(nfrags < 0))
-		goto drop;
 	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
 	if (unlikely(!c))
 		goto drop;
@@ -728,17 +692,10 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 			      counter, skb->len - NTM_DATA_HDR_LEN,
 			      ntm_decrypt_finish);
 	if (unlikely(err < 0)) {
-		kfree(c);
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
 	}
-	c->src = src;
-	c->xnet = !net_eq(sock_net(sk), dev_net(nd->dev));
-	c->route.dst = NULL;
-
-	err = crypto_aead_decrypt(req);
-	if (err != -EINPROGRESS)
-		ntm_decrypt_finish(c, err);
+	ntm_decrypt_submit(c, req, sk, &src, ntm_decrypt_finish);
 	return 0;
 
 drop:

@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 
 #include "ntm/error.hpp"
+#include "ossl.hpp"
 
 namespace ntm::ike {
 
@@ -755,23 +756,6 @@ void check_header_for_encoding(const Header &h)
 
 /* ---- AEAD ---- */
 
-struct CipherCtxFree {
-	void operator()(EVP_CIPHER_CTX *c) const noexcept { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
-[[noreturn]] void openssl_failed(const char *what)
-{
-	throw Error(std::string("OpenSSL: ") + what + " failed");
-}
-
-int int_len(std::size_t n)
-{
-	if (n > static_cast<std::size_t>(INT_MAX))
-		throw std::invalid_argument("input too long for OpenSSL");
-	return static_cast<int>(n);
-}
-
 const EVP_CIPHER *sk_cipher(const SkKey &key)
 {
 	const std::size_t n = key.key.size();
@@ -792,27 +776,23 @@ const EVP_CIPHER *sk_cipher(const SkKey &key)
 	throw std::invalid_argument("SK key of the wrong size for its transform");
 }
 
-CipherCtx sk_init(const SkKey &key, ByteView iv, ByteView aad, bool enc)
+static_assert(kSkIcvLen == ossl::kAeadTagLen);
+
+/* RFC 5282 section 4 / RFC 7634 section 2: salt (the key's last 4 bytes) | IV */
+std::array<std::uint8_t, kNonceLen> sk_nonce(const SkKey &key, ByteView iv)
 {
-	const EVP_CIPHER *cipher = sk_cipher(key);
 	if (iv.size() != kSkIvLen)
 		throw std::invalid_argument("SK IV is not 8 bytes");
 	std::array<std::uint8_t, kNonceLen> nonce{};
 	const auto salt = key.key.span().last(kSaltLen);
 	std::copy(salt.begin(), salt.end(), nonce.begin());
 	std::copy(iv.begin(), iv.end(), nonce.begin() + kSaltLen);
-	CipherCtx ctx(EVP_CIPHER_CTX_new());
-	if (!ctx)
-		openssl_failed("EVP_CIPHER_CTX_new");
-	const int e = enc ? 1 : 0;
-	if (EVP_CipherInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr, e) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(kNonceLen), nullptr) != 1 ||
-	    EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key.key.data(), nonce.data(), e) != 1)
-		openssl_failed("AEAD setup");
-	int outl = 0;
-	if (!aad.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &outl, aad.data(), int_len(aad.size())) != 1)
-		openssl_failed("AEAD associated data");
-	return ctx;
+	return nonce;
+}
+
+ByteView sk_key_bytes(const SkKey &key)
+{
+	return key.key.span().first(key.key.size() - kSaltLen);
 }
 
 /* ---- names ---- */
@@ -1320,45 +1300,20 @@ Bytes encode_plain(Header hdr, const Payloads &p)
 
 Bytes sk_seal(const SkKey &key, ByteView iv, ByteView aad, ByteView plaintext)
 {
-	const auto ctx = sk_init(key, iv, aad, true);
+	const EVP_CIPHER *cipher = sk_cipher(key);
 	Bytes out(plaintext.size() + kSkIcvLen);
-	int outl = 0;
-	if (!plaintext.empty() &&
-	    (EVP_CipherUpdate(ctx.get(), out.data(), &outl, plaintext.data(), int_len(plaintext.size())) != 1 ||
-	     static_cast<std::size_t>(outl) != plaintext.size()))
-		openssl_failed("AEAD encryption");
-	std::array<std::uint8_t, 16> scratch{};
-	int finl = 0;
-	if (EVP_CipherFinal_ex(ctx.get(), scratch.data(), &finl) != 1 || finl != 0 ||
-	    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kSkIcvLen),
-				out.data() + plaintext.size()) != 1)
-		openssl_failed("AEAD tag");
+	ossl::aead_seal_into(cipher, sk_key_bytes(key), sk_nonce(key, iv), aad, plaintext, out);
 	return out;
 }
 
 std::optional<SecretBytes> sk_open(const SkKey &key, ByteView iv, ByteView aad, ByteView ciphertext_with_icv)
 {
-	if (ciphertext_with_icv.size() < kSkIcvLen) {
-		(void)sk_cipher(key);
+	const EVP_CIPHER *cipher = sk_cipher(key);
+	if (ciphertext_with_icv.size() < kSkIcvLen)
 		return std::nullopt;
-	}
-	const std::size_t ctlen = ciphertext_with_icv.size() - kSkIcvLen;
-	const auto ctx = sk_init(key, iv, aad, false);
-	std::array<std::uint8_t, kSkIcvLen> tag{};
-	const auto icv = ciphertext_with_icv.subspan(ctlen);
-	std::copy(icv.begin(), icv.end(), tag.begin());
-	if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kSkIcvLen), tag.data()) != 1)
-		openssl_failed("AEAD tag");
-	SecretBytes out(ctlen);
-	int outl = 0;
-	if (ctlen > 0 &&
-	    (EVP_CipherUpdate(ctx.get(), out.data(), &outl, ciphertext_with_icv.data(), int_len(ctlen)) != 1 ||
-	     static_cast<std::size_t>(outl) != ctlen))
-		openssl_failed("AEAD decryption");
-	std::array<std::uint8_t, 16> scratch{};
-	int finl = 0;
-	if (EVP_CipherFinal_ex(ctx.get(), scratch.data(), &finl) != 1)
-		return std::nullopt; /* out wipes itself */
+	SecretBytes out(ciphertext_with_icv.size() - kSkIcvLen);
+	if (!ossl::aead_open_into(cipher, sk_key_bytes(key), sk_nonce(key, iv), aad, ciphertext_with_icv, out.span()))
+		return std::nullopt;
 	return out;
 }
 
@@ -1429,6 +1384,23 @@ std::optional<std::uint32_t> esp_spi_value(ByteView spi)
 		return std::nullopt;
 	return (std::uint32_t{spi[0]} << 24) | (std::uint32_t{spi[1]} << 16) | (std::uint32_t{spi[2]} << 8) |
 	       std::uint32_t{spi[3]};
+}
+
+Bytes ike_spi_bytes(std::uint64_t spi)
+{
+	Bytes out;
+	put64(out, spi);
+	return out;
+}
+
+std::optional<std::uint64_t> ike_spi_value(ByteView spi)
+{
+	if (spi.size() != kSpiLen)
+		return std::nullopt;
+	std::uint64_t v = 0;
+	for (const auto b : spi)
+		v = (v << 8) | b;
+	return v;
 }
 
 } // namespace ntm::ike

@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "ntm/error.hpp"
+#include "ossl.hpp"
 
 namespace ntm::ike {
 
@@ -65,24 +66,15 @@ const std::array<SigAlg, 4> &sig_algs()
 
 /* ---- OpenSSL handles ---- */
 
-struct Free {
-	void operator()(EVP_MAC_CTX *p) const noexcept { EVP_MAC_CTX_free(p); }
-	void operator()(EVP_MD_CTX *p) const noexcept { EVP_MD_CTX_free(p); }
-	void operator()(EVP_PKEY *p) const noexcept { EVP_PKEY_free(p); }
-	void operator()(EVP_PKEY_CTX *p) const noexcept { EVP_PKEY_CTX_free(p); }
-	void operator()(BIGNUM *p) const noexcept { BN_clear_free(p); }
-	void operator()(BN_CTX *p) const noexcept { BN_CTX_free(p); }
-	void operator()(EC_GROUP *p) const noexcept { EC_GROUP_free(p); }
-	void operator()(EC_POINT *p) const noexcept { EC_POINT_free(p); }
-	void operator()(OSSL_PARAM_BLD *p) const noexcept { OSSL_PARAM_BLD_free(p); }
-	void operator()(OSSL_PARAM *p) const noexcept { OSSL_PARAM_free(p); }
-};
-template <class T> using Ptr = std::unique_ptr<T, Free>;
+using ossl::Ptr;
 
-[[noreturn]] void openssl_failed(const std::string &what)
+Bytes x25519_public(EVP_PKEY *key)
 {
-	ERR_clear_error();
-	throw Error("OpenSSL: " + what + " failed");
+	Bytes pub(kX25519Len);
+	std::size_t len = kX25519Len;
+	if (EVP_PKEY_get_raw_public_key(key, pub.data(), &len) != 1 || len != kX25519Len)
+		ossl::failed("X25519 public key");
+	return pub;
 }
 
 [[noreturn]] void bad_peer(const std::string &what)
@@ -124,7 +116,7 @@ EVP_MAC *hmac()
 	/* fetched once; EVP_MAC is reference counted and thread safe */
 	static EVP_MAC *const mac = EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr);
 	if (mac == nullptr)
-		openssl_failed("EVP_MAC_fetch(HMAC)");
+		ossl::failed("EVP_MAC_fetch(HMAC)");
 	return mac;
 }
 
@@ -133,7 +125,7 @@ void hmac_parts(Prf p, ByteView key, std::initializer_list<ByteView> parts, std:
 {
 	const Ptr<EVP_MAC_CTX> ctx(EVP_MAC_CTX_new(hmac()));
 	if (!ctx)
-		openssl_failed("EVP_MAC_CTX_new");
+		ossl::failed("EVP_MAC_CTX_new");
 	std::array<char, 16> digest{};
 	const std::string_view name = prf_digest(p);
 	std::copy(name.begin(), name.end(), digest.begin());
@@ -144,13 +136,13 @@ void hmac_parts(Prf p, ByteView key, std::initializer_list<ByteView> parts, std:
 	static const std::uint8_t kEmpty = 0;
 	const std::uint8_t *k = key.empty() ? &kEmpty : key.data();
 	if (EVP_MAC_init(ctx.get(), k, key.size(), params.data()) != 1)
-		openssl_failed("HMAC init");
+		ossl::failed("HMAC init");
 	for (const auto &part : parts)
 		if (!part.empty() && EVP_MAC_update(ctx.get(), part.data(), part.size()) != 1)
-			openssl_failed("HMAC update");
+			ossl::failed("HMAC update");
 	std::size_t outl = 0;
 	if (EVP_MAC_final(ctx.get(), out.data(), &outl, out.size()) != 1 || outl != out.size())
-		openssl_failed("HMAC final");
+		ossl::failed("HMAC final");
 }
 
 SecretBytes concat(std::initializer_list<ByteView> parts)
@@ -215,23 +207,23 @@ Ptr<EVP_PKEY> p256_from_point(ByteView point, EVP_PKEY_CTX *ctx, std::optional<B
 	/* point: 0x04 | x | y */
 	const Ptr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
 	if (!bld)
-		openssl_failed("OSSL_PARAM_BLD_new");
+		ossl::failed("OSSL_PARAM_BLD_new");
 	Ptr<BIGNUM> d;
 	if (priv) {
 		d.reset(BN_bin2bn(priv->data(), static_cast<int>(priv->size()), nullptr));
 		if (!d)
-			openssl_failed("BN_bin2bn");
+			ossl::failed("BN_bin2bn");
 	}
 	if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1 ||
 	    (d && OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1))
-		openssl_failed("OSSL_PARAM_BLD_push");
+		ossl::failed("OSSL_PARAM_BLD_push");
 	const Ptr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld.get()));
 	if (!params)
-		openssl_failed("OSSL_PARAM_BLD_to_param");
+		ossl::failed("OSSL_PARAM_BLD_to_param");
 	EVP_PKEY *raw = nullptr;
 	if (EVP_PKEY_fromdata_init(ctx) != 1)
-		openssl_failed("EVP_PKEY_fromdata_init");
+		ossl::failed("EVP_PKEY_fromdata_init");
 	if (EVP_PKEY_fromdata(ctx, &raw, priv ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
 		return nullptr;
 	return Ptr<EVP_PKEY>(raw);
@@ -241,7 +233,7 @@ Ptr<EVP_PKEY_CTX> ec_ctx()
 {
 	Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
 	if (!ctx)
-		openssl_failed("EVP_PKEY_CTX_new_from_name(EC)");
+		ossl::failed("EVP_PKEY_CTX_new_from_name(EC)");
 	return ctx;
 }
 
@@ -249,9 +241,9 @@ SecretBytes derive(EVP_PKEY *own, EVP_PKEY *peer, std::size_t expect)
 {
 	const Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own, nullptr));
 	if (!ctx)
-		openssl_failed("EVP_PKEY_CTX_new_from_pkey");
+		ossl::failed("EVP_PKEY_CTX_new_from_pkey");
 	if (EVP_PKEY_derive_init(ctx.get()) != 1)
-		openssl_failed("EVP_PKEY_derive_init");
+		ossl::failed("EVP_PKEY_derive_init");
 	/* validate the peer key (on the curve, not of low order) */
 	if (EVP_PKEY_derive_set_peer_ex(ctx.get(), peer, 1) != 1)
 		bad_peer("peer public value rejected");
@@ -260,7 +252,7 @@ SecretBytes derive(EVP_PKEY *own, EVP_PKEY *peer, std::size_t expect)
 	if (EVP_PKEY_derive(ctx.get(), out.data(), &len) != 1)
 		bad_peer("Diffie-Hellman with the peer's value failed");
 	if (len != expect)
-		openssl_failed("EVP_PKEY_derive length");
+		ossl::failed("EVP_PKEY_derive length");
 	return out;
 }
 
@@ -380,24 +372,21 @@ DhKey DhKey::generate(DhGroup g)
 	case DhGroup::ecp256: {
 		k.key_.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
 		if (!k.key_)
-			openssl_failed("P-256 key generation");
+			ossl::failed("P-256 key generation");
 		std::array<std::uint8_t, 1 + 2 * kP256CoordLen> pt{};
 		std::size_t len = 0;
 		if (EVP_PKEY_get_octet_string_param(k.key_.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt.data(),
 						    pt.size(), &len) != 1 ||
 		    len != pt.size() || pt[0] != kUncompressed)
-			openssl_failed("P-256 public key encoding");
+			ossl::failed("P-256 public key encoding");
 		k.public_.assign(pt.begin() + 1, pt.end());
 		return k;
 	}
 	case DhGroup::curve25519: {
 		k.key_.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
 		if (!k.key_)
-			openssl_failed("X25519 key generation");
-		k.public_.resize(kX25519Len);
-		std::size_t len = kX25519Len;
-		if (EVP_PKEY_get_raw_public_key(k.key_.get(), k.public_.data(), &len) != 1 || len != kX25519Len)
-			openssl_failed("X25519 public key");
+			ossl::failed("X25519 key generation");
+		k.public_ = x25519_public(k.key_.get());
 		return k;
 	}
 	case DhGroup::none:
@@ -418,21 +407,21 @@ DhKey DhKey::from_private(DhGroup g, ByteView priv)
 		const Ptr<BN_CTX> bn(BN_CTX_new());
 		const Ptr<BIGNUM> d(BN_bin2bn(priv.data(), static_cast<int>(priv.size()), nullptr));
 		if (!grp || !bn || !d)
-			openssl_failed("P-256 setup");
+			ossl::failed("P-256 setup");
 		const Ptr<EC_POINT> pub(EC_POINT_new(grp.get()));
 		if (!pub)
-			openssl_failed("EC_POINT_new");
+			ossl::failed("EC_POINT_new");
 		if (BN_is_zero(d.get()) == 1 || BN_cmp(d.get(), EC_GROUP_get0_order(grp.get())) >= 0)
 			throw CryptoError("P-256 private value out of range");
 		std::array<std::uint8_t, 1 + 2 * kP256CoordLen> pt{};
 		if (EC_POINT_mul(grp.get(), pub.get(), d.get(), nullptr, nullptr, bn.get()) != 1 ||
 		    EC_POINT_point2oct(grp.get(), pub.get(), POINT_CONVERSION_UNCOMPRESSED, pt.data(), pt.size(),
 				       bn.get()) != pt.size())
-			openssl_failed("P-256 public key computation");
+			ossl::failed("P-256 public key computation");
 		const auto ctx = ec_ctx();
 		k.key_.reset(p256_from_point(pt, ctx.get(), priv).release());
 		if (!k.key_)
-			openssl_failed("P-256 key import");
+			ossl::failed("P-256 key import");
 		k.public_.assign(pt.begin() + 1, pt.end());
 		return k;
 	}
@@ -441,11 +430,8 @@ DhKey DhKey::from_private(DhGroup g, ByteView priv)
 			throw CryptoError("X25519 private value is not 32 bytes");
 		k.key_.reset(EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv.data(), priv.size()));
 		if (!k.key_)
-			openssl_failed("X25519 key import");
-		k.public_.resize(kX25519Len);
-		std::size_t len = kX25519Len;
-		if (EVP_PKEY_get_raw_public_key(k.key_.get(), k.public_.data(), &len) != 1 || len != kX25519Len)
-			openssl_failed("X25519 public key");
+			ossl::failed("X25519 key import");
+		k.public_ = x25519_public(k.key_.get());
 		return k;
 	}
 	case DhGroup::none:
@@ -472,7 +458,7 @@ SecretBytes DhKey::shared(ByteView peer) const
 			bad_peer("ECP-256 public value is not a point on the curve");
 		const Ptr<EVP_PKEY_CTX> check(EVP_PKEY_CTX_new_from_pkey(nullptr, pk.get(), nullptr));
 		if (!check)
-			openssl_failed("EVP_PKEY_CTX_new_from_pkey");
+			ossl::failed("EVP_PKEY_CTX_new_from_pkey");
 		if (EVP_PKEY_public_check(check.get()) != 1)
 			bad_peer("ECP-256 public value is not a valid point");
 		/* the shared secret is the x coordinate (RFC 5903 section 7) */
@@ -579,13 +565,13 @@ Bytes sign_auth(EVP_PKEY *key, HashAlg hash, ByteView octets)
 	}
 	const Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
 	if (!ctx)
-		openssl_failed("EVP_MD_CTX_new");
+		ossl::failed("EVP_MD_CTX_new");
 	if (EVP_DigestSignInit_ex(ctx.get(), nullptr, md == nullptr ? nullptr : EVP_MD_get0_name(md), nullptr,
 				  nullptr, key, nullptr) != 1)
-		openssl_failed("EVP_DigestSignInit");
+		ossl::failed("EVP_DigestSignInit");
 	std::size_t siglen = 0;
 	if (EVP_DigestSign(ctx.get(), nullptr, &siglen, octets.data(), octets.size()) != 1)
-		openssl_failed("EVP_DigestSign (size)");
+		ossl::failed("EVP_DigestSign (size)");
 	Bytes out;
 	out.reserve(1 + alg.size() + siglen);
 	out.push_back(static_cast<std::uint8_t>(alg.size()));
@@ -593,7 +579,7 @@ Bytes sign_auth(EVP_PKEY *key, HashAlg hash, ByteView octets)
 	const std::size_t at = out.size();
 	out.resize(at + siglen);
 	if (EVP_DigestSign(ctx.get(), out.data() + at, &siglen, octets.data(), octets.size()) != 1)
-		openssl_failed("EVP_DigestSign");
+		ossl::failed("EVP_DigestSign");
 	out.resize(at + siglen);
 	return out;
 }
@@ -619,10 +605,10 @@ bool verify_auth(EVP_PKEY *key, ByteView auth_data, ByteView octets, std::span<c
 	const EVP_MD *md = hash_md(found->hash);
 	const Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
 	if (!ctx)
-		openssl_failed("EVP_MD_CTX_new");
+		ossl::failed("EVP_MD_CTX_new");
 	if (EVP_DigestVerifyInit_ex(ctx.get(), nullptr, md == nullptr ? nullptr : EVP_MD_get0_name(md), nullptr,
 				    nullptr, key, nullptr) != 1)
-		openssl_failed("EVP_DigestVerifyInit");
+		ossl::failed("EVP_DigestVerifyInit");
 	const int rc = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), octets.data(), octets.size());
 	ERR_clear_error();
 	return rc == 1;
@@ -646,7 +632,7 @@ Bytes nat_detection_hash(std::uint64_t spi_i, std::uint64_t spi_r, const Endpoin
 	    EVP_DigestUpdate(ctx.get(), addr.bytes().data(), addr.bytes().size()) != 1 ||
 	    EVP_DigestUpdate(ctx.get(), pb.data(), pb.size()) != 1 ||
 	    EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
-		openssl_failed("SHA-1");
+		ossl::failed("SHA-1");
 	return out;
 }
 
@@ -654,14 +640,14 @@ Bytes sha256(std::initializer_list<ByteView> parts)
 {
 	const Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
 	if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-		openssl_failed("SHA-256 init");
+		ossl::failed("SHA-256 init");
 	for (const auto &p : parts)
 		if (!p.empty() && EVP_DigestUpdate(ctx.get(), p.data(), p.size()) != 1)
-			openssl_failed("SHA-256 update");
+			ossl::failed("SHA-256 update");
 	Bytes out(32);
 	unsigned len = 0;
 	if (EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size())
-		openssl_failed("SHA-256 final");
+		ossl::failed("SHA-256 final");
 	return out;
 }
 
@@ -671,7 +657,7 @@ Bytes random_bytes(std::size_t n)
 	if (n > static_cast<std::size_t>(INT_MAX))
 		throw std::invalid_argument("random_bytes: too many bytes");
 	if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1)
-		openssl_failed("RAND_bytes");
+		ossl::failed("RAND_bytes");
 	return out;
 }
 

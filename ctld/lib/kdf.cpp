@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ntm/error.hpp"
+#include "ossl.hpp"
 
 namespace ntm::kdf {
 
@@ -27,12 +28,6 @@ constexpr std::size_t kMaxStoredSalt = 64;
 constexpr std::size_t kMinStoredHash = 16;
 constexpr std::size_t kMaxStoredHash = 64;
 
-struct KdfFree {
-	void operator()(EVP_KDF *k) const noexcept { EVP_KDF_free(k); }
-};
-struct KdfCtxFree {
-	void operator()(EVP_KDF_CTX *c) const noexcept { EVP_KDF_CTX_free(c); }
-};
 
 /* Bytes of working memory scrypt needs: B (128 r p) and V (128 r (N + 2)). */
 std::uint64_t memory_needed(std::uint64_t n, std::uint64_t r, std::uint64_t p) noexcept
@@ -184,10 +179,10 @@ SecretBytes scrypt_raw(std::string_view password, std::span<const std::uint8_t> 
 		throw Error("scrypt: " + describe(n, r, p) + " needs more than the " +
 			    std::to_string(kMaxMemory >> 20) + " MiB limit");
 
-	const std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_SCRYPT, nullptr));
+	const ossl::Ptr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_SCRYPT, nullptr));
 	if (!kdf)
 		throw Error("scrypt: not available in OpenSSL");
-	const std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+	const ossl::Ptr<EVP_KDF_CTX> ctx(EVP_KDF_CTX_new(kdf.get()));
 	if (!ctx)
 		throw Error("scrypt: out of memory");
 

@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "ntm/error.hpp"
+#include "ossl.hpp"
 
 namespace ntm::sig {
 
@@ -602,30 +603,6 @@ void validate_ok_response(const Message &m, const Requirements &r)
 
 /* ---- OpenSSL ---- */
 
-struct CipherCtxFree {
-	void operator()(EVP_CIPHER_CTX *c) const noexcept { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
-struct KdfFree {
-	void operator()(EVP_KDF *k) const noexcept { EVP_KDF_free(k); }
-};
-struct KdfCtxFree {
-	void operator()(EVP_KDF_CTX *c) const noexcept { EVP_KDF_CTX_free(c); }
-};
-
-[[noreturn]] void openssl_failed(const char *what)
-{
-	throw Error(std::string("OpenSSL: ") + what + " failed");
-}
-
-int int_len(std::size_t n)
-{
-	if (n > static_cast<std::size_t>(INT_MAX))
-		throw std::invalid_argument("input too long for OpenSSL");
-	return static_cast<int>(n);
-}
-
 void check_aead_args(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce)
 {
 	if (key.size() != kKeyLen)
@@ -635,44 +612,13 @@ void check_aead_args(std::span<const std::uint8_t> key, std::span<const std::uin
 					    " bytes");
 }
 
-CipherCtx aead_init(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce, bool enc)
-{
-	CipherCtx ctx(EVP_CIPHER_CTX_new());
-	if (!ctx)
-		openssl_failed("EVP_CIPHER_CTX_new");
-	const int e = enc ? 1 : 0;
-	if (EVP_CipherInit_ex(ctx.get(), EVP_chacha20_poly1305(), nullptr, nullptr, nullptr, e) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_IVLEN, static_cast<int>(kAeadNonceLen), nullptr) != 1 ||
-	    EVP_CipherInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data(), e) != 1)
-		openssl_failed("ChaCha20-Poly1305 setup");
-	return ctx;
-}
-
-void aead_aad(EVP_CIPHER_CTX *ctx, std::span<const std::uint8_t> aad)
-{
-	int outl = 0;
-	if (!aad.empty() && EVP_CipherUpdate(ctx, nullptr, &outl, aad.data(), int_len(aad.size())) != 1)
-		openssl_failed("ChaCha20-Poly1305 AAD");
-}
-
 /* out: exactly plaintext.size() + kTagLen bytes */
 void aead_seal_into(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
 		    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext,
 		    std::span<std::uint8_t> out)
 {
 	check_aead_args(key, nonce);
-	const auto ctx = aead_init(key, nonce, true);
-	aead_aad(ctx.get(), aad);
-	int outl = 0;
-	if (!plaintext.empty() &&
-	    (EVP_CipherUpdate(ctx.get(), out.data(), &outl, plaintext.data(), int_len(plaintext.size())) != 1 ||
-	     static_cast<std::size_t>(outl) != plaintext.size()))
-		openssl_failed("ChaCha20-Poly1305 encryption");
-	int finl = 0;
-	auto tag = out.subspan(plaintext.size(), kTagLen);
-	if (EVP_CipherFinal_ex(ctx.get(), tag.data(), &finl) != 1 || finl != 0 ||
-	    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagLen), tag.data()) != 1)
-		openssl_failed("ChaCha20-Poly1305 tag");
+	ossl::aead_seal_into(EVP_chacha20_poly1305(), key, nonce, aad, plaintext, out);
 }
 
 /* out: exactly input.size() - kTagLen bytes; wiped when false */
@@ -680,25 +626,7 @@ bool aead_open_into(std::span<const std::uint8_t> key, std::span<const std::uint
 		    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> input, std::span<std::uint8_t> out)
 {
 	check_aead_args(key, nonce);
-	const std::size_t ctlen = input.size() - kTagLen;
-	const auto ctx = aead_init(key, nonce, false);
-	std::array<std::uint8_t, kTagLen> tag{};
-	const auto in_tag = input.subspan(ctlen);
-	std::copy(in_tag.begin(), in_tag.end(), tag.begin());
-	if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagLen), tag.data()) != 1)
-		openssl_failed("ChaCha20-Poly1305 tag");
-	aead_aad(ctx.get(), aad);
-	int outl = 0;
-	if (ctlen > 0 && (EVP_CipherUpdate(ctx.get(), out.data(), &outl, input.data(), int_len(ctlen)) != 1 ||
-			  static_cast<std::size_t>(outl) != ctlen))
-		openssl_failed("ChaCha20-Poly1305 decryption");
-	std::array<std::uint8_t, 16> scratch{};
-	int finl = 0;
-	if (EVP_CipherFinal_ex(ctx.get(), scratch.data(), &finl) != 1) {
-		secure_wipe(out.data(), out.size());
-		return false;
-	}
-	return true;
+	return ossl::aead_open_into(EVP_chacha20_poly1305(), key, nonce, aad, input, out);
 }
 
 std::array<std::uint8_t, kAeadNonceLen> envelope_nonce(Direction dir, std::uint64_t seq) noexcept
@@ -1164,12 +1092,12 @@ SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::
 		throw std::invalid_argument("HKDF-SHA256 output must be 1.." + std::to_string(kMaxHkdfLen) + " bytes");
 	if (ikm.empty())
 		throw std::invalid_argument("HKDF-SHA256 needs input key material");
-	const std::unique_ptr<EVP_KDF, KdfFree> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
+	const ossl::Ptr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
 	if (!kdf)
-		openssl_failed("EVP_KDF_fetch(HKDF)");
-	const std::unique_ptr<EVP_KDF_CTX, KdfCtxFree> ctx(EVP_KDF_CTX_new(kdf.get()));
+		ossl::failed("EVP_KDF_fetch(HKDF)");
+	const ossl::Ptr<EVP_KDF_CTX> ctx(EVP_KDF_CTX_new(kdf.get()));
 	if (!ctx)
-		openssl_failed("EVP_KDF_CTX_new");
+		ossl::failed("EVP_KDF_CTX_new");
 
 	std::array<char, 7> digest{"SHA256"};
 	std::array<OSSL_PARAM, 5> params{};
@@ -1190,7 +1118,7 @@ SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::
 
 	SecretBytes out(length);
 	if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params.data()) != 1)
-		openssl_failed("HKDF-SHA256");
+		ossl::failed("HKDF-SHA256");
 	return out;
 }
 
@@ -1248,7 +1176,7 @@ std::vector<std::uint8_t> compute_confirm(const TunnelKeys &k, std::uint32_t com
 	if (HMAC(EVP_sha256(), k.confirm_key.data(), static_cast<int>(k.confirm_key.size()), data.data(), data.size(),
 		 mac.data(), &maclen) == nullptr ||
 	    maclen != kConfirmLen)
-		openssl_failed("HMAC-SHA256");
+		ossl::failed("HMAC-SHA256");
 	return mac;
 }
 

@@ -710,20 +710,8 @@ int cmd_ike(Context &ctx, const IkeCmd &c, const std::optional<std::string> &cfg
 
 int cmd_status(Context &ctx, const StatusCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
 {
-	const std::string path = control_socket(c, cfg_path);
-	const std::string line = control_request(path, "{\"cmd\":\"status\"}\n");
-	const auto reply = nlohmann::ordered_json::parse(line, nullptr, false);
-	if (reply.is_discarded())
-		throw ntm::Error("control socket " + path + ": ntmd sent a reply that is not JSON", EPROTO);
-	if (reply.is_object()) {
-		const auto ok = reply.find("ok");
-		if (ok != reply.end() && ok->is_boolean() && !ok->get<bool>()) {
-			const auto err = reply.find("error");
-			const std::string msg = err != reply.end() && err->is_string() ? err->get<std::string>()
-										       : std::string("request failed");
-			throw ntm::Error("ntmd: " + msg);
-		}
-	}
+	std::string line;
+	const auto reply = control_call(control_socket(c, cfg_path), {{"cmd", "status"}}, line);
 	if (as_json) {
 		fmt::print(ctx.out(), "{}\n", line);
 		return kExitOk;

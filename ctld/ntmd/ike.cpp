@@ -51,9 +51,11 @@
 #include <linux/ntm.h>
 
 #include "ike_cred.hpp"
+#include "kdev.hpp"
 #include "ntm/codec.hpp"
 #include "ntm/error.hpp"
 #include "ntm/genl.hpp"
+#include "ntm/handle.hpp"
 #include "ntm/ike.hpp"
 #include "ntm/ike_crypto.hpp"
 #include "ntm/ops.hpp"
@@ -75,7 +77,6 @@ using ntm::config::IkeConnection;
 constexpr std::size_t kNonceLen = 32;
 constexpr auto kHalfOpenTimeout = std::chrono::seconds(30);
 constexpr unsigned kMaxInitRetries = 3; /* COOKIE and INVALID_KE_PAYLOAD rounds */
-constexpr int kEventRcvBuf = 1 << 20;
 
 /* ---- small helpers ---- */
 
@@ -89,21 +90,10 @@ std::string hex_spi(std::uint64_t v)
 	return fmt::format("{:016x}", v);
 }
 
-ntm::Endpoint endpoint_from_sockaddr(const sockaddr_storage &ss)
+/* A sockaddr from the kernel (recvmsg, getaddrinfo, getsockname) as an endpoint. */
+std::optional<ntm::Endpoint> endpoint_from_sockaddr(const void *sa, socklen_t len)
 {
-	if (ss.ss_family == AF_INET6) {
-		sockaddr_in6 s6{};
-		std::memcpy(&s6, &ss, sizeof(s6));
-		if (IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr)) {
-			in_addr a{};
-			std::memcpy(&a, &s6.sin6_addr.s6_addr[12], 4);
-			return {ntm::IpAddress::v4(a), ntohs(s6.sin6_port)};
-		}
-		return {ntm::IpAddress::v6(s6.sin6_addr), ntohs(s6.sin6_port)};
-	}
-	sockaddr_in s4{};
-	std::memcpy(&s4, &ss, sizeof(s4));
-	return {ntm::IpAddress::v4(s4.sin_addr), ntohs(s4.sin_port)};
+	return ntm::Endpoint::from_sockaddr({static_cast<const std::uint8_t *>(sa), len});
 }
 
 bool less_eq(const ntm::IpAddress &a, const ntm::IpAddress &b)
@@ -522,8 +512,7 @@ struct IkeRole::Impl {
 	asio::posix::stream_descriptor evdesc;
 	asio::posix::stream_descriptor addrdesc;
 	asio::steady_timer addr_settle;
-	std::uint32_t ifindex = 0;
-	bool created_link = false;
+	NtmLink link;
 	bool attached = false;
 	bool stopped = false;
 	std::vector<std::unique_ptr<Sock>> socks;
@@ -556,10 +545,15 @@ struct IkeRole::Impl {
 		std::copy(r.begin(), r.end(), cookie_secret.begin());
 		load_credentials();
 		try {
-			setup_link();
+			link = open_ntm_link(icfg.interface, "ike");
+			ntm::set_link_up(link.ifindex);
+			ntm::DeviceSettings s;
+			s.flags = NTM_DEV_F_NO_ACQUIRE;
+			ntm::set_device(genl, dev(), s);
 			setup_sockets();
-			setup_events();
-			setup_addr_monitor();
+			watch_kernel_events(events, evdesc);
+			watch_rtnetlink(addrdesc, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+							  RTMGRP_IPV6_ROUTE);
 		} catch (...) {
 			teardown();
 			throw;
@@ -572,6 +566,8 @@ struct IkeRole::Impl {
 	~Impl() { teardown(); }
 
 	/* ---- setup ---- */
+
+	[[nodiscard]] ntm::DeviceRef dev() const { return ntm::DeviceRef::by_index(link.ifindex); }
 
 	void load_credentials()
 	{
@@ -598,25 +594,6 @@ struct IkeRole::Impl {
 		return it == identities.end() ? nullptr : &it->second;
 	}
 
-	void setup_link()
-	{
-		auto link = ntm::find_link(icfg.interface);
-		if (!link) {
-			ntm::create_link(icfg.interface, NTM_LINK_KIND);
-			link = ntm::find_link(icfg.interface);
-			if (!link)
-				throw ntm::Error("device " + icfg.interface + " vanished after creation", ENODEV);
-			created_link = true;
-			spdlog::info("ike: created {} (ifindex {})", icfg.interface, link->ifindex);
-		} else if (link->kind != NTM_LINK_KIND) {
-			throw ntm::Error(icfg.interface + " exists and is not an ntm device", EEXIST);
-		}
-		ifindex = link->ifindex;
-		ntm::set_link_up(ifindex);
-		ntm::DeviceSettings s;
-		s.flags = NTM_DEV_F_NO_ACQUIRE;
-		ntm::set_device(genl, ntm::DeviceRef::by_index(ifindex), s);
-	}
 
 	void open_sock(int family, std::uint16_t port, bool natt)
 	{
@@ -653,35 +630,8 @@ struct IkeRole::Impl {
 		for (const auto &sk : socks)
 			if (sk->natt)
 				(sk->family == AF_INET ? s.udp4_fd : s.udp6_fd) = sk->s.native_handle();
-		ntm::set_device(genl, ntm::DeviceRef::by_index(ifindex), s);
+		ntm::set_device(genl, dev(), s);
 		attached = true;
-	}
-
-	void setup_events()
-	{
-		events.join_group(events.group_id(NTM_GENL_MCGRP_EVENTS));
-		events.set_rcvbuf(kEventRcvBuf);
-		events.set_nonblocking();
-		ntm::UniqueFd fd(::fcntl(events.fd(), F_DUPFD_CLOEXEC, 0));
-		if (!fd)
-			ntm::throw_errno("dup event socket");
-		evdesc.assign(fd.get());
-		(void)fd.release();
-	}
-
-	void setup_addr_monitor()
-	{
-		ntm::UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
-		if (!fd)
-			ntm::throw_errno("rtnetlink socket");
-		sockaddr_nl sa{};
-		sa.nl_family = AF_NETLINK;
-		sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
-		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-		if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0)
-			ntm::throw_errno("rtnetlink bind");
-		addrdesc.assign(fd.get());
-		(void)fd.release();
 	}
 
 	void teardown() noexcept
@@ -709,7 +659,7 @@ struct IkeRole::Impl {
 				for (const auto &sk : socks)
 					if (sk->natt)
 						(sk->family == AF_INET ? s.udp4_fd : s.udp6_fd) = -1;
-				ntm::set_device(genl, ntm::DeviceRef::by_index(ifindex), s);
+				ntm::set_device(genl, dev(), s);
 			} catch (const std::exception &e) {
 				spdlog::debug("ike: detach: {}", e.what());
 			}
@@ -720,26 +670,16 @@ struct IkeRole::Impl {
 		evdesc.close(ignored);
 		addrdesc.close(ignored);
 		addr_settle.cancel();
-		if (ifindex == 0)
-			return;
-		try {
-			if (created_link) {
-				ntm::delete_link(ifindex);
-				spdlog::info("ike: deleted {}", icfg.interface);
-			} else {
-				ntm::flush_tunnels(genl, ntm::DeviceRef::by_index(ifindex));
-			}
-		} catch (const std::exception &e) {
-			spdlog::warn("ike: cleanup of {}: {}", icfg.interface, e.what());
-		}
-		ifindex = 0;
+		close_ntm_link(genl, link, icfg.interface, "ike");
 	}
 
 	void start()
 	{
 		for (auto &sk : socks)
 			asio::co_spawn(io, recv_loop(*sk), asio::detached);
-		asio::co_spawn(io, event_loop(), asio::detached);
+		asio::co_spawn(
+			io, kernel_event_loop(evdesc, events, stopped, [this](const ntm::Event &e) { on_event(e); }, "ike"),
+			asio::detached);
 		asio::co_spawn(io, addr_loop(), asio::detached);
 		for (const auto &c : icfg.connections)
 			if (c.start_action == ntm::config::IkeStart::start)
@@ -867,7 +807,12 @@ struct IkeRole::Impl {
 						local = ntm::IpAddress::v6(pi.ipi6_addr);
 					}
 				}
-				Path p{endpoint_from_sockaddr(from), local, sk.natt};
+				const auto remote = endpoint_from_sockaddr(&from, mh.msg_namelen);
+				if (!remote) {
+					ctr.drop_malformed++;
+					continue;
+				}
+				Path p{*remote, local, sk.natt};
 				try {
 					on_datagram(p, ByteView(buf.data(), static_cast<std::size_t>(n)));
 				} catch (const std::exception &e) {
@@ -1142,8 +1087,7 @@ struct IkeRole::Impl {
 	{
 		for (;;) {
 			const auto b = ike::random_bytes(4);
-			const std::uint32_t v = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) |
-						(std::uint32_t{b[2]} << 8) | b[3];
+			const std::uint32_t v = ike::esp_spi_value(b).value_or(0);
 			if (v >= NTM_ESP_SPI_MIN && !spis_in.contains(v)) {
 				spis_in.insert(v);
 				return v;
@@ -1155,7 +1099,7 @@ struct IkeRole::Impl {
 	{
 		if (c.installed) {
 			try {
-				ntm::del_tunnel(genl, ntm::DeviceRef::by_index(ifindex), c.spi_in);
+				ntm::del_tunnel(genl, dev(), c.spi_in);
 			} catch (const ntm::Error &e) {
 				if (e.code() != ENOENT)
 					spdlog::warn("ike: remove SA {:08x}: {}", c.spi_in, e.what());
@@ -1219,11 +1163,11 @@ struct IkeRole::Impl {
 		}
 		if (rc != 0 || res == nullptr)
 			throw ntm::Error("connection " + c.name + ": cannot resolve " + host + ": " + gai_strerror(rc), EHOSTUNREACH);
-		sockaddr_storage ss{};
-		std::memcpy(&ss, res->ai_addr, std::min<std::size_t>(res->ai_addrlen, sizeof(ss)));
+		const auto ep = endpoint_from_sockaddr(res->ai_addr, res->ai_addrlen);
 		::freeaddrinfo(res);
-		auto ep = endpoint_from_sockaddr(ss);
-		return {ep.address(), c.remote_port};
+		if (!ep)
+			throw ntm::Error("connection " + c.name + ": " + host + " is not an IPv4 or IPv6 address", EAFNOSUPPORT);
+		return {ep->address(), c.remote_port};
 	}
 
 	SaPtr initiate_conn(const IkeConnection &c)
@@ -1255,20 +1199,8 @@ struct IkeRole::Impl {
 		if (p.local.family() != AF_UNSPEC)
 			return address_identity(p.local);
 		/* the address routing would use towards the peer */
-		const int fd = ::socket(p.remote.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0) {
-			const auto sa = p.remote.sockaddr_bytes();
-			sockaddr_storage ss{};
-			socklen_t len = sizeof(ss);
-			// NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
-			if (::connect(fd, reinterpret_cast<const sockaddr *>(sa.data()), static_cast<socklen_t>(sa.size())) == 0 &&
-			    ::getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len) == 0) {
-				// NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
-				::close(fd);
-				return address_identity(endpoint_from_sockaddr(ss).address());
-			}
-			::close(fd);
-		}
+		if (const auto src = route_source(p.remote))
+			return address_identity(*src);
 		return address_identity(p.remote.address());
 	}
 
@@ -1650,7 +1582,7 @@ struct IkeRole::Impl {
 		if (!ch.suite.esn && (!s.soft_packets || *s.soft_packets > 0xC0000000ULL))
 			s.soft_packets = 0xC0000000ULL;
 		try {
-			ntm::new_tunnel(genl, ntm::DeviceRef::by_index(ifindex), s);
+			ntm::new_tunnel(genl, dev(), s);
 		} catch (const std::exception &e) {
 			spdlog::warn("ike: {}: install CHILD SA {:08x}/{:08x}: {}", sa->name(), ch.spi_in, ch.spi_out, e.what());
 			spis_in.erase(ch.spi_in);
@@ -1685,7 +1617,7 @@ struct IkeRole::Impl {
 		if (routes_installed.contains(key))
 			return;
 		try {
-			ntm::replace_route(ifindex, p.addr, p.len);
+			ntm::replace_route(link.ifindex, p.addr, p.len);
 			routes_installed.insert(key);
 		} catch (const std::exception &e) {
 			spdlog::warn("ike: route to {} via {}: {}", key, icfg.interface, e.what());
@@ -1719,9 +1651,7 @@ struct IkeRole::Impl {
 	Bytes cookie_for(const ike::Payloads &pl, const ntm::Endpoint &peer, std::uint64_t spi_i) const
 	{
 		/* RFC 7296 section 2.6: <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>) */
-		std::array<std::uint8_t, 8> spi{};
-		for (int i = 0; i < 8; i++)
-			spi[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(spi_i >> (56 - 8 * i));
+		const auto spi = ike::ike_spi_bytes(spi_i);
 		const auto addr = peer.address().bytes();
 		auto h = ike::sha256({*pl.nonce, addr, spi, cookie_secret});
 		h.insert(h.begin(), 1); /* version of the secret */
@@ -2074,7 +2004,7 @@ struct IkeRole::Impl {
 			return;
 		}
 		auto chosen = choose(pl.sa, sa->conn->proposals, ike::Protocol::ike, std::nullopt);
-		if (!chosen || chosen->spi.size() != 8) {
+		if (!chosen || ike::ike_spi_value(chosen->spi).value_or(0) == 0) {
 			notify_only(resp, ike::NotifyType::no_proposal_chosen);
 			return;
 		}
@@ -2086,10 +2016,7 @@ struct IkeRole::Impl {
 		nsa->id = next_id++;
 		nsa->initiator = false; /* the peer initiated the rekey: it is the new original initiator */
 		nsa->conn = sa->conn;
-		std::uint64_t spi_i = 0;
-		for (auto b : chosen->spi)
-			spi_i = (spi_i << 8) | b;
-		nsa->spi_i = spi_i;
+		nsa->spi_i = ike::ike_spi_value(chosen->spi).value_or(0);
 		nsa->spi_r = new_ike_spi();
 		nsa->suite = *chosen;
 		nsa->ni = *pl.nonce;
@@ -2106,10 +2033,7 @@ struct IkeRole::Impl {
 			return;
 		}
 		auto prop = chosen->proposal;
-		std::array<std::uint8_t, 8> spi{};
-		for (int i = 0; i < 8; i++)
-			spi[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(nsa->spi_r >> (56 - 8 * i));
-		prop.spi.assign(spi.begin(), spi.end());
+		prop.spi = ike::ike_spi_bytes(nsa->spi_r);
 		resp.has_sa = true;
 		resp.sa = {prop};
 		resp.nonce = nr;
@@ -2204,9 +2128,7 @@ struct IkeRole::Impl {
 		const std::uint64_t new_spi = new_ike_spi();
 		auto dh = std::make_shared<ike::DhKey>(ike::DhKey::generate(sa->suite.dh));
 		const Bytes ni = ike::random_bytes(kNonceLen);
-		std::array<std::uint8_t, 8> spi{};
-		for (int i = 0; i < 8; i++)
-			spi[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(new_spi >> (56 - 8 * i));
+		const auto spi = ike::ike_spi_bytes(new_spi);
 		ike::Payloads pl;
 		pl.has_sa = true;
 		/* the current suite first, so the rekeyed SA keeps it */
@@ -2235,7 +2157,7 @@ struct IkeRole::Impl {
 						   return retry_later(s, [this](const SaPtr &x) { rekey_ike(x); });
 					   }
 					   auto chosen = accept_answer(r.sa, props, ike::Protocol::ike, std::nullopt);
-					   if (!chosen || chosen->spi.size() != 8 || !r.ke || r.ke->group != dh->group() ||
+					   if (!chosen || ike::ike_spi_value(chosen->spi).value_or(0) == 0 || !r.ke || r.ke->group != dh->group() ||
 					       chosen->dh != dh->group() || !r.nonce) {
 						   spdlog::warn("ike: {}: unacceptable IKE rekey answer", s->name());
 						   return retry_later(s, [this](const SaPtr &x) { rekey_ike(x); });
@@ -2245,8 +2167,7 @@ struct IkeRole::Impl {
 					   nsa->initiator = true;
 					   nsa->conn = s->conn;
 					   nsa->spi_i = new_spi;
-					   for (auto b : chosen->spi)
-						   nsa->spi_r = (nsa->spi_r << 8) | b;
+					   nsa->spi_r = ike::ike_spi_value(chosen->spi).value_or(0);
 					   nsa->suite = *chosen;
 					   nsa->ni = ni;
 					   nsa->nr = *r.nonce;
@@ -2424,7 +2345,7 @@ struct IkeRole::Impl {
 			s.local_index = c.spi_in;
 			s.endpoint = p.remote;
 			try {
-				ntm::set_tunnel(genl, ntm::DeviceRef::by_index(ifindex), s);
+				ntm::set_tunnel(genl, dev(), s);
 			} catch (const std::exception &e) {
 				spdlog::warn("ike: {}: move SA {:08x}: {}", sa->name(), c.spi_in, e.what());
 			}
@@ -2493,7 +2414,7 @@ struct IkeRole::Impl {
 			if (!c.installed)
 				continue;
 			try {
-				const auto t = ntm::get_tunnel(genl, ntm::DeviceRef::by_index(ifindex), c.spi_in);
+				const auto t = ntm::get_tunnel(genl, dev(), c.spi_in);
 				if (t.last_rx_ns != 0 && t.last_rx_ns <= now)
 					best = std::min(best, std::chrono::seconds((now - t.last_rx_ns) / 1000000000ULL));
 			} catch (const std::exception &) {
@@ -2550,7 +2471,7 @@ struct IkeRole::Impl {
 
 	void on_event(const ntm::Event &ev)
 	{
-		if (ntm::event_ifindex(ev) != ifindex)
+		if (ntm::event_ifindex(ev) != link.ifindex)
 			return;
 		if (const auto *ex = std::get_if<ntm::ExpiredEvent>(&ev)) {
 			auto sa = sa_of_child(ex->local_index);
@@ -2579,46 +2500,25 @@ struct IkeRole::Impl {
 		}
 	}
 
-	awaitable<void> event_loop()
-	{
-		for (;;) {
-			asio::error_code ec;
-			co_await evdesc.async_wait(asio::posix::descriptor_base::wait_read,
-						   asio::redirect_error(use_awaitable, ec));
-			if (ec || stopped)
-				co_return;
-			const auto st = events.receive_events([&](const ntm::GenlReply &r) {
-				try {
-					if (const auto e = ntm::parse_event(r.cmd, r.attrs))
-						on_event(*e);
-				} catch (const std::exception &e) {
-					spdlog::warn("ike: event: {}", e.what());
-				}
-			});
-			if (st == ntm::GenlSocket::RecvStatus::overrun)
-				spdlog::warn("ike: kernel events lost (receive buffer overflow)");
-		}
-	}
-
 	/* ---- MOBIKE (RFC 4555): our addresses changed ---- */
 
 	/* The source address routing picks towards peer now, or nothing. */
 	static std::optional<ntm::IpAddress> route_source(const ntm::Endpoint &peer)
 	{
-		const int fd = ::socket(peer.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+		/* connect() on a UDP socket sends nothing: it only asks routing */
+		const ntm::UniqueFd fd(::socket(peer.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+		if (!fd)
 			return std::nullopt;
 		const auto sa = peer.sockaddr_bytes();
 		sockaddr_storage ss{};
 		socklen_t len = sizeof(ss);
-		std::optional<ntm::IpAddress> out;
 		// NOLINTBEGIN(cppcoreguidelines-pro-type-reinterpret-cast)
-		if (::connect(fd, reinterpret_cast<const sockaddr *>(sa.data()), static_cast<socklen_t>(sa.size())) == 0 &&
-		    ::getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len) == 0)
-			out = endpoint_from_sockaddr(ss).address();
+		if (::connect(fd.get(), reinterpret_cast<const sockaddr *>(sa.data()), static_cast<socklen_t>(sa.size())) != 0 ||
+		    ::getsockname(fd.get(), reinterpret_cast<sockaddr *>(&ss), &len) != 0)
+			return std::nullopt;
 		// NOLINTEND(cppcoreguidelines-pro-type-reinterpret-cast)
-		::close(fd);
-		return out;
+		const auto ep = endpoint_from_sockaddr(&ss, len);
+		return ep ? std::optional(ep->address()) : std::nullopt;
 	}
 
 	awaitable<void> addr_loop()
@@ -2727,7 +2627,7 @@ struct IkeRole::Impl {
 		j["remote_ts"] = r;
 		if (c.installed) {
 			try {
-				const auto t = ntm::get_tunnel(genl, ntm::DeviceRef::by_index(ifindex), c.spi_in);
+				const auto t = ntm::get_tunnel(genl, dev(), c.spi_in);
 				j["rx_packets"] = t.stats.get(NTM_STAT_A_RX_PACKETS);
 				j["rx_bytes"] = t.stats.get(NTM_STAT_A_RX_BYTES);
 				j["tx_packets"] = t.stats.get(NTM_STAT_A_TX_PACKETS);

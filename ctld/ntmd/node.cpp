@@ -30,6 +30,7 @@
 
 #include "as.hpp"
 #include "dnsstub.hpp"
+#include "kdev.hpp"
 #include "ntm/codec.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
@@ -49,7 +50,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kEventRcvBuf = 4 << 20;
 constexpr auto kWaitForTunnel = std::chrono::seconds(15);
 constexpr auto kCommLifetime = std::chrono::seconds(60);
 constexpr std::uint32_t kDnsTtl = 60;
@@ -165,8 +165,7 @@ struct NodeRole::Impl {
 
 	ntm::GenlSocket genl;
 	ntm::GenlSocket events;
-	std::uint32_t ifindex = 0;
-	bool created_link = false;
+	NtmLink link;
 	asio::ip::udp::socket sock4;
 	asio::ip::udp::socket sock6;
 	asio::posix::stream_descriptor evdesc;
@@ -209,11 +208,11 @@ struct NodeRole::Impl {
 	    : io(io_), cfg(std::move(c)), ncfg(*cfg.node), resolver(r), sock4(io_), sock6(io_), evdesc(io_), addrdesc(io_),
 	      sigio(io_, &sock4, &sock6), wake(io_)
 	{
-		setup_link();
+		link = open_ntm_link(ncfg.interface, "node");
 		try {
 			setup_sockets();
-			setup_events();
-			setup_addr_monitor();
+			watch_kernel_events(events, evdesc);
+			watch_rtnetlink(addrdesc, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
 			sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup_key(k, id); });
 			sigio.set_request_handler([this](Inbound in) { return handle(std::move(in)); });
 			sigio.set_notice_handler(
@@ -238,21 +237,8 @@ struct NodeRole::Impl {
 
 	/* ---- kernel side ---- */
 
-	void setup_link()
-	{
-		auto link = ntm::find_link(ncfg.interface);
-		if (!link) {
-			ntm::create_link(ncfg.interface, NTM_LINK_KIND);
-			link = ntm::find_link(ncfg.interface);
-			if (!link)
-				throw ntm::Error("device " + ncfg.interface + " vanished after creation", ENODEV);
-			created_link = true;
-			spdlog::info("node: created {} (ifindex {})", ncfg.interface, link->ifindex);
-		} else if (link->kind != NTM_LINK_KIND) {
-			throw ntm::Error(ncfg.interface + " exists and is not an ntm device", EEXIST);
-		}
-		ifindex = link->ifindex;
-	}
+	[[nodiscard]] ntm::DeviceRef dev() const { return ntm::DeviceRef::by_index(link.ifindex); }
+
 
 	void setup_sockets()
 	{
@@ -268,35 +254,8 @@ struct NodeRole::Impl {
 		s.udp4_fd = sock4.native_handle();
 		if (sock6.is_open())
 			s.udp6_fd = sock6.native_handle();
-		ntm::set_device(genl, ntm::DeviceRef::by_index(ifindex), s);
+		ntm::set_device(genl, dev(), s);
 		attached = true;
-	}
-
-	void setup_events()
-	{
-		events.join_group(events.group_id(NTM_GENL_MCGRP_EVENTS));
-		events.set_rcvbuf(kEventRcvBuf);
-		events.set_nonblocking();
-		ntm::UniqueFd fd(::fcntl(events.fd(), F_DUPFD_CLOEXEC, 0));
-		if (!fd)
-			ntm::throw_errno("dup event socket");
-		evdesc.assign(fd.get());
-		(void)fd.release();
-	}
-
-	void setup_addr_monitor()
-	{
-		ntm::UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
-		if (!fd)
-			ntm::throw_errno("rtnetlink socket");
-		sockaddr_nl sa{};
-		sa.nl_family = AF_NETLINK;
-		sa.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-		if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) < 0)
-			ntm::throw_errno("rtnetlink bind");
-		addrdesc.assign(fd.get());
-		(void)fd.release();
 	}
 
 	void teardown() noexcept
@@ -310,7 +269,7 @@ struct NodeRole::Impl {
 				s.udp4_fd = -1;
 				if (sock6.is_open())
 					s.udp6_fd = -1;
-				ntm::set_device(genl, ntm::DeviceRef::by_index(ifindex), s);
+				ntm::set_device(genl, dev(), s);
 			} catch (const std::exception &e) {
 				spdlog::debug("node: detach: {}", e.what());
 			}
@@ -320,19 +279,7 @@ struct NodeRole::Impl {
 		sock6.close(ignored);
 		evdesc.close(ignored);
 		addrdesc.close(ignored);
-		if (ifindex == 0)
-			return;
-		try {
-			if (created_link) {
-				ntm::delete_link(ifindex);
-				spdlog::info("node: deleted {}", ncfg.interface);
-			} else {
-				ntm::flush_tunnels(genl, ntm::DeviceRef::by_index(ifindex));
-			}
-		} catch (const std::exception &e) {
-			spdlog::warn("node: cleanup of {}: {}", ncfg.interface, e.what());
-		}
-		ifindex = 0;
+		close_ntm_link(genl, link, ncfg.interface, "node");
 	}
 
 	/* ---- signalling keys ---- */
@@ -447,14 +394,14 @@ struct NodeRole::Impl {
 	void apply_addresses()
 	{
 		if (vip4)
-			ntm::add_address(ifindex, *vip4, 32);
+			ntm::add_address(link.ifindex, *vip4, 32);
 		if (vip6)
-			ntm::add_address(ifindex, *vip6, 128);
-		ntm::set_link_up(ifindex);
+			ntm::add_address(link.ifindex, *vip6, 128);
+		ntm::set_link_up(link.ifindex);
 		if (pool4)
-			ntm::replace_route(ifindex, pool4->addr, pool4->len);
+			ntm::replace_route(link.ifindex, pool4->addr, pool4->len);
 		if (pool6)
-			ntm::replace_route(ifindex, pool6->addr, pool6->len);
+			ntm::replace_route(link.ifindex, pool6->addr, pool6->len);
 	}
 
 	awaitable<void> do_register()
@@ -599,7 +546,7 @@ struct NodeRole::Impl {
 					  (p.vip6 && it->second.vip6 == p.vip6);
 			if (same) {
 				try {
-					ntm::del_tunnel(genl, ntm::DeviceRef::by_index(ifindex), it->second.local_index);
+					ntm::del_tunnel(genl, dev(), it->second.local_index);
 				} catch (const std::exception &e) {
 					spdlog::debug("node: remove old tunnel: {}", e.what());
 				}
@@ -620,7 +567,7 @@ struct NodeRole::Impl {
 		s.rx_salt = p.opener ? k.waiter_salt : k.opener_salt;
 		if (ncfg.tunnel_lifetime != 0)
 			s.lifetime = ncfg.tunnel_lifetime;
-		ntm::new_tunnel(genl, ntm::DeviceRef::by_index(ifindex), s);
+		ntm::new_tunnel(genl, dev(), s);
 		p.established = unix_now();
 		tunnels_built++;
 		spdlog::info("node: tunnel to {} ({} {}) via {}: local {} remote {}, {}, we {}", p.fqdn,
@@ -899,7 +846,7 @@ struct NodeRole::Impl {
 
 	void on_event(const ntm::Event &ev)
 	{
-		if (ntm::event_ifindex(ev) != ifindex)
+		if (ntm::event_ifindex(ev) != link.ifindex)
 			return;
 		if (const auto *acq = std::get_if<ntm::AcquireEvent>(&ev)) {
 			const auto &dst = acq->dst;
@@ -928,27 +875,6 @@ struct NodeRole::Impl {
 		}
 	}
 
-	awaitable<void> event_loop()
-	{
-		for (;;) {
-			asio::error_code ec;
-			co_await evdesc.async_wait(asio::posix::descriptor_base::wait_read,
-						   asio::redirect_error(use_awaitable, ec));
-			if (ec || stopped)
-				co_return;
-			const auto st = events.receive_events([&](const ntm::GenlReply &r) {
-				try {
-					if (const auto e = ntm::parse_event(r.cmd, r.attrs))
-						on_event(*e);
-				} catch (const std::exception &e) {
-					spdlog::warn("node: event: {}", e.what());
-				}
-			});
-			if (st == ntm::GenlSocket::RecvStatus::overrun)
-				spdlog::warn("node: kernel events lost (receive buffer overflow)");
-		}
-	}
-
 	awaitable<void> addr_loop()
 	{
 		std::vector<std::uint8_t> buf(16384);
@@ -972,7 +898,7 @@ struct NodeRole::Impl {
 					if (h->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg)))
 						continue;
 					const auto *ifa = static_cast<const ifaddrmsg *>(NLMSG_DATA(h));
-					if (ifa->ifa_index != ifindex)
+					if (ifa->ifa_index != link.ifindex)
 						relevant = true;
 				}
 			}
@@ -1048,7 +974,9 @@ void NodeRole::start()
 	i.sigio.start();
 	if (i.dns)
 		i.dns->start();
-	asio::co_spawn(i.io, i.event_loop(), asio::detached);
+	asio::co_spawn(i.io,
+		       kernel_event_loop(i.evdesc, i.events, i.stopped, [&i](const ntm::Event &e) { i.on_event(e); }, "node"),
+		       asio::detached);
 	asio::co_spawn(i.io, i.addr_loop(), asio::detached);
 	asio::co_spawn(i.io, i.main_loop(), [](const std::exception_ptr &e) {
 		if (e)

@@ -9,37 +9,16 @@
 RESDIR is what scripts/bench/esp.sh writes: meta.tsv (KEY<TAB>VALUE),
 values.tsv (CONFIG<TAB>KEY<TAB>VALUE) and errors.txt.
 """
-import json
 import os
 import sys
+
+from benchlib import finish, label_bars, main, num, pyplot, ratio, read_lines, read_tsv, rule, save
 
 CONFIGS = [("veth", "plain veth"), ("ntm", "ntm ESP-in-UDP"), ("xfrm", "xfrm ESP-in-UDP")]
 
 
-def num(v):
-    for f in (int, float):
-        try:
-            return f(v)
-        except ValueError:
-            pass
-    return v
-
-
-def ratio(a, b):
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
-        return round(a / b, 3)
-    return None
-
-
 def collect(resdir):
-    doc = {"meta": {}, "throughput": {}, "ratios": {}, "errors": []}
-    try:
-        with open(os.path.join(resdir, "meta.tsv"), encoding="utf-8") as f:
-            for line in f:
-                k, _, v = line.rstrip("\n").partition("\t")
-                doc["meta"][k] = num(v)
-    except OSError:
-        pass
+    doc = {"meta": read_tsv(os.path.join(resdir, "meta.tsv")), "throughput": {}, "ratios": {}, "errors": []}
     try:
         with open(os.path.join(resdir, "values.tsv"), encoding="utf-8") as f:
             for line in f:
@@ -48,11 +27,7 @@ def collect(resdir):
                     doc["throughput"].setdefault(parts[0], {})[parts[1]] = num(parts[2])
     except OSError:
         pass
-    try:
-        with open(os.path.join(resdir, "errors.txt"), encoding="utf-8") as f:
-            doc["errors"] = [x.rstrip("\n") for x in f if x.strip()]
-    except OSError:
-        pass
+    doc["errors"] = read_lines(os.path.join(resdir, "errors.txt"))
     tp = doc["throughput"]
     ntm, xfrm, veth = tp.get("ntm", {}), tp.get("xfrm", {}), tp.get("veth", {})
     for key in ("tcp_bps", "udp64_rx_pps"):
@@ -62,6 +37,7 @@ def collect(resdir):
     return doc
 
 
+# unlike benchlib.fmt, strings too (only None and "" are "-")
 def fmt(v, f="%s"):
     if v is None or v == "":
         return "-"
@@ -78,8 +54,7 @@ def table(doc):
         "cipher %s, inner MTU %s, iperf3 %s s per run" % (
             m.get("cipher", "?"), m.get("inner_mtu", "?"), m.get("iperf_seconds", "?")), ""]
     hdr = "%-18s | %12s %8s | %12s %8s" % ("config", "TCP Mbit/s", "retx", "UDP64 pps", "lost %")
-    out.append(hdr)
-    out.append("-" * len(hdr))
+    rule(out, hdr)
     tp = doc.get("throughput", {})
     for key, label in CONFIGS:
         r = tp.get(key)
@@ -94,18 +69,11 @@ def table(doc):
     out.append("ntm/xfrm: TCP %s, UDP64 pps %s;  ntm/veth: TCP %s;  xfrm/veth: TCP %s" % (
         fmt(rt.get("ntm_over_xfrm_tcp_bps")), fmt(rt.get("ntm_over_xfrm_udp64_rx_pps")),
         fmt(rt.get("ntm_over_veth_tcp_bps")), fmt(rt.get("xfrm_over_veth_tcp_bps"))))
-    if doc.get("errors"):
-        out.append("")
-        out.append("errors:")
-        out.extend("  " + e for e in doc["errors"])
-    return "\n".join(out) + "\n"
+    return finish(out, doc.get("errors"))
 
 
 def chart(doc, png):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     tp = doc.get("throughput", {})
     rows = [(label, tp[k]) for k, label in CONFIGS if k in tp]
     if not rows:
@@ -120,35 +88,14 @@ def chart(doc, png):
         bars = ax.bar(names, vals, color=colors)
         ax.set_title(title)
         ax.set_ylabel(unit)
-        for b, v in zip(bars, vals):
-            ax.annotate("%.0f" % v, (b.get_x() + b.get_width() / 2, b.get_height()),
-                        ha="center", va="bottom", fontsize=9)
+        label_bars(ax, bars, vals, "%.0f", fontsize=9)
         ax.tick_params(axis="x", labelsize=9)
     m = doc.get("meta", {})
     rt = doc.get("ratios", {})
-    fig.suptitle("ESP-in-UDP, AES-GCM-256: ntm/xfrm TCP %s, pps %s  (%s, %s CPUs)" % (
+    save(fig, png, "ESP-in-UDP, AES-GCM-256: ntm/xfrm TCP %s, pps %s  (%s, %s CPUs)" % (
         fmt(rt.get("ntm_over_xfrm_tcp_bps")), fmt(rt.get("ntm_over_xfrm_udp64_rx_pps")),
-        m.get("virt", ""), m.get("cpus", "?")), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-
-
-def main(argv):
-    if len(argv) == 3 and argv[1] == "collect":
-        json.dump(collect(argv[2]), sys.stdout, indent=1, sort_keys=True)
-        print()
-        return 0
-    if len(argv) == 3 and argv[1] == "table":
-        with open(argv[2], encoding="utf-8") as f:
-            sys.stdout.write(table(json.load(f)))
-        return 0
-    if len(argv) == 4 and argv[1] == "chart":
-        with open(argv[2], encoding="utf-8") as f:
-            chart(json.load(f), argv[3])
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+        m.get("virt", ""), m.get("cpus", "?")))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, __doc__, collect, table, chart, indent=1, exact=True))

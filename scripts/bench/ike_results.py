@@ -10,52 +10,13 @@ RESDIR is what scripts/bench/ike.sh writes: meta.tsv (KEY<TAB>VALUE), per
 run run-I.tsv (KEY<TAB>VALUE: responder, concurrency, CPU, VmRSS, held_*)
 and run-I.json (ntm-ikebench -j), ntmd-warnings.txt, errors.txt.
 """
-import glob
 import json
 import os
-import re
 import sys
 
+from benchlib import finish, fmt, indexes, label_bars, main, pyplot, ratio, read_json, read_lines, read_tsv, rule, save
+
 RESPONDERS = [("ntmd", "ntmd + ntm.ko"), ("charon", "charon + xfrm")]
-
-
-def num(v):
-    try:
-        return int(v)
-    except ValueError:
-        try:
-            return float(v)
-        except ValueError:
-            return v
-
-
-def read_tsv(path):
-    d = {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                parts = line.rstrip("\n").split("\t")
-                if len(parts) == 2:
-                    d[parts[0]] = num(parts[1])
-    except OSError:
-        pass
-    return d
-
-
-def read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def read_lines(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return [line.rstrip("\n") for line in f if line.strip()]
-    except OSError:
-        return []
 
 
 def run(resdir, idx):
@@ -87,24 +48,17 @@ def run(resdir, idx):
 
 def collect(resdir):
     doc = {"meta": read_tsv(os.path.join(resdir, "meta.tsv")), "runs": [], "ratios": [], "errors": [],
-           "ntmd_warnings": read_lines(os.path.join(resdir, "ntmd-warnings.txt"))}
-    idx = sorted(int(m.group(1)) for m in (re.search(r"run-(\d+)\.tsv$", p)
-                                           for p in glob.glob(os.path.join(resdir, "run-*.tsv"))) if m)
-    doc["runs"] = [run(resdir, i) for i in idx]
+           "ntmd_warnings": read_lines(os.path.join(resdir, "ntmd-warnings.txt"), errors="replace")}
+    doc["runs"] = [run(resdir, i) for i in indexes(resdir, "run")]
     by = {(r["responder"], r["concurrency"]): r for r in doc["runs"]}
     for (who, c), r in sorted(by.items(), key=lambda kv: str(kv[0])):
         if who != "ntmd" or ("charon", c) not in by:
             continue
         a, b = r.get("per_second"), by[("charon", c)].get("per_second")
-        ratio = round(a / b, 2) if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 else None
         doc["ratios"].append({"concurrency": c, "ntmd_per_second": a, "charon_per_second": b,
-                              "ntmd_over_charon": ratio})
-    doc["errors"] = read_lines(os.path.join(resdir, "errors.txt"))
+                              "ntmd_over_charon": ratio(a, b, 2)})
+    doc["errors"] = read_lines(os.path.join(resdir, "errors.txt"), errors="replace")
     return doc
-
-
-def fmt(v, spec="%s"):
-    return spec % v if isinstance(v, (int, float)) else "-"
 
 
 def table(doc):
@@ -120,8 +74,7 @@ def table(doc):
     hdr = "%-15s %5s | %8s %7s %8s %8s | %6s %5s %5s | %5s %7s %6s %5s | %s" % (
         "responder", "conc", "hs/s", "hs", "p50 ms", "p99 ms", "failed", "lost", "retx", "cpu%", "ms/hs",
         "RSS+kB", "gen%", "held after (IKE SAs / half-open / kernel SAs)")
-    out.append(hdr)
-    out.append("-" * len(hdr))
+    rule(out, hdr)
     for r in doc.get("runs", []):
         lat = r.get("latency_ms") or {}
         h = r.get("held_after") or {}
@@ -155,19 +108,11 @@ def table(doc):
         out.append("")
         out.append("ntmd warnings (last %d):" % len(warn))
         out.extend("  " + w for w in warn)
-    errs = doc.get("errors", [])
-    if errs:
-        out.append("")
-        out.append("errors:")
-        out.extend("  " + e for e in errs)
-    return "\n".join(out) + "\n"
+    return finish(out, doc.get("errors", []))
 
 
 def chart(doc, png):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     runs = doc.get("runs", [])
     if not runs:
         raise SystemExit("nothing to chart")
@@ -186,8 +131,7 @@ def chart(doc, png):
                 vals.append(v or 0)
             xs = [i + (k - 0.5) * w for i in range(len(concs))]
             bars = ax.bar(xs, vals, w, label=label, color=colors[who])
-            for b, v in zip(bars, vals):
-                ax.annotate(spec % v, (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
+            label_bars(ax, bars, vals, spec)
         ax.set_xticks(list(range(len(concs))))
         ax.set_xticklabels(["concurrency %s" % c for c in concs], fontsize=8)
         ax.set_title(title)
@@ -195,28 +139,9 @@ def chart(doc, png):
     m = doc.get("meta", {})
     rat = ", ".join("%s at %s" % (fmt(x["ntmd_over_charon"], "%.2f"), x["concurrency"])
                     for x in doc.get("ratios", []))
-    fig.suptitle("IKEv2 responder, %s PSK, kernel %s (%s); ntmd/charon %s" % (
+    save(fig, png, "IKEv2 responder, %s PSK, kernel %s (%s); ntmd/charon %s" % (
         m.get("proposal", "?"), m.get("kernel", "?"), m.get("virt", ""), rat), fontsize=9)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-
-
-def main(argv):
-    if len(argv) >= 3 and argv[1] == "collect":
-        json.dump(collect(argv[2]), sys.stdout, indent=2, sort_keys=True)
-        print()
-        return 0
-    if len(argv) >= 3 and argv[1] == "table":
-        with open(argv[2], encoding="utf-8") as f:
-            sys.stdout.write(table(json.load(f)))
-        return 0
-    if len(argv) >= 4 and argv[1] == "chart":
-        with open(argv[2], encoding="utf-8") as f:
-            chart(json.load(f), argv[3])
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, __doc__, collect, table, chart))

@@ -8,8 +8,9 @@
 
 VALUES.tsv lines are SECTION<TAB>NAME<TAB>KEY<TAB>VALUE, written by run.sh.
 """
-import json
 import sys
+
+from benchlib import finish, label_bars, main, num, pyplot, ratio, read_lines, save
 
 ORDER = ["veth", "ntm-chacha20-poly1305", "wireguard", "ntm-aes-gcm", "xfrm"]
 LABEL = {
@@ -31,16 +32,6 @@ METRICS = [
 ]
 
 
-def num(v):
-    try:
-        return int(v)
-    except ValueError:
-        try:
-            return float(v)
-        except ValueError:
-            return v
-
-
 def collect(values, errors=None):
     doc = {"meta": {}, "throughput": {}, "ratios": {}, "memory": {}, "errors": []}
     with open(values, encoding="utf-8") as f:
@@ -58,9 +49,9 @@ def collect(values, errors=None):
         if a in tp and b in tp:
             r = {}
             for m, _, _, _ in METRICS:
-                x, y = tp[a].get(m), tp[b].get(m)
-                if isinstance(x, (int, float)) and isinstance(y, (int, float)) and y > 0:
-                    r[m] = round(x / y, 3)
+                v = ratio(tp[a].get(m), tp[b].get(m))
+                if v is not None:
+                    r[m] = v
             doc["ratios"][name] = r
     mem = doc["memory"]
     if "ntm" in mem and "wireguard" in mem:
@@ -69,11 +60,7 @@ def collect(values, errors=None):
         if isinstance(x, int) and isinstance(y, int) and y > 0:
             doc["ratios"]["ntm_tunnel_vs_wireguard_peer_memory"] = round(x / y, 3)
     if errors:
-        try:
-            with open(errors, encoding="utf-8") as f:
-                doc["errors"] = [l.strip() for l in f if l.strip()]
-        except OSError:
-            pass
+        doc["errors"] = read_lines(errors, strip=True)
     return doc
 
 
@@ -130,19 +117,11 @@ def table(doc):
         if "ntm_tunnel_vs_wireguard_peer_memory" in rat:
             out.append("  ntm tunnel / WireGuard peer memory: %s" %
                        rat["ntm_tunnel_vs_wireguard_peer_memory"])
-    errs = doc.get("errors", [])
-    if errs:
-        out.append("")
-        out.append("errors:")
-        out.extend("  " + e for e in errs)
-    return "\n".join(out) + "\n"
+    return finish(out, doc.get("errors", []))
 
 
 def chart(doc, png):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     tp = doc.get("throughput", {})
     names = [n for n in ORDER if n in tp]
     colors = {"veth": "#999999", "ntm-chacha20-poly1305": "#1f77b4", "wireguard": "#aec7e8",
@@ -162,9 +141,7 @@ def chart(doc, png):
         ax.set_xticklabels([LABEL.get(n, n) for n in names], rotation=35, ha="right", fontsize=8)
         ax.set_title(title)
         ax.set_ylabel(unit)
-        for b, v in zip(bars, vals):
-            ax.annotate("%.0f" % v if v >= 10 else "%.1f" % v, (b.get_x() + b.get_width() / 2, v),
-                        ha="center", va="bottom", fontsize=8)
+        label_bars(ax, bars, vals, lambda v: "%.0f" % v if v >= 10 else "%.1f" % v)
     if memrows:
         ax = axes[-1]
         vals = [mem[n].get("bytes_per_object", 0) or 0 for n, _ in memrows]
@@ -173,32 +150,11 @@ def chart(doc, png):
         ax.set_xticklabels(["%s\n(n=%s)" % (l, mem[n].get("count", "?")) for n, l in memrows], fontsize=8)
         ax.set_title("Kernel memory per object")
         ax.set_ylabel("bytes")
-        for b, v in zip(bars, vals):
-            ax.annotate(str(v), (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
+        label_bars(ax, bars, vals, str)
     m = doc.get("meta", {})
-    fig.suptitle("ntm vs WireGuard vs xfrm, kernel %s, %s CPUs (%s)" % (
-        m.get("kernel", "?"), m.get("cpus", "?"), m.get("virt", m.get("accel", ""))), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-
-
-def main(argv):
-    if len(argv) >= 3 and argv[1] == "collect":
-        json.dump(collect(argv[2], argv[3] if len(argv) > 3 else None), sys.stdout, indent=2,
-                  sort_keys=True)
-        print()
-        return 0
-    if len(argv) >= 3 and argv[1] == "table":
-        with open(argv[2], encoding="utf-8") as f:
-            sys.stdout.write(table(json.load(f)))
-        return 0
-    if len(argv) >= 4 and argv[1] == "chart":
-        with open(argv[2], encoding="utf-8") as f:
-            chart(json.load(f), argv[3])
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    save(fig, png, "ntm vs WireGuard vs xfrm, kernel %s, %s CPUs (%s)" % (
+        m.get("kernel", "?"), m.get("cpus", "?"), m.get("virt", m.get("accel", ""))))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, __doc__, collect, table, chart, collect_args=2))

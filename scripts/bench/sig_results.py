@@ -12,55 +12,19 @@ register --json) and cap-I.seed.json (ntm-sigbench seed --json), dns.tsv
 (one lookup per line: case, from, peer, phase, kdig ms, wall ms, rcode,
 answer ok, tunnel), errors.txt.
 """
-import glob
 import json
 import os
-import re
 import statistics
 import sys
+
+from benchlib import (finish, fmt, indexes, label_bars, main, num, pyplot, ratio, read_json, read_lines,
+                      read_tsv, rule, save)
 
 CASES = [
     ("cn_nat_opens", "CN behind NAT opens (A -> b*)"),
     ("both_public", "both public, CN opens (A -> c*)"),
     ("mn_nat_opens", "MN behind NAT opens (b -> c*)"),
 ]
-
-
-def num(v):
-    try:
-        return int(v)
-    except ValueError:
-        try:
-            return float(v)
-        except ValueError:
-            return v
-
-
-def read_tsv(path):
-    d = {}
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                parts = line.rstrip("\n").split("\t")
-                if len(parts) == 2:
-                    d[parts[0]] = num(parts[1])
-    except OSError:
-        pass
-    return d
-
-
-def read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-def per(a, b, scale=1.0):
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
-        return round(a * scale / b, 1)
-    return None
 
 
 def capacity_run(resdir, idx):
@@ -85,17 +49,17 @@ def capacity_run(resdir, idx):
     r["dc_rss_after_registration_bytes"] = rreg
     r["dc_rss_after_keepalive_bytes"] = rka
     if isinstance(rss0, int) and isinstance(rreg, int):
-        r["rss_bytes_per_node"] = per(rreg - rss0, n)
+        r["rss_bytes_per_node"] = ratio(rreg - rss0, n, 1)
     if isinstance(rss0, int) and isinstance(rka, int):
-        r["rss_bytes_per_node_after_keepalive"] = per(rka - rss0, n)
+        r["rss_bytes_per_node_after_keepalive"] = ratio(rka - rss0, n, 1)
     r["db_bytes_keys_only"] = t.get("db_bytes_keys")
     r["db_bytes_running"] = t.get("db_bytes_running")
     r["db_bytes"] = t.get("db_bytes_closed")
-    r["db_bytes_per_node"] = per(t.get("db_bytes_closed"), n)
+    r["db_bytes_per_node"] = ratio(t.get("db_bytes_closed"), n, 1)
     r["dc_cpu_seconds"] = t.get("dc_cpu_seconds")
     sent = sum((passes.get(p, {}).get("ok") or 0) + (passes.get(p, {}).get("failed") or 0) +
                (passes.get(p, {}).get("retransmissions") or 0) for p in passes)
-    r["dc_cpu_us_per_datagram"] = per(t.get("dc_cpu_seconds"), sent, 1e6)
+    r["dc_cpu_us_per_datagram"] = ratio(t.get("dc_cpu_seconds"), sent, 1, 1e6)
     r["udp_rcvbuf_errors"] = t.get("udp_rcvbuf_errors")
     r["wall_seconds"] = t.get("wall_seconds")
     r["dc_online"] = t.get("dc_online")
@@ -121,9 +85,7 @@ def summary(values):
 def collect(resdir):
     doc = {"meta": read_tsv(os.path.join(resdir, "meta.tsv")), "capacity": [],
            "dns": {"samples": [], "summary": {}}, "errors": []}
-    idx = sorted(int(m.group(1)) for m in (re.search(r"cap-(\d+)\.tsv$", p)
-                                           for p in glob.glob(os.path.join(resdir, "cap-*.tsv"))) if m)
-    doc["capacity"] = [capacity_run(resdir, i) for i in idx]
+    doc["capacity"] = [capacity_run(resdir, i) for i in indexes(resdir, "cap")]
     try:
         with open(os.path.join(resdir, "dns.tsv"), encoding="utf-8") as f:
             for line in f:
@@ -144,16 +106,8 @@ def collect(resdir):
             phase: dict(summary([x["kdig_ms"] for x in s if x["phase"] == phase and x["answer_ok"]]),
                         failed=sum(1 for x in s if x["phase"] == phase and not x["answer_ok"]))
             for phase in ("first", "second")}
-    try:
-        with open(os.path.join(resdir, "errors.txt"), encoding="utf-8") as f:
-            doc["errors"] = [line.strip() for line in f if line.strip()]
-    except OSError:
-        pass
+    doc["errors"] = read_lines(os.path.join(resdir, "errors.txt"), strip=True)
     return doc
-
-
-def fmt(v, spec="%s"):
-    return spec % v if isinstance(v, (int, float)) else "-"
 
 
 def table(doc):
@@ -168,8 +122,7 @@ def table(doc):
         hdr = "%7s %6s | %8s %8s %8s %5s | %8s %8s %8s %5s | %9s %9s | %7s %7s %6s" % (
             "nodes", "window", "reg/s", "p50 ms", "p99 ms", "retx", "ka/s", "p50 ms", "p99 ms", "retx",
             "RSS B/nd", "DB B/nd", "DC cpu", "us/dgm", "rcvbuf")
-        out.append(hdr)
-        out.append("-" * len(hdr))
+        rule(out, hdr)
         for r in cap:
             reg = r.get("registration", {})
             ka = r.get("keepalive", {})
@@ -200,8 +153,7 @@ def table(doc):
         out.append("DNS query -> answer at the node's DNS hook (kdig, ms)")
         hdr = "%-34s | %3s %8s %8s %8s | %3s %8s %8s" % (
             "case", "n", "first", "min", "max", "n", "second", "max")
-        out.append(hdr)
-        out.append("-" * len(hdr))
+        rule(out, hdr)
         for case, label in CASES:
             if case not in summ:
                 continue
@@ -214,19 +166,11 @@ def table(doc):
                 out.append("  %s lookups without the right answer" % nf)
         out.append("  first: median of the first lookup of each peer (builds the tunnel); second: the "
                    "tunnel exists")
-    errs = doc.get("errors", [])
-    if errs:
-        out.append("")
-        out.append("errors:")
-        out.extend("  " + e for e in errs)
-    return "\n".join(out) + "\n"
+    return finish(out, doc.get("errors", []))
 
 
 def chart(doc, png):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cap = doc.get("capacity", [])
     summ = doc.get("dns", {}).get("summary", {})
     panels = (2 if cap else 0) + (1 if summ else 0)
@@ -236,11 +180,6 @@ def chart(doc, png):
     if panels == 1:
         axes = [axes]
     ai = 0
-
-    def label_bars(ax, bars, vals, spec):
-        for b, v in zip(bars, vals):
-            ax.annotate(spec % v, (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
-
     if cap:
         ax = axes[ai]
         ai += 1
@@ -287,28 +226,9 @@ def chart(doc, png):
         ax.set_title("DNS query to answer")
         ax.legend(fontsize=8)
     m = doc.get("meta", {})
-    fig.suptitle("ntm signalling, kernel %s, %s CPUs (%s)" % (m.get("kernel", "?"), m.get("cpus", "?"),
-                                                              m.get("virt", "")), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-
-
-def main(argv):
-    if len(argv) >= 3 and argv[1] == "collect":
-        json.dump(collect(argv[2]), sys.stdout, indent=2, sort_keys=True)
-        print()
-        return 0
-    if len(argv) >= 3 and argv[1] == "table":
-        with open(argv[2], encoding="utf-8") as f:
-            sys.stdout.write(table(json.load(f)))
-        return 0
-    if len(argv) >= 4 and argv[1] == "chart":
-        with open(argv[2], encoding="utf-8") as f:
-            chart(json.load(f), argv[3])
-        return 0
-    print(__doc__, file=sys.stderr)
-    return 2
+    save(fig, png, "ntm signalling, kernel %s, %s CPUs (%s)" % (m.get("kernel", "?"), m.get("cpus", "?"),
+                                                                m.get("virt", "")))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv, __doc__, collect, table, chart))

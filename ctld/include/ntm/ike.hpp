@@ -365,6 +365,9 @@ std::optional<SecretBytes> sk_open(const SkKey &key, ByteView iv, ByteView aad, 
 /** SPI helpers: an ESP SPI as 4 bytes big endian and back. */
 Bytes esp_spi_bytes(std::uint32_t spi);
 std::optional<std::uint32_t> esp_spi_value(ByteView spi);
+/** An IKE SPI (8 bytes big endian, as in a rekey proposal) and back. */
+Bytes ike_spi_bytes(std::uint64_t spi);
+std::optional<std::uint64_t> ike_spi_value(ByteView spi);
 
 } // namespace ntm::ike
 
