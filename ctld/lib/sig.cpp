@@ -34,6 +34,17 @@ static_assert(NTM_SALT_LEN == 4, "the spec derives two 4-byte salts");
 namespace {
 
 constexpr std::uint16_t kMaxTlvType = static_cast<std::uint16_t>(Tlv::nated);
+/* the relay TLVs, a block of their own (relay.rst) */
+constexpr std::uint16_t kRelayTlvMin = static_cast<std::uint16_t>(Tlv::relay_ep);
+constexpr std::uint16_t kRelayTlvMax = static_cast<std::uint16_t>(Tlv::nat_mapping);
+constexpr std::array<std::string_view, kRelayTlvMax - kRelayTlvMin + 1> kRelayTlvNames{
+	"RELAY_EP", "LEG", "CAPACITY", "SESSIONS", "OBSERVED_EP", "PEER_LOCAL_EP", "PROBE_NONCE", "PATH", "NAT_MAPPING",
+};
+
+bool relay_tlv(std::uint16_t type) noexcept
+{
+	return type >= kRelayTlvMin && type <= kRelayTlvMax;
+}
 constexpr std::size_t kTlvHeaderLen = 4;
 constexpr std::size_t kMaxCiphers = 8;
 constexpr std::size_t kNoticeLen = kEnvelopeHeaderLen + 2;
@@ -102,14 +113,15 @@ std::string tlv_name(Tlv t)
 	const auto i = static_cast<std::uint16_t>(t);
 	if (i >= 1 && i <= kMaxTlvType)
 		return std::string(kTlvNames.at(i));
+	if (relay_tlv(i))
+		return std::string(kRelayTlvNames.at(i - kRelayTlvMin));
 	return "TLV " + std::to_string(i);
 }
 
 bool known_type(MsgType t) noexcept
 {
 	const auto v = static_cast<std::uint8_t>(t);
-	return v >= static_cast<std::uint8_t>(MsgType::login) &&
-	       v <= static_cast<std::uint8_t>(MsgType::deregistration);
+	return v >= static_cast<std::uint8_t>(MsgType::login) && v <= static_cast<std::uint8_t>(MsgType::probe);
 }
 
 /* ---- field checks shared by encode and decode ---- */
@@ -499,6 +511,63 @@ void decode_tlv(Message &m, Tlv t, std::span<const std::uint8_t> v)
 		m.nated = n == 1;
 		break;
 	}
+	default: /* the relay block: decode_relay_tlv() */
+		break;
+	}
+}
+
+template <typename E>
+E dec_enum(Tlv t, std::span<const std::uint8_t> v, std::uint8_t min, std::uint8_t max)
+{
+	const std::uint8_t x = dec_u8(t, v);
+	if (x < min || x > max)
+		malformed(tlv_name(t) + " " + std::to_string(x) + " is out of range");
+	return static_cast<E>(x);
+}
+
+/* Stores one relay TLV's value in m (relay.rst). */
+void decode_relay_tlv(Message &m, Tlv t, std::span<const std::uint8_t> v)
+{
+	switch (t) {
+	case Tlv::relay_ep: {
+		const auto ep = dec_endpoint(t, v);
+		if (m.relay_eps.size() >= kMaxRelayEps ||
+		    std::ranges::any_of(m.relay_eps, [&](const Endpoint &e) { return e.family() == ep.family(); }))
+			malformed("RELAY_EP more than once per family");
+		m.relay_eps.push_back(ep);
+		break;
+	}
+	case Tlv::leg:
+		m.leg = dec_enum<Leg>(t, v, 1, 2);
+		break;
+	case Tlv::capacity:
+		need_len(t, v, 4);
+		m.capacity = get_be32(v);
+		break;
+	case Tlv::sessions:
+		need_len(t, v, 4);
+		m.sessions = get_be32(v);
+		break;
+	case Tlv::observed_ep:
+		m.observed_ep = dec_endpoint(t, v);
+		break;
+	case Tlv::peer_local_ep:
+		if (m.peer_local_eps.size() >= kMaxPeerLocalEps)
+			malformed("more than " + std::to_string(kMaxPeerLocalEps) + " PEER_LOCAL_EP");
+		m.peer_local_eps.push_back(dec_endpoint(t, v));
+		break;
+	case Tlv::probe_nonce:
+		need_len(t, v, kProbeNonceLen);
+		m.probe_nonce.assign(v.begin(), v.end());
+		break;
+	case Tlv::path:
+		m.path = dec_enum<Path>(t, v, 1, 2);
+		break;
+	case Tlv::nat_mapping:
+		m.nat_mapping = dec_enum<NatMapping>(t, v, 0, 2);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -527,6 +596,8 @@ void validate_route(const Message &m, const Requirements &r)
 	r.need(!m.peer_fqdn.empty(), "PEER_FQDN");
 	r.need(m.peer_ep.has_value(), "PEER_EP");
 	r.need(m.peer_vip4 || m.peer_vip6, "PEER_VIP4 or PEER_VIP6");
+	if (m.path == Path::relay)
+		r.need(!m.relay_eps.empty(), "RELAY_EP (PATH is relay)");
 }
 
 void validate_request(const Message &m, const Requirements &r)
@@ -558,6 +629,33 @@ void validate_request(const Message &m, const Requirements &r)
 	}
 	case MsgType::route_direction:
 		validate_route(m, r);
+		break;
+	case MsgType::key_sharing:
+		r.need(!m.fqdn.empty(), "FQDN");
+		break;
+	case MsgType::relay_direction:
+		r.need(m.comm_id.has_value(), "COMM_ID");
+		r.need(!m.k_tun.empty(), "K_TUN");
+		r.need(m.lifetime.has_value(), "LIFETIME");
+		r.need(!m.fqdn.empty(), "FQDN");
+		r.need(!m.peer_fqdn.empty(), "PEER_FQDN");
+		r.need(m.external_ep.has_value(), "EXTERNAL_EP");
+		r.need(m.peer_ep.has_value(), "PEER_EP");
+		if (!m.k_tmp.empty())
+			malformed("relay direction with K_TMP: a relay never receives it");
+		break;
+	case MsgType::relay_release:
+		r.need(m.comm_id.has_value(), "COMM_ID");
+		break;
+	case MsgType::relay_report:
+		r.need(m.capacity.has_value(), "CAPACITY");
+		r.need(m.sessions.has_value(), "SESSIONS");
+		break;
+	case MsgType::relay_bind:
+		r.need(m.leg.has_value(), "LEG");
+		break;
+	case MsgType::probe:
+		r.need(!m.probe_nonce.empty(), "PROBE_NONCE");
 		break;
 	case MsgType::tunnel:
 		r.need(!m.fqdn.empty(), "FQDN");
@@ -593,10 +691,26 @@ void validate_ok_response(const Message &m, const Requirements &r)
 		r.need(m.index.has_value(), "INDEX");
 		r.need(!m.confirm.empty(), "CONFIRM");
 		break;
+	case MsgType::key_sharing:
+		r.need(m.capacity.has_value(), "CAPACITY");
+		r.need(m.sessions.has_value(), "SESSIONS");
+		r.need(!m.relay_eps.empty(), "RELAY_EP");
+		break;
+	case MsgType::relay_direction:
+		r.need(!m.relay_eps.empty(), "RELAY_EP");
+		break;
+	case MsgType::relay_bind:
+		r.need(m.observed_ep.has_value(), "OBSERVED_EP");
+		break;
+	case MsgType::probe:
+		r.need(!m.probe_nonce.empty(), "PROBE_NONCE");
+		break;
 	case MsgType::key_distribution:
 	case MsgType::keepalive:
 	case MsgType::route_direction:
 	case MsgType::deregistration:
+	case MsgType::relay_release:
+	case MsgType::relay_report:
 		break;
 	}
 }
@@ -663,6 +777,33 @@ std::array<std::uint8_t, kKmncnLabel.size() + 8> kmncn_aad(std::uint32_t comm_id
 	return aad;
 }
 
+/* The relay block, after every other TLV (types 40..48). */
+void encode_relay_tlvs(Writer &w, const Message &m)
+{
+	if (m.relay_eps.size() > kMaxRelayEps ||
+	    (m.relay_eps.size() == 2 && m.relay_eps[0].family() == m.relay_eps[1].family()))
+		throw std::invalid_argument("RELAY_EP: at most one per family");
+	for (const auto &ep : m.relay_eps)
+		w.endpoint(Tlv::relay_ep, ep);
+	if (m.leg)
+		w.u8(Tlv::leg, static_cast<std::uint8_t>(*m.leg));
+	if (m.capacity)
+		w.u32(Tlv::capacity, *m.capacity);
+	if (m.sessions)
+		w.u32(Tlv::sessions, *m.sessions);
+	if (m.observed_ep)
+		w.endpoint(Tlv::observed_ep, *m.observed_ep);
+	if (m.peer_local_eps.size() > kMaxPeerLocalEps)
+		throw std::invalid_argument("more than " + std::to_string(kMaxPeerLocalEps) + " PEER_LOCAL_EP");
+	for (const auto &ep : m.peer_local_eps)
+		w.endpoint(Tlv::peer_local_ep, ep);
+	w.fixed(Tlv::probe_nonce, m.probe_nonce, kProbeNonceLen);
+	if (m.path)
+		w.u8(Tlv::path, static_cast<std::uint8_t>(*m.path));
+	if (m.nat_mapping)
+		w.u8(Tlv::nat_mapping, static_cast<std::uint8_t>(*m.nat_mapping));
+}
+
 } // namespace
 
 /* ---- names ---- */
@@ -686,6 +827,18 @@ std::string_view msg_type_name(MsgType t) noexcept
 		return "tunnel";
 	case MsgType::deregistration:
 		return "deregistration";
+	case MsgType::key_sharing:
+		return "key sharing";
+	case MsgType::relay_direction:
+		return "relay direction";
+	case MsgType::relay_release:
+		return "relay release";
+	case MsgType::relay_report:
+		return "relay report";
+	case MsgType::relay_bind:
+		return "relay bind";
+	case MsgType::probe:
+		return "probe";
 	}
 	return "unknown";
 }
@@ -746,6 +899,18 @@ std::string message_name(MsgType t, bool response)
 		return response ? "tunnel response" : "tunnel request";
 	case MsgType::deregistration:
 		return response ? "deregistration ack" : "deregistration";
+	case MsgType::key_sharing:
+		return response ? "key sharing ack" : "key sharing";
+	case MsgType::relay_direction:
+		return response ? "relay direction ack" : "relay direction";
+	case MsgType::relay_release:
+		return response ? "relay release ack" : "relay release";
+	case MsgType::relay_report:
+		return response ? "relay report ack" : "relay report";
+	case MsgType::relay_bind:
+		return response ? "relay bind ack" : "relay bind";
+	case MsgType::probe:
+		return response ? "probe ack" : "probe";
 	}
 	return std::string("message type ") + std::to_string(static_cast<unsigned>(t)) +
 	       (response ? " response" : " request");
@@ -859,6 +1024,7 @@ std::vector<std::uint8_t> encode(const Message &m)
 	w.fixed(Tlv::confirm, m.confirm, kConfirmLen);
 	if (m.nated)
 		w.u8(Tlv::nated, *m.nated ? 1 : 0);
+	encode_relay_tlvs(w, m);
 	return w.take();
 }
 
@@ -880,7 +1046,7 @@ Message decode(std::span<const std::uint8_t> body)
 	if (m.txid == 0)
 		malformed("transaction id 0");
 
-	std::uint32_t seen = 0; /* bit t: TLV type t already present */
+	std::uint64_t seen = 0; /* bit t: TLV type t already present */
 	auto rest = body.subspan(kBodyHeaderLen);
 	while (!rest.empty()) {
 		if (rest.size() < kTlvHeaderLen)
@@ -896,6 +1062,15 @@ Message decode(std::span<const std::uint8_t> body)
 		rest = rest.subspan(kTlvHeaderLen + len);
 
 		const auto type = static_cast<std::uint16_t>(raw_type & ~kTlvCritical);
+		if (relay_tlv(type)) {
+			const auto t = static_cast<Tlv>(type);
+			const std::uint64_t bit = std::uint64_t{1} << type;
+			if ((seen & bit) != 0 && t != Tlv::relay_ep && t != Tlv::peer_local_ep)
+				malformed("duplicate " + tlv_name(t));
+			seen |= bit;
+			decode_relay_tlv(m, t, value);
+			continue;
+		}
 		if (type == 0 || type > kMaxTlvType) {
 			if ((raw_type & kTlvCritical) != 0)
 				throw ParseError(Status::unsupported_tlv,
@@ -903,7 +1078,7 @@ Message decode(std::span<const std::uint8_t> body)
 			continue;
 		}
 		const auto t = static_cast<Tlv>(type);
-		const std::uint32_t bit = 1U << type;
+		const std::uint64_t bit = std::uint64_t{1} << type;
 		if ((seen & bit) != 0 && t != Tlv::local_ep)
 			malformed("duplicate " + tlv_name(t));
 		seen |= bit;

@@ -16,6 +16,8 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
+#include "ntm/error.hpp"
+
 #include "as.hpp"
 #include "control.hpp"
 #include "dc.hpp"
@@ -77,6 +79,16 @@ struct Roles {
 
 int run_roles(const ntm::config::Config &cfg)
 {
+	/*
+	 * The [rs] table is parsed and checked (ntmd --check-config), but the
+	 * Relay Server role itself lands with the rest of relaying
+	 * (Documentation/protocol/relay.rst): refuse to start rather than run
+	 * without it.
+	 */
+	if (cfg.role_rs)
+		throw ntm::Error("role rs: the Relay Server role is not in this version of ntmd yet "
+				 "(see Documentation/protocol/relay.rst)");
+
 	asio::io_context io(1);
 	Resolver resolver(io, cfg.dns_servers);
 	Roles roles;

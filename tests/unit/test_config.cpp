@@ -394,8 +394,8 @@ TEST(ConfigErrors, Ranges)
 TEST(ConfigErrors, MissingKeys)
 {
 	EXPECT_EQ(error_of("log_level = \"info\"\n"),
-		  "t.toml:1: roles: required key is missing (a list of node, dc, as, ike)");
-	EXPECT_EQ(error_of("\n\nroles = []\n"), "t.toml:3: roles: must name at least one of node, dc, as, ike");
+		  "t.toml:1: roles: required key is missing (a list of node, dc, as, ike, rs)");
+	EXPECT_EQ(error_of("\n\nroles = []\n"), "t.toml:3: roles: must name at least one of node, dc, as, ike, rs");
 	std::string no_domain(kServer);
 	no_domain.erase(no_domain.find("domain = \"ntm.test\"\n"), 20);
 	EXPECT_EQ(error_of(no_domain), "t.toml:7: dc.domain: required key is missing");
@@ -418,7 +418,7 @@ TEST(ConfigErrors, MissingKeys)
 
 TEST(ConfigErrors, Roles)
 {
-	EXPECT_EQ(error_of(R"(roles = ["node", "rs"])"), "t.toml:1: roles: \"rs\": expected node, dc, as or ike");
+	EXPECT_EQ(error_of(R"(roles = ["node", "ns"])"), "t.toml:1: roles: \"ns\": expected node, dc, as, ike or rs");
 	EXPECT_EQ(error_of("roles = [\n\"node\",\n\"node\"]"), "t.toml:3: roles: duplicate role node");
 	EXPECT_EQ(error_of(with(kNode, "[dc]\ndomain = \"x.test\"")),
 		  "t.toml:8: dc: [dc] given but roles does not include \"dc\"");

@@ -149,6 +149,47 @@ Message full_message(MsgType t, bool response)
 			m.vip6 = ip("fd00:77::5");
 		}
 		break;
+	case MsgType::key_sharing:
+		if (response) {
+			m.capacity = 1000;
+			m.sessions = 10;
+			m.relay_eps = {ep("198.51.100.5", 7480)};
+		} else {
+			m.fqdn = "dc.example.net";
+		}
+		break;
+	case MsgType::relay_direction:
+		if (response) {
+			m.relay_eps = {ep("198.51.100.5", 7480), ep("2001:db8::5", 7480)};
+		} else {
+			m.comm_id = 0xc0ffee;
+			m.k_tun = key_of(0x20);
+			m.lifetime = 3600;
+			m.fqdn = "alice.example.com";
+			m.peer_fqdn = "bob.example.net";
+			m.external_ep = ep("203.0.113.1", 40000);
+			m.peer_ep = ep("203.0.113.2", 7480);
+		}
+		break;
+	case MsgType::relay_release:
+		if (!response)
+			m.comm_id = 0xc0ffee;
+		break;
+	case MsgType::relay_report:
+		if (!response) {
+			m.capacity = 1000;
+			m.sessions = 10;
+		}
+		break;
+	case MsgType::relay_bind:
+		if (response)
+			m.observed_ep = ep("203.0.113.1", 40000);
+		else
+			m.leg = sig::Leg::opener;
+		break;
+	case MsgType::probe:
+		m.probe_nonce = seq_bytes(sig::kProbeNonceLen, 0x33);
+		break;
 	case MsgType::route_direction:
 	case MsgType::deregistration:
 		break;
@@ -375,7 +416,7 @@ TEST(SigDecode, BadVersion)
 TEST(SigDecode, HeaderFields)
 {
 	EXPECT_EQ(decode_status(RawBody(0).b), Status::malformed);
-	EXPECT_EQ(decode_status(RawBody(9).b), Status::malformed);
+	EXPECT_EQ(decode_status(RawBody(15).b), Status::malformed);
 	EXPECT_EQ(decode_status(RawBody(4, 0, 0).b), Status::malformed) << "txid 0";
 	for (const auto t : kAllTypes)
 		EXPECT_EQ(decode_status(RawBody(static_cast<std::uint8_t>(t), 1).b), Status::ok);
@@ -596,7 +637,7 @@ TEST(SigEncode, OutOfRangeFields)
 		EXPECT_THROW((void)sig::encode(m), std::invalid_argument);
 	};
 	bad([](Message &m) { m.txid = 0; });
-	bad([](Message &m) { m.type = static_cast<MsgType>(9); });
+	bad([](Message &m) { m.type = static_cast<MsgType>(15); });
 	bad([](Message &m) { m.fqdn = "Alice.example.com"; });
 	bad([](Message &m) { m.peer_fqdn = "a..b"; });
 	bad([](Message &m) { m.account = std::string(256, 'a'); });

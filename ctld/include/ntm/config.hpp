@@ -69,6 +69,23 @@ struct Dc {
 	std::chrono::seconds keepalive_interval{20};
 	std::chrono::seconds registration_lifetime{3600};
 	std::vector<std::string> trusted_as; /* certificate DNS names allowed to distribute keys; required */
+	std::vector<HostPort> relays; /* Relay Servers' TLS listeners, "rs1.ntm.test:7483"; none: no relaying */
+};
+
+/** TCP port of a Relay Server's listener for DCs (mutual TLS). */
+inline constexpr std::uint16_t kDefaultRsTlsPort = 7483;
+
+/** The Relay Server role (Documentation/protocol/relay.rst). */
+struct Rs {
+	std::string interface = "ntmrs0";	  /* ntm device carrying the relay sessions; created if missing */
+	std::uint16_t port = sig::kDefaultPort; /* UDP, both families: Relay Binds and relayed data */
+	std::vector<Endpoint> listen_tls;	  /* default 0.0.0.0:7483 and [::]:7483 */
+	std::vector<IpAddress> addresses;	  /* required: what nodes send to (RELAY_EP), one per family at most */
+	std::vector<std::string> trusted_dc;	  /* required: certificate DNS names of the DCs it serves */
+	std::uint32_t max_sessions = 131072;	  /* relay sessions at once (kernel limit too) */
+	std::chrono::seconds session_idle{120};	  /* a session with no packet for this long goes */
+	std::uint64_t session_bytes = 0;	  /* per session and direction, 0: no limit */
+	std::chrono::seconds report_interval{10}; /* Relay Report to each DC */
 };
 
 enum class AuthMode { password, certificate };
@@ -158,6 +175,7 @@ struct Config {
 	bool role_dc = false;
 	bool role_as = false;
 	bool role_ike = false;
+	bool role_rs = false;
 	std::string log_level = "info";
 	std::string state_dir = "/var/lib/ntm";
 	std::string control_socket = "/run/ntm/ntmd.sock"; /* ntmctl <-> ntmd, JSON lines */
@@ -167,6 +185,7 @@ struct Config {
 	std::optional<Dc> dc;
 	std::optional<Node> node;
 	std::optional<Ike> ike;
+	std::optional<Rs> rs;
 };
 
 /** Where the defaults of dns_servers and node.dns_upstream come from. */

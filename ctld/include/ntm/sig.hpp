@@ -50,6 +50,13 @@ enum class MsgType : std::uint8_t {
 	route_direction = 6,
 	tunnel = 7,
 	deregistration = 8,
+	/* relays (Documentation/protocol/relay.rst) */
+	key_sharing = 9,     /* DC -> RS over TLS */
+	relay_direction = 10, /* DC -> RS over TLS */
+	relay_release = 11,  /* DC -> RS over TLS */
+	relay_report = 12,   /* RS -> DC over TLS */
+	relay_bind = 13,     /* node -> RS, kind 0x11 */
+	probe = 14,	     /* node -> node, kind 0x11 */
 };
 inline constexpr std::uint8_t kFlagResponse = 0x01;
 
@@ -101,16 +108,35 @@ enum class Tlv : std::uint16_t {
 	index = 27,
 	confirm = 28,
 	nated = 29,
+	/* relays and route optimisation (Documentation/protocol/relay.rst): 40..48 */
+	relay_ep = 40,
+	leg = 41,
+	capacity = 42,
+	sessions = 43,
+	observed_ep = 44,
+	peer_local_ep = 45,
+	probe_nonce = 46,
+	path = 47,
+	nat_mapping = 48,
 };
 inline constexpr std::uint16_t kTlvCritical = 0x8000;
 
 enum class Action : std::uint8_t { open = 1, wait = 2 };
+/** LEG: which node of a relayed communication a message speaks for. */
+enum class Leg : std::uint8_t { opener = 1, waiter = 2 };
+/** PATH in a Route Direction. */
+enum class Path : std::uint8_t { relay = 1, direct = 2 };
+/** NAT_MAPPING: how the sender's NAT maps, as the sender measured it. */
+enum class NatMapping : std::uint8_t { unknown = 0, endpoint_independent = 1, per_destination = 2 };
+inline constexpr std::size_t kProbeNonceLen = 16;
+inline constexpr std::size_t kMaxRelayEps = 2; /* one per family */
+inline constexpr std::size_t kMaxPeerLocalEps = 8;
 
 /** First word of a signalling datagram. */
 enum class Kind : std::uint32_t { dc = 0x10, tun = 0x11, notice = 0x12 };
 
 /** Sender role, the first 4 bytes of the nonce. */
-enum class Direction : std::uint32_t { node = 1, dc = 2, opener = 3, waiter = 4 };
+enum class Direction : std::uint32_t { node = 1, dc = 2, opener = 3, waiter = 4, rs_to_opener = 5, rs_to_waiter = 6 };
 
 /** "login", "key distribution", ...; "unknown" for other values. */
 std::string_view msg_type_name(MsgType t) noexcept;
@@ -170,6 +196,16 @@ struct Message {
 	std::optional<std::uint32_t> index;
 	std::vector<std::uint8_t> confirm; /* kConfirmLen when present */
 	std::optional<bool> nated;
+	/* relays */
+	std::vector<Endpoint> relay_eps; /* at most kMaxRelayEps, one per family */
+	std::optional<Leg> leg;
+	std::optional<std::uint32_t> capacity;
+	std::optional<std::uint32_t> sessions;
+	std::optional<Endpoint> observed_ep;
+	std::vector<Endpoint> peer_local_eps; /* at most kMaxPeerLocalEps */
+	std::vector<std::uint8_t> probe_nonce; /* kProbeNonceLen when present */
+	std::optional<Path> path;
+	std::optional<NatMapping> nat_mapping;
 };
 
 /** A response to req: same type and txid, R set, status s. */
