@@ -130,16 +130,22 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 			maybe_notice(from, hdr->key_id, sig::Status::unknown_key);
 		return;
 	}
-	if (!session->rx.check(hdr->seq)) {
-		drops_.replay++;
-		return;
-	}
+	/* the peer's direction, or (relayed) the Relay Server's: each has its own window */
+	sig::ReplayWindow *window = &session->rx;
 	auto body = sig::open(datagram, session->peer_dir, session->key.span());
+	if (!body && session->relay_dir) {
+		body = sig::open(datagram, *session->relay_dir, session->key.span());
+		window = &session->relay_rx;
+	}
 	if (!body) {
 		drops_.auth++;
 		return;
 	}
-	session->rx.update(hdr->seq);
+	if (!window->check(hdr->seq)) {
+		drops_.replay++;
+		return;
+	}
+	window->update(hdr->seq);
 
 	sig::Message msg;
 	try {

@@ -59,6 +59,13 @@ struct SigSession {
 	ntm::sig::Direction my_dir = ntm::sig::Direction::node;
 	ntm::sig::Direction peer_dir = ntm::sig::Direction::dc;
 	ntm::sig::ReplayWindow rx;
+	/*
+	 * A relayed communication: the Relay Server answers this node's Relay
+	 * Binds under the same key with a direction of its own (relay.rst),
+	 * opened with relay_dir and checked against its own window.
+	 */
+	std::optional<ntm::sig::Direction> relay_dir;
+	ntm::sig::ReplayWindow relay_rx;
 	std::uint64_t tx_seq = 0; /* last used; nodes only (the DC draws from its store) */
 	std::string fqdn;	  /* DC: the key's node; node: unused */
 };
