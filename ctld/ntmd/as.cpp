@@ -34,7 +34,7 @@
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
-#include "tls.hpp"
+#include "tls_conn.hpp"
 
 namespace ntmd {
 
@@ -48,191 +48,30 @@ using ntm::sig::MsgType;
 using ntm::sig::Status;
 using namespace std::chrono_literals;
 
-constexpr auto kHandshakeTimeout = 10s; /* TLS handshake and the Login Request */
-constexpr auto kWriteTimeout = 10s;
-constexpr auto kConnectTimeout = 5s; /* per address */
 constexpr auto kDcTimeout = 5s;	     /* one Key Distribution exchange */
 constexpr auto kLoginTimeout = 30s;  /* node: from request to response (the AS talks to the DC) */
 constexpr auto kFailDelay = 1s;	     /* before AUTH_FAILED */
-constexpr std::size_t kMaxConnections = 256;
-constexpr std::size_t kMaxErrorText = 200; /* ERROR_TEXT must stay below the TLV limit */
 
 const char *const kWrongPassword = "wrong account or password";
 const char *const kUnboundCert = "certificate not bound to an account";
 
-/* ---- small helpers ---- */
+using tls::bound;
+using tls::clip;
+using tls::close_acceptors;
+using tls::close_stream;
+using tls::ConnEntry;
+using tls::ConnSet;
+using tls::connect_tls;
+using tls::join;
+using tls::kHandshakeTimeout;
+using tls::open_acceptors;
+using tls::peer_of;
+using tls::request_header;
+using tls::send_message;
+using tls::start_listening;
+using tls::Watchdog;
+using tls::WipedBytes;
 
-std::string peer_of(const tcp::socket &s)
-{
-	std::error_code ec;
-	const tcp::endpoint e = s.remote_endpoint(ec);
-	if (ec)
-		return "?";
-	return e.address().to_string();
-}
-
-/* Listening TCP sockets for every configured address. */
-std::vector<tcp::acceptor> open_acceptors(asio::io_context &io, const std::vector<ntm::Endpoint> &eps, const char *what)
-{
-	std::vector<tcp::acceptor> out;
-	for (const ntm::Endpoint &ep : eps) {
-		const tcp::endpoint e = to_asio<tcp>(ep);
-		tcp::acceptor a(io);
-		std::error_code ec;
-		a.open(e.protocol(), ec);
-		if (!ec)
-			a.set_option(tcp::acceptor::reuse_address(true), ec);
-		if (!ec && e.address().is_v6())
-			a.set_option(asio::ip::v6_only(true), ec);
-		if (!ec)
-			a.bind(e, ec);
-		if (!ec)
-			a.listen(asio::socket_base::max_listen_connections, ec);
-		if (ec)
-			throw ntm::Error(std::string(what) + " " + ep.to_string() + ": " + ec.message(), ec.value());
-		out.push_back(std::move(a));
-	}
-	if (out.empty())
-		throw ntm::Error(std::string(what) + ": no address to listen on");
-	return out;
-}
-
-std::vector<ntm::Endpoint> bound(const std::vector<tcp::acceptor> &acceptors)
-{
-	std::vector<ntm::Endpoint> out;
-	for (const tcp::acceptor &a : acceptors) {
-		std::error_code ec;
-		const tcp::endpoint e = a.local_endpoint(ec);
-		if (!ec)
-			out.push_back(to_ntm(e));
-	}
-	return out;
-}
-
-/* A byte buffer that may hold a password or a key: wiped when it goes. */
-struct WipedBytes {
-	std::vector<std::uint8_t> v;
-	WipedBytes() = default;
-	explicit WipedBytes(std::vector<std::uint8_t> b) : v(std::move(b)) {}
-	WipedBytes(const WipedBytes &) = delete;
-	WipedBytes &operator=(const WipedBytes &) = delete;
-	WipedBytes(WipedBytes &&) = delete;
-	WipedBytes &operator=(WipedBytes &&) = delete;
-	~WipedBytes() { ntm::secure_wipe(v.data(), v.size()); }
-};
-
-void cancel_timer(asio::steady_timer &t) noexcept
-{
-	try {
-		t.cancel();
-	} catch (const std::exception &) {
-		/* only fails when the reactor is gone: nothing left to wake */
-	}
-}
-
-/* Closes the stream's socket when the deadline passes; disarmed when it goes. */
-class Watchdog {
-public:
-	Watchdog(const asio::any_io_executor &ex, const std::shared_ptr<tls::Stream> &s,
-		 std::chrono::steady_clock::duration d)
-	    : timer_(ex)
-	{
-		timer_.expires_after(d);
-		timer_.async_wait([w = std::weak_ptr<tls::Stream>(s), fired = fired_](std::error_code ec) {
-			if (ec)
-				return;
-			*fired = true;
-			if (auto p = w.lock()) {
-				std::error_code ignored;
-				p->lowest_layer().close(ignored);
-			}
-		});
-	}
-	Watchdog(const Watchdog &) = delete;
-	Watchdog &operator=(const Watchdog &) = delete;
-	Watchdog(Watchdog &&) = delete;
-	Watchdog &operator=(Watchdog &&) = delete;
-	~Watchdog() { cancel_timer(timer_); }
-	[[nodiscard]] bool fired() const noexcept { return *fired_; }
-
-private:
-	std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
-	asio::steady_timer timer_;
-};
-
-void close_stream(tls::Stream &s) noexcept
-{
-	std::error_code ignored;
-	s.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-	s.lowest_layer().close(ignored);
-}
-
-/* Why verification of the peer failed, when it did. */
-std::string handshake_error(tls::Stream &s, const std::error_code &ec)
-{
-	const long v = SSL_get_verify_result(s.native_handle());
-	if (v != X509_V_OK)
-		return std::string("certificate verification failed: ") + X509_verify_cert_error_string(v);
-	return ec.message();
-}
-
-/* TCP to the first endpoint that answers, then the TLS handshake as a client. */
-awaitable<std::shared_ptr<tls::Stream>> connect_tls(asio::any_io_executor ex, asio::ssl::context &ctx,
-						    const std::vector<ntm::Endpoint> &eps, const std::string &host)
-{
-	std::string errors;
-	for (const ntm::Endpoint &ep : eps) {
-		auto s = std::make_shared<tls::Stream>(ex, ctx);
-		std::error_code ec;
-		{
-			const Watchdog w(ex, s, kConnectTimeout);
-			co_await s->lowest_layer().async_connect(to_asio<tcp>(ep), asio::redirect_error(use_awaitable, ec));
-			if (ec) {
-				errors += (errors.empty() ? "" : ", ") + ep.to_string() + ": " +
-					  (w.fired() ? std::string("timed out") : ec.message());
-				continue;
-			}
-		}
-		s->lowest_layer().set_option(tcp::no_delay(true), ec);
-		tls::set_verify_host(*s, host);
-		{
-			const Watchdog w(ex, s, kHandshakeTimeout);
-			co_await s->async_handshake(asio::ssl::stream_base::client,
-						    asio::redirect_error(use_awaitable, ec));
-			if (ec)
-				throw ntm::Error(host + " (" + ep.to_string() + "): TLS handshake: " +
-						 (w.fired() ? std::string("timed out") : handshake_error(*s, ec)));
-		}
-		co_return s;
-	}
-	throw ntm::Error("cannot connect to " + host + (errors.empty() ? std::string() : ": " + errors));
-}
-
-/* The 8-byte body header of an undecodable request, enough to answer it. */
-std::optional<Message> request_header(std::span<const std::uint8_t> body, MsgType expect)
-{
-	if (body.size() < ntm::sig::kBodyHeaderLen)
-		return std::nullopt;
-	if (body[1] != static_cast<std::uint8_t>(expect) || (body[2] & ntm::sig::kFlagResponse) != 0)
-		return std::nullopt;
-	Message m;
-	m.type = expect;
-	m.txid = (std::uint32_t{body[4]} << 24) | (std::uint32_t{body[5]} << 16) | (std::uint32_t{body[6]} << 8) |
-		 std::uint32_t{body[7]};
-	return m;
-}
-
-/* Cuts an ERROR_TEXT to what a TLV holds, on a UTF-8 character boundary. */
-std::string clip(std::string s)
-{
-	if (s.size() <= kMaxErrorText)
-		return s;
-	std::size_t n = kMaxErrorText;
-	while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xc0U) == 0x80U)
-		--n;
-	s.resize(n);
-	return s;
-}
 
 std::int64_t unix_now() noexcept
 {
@@ -244,123 +83,12 @@ std::string hex_id(std::uint32_t id)
 	return fmt::format("{:#010x}", id);
 }
 
-std::string join(const std::vector<std::string> &v)
-{
-	std::string out;
-	for (const std::string &s : v)
-		out += (out.empty() ? "" : ", ") + s;
-	return out.empty() ? std::string("none") : out;
-}
-
-/* A set of open connections that stop() closes. */
-class ConnSet {
-public:
-	std::uint64_t add(const std::shared_ptr<tls::Stream> &s)
-	{
-		const std::uint64_t id = next_++;
-		conns_.emplace(id, s);
-		return id;
-	}
-	void remove(std::uint64_t id) noexcept { conns_.erase(id); }
-	[[nodiscard]] std::size_t size() const noexcept { return conns_.size(); }
-	void close_all() noexcept
-	{
-		for (auto &[id, w] : conns_)
-			if (auto s = w.lock())
-				close_stream(*s);
-	}
-
-private:
-	std::map<std::uint64_t, std::weak_ptr<tls::Stream>> conns_;
-	std::uint64_t next_ = 1;
-};
-
-/* Removes a connection from its set when the session ends. */
-class ConnEntry {
-public:
-	ConnEntry(ConnSet &set, const std::shared_ptr<tls::Stream> &s) : set_(set), id_(set.add(s)) {}
-	ConnEntry(const ConnEntry &) = delete;
-	ConnEntry &operator=(const ConnEntry &) = delete;
-	ConnEntry(ConnEntry &&) = delete;
-	ConnEntry &operator=(ConnEntry &&) = delete;
-	~ConnEntry() { set_.remove(id_); }
-
-private:
-	ConnSet &set_;
-	std::uint64_t id_;
-};
-
-void close_acceptors(std::vector<tcp::acceptor> &acceptors) noexcept
-{
-	for (tcp::acceptor &a : acceptors) {
-		std::error_code ignored;
-		a.close(ignored);
-	}
-}
-
-/*
- * The accept loop of a TLS listener (the AS's login port, the DC's key
- * port): each connection runs in self->session(); past kMaxConnections
- * new ones are closed at once. Listener: acceptors, conns, io, stopped.
- */
-template <class Listener>
-awaitable<void> accept_connections(std::shared_ptr<Listener> self, std::size_t idx, const char *role)
-{
-	while (!self->stopped) {
-		std::error_code ec;
-		tcp::socket sock =
-			co_await self->acceptors[idx].async_accept(asio::redirect_error(use_awaitable, ec));
-		if (self->stopped)
-			break;
-		if (ec) {
-			if (ec == asio::error::operation_aborted)
-				break;
-			spdlog::warn("{}: accept: {}", role, ec.message());
-			asio::steady_timer t(self->io, 100ms); /* EMFILE and friends: do not spin */
-			co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
-			continue;
-		}
-		if (self->conns.size() >= kMaxConnections) {
-			spdlog::debug("{}: too many connections, refusing {}", role, peer_of(sock));
-			sock.close(ec);
-			continue;
-		}
-		asio::co_spawn(self->io, self->session(std::move(sock)), asio::detached);
-	}
-}
-
-/* Logs each listening address and starts its accept loop. */
-template <class Listener> void start_listening(const std::shared_ptr<Listener> &self, const char *role, const char *what)
-{
-	for (std::size_t i = 0; i < self->acceptors.size(); ++i) {
-		std::error_code ec;
-		const tcp::endpoint e = self->acceptors[i].local_endpoint(ec);
-		spdlog::info("{}: {} on {}", role, what, ec ? std::string("?") : to_ntm(e).to_string());
-		asio::co_spawn(self->io, accept_connections(self, i, role), asio::detached);
-	}
-}
-
-/* Encodes and writes a response, wiping the encoded copy. */
-awaitable<void> send_message(const asio::any_io_executor &ex, const std::shared_ptr<tls::Stream> &s, const Message &m)
-{
-	const WipedBytes out(ntm::sig::encode(m));
-	const Watchdog w(ex, s, kWriteTimeout);
-	co_await tls::write_frame(*s, out.v);
-}
 
 } // namespace
 
 /* ======================================================================
  * AsRole
  * ====================================================================== */
-
-/* One long-lived mutual-TLS connection to a DC; one exchange at a time. */
-struct DcLink {
-	ntm::config::HostPort hp;
-	std::shared_ptr<tls::Stream> stream;
-	bool busy = false;
-	std::deque<std::shared_ptr<asio::steady_timer>> waiters;
-};
 
 struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 	Impl(asio::io_context &io_, const ntm::config::Config &c, Resolver &r)
@@ -383,7 +111,7 @@ struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 	asio::ssl::context client_ctx;
 	std::vector<tcp::acceptor> acceptors;
 	ConnSet conns;
-	std::map<std::string, std::shared_ptr<DcLink>> links;
+	std::map<std::string, std::shared_ptr<tls::TlsLink>> links; /* one long-lived connection per DC */
 	AsCounters counters;
 	bool started = false;
 	bool stopped = false;
@@ -403,9 +131,6 @@ struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 	awaitable<std::optional<Message>> handle(std::span<const std::uint8_t> body, tls::Stream &s,
 						 const std::string &peer);
 	awaitable<Status> deliver(const Message &kd);
-	awaitable<Status> exchange(std::shared_ptr<DcLink> link, const Message &kd);
-	awaitable<void> acquire(DcLink &link);
-	static void release(DcLink &link) noexcept;
 };
 
 void AsRole::Impl::start()
@@ -423,12 +148,8 @@ void AsRole::Impl::stop() noexcept
 	stopped = true;
 	close_acceptors(acceptors);
 	conns.close_all();
-	for (auto &[name, link] : links) {
-		if (link->stream)
-			close_stream(*link->stream);
-		for (const auto &t : link->waiters)
-			cancel_timer(*t);
-	}
+	for (auto &[name, link] : links)
+		link->close();
 }
 
 awaitable<void> AsRole::Impl::session(tcp::socket sock)
@@ -579,95 +300,11 @@ awaitable<Status> AsRole::Impl::deliver(const Message &kd)
 		hp = ntm::config::HostPort{ntm::dns::normalize_name(ns), as.dc_port};
 	}
 	const std::string key = hp->to_string();
-	std::shared_ptr<DcLink> &link = links[key];
-	if (!link) {
-		link = std::make_shared<DcLink>();
-		link->hp = *hp;
-	}
-	co_return co_await exchange(link, kd);
-}
-
-awaitable<void> AsRole::Impl::acquire(DcLink &link)
-{
-	while (link.busy) {
-		if (stopped)
-			throw ntm::Error("stopped");
-		auto t = std::make_shared<asio::steady_timer>(io, asio::steady_timer::time_point::max());
-		link.waiters.push_back(t);
-		std::error_code ec;
-		co_await t->async_wait(asio::redirect_error(use_awaitable, ec));
-	}
-	if (stopped)
-		throw ntm::Error("stopped");
-	link.busy = true;
-}
-
-void AsRole::Impl::release(DcLink &link) noexcept
-{
-	link.busy = false;
-	if (!link.waiters.empty()) {
-		cancel_timer(*link.waiters.front());
-		link.waiters.pop_front();
-	}
-}
-
-awaitable<Status> AsRole::Impl::exchange(std::shared_ptr<DcLink> link, const Message &kd)
-{
-	const auto self = shared_from_this();
-	co_await acquire(*link);
-	struct Releaser {
-		DcLink &l;
-		explicit Releaser(DcLink &dl) : l(dl) {}
-		Releaser(const Releaser &) = delete;
-		Releaser &operator=(const Releaser &) = delete;
-		Releaser(Releaser &&) = delete;
-		Releaser &operator=(Releaser &&) = delete;
-		~Releaser() { release(l); }
-	} const releaser{*link};
-
-	const std::string where = "DC " + link->hp.to_string();
-	const WipedBytes out(ntm::sig::encode(kd));
-	for (int attempt = 0;; ++attempt) {
-		if (stopped)
-			throw ntm::Error(where + ": stopped");
-		const bool fresh = !link->stream;
-		if (fresh) {
-			const std::vector<ntm::Endpoint> eps = co_await resolver.resolve(link->hp);
-			link->stream = co_await connect_tls(io.get_executor(), client_ctx, eps, link->hp.host);
-			spdlog::info("as: connected to {}", where);
-		}
-		const std::shared_ptr<tls::Stream> s = link->stream;
-		std::string error;
-		bool timed_out = false;
-		std::optional<Status> result;
-		{
-			const Watchdog w(io.get_executor(), s, kDcTimeout);
-			try {
-				co_await tls::write_frame(*s, out.v);
-				const WipedBytes in(co_await tls::read_frame(*s));
-				const Message ack = ntm::sig::decode(in.v);
-				ntm::sig::validate(ack);
-				if (ack.type != MsgType::key_distribution || !ack.response || ack.txid != kd.txid ||
-				    !ack.status)
-					throw ntm::Error("unexpected " +
-							 ntm::sig::message_name(ack.type, ack.response));
-				result = *ack.status;
-			} catch (const std::exception &e) {
-				error = e.what();
-			}
-			timed_out = w.fired();
-		}
-		if (result)
-			co_return *result;
-		close_stream(*s);
-		if (link->stream == s)
-			link->stream.reset();
-		if (timed_out)
-			error = fmt::format("no answer within {} s", kDcTimeout.count());
-		if (fresh || attempt > 0 || timed_out || stopped)
-			throw ntm::Error(fmt::format("{}: {}", where, error));
-		spdlog::info("as: connection to {} lost ({}), reconnecting", where, error);
-	}
+	std::shared_ptr<tls::TlsLink> &link = links[key];
+	if (!link)
+		link = std::make_shared<tls::TlsLink>(io, client_ctx, resolver, *hp, "as");
+	const Message ack = co_await link->exchange(kd, kDcTimeout);
+	co_return *ack.status;
 }
 
 AsRole::AsRole(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver)
@@ -750,40 +387,12 @@ awaitable<void> KeyListener::Impl::session(tcp::socket sock)
 {
 	const auto self = shared_from_this();
 	const std::string peer = peer_of(sock);
-	const asio::any_io_executor ex = sock.get_executor();
 	auto s = std::make_shared<tls::Stream>(std::move(sock), ctx);
 	const ConnEntry entry(conns, s);
-	try {
-		{
-			const Watchdog w(ex, s, kHandshakeTimeout);
-			co_await s->async_handshake(asio::ssl::stream_base::server, use_awaitable);
-		}
-		const std::vector<std::string> names = tls::peer_dns_names(*s);
-		const auto it = std::find_first_of(names.begin(), names.end(), trusted.begin(), trusted.end());
-		if (it == names.end()) {
-			spdlog::warn("dc: key distribution from {}: untrusted AS certificate (names {})", peer,
-				     join(names));
-			close_stream(*s);
-			co_return;
-		}
-		const std::string &as_name = *it;
-		spdlog::info("dc: AS {} connected from {}", as_name, peer);
-		for (;;) {
-			auto in = co_await tls::read_frame_or_eof(*s);
-			if (!in)
-				break;
-			const WipedBytes body(std::move(*in));
-			const std::optional<Message> resp = handle(body.v, as_name);
-			if (!resp)
-				break;
-			co_await send_message(ex, s, *resp);
-		}
-		spdlog::info("dc: AS {} ({}) disconnected", as_name, peer);
-	} catch (const std::exception &e) {
-		if (!stopped)
-			spdlog::info("dc: key distribution connection from {}: {}", peer, e.what());
-	}
-	close_stream(*s);
+	co_await tls::serve_trusted(
+		s, peer, trusted, "dc", "key distribution",
+		[this](std::span<const std::uint8_t> body, const std::string &as_name) { return handle(body, as_name); },
+		stopped);
 }
 
 std::optional<Message> KeyListener::Impl::handle(std::span<const std::uint8_t> body, const std::string &as_name)
