@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::int64_t kMaxRelaySessions = std::int64_t{1} << 22; /* 4 Mi: far beyond one host's memory budget */
 constexpr std::int64_t kMaxSessionIdle = 86400;
-constexpr std::int64_t kMaxReportInterval = 300;
 
 } // namespace
 
@@ -28,7 +27,7 @@ Rs Reader::read_rs(const Section &s) const
 {
 	Rs r;
 	check_keys(s, {"interface", "port", "listen_tls", "addresses", "trusted_dc", "max_sessions", "session_idle",
-		       "session_bytes", "report_interval"});
+		       "session_bytes"});
 	ifname(s, "interface", r.interface);
 	number(s, "port", r.port, 1, 65535);
 	r.listen_tls = endpoints(s, "listen_tls", kDefaultRsTlsPort, true, true)
@@ -62,7 +61,6 @@ Rs Reader::read_rs(const Section &s) const
 	seconds(s, "session_idle", r.session_idle, 5, kMaxSessionIdle);
 	if (const auto v = integer(s, "session_bytes", 0, INT64_MAX))
 		r.session_bytes = static_cast<std::uint64_t>(*v);
-	seconds(s, "report_interval", r.report_interval, 1, kMaxReportInterval);
 	return r;
 }
 

@@ -561,7 +561,7 @@ void decode_relay_tlv(Message &m, Tlv t, std::span<const std::uint8_t> v)
 		m.probe_nonce.assign(v.begin(), v.end());
 		break;
 	case Tlv::path:
-		m.path = dec_enum<Path>(t, v, 1, 2);
+		m.path = dec_enum<Path>(t, v, 1, 3);
 		break;
 	case Tlv::nat_mapping:
 		m.nat_mapping = dec_enum<NatMapping>(t, v, 0, 2);
@@ -596,7 +596,7 @@ void validate_route(const Message &m, const Requirements &r)
 	r.need(!m.peer_fqdn.empty(), "PEER_FQDN");
 	r.need(m.peer_ep.has_value(), "PEER_EP");
 	r.need(m.peer_vip4 || m.peer_vip6, "PEER_VIP4 or PEER_VIP6");
-	if (m.path == Path::relay)
+	if (m.path == Path::relay || m.path == Path::relay_only)
 		r.need(!m.relay_eps.empty(), "RELAY_EP (PATH is relay)");
 }
 
@@ -646,10 +646,6 @@ void validate_request(const Message &m, const Requirements &r)
 		break;
 	case MsgType::relay_release:
 		r.need(m.comm_id.has_value(), "COMM_ID");
-		break;
-	case MsgType::relay_report:
-		r.need(m.capacity.has_value(), "CAPACITY");
-		r.need(m.sessions.has_value(), "SESSIONS");
 		break;
 	case MsgType::relay_bind:
 		r.need(m.leg.has_value(), "LEG");
@@ -710,7 +706,6 @@ void validate_ok_response(const Message &m, const Requirements &r)
 	case MsgType::route_direction:
 	case MsgType::deregistration:
 	case MsgType::relay_release:
-	case MsgType::relay_report:
 		break;
 	}
 }
@@ -833,8 +828,6 @@ std::string_view msg_type_name(MsgType t) noexcept
 		return "relay direction";
 	case MsgType::relay_release:
 		return "relay release";
-	case MsgType::relay_report:
-		return "relay report";
 	case MsgType::relay_bind:
 		return "relay bind";
 	case MsgType::probe:
@@ -905,8 +898,6 @@ std::string message_name(MsgType t, bool response)
 		return response ? "relay direction ack" : "relay direction";
 	case MsgType::relay_release:
 		return response ? "relay release ack" : "relay release";
-	case MsgType::relay_report:
-		return response ? "relay report ack" : "relay report";
 	case MsgType::relay_bind:
 		return response ? "relay bind ack" : "relay bind";
 	case MsgType::probe:

@@ -16,11 +16,13 @@
 #include <spdlog/spdlog.h>
 
 #include "as.hpp"
+#include "dc_relays.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
 #include "ntm/store.hpp"
 #include "sigio.hpp"
+#include "route.hpp"
 #include "udp.hpp"
 
 namespace ntmd {
@@ -33,6 +35,21 @@ namespace {
 constexpr std::uint64_t kSeqBlock = 4096;
 constexpr std::int64_t kKeyGrace = 86400; /* expired keys are kept a day to answer KEY_EXPIRED */
 constexpr int kRcvBuf = 4 << 20;
+/* how long a relay keeps a communication (the nodes rebind and rekey under its K_tun) */
+constexpr std::uint32_t kRelayLifetime = 86400;
+
+route::NatMapping to_route(sig::NatMapping m) noexcept
+{
+	switch (m) {
+	case sig::NatMapping::endpoint_independent:
+		return route::NatMapping::endpoint_independent;
+	case sig::NatMapping::per_destination:
+		return route::NatMapping::per_destination;
+	case sig::NatMapping::unknown:
+		break;
+	}
+	return route::NatMapping::unknown;
+}
 
 /*
  * After a DC restart every node registers within one keepalive interval:
@@ -64,6 +81,16 @@ struct DcRole::Impl {
 	asio::ip::udp::socket sock6;
 	SigIo sigio;
 	std::unique_ptr<KeyListener> keys;
+	std::shared_ptr<RelayPool> relays;
+	/* NAT_MAPPING as each node last reported it */
+	std::map<std::string, sig::NatMapping> mappings;
+	/* the relayed communication of each pair of nodes: released when the pair gets a new one */
+	struct Relayed {
+		std::uint32_t comm = 0;
+		std::size_t relay = 0;
+	};
+	std::map<std::pair<std::string, std::string>, Relayed> relayed;
+	std::uint64_t directions_relayed = 0;
 	std::map<std::uint32_t, Key> sessions;
 	std::uint64_t seq_next = 0;
 	std::uint64_t seq_end = 0;
@@ -74,7 +101,7 @@ struct DcRole::Impl {
 	std::uint64_t directions_failed = 0;
 	std::uint64_t keys_received = 0;
 
-	Impl(asio::io_context &io_, ntm::config::Config c)
+	Impl(asio::io_context &io_, ntm::config::Config c, Resolver &resolver)
 	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
 	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_)
 	{
@@ -93,6 +120,7 @@ struct DcRole::Impl {
 		sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup(k, id); });
 		sigio.set_request_handler([this](Inbound in) { return handle(std::move(in)); });
 		keys = std::make_unique<KeyListener>(io, cfg, [this](const ntm::store::NodeKey &k) { return on_key(k); });
+		relays = std::make_shared<RelayPool>(io, cfg, resolver);
 	}
 
 	std::uint64_t next_seq()
@@ -199,6 +227,7 @@ struct DcRole::Impl {
 			return;
 		}
 		registrations++;
+		note_mapping(m.fqdn, m);
 		auto resp = sig::make_response(m, sig::Status::ok);
 		resp.vip4 = rec.vip4;
 		resp.vip6 = rec.vip6;
@@ -220,9 +249,24 @@ struct DcRole::Impl {
 			sigio.respond(in, sig::make_response(in.msg, sig::Status::not_registered));
 			return;
 		}
+		note_mapping(in.session->fqdn, in.msg);
 		auto resp = sig::make_response(in.msg, sig::Status::ok);
 		resp.external_ep = in.from;
 		sigio.respond(in, resp);
+	}
+
+	void note_mapping(const std::string &fqdn, const sig::Message &m)
+	{
+		if (m.nat_mapping)
+			mappings[fqdn] = *m.nat_mapping;
+	}
+
+	[[nodiscard]] route::NodeView view_of(const ntm::store::NodeRecord &n) const
+	{
+		const auto it = mappings.find(n.fqdn);
+		return {.external = *n.external_ep,
+			.nated = n.nated,
+			.mapping = it == mappings.end() ? route::NatMapping::unknown : to_route(it->second)};
 	}
 
 	static void set_peer(sig::Message &m, const ntm::store::NodeRecord &peer)
@@ -273,12 +317,9 @@ struct DcRole::Impl {
 			fail(sig::Status::peer_offline, cn->fqdn + " is offline");
 			co_return;
 		}
-		if (cn->external_ep->family() != mn->external_ep->family()) {
-			fail(sig::Status::no_route, "no common address family and no relay");
-			co_return;
-		}
-		if (cn->nated && mn->nated) {
-			fail(sig::Status::no_route, "both nodes are behind NATs and no relay is configured");
+		const auto decision = route::decide(view_of(*mn), view_of(*cn), relays->views());
+		if (const auto *no = std::get_if<route::NoRoute>(&decision)) {
+			fail(sig::Status::no_route, no->why);
 			co_return;
 		}
 		auto [cn_state, cn_session] = lookup(sig::Kind::dc, cn->key_id);
@@ -302,11 +343,15 @@ struct DcRole::Impl {
 			co_return;
 		}
 
-		/* figure 6: the NATed side opens; neither: CN opens */
-		const bool cn_opens = !(mn->nated && !cn->nated);
 		const std::uint32_t comm = sig::random_u32_nonzero();
 		const auto k_tun = sig::random_key();
 		const auto k_tmp = sig::random_key();
+		if (const auto *r = std::get_if<route::Relayed>(&decision)) {
+			co_await direct_through_relay(in, *mn, *cn, cn_session, *r, comm, k_tun, k_tmp, *cipher);
+			co_return;
+		}
+		/* figure 6: the NATed side opens; neither: CN opens */
+		const bool cn_opens = std::get<route::Direct>(decision).cn_opens;
 
 		sig::Message to_cn;
 		to_cn.type = sig::MsgType::route_direction;
@@ -357,6 +402,123 @@ struct DcRole::Impl {
 		sigio.respond(in, to_mn);
 	}
 
+	/*
+	 * Figure 7: the relay first, then the waiter (CN), then the opener
+	 * (MN, in the answer to its Direction Request). The relay never sees
+	 * K_tmp.
+	 */
+	awaitable<void> direct_through_relay(const Inbound &in, const ntm::store::NodeRecord &mn,
+					     const ntm::store::NodeRecord &cn, std::shared_ptr<SigSession> cn_session,
+					     const route::Relayed &r, std::uint32_t comm, const ntm::SecretBytes &k_tun,
+					     const ntm::SecretBytes &k_tmp, std::uint8_t cipher)
+	{
+		const auto &m = in.msg;
+		auto fail = [&](sig::Status st, const std::string &why) {
+			directions_failed++;
+			spdlog::info("dc: direction from {}: {} ({})", mn.fqdn, sig::status_name(st), why);
+			sigio.respond(in, sig::make_response(m, st, why));
+		};
+		const std::string rs_name = relays->name(r.relay);
+		sig::Message rd;
+		rd.type = sig::MsgType::relay_direction;
+		rd.comm_id = comm;
+		rd.k_tun = k_tun;
+		rd.lifetime = kRelayLifetime;
+		rd.fqdn = mn.fqdn;
+		rd.peer_fqdn = cn.fqdn;
+		rd.external_ep = mn.external_ep;
+		rd.peer_ep = cn.external_ep;
+		sig::Message ack;
+		try {
+			ack = co_await relays->direct(r.relay, std::move(rd));
+		} catch (const std::exception &e) {
+			fail(sig::Status::no_route, "relay " + rs_name + " unreachable");
+			co_return;
+		}
+		if (ack.status != sig::Status::ok) {
+			fail(sig::Status::no_route, "relay " + rs_name + " refused: " +
+							    (ack.error_text.empty() ? std::string(sig::status_name(*ack.status))
+										    : ack.error_text));
+			co_return;
+		}
+		const auto ep_for = [&](const ntm::store::NodeRecord &n) -> std::optional<ntm::Endpoint> {
+			for (const auto &e : ack.relay_eps)
+				if (e.family() == n.external_ep->family())
+					return e;
+			return std::nullopt;
+		};
+		const auto rs_mn = ep_for(mn);
+		const auto rs_cn = ep_for(cn);
+		if (!rs_mn || !rs_cn) {
+			co_await relays->release(r.relay, comm);
+			fail(sig::Status::no_route, "relay " + rs_name + " did not name an endpoint of each family");
+			co_return;
+		}
+		const auto path = r.probe ? sig::Path::relay : sig::Path::relay_only;
+		const auto local_eps = [&](const ntm::store::NodeRecord &n) {
+			std::vector<ntm::Endpoint> v;
+			if (r.probe)
+				for (const auto &e : n.local_eps)
+					if (v.size() < sig::kMaxPeerLocalEps)
+						v.push_back(e);
+			return v;
+		};
+
+		/* the waiter first: CN binds and waits for the Tunnel Request through the relay */
+		sig::Message to_cn;
+		to_cn.type = sig::MsgType::route_direction;
+		to_cn.action = sig::Action::wait;
+		to_cn.comm_id = comm;
+		to_cn.k_tun = k_tun;
+		to_cn.k_tmp = k_tmp;
+		to_cn.cipher = cipher;
+		set_peer(to_cn, mn);
+		to_cn.path = path;
+		to_cn.relay_eps = {*rs_cn};
+		to_cn.peer_local_eps = local_eps(mn);
+		std::string refused;
+		try {
+			const auto cn_ack = co_await sigio.request(cn_session, *cn.external_ep, to_cn);
+			if (cn_ack.status != sig::Status::ok)
+				refused = cn.fqdn + " refused the route direction: " +
+					  std::string(sig::status_name(*cn_ack.status));
+		} catch (const std::exception &e) {
+			refused = cn.fqdn + " did not answer the route direction";
+		}
+		if (!refused.empty()) {
+			co_await relays->release(r.relay, comm);
+			fail(sig::Status::peer_offline, refused);
+			co_return;
+		}
+
+		auto to_mn = sig::make_response(m, sig::Status::ok);
+		to_mn.action = sig::Action::open;
+		to_mn.comm_id = comm;
+		to_mn.k_tun = k_tun;
+		to_mn.k_tmp = k_tmp;
+		to_mn.cipher = cipher;
+		set_peer(to_mn, cn);
+		to_mn.path = path;
+		to_mn.relay_eps = {*rs_mn};
+		to_mn.peer_local_eps = local_eps(cn);
+		sigio.respond(in, to_mn);
+		directions++;
+		directions_relayed++;
+		spdlog::info("dc: direction {} -> {}: through relay {} ({}), {} opens, comm {}", mn.fqdn, cn.fqdn,
+			     rs_name, r.probe ? "then try direct" : "relay only", mn.fqdn, hex_id(comm));
+
+		/* a pair has one relayed communication: the one it replaces goes */
+		auto key = std::minmax(mn.fqdn, cn.fqdn);
+		const auto old = relayed.find({key.first, key.second});
+		if (old != relayed.end()) {
+			const Relayed prev = old->second;
+			old->second = Relayed{comm, r.relay};
+			co_await relays->release(prev.relay, prev.comm);
+		} else {
+			relayed.emplace(std::make_pair(key.first, key.second), Relayed{comm, r.relay});
+		}
+	}
+
 	void arm_tick()
 	{
 		tick.expires_after(dc.keepalive_interval);
@@ -386,7 +548,9 @@ struct DcRole::Impl {
 	}
 };
 
-DcRole::DcRole(asio::io_context &io, const ntm::config::Config &cfg) : impl_(std::make_unique<Impl>(io, cfg)) {}
+DcRole::DcRole(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver)
+    : impl_(std::make_unique<Impl>(io, cfg, resolver))
+{}
 
 DcRole::~DcRole()
 {
@@ -401,6 +565,7 @@ void DcRole::start()
 {
 	impl_->sigio.start();
 	impl_->keys->start();
+	impl_->relays->start();
 	impl_->arm_tick();
 	spdlog::info("dc: domain {}, UDP port {}, {} nodes in the registry", impl_->dc.domain, impl_->dc.port,
 		     impl_->reg.count());
@@ -414,6 +579,7 @@ void DcRole::stop()
 	impl_->tick.cancel();
 	impl_->sigio.stop();
 	impl_->keys->stop();
+	impl_->relays->stop();
 	asio::error_code ignored;
 	impl_->sock4.close(ignored);
 	impl_->sock6.close(ignored);
@@ -437,6 +603,8 @@ nlohmann::json DcRole::status() const
 		{"registrations", i.registrations},
 		{"directions", i.directions},
 		{"directions_failed", i.directions_failed},
+		{"directions_relayed", i.directions_relayed},
+		{"relays", i.relays->status()},
 		{"keys_received", i.keys_received},
 		{"rx", i.sigio.rx_messages()},
 		{"tx", i.sigio.tx_messages()},

@@ -14,13 +14,18 @@
 #include <nlohmann/json.hpp>
 
 #include "ntm/config.hpp"
+#include "resolver.hpp"
 
 namespace ntmd {
 
 class DcRole {
 public:
-	/** Opens the registry, binds UDP cfg.dc->port and the TLS listener; throws ntm::Error. */
-	DcRole(asio::io_context &io, const ntm::config::Config &cfg);
+	/**
+	 * Opens the registry, binds UDP cfg.dc->port and the TLS listener;
+	 * reaches the relays of cfg.dc->relays through resolver once started.
+	 * Throws ntm::Error.
+	 */
+	DcRole(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver);
 	DcRole(const DcRole &) = delete;
 	DcRole &operator=(const DcRole &) = delete;
 	DcRole(DcRole &&) = delete;

@@ -38,6 +38,7 @@
 #include "ntm/handle.hpp"
 #include "ntm/ops.hpp"
 #include "ntm/rtnl.hpp"
+#include "node_relay.hpp"
 #include "sigio.hpp"
 #include "udp.hpp"
 
@@ -132,6 +133,7 @@ struct NodeRole::Impl {
 		std::uint8_t cipher = 0;
 		std::uint32_t comm_id = 0;
 		std::int64_t established = 0;
+		std::shared_ptr<RelayedPath> path; /* relayed: the relay, probing, the direct path */
 	};
 
 	/* one communication being set up (COMM_ID, K_tun) */
@@ -148,6 +150,7 @@ struct NodeRole::Impl {
 		Completion completion;
 		sig::Status status = sig::Status::ok;
 		std::string error;
+		std::shared_ptr<RelayedPath> path; /* set when the DC sent PATH relay */
 	};
 
 	/* a lookup in flight (DNS or acquire), shared by concurrent askers */
@@ -189,6 +192,7 @@ struct NodeRole::Impl {
 	std::optional<ntm::Endpoint> external_ep;
 	bool nated = false;
 	std::chrono::seconds interval{20};
+	std::optional<sig::NatMapping> nat_mapping; /* measured against a relay, told to the DC */
 	unsigned missed = 0;
 	std::uint64_t addr_gen = 0; /* bumped on every local address change */
 	asio::steady_timer wake;
@@ -445,6 +449,7 @@ struct NodeRole::Impl {
 	{
 		sig::Message req;
 		req.type = sig::MsgType::keepalive;
+		req.nat_mapping = nat_mapping;
 		try {
 			const auto resp = co_await sigio.request(dc_session, *dc_ep, req, kKeepaliveRetries);
 			if (resp.status == sig::Status::not_registered) {
@@ -478,7 +483,8 @@ struct NodeRole::Impl {
 	{
 		const auto now = Clock::now();
 		for (auto it = comms.begin(); it != comms.end();) {
-			if (it->second->expires < now)
+			const bool relayed = it->second->path && it->second->path->active();
+			if (it->second->expires < now && !relayed)
 				it = comms.erase(it);
 			else
 				++it;
@@ -544,6 +550,8 @@ struct NodeRole::Impl {
 		for (auto it = peers.begin(); it != peers.end();) {
 			const bool same = it->first == p.fqdn || (p.vip4 && it->second.vip4 == p.vip4) ||
 					  (p.vip6 && it->second.vip6 == p.vip6);
+			if (same && it->second.path && it->second.path != p.path)
+				it->second.path->stop();
 			if (same) {
 				try {
 					ntm::del_tunnel(genl, dev(), it->second.local_index);
@@ -567,6 +575,9 @@ struct NodeRole::Impl {
 		s.rx_salt = p.opener ? k.waiter_salt : k.opener_salt;
 		if (ncfg.tunnel_lifetime != 0)
 			s.lifetime = ncfg.tunnel_lifetime;
+		/* relayed: ntmd moves the endpoint (relay or direct), packets on the other path must not */
+		if (p.path)
+			s.flags = NTM_TUNNEL_F_NO_ROAMING;
 		ntm::new_tunnel(genl, dev(), s);
 		p.established = unix_now();
 		tunnels_built++;
@@ -574,7 +585,73 @@ struct NodeRole::Impl {
 			     p.vip4 ? p.vip4->to_string() : "-", p.vip6 ? p.vip6->to_string() : "-",
 			     p.endpoint.to_string(), hex_id(p.local_index), hex_id(p.remote_index),
 			     ntm::cipher_name(p.cipher), p.opener ? "opened" : "waited");
+		auto path = p.path;
 		peers[p.fqdn] = std::move(p);
+		if (path)
+			path->start();
+	}
+
+	/* PATH relay / relay only: the relay's endpoint, the candidates to probe, and its bind */
+	void make_relayed(Comm &c, const sig::Message &m)
+	{
+		if (!m.path || *m.path == sig::Path::direct || m.relay_eps.empty())
+			return;
+		const auto leg = c.action == sig::Action::open ? sig::Leg::opener : sig::Leg::waiter;
+		std::vector<ntm::Endpoint> candidates = m.peer_local_eps;
+		if (m.peer_ep)
+			candidates.push_back(*m.peer_ep);
+		std::erase_if(candidates, [&](const ntm::Endpoint &e) {
+			return (e.family() == AF_INET && !sock4.is_open()) || (e.family() == AF_INET6 && !sock6.is_open());
+		});
+		const std::string peer = c.peer_fqdn;
+		PathEnv env{
+			.io = io,
+			.sigio = sigio,
+			.set_endpoint =
+				[this, peer](const ntm::Endpoint &to) {
+					const auto it = peers.find(peer);
+					if (it == peers.end())
+						throw ntm::Error("no tunnel to " + peer);
+					ntm::TunnelSettings s;
+					s.local_index = it->second.local_index;
+					s.endpoint = to;
+					ntm::set_tunnel(genl, dev(), s);
+					it->second.endpoint = to;
+				},
+			.rx_idle_s = [this, peer]() -> std::optional<double> { return rx_idle(peer); },
+			.external_ep = [this] { return external_ep; },
+			.on_mapping =
+				[this](sig::NatMapping v) {
+					nat_mapping = v;
+				},
+			.on_relay_lost =
+				[this, peer, leg] {
+					/* the opener asks for a new path; the waiter waits for its Tunnel Request */
+					if (leg == sig::Leg::opener && !stopped)
+						asio::co_spawn(io, ensure_peer(peer, false), asio::detached);
+				},
+		};
+		c.path = std::make_shared<RelayedPath>(std::move(env), c.tun, leg, m.relay_eps.front(),
+						       std::move(candidates), *m.path == sig::Path::relay, peer);
+	}
+
+	/* seconds since the tunnel to peer received an authentic packet */
+	std::optional<double> rx_idle(const std::string &peer)
+	{
+		const auto it = peers.find(peer);
+		if (it == peers.end())
+			return std::nullopt;
+		try {
+			const auto t = ntm::get_tunnel(genl, dev(), it->second.local_index);
+			timespec now{};
+			::clock_gettime(CLOCK_BOOTTIME, &now);
+			const double now_s = static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+			const double since = t.last_rx_ns == 0 ? static_cast<double>(t.age_s)
+							       : now_s - static_cast<double>(t.last_rx_ns) / 1e9;
+			return since;
+		} catch (const std::exception &) {
+			return std::nullopt;
+		}
 	}
 
 	std::shared_ptr<Comm> make_comm(const sig::Message &m)
@@ -595,6 +672,7 @@ struct NodeRole::Impl {
 		c->peer_vip6 = m.peer_vip6;
 		c->peer_ep = *m.peer_ep;
 		c->expires = Clock::now() + kCommLifetime;
+		make_relayed(*c, m);
 		comms[*m.comm_id] = c;
 		return c;
 	}
@@ -619,10 +697,14 @@ struct NodeRole::Impl {
 			req.sealed_key = sig::seal_kmncn(c->k_tmp.span(), comm, idx, kmncn.span());
 			req.vip4 = vip4;
 			req.vip6 = vip6;
-			spdlog::info("node: tunnel request to {} at {} (comm {})", c->peer_fqdn, c->peer_ep.to_string(),
-				     hex_id(comm));
+			/* relayed: tell the relay where we are, then everything goes through it */
+			if (c->path)
+				co_await c->path->bind();
+			const ntm::Endpoint to = c->path ? c->path->relay() : c->peer_ep;
+			spdlog::info("node: tunnel request to {} at {}{} (comm {})", c->peer_fqdn, to.to_string(),
+				     c->path ? " (relay)" : "", hex_id(comm));
 			ntm::Endpoint from;
-			const auto resp = co_await sigio.request(c->tun, c->peer_ep, req, std::nullopt, &from);
+			const auto resp = co_await sigio.request(c->tun, to, req, std::nullopt, &from);
 			if (resp.status != sig::Status::ok)
 				throw ntm::Error(c->peer_fqdn + " refused the tunnel: " +
 						 std::string(sig::status_name(*resp.status)));
@@ -639,6 +721,7 @@ struct NodeRole::Impl {
 			p.opener = true;
 			p.cipher = c->cipher;
 			p.comm_id = comm;
+			p.path = c->path;
 			install(std::move(p), keys);
 			c->status = sig::Status::ok;
 		} catch (const std::exception &e) {
@@ -690,6 +773,7 @@ struct NodeRole::Impl {
 		p.opener = false;
 		p.cipher = c->cipher;
 		p.comm_id = c->tun->key_id;
+		p.path = c->path;
 		const auto idx = p.local_index;
 		try {
 			install(std::move(p), keys);
@@ -708,9 +792,14 @@ struct NodeRole::Impl {
 	awaitable<void> handle(Inbound in)
 	{
 		if (in.session->kind == sig::Kind::tun) {
-			if (in.msg.type == sig::MsgType::tunnel)
+			if (in.msg.type == sig::MsgType::tunnel) {
 				on_tunnel_request(in);
-			else
+			} else if (in.msg.type == sig::MsgType::probe) {
+				/* route optimisation: answer to wherever it came from */
+				auto ack = sig::make_response(in.msg, sig::Status::ok);
+				ack.probe_nonce = in.msg.probe_nonce;
+				sigio.respond(in, ack);
+			} else
 				sigio.respond(in, sig::make_response(in.msg, sig::Status::malformed, "unexpected"));
 			co_return;
 		}
@@ -721,9 +810,21 @@ struct NodeRole::Impl {
 		/* Route Direction from our DC: a peer wants us */
 		const auto &m = in.msg;
 		auto c = make_comm(m);
-		spdlog::info("node: route direction from the DC: {} {} (comm {})",
+		spdlog::info("node: route direction from the DC: {} {}{} (comm {})",
 			     c->action == sig::Action::open ? "open a tunnel to" : "wait for a tunnel from",
-			     c->peer_fqdn, hex_id(*m.comm_id));
+			     c->peer_fqdn, c->path ? " through relay " + c->path->relay().to_string() : "",
+			     hex_id(*m.comm_id));
+		if (c->path && c->action == sig::Action::wait) {
+			/* bound before the ack, so the opener's Tunnel Request finds us at the relay */
+			try {
+				co_await c->path->bind();
+			} catch (const std::exception &e) {
+				spdlog::warn("node: relay {}: {}", c->path->relay().to_string(), e.what());
+				c->path->stop();
+				sigio.respond(in, sig::make_response(m, sig::Status::no_route, "relay unreachable"));
+				co_return;
+			}
+		}
 		sigio.respond(in, sig::make_response(m, sig::Status::ok));
 		if (c->action == sig::Action::open)
 			co_await open_tunnel(c);
@@ -904,6 +1005,10 @@ struct NodeRole::Impl {
 			}
 			if (relevant)
 				addr_gen++;
+			if (relevant)
+				for (auto &[name, p] : peers)
+					if (p.path)
+						p.path->network_changed();
 			if (relevant && registered) {
 				spdlog::info("node: local addresses changed: registering again");
 				/* let a burst of changes settle */
@@ -926,7 +1031,8 @@ struct NodeRole::Impl {
 				      {"role", p.opener ? "opener" : "waiter"},
 				      {"cipher", ntm::cipher_name(p.cipher)},
 				      {"comm_id", p.comm_id},
-				      {"established", p.established}});
+				      {"established", p.established},
+				      {"path", p.path ? p.path->status() : nlohmann::json{{"path", "direct"}}}});
 		}
 		nlohmann::json j = {
 			{"interface", ncfg.interface},
@@ -937,6 +1043,10 @@ struct NodeRole::Impl {
 			{"vip6", json_or_null(opt_str(vip6))},
 			{"external_ep", external_ep ? nlohmann::json(external_ep->to_string()) : nlohmann::json(nullptr)},
 			{"nated", nated},
+			{"nat_mapping", !nat_mapping ? "unknown"
+				       : *nat_mapping == sig::NatMapping::per_destination ? "per-destination"
+				       : *nat_mapping == sig::NatMapping::endpoint_independent ? "endpoint-independent"
+												: "unknown"},
 			{"dc", dc_ep ? nlohmann::json(dc_ep->to_string()) : nlohmann::json(nullptr)},
 			{"key_id", dc_session ? dc_session->key_id : 0U},
 			{"peers", ps},

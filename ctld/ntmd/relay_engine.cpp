@@ -80,15 +80,6 @@ sig::Message RelayEngine::key_sharing_ack(const sig::Message &req) const
 	return ack;
 }
 
-sig::Message RelayEngine::report() const
-{
-	sig::Message m;
-	m.type = sig::MsgType::relay_report;
-	m.capacity = capacity_;
-	m.sessions = static_cast<std::uint32_t>(comms_.size());
-	return m;
-}
-
 /* ---- from the nodes ---- */
 
 void RelayEngine::on_datagram(std::span<const std::uint8_t> datagram, const ntm::Endpoint &from,

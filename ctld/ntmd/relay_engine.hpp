@@ -91,10 +91,8 @@ public:
 	/* ---- orders from a DC (decoded, validated requests; the answer is returned) ---- */
 	ntm::sig::Message on_relay_direction(const ntm::sig::Message &req, Clock::time_point now);
 	ntm::sig::Message on_relay_release(const ntm::sig::Message &req);
-	/** The Key Sharing Ack: this relay's endpoints, capacity and load. */
+	/** The Key Sharing Ack: this relay's endpoints, capacity and load (the DC asks every few seconds). */
 	ntm::sig::Message key_sharing_ack(const ntm::sig::Message &req) const;
-	/** A Relay Report request (txid filled in by the caller's transport). */
-	[[nodiscard]] ntm::sig::Message report() const;
 
 	/* ---- from the nodes ---- */
 	/** A datagram the kernel left on the relay's socket. */

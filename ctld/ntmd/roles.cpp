@@ -16,14 +16,13 @@
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
-#include "ntm/error.hpp"
-
 #include "as.hpp"
 #include "control.hpp"
 #include "dc.hpp"
 #include "ike.hpp"
 #include "node.hpp"
 #include "resolver.hpp"
+#include "rs.hpp"
 
 namespace ntmd {
 
@@ -45,6 +44,7 @@ struct Roles {
 	std::unique_ptr<AsRole> as;
 	std::unique_ptr<NodeRole> node;
 	std::unique_ptr<IkeRole> ike;
+	std::unique_ptr<RsRole> rs;
 
 	[[nodiscard]] nlohmann::json status() const
 	{
@@ -70,6 +70,10 @@ struct Roles {
 			roles.push_back("ike");
 			j["ike"] = ike->status();
 		}
+		if (rs) {
+			roles.push_back("rs");
+			j["rs"] = rs->status();
+		}
 		j["roles"] = roles;
 		return j;
 	}
@@ -79,23 +83,13 @@ struct Roles {
 
 int run_roles(const ntm::config::Config &cfg)
 {
-	/*
-	 * The [rs] table is parsed and checked (ntmd --check-config), but the
-	 * Relay Server role itself lands with the rest of relaying
-	 * (Documentation/protocol/relay.rst): refuse to start rather than run
-	 * without it.
-	 */
-	if (cfg.role_rs)
-		throw ntm::Error("role rs: the Relay Server role is not in this version of ntmd yet "
-				 "(see Documentation/protocol/relay.rst)");
-
 	asio::io_context io(1);
 	Resolver resolver(io, cfg.dns_servers);
 	Roles roles;
 
 	if (cfg.role_dc) {
 		make_parent_dir(cfg.dc->database);
-		roles.dc = std::make_unique<DcRole>(io, cfg);
+		roles.dc = std::make_unique<DcRole>(io, cfg, resolver);
 	}
 	if (cfg.role_as) {
 		make_parent_dir(cfg.as->database);
@@ -105,6 +99,8 @@ int run_roles(const ntm::config::Config &cfg)
 		roles.node = std::make_unique<NodeRole>(io, cfg, resolver);
 	if (cfg.role_ike)
 		roles.ike = std::make_unique<IkeRole>(io, cfg);
+	if (cfg.role_rs)
+		roles.rs = std::make_unique<RsRole>(io, cfg);
 
 	ControlServer control(io, cfg.control_socket, [&roles](const nlohmann::json &req) -> nlohmann::json {
 		const auto cmd = req["cmd"].get<std::string>();
@@ -113,6 +109,11 @@ int run_roles(const ntm::config::Config &cfg)
 		if (cmd == "refresh" && roles.node) {
 			roles.node->refresh();
 			return {{"ok", true}};
+		}
+		if (cmd == "rs-list") {
+			if (!roles.rs)
+				return {{"ok", false}, {"error", "the rs role is not running"}};
+			return {{"ok", true}, {"communications", roles.rs->list()}};
 		}
 		if (cmd.starts_with("ike-")) {
 			if (!roles.ike)
@@ -152,6 +153,8 @@ int run_roles(const ntm::config::Config &cfg)
 			roles.as->stop();
 		if (roles.dc)
 			roles.dc->stop();
+		if (roles.rs)
+			roles.rs->stop();
 		control.stop();
 		asio::error_code ignored;
 		signals.cancel(ignored);
@@ -204,6 +207,8 @@ int run_roles(const ntm::config::Config &cfg)
 		roles.node->start();
 	if (roles.ike)
 		roles.ike->start();
+	if (roles.rs)
+		roles.rs->start();
 	control.start();
 	(void)sd_notify(0, "READY=1");
 	spdlog::info("ready: roles {}", roles.status()["roles"].dump());

@@ -81,7 +81,6 @@ TEST(ConfigRs, Defaults)
 	EXPECT_EQ(r.max_sessions, 131072U);
 	EXPECT_EQ(r.session_idle.count(), 120);
 	EXPECT_EQ(r.session_bytes, 0U);
-	EXPECT_EQ(r.report_interval.count(), 10);
 }
 
 TEST(ConfigRs, Everything)
@@ -91,8 +90,7 @@ port = 7490
 listen_tls = ["192.0.2.9:7500"]
 max_sessions = 1000
 session_idle = 30
-session_bytes = 1000000000
-report_interval = 5)"));
+session_bytes = 1000000000)"));
 	const auto &r = *c.rs;
 	EXPECT_EQ(r.interface, "relay0");
 	EXPECT_EQ(r.port, 7490);
@@ -101,7 +99,6 @@ report_interval = 5)"));
 	EXPECT_EQ(r.max_sessions, 1000U);
 	EXPECT_EQ(r.session_idle.count(), 30);
 	EXPECT_EQ(r.session_bytes, 1000000000U);
-	EXPECT_EQ(r.report_interval.count(), 5);
 }
 
 TEST(ConfigRs, Errors)
@@ -111,7 +108,6 @@ TEST(ConfigRs, Errors)
 		  "t.toml:9: rs.interface: \"a/b\": expected 1..15 characters without '/', ':' or blanks");
 	EXPECT_EQ(error_of(with("max_sessions = 0")), "t.toml:9: rs.max_sessions: must be 1..4194304, got 0");
 	EXPECT_EQ(error_of(with("session_idle = 1")), "t.toml:9: rs.session_idle: must be 5..86400, got 1");
-	EXPECT_EQ(error_of(with("report_interval = 0")), "t.toml:9: rs.report_interval: must be 1..300, got 0");
 	EXPECT_EQ(error_of(with("session_bytes = -1")),
 		  "t.toml:9: rs.session_bytes: must be 0..9223372036854775807, got -1");
 

@@ -175,12 +175,6 @@ Message full_message(MsgType t, bool response)
 		if (!response)
 			m.comm_id = 0xc0ffee;
 		break;
-	case MsgType::relay_report:
-		if (!response) {
-			m.capacity = 1000;
-			m.sessions = 10;
-		}
-		break;
 	case MsgType::relay_bind:
 		if (response)
 			m.observed_ep = ep("203.0.113.1", 40000);
@@ -416,7 +410,7 @@ TEST(SigDecode, BadVersion)
 TEST(SigDecode, HeaderFields)
 {
 	EXPECT_EQ(decode_status(RawBody(0).b), Status::malformed);
-	EXPECT_EQ(decode_status(RawBody(15).b), Status::malformed);
+	EXPECT_EQ(decode_status(RawBody(14).b), Status::malformed);
 	EXPECT_EQ(decode_status(RawBody(4, 0, 0).b), Status::malformed) << "txid 0";
 	for (const auto t : kAllTypes)
 		EXPECT_EQ(decode_status(RawBody(static_cast<std::uint8_t>(t), 1).b), Status::ok);
@@ -637,7 +631,7 @@ TEST(SigEncode, OutOfRangeFields)
 		EXPECT_THROW((void)sig::encode(m), std::invalid_argument);
 	};
 	bad([](Message &m) { m.txid = 0; });
-	bad([](Message &m) { m.type = static_cast<MsgType>(15); });
+	bad([](Message &m) { m.type = static_cast<MsgType>(14); });
 	bad([](Message &m) { m.fqdn = "Alice.example.com"; });
 	bad([](Message &m) { m.peer_fqdn = "a..b"; });
 	bad([](Message &m) { m.account = std::string(256, 'a'); });

@@ -84,8 +84,7 @@ struct Rs {
 	std::vector<std::string> trusted_dc;	  /* required: certificate DNS names of the DCs it serves */
 	std::uint32_t max_sessions = 131072;	  /* relay sessions at once (kernel limit too) */
 	std::chrono::seconds session_idle{120};	  /* a session with no packet for this long goes */
-	std::uint64_t session_bytes = 0;	  /* per session and direction, 0: no limit */
-	std::chrono::seconds report_interval{10}; /* Relay Report to each DC */
+	std::uint64_t session_bytes = 0;	  /* per session, both directions together, 0: no limit */
 };
 
 enum class AuthMode { password, certificate };

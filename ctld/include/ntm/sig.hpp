@@ -54,9 +54,8 @@ enum class MsgType : std::uint8_t {
 	key_sharing = 9,     /* DC -> RS over TLS */
 	relay_direction = 10, /* DC -> RS over TLS */
 	relay_release = 11,  /* DC -> RS over TLS */
-	relay_report = 12,   /* RS -> DC over TLS */
-	relay_bind = 13,     /* node -> RS, kind 0x11 */
-	probe = 14,	     /* node -> node, kind 0x11 */
+	relay_bind = 12,     /* node -> RS, kind 0x11 */
+	probe = 13,	     /* node -> node, kind 0x11 */
 };
 inline constexpr std::uint8_t kFlagResponse = 0x01;
 
@@ -124,8 +123,8 @@ inline constexpr std::uint16_t kTlvCritical = 0x8000;
 enum class Action : std::uint8_t { open = 1, wait = 2 };
 /** LEG: which node of a relayed communication a message speaks for. */
 enum class Leg : std::uint8_t { opener = 1, waiter = 2 };
-/** PATH in a Route Direction. */
-enum class Path : std::uint8_t { relay = 1, direct = 2 };
+/** PATH in a Route Direction: relayed (and probe for a direct path), direct, or relayed for good. */
+enum class Path : std::uint8_t { relay = 1, direct = 2, relay_only = 3 };
 /** NAT_MAPPING: how the sender's NAT maps, as the sender measured it. */
 enum class NatMapping : std::uint8_t { unknown = 0, endpoint_independent = 1, per_destination = 2 };
 inline constexpr std::size_t kProbeNonceLen = 16;
