@@ -54,8 +54,26 @@ except Exception:
     pass' "$2"
 }
 tstat() { num "$(topo_tstat "$1" "$2")"; }
-relay_add() { RS $GENL relay-add $NTM_DEV "$@"; }
-relay_set() { RS $GENL relay-set $NTM_DEV "$@"; }
+# ntmctl drives the sessions; lib/ntm_genl.py reads the counters on its own
+relay_add() { nctl "$NS_RS" relay add $NTM_DEV "$@"; }
+relay_set() { nctl "$NS_RS" relay set $NTM_DEV "$@"; }
+# ev_has FILE ID REASON: a relay_expired event of session ID for REASON in
+# FILE (the JSON lines of ntmctl -j monitor or of ntm_genl.py monitor)
+ev_has() {
+	"$PY" - "$@" <<-'EOF'
+	import json, sys
+	for line in open(sys.argv[1]):
+	    try:
+	        e = json.loads(line)
+	    except ValueError:
+	        continue
+	    r = e.get("relay", e)
+	    if e.get("event") == "relay_expired" and r.get("id") == int(sys.argv[2]) and \
+	            str(e.get("reason", "")).replace("-", "_") == sys.argv[3]:
+	        sys.exit(0)
+	sys.exit(1)
+	EOF
+}
 pings() { topo_ping "$NS_A" "$@" >/dev/null 2>&1; }
 
 # --- setup --------------------------------------------------------------------
@@ -73,7 +91,8 @@ nctl "$NS_A" $(topo_relay_tunnel_line "$NS_A" $CIPHER "$KEY" "$RS4") ||
 # shellcheck disable=SC2046
 nctl "$NS_B" $(topo_relay_tunnel_line "$NS_B" $CIPHER "$KEY" "$RS4") ||
 	ktap_bail "tunnel on B failed"
-out=$(relay_add 1 "$EP_A4" $IDX_A "$EP_B4" $IDX_B) || ktap_bail "relay add: $out"
+out=$(relay_add --id 1 --leg1 "$EP_A4" --index1 $IDX_A --leg2 "$EP_B4" --index2 $IDX_B 2>&1) ||
+	ktap_bail "relay add: $out"
 topo_iperf_server "$NS_B" || ktap_bail "iperf3 server did not start"
 ktap_ok "setup: A and B tunnel to RS:$NTM_PORT, RS relays ($EP_A4, $IDX_A) <-> ($EP_B4, $IDX_B)"
 
@@ -93,10 +112,14 @@ ktap_result "TCP (iperf3 2 s) through the relay: $bytes bytes" $([ "$bytes" -gt 
 
 rx=$(rstat relay_rx_packets) tx=$(rstat relay_tx_packets)
 l0=$(num "$(rsess 1 legs.0.rx_packets)") l1=$(num "$(rsess 1 legs.1.rx_packets)")
-ktap_diag "RS relay_rx $rx relay_tx $tx bytes $(rstat relay_tx_bytes); session: from A $l0, from B $l1"
-ktap_result "RS relay counters count both directions" \
+c0=$(nctl "$NS_RS" -j relay show $NTM_DEV --id 1 | "$PY" -c '
+import json, sys
+print(json.load(sys.stdin)[0]["legs"][0]["rx_packets"])' 2>/dev/null)
+ktap_diag "RS relay_rx $rx relay_tx $tx bytes $(rstat relay_tx_bytes); session: from A $l0 (ntmctl: $c0), from B $l1"
+ktap_diag "$(nctl "$NS_RS" relay show $NTM_DEV 2>&1)"
+ktap_result "RS relay counters count both directions (genl and ntmctl agree)" \
 	$([ "$rx" -gt 20 ] && [ "$tx" -gt 20 ] && [ "$l0" -gt 0 ] && [ "$l1" -gt 0 ] &&
-		[ $((l0 + l1)) -eq "$rx" ] && echo 0 || echo 1)
+		[ $((l0 + l1)) -eq "$rx" ] && [ "$(num "$c0")" -ge "$l0" ] && echo 0 || echo 1)
 
 own=$(($(rstat rx_packets) + $(rstat drop_no_tunnel) + $(rstat drop_auth) + $(rstat drop_replay) +
 	$(rstat drop_malformed) + $(rstat tx_packets)))
@@ -165,14 +188,14 @@ src1=$(rstat drop_relay_src)
 ktap_diag "B moved to $UL4_B2: ping before SET_RELAY ok=$moved_ok, drop_relay_src $src0 -> $src1"
 ktap_result "after B moved, its datagrams are source mismatches until the leg moves" \
 	$([ $moved_ok -eq 0 ] && [ "$src1" -gt "$src0" ] && echo 0 || echo 1)
-out=$(relay_set 1 --leg2 "$UL4_B2:$NTM_PORT" 2>&1)
+out=$(relay_set --id 1 --leg2 "$UL4_B2:$NTM_PORT" 2>&1)
 ktap_diag "relay-set leg 2: $out; leg 2 now $(rsess 1 legs.1.endpoint)"
 topo_wait 10 B ping -c 1 -W 2 $VIP4_A && pings 4 -c 3 -i 0.2 -W 2
 ktap_result "SET_RELAY moved B's leg: traffic flows again" $?
 
 # --- an IPv4 leg facing an IPv6 leg -----------------------------------------------
 nctl "$NS_B" tunnel set $NTM_DEV --local-index $IDX_B --endpoint "$RS6" || ktap_diag "B tunnel set failed"
-out=$(relay_set 1 --leg2 "$EP_B6" 2>&1)
+out=$(relay_set --id 1 --leg2 "$EP_B6" 2>&1)
 ktap_diag "relay-set leg 2 to IPv6: $out; legs $(rsess 1 legs.0.endpoint) / $(rsess 1 legs.1.endpoint)"
 topo_wait 10 topo_ping "$NS_A" 4 -c1 -W2 && pings 4 -c 3 -i 0.2 -W 2 && pings 6 -c 3 -i 0.2 -W 2
 ktap_result "A reaches RS over IPv4, B over IPv6: ping both inner families" $?
@@ -181,50 +204,58 @@ bytes=$(iperf_bytes "$T/iperf6.json")
 ktap_result "TCP across the IPv4/IPv6 relay: $bytes bytes" $([ "$bytes" -gt 0 ] && echo 0 || echo 1)
 
 # --- packet limit ---------------------------------------------------------------------
-topo_bg "$NS_RS" "$T/mon1.events" $GENL monitor 40
+topo_bg "$NS_RS" "$T/mon1.events" $GENL monitor 60
 MON=$TOPO_LAST_PID
+topo_bg "$NS_RS" "$T/mon2.events" "$NTMCTL" -j monitor --timeout 60
+MON2=$TOPO_LAST_PID
 topo_wait 10 grep -q ready "$T/mon1.events"
+sleep 1
 total=$(($(num "$(rsess 1 legs.0.rx_packets)") + $(num "$(rsess 1 legs.1.rx_packets)")))
-relay_set 1 --hard-packets $((total + 10)) >/dev/null
+relay_set --id 1 --hard-packets $((total + 10)) >/dev/null
 pings 4 -c 12 -i 0.2 -W 1
 topo_wait 10 sh -c "! ip netns exec $NS_RS $GENL relay $NTM_DEV 1 >/dev/null 2>&1"
 gone=$?
 ktap_result "hard packet limit ($((total + 10))) removes the session" $gone
 pings 4 -c 2 -W 1
 ktap_result "no traffic once the session is gone" $([ $? -ne 0 ] && echo 0 || echo 1)
-topo_wait 5 grep -q relay_expired "$T/mon1.events"
-ev=$(grep relay_expired "$T/mon1.events" | head -1)
-ktap_diag "event: ${ev:0:300}"
-ktap_result "relay_expired event with reason hard_packets" \
-	$(printf '%s' "$ev" | grep -q '"reason": "hard_packets"' && printf '%s' "$ev" | grep -q '"id": 1' && echo 0 || echo 1)
+topo_wait 5 ev_has "$T/mon1.events" 1 hard_packets
+topo_wait 5 ev_has "$T/mon2.events" 1 hard_packets
+ktap_diag "events: $(head -c 400 "$T/mon2.events")"
+ev_has "$T/mon1.events" 1 hard_packets && ev_has "$T/mon2.events" 1 hard_packets
+ktap_result "relay_expired event with reason hard-packets (genl listener and ntmctl monitor)" $?
 
 # --- idle timeout -----------------------------------------------------------------------
-out=$(relay_add 2 "$EP_A4" $IDX_A "$EP_B6" $IDX_B --idle 3 2>&1) || ktap_diag "relay add 2: $out"
+out=$(relay_add --id 2 --leg1 "$EP_A4" --index1 $IDX_A --leg2 "$EP_B6" --index2 $IDX_B --idle-timeout 3 2>&1) ||
+	ktap_diag "relay add 2: $out"
 topo_wait 10 topo_ping "$NS_A" 4 -c1 -W2
 ok_before=$?
 topo_wait 20 sh -c "! ip netns exec $NS_RS $GENL relay $NTM_DEV 2 >/dev/null 2>&1"
 gone=$?
 ktap_result "idle timeout (3 s) removes a session that carried traffic" \
 	$([ $ok_before -eq 0 ] && [ $gone -eq 0 ] && echo 0 || echo 1)
-topo_wait 5 sh -c "grep relay_expired '$T/mon1.events' | grep -q '\"reason\": \"idle\"'"
+topo_wait 5 ev_has "$T/mon2.events" 2 idle
+ev_has "$T/mon1.events" 2 idle && ev_has "$T/mon2.events" 2 idle
 ktap_result "relay_expired event with reason idle" $?
 topo_kill "$MON"
+topo_kill "$MON2"
 ktap_diag "relay_expired counter: $(rstat relay_expired)"
 
 # --- the session limit --------------------------------------------------------------------
-RS $GENL relay-max $NTM_DEV 2 >/dev/null
+nctl "$NS_RS" device set $NTM_DEV --max-relays 2
 ref0=$(rstat relay_refused)
-r1=$(relay_add 11 192.0.2.101:1 1 192.0.2.102:1 2 2>&1)
-r2=$(relay_add 12 192.0.2.103:1 1 192.0.2.104:1 2 2>&1)
-r3=$(relay_add 13 192.0.2.105:1 1 192.0.2.106:1 2 2>&1)
+r1=$(relay_add --id 11 --leg1 192.0.2.101:1 --index1 1 --leg2 192.0.2.102:1 --index2 2 2>&1; echo "rc=$?")
+r2=$(relay_add --id 12 --leg1 192.0.2.103:1 --index1 1 --leg2 192.0.2.104:1 --index2 2 2>&1; echo "rc=$?")
+r3=$(RS $GENL relay-add $NTM_DEV 13 192.0.2.105:1 1 192.0.2.106:1 2 2>&1)
+r4=$(relay_add --id 14 --leg1 192.0.2.107:1 --index1 1 --leg2 192.0.2.108:1 --index2 2 2>&1; echo "rc=$?")
 ref1=$(rstat relay_refused)
-ktap_diag "max_relays 2: $r1 | $r2 | $r3; relay_refused $ref0 -> $ref1"
-ktap_result "the third session is refused with ENOSPC and a message, and counted" \
-	$(case $r3 in *ENOSPC*limit*) [ $((ref1 - ref0)) -eq 1 ] && echo 0 || echo 1 ;; *) echo 1 ;; esac)
-RS $GENL relay-del $NTM_DEV flush >/dev/null
-RS $GENL relay-max $NTM_DEV 131072 >/dev/null
+ktap_diag "max_relays 2: $r1 | $r2 | $r3 | $r4; relay_refused $ref0 -> $ref1"
+ktap_result "sessions beyond --max-relays are refused with ENOSPC and a message, and counted" \
+	$(case $r3 in *ENOSPC*limit*) case $r4 in *limit*"rc=1") [ $((ref1 - ref0)) -eq 2 ] && echo 0 || echo 1 ;;
+		*) echo 1 ;; esac ;; *) echo 1 ;; esac)
+nctl "$NS_RS" relay flush $NTM_DEV
+nctl "$NS_RS" device set $NTM_DEV --max-relays 131072
 ktap_result "after a flush and a larger limit a session is accepted again" \
-	$(relay_add 1 "$EP_A4" $IDX_A "$EP_B6" $IDX_B >/dev/null && echo 0 || echo 1)
+	$(relay_add --id 1 --leg1 "$EP_A4" --index1 $IDX_A --leg2 "$EP_B6" --index2 $IDX_B >/dev/null && echo 0 || echo 1)
 
 # --- hostile netlink input -------------------------------------------------------------------
 topo_ntmd "$NS_RS" $((NTM_PORT + 1)) ntm1 || ktap_diag "ntmd for ntm1 failed"
