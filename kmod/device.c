@@ -125,8 +125,13 @@ static int ntm_dev_init(struct net_device *dev)
 	err = ntm_tables_init(nd);
 	if (err)
 		goto err_gro;
+	err = ntm_relay_init(nd);
+	if (err)
+		goto err_tables;
 	return 0;
 
+err_tables:
+	ntm_tables_destroy(nd);
 err_gro:
 	gro_cells_destroy(&nd->gro_cells);
 err_stats:
@@ -154,14 +159,17 @@ static void ntm_dev_uninit(struct net_device *dev)
 	ntm_socket_detach(nd, AF_INET);
 	ntm_socket_detach(nd, AF_INET6);
 	ntm_tunnel_remove_all(nd);
+	ntm_relay_remove_all(nd);
 	mutex_unlock(&nd->lock);
 
+	ntm_relay_stop(nd);
 	cancel_work_sync(&nd->expire_work);
 	list_for_each_entry_safe(t, tmp, &pending, expire_list) {
 		list_del_init(&t->expire_list);
 		ntm_tunnel_put(t);
 	}
 	ntm_acquire_destroy(nd);
+	ntm_relay_destroy(nd);
 	ntm_tables_destroy(nd);
 }
 

@@ -6,7 +6,8 @@
  * device teardown waits for packets still inside asynchronous crypto (they
  * hold device references).  Freed tunnels travel through RCU to ntm_wq, so
  * rcu_barrier() and draining the workqueue finish them before the text of
- * this module goes away.
+ * this module goes away; relay sessions are freed by call_rcu(), which
+ * the same rcu_barrier() waits for.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -24,6 +25,9 @@ static int __init ntm_init(void)
 	err = ntm_tunnel_cache_init();
 	if (err)
 		return err;
+	err = ntm_relay_cache_init();
+	if (err)
+		goto err_tunnel_cache;
 	ntm_wq = alloc_workqueue("ntm", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!ntm_wq) {
 		err = -ENOMEM;
@@ -43,6 +47,8 @@ err_device:
 err_wq:
 	destroy_workqueue(ntm_wq);
 err_cache:
+	ntm_relay_cache_exit();
+err_tunnel_cache:
 	ntm_tunnel_cache_exit();
 	return err;
 }
@@ -53,6 +59,7 @@ static void __exit ntm_exit(void)
 	ntm_device_exit();
 	rcu_barrier();
 	destroy_workqueue(ntm_wq);
+	ntm_relay_cache_exit();
 	ntm_tunnel_cache_exit();
 }
 

@@ -62,6 +62,38 @@ static const struct nla_policy ntm_tunnel_policy[NTM_TUNNEL_A_MAX + 1] = {
 	[NTM_TUNNEL_A_HARD_PACKETS] = { .type = NLA_U64 },
 };
 
+static const struct nla_policy
+ntm_relay_leg_policy[NTM_RELAY_LEG_A_MAX + 1] = {
+	[NTM_RELAY_LEG_A_SIDE] = NLA_POLICY_RANGE(NLA_U8, 1, 2),
+	[NTM_RELAY_LEG_A_ENDPOINT] = NLA_POLICY_RANGE(NLA_BINARY,
+						      sizeof(struct sockaddr_in),
+						      sizeof(struct sockaddr_in6)),
+	[NTM_RELAY_LEG_A_INDEX] = NLA_POLICY_MIN(NLA_U32, 1),
+	[NTM_RELAY_LEG_A_RX_PACKETS] = { .type = NLA_REJECT },
+	[NTM_RELAY_LEG_A_RX_BYTES] = { .type = NLA_REJECT },
+};
+
+static struct netlink_range_validation ntm_relay_idle_range = {
+	.max = NTM_RELAY_IDLE_MAX,
+};
+
+static const struct nla_policy ntm_relay_policy[NTM_RELAY_A_MAX + 1] = {
+	[NTM_RELAY_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[NTM_RELAY_A_LEG] = NLA_POLICY_NESTED(ntm_relay_leg_policy),
+	[NTM_RELAY_A_HARD_BYTES] = { .type = NLA_U64 },
+	[NTM_RELAY_A_HARD_PACKETS] = { .type = NLA_U64 },
+	[NTM_RELAY_A_IDLE_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32,
+							   &ntm_relay_idle_range),
+	[NTM_RELAY_A_AGE_S] = { .type = NLA_REJECT },
+	[NTM_RELAY_A_IDLE_S] = { .type = NLA_REJECT },
+	[NTM_RELAY_A_DROP_SRC] = { .type = NLA_REJECT },
+	[NTM_RELAY_A_DROP_TX] = { .type = NLA_REJECT },
+};
+
+static struct netlink_range_validation ntm_max_relays_range = {
+	.max = NTM_RELAY_MAX_LIMIT,
+};
+
 static const struct nla_policy ntm_policy[NTM_A_MAX + 1] = {
 	[NTM_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[NTM_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
@@ -79,6 +111,10 @@ static const struct nla_policy ntm_policy[NTM_A_MAX + 1] = {
 	[NTM_A_INNER_SRC] = { .type = NLA_REJECT },
 	[NTM_A_REASON] = { .type = NLA_REJECT },
 	[NTM_A_FLUSH] = { .type = NLA_FLAG },
+	[NTM_A_RELAY] = NLA_POLICY_NESTED(ntm_relay_policy),
+	[NTM_A_MAX_RELAYS] = NLA_POLICY_FULL_RANGE(NLA_U32,
+						   &ntm_max_relays_range),
+	[NTM_A_NUM_RELAYS] = { .type = NLA_REJECT },
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -253,6 +289,8 @@ static int ntm_put_device(struct sk_buff *skb, struct ntm_dev *nd)
 	    nla_put_u32(skb, NTM_A_FWMARK, nd->fwmark) ||
 	    nla_put_u32(skb, NTM_A_ACQUIRE_QLEN, nd->acquire_qlen) ||
 	    nla_put_u32(skb, NTM_A_NUM_TUNNELS, nd->num_tunnels) ||
+	    nla_put_u32(skb, NTM_A_NUM_RELAYS, nd->num_relays) ||
+	    nla_put_u32(skb, NTM_A_MAX_RELAYS, nd->max_relays) ||
 	    (port4 && nla_put_u16(skb, NTM_A_PORT4, port4)) ||
 	    (port6 && nla_put_u16(skb, NTM_A_PORT6, port6)) ||
 	    ntm_put_stats(skb, NTM_A_STATS, stats))
@@ -395,6 +433,9 @@ static int ntm_set_device(struct sk_buff *skb, struct genl_info *info)
 		WRITE_ONCE(nd->fwmark, nla_get_u32(attrs[NTM_A_FWMARK]));
 		ntm_reset_routes(nd);
 	}
+	if (attrs[NTM_A_MAX_RELAYS])
+		WRITE_ONCE(nd->max_relays,
+			   nla_get_u32(attrs[NTM_A_MAX_RELAYS]));
 out_unlock:
 	mutex_unlock(&nd->lock);
 out:
@@ -1042,6 +1083,410 @@ out:
 	return err;
 }
 
+/* ---- relay sessions ---------------------------------------------------- */
+
+static int ntm_put_relay(struct sk_buff *skb, const struct ntm_relay_info *i)
+{
+	struct nlattr *nest, *leg;
+	int s;
+
+	nest = nla_nest_start(skb, NTM_A_RELAY);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, NTM_RELAY_A_ID, i->id))
+		goto cancel;
+	for (s = 0; s < 2; s++) {
+		leg = nla_nest_start(skb, NTM_RELAY_A_LEG);
+		if (!leg ||
+		    nla_put_u8(skb, NTM_RELAY_LEG_A_SIDE, s + 1) ||
+		    nla_put(skb, NTM_RELAY_LEG_A_ENDPOINT,
+			    ntm_sockaddr_len(&i->ep[s]), &i->ep[s]) ||
+		    nla_put_u32(skb, NTM_RELAY_LEG_A_INDEX, i->index[s]) ||
+		    nla_put_u64_64bit(skb, NTM_RELAY_LEG_A_RX_PACKETS,
+				      i->rx_packets[s], NTM_RELAY_LEG_A_PAD) ||
+		    nla_put_u64_64bit(skb, NTM_RELAY_LEG_A_RX_BYTES,
+				      i->rx_bytes[s], NTM_RELAY_LEG_A_PAD))
+			goto cancel;
+		nla_nest_end(skb, leg);
+	}
+	if (nla_put_u64_64bit(skb, NTM_RELAY_A_HARD_BYTES, i->hard_bytes,
+			      NTM_RELAY_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_RELAY_A_HARD_PACKETS, i->hard_packets,
+			      NTM_RELAY_A_PAD) ||
+	    nla_put_u32(skb, NTM_RELAY_A_IDLE_TIMEOUT, i->idle_timeout) ||
+	    nla_put_u32(skb, NTM_RELAY_A_AGE_S, i->age_s) ||
+	    nla_put_u32(skb, NTM_RELAY_A_IDLE_S, i->idle_s) ||
+	    nla_put_u64_64bit(skb, NTM_RELAY_A_DROP_SRC, i->drop_src,
+			      NTM_RELAY_A_PAD) ||
+	    nla_put_u64_64bit(skb, NTM_RELAY_A_DROP_TX, i->drop_tx,
+			      NTM_RELAY_A_PAD))
+		goto cancel;
+	nla_nest_end(skb, nest);
+	return 0;
+
+cancel:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+static int ntm_parse_relay_nest(struct genl_info *info, struct nlattr **tb)
+{
+	int err;
+
+	if (!info->attrs[NTM_A_RELAY]) {
+		NL_SET_ERR_MSG(info->extack, "NTM_A_RELAY required");
+		return -EINVAL;
+	}
+	err = nla_parse_nested(tb, NTM_RELAY_A_MAX, info->attrs[NTM_A_RELAY],
+			       ntm_relay_policy, info->extack);
+	if (err)
+		return err;
+	if (!tb[NTM_RELAY_A_ID]) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[NTM_A_RELAY],
+				    "relay session id missing");
+		NL_SET_ERR_ATTR_MISS(info->extack, info->attrs[NTM_A_RELAY],
+				     NTM_RELAY_A_ID);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The NTM_RELAY_A_LEG nests of @relay, in order; at most two. */
+static int ntm_relay_legs(struct nlattr *relay, struct nlattr **legs,
+			  unsigned int *n, struct netlink_ext_ack *extack)
+{
+	struct nlattr *a;
+	int rem;
+
+	*n = 0;
+	nla_for_each_nested(a, relay, rem) {
+		if (nla_type(a) != NTM_RELAY_A_LEG)
+			continue;
+		if (*n == 2) {
+			NL_SET_ERR_MSG_ATTR(extack, a,
+					    "a relay session has two legs");
+			return -EINVAL;
+		}
+		legs[(*n)++] = a;
+	}
+	return 0;
+}
+
+/*
+ * One leg of a NEW_RELAY (@pos: its position) or SET_RELAY (@pos < 0: it
+ * names itself with SIDE) into @p.  Under nd->lock (socket check).
+ */
+static int ntm_parse_leg(struct ntm_dev *nd, struct nlattr *attr, int pos,
+			 struct ntm_relay_params *p,
+			 struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[NTM_RELAY_LEG_A_MAX + 1];
+	int side = pos, err;
+
+	err = nla_parse_nested(tb, NTM_RELAY_LEG_A_MAX, attr,
+			       ntm_relay_leg_policy, extack);
+	if (err)
+		return err;
+	if (tb[NTM_RELAY_LEG_A_SIDE])
+		side = nla_get_u8(tb[NTM_RELAY_LEG_A_SIDE]) - 1;
+	if (pos >= 0 && side != pos) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_RELAY_LEG_A_SIDE],
+				    "leg side does not match its position");
+		return -EINVAL;
+	}
+	if (side < 0) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "a leg to change needs NTM_RELAY_LEG_A_SIDE");
+		NL_SET_ERR_ATTR_MISS(extack, attr, NTM_RELAY_LEG_A_SIDE);
+		return -EINVAL;
+	}
+	if (p->has_ep[side]) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "the same leg is given twice");
+		return -EINVAL;
+	}
+	if (!tb[NTM_RELAY_LEG_A_ENDPOINT]) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "leg endpoint missing");
+		NL_SET_ERR_ATTR_MISS(extack, attr, NTM_RELAY_LEG_A_ENDPOINT);
+		return -EINVAL;
+	}
+	if (pos >= 0 && !tb[NTM_RELAY_LEG_A_INDEX]) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "leg receiver index missing");
+		NL_SET_ERR_ATTR_MISS(extack, attr, NTM_RELAY_LEG_A_INDEX);
+		return -EINVAL;
+	}
+	if (pos < 0 && tb[NTM_RELAY_LEG_A_INDEX]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_RELAY_LEG_A_INDEX],
+				    "a leg's index cannot change: add a new session");
+		return -EINVAL;
+	}
+	err = ntm_parse_endpoint(nd, tb[NTM_RELAY_LEG_A_ENDPOINT],
+				 &p->ep[side], extack);
+	if (err)
+		return err;
+	if (p->ep[side].sa.sa_family == AF_INET6 &&
+	    (ipv6_addr_type(&p->ep[side].sin6.sin6_addr) &
+	     (IPV6_ADDR_LINKLOCAL | IPV6_ADDR_MAPPED))) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_RELAY_LEG_A_ENDPOINT],
+				    "link-local and v4-mapped addresses cannot be relay legs");
+		return -EINVAL;
+	}
+	p->has_ep[side] = true;
+	if (tb[NTM_RELAY_LEG_A_INDEX])
+		p->index[side] = nla_get_u32(tb[NTM_RELAY_LEG_A_INDEX]);
+	return 0;
+}
+
+static void ntm_parse_relay_limits(struct nlattr **tb,
+				   struct ntm_relay_params *p)
+{
+	if (tb[NTM_RELAY_A_HARD_BYTES]) {
+		p->has_hard_bytes = true;
+		p->hard_bytes = nla_get_u64(tb[NTM_RELAY_A_HARD_BYTES]);
+	}
+	if (tb[NTM_RELAY_A_HARD_PACKETS]) {
+		p->has_hard_packets = true;
+		p->hard_packets = nla_get_u64(tb[NTM_RELAY_A_HARD_PACKETS]);
+	}
+	if (tb[NTM_RELAY_A_IDLE_TIMEOUT]) {
+		p->has_idle = true;
+		p->idle_timeout = nla_get_u32(tb[NTM_RELAY_A_IDLE_TIMEOUT]);
+	}
+}
+
+static void ntm_relay_errmsg(struct netlink_ext_ack *extack, int err,
+			     u32 conflict)
+{
+	switch (err) {
+	case -EEXIST:
+		if (conflict)
+			NL_SET_ERR_MSG(extack,
+				       "a leg's (source, receiver index) key is already used by another relay session");
+		else
+			NL_SET_ERR_MSG(extack, "relay session id already in use");
+		break;
+	case -EINVAL:
+		NL_SET_ERR_MSG(extack,
+			       "both legs would have the same (source, receiver index) key");
+		break;
+	case -ENOSPC:
+		NL_SET_ERR_MSG(extack,
+			       "relay session limit of the device reached (NTM_A_MAX_RELAYS)");
+		break;
+	case -ENOMEM:
+		NL_SET_ERR_MSG(extack, "out of memory");
+		break;
+	}
+}
+
+static int ntm_new_relay(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *tb[NTM_RELAY_A_MAX + 1];
+	struct ntm_relay_params p = {};
+	struct nlattr *legs[2];
+	struct ntm_dev *nd;
+	unsigned int n, i;
+	u32 conflict;
+	int err;
+
+	err = ntm_parse_relay_nest(info, tb);
+	if (err)
+		return err;
+	err = ntm_relay_legs(info->attrs[NTM_A_RELAY], legs, &n, extack);
+	if (err)
+		return err;
+	if (n != 2) {
+		NL_SET_ERR_MSG_ATTR(extack, info->attrs[NTM_A_RELAY],
+				    "a relay session needs two NTM_RELAY_A_LEG nests");
+		return -EINVAL;
+	}
+	p.id = nla_get_u32(tb[NTM_RELAY_A_ID]);
+	ntm_parse_relay_limits(tb, &p);
+
+	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, extack);
+	if (err)
+		goto out;
+	for (i = 0; i < n && !err; i++)
+		err = ntm_parse_leg(nd, legs[i], i, &p, extack);
+	if (!err) {
+		err = ntm_relay_create(nd, &p, &conflict);
+		ntm_relay_errmsg(extack, err, conflict);
+	}
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_set_relay(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *tb[NTM_RELAY_A_MAX + 1];
+	struct ntm_relay_params p = {};
+	struct nlattr *legs[2];
+	struct ntm_relay *r;
+	struct ntm_dev *nd;
+	unsigned int n, i;
+	u32 conflict;
+	int err;
+
+	err = ntm_parse_relay_nest(info, tb);
+	if (err)
+		return err;
+	err = ntm_relay_legs(info->attrs[NTM_A_RELAY], legs, &n, extack);
+	if (err)
+		return err;
+	p.id = nla_get_u32(tb[NTM_RELAY_A_ID]);
+	ntm_parse_relay_limits(tb, &p);
+
+	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, extack);
+	if (err)
+		goto out;
+	r = ntm_relay_find_locked(nd, p.id);
+	if (!r) {
+		NL_SET_ERR_MSG(extack, "no relay session with this id");
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	for (i = 0; i < n && !err; i++)
+		err = ntm_parse_leg(nd, legs[i], -1, &p, extack);
+	if (!err) {
+		err = ntm_relay_change(nd, r, &p, &conflict);
+		ntm_relay_errmsg(extack, err, conflict);
+	}
+out_unlock:
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_del_relay(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	bool flush = nla_get_flag(info->attrs[NTM_A_FLUSH]);
+	struct nlattr *tb[NTM_RELAY_A_MAX + 1];
+	struct ntm_relay *r;
+	struct ntm_dev *nd;
+	int err;
+
+	if (flush && info->attrs[NTM_A_RELAY]) {
+		NL_SET_ERR_MSG(extack, "NTM_A_FLUSH and NTM_A_RELAY exclude each other");
+		return -EINVAL;
+	}
+	if (!flush) {
+		err = ntm_parse_relay_nest(info, tb);
+		if (err)
+			return err;
+	}
+	nd = ntm_lookup(genl_info_net(info), info->attrs, extack);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, extack);
+	if (err)
+		goto out;
+	if (flush) {
+		ntm_relay_remove_all(nd);
+	} else {
+		r = ntm_relay_find_locked(nd, nla_get_u32(tb[NTM_RELAY_A_ID]));
+		if (r) {
+			ntm_relay_remove(nd, r);
+		} else {
+			NL_SET_ERR_MSG(extack, "no relay session with this id");
+			err = -ENOENT;
+		}
+	}
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
+static int ntm_fill_relay(struct sk_buff *msg, struct ntm_dev *nd,
+			  const void *arg, struct netlink_ext_ack *extack)
+{
+	struct ntm_relay_info info;
+	struct ntm_relay *r;
+
+	r = ntm_relay_find_locked(nd, *(const u32 *)arg);
+	if (!r) {
+		NL_SET_ERR_MSG(extack, "no relay session with this id");
+		return -ENOENT;
+	}
+	ntm_relay_get_info(r, &info);
+	if (nla_put_u32(msg, NTM_A_IFINDEX, nd->dev->ifindex) ||
+	    ntm_put_relay(msg, &info))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int ntm_get_relay(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[NTM_RELAY_A_MAX + 1];
+	u32 id;
+	int err;
+
+	err = ntm_parse_relay_nest(info, tb);
+	if (err)
+		return err;
+	id = nla_get_u32(tb[NTM_RELAY_A_ID]);
+	return ntm_reply(info, NTM_CMD_GET_RELAY, ntm_fill_relay, &id);
+}
+
+/* As ntm_dump_tunnels(): [0] ifindex, [1] last id sent, [2] done. */
+static int ntm_dump_relays(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct ntm_relay_info info;
+	struct ntm_relay *r;
+	struct ntm_dev *nd;
+	unsigned int n = 0;
+	void *hdr;
+	int err;
+
+	if (cb->args[2])
+		return 0;
+	nd = ntm_dev_get_by_ifindex(sock_net(skb->sk), cb->args[0]);
+	if (IS_ERR(nd))
+		return PTR_ERR(nd);
+	err = ntm_lock(nd, cb->extack);
+	if (err)
+		goto out;
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &ntm_family, NLM_F_MULTI, NTM_CMD_GET_RELAY);
+	if (!hdr || nla_put_u32(skb, NTM_A_IFINDEX, nd->dev->ifindex)) {
+		err = -EMSGSIZE;
+		goto out_unlock;
+	}
+	for (r = ntm_relay_next_locked(nd, cb->args[1]); r;
+	     r = ntm_relay_next_locked(nd, ntm_relay_id(r))) {
+		ntm_relay_get_info(r, &info);
+		if (ntm_put_relay(skb, &info))
+			break;
+		cb->args[1] = info.id;
+		n++;
+	}
+	if (!r)
+		cb->args[2] = 1;
+	if (!n) {
+		genlmsg_cancel(skb, hdr);
+		err = r ? -EMSGSIZE : 0;
+		goto out_unlock;
+	}
+	genlmsg_end(skb, hdr);
+	err = skb->len;
+out_unlock:
+	mutex_unlock(&nd->lock);
+out:
+	dev_put(nd->dev);
+	return err;
+}
+
 /* ---- events ------------------------------------------------------------ */
 
 static struct sk_buff *ntm_event_new(struct net_device *dev, u8 cmd,
@@ -1135,6 +1580,22 @@ void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
 	ntm_event_send(nd->dev, msg, hdr);
 }
 
+void ntm_event_relay_expired(struct ntm_dev *nd,
+			     const struct ntm_relay_info *info, u32 reason)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = ntm_event_new(nd->dev, NTM_CMD_EVENT_RELAY_EXPIRED, &hdr);
+	if (!msg)
+		return;
+	if (ntm_put_relay(msg, info) || nla_put_u32(msg, NTM_A_REASON, reason)) {
+		nlmsg_free(msg);
+		return;
+	}
+	ntm_event_send(nd->dev, msg, hdr);
+}
+
 /* ---- family ------------------------------------------------------------ */
 
 static const struct genl_ops ntm_ops[] = {
@@ -1163,6 +1624,24 @@ static const struct genl_ops ntm_ops[] = {
 		.doit = ntm_get_tunnel,
 		.start = ntm_dump_tunnels_start,
 		.dumpit = ntm_dump_tunnels,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_NEW_RELAY,
+		.doit = ntm_new_relay,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_SET_RELAY,
+		.doit = ntm_set_relay,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_DEL_RELAY,
+		.doit = ntm_del_relay,
+		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = NTM_CMD_GET_RELAY,
+		.doit = ntm_get_relay,
+		.start = ntm_dump_tunnels_start,
+		.dumpit = ntm_dump_relays,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

@@ -50,6 +50,12 @@ enum {
 
 #define NTM_STAT(x)	(NTM_STAT_A_##x - 1)
 
+/*
+ * Tunnels charge only the counters up to DUMMY_RX; the relay counters
+ * appended after them are device totals, so tunnels do not grow with them.
+ */
+#define NTM_TUNNEL_STAT_NR	(NTM_STAT(DUMMY_RX) + 1)
+
 /* UDP + NTM header before the inner packet, tag after it. */
 #define NTM_ENCAP_OVERHEAD	(sizeof(struct udphdr) + NTM_DATA_HDR_LEN + \
 				 NTM_AEAD_TAG_LEN)
@@ -209,7 +215,7 @@ struct ntm_tunnel {
 	struct list_head expire_list;	/* under nd->expire_lock */
 
 	struct ntm_tunnel_pcpu __percpu *pcpu;
-	atomic64_t drops[NTM_STAT_NR];	/* charged per tunnel, rare */
+	atomic64_t drops[NTM_TUNNEL_STAT_NR];	/* charged per tunnel, rare */
 
 	struct rcu_work free_work;
 };
@@ -262,6 +268,19 @@ struct ntm_dev {
 
 	struct gro_cells gro_cells;
 	struct ntm_dev_stats __percpu *stats;
+
+	/*
+	 * Relay sessions (relay.c): forwarding keys by (source, index), legs
+	 * by index alone (source-mismatch accounting), sessions by id for the
+	 * control plane.  Writers hold nd->lock; the packet path uses RCU.
+	 */
+	struct rhashtable relay_ht;
+	struct rhltable relay_idx;
+	struct rb_root relay_by_id;
+	u32 num_relays;			/* relay lookups only when > 0 */
+	u32 max_relays;
+	u32 relay_idle_n;		/* sessions with an idle timeout */
+	struct delayed_work relay_work;	/* idle scan and limit removal */
 };
 
 extern struct workqueue_struct *ntm_wq;
@@ -322,6 +341,7 @@ struct ntm_tunnel *ntm_tunnel_find_vip4(struct ntm_dev *nd, __be32 addr);
 struct ntm_tunnel *ntm_tunnel_find_vip6(struct ntm_dev *nd,
 					const struct in6_addr *addr);
 struct ntm_tunnel *ntm_tunnel_next_locked(struct ntm_dev *nd, u32 after);
+bool ntm_tunnel_index_used(struct ntm_dev *nd, u32 index);
 void ntm_tunnel_put(struct ntm_tunnel *t);
 void ntm_tunnel_count(struct ntm_tunnel *t, unsigned int stat);
 void ntm_tunnel_stats_read(struct ntm_tunnel *t, u64 *out);
@@ -568,6 +588,54 @@ void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 			 const struct ntm_route *r);
 int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb);
 
+/* relay.c: the Relay Server fast path */
+struct ntm_relay;
+
+struct ntm_relay_params {
+	u32 id;
+	/* NEW: both legs; SET: the legs whose endpoint moves */
+	bool has_ep[2];
+	union ntm_sockaddr ep[2];
+	u32 index[2];
+	bool has_hard_bytes, has_hard_packets, has_idle;
+	u64 hard_bytes;
+	u64 hard_packets;
+	u32 idle_timeout;
+};
+
+/* A consistent copy of a session for netlink replies and events. */
+struct ntm_relay_info {
+	u32 id;
+	union ntm_sockaddr ep[2];
+	u32 index[2];
+	u64 rx_packets[2];		/* from leg i */
+	u64 rx_bytes[2];
+	u64 hard_bytes;
+	u64 hard_packets;
+	u32 idle_timeout;
+	u32 age_s;
+	u32 idle_s;
+	u64 drop_src;
+	u64 drop_tx;
+};
+
+int ntm_relay_cache_init(void);
+void ntm_relay_cache_exit(void);
+int ntm_relay_init(struct ntm_dev *nd);
+void ntm_relay_destroy(struct ntm_dev *nd);
+void ntm_relay_stop(struct ntm_dev *nd);
+int ntm_relay_create(struct ntm_dev *nd, const struct ntm_relay_params *p,
+		     u32 *conflict);
+int ntm_relay_change(struct ntm_dev *nd, struct ntm_relay *r,
+		     const struct ntm_relay_params *p, u32 *conflict);
+struct ntm_relay *ntm_relay_find_locked(struct ntm_dev *nd, u32 id);
+struct ntm_relay *ntm_relay_next_locked(struct ntm_dev *nd, u32 after);
+u32 ntm_relay_id(const struct ntm_relay *r);
+void ntm_relay_get_info(const struct ntm_relay *r, struct ntm_relay_info *i);
+void ntm_relay_remove(struct ntm_dev *nd, struct ntm_relay *r);
+void ntm_relay_remove_all(struct ntm_dev *nd);
+int ntm_relay_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb);
+
 /* acquire.c */
 void ntm_acquire_init(struct ntm_dev *nd);
 void ntm_acquire_destroy(struct ntm_dev *nd);
@@ -582,5 +650,7 @@ void ntm_event_acquire(struct ntm_dev *nd, int family, const void *dst,
 void ntm_event_endpoint(struct ntm_tunnel *t, const union ntm_sockaddr *ep);
 void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
 		       u32 reason);
+void ntm_event_relay_expired(struct ntm_dev *nd,
+			     const struct ntm_relay_info *info, u32 reason);
 
 #endif /* _NTM_INTERNAL_H */

@@ -674,6 +674,9 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 		ntm_dev_count(nd, NTM_STAT(DROP_MALFORMED), 1);
 		goto drop_nocount;
 	}
+	/* a relay forwards before the device's own tunnels look (RS role) */
+	if (READ_ONCE(nd->num_relays) && !ntm_relay_recv(nd, sk, skb))
+		return 0;
 	hdr = (struct ntm_data_hdr *)(skb->data + off);
 	counter = be64_to_cpu(hdr->counter);
 	t = ntm_rx_tunnel(nd, be32_to_cpu(hdr->receiver), false);

@@ -174,6 +174,12 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 	return ntm_tunnel_get_rcu(best);
 }
 
+/* Whether a tunnel has local index @index; under RCU, no reference. */
+bool ntm_tunnel_index_used(struct ntm_dev *nd, u32 index)
+{
+	return rhashtable_lookup(&nd->index_ht, &index, ntm_index_params);
+}
+
 /* Control-plane lookups under nd->lock: no reference taken. */
 struct ntm_tunnel *ntm_tunnel_find_index_locked(struct ntm_dev *nd, u32 idx)
 {
@@ -555,7 +561,8 @@ void ntm_tunnel_remove_all(struct ntm_dev *nd)
 
 void ntm_tunnel_count(struct ntm_tunnel *t, unsigned int stat)
 {
-	atomic64_inc(&t->drops[stat]);
+	if (likely(stat < NTM_TUNNEL_STAT_NR))
+		atomic64_inc(&t->drops[stat]);
 	ntm_dev_count(t->nd, stat, 1);
 }
 
@@ -565,7 +572,7 @@ void ntm_tunnel_stats_read(struct ntm_tunnel *t, u64 *out)
 	int cpu;
 
 	for (i = 0; i < NTM_STAT_NR; i++)
-		out[i] = atomic64_read(&t->drops[i]);
+		out[i] = i < NTM_TUNNEL_STAT_NR ? atomic64_read(&t->drops[i]) : 0;
 	for_each_possible_cpu(cpu) {
 		const struct ntm_tunnel_pcpu *s = per_cpu_ptr(t->pcpu, cpu);
 		u64 rxp, rxb, txp, txb;

@@ -223,6 +223,8 @@ void put_device_settings(nl_msg *msg, const DeviceSettings &s)
 		put_u32(msg, NTM_A_FWMARK, *s.fwmark, "NTM_A_FWMARK");
 	if (s.acquire_qlen)
 		put_u32(msg, NTM_A_ACQUIRE_QLEN, *s.acquire_qlen, "NTM_A_ACQUIRE_QLEN");
+	if (s.max_relays)
+		put_u32(msg, NTM_A_MAX_RELAYS, *s.max_relays, "NTM_A_MAX_RELAYS");
 }
 
 void put_tunnel(nl_msg *msg, const TunnelSettings &s)
@@ -289,6 +291,44 @@ void put_flag(nl_msg *msg, int attr)
 	check_put(nla_put_flag(msg, attr), "flag");
 }
 
+void put_relay(nl_msg *msg, const RelaySettings &s)
+{
+	nlattr *nest = nla_nest_start(msg, NTM_A_RELAY | NLA_F_NESTED);
+	if (nest == nullptr)
+		check_put(-1, "NTM_A_RELAY");
+	put_u32(msg, NTM_RELAY_A_ID, s.id, "NTM_RELAY_A_ID");
+	for (std::size_t i = 0; i < s.legs.size(); i++) {
+		const auto &leg = s.legs.at(i);
+		if (!leg.endpoint && !leg.index)
+			continue;
+		nlattr *ln = nla_nest_start(msg, NTM_RELAY_A_LEG | NLA_F_NESTED);
+		if (ln == nullptr)
+			check_put(-1, "NTM_RELAY_A_LEG");
+		check_put(nla_put_u8(msg, NTM_RELAY_LEG_A_SIDE, static_cast<std::uint8_t>(i + 1)),
+			  "NTM_RELAY_LEG_A_SIDE");
+		if (leg.endpoint)
+			put_bytes(msg, NTM_RELAY_LEG_A_ENDPOINT, leg.endpoint->sockaddr_bytes(),
+				  "NTM_RELAY_LEG_A_ENDPOINT");
+		if (leg.index)
+			put_u32(msg, NTM_RELAY_LEG_A_INDEX, *leg.index, "NTM_RELAY_LEG_A_INDEX");
+		check_put(nla_nest_end(msg, ln), "NTM_RELAY_A_LEG");
+	}
+	if (s.hard_bytes)
+		put_u64(msg, NTM_RELAY_A_HARD_BYTES, *s.hard_bytes, "NTM_RELAY_A_HARD_BYTES");
+	if (s.hard_packets)
+		put_u64(msg, NTM_RELAY_A_HARD_PACKETS, *s.hard_packets, "NTM_RELAY_A_HARD_PACKETS");
+	if (s.idle_timeout)
+		put_u32(msg, NTM_RELAY_A_IDLE_TIMEOUT, *s.idle_timeout, "NTM_RELAY_A_IDLE_TIMEOUT");
+	check_put(nla_nest_end(msg, nest), "NTM_A_RELAY");
+}
+
+void put_relay_id(nl_msg *msg, std::uint32_t id)
+{
+	RelaySettings s;
+	s.id = id;
+	put_relay(msg, s);
+}
+
 Stats parse_stats(AttrBytes nested)
 {
 	const AlignedAttrs aa(nested);
@@ -326,7 +366,101 @@ Device parse_device(AttrBytes attrs)
 		d.acquire_qlen = get_u32(tb[NTM_A_ACQUIRE_QLEN], "NTM_A_ACQUIRE_QLEN");
 	if (tb[NTM_A_STATS] != nullptr)
 		d.stats = parse_stats_nest(tb[NTM_A_STATS]);
+	if (tb[NTM_A_NUM_RELAYS] != nullptr)
+		d.num_relays = get_u32(tb[NTM_A_NUM_RELAYS], "NTM_A_NUM_RELAYS");
+	if (tb[NTM_A_MAX_RELAYS] != nullptr)
+		d.max_relays = get_u32(tb[NTM_A_MAX_RELAYS], "NTM_A_MAX_RELAYS");
 	return d;
+}
+
+namespace {
+
+RelayLeg parse_relay_leg(const nlattr *nest, std::uint8_t &side)
+{
+	const AlignedAttrs aa(payload(nest));
+	const auto tb = parse_table<NTM_RELAY_LEG_A_MAX>(aa.head(), aa.len());
+	RelayLeg leg;
+	side = 0;
+	if (tb[NTM_RELAY_LEG_A_SIDE] != nullptr)
+		side = get_u8(tb[NTM_RELAY_LEG_A_SIDE], "NTM_RELAY_LEG_A_SIDE");
+	if (tb[NTM_RELAY_LEG_A_ENDPOINT] == nullptr)
+		missing("NTM_RELAY_LEG_A_ENDPOINT");
+	leg.endpoint = get_endpoint(tb[NTM_RELAY_LEG_A_ENDPOINT]);
+	if (tb[NTM_RELAY_LEG_A_INDEX] != nullptr)
+		leg.index = get_u32(tb[NTM_RELAY_LEG_A_INDEX], "NTM_RELAY_LEG_A_INDEX");
+	if (tb[NTM_RELAY_LEG_A_RX_PACKETS] != nullptr)
+		leg.rx_packets = get_u64(tb[NTM_RELAY_LEG_A_RX_PACKETS], "NTM_RELAY_LEG_A_RX_PACKETS");
+	if (tb[NTM_RELAY_LEG_A_RX_BYTES] != nullptr)
+		leg.rx_bytes = get_u64(tb[NTM_RELAY_LEG_A_RX_BYTES], "NTM_RELAY_LEG_A_RX_BYTES");
+	return leg;
+}
+
+} // namespace
+
+Relay parse_relay_attrs(AttrBytes nested)
+{
+	const AlignedAttrs aa(nested);
+	const auto tb = parse_table<NTM_RELAY_A_MAX>(aa.head(), aa.len());
+	Relay r;
+	if (tb[NTM_RELAY_A_ID] == nullptr)
+		missing("NTM_RELAY_A_ID");
+	r.id = get_u32(tb[NTM_RELAY_A_ID], "NTM_RELAY_A_ID");
+	std::array<bool, 2> seen{};
+	std::size_t pos = 0;
+	const nlattr *a = nullptr;
+	int rem = 0;
+	nla_for_each_attr(a, aa.head(), aa.len(), rem)
+	{
+		if (nla_type(a) != NTM_RELAY_A_LEG)
+			continue;
+		if (pos == 2)
+			throw ProtocolError("NTM_A_RELAY has more than two legs");
+		std::uint8_t side = 0;
+		RelayLeg leg = parse_relay_leg(a, side);
+		const std::size_t i = side == 0 ? pos : static_cast<std::size_t>(side) - 1;
+		if (i >= 2 || seen.at(i))
+			throw ProtocolError("NTM_RELAY_LEG_A_SIDE " + std::to_string(side) + " is out of range or repeated");
+		seen.at(i) = true;
+		r.legs.at(i) = leg;
+		pos++;
+	}
+	if (tb[NTM_RELAY_A_HARD_BYTES] != nullptr)
+		r.hard_bytes = get_u64(tb[NTM_RELAY_A_HARD_BYTES], "NTM_RELAY_A_HARD_BYTES");
+	if (tb[NTM_RELAY_A_HARD_PACKETS] != nullptr)
+		r.hard_packets = get_u64(tb[NTM_RELAY_A_HARD_PACKETS], "NTM_RELAY_A_HARD_PACKETS");
+	if (tb[NTM_RELAY_A_IDLE_TIMEOUT] != nullptr)
+		r.idle_timeout = get_u32(tb[NTM_RELAY_A_IDLE_TIMEOUT], "NTM_RELAY_A_IDLE_TIMEOUT");
+	if (tb[NTM_RELAY_A_AGE_S] != nullptr)
+		r.age_s = get_u32(tb[NTM_RELAY_A_AGE_S], "NTM_RELAY_A_AGE_S");
+	if (tb[NTM_RELAY_A_IDLE_S] != nullptr)
+		r.idle_s = get_u32(tb[NTM_RELAY_A_IDLE_S], "NTM_RELAY_A_IDLE_S");
+	if (tb[NTM_RELAY_A_DROP_SRC] != nullptr)
+		r.drop_src = get_u64(tb[NTM_RELAY_A_DROP_SRC], "NTM_RELAY_A_DROP_SRC");
+	if (tb[NTM_RELAY_A_DROP_TX] != nullptr)
+		r.drop_tx = get_u64(tb[NTM_RELAY_A_DROP_TX], "NTM_RELAY_A_DROP_TX");
+	return r;
+}
+
+std::uint32_t parse_relays(AttrBytes attrs, const std::function<void(Relay &&)> &sink)
+{
+	const AlignedAttrs aa(attrs);
+	std::uint32_t ifindex = 0;
+	const nlattr *pos = nullptr;
+	int rem = 0;
+	nla_for_each_attr(pos, aa.head(), aa.len(), rem)
+	{
+		switch (nla_type(pos)) {
+		case NTM_A_IFINDEX:
+			ifindex = get_u32(pos, "NTM_A_IFINDEX");
+			break;
+		case NTM_A_RELAY:
+			sink(parse_relay_attrs(payload(pos)));
+			break;
+		default:
+			break;
+		}
+	}
+	return ifindex;
 }
 
 Tunnel parse_tunnel_attrs(AttrBytes nested)
@@ -409,7 +543,8 @@ std::uint32_t parse_tunnels(AttrBytes attrs, const std::function<void(Tunnel &&)
 
 std::optional<Event> parse_event(std::uint8_t cmd, AttrBytes attrs)
 {
-	if (cmd != NTM_CMD_EVENT_ACQUIRE && cmd != NTM_CMD_EVENT_ENDPOINT && cmd != NTM_CMD_EVENT_EXPIRED)
+	if (cmd != NTM_CMD_EVENT_ACQUIRE && cmd != NTM_CMD_EVENT_ENDPOINT && cmd != NTM_CMD_EVENT_EXPIRED &&
+	    cmd != NTM_CMD_EVENT_RELAY_EXPIRED)
 		return std::nullopt;
 
 	const AlignedAttrs aa(attrs);
@@ -425,6 +560,15 @@ std::optional<Event> parse_event(std::uint8_t cmd, AttrBytes attrs)
 			missing("NTM_A_INNER_SRC");
 		return AcquireEvent{ifindex, get_address(tb[NTM_A_INNER_DST], "NTM_A_INNER_DST"),
 				    get_address(tb[NTM_A_INNER_SRC], "NTM_A_INNER_SRC")};
+	}
+
+	if (cmd == NTM_CMD_EVENT_RELAY_EXPIRED) {
+		if (tb[NTM_A_RELAY] == nullptr)
+			missing("NTM_A_RELAY");
+		std::uint32_t reason = 0;
+		if (tb[NTM_A_REASON] != nullptr)
+			reason = get_u32(tb[NTM_A_REASON], "NTM_A_REASON");
+		return RelayExpiredEvent{ifindex, parse_relay_attrs(payload(tb[NTM_A_RELAY])), reason};
 	}
 
 	if (tb[NTM_A_TUNNEL] == nullptr)

@@ -47,6 +47,8 @@ void to_json(json &j, const Device &d)
 		{"num_tunnels", d.num_tunnels},
 		{"acquire_qlen", d.acquire_qlen},
 		{"stats", d.stats},
+		{"num_relays", d.num_relays},
+		{"max_relays", d.max_relays},
 	};
 }
 
@@ -88,6 +90,31 @@ void to_json(json &j, const Tunnel &t)
 	};
 }
 
+void to_json(json &j, const RelayLeg &l)
+{
+	j = json{
+		{"endpoint", l.endpoint},
+		{"index", l.index},
+		{"rx_packets", l.rx_packets},
+		{"rx_bytes", l.rx_bytes},
+	};
+}
+
+void to_json(json &j, const Relay &r)
+{
+	j = json{
+		{"id", r.id},
+		{"legs", json::array({r.legs[0], r.legs[1]})},
+		{"hard_bytes", r.hard_bytes},
+		{"hard_packets", r.hard_packets},
+		{"idle_timeout", r.idle_timeout},
+		{"age_s", r.age_s},
+		{"idle_s", r.idle_s},
+		{"drop_src", r.drop_src},
+		{"drop_tx", r.drop_tx},
+	};
+}
+
 std::string json_dump(const json &j)
 {
 	return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -104,6 +131,11 @@ json event_to_json(const Event &ev, const std::string &ifname)
 				return json{{"event", "endpoint"},
 					    {"local_index", e.local_index},
 					    {"endpoint", e.endpoint}};
+			} else if constexpr (std::is_same_v<T, RelayExpiredEvent>) {
+				return json{{"event", "relay_expired"},
+					    {"relay", e.relay},
+					    {"reason", expire_reason_name(e.reason)},
+					    {"reason_code", e.reason}};
 			} else {
 				return json{{"event", "expired"},
 					    {"local_index", e.local_index},

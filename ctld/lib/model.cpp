@@ -274,6 +274,8 @@ std::string expire_reason_name(std::uint32_t reason)
 		return "hard-bytes";
 	case NTM_EXPIRE_HARD_PACKETS:
 		return "hard-packets";
+	case NTM_EXPIRE_IDLE:
+		return "idle";
 	case NTM_EXPIRE_SOFT_TIME:
 		return "soft-time";
 	case NTM_EXPIRE_SOFT_BYTES:
@@ -350,6 +352,8 @@ std::uint32_t event_ifindex(const Event &ev) noexcept
 		return e->ifindex;
 	if (const auto *x = std::get_if<ExpiredEvent>(&ev))
 		return x->ifindex;
+	if (const auto *r = std::get_if<RelayExpiredEvent>(&ev))
+		return r->ifindex;
 	return 0;
 }
 

@@ -119,4 +119,54 @@ void dump_tunnels(GenlSocket &gs, const DeviceRef &dev, const std::function<void
 	gs.dump(msg, "dump tunnels" + on(dev), [&sink](const GenlReply &r) { (void)parse_tunnels(r.attrs, sink); });
 }
 
+void new_relay(GenlSocket &gs, const DeviceRef &dev, const RelaySettings &s)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_NEW_RELAY, dev);
+	put_relay(msg.get(), s);
+	gs.request(msg, "add relay " + std::to_string(s.id) + on(dev));
+}
+
+void set_relay(GenlSocket &gs, const DeviceRef &dev, const RelaySettings &s)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_SET_RELAY, dev);
+	put_relay(msg.get(), s);
+	gs.request(msg, "set relay " + std::to_string(s.id) + on(dev));
+}
+
+void del_relay(GenlSocket &gs, const DeviceRef &dev, std::uint32_t id)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_DEL_RELAY, dev);
+	put_relay_id(msg.get(), id);
+	gs.request(msg, "delete relay " + std::to_string(id) + on(dev));
+}
+
+void flush_relays(GenlSocket &gs, const DeviceRef &dev)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_DEL_RELAY, dev);
+	put_flag(msg.get(), NTM_A_FLUSH);
+	gs.request(msg, "flush relays" + on(dev));
+}
+
+Relay get_relay(GenlSocket &gs, const DeviceRef &dev, std::uint32_t id)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_RELAY, dev);
+	put_relay_id(msg.get(), id);
+	std::optional<Relay> r;
+	gs.request(msg, "get relay " + std::to_string(id) + on(dev), [&r](const GenlReply &rep) {
+		(void)parse_relays(rep.attrs, [&r](Relay &&x) {
+			if (!r)
+				r = x;
+		});
+	});
+	if (!r)
+		throw ProtocolError("no NTM_A_RELAY in the reply to NTM_CMD_GET_RELAY");
+	return *r;
+}
+
+void dump_relays(GenlSocket &gs, const DeviceRef &dev, const std::function<void(Relay &&)> &sink)
+{
+	const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_RELAY, dev, NLM_F_DUMP);
+	gs.dump(msg, "dump relays" + on(dev), [&sink](const GenlReply &r) { (void)parse_relays(r.attrs, sink); });
+}
+
 } // namespace ntm

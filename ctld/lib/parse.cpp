@@ -527,6 +527,43 @@ void check_tunnel(const TunnelSettings &s, TunnelRequest what)
 	check_soft_hard("soft-packets", s.soft_packets, "hard-packets", s.hard_packets);
 }
 
+void check_relay(const RelaySettings &s, RelayRequest what)
+{
+	if (s.id == 0)
+		throw UsageError("the relay id is required (1..2^32-1)");
+	if (s.idle_timeout && *s.idle_timeout > NTM_RELAY_IDLE_MAX)
+		throw UsageError("idle timeout " + std::to_string(*s.idle_timeout) + " is above " +
+				 std::to_string(NTM_RELAY_IDLE_MAX) + " seconds (a week)");
+	bool any_leg = false;
+	for (std::size_t i = 0; i < s.legs.size(); i++) {
+		const auto &leg = s.legs.at(i);
+		const std::string name = "leg " + std::to_string(i + 1);
+		if (what == RelayRequest::create) {
+			if (!leg.endpoint)
+				throw UsageError(name + ": the endpoint is required");
+			if (!leg.index || *leg.index == 0)
+				throw UsageError(name + ": the receiver index is required (1..2^32-1)");
+		} else if (leg.index) {
+			throw UsageError(name + ": a leg's index cannot change (add a new relay session)");
+		}
+		if (leg.endpoint) {
+			any_leg = true;
+			const auto a = leg.endpoint->address();
+			if (a.is_v6() && a.bytes()[0] == 0xfe && (a.bytes()[1] & 0xc0) == 0x80)
+				throw UsageError(name + ": link-local endpoint " + leg.endpoint->to_string() +
+						 " cannot be a relay leg");
+		}
+	}
+	if (what == RelayRequest::create) {
+		if (*s.legs[0].endpoint == *s.legs[1].endpoint && *s.legs[0].index == *s.legs[1].index)
+			throw UsageError("both legs have the same endpoint and index: the relay could not tell "
+					 "their messages apart");
+	} else if (!any_leg && !s.hard_bytes && !s.hard_packets && !s.idle_timeout) {
+		throw UsageError("nothing to change (give a leg endpoint, --hard-bytes, --hard-packets or "
+				 "--idle-timeout)");
+	}
+}
+
 std::string parse_ifname(std::string_view s)
 {
 	if (s.empty() || s.size() >= IFNAMSIZ)

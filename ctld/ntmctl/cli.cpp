@@ -34,6 +34,16 @@ void check_tunnel(const ntm::TunnelSettings &t, ntm::TunnelRequest what, const c
 	}
 }
 
+/* check_relay() with the command in front of its message */
+void check_relay(const ntm::RelaySettings &r, ntm::RelayRequest what, const char *cmd)
+{
+	try {
+		ntm::check_relay(r, what);
+	} catch (const ntm::UsageError &e) {
+		throw ntm::UsageError(std::string(cmd) + ": " + e.what());
+	}
+}
+
 void wipe_results(const CLI::Option *o) noexcept
 {
 	if (o == nullptr)
@@ -110,6 +120,11 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 				 ->type_name("on|off");
 	o_.acquire = device_set_->add_option("--acquire", v_.acquire, "Queue and report unknown destinations")
 			     ->type_name("on|off");
+	o_.max_relays = device_set_
+				->add_option("--max-relays", v_.max_relays,
+					     "Relay sessions the device accepts at most (0.." +
+						     std::to_string(NTM_RELAY_MAX_LIMIT) + ")")
+				->type_name("N");
 
 	tunnel_ = app_.add_subcommand("tunnel", "Add, change, delete or show tunnels");
 	tunnel_->require_subcommand(1);
@@ -201,7 +216,38 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	o_.show_index =
 		tunnel_show_->add_option("--local-index,--spi-in", v_.local_index, "Only this tunnel")->type_name("N");
 
-	monitor_ = app_.add_subcommand("monitor", "Print kernel events (acquire, endpoint, expired)");
+	relay_ = app_.add_subcommand("relay", "Add, change, delete or show relay sessions (Relay Server)");
+	relay_->require_subcommand(1);
+	relay_add_ = relay_->add_subcommand("add", "Add a relay session joining two legs");
+	relay_add_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
+	relay_add_->add_option("--id", v_.relay_id, "Session id (1..2^32-1), unique per device")
+		->type_name("N")
+		->required();
+	o_.relay_add = add_relay_options(relay_add_, true);
+	relay_add_->add_option("--index1", v_.index1, "Receiver index the node of leg 1 chose")
+		->type_name("N")
+		->required();
+	relay_add_->add_option("--index2", v_.index2, "Receiver index the node of leg 2 chose")
+		->type_name("N")
+		->required();
+
+	relay_set_ = relay_->add_subcommand("set", "Move a leg (after the node moved) or change limits");
+	relay_set_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
+	relay_set_->add_option("--id", v_.relay_id, "The session")->type_name("N")->required();
+	o_.relay_set = add_relay_options(relay_set_, false);
+
+	relay_del_ = relay_->add_subcommand("del", "Delete a relay session");
+	relay_del_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
+	relay_del_->add_option("--id", v_.relay_id, "The session")->type_name("N")->required();
+
+	relay_flush_ = relay_->add_subcommand("flush", "Delete every relay session of a device");
+	relay_flush_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
+
+	relay_show_ = relay_->add_subcommand("show", "List the relay sessions of a device");
+	relay_show_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
+	o_.relay_show_id = relay_show_->add_option("--id", v_.relay_id, "Only this session")->type_name("N");
+
+	monitor_ = app_.add_subcommand("monitor", "Print kernel events (acquire, endpoint, expired, relay-expired)");
 	o_.count = monitor_->add_option("--count", v_.count, "Exit after N events")->type_name("N");
 	o_.timeout = monitor_->add_option("--timeout", v_.timeout, "Exit after SEC seconds")->type_name("SEC");
 
@@ -316,6 +362,47 @@ void Cli::read_limits(const LimitOpts &lo, ntm::TunnelSettings &t) const
 		t.hard_packets = ntm::parse_amount(v_.hard_packets, "--hard-packets");
 }
 
+Cli::RelayOpts Cli::add_relay_options(CLI::App *cmd, bool create)
+{
+	RelayOpts ro;
+	ro.leg1 = cmd->add_option("--leg1", v_.leg1,
+				  create ? "Endpoint of leg 1: A.B.C.D:PORT or [IPV6]:PORT"
+					 : "New endpoint of leg 1 (the node moved there)")
+			  ->type_name("EP");
+	ro.leg2 = cmd->add_option("--leg2", v_.leg2, create ? "Endpoint of leg 2" : "New endpoint of leg 2")
+			  ->type_name("EP");
+	if (create) {
+		ro.leg1->required();
+		ro.leg2->required();
+	}
+	ro.hard_bytes = cmd->add_option("--hard-bytes", v_.hard_bytes,
+					"Bytes (both directions) until the session is removed (0: none); K/M/G/T")
+				->type_name("N");
+	ro.hard_packets =
+		cmd->add_option("--hard-packets", v_.hard_packets, "Datagrams (both directions) until removal (0: none)")
+			->type_name("N");
+	ro.idle = cmd->add_option("--idle-timeout", v_.idle_timeout,
+				  "Seconds without a datagram until removal (0: none, at most " +
+					  std::to_string(NTM_RELAY_IDLE_MAX) + ")")
+			  ->type_name("SEC");
+	return ro;
+}
+
+void Cli::read_relay(const RelayOpts &ro, ntm::RelaySettings &r) const
+{
+	r.id = ntm::parse_u32(v_.relay_id, "--id", 1);
+	if (given(ro.leg1))
+		r.legs[0].endpoint = ntm::parse_endpoint(v_.leg1);
+	if (given(ro.leg2))
+		r.legs[1].endpoint = ntm::parse_endpoint(v_.leg2);
+	if (given(ro.hard_bytes))
+		r.hard_bytes = ntm::parse_amount(v_.hard_bytes, "--hard-bytes");
+	if (given(ro.hard_packets))
+		r.hard_packets = ntm::parse_amount(v_.hard_packets, "--hard-packets");
+	if (given(ro.idle))
+		r.idle_timeout = ntm::parse_u32(v_.idle_timeout, "--idle-timeout", 0, NTM_RELAY_IDLE_MAX);
+}
+
 void Cli::wipe_secrets() noexcept
 {
 	ntm::secure_wipe(v_.key);
@@ -383,9 +470,11 @@ Invocation Cli::build() const
 			c.roaming = ntm::parse_on_off(v_.roaming, "--roaming");
 		if (given(o_.acquire))
 			c.acquire = ntm::parse_on_off(v_.acquire, "--acquire");
-		if (!c.fwmark && !c.acquire_qlen && !c.roaming && !c.acquire)
-			throw ntm::UsageError("device set: nothing to change (give --fwmark, --acquire-qlen, --roaming "
-					      "or --acquire)");
+		if (given(o_.max_relays))
+			c.max_relays = ntm::parse_u32(v_.max_relays, "--max-relays", 0, NTM_RELAY_MAX_LIMIT);
+		if (!c.fwmark && !c.acquire_qlen && !c.roaming && !c.acquire && !c.max_relays)
+			throw ntm::UsageError("device set: nothing to change (give --fwmark, --acquire-qlen, --roaming, "
+					      "--acquire or --max-relays)");
 		inv.cmd = std::move(c);
 	} else if (tunnel_add_->parsed()) {
 		TunnelAddCmd c;
@@ -468,6 +557,30 @@ Invocation Cli::build() const
 		c.dev = dev_name(v_.dev);
 		if (given(o_.show_index))
 			c.local_index = local_index(v_.local_index);
+		inv.cmd = std::move(c);
+	} else if (relay_add_->parsed()) {
+		RelayAddCmd c;
+		c.dev = dev_name(v_.dev);
+		read_relay(o_.relay_add, c.relay);
+		c.relay.legs[0].index = ntm::parse_u32(v_.index1, "--index1", 1);
+		c.relay.legs[1].index = ntm::parse_u32(v_.index2, "--index2", 1);
+		check_relay(c.relay, ntm::RelayRequest::create, "relay add");
+		inv.cmd = std::move(c);
+	} else if (relay_set_->parsed()) {
+		RelaySetCmd c;
+		c.dev = dev_name(v_.dev);
+		read_relay(o_.relay_set, c.relay);
+		check_relay(c.relay, ntm::RelayRequest::change, "relay set");
+		inv.cmd = std::move(c);
+	} else if (relay_del_->parsed()) {
+		inv.cmd = RelayDelCmd{dev_name(v_.dev), ntm::parse_u32(v_.relay_id, "--id", 1)};
+	} else if (relay_flush_->parsed()) {
+		inv.cmd = RelayFlushCmd{dev_name(v_.dev)};
+	} else if (relay_show_->parsed()) {
+		RelayShowCmd c;
+		c.dev = dev_name(v_.dev);
+		if (given(o_.relay_show_id))
+			c.id = ntm::parse_u32(v_.relay_id, "--id", 1);
 		inv.cmd = std::move(c);
 	} else if (monitor_->parsed()) {
 		MonitorCmd c;

@@ -31,6 +31,7 @@ struct DeviceSetCmd {
 	std::optional<std::uint32_t> acquire_qlen;
 	std::optional<bool> roaming;
 	std::optional<bool> acquire;
+	std::optional<std::uint32_t> max_relays;
 };
 struct TunnelAddCmd {
 	std::string dev;
@@ -51,6 +52,25 @@ struct TunnelFlushCmd {
 struct TunnelShowCmd {
 	std::string dev;
 	std::optional<std::uint32_t> local_index;
+};
+struct RelayAddCmd {
+	std::string dev;
+	ntm::RelaySettings relay; /* checked by ntm::check_relay() */
+};
+struct RelaySetCmd {
+	std::string dev;
+	ntm::RelaySettings relay;
+};
+struct RelayDelCmd {
+	std::string dev;
+	std::uint32_t id = 0;
+};
+struct RelayFlushCmd {
+	std::string dev;
+};
+struct RelayShowCmd {
+	std::string dev;
+	std::optional<std::uint32_t> id;
 };
 struct MonitorCmd {
 	std::optional<std::uint64_t> count;
@@ -102,7 +122,8 @@ struct IkeCmd {
 
 using Command = std::variant<ShowCmd, DeviceShowCmd, DeviceSetCmd, TunnelAddCmd, TunnelSetCmd, TunnelDelCmd,
 			     TunnelFlushCmd, TunnelShowCmd, MonitorCmd, BatchCmd, AccountAddCmd, AccountDelCmd,
-			     AccountListCmd, DcNodesCmd, DcKeysCmd, StatusCmd, IkeCmd>;
+			     AccountListCmd, DcNodesCmd, DcKeysCmd, StatusCmd, IkeCmd, RelayAddCmd, RelaySetCmd,
+			     RelayDelCmd, RelayFlushCmd, RelayShowCmd>;
 
 /** Default of --config. */
 inline constexpr const char *kDefaultConfig = "/etc/ntm/ntmd.toml";
@@ -152,6 +173,7 @@ private:
 		std::string config, db, name, fqdn, password_file, kdf_cost, socket;
 		bool ike_child = false;
 		bool password_stdin = false, certificate = false;
+		std::string max_relays, relay_id, leg1, leg2, index1, index2, idle_timeout;
 	};
 
 	/* --soft-lifetime and the byte and packet limits of tunnel add / set */
@@ -164,6 +186,13 @@ private:
 	void wipe_secrets() noexcept;
 	LimitOpts add_limit_options(CLI::App *cmd);
 	void read_limits(const LimitOpts &lo, ntm::TunnelSettings &t) const;
+	/* --hard-bytes, --hard-packets, --idle-timeout of relay add / set */
+	struct RelayOpts {
+		CLI::Option *leg1 = nullptr, *leg2 = nullptr, *hard_bytes = nullptr, *hard_packets = nullptr,
+			    *idle = nullptr;
+	};
+	RelayOpts add_relay_options(CLI::App *cmd, bool create);
+	void read_relay(const RelayOpts &ro, ntm::RelaySettings &r) const;
 
 	CLI::App app_;
 	Values v_;
@@ -173,6 +202,8 @@ private:
 	CLI::App *tunnel_ = nullptr, *tunnel_add_ = nullptr, *tunnel_set_ = nullptr, *tunnel_del_ = nullptr,
 		 *tunnel_flush_ = nullptr, *tunnel_show_ = nullptr;
 	CLI::App *monitor_ = nullptr, *batch_ = nullptr;
+	CLI::App *relay_ = nullptr, *relay_add_ = nullptr, *relay_set_ = nullptr, *relay_del_ = nullptr,
+		 *relay_flush_ = nullptr, *relay_show_ = nullptr;
 	CLI::App *account_ = nullptr, *account_add_ = nullptr, *account_del_ = nullptr, *account_list_ = nullptr;
 	CLI::App *dc_ = nullptr, *dc_nodes_ = nullptr, *dc_keys_ = nullptr, *status_ = nullptr;
 	CLI::App *ike_ = nullptr, *ike_list_ = nullptr, *ike_initiate_ = nullptr, *ike_terminate_ = nullptr,
@@ -189,6 +220,8 @@ private:
 		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr;
 		LimitOpts set_limits;
 		CLI::Option *show_index = nullptr;
+		CLI::Option *max_relays = nullptr, *relay_show_id = nullptr;
+		RelayOpts relay_add, relay_set;
 		CLI::Option *count = nullptr, *timeout = nullptr;
 		CLI::Option *config = nullptr, *password_file = nullptr, *kdf_cost = nullptr, *socket = nullptr;
 		std::vector<CLI::Option *> ike_socket; /* --socket of each ike command */

@@ -111,6 +111,7 @@ int cmd_device_set(Context &ctx, const DeviceSetCmd &c)
 	ntm::DeviceSettings s;
 	s.fwmark = c.fwmark;
 	s.acquire_qlen = c.acquire_qlen;
+	s.max_relays = c.max_relays;
 	if (c.roaming || c.acquire) {
 		/* NTM_A_FLAGS replaces the whole word: change only our bits */
 		std::uint32_t flags = ntm::get_device(ctx.genl(), ref).flags;
@@ -183,6 +184,43 @@ int cmd_tunnel_show(Context &ctx, const TunnelShowCmd &c, bool as_json)
 			start();
 			emit(t);
 		});
+		start();
+	}
+	if (as_json)
+		fmt::print(out, "]\n");
+	return kExitOk;
+}
+
+/* ---- relay ---- */
+
+int cmd_relay_show(Context &ctx, const RelayShowCmd &c, bool as_json)
+{
+	const auto ref = DeviceRef::by_name(c.dev);
+	std::FILE *out = ctx.out();
+	bool first = true;
+	bool started = false;
+	auto start = [&] {
+		if (started)
+			return;
+		started = true;
+		if (as_json)
+			fmt::print(out, "[");
+		else
+			print_relay_header(out);
+	};
+	auto emit = [&](const ntm::Relay &r) {
+		start();
+		if (as_json)
+			fmt::print(out, "{}{}", first ? "" : ",\n", ntm::json_dump(json(r)));
+		else
+			print_relay_row(out, r);
+		first = false;
+	};
+	if (c.id) {
+		emit(ntm::get_relay(ctx.genl(), ref, *c.id));
+	} else {
+		/* streamed like tunnel show: errors before the first leave stdout untouched */
+		ntm::dump_relays(ctx.genl(), ref, [&](ntm::Relay &&r) { emit(r); });
 		start();
 	}
 	if (as_json)
@@ -870,6 +908,20 @@ int execute(Context &ctx, Cli &cli, const Invocation &inv)
 				return cmd_dc_keys(ctx, c, inv.config, j);
 			else if constexpr (std::is_same_v<T, IkeCmd>)
 				return cmd_ike(ctx, c, inv.config, j);
+			else if constexpr (std::is_same_v<T, RelayAddCmd>) {
+				ntm::new_relay(ctx.genl(), DeviceRef::by_name(c.dev), c.relay);
+				return kExitOk;
+			} else if constexpr (std::is_same_v<T, RelaySetCmd>) {
+				ntm::set_relay(ctx.genl(), DeviceRef::by_name(c.dev), c.relay);
+				return kExitOk;
+			} else if constexpr (std::is_same_v<T, RelayDelCmd>) {
+				ntm::del_relay(ctx.genl(), DeviceRef::by_name(c.dev), c.id);
+				return kExitOk;
+			} else if constexpr (std::is_same_v<T, RelayFlushCmd>) {
+				ntm::flush_relays(ctx.genl(), DeviceRef::by_name(c.dev));
+				return kExitOk;
+			} else if constexpr (std::is_same_v<T, RelayShowCmd>)
+				return cmd_relay_show(ctx, c, j);
 			else
 				return cmd_status(ctx, c, inv.config, j);
 		},

@@ -202,6 +202,8 @@ void print_device(std::FILE *out, const ntm::Device &d)
 		fmt::print(out, "  fwmark: {:#x}\n", d.fwmark);
 	fmt::print(out, "  acquire queue: {} packets\n", d.acquire_qlen);
 	fmt::print(out, "  tunnels: {}\n", d.num_tunnels);
+	if (d.num_relays != 0)
+		fmt::print(out, "  relay sessions: {} (at most {})\n", d.num_relays, d.max_relays);
 	const auto &s = d.stats;
 	if (s.get(NTM_STAT_A_RX_BYTES) != 0 || s.get(NTM_STAT_A_TX_BYTES) != 0)
 		fmt::print(out, "  transfer: {} received, {} sent\n", ntm::format_bytes(s.get(NTM_STAT_A_RX_BYTES)),
@@ -270,6 +272,24 @@ void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
 		fmt::print(out, "  drops: {}\n", drops);
 	if (!other.empty())
 		fmt::print(out, "  events: {}\n", other);
+}
+
+void print_relay_header(std::FILE *out)
+{
+	fmt::print(out, "{:<10} {:<28} {:<10} {:<28} {:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {}\n", "ID", "LEG1",
+		   "INDEX1", "LEG2", "INDEX2", "RX1-PKTS", "RX2-PKTS", "DROP-SRC", "AGE", "IDLE", "LIMITS");
+}
+
+void print_relay_row(std::FILE *out, const ntm::Relay &r)
+{
+	std::string lim = limits_text(0, r.hard_bytes, true);
+	if (r.hard_packets != 0)
+		lim += (lim.empty() ? "" : ", ") + std::to_string(r.hard_packets) + " packets";
+	if (r.idle_timeout != 0)
+		lim += (lim.empty() ? "" : ", ") + fmt::format("idle {}s", r.idle_timeout);
+	fmt::print(out, "{:<10} {:<28} {:<10} {:<28} {:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {}\n", r.id,
+		   r.legs[0].endpoint.to_string(), r.legs[0].index, r.legs[1].endpoint.to_string(), r.legs[1].index,
+		   r.legs[0].rx_packets, r.legs[1].rx_packets, r.drop_src, r.age_s, r.idle_s, lim.empty() ? "-" : lim);
 }
 
 void print_tunnel_header(std::FILE *out)

@@ -25,6 +25,10 @@ void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns);
 void print_tunnel_header(std::FILE *out);
 void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns);
 
+/** The table of relay show: header, then one row per session. */
+void print_relay_header(std::FILE *out);
+void print_relay_row(std::FILE *out, const ntm::Relay &r);
+
 /** "3 seconds ago", "never", for the last rx time. */
 std::string latest_rx(std::uint64_t last_rx_ns, std::uint64_t now_ns);
 

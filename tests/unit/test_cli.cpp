@@ -423,3 +423,67 @@ TEST(Cli, EspHelp)
 	      "--tx-counter", "--soft-lifetime", "--soft-bytes", "--hard-bytes", "--soft-packets", "--hard-packets"})
 		EXPECT_NE(h.find(opt), std::string::npos) << opt;
 }
+
+TEST(Cli, RelayAdd)
+{
+	Cli cli;
+	const std::string base = "relay add ntm0 --id 7 --leg1 192.0.2.1:51820 --index1 1001 --leg2 "
+				 "[2001:db8::2]:51820 --index2 2002";
+	const auto add = as<ntmctl::RelayAddCmd>(
+		parse(cli, base + " --hard-bytes 1G --hard-packets 1000 --idle-timeout 60"));
+	EXPECT_EQ(add.dev, "ntm0");
+	const auto &r = add.relay;
+	EXPECT_EQ(r.id, 7U);
+	EXPECT_EQ(r.legs[0].endpoint->to_string(), "192.0.2.1:51820");
+	EXPECT_EQ(r.legs[1].endpoint->to_string(), "[2001:db8::2]:51820");
+	EXPECT_EQ(r.legs[0].index, 1001U);
+	EXPECT_EQ(r.legs[1].index, 2002U);
+	EXPECT_EQ(r.hard_bytes, 1ULL << 30);
+	EXPECT_EQ(r.hard_packets, 1000U);
+	EXPECT_EQ(r.idle_timeout, 60U);
+	/* nothing of the previous line leaks into this one */
+	const auto plain = as<ntmctl::RelayAddCmd>(parse(cli, base));
+	EXPECT_FALSE(plain.relay.hard_bytes);
+	EXPECT_FALSE(plain.relay.idle_timeout);
+}
+
+TEST(Cli, RelayErrors)
+{
+	Cli cli;
+	const std::string leg1 = "--leg1 192.0.2.1:1 --index1 1";
+	const std::string leg2 = " --leg2 192.0.2.2:1 --index2 2";
+	EXPECT_THROW(parse(cli, "relay add ntm0 " + leg1 + leg2), CLI::ParseError); /* no --id */
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 " + leg1), CLI::ParseError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 0 " + leg1 + leg2), UsageError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 --leg1 192.0.2.1:1 --index1 0" + leg2), UsageError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 --leg1 192.0.2.1 --index1 1" + leg2), UsageError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 --leg1 [fe80::1]:5 --index1 1" + leg2), UsageError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 " + leg1 + " --leg2 192.0.2.1:1 --index2 1"), UsageError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 " + leg1 + leg2 + " --idle-timeout 604801"), UsageError);
+	EXPECT_THROW(parse(cli, "relay add ntm0 --id 1 " + leg1 + leg2 + " --hard-packets lots"), UsageError);
+	EXPECT_THROW(parse(cli, "relay set ntm0 --id 1"), UsageError); /* nothing to change */
+	EXPECT_THROW(parse(cli, "relay set ntm0 --id 1 --index1 5"), CLI::ParseError);
+	EXPECT_THROW(parse(cli, "relay del ntm0"), CLI::ParseError);
+	EXPECT_THROW(parse(cli, "relay show ntm0 --id x"), UsageError);
+	EXPECT_THROW(parse(cli, "relay"), CLI::ParseError);
+	EXPECT_THROW(parse(cli, "device set ntm0 --max-relays 16777217"), UsageError);
+}
+
+TEST(Cli, RelayOthers)
+{
+	Cli cli;
+	const auto set = as<ntmctl::RelaySetCmd>(parse(cli, "relay set ntm0 --id 3 --leg2 192.0.2.3:51820"));
+	EXPECT_EQ(set.relay.id, 3U);
+	EXPECT_FALSE(set.relay.legs[0].endpoint);
+	EXPECT_EQ(set.relay.legs[1].endpoint->to_string(), "192.0.2.3:51820");
+	EXPECT_FALSE(set.relay.legs[1].index);
+	const auto lim = as<ntmctl::RelaySetCmd>(parse(cli, "relay set ntm0 --id 3 --hard-packets 0"));
+	EXPECT_EQ(lim.relay.hard_packets, 0U);
+	EXPECT_EQ(as<ntmctl::RelayDelCmd>(parse(cli, "relay del ntm0 --id 9")).id, 9U);
+	EXPECT_EQ(as<ntmctl::RelayFlushCmd>(parse(cli, "relay flush ntm0")).dev, "ntm0");
+	auto inv = parse(cli, "-j relay show ntm0 --id 4");
+	EXPECT_TRUE(inv.json);
+	EXPECT_EQ(as<ntmctl::RelayShowCmd>(inv).id, 4U);
+	EXPECT_FALSE(as<ntmctl::RelayShowCmd>(parse(cli, "relay show ntm0")).id);
+	EXPECT_EQ(as<ntmctl::DeviceSetCmd>(parse(cli, "device set ntm0 --max-relays 5")).max_relays, 5U);
+}

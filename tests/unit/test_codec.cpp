@@ -9,6 +9,8 @@
 
 #include <array>
 #include <cstring>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -497,4 +499,273 @@ TEST(CodecMalformed, TruncatedStream)
 			EXPECT_LT(cut, 8U);
 		}
 	}
+}
+
+/* ---- relay sessions ---- */
+
+namespace {
+
+ntm::RelaySettings full_relay()
+{
+	ntm::RelaySettings s;
+	s.id = 42;
+	s.legs[0].endpoint = ntm::parse_endpoint("192.0.2.1:51820");
+	s.legs[0].index = 1001;
+	s.legs[1].endpoint = ntm::parse_endpoint("[2001:db8::2]:51821");
+	s.legs[1].index = 2002;
+	s.hard_bytes = 1ULL << 40;
+	s.hard_packets = 5000;
+	s.idle_timeout = 30;
+	return s;
+}
+
+/* One NTM_A_RELAY laid out as relay.c/netlink.c send it. */
+void put_relay_nest(AttrWriter &w, std::uint32_t id, bool with_side = true, int extra_legs = 0)
+{
+	const auto nest = w.nest_start(NTM_A_RELAY);
+	w.put_u32(NTM_RELAY_A_ID, id);
+	const std::array<const char *, 3> eps{"192.0.2.1:51820", "[2001:db8::2]:51821", "192.0.2.9:1"};
+	for (int i = 0; i < 2 + extra_legs; i++) {
+		const auto leg = w.nest_start(NTM_RELAY_A_LEG);
+		if (with_side) {
+			const auto side = static_cast<std::uint8_t>(i + 1);
+			w.put_raw(NTM_RELAY_LEG_A_SIDE, &side, 1);
+		}
+		w.put(NTM_RELAY_LEG_A_ENDPOINT,
+		      ntm::parse_endpoint(eps.at(static_cast<std::size_t>(i))).sockaddr_bytes());
+		w.put_u32(NTM_RELAY_LEG_A_INDEX, 1001U + 1001U * static_cast<std::uint32_t>(i));
+		w.put_u64_64bit(NTM_RELAY_LEG_A_RX_PACKETS, 10U + static_cast<std::uint64_t>(i), NTM_RELAY_LEG_A_PAD);
+		w.put_u64_64bit(NTM_RELAY_LEG_A_RX_BYTES, 1000U + static_cast<std::uint64_t>(i), NTM_RELAY_LEG_A_PAD);
+		w.nest_end(leg);
+	}
+	w.put_u64_64bit(NTM_RELAY_A_HARD_BYTES, 0, NTM_RELAY_A_PAD);
+	w.put_u64_64bit(NTM_RELAY_A_HARD_PACKETS, 500, NTM_RELAY_A_PAD);
+	w.put_u32(NTM_RELAY_A_IDLE_TIMEOUT, 60);
+	w.put_u32(NTM_RELAY_A_AGE_S, 7);
+	w.put_u32(NTM_RELAY_A_IDLE_S, 2);
+	w.put_u64_64bit(NTM_RELAY_A_DROP_SRC, 3, NTM_RELAY_A_PAD);
+	w.put_u64_64bit(NTM_RELAY_A_DROP_TX, 4, NTM_RELAY_A_PAD);
+	w.nest_end(nest);
+}
+
+} // namespace
+
+TEST(CodecRelay, RequestLayout)
+{
+	auto msg = genl_msg(NTM_CMD_NEW_RELAY);
+	ntm::put_device_ref(msg.get(), ntm::DeviceRef::by_name("ntm0"));
+	ntm::put_relay(msg.get(), full_relay());
+	auto tb = table<NTM_A_MAX>(attrs_of(msg));
+	ASSERT_NE(tb[NTM_A_RELAY], nullptr);
+	EXPECT_NE(tb[NTM_A_RELAY]->nla_type & NLA_F_NESTED, 0);
+	auto r = table<NTM_RELAY_A_MAX>(payload(tb[NTM_A_RELAY]));
+	EXPECT_EQ(nla_get_u32(r[NTM_RELAY_A_ID]), 42U);
+	EXPECT_EQ(nla_get_u64(r[NTM_RELAY_A_HARD_BYTES]), 1ULL << 40);
+	EXPECT_EQ(nla_get_u64(r[NTM_RELAY_A_HARD_PACKETS]), 5000U);
+	EXPECT_EQ(nla_get_u32(r[NTM_RELAY_A_IDLE_TIMEOUT]), 30U);
+	/* both legs, in order, each nested and naming its side */
+	std::vector<std::pair<int, std::uint32_t>> legs;
+	const nlattr *pos = nullptr;
+	int rem = 0;
+	const auto p = payload(tb[NTM_A_RELAY]);
+	// NOLINTNEXTLINE
+	nla_for_each_attr(pos, reinterpret_cast<nlattr *>(const_cast<std::uint8_t *>(p.data())),
+			  static_cast<int>(p.size()), rem)
+	{
+		if (nla_type(pos) != NTM_RELAY_A_LEG)
+			continue;
+		EXPECT_NE(pos->nla_type & NLA_F_NESTED, 0);
+		auto l = table<NTM_RELAY_LEG_A_MAX>(payload(pos));
+		ASSERT_NE(l[NTM_RELAY_LEG_A_SIDE], nullptr);
+		ASSERT_NE(l[NTM_RELAY_LEG_A_ENDPOINT], nullptr);
+		legs.emplace_back(nla_get_u8(l[NTM_RELAY_LEG_A_SIDE]), nla_get_u32(l[NTM_RELAY_LEG_A_INDEX]));
+	}
+	ASSERT_EQ(legs.size(), 2U);
+	EXPECT_EQ(legs[0], std::make_pair(1, 1001U));
+	EXPECT_EQ(legs[1], std::make_pair(2, 2002U));
+}
+
+TEST(CodecRelay, SetSendsOnlyTheMovedLeg)
+{
+	auto msg = genl_msg(NTM_CMD_SET_RELAY);
+	ntm::RelaySettings s;
+	s.id = 5;
+	s.legs[1].endpoint = ntm::parse_endpoint("192.0.2.3:51820");
+	ntm::put_relay(msg.get(), s);
+	auto tb = table<NTM_A_MAX>(attrs_of(msg));
+	auto r = table<NTM_RELAY_A_MAX>(payload(tb[NTM_A_RELAY]));
+	ASSERT_NE(r[NTM_RELAY_A_LEG], nullptr);
+	auto l = table<NTM_RELAY_LEG_A_MAX>(payload(r[NTM_RELAY_A_LEG]));
+	EXPECT_EQ(nla_get_u8(l[NTM_RELAY_LEG_A_SIDE]), 2);
+	EXPECT_EQ(l[NTM_RELAY_LEG_A_INDEX], nullptr);
+	for (int a : {NTM_RELAY_A_HARD_BYTES, NTM_RELAY_A_HARD_PACKETS, NTM_RELAY_A_IDLE_TIMEOUT})
+		EXPECT_EQ(r[static_cast<std::size_t>(a)], nullptr) << a;
+
+	auto del = genl_msg(NTM_CMD_DEL_RELAY);
+	ntm::put_relay_id(del.get(), 77);
+	auto td = table<NTM_A_MAX>(attrs_of(del));
+	auto rd = table<NTM_RELAY_A_MAX>(payload(td[NTM_A_RELAY]));
+	EXPECT_EQ(nla_get_u32(rd[NTM_RELAY_A_ID]), 77U);
+	EXPECT_EQ(rd[NTM_RELAY_A_LEG], nullptr);
+}
+
+TEST(CodecRelay, RequestRoundTrip)
+{
+	auto msg = genl_msg(NTM_CMD_NEW_RELAY);
+	const auto in = full_relay();
+	ntm::put_relay(msg.get(), in);
+	std::vector<ntm::Relay> out;
+	(void)ntm::parse_relays(attrs_of(msg), [&out](ntm::Relay &&r) { out.push_back(r); });
+	ASSERT_EQ(out.size(), 1U);
+	EXPECT_EQ(out[0].id, in.id);
+	for (std::size_t i = 0; i < 2; i++) {
+		EXPECT_EQ(out[0].legs.at(i).endpoint, *in.legs.at(i).endpoint);
+		EXPECT_EQ(out[0].legs.at(i).index, *in.legs.at(i).index);
+	}
+	EXPECT_EQ(out[0].hard_bytes, *in.hard_bytes);
+	EXPECT_EQ(out[0].hard_packets, *in.hard_packets);
+	EXPECT_EQ(out[0].idle_timeout, *in.idle_timeout);
+}
+
+TEST(CodecRelay, DumpReply)
+{
+	AttrWriter w;
+	w.put_u32(NTM_A_IFINDEX, 9);
+	put_relay_nest(w, 1);
+	put_relay_nest(w, 2, false); /* no SIDE: by position */
+	w.put_u32(250, 1);	     /* a newer kernel's attribute */
+	std::vector<ntm::Relay> out;
+	EXPECT_EQ(ntm::parse_relays(w.span(), [&out](ntm::Relay &&r) { out.push_back(r); }), 9U);
+	ASSERT_EQ(out.size(), 2U);
+	for (const auto &r : out) {
+		EXPECT_EQ(r.legs[0].endpoint.to_string(), "192.0.2.1:51820");
+		EXPECT_EQ(r.legs[1].endpoint.to_string(), "[2001:db8::2]:51821");
+		EXPECT_EQ(r.legs[0].index, 1001U);
+		EXPECT_EQ(r.legs[1].index, 2002U);
+		EXPECT_EQ(r.legs[0].rx_packets, 10U);
+		EXPECT_EQ(r.legs[1].rx_bytes, 1001U);
+		EXPECT_EQ(r.hard_packets, 500U);
+		EXPECT_EQ(r.idle_timeout, 60U);
+		EXPECT_EQ(r.age_s, 7U);
+		EXPECT_EQ(r.idle_s, 2U);
+		EXPECT_EQ(r.drop_src, 3U);
+		EXPECT_EQ(r.drop_tx, 4U);
+	}
+	EXPECT_EQ(out[1].id, 2U);
+}
+
+TEST(CodecRelay, Malformed)
+{
+	AttrWriter three;
+	put_relay_nest(three, 1, true, 1);
+	auto tb = table<NTM_A_MAX>(three.span());
+	EXPECT_THROW((void)ntm::parse_relay_attrs(payload(tb[NTM_A_RELAY])), ProtocolError);
+
+	AttrWriter noid;
+	const auto n = noid.nest_start(NTM_A_RELAY);
+	noid.nest_end(n);
+	auto tn = table<NTM_A_MAX>(noid.span());
+	EXPECT_THROW((void)ntm::parse_relay_attrs(payload(tn[NTM_A_RELAY])), ProtocolError);
+
+	/* the same side twice, and a side out of range */
+	for (std::uint8_t side : {std::uint8_t{1}, std::uint8_t{3}}) {
+		AttrWriter w;
+		const auto r = w.nest_start(NTM_A_RELAY);
+		w.put_u32(NTM_RELAY_A_ID, 1);
+		for (int i = 0; i < 2; i++) {
+			const auto l = w.nest_start(NTM_RELAY_A_LEG);
+			w.put_raw(NTM_RELAY_LEG_A_SIDE, &side, 1);
+			w.put(NTM_RELAY_LEG_A_ENDPOINT, ntm::parse_endpoint("192.0.2.1:1").sockaddr_bytes());
+			w.nest_end(l);
+		}
+		w.nest_end(r);
+		auto t = table<NTM_A_MAX>(w.span());
+		EXPECT_THROW((void)ntm::parse_relay_attrs(payload(t[NTM_A_RELAY])), ProtocolError) << int(side);
+	}
+
+	/* a leg without an endpoint, an id of the wrong size */
+	AttrWriter noep;
+	const auto r = noep.nest_start(NTM_A_RELAY);
+	noep.put_u32(NTM_RELAY_A_ID, 1);
+	const auto l = noep.nest_start(NTM_RELAY_A_LEG);
+	noep.put_u32(NTM_RELAY_LEG_A_INDEX, 5);
+	noep.nest_end(l);
+	noep.nest_end(r);
+	auto te = table<NTM_A_MAX>(noep.span());
+	EXPECT_THROW((void)ntm::parse_relay_attrs(payload(te[NTM_A_RELAY])), ProtocolError);
+
+	AttrWriter shortid;
+	const auto s = shortid.nest_start(NTM_A_RELAY);
+	shortid.put_u16(NTM_RELAY_A_ID, 1);
+	shortid.nest_end(s);
+	auto ts = table<NTM_A_MAX>(shortid.span());
+	EXPECT_THROW((void)ntm::parse_relay_attrs(payload(ts[NTM_A_RELAY])), ProtocolError);
+}
+
+TEST(CodecRelay, ExpiredEvent)
+{
+	AttrWriter w;
+	w.put_u32(NTM_A_IFINDEX, 4);
+	put_relay_nest(w, 8);
+	w.put_u32(NTM_A_REASON, NTM_EXPIRE_IDLE);
+	const auto ev = ntm::parse_event(NTM_CMD_EVENT_RELAY_EXPIRED, w.span());
+	ASSERT_TRUE(ev);
+	const auto *x = std::get_if<ntm::RelayExpiredEvent>(&*ev);
+	ASSERT_NE(x, nullptr);
+	EXPECT_EQ(x->ifindex, 4U);
+	EXPECT_EQ(x->relay.id, 8U);
+	EXPECT_EQ(x->reason, static_cast<std::uint32_t>(NTM_EXPIRE_IDLE));
+	EXPECT_EQ(x->relay.legs[1].index, 2002U);
+	EXPECT_EQ(ntm::event_ifindex(*ev), 4U);
+	EXPECT_EQ(ntm::expire_reason_name(x->reason), "idle");
+
+	AttrWriter bare;
+	bare.put_u32(NTM_A_IFINDEX, 4);
+	EXPECT_THROW((void)ntm::parse_event(NTM_CMD_EVENT_RELAY_EXPIRED, bare.span()), ProtocolError);
+}
+
+TEST(CodecRelay, DeviceRelayCounts)
+{
+	AttrWriter w;
+	w.put_u32(NTM_A_IFINDEX, 5).put_u32(NTM_A_NUM_RELAYS, 3).put_u32(NTM_A_MAX_RELAYS, NTM_RELAY_MAX_DEFAULT);
+	const auto d = ntm::parse_device(w.span());
+	EXPECT_EQ(d.num_relays, 3U);
+	EXPECT_EQ(d.max_relays, static_cast<std::uint32_t>(NTM_RELAY_MAX_DEFAULT));
+
+	auto msg = genl_msg(NTM_CMD_SET_DEVICE);
+	ntm::DeviceSettings s;
+	s.max_relays = 10;
+	ntm::put_device_settings(msg.get(), s);
+	auto tb = table<NTM_A_MAX>(attrs_of(msg));
+	ASSERT_NE(tb[NTM_A_MAX_RELAYS], nullptr);
+	EXPECT_EQ(nla_get_u32(tb[NTM_A_MAX_RELAYS]), 10U);
+}
+
+TEST(CodecRelay, CheckRelay)
+{
+	auto ok = full_relay();
+	EXPECT_NO_THROW(ntm::check_relay(ok, ntm::RelayRequest::create));
+	auto same = ok;
+	same.legs[1] = same.legs[0];
+	EXPECT_THROW(ntm::check_relay(same, ntm::RelayRequest::create), ntm::UsageError);
+	auto noindex = ok;
+	noindex.legs[0].index.reset();
+	EXPECT_THROW(ntm::check_relay(noindex, ntm::RelayRequest::create), ntm::UsageError);
+	auto ll = ok;
+	ll.legs[1].endpoint = ntm::parse_endpoint("[fe80::1]:5");
+	EXPECT_THROW(ntm::check_relay(ll, ntm::RelayRequest::create), ntm::UsageError);
+	auto idle = ok;
+	idle.idle_timeout = NTM_RELAY_IDLE_MAX + 1;
+	EXPECT_THROW(ntm::check_relay(idle, ntm::RelayRequest::create), ntm::UsageError);
+
+	ntm::RelaySettings ch;
+	ch.id = 1;
+	EXPECT_THROW(ntm::check_relay(ch, ntm::RelayRequest::change), ntm::UsageError); /* nothing to change */
+	ch.legs[0].endpoint = ntm::parse_endpoint("192.0.2.5:1");
+	EXPECT_NO_THROW(ntm::check_relay(ch, ntm::RelayRequest::change));
+	ch.legs[0].index = 3;
+	EXPECT_THROW(ntm::check_relay(ch, ntm::RelayRequest::change), ntm::UsageError); /* index is fixed */
+	ch.legs[0].index.reset();
+	ch.id = 0;
+	EXPECT_THROW(ntm::check_relay(ch, ntm::RelayRequest::change), ntm::UsageError);
 }

@@ -85,6 +85,55 @@
  *   set), REMOTE_TS and LOCAL_TS (when given); every tunnel reports
  *   SOFT_LIFETIME and the four byte/packet limits (0: none).
  *
+ * NTM_CMD_NEW_RELAY (doit)
+ *   Relay Server fast path (Documentation/protocol/relay-data.rst): a
+ *   relay session joins two legs; NTM data messages from one leg go to the
+ *   other with only the outer IP/UDP headers rewritten, never decrypted.
+ *   NTM_A_IFINDEX | NTM_A_IFNAME, NTM_A_RELAY with ID (u32 != 0, chosen by
+ *   user space, unique per device) and exactly two NTM_RELAY_A_LEG nests,
+ *   each with ENDPOINT (struct sockaddr_in or _in6, unicast, not IPv6
+ *   link-local) and INDEX (u32 != 0: the receiver index that leg's node
+ *   chose, i.e. the index the *other* leg puts in its messages); SIDE
+ *   (1 or 2) is optional and must then match the position.  The legs may
+ *   be of different families (IPv4 leg facing an IPv6 leg); each needs an
+ *   adopted socket of its family (-EADDRNOTAVAIL).  Optional: HARD_BYTES,
+ *   HARD_PACKETS (UDP payload bytes / datagrams of both directions
+ *   together, 0: none) and IDLE_TIMEOUT (seconds without a datagram in
+ *   either direction, 0: none).  Forwarding is keyed on (source address,
+ *   source port, receiver index): leg 1 = (ep1, idx1), leg 2 = (ep2, idx2)
+ *   installs (ep1, idx2) -> ep2 and (ep2, idx1) -> ep1.  Errors: -EEXIST
+ *   for a used ID or a key another session already installs, -EINVAL for
+ *   two equal keys, -ENOSPC when the device carries NTM_A_MAX_RELAYS
+ *   sessions (counted in NTM_STAT_A_RELAY_REFUSED).
+ *
+ * NTM_CMD_SET_RELAY (doit)
+ *   NTM_A_RELAY with ID and any of HARD_BYTES, HARD_PACKETS, IDLE_TIMEOUT
+ *   (each replaces its value; 0 removes it) and up to two NTM_RELAY_A_LEG
+ *   nests with SIDE and ENDPOINT: the leg moves there (ntmd does this after
+ *   it authenticated the node from its new address; the kernel never moves
+ *   a leg by itself).  A leg's INDEX never changes: a new index is a new
+ *   session.  Counters are kept.
+ *
+ * NTM_CMD_DEL_RELAY (doit)
+ *   NTM_A_RELAY with ID (-ENOENT when unknown), or NTM_A_FLUSH without
+ *   NTM_A_RELAY: every relay session of the device goes.  No event.
+ *
+ * NTM_CMD_GET_RELAY (doit or dump)
+ *   doit: NTM_A_RELAY with ID; the reply holds one NTM_A_RELAY.  dump: every
+ *   session of the device in ascending ID order, several NTM_A_RELAY per
+ *   message, resuming after the last ID sent.  A session reports ID, both
+ *   legs (SIDE, ENDPOINT, INDEX, RX_PACKETS, RX_BYTES: what arrived from
+ *   that leg and was accepted for forwarding), HARD_BYTES, HARD_PACKETS,
+ *   IDLE_TIMEOUT, AGE_S, IDLE_S (seconds since the last datagram, or since
+ *   creation), DROP_SRC (datagrams with an index of this session from a
+ *   source that is not the other leg) and DROP_TX (forwarding failed: no
+ *   socket, no route, no memory).
+ *
+ * NTM_A_MAX_RELAYS (SET_DEVICE, GET_DEVICE) bounds the relay sessions of a
+ * device (default NTM_RELAY_MAX_DEFAULT, at most NTM_RELAY_MAX_LIMIT);
+ * lowering it below the current number removes nothing.  GET_DEVICE also
+ * reports NTM_A_NUM_RELAYS.
+ *
  * Events (multicast group NTM_GENL_MCGRP_EVENTS, same netns as the device)
  * ------
  * NTM_CMD_EVENT_ACQUIRE: a packet for a destination with no tunnel was seen
@@ -100,6 +149,12 @@
  *   and packets of each direction separately; reaching one in either
  *   direction triggers it, and the packet that reaches a hard limit is the
  *   last one through.
+ * NTM_CMD_EVENT_RELAY_EXPIRED: the kernel removed a relay session.
+ *   NTM_A_IFINDEX, NTM_A_RELAY (as in a GET_RELAY reply: ID, legs, final
+ *   counters), NTM_A_REASON: NTM_EXPIRE_HARD_BYTES, NTM_EXPIRE_HARD_PACKETS
+ *   (the datagram that reaches the limit is the last one forwarded) or
+ *   NTM_EXPIRE_IDLE (no datagram for IDLE_TIMEOUT seconds; checked every
+ *   NTM_RELAY_SCAN_S seconds, so removal comes up to that much later).
  *
  * Wire format (see Documentation/protocol/data-message.rst)
  * -----------
@@ -156,6 +211,13 @@ struct ntm_data_hdr {
 #define NTM_ACQUIRE_INTERVAL_MS		1000
 /* Packets wait this long for their tunnel before they are dropped. */
 #define NTM_ACQUIRE_TIMEOUT_MS		3000
+/* Relay sessions per device: default and largest NTM_A_MAX_RELAYS. */
+#define NTM_RELAY_MAX_DEFAULT		131072
+#define NTM_RELAY_MAX_LIMIT		16777216
+/* Largest NTM_RELAY_A_IDLE_TIMEOUT: one week. */
+#define NTM_RELAY_IDLE_MAX		604800
+/* Idle relay sessions are looked for this often (seconds). */
+#define NTM_RELAY_SCAN_S		2
 
 enum ntm_cipher {
 	NTM_CIPHER_NONE,
@@ -220,6 +282,7 @@ enum ntm_expire_reason {
 	NTM_EXPIRE_COUNTER = 2,		/* send counter reached the limit */
 	NTM_EXPIRE_HARD_BYTES = 3,	/* NTM_TUNNEL_A_HARD_BYTES reached */
 	NTM_EXPIRE_HARD_PACKETS = 4,	/* NTM_TUNNEL_A_HARD_PACKETS reached */
+	NTM_EXPIRE_IDLE = 5,		/* relay: NTM_RELAY_A_IDLE_TIMEOUT */
 	NTM_EXPIRE_SOFT_TIME = 16,	/* NTM_TUNNEL_A_SOFT_LIFETIME elapsed */
 	NTM_EXPIRE_SOFT_BYTES = 17,
 	NTM_EXPIRE_SOFT_PACKETS = 18,
@@ -236,6 +299,11 @@ enum ntm_cmd {
 	NTM_CMD_EVENT_ACQUIRE,
 	NTM_CMD_EVENT_ENDPOINT,
 	NTM_CMD_EVENT_EXPIRED,
+	NTM_CMD_NEW_RELAY,
+	NTM_CMD_SET_RELAY,
+	NTM_CMD_DEL_RELAY,
+	NTM_CMD_GET_RELAY,
+	NTM_CMD_EVENT_RELAY_EXPIRED,
 	__NTM_CMD_MAX,
 };
 
@@ -260,6 +328,9 @@ enum ntm_attr {
 	NTM_A_REASON,		/* u32, enum ntm_expire_reason */
 	NTM_A_FLUSH,		/* flag */
 	NTM_A_PAD,
+	NTM_A_RELAY,		/* nest, enum ntm_relay_attr; may repeat */
+	NTM_A_MAX_RELAYS,	/* u32, 0..NTM_RELAY_MAX_LIMIT */
+	NTM_A_NUM_RELAYS,	/* u32, read only */
 	__NTM_A_MAX,
 };
 
@@ -308,6 +379,40 @@ enum ntm_ts_attr {
 #define NTM_TS_A_MAX (__NTM_TS_A_MAX - 1)
 
 /*
+ * A relay session (NTM_A_RELAY).  Counters count UDP payload bytes (the
+ * whole NTM message) and datagrams.
+ */
+enum ntm_relay_attr {
+	NTM_RELAY_A_UNSPEC,
+	NTM_RELAY_A_ID,			/* u32, != 0, unique per device */
+	NTM_RELAY_A_LEG,		/* nest, enum ntm_relay_leg_attr; twice */
+	NTM_RELAY_A_HARD_BYTES,		/* u64, both directions, 0: none */
+	NTM_RELAY_A_HARD_PACKETS,	/* u64, both directions, 0: none */
+	NTM_RELAY_A_IDLE_TIMEOUT,	/* u32 s, 0: none, <= NTM_RELAY_IDLE_MAX */
+	NTM_RELAY_A_AGE_S,		/* u32, read only: since creation */
+	NTM_RELAY_A_IDLE_S,		/* u32, read only: since last datagram */
+	NTM_RELAY_A_DROP_SRC,		/* u64, read only: source mismatch */
+	NTM_RELAY_A_DROP_TX,		/* u64, read only: forwarding failed */
+	NTM_RELAY_A_PAD,
+	__NTM_RELAY_A_MAX,
+};
+
+#define NTM_RELAY_A_MAX (__NTM_RELAY_A_MAX - 1)
+
+enum ntm_relay_leg_attr {
+	NTM_RELAY_LEG_A_UNSPEC,
+	NTM_RELAY_LEG_A_SIDE,		/* u8, 1 or 2: which leg */
+	NTM_RELAY_LEG_A_ENDPOINT,	/* struct sockaddr_in or _in6 */
+	NTM_RELAY_LEG_A_INDEX,		/* u32, != 0: this leg's receiver index */
+	NTM_RELAY_LEG_A_RX_PACKETS,	/* u64, read only: from this leg */
+	NTM_RELAY_LEG_A_RX_BYTES,	/* u64, read only */
+	NTM_RELAY_LEG_A_PAD,
+	__NTM_RELAY_LEG_A_MAX,
+};
+
+#define NTM_RELAY_LEG_A_MAX (__NTM_RELAY_LEG_A_MAX - 1)
+
+/*
  * Counters, all u64.  Device totals include the per-tunnel ones plus the
  * drops that cannot be charged to a tunnel.
  */
@@ -334,6 +439,16 @@ enum ntm_stat_attr {
 	/* appended after NTM_STAT_A_PAD, which keeps its value */
 	NTM_STAT_A_DROP_TS,		/* ESP: inner address outside the TS */
 	NTM_STAT_A_DUMMY_RX,		/* ESP: next header 59 (TFC), discarded */
+	/* relay sessions (device totals only) */
+	NTM_STAT_A_RELAY_RX_PACKETS,	/* datagrams matched to a relay leg */
+	NTM_STAT_A_RELAY_RX_BYTES,	/* their UDP payload bytes */
+	NTM_STAT_A_RELAY_TX_PACKETS,	/* datagrams forwarded */
+	NTM_STAT_A_RELAY_TX_BYTES,
+	NTM_STAT_A_DROP_RELAY_SRC,	/* relay index from a non-leg source */
+	NTM_STAT_A_DROP_RELAY_LIMIT,	/* session past a limit, being removed */
+	NTM_STAT_A_DROP_RELAY_TX,	/* no socket, no route, no memory */
+	NTM_STAT_A_RELAY_REFUSED,	/* NEW_RELAY beyond NTM_A_MAX_RELAYS */
+	NTM_STAT_A_RELAY_EXPIRED,	/* sessions removed by limit or idleness */
 	__NTM_STAT_A_MAX,
 };
 

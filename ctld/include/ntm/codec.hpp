@@ -34,6 +34,10 @@ void put_tunnel(nl_msg *msg, const TunnelSettings &s);
 /** NTM_A_TUNNEL nest holding only NTM_TUNNEL_A_LOCAL_INDEX. */
 void put_tunnel_index(nl_msg *msg, std::uint32_t local_index);
 void put_flag(nl_msg *msg, int attr);
+/** One NTM_A_RELAY nest with the set fields of s (legs carry their SIDE). */
+void put_relay(nl_msg *msg, const RelaySettings &s);
+/** NTM_A_RELAY nest holding only NTM_RELAY_A_ID. */
+void put_relay_id(nl_msg *msg, std::uint32_t id);
 
 /* ---- replies ---- */
 
@@ -50,6 +54,19 @@ std::uint32_t parse_tunnels(AttrBytes attrs, const std::function<void(Tunnel &&)
 
 /** The nested NTM_A_TUNNEL payload (attributes of enum ntm_tunnel_attr). */
 Tunnel parse_tunnel_attrs(AttrBytes nested);
+
+/**
+ * Message of NTM_CMD_GET_RELAY (doit reply or one dump part): calls sink
+ * for each NTM_A_RELAY in order. Returns NTM_A_IFINDEX (0 if absent).
+ */
+std::uint32_t parse_relays(AttrBytes attrs, const std::function<void(Relay &&)> &sink);
+
+/**
+ * The nested NTM_A_RELAY payload: ID is required, legs are placed by
+ * their SIDE (by position when it is absent); more than two legs, a SIDE
+ * out of range or a leg given twice is a ProtocolError.
+ */
+Relay parse_relay_attrs(AttrBytes nested);
 
 /** The nested NTM_A_STATS / NTM_TUNNEL_A_STATS payload. */
 Stats parse_stats(AttrBytes nested);

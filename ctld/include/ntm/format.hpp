@@ -19,6 +19,7 @@ std::string format_duration(std::uint64_t seconds);
  *   acquire dev ntm0 dst 10.1.0.2 src 10.1.0.1
  *   endpoint dev ntm0 local-index 7 endpoint 1.2.3.4:5
  *   expired dev ntm0 local-index 7 remote-index 9 reason lifetime
+ *   relay-expired dev ntm0 id 5 reason idle leg1 1.2.3.4:5 leg2 [2001:db8::1]:6
  * ifname is the device name (the ifindex is printed when it is empty).
  */
 std::string format_event(const Event &ev, const std::string &ifname);

@@ -22,6 +22,8 @@ void to_json(nlohmann::json &j, const Prefix &p);
 void to_json(nlohmann::json &j, const Stats &s);
 void to_json(nlohmann::json &j, const Device &d);
 void to_json(nlohmann::json &j, const Tunnel &t);
+void to_json(nlohmann::json &j, const RelayLeg &l);
+void to_json(nlohmann::json &j, const Relay &r);
 /**
  * Serialises compactly; bytes that are not UTF-8 (interface names may hold
  * any) are replaced by U+FFFD instead of throwing.

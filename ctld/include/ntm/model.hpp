@@ -114,7 +114,7 @@ std::string cipher_name(std::uint16_t cipher);
 std::string encap_name(std::uint8_t encap);
 /**
  * Name of an enum ntm_expire_reason value: lifetime, counter, hard-bytes,
- * hard-packets, soft-time, soft-bytes, soft-packets, unknown-N.
+ * hard-packets, idle, soft-time, soft-bytes, soft-packets, unknown-N.
  */
 std::string expire_reason_name(std::uint32_t reason);
 /** Soft reasons (>= NTM_EXPIRE_SOFT_TIME) leave the tunnel in place. */
@@ -133,7 +133,7 @@ struct StatInfo {
 
 /* the counters before NTM_STAT_A_PAD, then the ones appended after it */
 inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX + (NTM_STAT_A_MAX - NTM_STAT_A_PAD);
-static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_DUMMY_RX == NTM_STAT_A_MAX,
+static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_RELAY_EXPIRED == NTM_STAT_A_MAX,
 	      "update kStats for the new counters");
 
 inline constexpr std::array<StatInfo, kStatCount> kStats{{
@@ -156,6 +156,15 @@ inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_KEEPALIVE_RX, "keepalive_rx"},
 	{NTM_STAT_A_DROP_TS, "drop_ts"},
 	{NTM_STAT_A_DUMMY_RX, "dummy_rx"},
+	{NTM_STAT_A_RELAY_RX_PACKETS, "relay_rx_packets"},
+	{NTM_STAT_A_RELAY_RX_BYTES, "relay_rx_bytes"},
+	{NTM_STAT_A_RELAY_TX_PACKETS, "relay_tx_packets"},
+	{NTM_STAT_A_RELAY_TX_BYTES, "relay_tx_bytes"},
+	{NTM_STAT_A_DROP_RELAY_SRC, "drop_relay_src"},
+	{NTM_STAT_A_DROP_RELAY_LIMIT, "drop_relay_limit"},
+	{NTM_STAT_A_DROP_RELAY_TX, "drop_relay_tx"},
+	{NTM_STAT_A_RELAY_REFUSED, "relay_refused"},
+	{NTM_STAT_A_RELAY_EXPIRED, "relay_expired"},
 }};
 
 /** The counters of a device or a tunnel, indexed by enum ntm_stat_attr. */
@@ -182,6 +191,8 @@ struct Device {
 	std::uint32_t num_tunnels = 0;
 	std::uint32_t acquire_qlen = 0;
 	Stats stats;
+	std::uint32_t num_relays = 0; /* relay sessions (RS role) */
+	std::uint32_t max_relays = 0; /* NTM_A_MAX_RELAYS; 0 from kernels without relays */
 };
 
 /** One NTM_A_TUNNEL of NTM_CMD_GET_TUNNEL (keys are never reported). */
@@ -234,6 +245,7 @@ struct DeviceSettings {
 	std::optional<std::uint32_t> flags;
 	std::optional<std::uint32_t> fwmark;
 	std::optional<std::uint32_t> acquire_qlen;
+	std::optional<std::uint32_t> max_relays; /* 0..NTM_RELAY_MAX_LIMIT */
 };
 
 /**
@@ -283,6 +295,49 @@ struct TunnelSettings {
 	[[nodiscard]] bool is_esp() const noexcept { return encap == NTM_ENCAP_ESP_UDP; }
 };
 
+/** One leg of a relay session: the node's endpoint and the receiver index it chose. */
+struct RelayLeg {
+	Endpoint endpoint;
+	std::uint32_t index = 0;
+	std::uint64_t rx_packets = 0; /* from this leg, accepted for forwarding */
+	std::uint64_t rx_bytes = 0;
+
+	friend bool operator==(const RelayLeg &a, const RelayLeg &b) noexcept = default;
+};
+
+/** One NTM_A_RELAY of NTM_CMD_GET_RELAY or of a relay event. */
+struct Relay {
+	std::uint32_t id = 0;
+	std::array<RelayLeg, 2> legs{}; /* side 1, side 2 */
+	std::uint64_t hard_bytes = 0;	/* both directions, 0: none */
+	std::uint64_t hard_packets = 0;
+	std::uint32_t idle_timeout = 0; /* seconds, 0: none */
+	std::uint32_t age_s = 0;
+	std::uint32_t idle_s = 0;
+	std::uint64_t drop_src = 0; /* datagrams with this session's index from a wrong source */
+	std::uint64_t drop_tx = 0;
+
+	friend bool operator==(const Relay &a, const Relay &b) noexcept = default;
+};
+
+/**
+ * NTM_A_RELAY of NTM_CMD_NEW_RELAY / SET_RELAY; unset fields are not sent.
+ * NEW needs both legs with endpoint and index; SET moves the legs whose
+ * endpoint is set (their index is not sent) and replaces the limits given.
+ * check_relay() of ntm/parse.hpp validates a request before it is sent.
+ */
+struct RelaySettings {
+	struct Leg {
+		std::optional<Endpoint> endpoint;
+		std::optional<std::uint32_t> index;
+	};
+	std::uint32_t id = 0;
+	std::array<Leg, 2> legs{};
+	std::optional<std::uint64_t> hard_bytes;
+	std::optional<std::uint64_t> hard_packets;
+	std::optional<std::uint32_t> idle_timeout;
+};
+
 struct AcquireEvent {
 	std::uint32_t ifindex = 0;
 	IpAddress dst;
@@ -305,7 +360,14 @@ struct ExpiredEvent {
 	[[nodiscard]] bool soft() const noexcept { return expire_reason_is_soft(reason); }
 };
 
-using Event = std::variant<AcquireEvent, EndpointEvent, ExpiredEvent>;
+/** NTM_CMD_EVENT_RELAY_EXPIRED: the kernel removed a relay session. */
+struct RelayExpiredEvent {
+	std::uint32_t ifindex = 0;
+	Relay relay; /* its last state, counters included */
+	std::uint32_t reason = 0; /* NTM_EXPIRE_HARD_BYTES, _HARD_PACKETS or _IDLE */
+};
+
+using Event = std::variant<AcquireEvent, EndpointEvent, ExpiredEvent, RelayExpiredEvent>;
 
 /** ifindex of any event. */
 std::uint32_t event_ifindex(const Event &ev) noexcept;

@@ -25,6 +25,15 @@ Tunnel get_tunnel(GenlSocket &gs, const DeviceRef &dev, std::uint32_t local_inde
 /** Streams every tunnel of the device, ascending local index. */
 void dump_tunnels(GenlSocket &gs, const DeviceRef &dev, const std::function<void(Tunnel &&)> &sink);
 
+/* Relay sessions (Relay Server role); see uapi/linux/ntm.h NTM_CMD_*_RELAY. */
+void new_relay(GenlSocket &gs, const DeviceRef &dev, const RelaySettings &s);
+void set_relay(GenlSocket &gs, const DeviceRef &dev, const RelaySettings &s);
+void del_relay(GenlSocket &gs, const DeviceRef &dev, std::uint32_t id);
+void flush_relays(GenlSocket &gs, const DeviceRef &dev);
+Relay get_relay(GenlSocket &gs, const DeviceRef &dev, std::uint32_t id);
+/** Streams every relay session of the device, ascending id. */
+void dump_relays(GenlSocket &gs, const DeviceRef &dev, const std::function<void(Relay &&)> &sink);
+
 } // namespace ntm
 
 #endif

@@ -114,6 +114,21 @@ enum class TunnelRequest { create, change };
  */
 void check_tunnel(const TunnelSettings &s, TunnelRequest what);
 
+/** What check_relay() validates a RelaySettings for. */
+enum class RelayRequest { create, change };
+
+/**
+ * Validates a relay request before it is sent:
+ *   create: id, both legs with an endpoint and an index (1..2^32-1); the
+ *     two legs must not install the same (source, index) key, i.e. not the
+ *     same endpoint and the same index.
+ *   change: id and something to change: a leg endpoint (never an index:
+ *     a new index is a new session) or a limit.
+ * Both: id 1..2^32-1, idle_timeout at most NTM_RELAY_IDLE_MAX, endpoints
+ * that are not IPv6 link-local.
+ */
+void check_relay(const RelaySettings &s, RelayRequest what);
+
 /** An interface name as the kernel accepts it: 1..15 bytes, no '/', ':' or space. */
 std::string parse_ifname(std::string_view s);
 

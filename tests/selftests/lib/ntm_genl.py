@@ -33,6 +33,25 @@ ESP tunnels and state (what ntmctl cannot do yet):
                                   seal one ESP packet (ICMP echo inside) with
                                   python3-cryptography and send it raw
 
+Relay sessions (NTM_CMD_*_RELAY):
+  ntm_genl.py relay-add DEV ID EP1 IDX1 EP2 IDX2 [--hard-bytes N]
+        [--hard-packets N] [--idle S]       NEW_RELAY; prints "errno=N NAME MSG"
+  ntm_genl.py relay-set DEV ID [--leg1 EP] [--leg2 EP] [--hard-bytes N]
+        [--hard-packets N] [--idle S]       SET_RELAY
+  ntm_genl.py relay-del DEV ID|flush        DEL_RELAY
+  ntm_genl.py relay DEV ID                  GET_RELAY as one JSON object
+  ntm_genl.py relays DEV                    dump: "COUNT DISTINCT ORDERED"
+  ntm_genl.py relay-bulk DEV N FIRST_ID     N sessions in pipelined requests
+        (legs 10.x.y.z:40000 / 11.x.y.z:40000, indexes repeat); prints
+        "added=N errors=N seconds=S"
+  ntm_genl.py relay-max DEV N               SET_DEVICE NTM_A_MAX_RELAYS
+  ntm_genl.py relay-count DEV               NTM_A_NUM_RELAYS of GET_DEVICE
+  ntm_genl.py relay-check DEV NOSOCKDEV     hostile-input battery for the
+        relay commands, one "ok/not ok NAME: ..." line each
+  ntm_genl.py relay-sport SRC DPORT DST SPORT INDEX [COUNT]
+        send COUNT NTM-looking data datagrams (type 1, INDEX, random body)
+        from SRC:SPORT to DST:DPORT with a plain UDP socket
+
 DEV must have both sockets adopted (ntmd running) and no tunnels; NOSOCKDEV
 is an ntm device without sockets.  Constants mirror uapi/linux/ntm.h.
 """
@@ -95,6 +114,19 @@ STAT_NAMES = {1: "rx_packets", 2: "rx_bytes", 3: "tx_packets", 4: "tx_bytes",
               9: "drop_inner_src", 10: "drop_nomem", 11: "drop_tx_error", 12: "drop_expired",
               13: "drop_acquire", 14: "acquire_queued", 15: "passed_up", 16: "roamed",
               17: "keepalive_rx", 19: "drop_ts", 20: "dummy_rx"}
+# relay sessions (appended to the uapi enums)
+(CMD_NEW_RELAY, CMD_SET_RELAY, CMD_DEL_RELAY, CMD_GET_RELAY,
+ CMD_EVENT_RELAY_EXPIRED) = range(10, 15)
+A_RELAY, A_MAX_RELAYS, A_NUM_RELAYS = 18, 19, 20
+(R_ID, R_LEG, R_HARD_BYTES, R_HARD_PACKETS, R_IDLE_TIMEOUT, R_AGE_S, R_IDLE_S,
+ R_DROP_SRC, R_DROP_TX, R_PAD) = range(1, 11)
+(L_SIDE, L_ENDPOINT, L_INDEX, L_RX_PACKETS, L_RX_BYTES, L_PAD) = range(1, 7)
+EXPIRE_REASONS[5] = "idle"
+STAT_NAMES.update({21: "relay_rx_packets", 22: "relay_rx_bytes", 23: "relay_tx_packets",
+                   24: "relay_tx_bytes", 25: "drop_relay_src", 26: "drop_relay_limit",
+                   27: "drop_relay_tx", 28: "relay_refused", 29: "relay_expired"})
+RELAY_MAX_LIMIT = 1 << 24
+RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
 CIPHER_AES_GCM = 1
 CIPHER_CHACHA = 2
@@ -424,7 +456,8 @@ def cmd_monitor(g, seconds):
     g.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g.groups["events"])
     print(json.dumps({"event": "ready"}), flush=True)
     end = time.time() + seconds if seconds else None
-    names = {CMD_EVENT_ACQUIRE: "acquire", CMD_EVENT_ENDPOINT: "endpoint", CMD_EVENT_EXPIRED: "expired"}
+    names = {CMD_EVENT_ACQUIRE: "acquire", CMD_EVENT_ENDPOINT: "endpoint", CMD_EVENT_EXPIRED: "expired",
+             CMD_EVENT_RELAY_EXPIRED: "relay_expired"}
     while end is None or time.time() < end:
         r, _, _ = select.select([g.sock], [], [], 0.5)
         if not r:
@@ -441,6 +474,9 @@ def cmd_monitor(g, seconds):
                 ev.update(decode_tunnel(a[A_TUNNEL][0]))
                 ev.pop("attrs", None)
                 ev.pop("esn", None)
+            if A_RELAY in a:
+                ev.update(decode_relay(a[A_RELAY][0]))
+                ev.pop("attrs", None)
             if A_REASON in a:
                 r_ = struct.unpack("=I", a[A_REASON][0][:4])[0]
                 ev["reason"] = EXPIRE_REASONS.get(r_, r_)
@@ -765,6 +801,286 @@ class Battery:
         E("esp: del_tunnel", {0}, CMD_DEL_TUNNEL, [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x10001))])
 
 
+# ---- relay sessions ----------------------------------------------------------
+
+def leg(ep, index=None, side=None, extra=b""):
+    parts = []
+    if side is not None:
+        parts.append(u8(L_SIDE, side))
+    if ep is not None:
+        parts.append(attr(L_ENDPOINT, endpoint(ep) if isinstance(ep, str) else ep))
+    if index is not None:
+        parts.append(u32(L_INDEX, index))
+    return nest(R_LEG, *parts, extra)
+
+
+def relay_nest(rid, legs=(), extra=b""):
+    parts = [u32(R_ID, rid)] if rid is not None else []
+    return nest(A_RELAY, *parts, *legs, extra)
+
+
+def relay_limits(o):
+    out = []
+    if o.get("hard-bytes") is not None:
+        out.append(u64(R_HARD_BYTES, int(o["hard-bytes"], 0)))
+    if o.get("hard-packets") is not None:
+        out.append(u64(R_HARD_PACKETS, int(o["hard-packets"], 0)))
+    if o.get("idle") is not None:
+        out.append(u32(R_IDLE_TIMEOUT, int(o["idle"], 0)))
+    return b"".join(out)
+
+
+def decode_relay(blob):
+    a = parse_attrs(blob)
+    g32 = lambda d, k: struct.unpack("=I", d[k][0][:4])[0]
+    g64 = lambda d, k: struct.unpack("=Q", d[k][0][:8])[0]
+    r = {"attrs": sorted(a)}
+    for k, n in ((R_ID, "id"), (R_IDLE_TIMEOUT, "idle_timeout"), (R_AGE_S, "age_s"),
+                 (R_IDLE_S, "idle_s")):
+        if k in a:
+            r[n] = g32(a, k)
+    for k, n in ((R_HARD_BYTES, "hard_bytes"), (R_HARD_PACKETS, "hard_packets"),
+                 (R_DROP_SRC, "drop_src"), (R_DROP_TX, "drop_tx")):
+        if k in a:
+            r[n] = g64(a, k)
+    r["legs"] = []
+    for lb in a.get(R_LEG, []):
+        la = parse_attrs(lb)
+        lg = {}
+        if L_SIDE in la:
+            lg["side"] = la[L_SIDE][0][0]
+        if L_ENDPOINT in la:
+            lg["endpoint"] = decode_sockaddr(la[L_ENDPOINT][0])
+        if L_INDEX in la:
+            lg["index"] = g32(la, L_INDEX)
+        if L_RX_PACKETS in la:
+            lg["rx_packets"] = g64(la, L_RX_PACKETS)
+        if L_RX_BYTES in la:
+            lg["rx_bytes"] = g64(la, L_RX_BYTES)
+        r["legs"].append(lg)
+    return r
+
+
+def cmd_relay_add(g, dev, args):
+    o = parse_opts(args[5:], {"hard-bytes": None, "hard-packets": None, "idle": None})
+    return g.request(CMD_NEW_RELAY, [string(A_IFNAME, dev), relay_nest(
+        int(args[0], 0), (leg(args[1], int(args[2], 0)), leg(args[3], int(args[4], 0))),
+        relay_limits(o))])
+
+
+def cmd_relay_set(g, dev, args):
+    o = parse_opts(args[1:], {"leg1": None, "leg2": None, "hard-bytes": None,
+                              "hard-packets": None, "idle": None})
+    legs = [leg(o["leg%d" % s], side=s) for s in (1, 2) if o["leg%d" % s]]
+    return g.request(CMD_SET_RELAY, [string(A_IFNAME, dev),
+                                     relay_nest(int(args[0], 0), legs, relay_limits(o))])
+
+
+def relay_dump(g, dev):
+    err, msg, rep = g.request(CMD_GET_RELAY, [string(A_IFNAME, dev)], flags=NLM_F_DUMP)
+    out = []
+    for m in rep:
+        for blob in parse_attrs(m).get(A_RELAY, []):
+            out.append(decode_relay(blob))
+    return err, msg, out
+
+
+def ip_of(base, i):
+    return str(ipaddress.ip_address(base) + i)
+
+
+def cmd_relay_bulk(g, dev, n, first):
+    """N NEW_RELAY requests, 128 in flight; every leg a distinct address."""
+    t0 = time.time()
+    sent = acked = errors = 0
+    inflight = {}
+    window = 128
+    first_err = ""
+    while acked < n:
+        while sent < n and len(inflight) < window:
+            i = sent
+            body = struct.pack("=BBH", CMD_NEW_RELAY, 1, 0) + string(A_IFNAME, dev) + relay_nest(
+                first + i, (leg(sockaddr_in(ip_of("10.0.0.0", i), 40000), 1 + i % 997),
+                            leg(sockaddr_in(ip_of("11.0.0.0", i), 40000), 1 + (i * 7) % 991)))
+            g.seq += 1
+            inflight[g.seq] = i
+            g.sock.send(struct.pack("=IHHII", 16 + len(body), g.family, NLM_F_REQUEST | NLM_F_ACK,
+                                    g.seq, 0) + body)
+            sent += 1
+        data = g.sock.recv(1 << 20)
+        j = 0
+        while j + 16 <= len(data):
+            ln, typ, _, mseq, _ = struct.unpack("=IHHII", data[j:j + 16])
+            if ln < 16:
+                break
+            if typ == NLMSG_ERROR and mseq in inflight:
+                e = -struct.unpack("=i", data[j + 16:j + 20])[0]
+                if e:
+                    errors += 1
+                    first_err = first_err or errname(e)
+                del inflight[mseq]
+                acked += 1
+            j += (ln + 3) & ~3
+    return "added=%d errors=%d seconds=%.1f %s" % (n - errors, errors, time.time() - t0, first_err)
+
+
+def cmd_relay_sport(args):
+    """Datagrams that look like NTM data messages, from SRC:SPORT."""
+    src, dport, dst, sport, index = args[0], int(args[1]), args[2], int(args[3]), int(args[4], 0)
+    count = int(args[5]) if len(args) > 5 else 1
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((src, sport))
+    for c in range(count):
+        s.sendto(struct.pack("!IIQ", 1, index, c) + os.urandom(48), (dst, dport))
+    s.close()
+    return count
+
+
+class RelayBattery(Battery):
+    """NTM_CMD_*_RELAY against hostile input: errors, never a change of state."""
+
+    def count(self):
+        err, a = self.g.device(self.dev)
+        return struct.unpack("=I", a[A_NUM_RELAYS][0][:4])[0] if A_NUM_RELAYS in a else None
+
+    def expect_r(self, name, want, cmd, attrs, flags=NLM_F_ACK, raw=None, changes=False):
+        before = self.count()
+        err, msg, replies = self.g.request(cmd, attrs, flags=flags, raw=raw)
+        after = self.count()
+        ok = err in want
+        detail = "%s%s" % (errname(err), (" (%s)" % msg) if msg else "")
+        if ok and not changes and before != after:
+            ok = False
+            detail += "; session count changed %s -> %s" % (before, after)
+        if not ok:
+            detail = "expected %s, got %s" % ("/".join(errname(w) for w in sorted(want)), detail)
+        self.results.append((ok, name, detail))
+        return err, replies
+
+    def run(self):
+        D, E, EI = self.dev_attr, self.expect_r, {errno.EINVAL}
+        ep1, ep2 = "192.0.2.71:40001", "[2001:db8::72]:40002"
+        good = (leg(ep1, 11), leg(ep2, 22))
+        N = CMD_NEW_RELAY
+        E("relay: new without device", {errno.EINVAL, errno.ENODEV}, N, [relay_nest(9, good)])
+        E("relay: new without relay nest", EI, N, [D()])
+        E("relay: new without id", EI, N, [D(), relay_nest(None, good)])
+        E("relay: new with id 0", EI | {errno.ERANGE}, N, [D(), relay_nest(0, good)])
+        E("relay: new with one leg", EI, N, [D(), relay_nest(9, good[:1])])
+        E("relay: new with three legs", EI, N, [D(), relay_nest(9, good + (leg(ep1, 33),))])
+        E("relay: leg without endpoint", EI, N, [D(), relay_nest(9, (leg(None, 11), good[1]))])
+        E("relay: leg without index", EI, N, [D(), relay_nest(9, (leg(ep1), good[1]))])
+        E("relay: leg index 0", EI | {errno.ERANGE}, N, [D(), relay_nest(9, (leg(ep1, 0), good[1]))])
+        E("relay: leg side 3", EI | {errno.ERANGE}, N, [D(), relay_nest(9, (leg(ep1, 11, side=3), good[1]))])
+        E("relay: leg side not its position", EI, N,
+          [D(), relay_nest(9, (leg(ep1, 11, side=2), good[1]))])
+        E("relay: endpoint of 10 bytes", EI | {errno.ERANGE}, N,
+          [D(), relay_nest(9, (leg(endpoint(ep1)[:10], 11), good[1]))])
+        E("relay: endpoint AF_UNIX", EI | {errno.EAFNOSUPPORT}, N,
+          [D(), relay_nest(9, (leg(struct.pack("=H", socket.AF_UNIX) + b"\0" * 14, 11), good[1]))])
+        E("relay: endpoint port 0", EI, N, [D(), relay_nest(9, (leg("192.0.2.71:0", 11), good[1]))])
+        E("relay: multicast endpoint", EI, N, [D(), relay_nest(9, (leg("224.0.0.1:5", 11), good[1]))])
+        E("relay: link-local IPv6 endpoint", EI, N, [D(), relay_nest(9, (leg("[fe80::1]:5", 11), good[1]))])
+        E("relay: read-only leg counter", EI, N,
+          [D(), relay_nest(9, (leg(ep1, 11, extra=u64(L_RX_PACKETS, 1)), good[1]))])
+        E("relay: read-only session counter", EI, N, [D(), relay_nest(9, good, u64(R_DROP_SRC, 1))])
+        E("relay: idle timeout above a week", EI | {errno.ERANGE}, N,
+          [D(), relay_nest(9, good, u32(R_IDLE_TIMEOUT, RELAY_IDLE_MAX + 1))])
+        E("relay: unknown relay attribute", EI | {errno.EOPNOTSUPP}, N, [D(), relay_nest(9, good, u32(0x3000, 1))])
+        E("relay: unknown leg attribute", EI | {errno.EOPNOTSUPP}, N,
+          [D(), relay_nest(9, (leg(ep1, 11, extra=u32(0x3000, 1)), good[1]))])
+        E("relay: truncated leg nest", EI | {errno.ERANGE}, N, [],
+          raw=D() + struct.pack("=HH", 16, A_RELAY | NLA_F_NESTED) + u32(R_ID, 9) +
+          struct.pack("=HH", 12, R_LEG | NLA_F_NESTED))
+        E("relay: both legs the same key", EI, N, [D(), relay_nest(9, (leg(ep1, 11), leg(ep1, 11)))])
+        E("relay: IPv4 leg on a device without sockets", {errno.EADDRNOTAVAIL}, N,
+          [string(A_IFNAME, self.nosock), relay_nest(9, good)])
+        E("relay: new ok (IPv4 leg facing an IPv6 leg)", {0}, N, [D(), relay_nest(9, good)], changes=True)
+        E("relay: duplicate id", {errno.EEXIST}, N,
+          [D(), relay_nest(9, (leg("192.0.2.73:1", 1), leg("192.0.2.74:1", 2)))])
+        E("relay: a key another session installs", {errno.EEXIST}, N,
+          [D(), relay_nest(10, (leg(ep1, 44), leg(ep2, 22)))])
+        E("relay: same indexes, other sources ok", {0}, N,
+          [D(), relay_nest(10, (leg("192.0.2.75:40001", 11), leg("192.0.2.76:40002", 22)))], changes=True)
+        err, rep = E("relay: get", {0}, CMD_GET_RELAY, [D(), relay_nest(9)])
+        r = decode_relay(parse_attrs(rep[0])[A_RELAY][0]) if rep else {}
+        ok = [lg.get("endpoint") for lg in r.get("legs", [])] == ["192.0.2.71:40001", "[2001:db8::72]:40002"] \
+            and [lg.get("index") for lg in r.get("legs", [])] == [11, 22] and r.get("drop_src") == 0
+        self.results.append((ok, "relay: get reports both legs in order", str(r)[:300]))
+        E("relay: get unknown id", {errno.ENOENT}, CMD_GET_RELAY, [D(), relay_nest(777)])
+        E("relay: set unknown id", {errno.ENOENT}, CMD_SET_RELAY, [D(), relay_nest(777, (), u32(R_IDLE_TIMEOUT, 5))])
+        E("relay: set leg without side", EI, CMD_SET_RELAY, [D(), relay_nest(9, (leg(ep1),))])
+        E("relay: set leg index", EI, CMD_SET_RELAY, [D(), relay_nest(9, (leg(ep1, 12, side=1),))])
+        E("relay: set same leg twice", EI, CMD_SET_RELAY,
+          [D(), relay_nest(9, (leg("192.0.2.80:1", side=1), leg("192.0.2.81:1", side=1)))])
+        E("relay: set onto another session's key", {errno.EEXIST}, CMD_SET_RELAY,
+          [D(), relay_nest(9, (leg("192.0.2.75:40001", side=1),))])
+        E("relay: set ok (move leg 1, limits)", {0}, CMD_SET_RELAY,
+          [D(), relay_nest(9, (leg("192.0.2.77:40001", side=1),), u64(R_HARD_PACKETS, 1000) + u32(R_IDLE_TIMEOUT, 600))])
+        err, _, rep = self.g.request(CMD_GET_RELAY, [D(), relay_nest(9)])
+        r = decode_relay(parse_attrs(rep[0])[A_RELAY][0]) if rep else {}
+        ok = r.get("legs", [{}])[0].get("endpoint") == "192.0.2.77:40001" and r.get("hard_packets") == 1000 \
+            and r.get("idle_timeout") == 600
+        self.results.append((ok, "relay: set moved leg 1 and took the limits", str(r)[:300]))
+        E("relay: del unknown id", {errno.ENOENT}, CMD_DEL_RELAY, [D(), relay_nest(777)])
+        E("relay: del with flush and a nest", EI, CMD_DEL_RELAY, [D(), relay_nest(9), attr(A_FLUSH, b"")])
+        E("relay: max_relays above the limit", EI | {errno.ERANGE}, CMD_SET_DEVICE,
+          [D(), u32(A_MAX_RELAYS, RELAY_MAX_LIMIT + 1)])
+        E("relay: num_relays is read only", EI, CMD_SET_DEVICE, [D(), u32(A_NUM_RELAYS, 1)])
+        E("relay: del", {0}, CMD_DEL_RELAY, [D(), relay_nest(9)], changes=True)
+        E("relay: flush", {0}, CMD_DEL_RELAY, [D(), attr(A_FLUSH, b"")], changes=True)
+        n = self.count()
+        self.results.append((n == 0, "relay: flush leaves no session", "num_relays=%s" % n))
+        return self.results
+
+
+def relay_main(argv):
+    cmd = argv[1]
+    if cmd == "relay-sport":
+        print(cmd_relay_sport(argv[2:]))
+        return 0
+    g = Genl()
+    dev = argv[2]
+    if cmd == "relay-check":
+        bad = 0
+        for ok, name, detail in RelayBattery(dev, argv[3], g).run():
+            print("%s %s: %s" % ("ok" if ok else "not ok", name, detail))
+            bad += not ok
+        return 1 if bad else 0
+    if cmd == "relay-bulk":
+        print(cmd_relay_bulk(g, dev, int(argv[3]), int(argv[4])))
+        return 0
+    if cmd == "relay-count":
+        err, a = g.device(dev)
+        print(struct.unpack("=I", a[A_NUM_RELAYS][0][:4])[0] if A_NUM_RELAYS in a else "")
+        return 1 if err else 0
+    if cmd == "relays":
+        err, msg, rs = relay_dump(g, dev)
+        ids = [r.get("id") for r in rs]
+        print("%d %d %d" % (len(ids), len(set(ids)), int(ids == sorted(ids))) if not err else
+              "errno=%d %s %s" % (err, errname(err), msg))
+        return 1 if err else 0
+    if cmd == "relay":
+        err, msg, rep = g.request(CMD_GET_RELAY, [string(A_IFNAME, dev), relay_nest(int(argv[3], 0))])
+        if not err and rep:
+            r = decode_relay(parse_attrs(rep[0])[A_RELAY][0])
+            r.pop("attrs", None)
+            print(json.dumps(r))
+            return 0
+    elif cmd == "relay-add":
+        err, msg, _ = cmd_relay_add(g, dev, argv[3:])
+    elif cmd == "relay-set":
+        err, msg, _ = cmd_relay_set(g, dev, argv[3:])
+    elif cmd == "relay-max":
+        err, msg, _ = g.request(CMD_SET_DEVICE, [string(A_IFNAME, dev), u32(A_MAX_RELAYS, int(argv[3], 0))])
+    else:  # relay-del
+        a = attr(A_FLUSH, b"") if argv[3] == "flush" else relay_nest(int(argv[3], 0))
+        err, msg, _ = g.request(CMD_DEL_RELAY, [string(A_IFNAME, dev), a])
+    print("errno=%d %s %s" % (err, errname(err), msg))
+    return 1 if err else 0
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "cases":
         # Count without a kernel: run against a fake that fails everything.
@@ -781,6 +1097,8 @@ def main(argv):
             print("%s %s: %s" % ("ok" if ok else "not ok", name, detail))
             bad += not ok
         return 1 if bad else 0
+    if len(argv) >= 3 and argv[1].startswith("relay"):
+        return relay_main(argv)
     if len(argv) >= 4 and argv[1] == "own":
         return cmd_own(argv[2], int(argv[3]))
     if len(argv) >= 5 and argv[1] == "esp-inject":

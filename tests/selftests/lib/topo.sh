@@ -468,3 +468,38 @@ topo_capture_stop() {
 
 # counter arithmetic on possibly empty values
 num() { local v=${1:-0}; [[ $v =~ ^-?[0-9]+$ ]] && echo "$v" || echo 0; }
+
+# ---- relay server (ntm_relay.sh) ----------------------------------------------
+# A third host on the underlay bridge, the Relay Server:
+#   RS  vR  192.0.2.10/24  2001:db8::10/64
+NS_RS=ntmRS$TOPO_ID
+UL4_RS=192.0.2.10
+UL6_RS=2001:db8::10
+
+# topo_rs_init: namespace RS on the bridge of topo_init (bridge mode)
+topo_rs_init() {
+	[ "$TOPO_UNDERLAY" = bridge ] || { topo_log "the relay needs the bridge underlay"; return 1; }
+	topo_ns_add "$NS_RS" || return 1
+	topo_switch_port "$NS_RS" vR sRS || return 1
+	in_ns "$NS_RS" ip addr add $UL4_RS/24 dev vR
+	in_ns "$NS_RS" ip addr add $UL6_RS/64 dev vR nodad
+	in_ns "$NS_RS" ip link set vR up
+	topo_wait 10 A ping -c1 -W1 $UL4_RS || { topo_log "underlay IPv4 A->RS does not work"; return 1; }
+	topo_wait 10 B ping -6 -c1 -W1 $UL6_RS || { topo_log "underlay IPv6 B->RS does not work"; return 1; }
+	return 0
+}
+
+# topo_relay_tunnel_line NS CIPHER KEY RS_EP: the "tunnel add" of A's or B's
+# side of a tunnel whose endpoint is the relay (RS_EP like 192.0.2.10:51820)
+topo_relay_tunnel_line() {
+	local ns=$1 cipher=$2 key=$3 ep=$4
+	if [ "$ns" = "$NS_A" ]; then
+		echo "tunnel add $NTM_DEV --local-index $IDX_A --remote-index $IDX_B" \
+			"--endpoint $ep --vip4 $VIP4_B --vip6 $VIP6_B" \
+			"--cipher $cipher --key $key --tx-salt $TUN_SALT_AB --rx-salt $TUN_SALT_BA"
+	else
+		echo "tunnel add $NTM_DEV --local-index $IDX_B --remote-index $IDX_A" \
+			"--endpoint $ep --vip4 $VIP4_A --vip6 $VIP6_A" \
+			"--cipher $cipher --key $key --tx-salt $TUN_SALT_BA --rx-salt $TUN_SALT_AB"
+	fi
+}
