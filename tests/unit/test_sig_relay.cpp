@@ -201,7 +201,7 @@ TEST(SigRelay, DecodeErrors)
 	EXPECT_EQ(decode_error(raw_body(MsgType::route_direction, {{t(Tlv::path), {3}}})), "");
 	EXPECT_EQ(decode_error(raw_body(MsgType::keepalive, {{t(Tlv::nat_mapping), {3}}})),
 		  "NAT_MAPPING 3 is out of range");
-	EXPECT_EQ(decode_error(raw_body(MsgType::relay_report, {{t(Tlv::capacity), {0, 0, 1}}})),
+	EXPECT_EQ(decode_error(raw_body(MsgType::key_sharing, {{t(Tlv::capacity), {0, 0, 1}}})),
 		  "CAPACITY has 3 bytes, expected 4");
 	EXPECT_EQ(decode_error(raw_body(MsgType::probe, {{t(Tlv::probe_nonce), Bytes(17, 0)}})),
 		  "PROBE_NONCE has 17 bytes, expected 16");
