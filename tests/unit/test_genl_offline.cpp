@@ -25,8 +25,10 @@
 #include "attr_writer.hpp"
 #include "ntm/codec.hpp"
 #include "ntm/error.hpp"
+#include "ntm/format.hpp"
 #include "ntm/genl.hpp"
 #include "ntm/handle.hpp"
+#include "ntm/json.hpp"
 #include "ntm/parse.hpp"
 
 namespace {
@@ -541,4 +543,30 @@ TEST(GenlEsp, ExpiredEvents)
 		EXPECT_EQ(e.soft(), reason >= NTM_EXPIRE_SOFT_TIME);
 		EXPECT_EQ(ntm::expire_reason_name(e.reason).find("unknown"), std::string::npos);
 	}
+}
+
+/* Relay events as ntmctl monitor and ntmd's log show them. */
+TEST(GenlRelay, EventTextAndJson)
+{
+	ntm::RelayExpiredEvent e;
+	e.ifindex = 3;
+	e.relay.id = 12;
+	e.relay.legs[0].endpoint = ntm::parse_endpoint("192.0.2.1:51820");
+	e.relay.legs[0].index = 1001;
+	e.relay.legs[1].endpoint = ntm::parse_endpoint("[2001:db8::2]:51820");
+	e.relay.legs[1].index = 2002;
+	e.relay.legs[1].rx_packets = 9;
+	e.reason = NTM_EXPIRE_HARD_PACKETS;
+	const ntm::Event ev = e;
+	EXPECT_EQ(ntm::event_ifindex(ev), 3U);
+	EXPECT_EQ(ntm::format_event(ev, "ntm0"),
+		  "relay-expired dev ntm0 id 12 reason hard-packets leg1 192.0.2.1:51820 leg2 [2001:db8::2]:51820");
+	const auto j = ntm::event_to_json(ev, "ntm0");
+	EXPECT_EQ(j.at("event"), "relay_expired");
+	EXPECT_EQ(j.at("reason"), "hard-packets");
+	EXPECT_EQ(j.at("reason_code"), NTM_EXPIRE_HARD_PACKETS);
+	EXPECT_EQ(j.at("relay").at("id"), 12);
+	EXPECT_EQ(j.at("relay").at("legs").at(1).at("endpoint"), "[2001:db8::2]:51820");
+	EXPECT_EQ(j.at("relay").at("legs").at(1).at("rx_packets"), 9);
+	EXPECT_EQ(j.at("ifname"), "ntm0");
 }
