@@ -124,7 +124,7 @@ demo: all
 		echo "root shell in the VM with ntm.ko installed."; \
 		exit 1; \
 	fi
-	$(VM) -- bash -c 'scripts/demo.sh && scripts/demo-ike.sh'
+	$(VM) -- bash -c 'scripts/demo.sh && scripts/demo-relay.sh && scripts/demo-ike.sh'
 
 # ---- install ---------------------------------------------------------------
 

@@ -409,7 +409,7 @@ struct DcRole::Impl {
 	 */
 	awaitable<void> direct_through_relay(const Inbound &in, const ntm::store::NodeRecord &mn,
 					     const ntm::store::NodeRecord &cn, std::shared_ptr<SigSession> cn_session,
-					     const route::Relayed &r, std::uint32_t comm, const ntm::SecretBytes &k_tun,
+					     const route::Relayed &chosen, std::uint32_t comm, const ntm::SecretBytes &k_tun,
 					     const ntm::SecretBytes &k_tmp, std::uint8_t cipher)
 	{
 		const auto &m = in.msg;
@@ -418,7 +418,6 @@ struct DcRole::Impl {
 			spdlog::info("dc: direction from {}: {} ({})", mn.fqdn, sig::status_name(st), why);
 			sigio.respond(in, sig::make_response(m, st, why));
 		};
-		const std::string rs_name = relays->name(r.relay);
 		sig::Message rd;
 		rd.type = sig::MsgType::relay_direction;
 		rd.comm_id = comm;
@@ -428,18 +427,34 @@ struct DcRole::Impl {
 		rd.peer_fqdn = cn.fqdn;
 		rd.external_ep = mn.external_ep;
 		rd.peer_ep = cn.external_ep;
+		/* the chosen relay first; when it fails (now down) or refuses, the next usable one */
+		route::Relayed r = chosen;
+		std::string rs_name;
 		sig::Message ack;
-		try {
-			ack = co_await relays->direct(r.relay, std::move(rd));
-		} catch (const std::exception &e) {
-			fail(sig::Status::no_route, "relay " + rs_name + " unreachable");
-			co_return;
-		}
-		if (ack.status != sig::Status::ok) {
-			fail(sig::Status::no_route, "relay " + rs_name + " refused: " +
-							    (ack.error_text.empty() ? std::string(sig::status_name(*ack.status))
-										    : ack.error_text));
-			co_return;
+		std::string errors;
+		std::vector<bool> tried(relays->views().size(), false);
+		for (;;) {
+			rs_name = relays->name(r.relay);
+			tried.at(r.relay) = true;
+			try {
+				ack = co_await relays->direct(r.relay, rd);
+				if (ack.status == sig::Status::ok)
+					break;
+				errors += (errors.empty() ? "" : "; ") + rs_name + " refused: " +
+					  (ack.error_text.empty() ? std::string(sig::status_name(*ack.status)) : ack.error_text);
+			} catch (const std::exception &e) {
+				errors += (errors.empty() ? "" : "; ") + rs_name + " unreachable";
+			}
+			auto views = relays->views();
+			for (std::size_t i = 0; i < views.size(); i++)
+				if (tried[i])
+					views[i].up = false;
+			const auto next = route::pick_relay(mn.external_ep->family(), cn.external_ep->family(), views);
+			if (!next) {
+				fail(sig::Status::no_route, "no relay available: " + errors);
+				co_return;
+			}
+			r.relay = *next;
 		}
 		const auto ep_for = [&](const ntm::store::NodeRecord &n) -> std::optional<ntm::Endpoint> {
 			for (const auto &e : ack.relay_eps)

@@ -21,8 +21,14 @@ namespace sig = ntm::sig;
 
 namespace {
 
-/* Relay Bind: 0.5 + 1 + 2 s, so a dead relay is noticed within about 3.5 s */
-constexpr unsigned kBindRetries = 2;
+/*
+ * Relay Bind: 0.5 + 1 + 2 + 4 s, so a dead relay is noticed within about
+ * 7.5 s of silence, and a slow one (software emulation, a loaded relay) is
+ * not mistaken for a dead one.
+ */
+constexpr unsigned kBindRetries = 3;
+/* while the relay stays lost, ask for a new path again this often */
+constexpr auto kLostAgain = std::chrono::seconds(10);
 
 const char *mapping_name(sig::NatMapping m) noexcept
 {
@@ -44,6 +50,8 @@ RelayedPath::RelayedPath(PathEnv env, std::shared_ptr<SigSession> tun, sig::Leg 
     : env_(std::move(env)), tun_(std::move(tun)), leg_(leg), relay_ep_(relay_ep), candidates_(std::move(candidates)),
       probe_(probe), peer_(std::move(peer))
 {
+	if (!candidates_.empty())
+		external_ = candidates_.back();
 	/* the relay answers this node under its own direction of K_tun */
 	tun_->relay_dir = leg == sig::Leg::opener ? sig::Direction::rs_to_opener : sig::Direction::rs_to_waiter;
 }
@@ -126,6 +134,7 @@ awaitable<void> RelayedPath::check_loop()
 {
 	const auto self = shared_from_this();
 	bool lost = false;
+	Clock::time_point lost_at{};
 	while (!stopped_) {
 		co_await sleep(kCheck);
 		if (stopped_)
@@ -148,8 +157,10 @@ awaitable<void> RelayedPath::check_loop()
 			if (stopped_)
 				break;
 			bind_failures_++;
-			if (!lost && !direct_) {
+			/* reported once, then again while it lasts: the first new path may fail too */
+			if (!direct_ && (!lost || Clock::now() - lost_at >= kLostAgain)) {
 				lost = true;
+				lost_at = Clock::now();
 				spdlog::warn("node: relay {} for {} lost: {}", relay_ep_.to_string(), peer_, e.what());
 				env_.on_relay_lost();
 			}
@@ -166,7 +177,8 @@ awaitable<bool> RelayedPath::probe(const ntm::Endpoint &to)
 	sig::random_fill(req.probe_nonce);
 	probes_sent_++;
 	try {
-		const auto resp = co_await env_.sigio.request(tun_, to, req, 0U);
+		/* one retransmission: an answer within 1.5 s counts (software emulation is slow) */
+		const auto resp = co_await env_.sigio.request(tun_, to, req, 1U);
 		if (resp.status == sig::Status::ok && resp.probe_nonce == req.probe_nonce) {
 			probes_answered_++;
 			co_return true;
@@ -213,9 +225,11 @@ awaitable<void> RelayedPath::probe_loop()
 		reprobe_ = false;
 		const auto start = Clock::now();
 		while (!stopped_ && !direct_ && Clock::now() - start < kProbeFor) {
-			if (mapping_ == sig::NatMapping::per_destination)
-				break; /* our NAT maps per destination: punching cannot work */
+			/* our NAT maps per destination: punching through it cannot work, the LAN still can */
+			const bool lan_only = mapping_ == sig::NatMapping::per_destination;
 			for (const auto &c : candidates_) {
+				if (lan_only && external_ && c == *external_)
+					continue;
 				asio::co_spawn(
 					env_.io,
 					[self, c]() -> awaitable<void> {

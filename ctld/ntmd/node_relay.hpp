@@ -66,7 +66,8 @@ public:
 
 	/**
 	 * tun: the communication's K_tun session (its relay_dir is set here);
-	 * candidates: the peer's external endpoint and PEER_LOCAL_EP values;
+	 * candidates: the PEER_LOCAL_EP values, then the peer's external
+	 * endpoint (last);
 	 * probe: PATH relay (true) or relay only (false).
 	 */
 	RelayedPath(PathEnv env, std::shared_ptr<SigSession> tun, ntm::sig::Leg leg, ntm::Endpoint relay_ep,
@@ -105,6 +106,7 @@ private:
 	ntm::sig::Leg leg_;
 	ntm::Endpoint relay_ep_;
 	std::vector<ntm::Endpoint> candidates_;
+	std::optional<ntm::Endpoint> external_; /* the candidate that is the peer's NAT */
 	bool probe_;
 	std::string peer_;
 	std::optional<ntm::Endpoint> direct_;

@@ -110,11 +110,6 @@ int run_roles(const ntm::config::Config &cfg)
 			roles.node->refresh();
 			return {{"ok", true}};
 		}
-		if (cmd == "rs-list") {
-			if (!roles.rs)
-				return {{"ok", false}, {"error", "the rs role is not running"}};
-			return {{"ok", true}, {"communications", roles.rs->list()}};
-		}
 		if (cmd.starts_with("ike-")) {
 			if (!roles.ike)
 				return {{"ok", false}, {"error", "the ike role is not running"}};

@@ -30,6 +30,7 @@
 #include "ntm/error.hpp"
 #include "ntm/genl.hpp"
 #include "ntm/ops.hpp"
+#include "ntm/rtnl.hpp"
 #include "relay_engine.hpp"
 #include "tls_conn.hpp"
 #include "udp.hpp"
@@ -180,6 +181,7 @@ struct RsRole::Impl : std::enable_shared_from_this<RsRole::Impl> {
 		ntm::flush_relays(genl, dev());
 		ntm::set_device(genl, dev(), s);
 		attached = true;
+		ntm::set_link_up(link.ifindex);
 	}
 
 	void teardown() noexcept
@@ -387,11 +389,6 @@ nlohmann::json RsRole::status() const
 	j["tx_errors"] = impl_->tx_errors;
 	j["dc_connections"] = impl_->conns.size();
 	return j;
-}
-
-nlohmann::json RsRole::list() const
-{
-	return impl_->engine->list();
 }
 
 } // namespace ntmd

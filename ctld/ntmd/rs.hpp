@@ -34,8 +34,6 @@ public:
 
 	/** Counters for `ntmctl status`. */
 	[[nodiscard]] nlohmann::json status() const;
-	/** The relayed communications (`ntmctl rs list`). */
-	[[nodiscard]] nlohmann::json list() const;
 
 	struct Impl;
 
