@@ -27,7 +27,7 @@ D=$SB_DOMAIN
 sigbed_trap
 
 rs_rx() { relaybed_relay_rx rs1; }
-path() { relaybed_peer b d.$D "$1"; }
+path() { relaybed_peer b d.$D ".path$1"; }
 
 # -------------------------------------------------------------------------
 step "Two NATs and a relay"
