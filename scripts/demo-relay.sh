@@ -38,14 +38,7 @@ relaybed_setup || fatal "testbed setup failed"
 say "B ($SB_B4) sits behind NAT router R ($SB_R4), D ($RB_D4) behind R2 ($RB_R2)."
 say "Relay Servers RS1 ($RB_RS1) and RS2 ($RB_RS2) run ntmd with roles = [\"rs\"]."
 say "For the first part R2 drops what comes from R: no direct path exists yet."
-sigbed_in r2 nft -f - <<-EOF2
-table inet relaybed_block {
-	chain pre {
-		type filter hook prerouting priority -300; policy accept;
-		ip saddr $SB_R4 meta l4proto udp drop
-	}
-}
-EOF2
+relaybed_block_direct on
 
 step "AS, DC and the relays start; the DC connects to each relay over mutual TLS"
 sigbed_write_as_conf
@@ -86,7 +79,7 @@ step "R2 lets the direct path through: the nodes' probes find it, under a runnin
 sigbed_in b ping -n -i 0.2 -W 1 -c 120 "$VIP4_D" >"$SB_DIR/demo-ping.txt" 2>&1 &
 ppid=$!
 sleep 2
-sigbed_in r2 nft delete table inet relaybed_block
+relaybed_block_direct off
 t=$(date +%s)
 sigbed_wait 40 sh -c "[ \"\$(ip netns exec ${SB_NS[b]} $NTMCTL status -j --socket $(sigbed_sock b) | jq -r '.node.peers[] | select(.fqdn == \"d.$D\") | .path.path')\" = direct ]"
 say "direct after $(($(date +%s) - t)) s: $(path '.direct') (probes sent $(path '.probes_sent'), answered $(path '.probes_answered'))"

@@ -480,17 +480,22 @@ struct DcRole::Impl {
 		};
 
 		/* the waiter first: CN binds and waits for the Tunnel Request through the relay */
+		/* what both nodes are told: their action, the keys, the peer and the relay */
+		const auto direct_to = [&](sig::Message &msg, sig::Action a, const ntm::store::NodeRecord &peer,
+					   const ntm::Endpoint &rs_ep) {
+			msg.action = a;
+			msg.comm_id = comm;
+			msg.k_tun = k_tun;
+			msg.k_tmp = k_tmp;
+			msg.cipher = cipher;
+			set_peer(msg, peer);
+			msg.path = path;
+			msg.relay_eps = {rs_ep};
+			msg.peer_local_eps = local_eps(peer);
+		};
 		sig::Message to_cn;
 		to_cn.type = sig::MsgType::route_direction;
-		to_cn.action = sig::Action::wait;
-		to_cn.comm_id = comm;
-		to_cn.k_tun = k_tun;
-		to_cn.k_tmp = k_tmp;
-		to_cn.cipher = cipher;
-		set_peer(to_cn, mn);
-		to_cn.path = path;
-		to_cn.relay_eps = {*rs_cn};
-		to_cn.peer_local_eps = local_eps(mn);
+		direct_to(to_cn, sig::Action::wait, mn, *rs_cn);
 		std::string refused;
 		try {
 			const auto cn_ack = co_await sigio.request(cn_session, *cn.external_ep, to_cn);
@@ -507,15 +512,7 @@ struct DcRole::Impl {
 		}
 
 		auto to_mn = sig::make_response(m, sig::Status::ok);
-		to_mn.action = sig::Action::open;
-		to_mn.comm_id = comm;
-		to_mn.k_tun = k_tun;
-		to_mn.k_tmp = k_tmp;
-		to_mn.cipher = cipher;
-		set_peer(to_mn, cn);
-		to_mn.path = path;
-		to_mn.relay_eps = {*rs_mn};
-		to_mn.peer_local_eps = local_eps(cn);
+		direct_to(to_mn, sig::Action::open, cn, *rs_mn);
 		sigio.respond(in, to_mn);
 		directions++;
 		directions_relayed++;

@@ -15,23 +15,28 @@ step() {
 	return 0
 }
 say() { printf '   %s\n' "$*"; }
+# show WHO TEXT: a command line as typed on host WHO
+show() { printf '%s   [%s]$ %s%s\n' "$D_" "$1" "$2" "$N_"; }
+# run WHO CMD...: show the command as typed on host WHO (a name of the
+# testbed, or "vm"), run it there, indent its output
+run() {
+	local who=$1 rc
+	shift
+	local shown
+	shown=$(printf '%s ' "$@" | sed "s|$NTM_BIN/||g")
+	[ -n "$SB_DIR" ] && shown=${shown//$SB_DIR\//\$D\/}
+	show "$who" "$shown"
+	if [ "$who" = vm ]; then "$@" 2>&1 | sed 's/^/     /'; else sigbed_in "$who" "$@" 2>&1 | sed 's/^/     /'; fi
+	rc=${PIPESTATUS[0]}
+	[ "$rc" -ne 0 ] && { printf '   %sexit status %d%s\n' "$R_" "$rc" "$N_"; FAILED=$((FAILED + 1)); }
+	return "$rc"
+}
 ok() { printf '   %s✔ %s%s\n' "$G_" "$*" "$N_"; }
 bad() { printf '   %s✘ %s%s\n' "$R_" "$*" "$N_"; FAILED=$((FAILED + 1)); }
 fatal() {
 	bad "$*"
 	printf '\ndemo aborted after %d s\n' $(($(date +%s) - T0))
 	exit 1
-}
-# run WHO CMD...: show the command as typed on host WHO, run it there, indent its output
-run() {
-	local who=$1 rc shown
-	shift
-	shown=$(printf '%s ' "$@" | sed "s|$NTM_BIN/||g")
-	printf '%s   [%s]$ %s%s\n' "$D_" "$who" "$shown" "$N_"
-	sigbed_in "$who" "$@" 2>&1 | sed 's/^/     /'
-	rc=${PIPESTATUS[0]}
-	[ "$rc" -ne 0 ] && { printf '   %sexit status %d%s\n' "$R_" "$rc" "$N_"; FAILED=$((FAILED + 1)); }
-	return "$rc"
 }
 # logline NAME REGEX [N]: the last N lines of NAME's ntmd log matching REGEX
 logline() {

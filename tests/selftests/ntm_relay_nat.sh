@@ -14,6 +14,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/sigbed.sh"
+. "$HERE/lib/steps.sh"
 . "$HERE/lib/relaybed.sh"
 
 ktap_plan 16
@@ -24,33 +25,6 @@ if [ -n "$why" ]; then
 	ktap_finish
 fi
 
-check() {
-	local desc=$1 rc=$2 n
-	shift 2
-	if [ "$rc" -eq 0 ]; then
-		ktap_ok "$desc"
-		return 0
-	fi
-	for n in "$@"; do
-		sigbed_logtail "$(sigbed_logfile "$n")" 30
-	done
-	ktap_fail "$desc"
-	return 1
-}
-needs() {
-	local desc=$1 v
-	shift
-	for v in "$@"; do
-		if [ "${!v:-0}" != 1 ]; then
-			ktap_diag "not tried: it needs $v"
-			ktap_fail "$desc"
-			return 1
-		fi
-	done
-	return 0
-}
-rc() { if "$@"; then echo 0; else echo 1; fi; }
-quiet() { "$@" >/dev/null 2>&1; }
 num() { case $1 in '' | *[!0-9]*) echo 0 ;; *) echo "$1" ;; esac; }
 
 D=$SB_DOMAIN
@@ -95,26 +69,10 @@ if needs "nodes B, D, E, F log in and register, each behind a NAT" RELAYS_UP; th
 fi
 
 # --- 5-10: two NATs: relay, then direct, then back ------------------------------------------
-# block_direct on|off: R2 drops UDP from R's public address (the direct path
-# between B and D), never D's own traffic to the relays
-block_direct() {
-	if [ "$1" = on ]; then
-		sigbed_in r2 nft -f - <<-EOF2
-		table inet relaybed_block {
-			chain pre {
-				type filter hook prerouting priority -300; policy accept;
-				ip saddr $SB_R4 meta l4proto udp drop
-			}
-		}
-		EOF2
-	else
-		sigbed_in r2 nft delete table inet relaybed_block
-	fi
-}
 path_of() { relaybed_peer "$1" "$2" '.path.path'; }
 BD=0
 if needs "B resolves d.ntm.test: the DC relays (both NATed) and the answer is D's vip4" NODES; then
-	block_direct on
+	relaybed_block_direct on
 	got=$(sigbed_getent b ahostsv4 d.$D 2>&1)
 	relay=$(relaybed_peer b d.$D '.path.relay')
 	ktap_diag "getent on B: $got (D's $VIP4_D); path $(path_of b d.$D) via $relay; dc relayed $(sigbed_jq dc .dc.directions_relayed)"
@@ -147,7 +105,7 @@ if needs "a TCP connection opened while relayed survives the move to the direct 
 	sigbed_in b iperf3 -c "$VIP4_D" -p 5201 -t 45 -b 2M -J >"$T/iperf3-c.json" 2>&1 &
 	ipid=$!
 	sleep 3
-	block_direct off
+	relaybed_block_direct off
 	t_open=$(date +%s)
 	sigbed_wait 40 sh -c "[ \"\$(ip netns exec ${SB_NS[b]} $NTMCTL status -j --socket $(sigbed_sock b) | jq -r '.node.peers[] | select(.fqdn == \"d.$D\") | .path.path')\" = direct ]" && DIRECT=1
 	ktap_diag "direct $(($(date +%s) - t_open)) s after the path opened; B's path to D: $(relaybed_peer b d.$D '.path' | jq -c . 2>/dev/null)"
@@ -174,7 +132,7 @@ if needs "the direct path breaks: B falls back to the relay and the ping goes on
 	sigbed_in b ping -n -i 0.2 -W 1 -c 100 "$VIP4_D" >"$SB_DIR/ping-bd.txt" 2>&1 &
 	ppid=$!
 	sleep 2
-	block_direct on
+	relaybed_block_direct on
 	t_block=$(date +%s)
 	sigbed_wait 20 sh -c "[ \"\$(ip netns exec ${SB_NS[b]} $NTMCTL status -j --socket $(sigbed_sock b) | jq -r '.node.peers[] | select(.fqdn == \"d.$D\") | .path.path')\" = relay ]"
 	t_fb=$(($(date +%s) - t_block))
@@ -183,7 +141,7 @@ if needs "the direct path breaks: B falls back to the relay and the ping goes on
 	ktap_diag "back on the relay $t_fb s after the block; ping: $(tail -n 2 "$SB_DIR/ping-bd.txt" | head -n 1)"
 	ok=1
 	[ "$(path_of b d.$D)" = relay ] && [ "$(num "$recv")" -ge 60 ] && sigbed_in b ping -c 2 -W 2 "$VIP4_D" >/dev/null && ok=0
-	block_direct off
+	relaybed_block_direct off
 	check "the direct path breaks: B falls back to the relay in $t_fb s and the ping goes on ($recv of 100)" $ok b d
 fi
 

@@ -14,6 +14,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/sigbed.sh"
+. "$HERE/lib/steps.sh"
 
 ktap_plan 28
 
@@ -23,35 +24,6 @@ if [ -n "$why" ]; then
 	ktap_finish
 fi
 
-# check DESC RC [INSTANCES...]: report; on failure show the daemons' logs
-check() {
-	local desc=$1 rc=$2 n
-	shift 2
-	if [ "$rc" -eq 0 ]; then
-		ktap_ok "$desc"
-		return 0
-	fi
-	for n in "$@"; do
-		sigbed_logtail "$(sigbed_logfile "$n")" 25
-	done
-	ktap_fail "$desc"
-	return 1
-}
-# needs DESC VAR...: fail DESC at once when an earlier step it builds on failed
-needs() {
-	local desc=$1 v
-	shift
-	for v in "$@"; do
-		if [ "${!v:-0}" != 1 ]; then
-			ktap_diag "not tried: it needs $v"
-			ktap_fail "$desc"
-			return 1
-		fi
-	done
-	return 0
-}
-# rc CMD...: 0 when CMD succeeds, else 1 (for check)
-rc() { if "$@"; then echo 0; else echo 1; fi; }
 
 T0=$(date +%s)
 # --- 1-4: the testbed without ntmd -------------------------------------------------

@@ -135,6 +135,24 @@ relaybed_dc_relays() {
 	echo "relays = [\"rs1.infra.test:$RB_RS_TLS_PORT\", \"rs2.infra.test:$RB_RS_TLS_PORT\"]"
 }
 
+# relaybed_block_direct on|off: R2 drops UDP from R's public address -- the
+# direct path between the nodes behind R and D -- but never D's own traffic
+# to the relays
+relaybed_block_direct() {
+	if [ "$1" = on ]; then
+		sigbed_in r2 nft -f - <<-EOF2
+		table inet relaybed_block {
+			chain pre {
+				type filter hook prerouting priority -300; policy accept;
+				ip saddr $SB_R4 meta l4proto udp drop
+			}
+		}
+		EOF2
+	else
+		sigbed_in r2 nft delete table inet relaybed_block
+	fi
+}
+
 # relaybed_peer NODE PEER_FQDN JQ: a field of NODE's peer entry for PEER_FQDN
 relaybed_peer() {
 	sigbed_jq "$1" ".node.peers[] | select(.fqdn == \"$2\") | $3"
