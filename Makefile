@@ -47,7 +47,7 @@ help:
 	@echo '  bench-sig   signalling benchmark only (DC registrations/s, DNS to answer)'
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
 	@echo '  bench-ike   IKEv2 handshakes/s only: ntmd vs strongSwan charon as responder'
-	@echo '  demo        build, boot the VM and run scripts/demo.sh, then demo-ike.sh'
+	@echo '  demo        build, boot the VM and run scripts/demo.sh, demo-relay.sh, demo-ike.sh'
 	@echo '  install     ntm.ko (extra/), ntmd, ntmctl, header, man pages, unit'
 	@echo '  clean       remove build products'
 
