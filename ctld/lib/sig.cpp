@@ -2,8 +2,9 @@
 /*
  * NTMobile signalling v1 (Documentation/protocol/signalling.rst): the TLV
  * body codec, the sealed UDP envelope, NOTICEs, the replay window and the
- * key schedule of a data tunnel. The cryptography is OpenSSL 3's
- * (ChaCha20-Poly1305 through EVP, HKDF through EVP_KDF, HMAC-SHA256).
+ * primitives of the tunnel key exchange (tunnel_kx.cpp). The cryptography
+ * is OpenSSL 3's (ChaCha20-Poly1305 through EVP, HKDF through EVP_KDF,
+ * HMAC-SHA256).
  */
 #include "ntm/sig.hpp"
 
@@ -33,7 +34,7 @@ static_assert(NTM_SALT_LEN == 4, "the spec derives two 4-byte salts");
 
 namespace {
 
-constexpr std::uint16_t kMaxTlvType = static_cast<std::uint16_t>(Tlv::nated);
+constexpr std::uint16_t kMaxTlvType = static_cast<std::uint16_t>(Tlv::generation);
 /* the relay TLVs, a block of their own (relay.rst) */
 constexpr std::uint16_t kRelayTlvMin = static_cast<std::uint16_t>(Tlv::relay_ep);
 constexpr std::uint16_t kRelayTlvMax = static_cast<std::uint16_t>(Tlv::nat_mapping);
@@ -48,8 +49,8 @@ bool relay_tlv(std::uint16_t type) noexcept
 constexpr std::size_t kTlvHeaderLen = 4;
 constexpr std::size_t kMaxCiphers = 8;
 constexpr std::size_t kNoticeLen = kEnvelopeHeaderLen + 2;
-constexpr std::size_t kMaxHkdfLen = std::size_t{255} * 32;
-constexpr std::string_view kKmncnLabel = "ntm kmncn";
+constexpr std::size_t kHashLen = 32; /* SHA-256 */
+constexpr std::size_t kMaxHkdfLen = std::size_t{255} * kHashLen;
 
 /* ---- byte order ---- */
 
@@ -105,7 +106,8 @@ constexpr std::array<std::string_view, kMaxTlvType + 1> kTlvNames{
 	"TLV 0",    "STATUS",	 "ERROR_TEXT", "ACCOUNT", "PASSWORD", "FQDN",	 "KEY_ID",    "KEY",
 	"LIFETIME", "PEER_FQDN", "VIP4",       "VIP6",	  "POOL4",    "POOL6",	 "LOCAL_EP",  "EXTERNAL_EP",
 	"INTERVAL", "COMM_ID",	 "K_TUN",      "K_TMP",	  "ACTION",   "PEER_EP", "PEER_VIP4", "PEER_VIP6",
-	"CIPHERS",  "CIPHER",	 "SEALED_KEY", "INDEX",	  "CONFIRM",  "NATED",
+	"CIPHERS",  "CIPHER",	 "TLV 26",     "INDEX",	  "CONFIRM",  "NATED",	 "EPHEMERAL", "AUTH",
+	"GENERATION",
 };
 
 std::string tlv_name(Tlv t)
@@ -493,10 +495,6 @@ void decode_tlv(Message &m, Tlv t, std::span<const std::uint8_t> v)
 		m.cipher = c;
 		break;
 	}
-	case Tlv::sealed_key:
-		need_len(t, v, kSealedKeyLen);
-		m.sealed_key.assign(v.begin(), v.end());
-		break;
 	case Tlv::index:
 		m.index = dec_nonzero_u32(t, v);
 		break;
@@ -511,7 +509,19 @@ void decode_tlv(Message &m, Tlv t, std::span<const std::uint8_t> v)
 		m.nated = n == 1;
 		break;
 	}
-	default: /* the relay block: decode_relay_tlv() */
+	case Tlv::ephemeral:
+		need_len(t, v, kEphemeralLen);
+		m.ephemeral.assign(v.begin(), v.end());
+		break;
+	case Tlv::auth:
+		need_len(t, v, kAuthLen);
+		m.auth.assign(v.begin(), v.end());
+		break;
+	case Tlv::generation:
+		need_len(t, v, 4);
+		m.generation = get_be32(v);
+		break;
+	default: /* the relay block: decode_relay_tlv(); 26 never reaches here */
 		break;
 	}
 }
@@ -657,8 +667,10 @@ void validate_request(const Message &m, const Requirements &r)
 		r.need(!m.fqdn.empty(), "FQDN");
 		r.need(m.index.has_value(), "INDEX");
 		r.need(m.cipher.has_value(), "CIPHER");
-		r.need(!m.sealed_key.empty(), "SEALED_KEY");
 		r.need(m.vip4 || m.vip6, "VIP4 or VIP6");
+		r.need(!m.ephemeral.empty(), "EPHEMERAL");
+		r.need(!m.auth.empty(), "AUTH");
+		r.need(m.generation.has_value(), "GENERATION");
 		break;
 	}
 }
@@ -685,6 +697,8 @@ void validate_ok_response(const Message &m, const Requirements &r)
 		break;
 	case MsgType::tunnel:
 		r.need(m.index.has_value(), "INDEX");
+		r.need(!m.ephemeral.empty(), "EPHEMERAL");
+		r.need(!m.auth.empty(), "AUTH");
 		r.need(!m.confirm.empty(), "CONFIRM");
 		break;
 	case MsgType::key_sharing:
@@ -759,17 +773,6 @@ std::array<std::uint8_t, kEnvelopeHeaderLen> header_bytes(Kind kind, std::uint32
 	std::array<std::uint8_t, kEnvelopeHeaderLen> h{};
 	std::copy(v.begin(), v.end(), h.begin());
 	return h;
-}
-
-std::array<std::uint8_t, kKmncnLabel.size() + 8> kmncn_aad(std::uint32_t comm_id, std::uint32_t opener_index)
-{
-	std::array<std::uint8_t, kKmncnLabel.size() + 8> aad{};
-	std::copy(kKmncnLabel.begin(), kKmncnLabel.end(), aad.begin());
-	const auto c = be32_bytes(comm_id);
-	const auto o = be32_bytes(opener_index);
-	std::copy(c.begin(), c.end(), aad.begin() + kKmncnLabel.size());
-	std::copy(o.begin(), o.end(), aad.begin() + kKmncnLabel.size() + 4);
-	return aad;
 }
 
 /* The relay block, after every other TLV (types 40..48). */
@@ -1010,11 +1013,14 @@ std::vector<std::uint8_t> encode(const Message &m)
 			throw std::invalid_argument("CIPHER " + std::to_string(*m.cipher) + " is unknown");
 		w.u8(Tlv::cipher, *m.cipher);
 	}
-	w.fixed(Tlv::sealed_key, m.sealed_key, kSealedKeyLen);
 	w.nonzero_u32(Tlv::index, m.index);
 	w.fixed(Tlv::confirm, m.confirm, kConfirmLen);
 	if (m.nated)
 		w.u8(Tlv::nated, *m.nated ? 1 : 0);
+	w.fixed(Tlv::ephemeral, m.ephemeral, kEphemeralLen);
+	w.fixed(Tlv::auth, m.auth, kAuthLen);
+	if (m.generation)
+		w.u32(Tlv::generation, *m.generation);
 	encode_relay_tlvs(w, m);
 	return w.take();
 }
@@ -1062,7 +1068,7 @@ Message decode(std::span<const std::uint8_t> body)
 			decode_relay_tlv(m, t, value);
 			continue;
 		}
-		if (type == 0 || type > kMaxTlvType) {
+		if (type == 0 || type > kMaxTlvType || type == static_cast<std::uint16_t>(Tlv::reserved_sealed_key)) {
 			if ((raw_type & kTlvCritical) != 0)
 				throw ParseError(Status::unsupported_tlv,
 						 "unknown critical TLV " + std::to_string(type));
@@ -1251,12 +1257,18 @@ std::optional<std::vector<std::uint8_t>> aead_open(std::span<const std::uint8_t>
 	return out;
 }
 
-SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt,
-			std::span<const std::uint8_t> info, std::size_t length)
+namespace {
+
+enum class HkdfMode { both = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, extract = EVP_KDF_HKDF_MODE_EXTRACT_ONLY,
+		      expand = EVP_KDF_HKDF_MODE_EXPAND_ONLY };
+
+/* key: the IKM (both, extract) or the PRK (expand) */
+SecretBytes hkdf(HkdfMode mode, std::span<const std::uint8_t> key, std::span<const std::uint8_t> salt,
+		 std::span<const std::uint8_t> info, std::size_t length)
 {
 	if (length == 0 || length > kMaxHkdfLen)
 		throw std::invalid_argument("HKDF-SHA256 output must be 1.." + std::to_string(kMaxHkdfLen) + " bytes");
-	if (ikm.empty())
+	if (key.empty())
 		throw std::invalid_argument("HKDF-SHA256 needs input key material");
 	const ossl::Ptr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
 	if (!kdf)
@@ -1266,13 +1278,15 @@ SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::
 		ossl::failed("EVP_KDF_CTX_new");
 
 	std::array<char, 7> digest{"SHA256"};
-	std::array<OSSL_PARAM, 5> params{};
+	int imode = static_cast<int>(mode);
+	std::array<OSSL_PARAM, 6> params{};
 	std::size_t n = 0;
 	/* OSSL_PARAM takes non-const pointers; OpenSSL only reads these */
 	// NOLINTBEGIN(cppcoreguidelines-pro-type-const-cast)
 	params.at(n++) = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest.data(), 0);
-	params.at(n++) = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t *>(ikm.data()),
-							   ikm.size());
+	params.at(n++) = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &imode);
+	params.at(n++) = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t *>(key.data()),
+							   key.size());
 	if (!salt.empty())
 		params.at(n++) = OSSL_PARAM_construct_octet_string(
 			OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t *>(salt.data()), salt.size());
@@ -1288,65 +1302,38 @@ SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::
 	return out;
 }
 
-std::vector<std::uint8_t> seal_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
-				     std::uint32_t opener_index, std::span<const std::uint8_t> k_mncn)
+} // namespace
+
+SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt,
+			std::span<const std::uint8_t> info, std::size_t length)
 {
-	if (k_mncn.size() != kKeyLen)
-		throw std::invalid_argument("K_mncn must have " + std::to_string(kKeyLen) + " bytes");
-	std::vector<std::uint8_t> out(kSealedKeyLen);
-	const auto nonce = std::span(out).first(kAeadNonceLen);
-	random_fill(nonce);
-	aead_seal_into(k_tmp, nonce, kmncn_aad(comm_id, opener_index), k_mncn, std::span(out).subspan(kAeadNonceLen));
-	return out;
+	return hkdf(HkdfMode::both, ikm, salt, info, length);
 }
 
-std::optional<SecretBytes> open_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
-				      std::uint32_t opener_index, std::span<const std::uint8_t> sealed)
+SecretBytes hkdf_extract(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm)
 {
-	if (sealed.size() != kSealedKeyLen || k_tmp.size() != kKeyLen)
-		return std::nullopt;
-	SecretBytes k(kKeyLen);
-	if (!aead_open_into(k_tmp, sealed.first(kAeadNonceLen), kmncn_aad(comm_id, opener_index),
-			    sealed.subspan(kAeadNonceLen), k.span()))
-		return std::nullopt;
-	return k;
+	return hkdf(HkdfMode::extract, ikm, salt, {}, kHashLen);
 }
 
-TunnelKeys derive_tunnel_keys(std::span<const std::uint8_t> k_mncn, std::uint32_t comm_id)
+SecretBytes hkdf_expand(std::span<const std::uint8_t> prk, std::span<const std::uint8_t> info, std::size_t length)
 {
-	if (k_mncn.size() != kKeyLen)
-		throw std::invalid_argument("K_mncn must have " + std::to_string(kKeyLen) + " bytes");
-	const auto salt = be32_bytes(comm_id);
-	TunnelKeys k;
-	k.data_key = hkdf_sha256(k_mncn, salt, text_bytes("ntm data key"), kKeyLen);
-	const SecretBytes salts =
-		hkdf_sha256(k_mncn, salt, text_bytes("ntm data salts"), std::size_t{2} * NTM_SALT_LEN);
-	const auto s = salts.span();
-	std::copy(s.begin(), s.begin() + NTM_SALT_LEN, k.opener_salt.begin());
-	std::copy(s.begin() + NTM_SALT_LEN, s.end(), k.waiter_salt.begin());
-	k.confirm_key = hkdf_sha256(k_mncn, salt, text_bytes("ntm confirm"), kKeyLen);
-	return k;
+	if (prk.size() < kHashLen)
+		throw std::invalid_argument("HKDF-Expand needs a PRK of at least " + std::to_string(kHashLen) + " bytes");
+	return hkdf(HkdfMode::expand, prk, {}, info, length);
 }
 
-std::vector<std::uint8_t> compute_confirm(const TunnelKeys &k, std::uint32_t comm_id, std::uint32_t opener_index,
-					  std::uint32_t waiter_index)
+std::array<std::uint8_t, 32> hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data)
 {
-	if (k.confirm_key.size() != kKeyLen)
-		throw std::invalid_argument("confirmation key must have " + std::to_string(kKeyLen) + " bytes");
-	std::vector<std::uint8_t> data;
-	put_be32(data, comm_id);
-	put_be32(data, opener_index);
-	put_be32(data, waiter_index);
-	std::vector<std::uint8_t> mac(kConfirmLen);
+	std::array<std::uint8_t, kHashLen> mac{};
 	unsigned int maclen = 0;
-	if (HMAC(EVP_sha256(), k.confirm_key.data(), static_cast<int>(k.confirm_key.size()), data.data(), data.size(),
-		 mac.data(), &maclen) == nullptr ||
-	    maclen != kConfirmLen)
+	if (HMAC(EVP_sha256(), key.data(), ossl::int_len(key.size()), data.data(), data.size(), mac.data(),
+		 &maclen) == nullptr ||
+	    maclen != kHashLen)
 		ossl::failed("HMAC-SHA256");
 	return mac;
 }
 
-bool confirm_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept
+bool mac_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept
 {
 	return a.size() == kConfirmLen && b.size() == kConfirmLen &&
 	       CRYPTO_memcmp(a.data(), b.data(), kConfirmLen) == 0;

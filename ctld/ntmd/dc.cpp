@@ -17,6 +17,7 @@
 
 #include "as.hpp"
 #include "dc_relays.hpp"
+#include "keylog.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
@@ -105,6 +106,7 @@ struct DcRole::Impl {
 	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
 	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_)
 	{
+		(void)KeyLog::instance(); /* NTM_KEYLOG: warns now, at start */
 		try {
 			sock6 = open_asio_udp_socket(io_, AF_INET6, dc.port);
 		} catch (const ntm::Error &e) {
@@ -346,6 +348,7 @@ struct DcRole::Impl {
 		const std::uint32_t comm = sig::random_u32_nonzero();
 		const auto k_tun = sig::random_key();
 		const auto k_tmp = sig::random_key();
+		KeyLog::instance().comm(comm, k_tun.span(), k_tmp.span());
 		if (const auto *r = std::get_if<route::Relayed>(&decision)) {
 			co_await direct_through_relay(in, *mn, *cn, cn_session, *r, comm, k_tun, k_tmp, *cipher);
 			co_return;

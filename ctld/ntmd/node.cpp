@@ -31,6 +31,7 @@
 #include "as.hpp"
 #include "dnsstub.hpp"
 #include "kdev.hpp"
+#include "keylog.hpp"
 #include "ntm/codec.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
@@ -38,6 +39,7 @@
 #include "ntm/handle.hpp"
 #include "ntm/ops.hpp"
 #include "ntm/rtnl.hpp"
+#include "ntm/tunnel_kx.hpp"
 #include "node_relay.hpp"
 #include "sigio.hpp"
 #include "udp.hpp"
@@ -47,6 +49,7 @@ namespace ntmd {
 using asio::awaitable;
 using asio::use_awaitable;
 namespace sig = ntm::sig;
+namespace kx = ntm::kx;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -213,6 +216,7 @@ struct NodeRole::Impl {
 	      sigio(io_, &sock4, &sock6), wake(io_)
 	{
 		link = open_ntm_link(ncfg.interface, "node");
+		(void)KeyLog::instance(); /* NTM_KEYLOG: warns now, at start */
 		try {
 			setup_sockets();
 			watch_kernel_events(events, evdesc);
@@ -544,7 +548,7 @@ struct NodeRole::Impl {
 		}
 	}
 
-	void install(Peer p, const sig::TunnelKeys &k)
+	void install(Peer p, const kx::TunnelKeys &k)
 	{
 		/* a rebuilt tunnel replaces the old one, and a stale one holding the same address goes too */
 		for (auto it = peers.begin(); it != peers.end();) {
@@ -579,6 +583,8 @@ struct NodeRole::Impl {
 		if (p.path)
 			s.flags = NTM_TUNNEL_F_NO_ROAMING;
 		ntm::new_tunnel(genl, dev(), s);
+		KeyLog::instance().tunnel(p.comm_id, p.opener, p.local_index, p.remote_index, p.cipher, k.data_key.span(),
+					  *s.tx_salt, *s.rx_salt);
 		p.established = unix_now();
 		tunnels_built++;
 		spdlog::info("node: tunnel to {} ({} {}) via {}: local {} remote {}, {}, we {}", p.fqdn,
@@ -677,26 +683,21 @@ struct NodeRole::Impl {
 		return c;
 	}
 
-	/* The opener's side: Tunnel Request with K_mncn sealed under K_tmp. */
+	/* The opener's side: an ephemeral X25519 key in the Tunnel Request, authenticated with K_tmp. */
 	awaitable<void> open_tunnel(std::shared_ptr<Comm> c)
 	{
 		const std::uint32_t comm = c->tun->key_id;
 		try {
 			const auto idx = new_local_index();
-			ntm::SecretBytes kmncn;
-			sig::TunnelKeys keys;
-			do {
-				kmncn = sig::random_key();
-				keys = sig::derive_tunnel_keys(kmncn.span(), comm);
-			} while (keys.opener_salt == keys.waiter_salt);
+			const kx::Opener exchange(kx::Context{.comm_id = comm,
+							      .generation = 0,
+							      .opener = {fqdn, vip4, vip6},
+							      .waiter = {c->peer_fqdn, c->peer_vip4, c->peer_vip6},
+							      .cipher = c->cipher},
+						  c->k_tmp.span(), idx);
 			sig::Message req;
 			req.type = sig::MsgType::tunnel;
-			req.fqdn = fqdn;
-			req.index = idx;
-			req.cipher = c->cipher;
-			req.sealed_key = sig::seal_kmncn(c->k_tmp.span(), comm, idx, kmncn.span());
-			req.vip4 = vip4;
-			req.vip6 = vip6;
+			exchange.fill_request(req);
 			/* relayed: tell the relay where we are, then everything goes through it */
 			if (c->path)
 				co_await c->path->bind();
@@ -707,10 +708,10 @@ struct NodeRole::Impl {
 			const auto resp = co_await sigio.request(c->tun, to, req, std::nullopt, &from);
 			if (resp.status != sig::Status::ok)
 				throw ntm::Error(c->peer_fqdn + " refused the tunnel: " +
-						 std::string(sig::status_name(*resp.status)));
-			const auto expect = sig::compute_confirm(keys, comm, idx, *resp.index);
-			if (!sig::confirm_equal(expect, resp.confirm))
-				throw ntm::Error(c->peer_fqdn + ": key confirmation failed");
+						 std::string(sig::status_name(*resp.status)) +
+						 (resp.error_text.empty() ? "" : " (" + resp.error_text + ")"));
+			/* AUTH, X25519, CONFIRM: nothing is programmed before all three hold */
+			const auto keys = exchange.finish(resp);
 			Peer p;
 			p.fqdn = c->peer_fqdn;
 			p.vip4 = c->peer_vip4;
@@ -733,7 +734,12 @@ struct NodeRole::Impl {
 		c->completion.finish();
 	}
 
-	/* The waiter's side of a Tunnel Request. */
+	/*
+	 * The waiter's side of a Tunnel Request (the envelope opened with
+	 * K_tun): AUTH first, then the match with the Route Direction, then
+	 * the X25519 work, the tunnel, the answer. A retransmitted request
+	 * never gets here: SigIo answers it from its cache (same ephemeral).
+	 */
 	void on_tunnel_request(const Inbound &in)
 	{
 		const auto &m = in.msg;
@@ -748,19 +754,20 @@ struct NodeRole::Impl {
 			spdlog::warn("node: tunnel request from {}: {}", in.from.to_string(), why);
 			sigio.respond(in, sig::make_response(m, st, why));
 		};
-		if (m.fqdn != c->peer_fqdn || (c->peer_vip4 && m.vip4 != c->peer_vip4) ||
-		    (c->peer_vip6 && m.vip6 != c->peer_vip6) || m.cipher != c->cipher) {
+		std::optional<kx::Waiter> exchange;
+		try {
+			exchange.emplace(m, c->tun->key_id, kx::Party{fqdn, vip4, vip6}, c->k_tmp.span());
+		} catch (const kx::KxError &e) {
+			refuse(e.status(), e.what());
+			return;
+		}
+		if (m.fqdn != c->peer_fqdn || m.vip4 != c->peer_vip4 || m.vip6 != c->peer_vip6 || m.cipher != c->cipher) {
 			refuse(sig::Status::auth_failed, "does not match the route direction");
 			return;
 		}
-		const auto kmncn = sig::open_kmncn(c->k_tmp.span(), c->tun->key_id, *m.index, m.sealed_key);
-		if (!kmncn) {
-			refuse(sig::Status::auth_failed, "sealed key does not open with K_tmp");
-			return;
-		}
-		const auto keys = sig::derive_tunnel_keys(kmncn->span(), c->tun->key_id);
-		if (keys.opener_salt == keys.waiter_salt) {
-			refuse(sig::Status::malformed, "equal salts");
+		if (exchange->context().generation != 0) {
+			refuse(sig::Status::malformed, "GENERATION " + std::to_string(exchange->context().generation) +
+							       ": this version does not rekey");
 			return;
 		}
 		Peer p;
@@ -775,15 +782,17 @@ struct NodeRole::Impl {
 		p.comm_id = c->tun->key_id;
 		p.path = c->path;
 		const auto idx = p.local_index;
+		auto resp = sig::make_response(m, sig::Status::ok);
 		try {
+			const auto keys = exchange->answer(idx, resp);
 			install(std::move(p), keys);
+		} catch (const kx::KxError &e) {
+			refuse(e.status(), e.what());
+			return;
 		} catch (const std::exception &e) {
 			refuse(sig::Status::internal, e.what());
 			return;
 		}
-		auto resp = sig::make_response(m, sig::Status::ok);
-		resp.index = idx;
-		resp.confirm = sig::compute_confirm(keys, c->tun->key_id, *m.index, idx);
 		sigio.respond(in, resp);
 		c->status = sig::Status::ok;
 		c->completion.finish();

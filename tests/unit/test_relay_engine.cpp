@@ -124,7 +124,9 @@ protected:
 		m.cipher = 2;
 		m.vip4 = ntm::parse_address("10.77.0.1");
 		/* the relay does not look inside the key exchange: any authentic request is forwarded */
-		m.sealed_key = Bytes(sig::kSealedKeyLen, 1);
+		m.generation = 0;
+		m.ephemeral = Bytes(sig::kEphemeralLen, 1);
+		m.auth = Bytes(sig::kAuthLen, 3);
 		return seal(true, m);
 	}
 
@@ -137,6 +139,8 @@ protected:
 		m.status = st;
 		if (st == sig::Status::ok) {
 			m.index = index;
+			m.ephemeral = Bytes(sig::kEphemeralLen, 4);
+			m.auth = Bytes(sig::kAuthLen, 5);
 			m.confirm = Bytes(sig::kConfirmLen, 2);
 		}
 		return seal(false, m);

@@ -2,8 +2,9 @@
 /*
  * The signalling codec of Documentation/protocol/signalling.rst: bodies
  * (round trips, every class of decode error, validate()), the sealed
- * envelope, NOTICEs, the replay window, and the cryptography (published
- * vectors of RFC 8439 and RFC 5869, K_mncn sealing, the tunnel key schedule).
+ * envelope, NOTICEs, the replay window, and the primitives (published
+ * vectors of RFC 8439, RFC 5869 and RFC 4231). The tunnel key exchange and
+ * its TLVs: test_tunnel_kx.cpp.
  *
  * SigCorpus.DISABLED_WriteSeeds writes the seed corpora of the sig and
  * envelope fuzz harnesses (see tests/fuzz/fuzz_sig.cpp).
@@ -137,6 +138,8 @@ Message full_message(MsgType t, bool response)
 		m.ciphers = {NTM_CIPHER_AES_GCM};
 		break;
 	case MsgType::tunnel:
+		m.ephemeral = seq_bytes(sig::kEphemeralLen, response ? 0x70 : 0x60);
+		m.auth = seq_bytes(sig::kAuthLen, response ? 0xb0 : 0xc0);
 		if (response) {
 			m.index = 0x5151;
 			m.confirm = seq_bytes(sig::kConfirmLen, 0x90);
@@ -144,9 +147,9 @@ Message full_message(MsgType t, bool response)
 			m.fqdn = "alice.example.com";
 			m.index = 0x4242;
 			m.cipher = NTM_CIPHER_AES_GCM;
-			m.sealed_key = seq_bytes(sig::kSealedKeyLen, 0x60);
 			m.vip4 = ip("10.77.0.5");
 			m.vip6 = ip("fd00:77::5");
+			m.generation = 0;
 		}
 		break;
 	case MsgType::key_sharing:
@@ -211,10 +214,12 @@ Message kitchen_sink()
 	m.external_ep = ep("203.0.113.1", 0);
 	m.interval = 65535;
 	m.ciphers = {1, 2, 1, 2, 1, 2, 1, 2};
-	m.sealed_key = seq_bytes(sig::kSealedKeyLen, 0);
 	m.index = 0xffffffffU;
 	m.confirm = seq_bytes(sig::kConfirmLen, 0xa0);
 	m.nated = false;
+	m.ephemeral = seq_bytes(sig::kEphemeralLen, 0x11);
+	m.auth = seq_bytes(sig::kAuthLen, 0x22);
+	m.generation = 0xffffffffU;
 	return m;
 }
 
@@ -248,10 +253,12 @@ void expect_same(const Message &a, const Message &b)
 	EXPECT_TRUE(a.peer_vip6 == b.peer_vip6);
 	EXPECT_EQ(a.ciphers, b.ciphers);
 	EXPECT_EQ(a.cipher, b.cipher);
-	EXPECT_EQ(a.sealed_key, b.sealed_key);
 	EXPECT_EQ(a.index, b.index);
 	EXPECT_EQ(a.confirm, b.confirm);
 	EXPECT_EQ(a.nated, b.nated);
+	EXPECT_EQ(a.ephemeral, b.ephemeral);
+	EXPECT_EQ(a.auth, b.auth);
+	EXPECT_EQ(a.generation, b.generation);
 }
 
 constexpr std::array kAllTypes{MsgType::login,	   MsgType::key_distribution, MsgType::registration,
@@ -441,8 +448,9 @@ TEST(SigDecode, WrongFixedLengths)
 		{sig::Tlv::pool4, 5},	 {sig::Tlv::pool6, 17},	     {sig::Tlv::interval, 2},
 		{sig::Tlv::comm_id, 4},	 {sig::Tlv::k_tun, 32},	     {sig::Tlv::k_tmp, 32},
 		{sig::Tlv::action, 1},	 {sig::Tlv::peer_vip4, 4},   {sig::Tlv::peer_vip6, 16},
-		{sig::Tlv::cipher, 1},	 {sig::Tlv::sealed_key, 60}, {sig::Tlv::index, 4},
-		{sig::Tlv::confirm, 32}, {sig::Tlv::nated, 1},
+		{sig::Tlv::cipher, 1},	 {sig::Tlv::index, 4},	     {sig::Tlv::confirm, 32},
+		{sig::Tlv::nated, 1},	 {sig::Tlv::ephemeral, 32},  {sig::Tlv::auth, 32},
+		{sig::Tlv::generation, 4},
 	};
 	for (const auto &c : cases) {
 		SCOPED_TRACE(static_cast<int>(c.t));
@@ -517,13 +525,13 @@ TEST(SigDecode, DuplicateTlv)
 TEST(SigDecode, UnknownTlvs)
 {
 	/* ignored without C, in any place */
-	auto r = RawBody(3).tlv(0, {}).tlv(30, {1, 2, 3}).text(T(sig::Tlv::fqdn), "a.example").tlv(0x7fff, Bytes(255));
+	auto r = RawBody(3).tlv(0, {}).tlv(39, {1, 2, 3}).text(T(sig::Tlv::fqdn), "a.example").tlv(0x7fff, Bytes(255));
 	const auto m = sig::decode(r.b);
 	EXPECT_EQ(m.fqdn, "a.example");
 	/* and not encoded again */
 	EXPECT_EQ(sig::encode(m), RawBody(3).text(T(sig::Tlv::fqdn), "a.example").b);
 	/* rejected with C */
-	EXPECT_EQ(decode_status(RawBody().tlv(0x8000 | 30, {}).b), Status::unsupported_tlv);
+	EXPECT_EQ(decode_status(RawBody().tlv(0x8000 | 39, {}).b), Status::unsupported_tlv);
 	EXPECT_EQ(decode_status(RawBody().tlv(0xffff, {1}).b), Status::unsupported_tlv);
 	EXPECT_EQ(decode_status(RawBody().tlv(0x8000, {}).b), Status::unsupported_tlv);
 	/* a known TLV with C is just known */
@@ -653,8 +661,9 @@ TEST(SigEncode, OutOfRangeFields)
 	bad([](Message &m) { m.ciphers = {3}; });
 	bad([](Message &m) { m.cipher = 0; });
 	bad([](Message &m) { m.action = static_cast<sig::Action>(7); });
-	bad([](Message &m) { m.sealed_key = Bytes(59); });
 	bad([](Message &m) { m.confirm = Bytes(33); });
+	bad([](Message &m) { m.ephemeral = Bytes(31); });
+	bad([](Message &m) { m.auth = Bytes(33); });
 	bad([](Message &m) { m.local_eps.assign(100, ep("2001:db8::1", 1)); }); /* > kMaxBody */
 	/* the largest body fits */
 	Message m;
@@ -732,7 +741,9 @@ TEST(SigValidate, RequiredTlvs)
 		{MsgType::tunnel, false, [](Message &m) { m.fqdn.clear(); }},
 		{MsgType::tunnel, false, [](Message &m) { m.index.reset(); }},
 		{MsgType::tunnel, false, [](Message &m) { m.cipher.reset(); }},
-		{MsgType::tunnel, false, [](Message &m) { m.sealed_key.clear(); }},
+		{MsgType::tunnel, false, [](Message &m) { m.ephemeral.clear(); }},
+		{MsgType::tunnel, false, [](Message &m) { m.auth.clear(); }},
+		{MsgType::tunnel, false, [](Message &m) { m.generation.reset(); }},
 		{MsgType::tunnel, false,
 		 [](Message &m) {
 			 m.vip4.reset();
@@ -740,6 +751,8 @@ TEST(SigValidate, RequiredTlvs)
 		 }},
 		{MsgType::tunnel, true, [](Message &m) { m.index.reset(); }},
 		{MsgType::tunnel, true, [](Message &m) { m.confirm.clear(); }},
+		{MsgType::tunnel, true, [](Message &m) { m.ephemeral.clear(); }},
+		{MsgType::tunnel, true, [](Message &m) { m.auth.clear(); }},
 		{MsgType::deregistration, true, [](Message &m) { m.status.reset(); }},
 	};
 	for (const auto &c : cases) {
@@ -1149,93 +1162,6 @@ TEST(SigCrypto, Random)
 	sig::random_fill({});
 }
 
-TEST(SigCrypto, KmncnSealOpen)
-{
-	const auto k_tmp = key_of(0x30);
-	const auto k_mncn = key_of(0x50);
-	const Bytes s = sig::seal_kmncn(k_tmp.span(), 0xc0ffee, 0x4242, k_mncn.span());
-	ASSERT_EQ(s.size(), sig::kSealedKeyLen);
-	const auto k = sig::open_kmncn(k_tmp.span(), 0xc0ffee, 0x4242, s);
-	ASSERT_TRUE(k);
-	EXPECT_TRUE(*k == k_mncn);
-	/* the layout and AAD of the spec */
-	const Bytes nonce(s.begin(), s.begin() + 12);
-	const std::string label = "ntm kmncn";
-	Bytes aad(label.begin(), label.end());
-	for (const std::uint8_t b : hex("00c0ffee00004242"))
-		aad.push_back(b);
-	const auto direct = sig::aead_open(k_tmp.span(), nonce, aad, std::span(s).subspan(12));
-	ASSERT_TRUE(direct);
-	EXPECT_TRUE(ntm::SecretBytes(*direct) == k_mncn);
-	/* random nonce: two seals differ */
-	EXPECT_NE(sig::seal_kmncn(k_tmp.span(), 0xc0ffee, 0x4242, k_mncn.span()), s);
-
-	EXPECT_FALSE(sig::open_kmncn(k_tmp.span(), 0xc0ffef, 0x4242, s));
-	EXPECT_FALSE(sig::open_kmncn(k_tmp.span(), 0xc0ffee, 0x4243, s));
-	EXPECT_FALSE(sig::open_kmncn(key_of(0x31).span(), 0xc0ffee, 0x4242, s));
-	EXPECT_FALSE(sig::open_kmncn(k_tmp.span(), 0xc0ffee, 0x4242, std::span(s).first(59)));
-	EXPECT_FALSE(sig::open_kmncn(Bytes(16), 0xc0ffee, 0x4242, s));
-	for (std::size_t i = 0; i < s.size(); i++) {
-		Bytes x = s;
-		x[i] ^= 0x80;
-		EXPECT_FALSE(sig::open_kmncn(k_tmp.span(), 0xc0ffee, 0x4242, x)) << i;
-	}
-	EXPECT_THROW((void)sig::seal_kmncn(k_tmp.span(), 1, 1, Bytes(16)), std::invalid_argument);
-	EXPECT_THROW((void)sig::seal_kmncn(Bytes(16), 1, 1, k_mncn.span()), std::invalid_argument);
-}
-
-TEST(SigCrypto, TunnelKeys)
-{
-	const auto k_mncn = key_of(0);
-	const auto a = sig::derive_tunnel_keys(k_mncn.span(), 7);
-	const auto b = sig::derive_tunnel_keys(k_mncn.span(), 7);
-	EXPECT_EQ(a.data_key.size(), 32U);
-	EXPECT_EQ(a.confirm_key.size(), 32U);
-	EXPECT_TRUE(a.data_key == b.data_key);
-	EXPECT_TRUE(a.confirm_key == b.confirm_key);
-	EXPECT_EQ(a.opener_salt, b.opener_salt);
-	EXPECT_EQ(a.waiter_salt, b.waiter_salt);
-	EXPECT_NE(a.opener_salt, a.waiter_salt);
-	EXPECT_FALSE(a.data_key == a.confirm_key);
-	/* the spec's HKDF: salt be32 COMM_ID, one info per output */
-	const Bytes salt{0, 0, 0, 7};
-	const std::string i1 = "ntm data key", i2 = "ntm data salts", i3 = "ntm confirm";
-	EXPECT_TRUE(a.data_key == sig::hkdf_sha256(k_mncn.span(), salt, Bytes(i1.begin(), i1.end()), 32));
-	EXPECT_TRUE(a.confirm_key == sig::hkdf_sha256(k_mncn.span(), salt, Bytes(i3.begin(), i3.end()), 32));
-	const auto salts = sig::hkdf_sha256(k_mncn.span(), salt, Bytes(i2.begin(), i2.end()), 8);
-	EXPECT_TRUE(std::equal(a.opener_salt.begin(), a.opener_salt.end(), salts.data()));
-	EXPECT_TRUE(std::equal(a.waiter_salt.begin(), a.waiter_salt.end(), salts.data() + 4));
-	/* another communication, another key */
-	const auto c = sig::derive_tunnel_keys(k_mncn.span(), 8);
-	EXPECT_FALSE(a.data_key == c.data_key);
-	EXPECT_NE(a.opener_salt, c.opener_salt);
-	EXPECT_THROW((void)sig::derive_tunnel_keys(Bytes(16), 7), std::invalid_argument);
-}
-
-TEST(SigCrypto, Confirm)
-{
-	const auto k = sig::derive_tunnel_keys(key_of(9).span(), 0x1234);
-	const Bytes c = sig::compute_confirm(k, 0x1234, 11, 22);
-	ASSERT_EQ(c.size(), sig::kConfirmLen);
-	EXPECT_EQ(sig::compute_confirm(k, 0x1234, 11, 22), c);
-	EXPECT_TRUE(sig::confirm_equal(
-		c, sig::compute_confirm(sig::derive_tunnel_keys(key_of(9).span(), 0x1234), 0x1234, 11, 22)));
-	EXPECT_FALSE(sig::confirm_equal(c, sig::compute_confirm(k, 0x1234, 22, 11)));
-	EXPECT_FALSE(sig::confirm_equal(c, sig::compute_confirm(k, 0x1235, 11, 22)));
-	EXPECT_FALSE(sig::confirm_equal(
-		c, sig::compute_confirm(sig::derive_tunnel_keys(key_of(10).span(), 0x1234), 0x1234, 11, 22)));
-	Bytes x = c;
-	x[31] ^= 1;
-	EXPECT_FALSE(sig::confirm_equal(c, x));
-	EXPECT_FALSE(sig::confirm_equal(std::span(c).first(31), std::span(c).first(31)));
-	EXPECT_FALSE(sig::confirm_equal({}, {}));
-	/* HMAC-SHA256 over be32 COMM_ID | be32 opener | be32 waiter, known answer */
-	sig::TunnelKeys fixed;
-	fixed.confirm_key = key_of(0);
-	EXPECT_EQ(sig::compute_confirm(fixed, 1, 2, 3),
-		  hex("3d3d24ccaab1e999991f06beaa067eb0e181322df3f1f7d4da02c4edcf19a83f"));
-}
-
 /* ---- seed corpora of tests/fuzz ---- */
 
 namespace {
@@ -1295,6 +1221,12 @@ TEST(SigCorpus, DISABLED_WriteSeeds)
 	write_seed(sdir, "bad-prefix-host-bits", RawBody().tlv(T(sig::Tlv::pool4), {10, 77, 0, 1, 16}).b);
 	write_seed(sdir, "bad-utf8", RawBody(1).text(T(sig::Tlv::account), "\xc0\x80").b);
 	write_seed(sdir, "critical-known", RawBody().tlv(0x8000 | T(sig::Tlv::interval), {0, 20}).b);
+	/* the tunnel key exchange's TLVs; 26 (the old SEALED_KEY) is an unknown TLV */
+	write_seed(sdir, "kx-reserved-26-ignored", RawBody(7).tlv(26, Bytes(60, 1)).tlv(T(sig::Tlv::index), {0, 0, 0, 9}).b);
+	write_seed(sdir, "kx-reserved-26-critical", RawBody(7).tlv(0x8000 | 26, Bytes(60, 1)).b);
+	write_seed(sdir, "bad-ephemeral-length", RawBody(7).tlv(T(sig::Tlv::ephemeral), Bytes(31, 9)).b);
+	write_seed(sdir, "bad-auth-length", RawBody(7).tlv(T(sig::Tlv::auth), Bytes(33, 9)).b);
+	write_seed(sdir, "bad-generation-length", RawBody(7).tlv(T(sig::Tlv::generation), {0, 0, 1}).b);
 	{
 		RawBody r;
 		while (r.b.size() <= sig::kMaxBody)

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * NTMobile signalling, version 1: message bodies (TLV), the sealed UDP
- * envelope, NOTICEs, the replay window, and the key schedule of a data
- * tunnel. The wire format is specified in
- * Documentation/protocol/signalling.rst; this header follows it name for
- * name.
+ * envelope, NOTICEs, the replay window, and the primitives (AEAD, HKDF,
+ * HMAC) they and the tunnel key exchange (ntm/tunnel_kx.hpp) use. The wire
+ * format is specified in Documentation/protocol/signalling.rst; this header
+ * follows it name for name.
  *
  * Nothing here does I/O. Parsing never trusts its input: every error is a
  * sig::ParseError carrying the status code a responder should answer with.
@@ -34,8 +34,9 @@ inline constexpr std::size_t kMaxTlvValue = 255;
 inline constexpr std::size_t kEnvelopeHeaderLen = 16;
 inline constexpr std::size_t kTagLen = 16;
 inline constexpr std::size_t kKeyLen = 32;
-inline constexpr std::size_t kSealedKeyLen = 12 + kKeyLen + kTagLen;
 inline constexpr std::size_t kConfirmLen = 32;
+inline constexpr std::size_t kEphemeralLen = 32; /* an X25519 public key */
+inline constexpr std::size_t kAuthLen = 32;	  /* HMAC-SHA256 */
 inline constexpr std::uint16_t kDefaultPort = 7480;
 inline constexpr std::uint16_t kDefaultAsPort = 7481;
 inline constexpr std::uint16_t kDefaultDcTlsPort = 7482;
@@ -103,10 +104,16 @@ enum class Tlv : std::uint16_t {
 	peer_vip6 = 23,
 	ciphers = 24,
 	cipher = 25,
-	sealed_key = 26,
+	/* 26 was SEALED_KEY (K_mncn sealed with K_tmp, dropped for the X25519
+	 * exchange of tunnel-keys.rst): reserved, decoded as an unknown TLV */
+	reserved_sealed_key = 26,
 	index = 27,
 	confirm = 28,
 	nated = 29,
+	/* the tunnel key exchange (Documentation/protocol/tunnel-keys.rst) */
+	ephemeral = 30,
+	auth = 31,
+	generation = 32,
 	/* relays and route optimisation (Documentation/protocol/relay.rst): 40..48 */
 	relay_ep = 40,
 	leg = 41,
@@ -191,10 +198,12 @@ struct Message {
 	std::optional<IpAddress> peer_vip6;
 	std::vector<std::uint8_t> ciphers;
 	std::optional<std::uint8_t> cipher;
-	std::vector<std::uint8_t> sealed_key; /* kSealedKeyLen when present */
 	std::optional<std::uint32_t> index;
 	std::vector<std::uint8_t> confirm; /* kConfirmLen when present */
 	std::optional<bool> nated;
+	std::vector<std::uint8_t> ephemeral; /* kEphemeralLen when present */
+	std::vector<std::uint8_t> auth;	     /* kAuthLen when present */
+	std::optional<std::uint32_t> generation;
 	/* relays */
 	std::vector<Endpoint> relay_eps; /* at most kMaxRelayEps, one per family */
 	std::optional<Leg> leg;
@@ -316,25 +325,8 @@ SecretBytes random_key();
 /** A random u32 that is not 0. */
 std::uint32_t random_u32_nonzero();
 
-/** SEALED_KEY: K_mncn under K_tmp, AAD "ntm kmncn" | comm_id | opener index. */
-std::vector<std::uint8_t> seal_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
-				     std::uint32_t opener_index, std::span<const std::uint8_t> k_mncn);
-/** nullopt when the tag does not verify or the size is wrong. */
-std::optional<SecretBytes> open_kmncn(std::span<const std::uint8_t> k_tmp, std::uint32_t comm_id,
-				      std::uint32_t opener_index, std::span<const std::uint8_t> sealed);
-
-/** What both ends derive from K_mncn (spec: Keys of the data tunnel). */
-struct TunnelKeys {
-	SecretBytes data_key;	 /* 32 bytes */
-	Salt opener_salt{};	 /* tx salt of the opener, rx salt of the waiter */
-	Salt waiter_salt{};	 /* tx salt of the waiter */
-	SecretBytes confirm_key; /* 32 bytes */
-};
-TunnelKeys derive_tunnel_keys(std::span<const std::uint8_t> k_mncn, std::uint32_t comm_id);
-std::vector<std::uint8_t> compute_confirm(const TunnelKeys &k, std::uint32_t comm_id, std::uint32_t opener_index,
-					  std::uint32_t waiter_index);
-/** Constant-time comparison of CONFIRM values (false unless both are kConfirmLen). */
-bool confirm_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept;
+/** Constant-time comparison of two MACs (false unless both are kConfirmLen bytes). */
+bool mac_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept;
 
 /* ---- primitives (exposed for the published test vectors) ---- */
 
@@ -359,6 +351,13 @@ std::optional<std::vector<std::uint8_t>> aead_open(std::span<const std::uint8_t>
  */
 SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt,
 			std::span<const std::uint8_t> info, std::size_t length);
+/** HKDF-Extract (RFC 5869 section 2.2): the 32-byte PRK. Throws like hkdf_sha256(). */
+SecretBytes hkdf_extract(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm);
+/** HKDF-Expand (RFC 5869 section 2.3) of a PRK of at least 32 bytes. Throws like hkdf_sha256(). */
+SecretBytes hkdf_expand(std::span<const std::uint8_t> prk, std::span<const std::uint8_t> info, std::size_t length);
+
+/** HMAC-SHA256 (RFC 2104). Throws ntm::Error when OpenSSL fails. */
+std::array<std::uint8_t, 32> hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data);
 
 } // namespace ntm::sig
 

@@ -8,8 +8,11 @@ that it doubles as evidence that the specification can be implemented, and
 so that the tests talk to ntmd in a second dialect.
 
   ntmsig.py selftest
-      known vectors: RFC 8439 AEAD, a body encoded by hand from the spec,
-      the sealed envelope, NOTICE, SEALED_KEY and the tunnel key schedule
+      known vectors: RFC 8439 AEAD, RFC 5869 HKDF, RFC 7748 X25519, a body
+      encoded by hand from the spec, the sealed envelope, NOTICE, and the
+      tunnel key exchange (tunnel-keys.rst): a whole exchange between an
+      opener and a waiter played here, its known-answer vector (the same
+      inputs as the C++ unit test), and every refusal the spec requires
   ntmsig.py send --to ADDR:PORT --key-id N --key HEX --seq N --msg NAME
                  [--dir node|dc|opener|waiter] [--kind 0x10] [--txid N]
                  [--fqdn NAME] [--peer-fqdn NAME] [--local-ep EP]...
@@ -39,6 +42,7 @@ Exit status 0 on success, 1 on a failed check or missing answer, 2 on a
 usage error.
 """
 import argparse
+from hmac import compare_digest as hmac_compare
 import ipaddress
 import os
 import random
@@ -51,8 +55,10 @@ import time
 try:
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives import hashes, hmac
-    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     HAVE_CRYPTO = True
 except ImportError:  # pragma: no cover - the tests skip in this case
     HAVE_CRYPTO = False
@@ -291,10 +297,13 @@ TLVS = {
     "peer_vip6": (23, _addr(6), False),
     "ciphers": (24, _u8list(), False),
     "cipher": (25, _uint(1, "B"), False),
-    "sealed_key": (26, _bytes(12 + 32 + 16), False),
+    # 26 was SEALED_KEY: reserved, an unknown TLV to a receiver
     "index": (27, _uint(4, "I", nonzero=True), False),
     "confirm": (28, _bytes(32), False),
     "nated": (29, _uint(1, "B"), False),
+    "ephemeral": (30, _bytes(32), False),
+    "auth": (31, _bytes(32), False),
+    "generation": (32, _uint(4, "I"), False),
 }
 TLV_BY_TYPE = {t: (name, codec, rep) for name, (t, codec, rep) in TLVS.items()}
 
@@ -414,37 +423,195 @@ def parse_notice(d):
     return key_id, struct.unpack("!H", d[HEADER_LEN:])[0]
 
 
-# --- K_mncn and the data tunnel keys -----------------------------------------------
+# --- the tunnel key exchange (Documentation/protocol/tunnel-keys.rst) --------------
 
-def sealed_key_aad(comm_id, opener_index):
-    return b"ntm kmncn" + struct.pack("!II", comm_id, opener_index)
+KX_LABEL_REQUEST = b"ntm tunnel request"
+KX_LABEL_RESPONSE = b"ntm tunnel response"
+KX_LABEL_CONFIRM = b"ntm tunnel confirm"
+KX_INFO_AUTH = b"ntm tunnel auth"
+KX_INFO = {"data_key": (b"ntm data key", 32), "opener_tx_salt": (b"ntm opener salt", 4),
+           "waiter_tx_salt": (b"ntm waiter salt", 4), "confirm_key": (b"ntm confirm key", 32)}
 
 
-def seal_kmncn(k_tmp, k_mncn, comm_id, opener_index, nonce12=None):
-    n = nonce12 if nonce12 is not None else os.urandom(12)
-    return n + ChaCha20Poly1305(bytes(k_tmp)).encrypt(n, bytes(k_mncn), sealed_key_aad(comm_id, opener_index))
+class KxRefused(ValueError):
+    """The exchange fails: status is the code a waiter answers with."""
+
+    def __init__(self, status, why):
+        super().__init__(why)
+        self.status = status
 
 
-def open_kmncn(k_tmp, sealed, comm_id, opener_index):
-    if len(sealed) != 60:
-        raise Malformed("SEALED_KEY of %d bytes" % len(sealed))
-    return ChaCha20Poly1305(bytes(k_tmp)).decrypt(sealed[:12], sealed[12:], sealed_key_aad(comm_id, opener_index))
+def _sha256(data):
+    h = hashes.Hash(hashes.SHA256())
+    h.update(bytes(data))
+    return h.finalize()
+
+
+def hmac_sha256(key, data):
+    mac = hmac.HMAC(bytes(key), hashes.SHA256())
+    mac.update(bytes(data))
+    return mac.finalize()
 
 
 def _hkdf(ikm, salt, info, length):
     return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(bytes(ikm))
 
 
-def tunnel_keys(k_mncn, comm_id, opener_index, waiter_index):
-    """-> dict(data_key, opener_tx_salt, waiter_tx_salt, confirm)."""
-    salt = struct.pack("!I", comm_id)
-    data_key = _hkdf(k_mncn, salt, b"ntm data key", 32)
-    salts = _hkdf(k_mncn, salt, b"ntm data salts", 8)
-    ckey = _hkdf(k_mncn, salt, b"ntm confirm", 32)
-    mac = hmac.HMAC(ckey, hashes.SHA256())
-    mac.update(struct.pack("!III", comm_id, opener_index, waiter_index))
-    return {"data_key": data_key, "opener_tx_salt": salts[:4], "waiter_tx_salt": salts[4:],
-            "confirm": mac.finalize()}
+def hkdf_extract(salt, ikm):
+    """RFC 5869 section 2.2, written out: PRK = HMAC-Hash(salt, IKM)."""
+    return hmac_sha256(salt, ikm)
+
+
+def hkdf_expand(prk, info, length):
+    return HKDFExpand(algorithm=hashes.SHA256(), length=length, info=info).derive(bytes(prk))
+
+
+def _lv(b):
+    if len(b) > 255:
+        raise ValueError("field of %d bytes" % len(b))
+    return bytes([len(b)]) + bytes(b)
+
+
+def _tvip(addr, version):
+    if addr is None:
+        return b"\0"
+    a = ipaddress.ip_address(addr)
+    if a.version != version:
+        raise ValueError("not an IPv%d address: %s" % (version, addr))
+    return _lv(a.packed)
+
+
+def request_transcript(comm_id, generation, opener, waiter, opener_index, cipher, opener_eph):
+    """opener, waiter: dict(fqdn=, vip4=, vip6=) (a missing address is None)."""
+    if len(opener_eph) != 32:
+        raise ValueError("EPHEMERAL of %d bytes" % len(opener_eph))
+    return (KX_LABEL_REQUEST + struct.pack("!II", comm_id, generation) +
+            _lv(opener["fqdn"].encode()) + _lv(waiter["fqdn"].encode()) +
+            struct.pack("!IB", opener_index, cipher) +
+            _tvip(opener.get("vip4"), 4) + _tvip(opener.get("vip6"), 6) +
+            _tvip(waiter.get("vip4"), 4) + _tvip(waiter.get("vip6"), 6) + bytes(opener_eph))
+
+
+def response_transcript(t_req, waiter_index, waiter_eph):
+    if len(waiter_eph) != 32:
+        raise ValueError("EPHEMERAL of %d bytes" % len(waiter_eph))
+    return KX_LABEL_RESPONSE + _sha256(t_req) + struct.pack("!I", waiter_index) + bytes(waiter_eph)
+
+
+def transcript_hash(t_req, t_resp):
+    return _sha256(t_req + t_resp)
+
+
+def auth_key(k_tmp, comm_id):
+    return _hkdf(k_tmp, struct.pack("!I", comm_id), KX_INFO_AUTH, 32)
+
+
+def kx_keys(shared, th):
+    """-> dict(data_key, opener_tx_salt, waiter_tx_salt, confirm_key)."""
+    prk = hkdf_extract(th, shared)
+    return {name: hkdf_expand(prk, info, n) for name, (info, n) in KX_INFO.items()}
+
+
+def kx_confirm(keys, th):
+    return hmac_sha256(keys["confirm_key"], KX_LABEL_CONFIRM + th)
+
+
+def x25519_keypair(private=None):
+    k = X25519PrivateKey.from_private_bytes(bytes(private)) if private else X25519PrivateKey.generate()
+    return k, k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def x25519(private_key, peer_public):
+    try:
+        shared = private_key.exchange(X25519PublicKey.from_public_bytes(bytes(peer_public)))
+    except ValueError as e:  # some versions refuse the all-zero result themselves
+        raise KxRefused(STATUS["malformed"], "low-order peer key: %s" % e) from e
+    if shared == bytes(32):
+        raise KxRefused(STATUS["malformed"], "low-order peer key (all-zero X25519 result)")
+    return shared
+
+
+def _party(tl, prefix=""):
+    return {"fqdn": tl[prefix + "fqdn"], "vip4": tl.get(prefix + "vip4"), "vip6": tl.get(prefix + "vip6")}
+
+
+class KxOpener:
+    """The opener of one exchange: request_tlvs() for the Tunnel Request,
+    finish(response tlvs) -> keys (raises KxRefused)."""
+
+    def __init__(self, comm_id, opener, waiter, cipher, k_tmp, index, generation=0, private=None):
+        self.key, self.public = x25519_keypair(private)
+        self.k_auth = auth_key(k_tmp, comm_id)
+        self.opener, self.index, self.cipher, self.generation = opener, index, cipher, generation
+        self.t_req = request_transcript(comm_id, generation, opener, waiter, index, cipher, self.public)
+
+    def request_tlvs(self):
+        tl = [("fqdn", self.opener["fqdn"]), ("index", self.index), ("cipher", self.cipher)]
+        tl += [(n, self.opener[n]) for n in ("vip4", "vip6") if self.opener.get(n)]
+        return tl + [("generation", self.generation), ("ephemeral", self.public),
+                     ("auth", hmac_sha256(self.k_auth, self.t_req))]
+
+    def finish(self, tl):
+        for n in ("index", "ephemeral", "auth", "confirm"):
+            if n not in tl:
+                raise KxRefused(STATUS["malformed"], "response without %s" % n)
+        t_resp = response_transcript(self.t_req, tl["index"], tl["ephemeral"])
+        if not _ct_equal(hmac_sha256(self.k_auth, t_resp), tl["auth"]):
+            raise KxRefused(STATUS["auth_failed"], "response AUTH does not verify")
+        th = transcript_hash(self.t_req, t_resp)
+        keys = kx_keys(x25519(self.key, tl["ephemeral"]), th)
+        if not _ct_equal(kx_confirm(keys, th), tl["confirm"]):
+            raise KxRefused(STATUS["auth_failed"], "CONFIRM does not verify")
+        if keys["opener_tx_salt"] == keys["waiter_tx_salt"]:
+            raise KxRefused(STATUS["auth_failed"], "equal salts")
+        return keys
+
+
+def _ct_equal(a, b):
+    return hmac_compare(bytes(a), bytes(b))
+
+
+def kx_waiter(tl, comm_id, waiter, k_tmp, index, expect=None, private=None):
+    """The waiter's side of a Tunnel Request (decoded TLVs): AUTH first,
+    then the Route Direction's view (expect: dict(fqdn, vip4, vip6, cipher)),
+    then X25519.  -> (response TLVs, keys); raises KxRefused."""
+    for n in ("fqdn", "index", "cipher", "generation", "ephemeral", "auth"):
+        if n not in tl:
+            raise KxRefused(STATUS["malformed"], "request without %s" % n)
+    opener = _party(tl)
+    k_auth = auth_key(k_tmp, comm_id)
+    t_req = request_transcript(comm_id, tl["generation"], opener, waiter, tl["index"], tl["cipher"],
+                               tl["ephemeral"])
+    if not _ct_equal(hmac_sha256(k_auth, t_req), tl["auth"]):
+        raise KxRefused(STATUS["auth_failed"], "request AUTH does not verify")
+    if expect is not None and (opener["fqdn"] != expect["fqdn"] or opener["vip4"] != expect.get("vip4") or
+                               opener["vip6"] != expect.get("vip6") or tl["cipher"] != expect["cipher"]):
+        raise KxRefused(STATUS["auth_failed"], "does not match the route direction")
+    for _attempt in range(4):
+        key, public = x25519_keypair(private)
+        shared = x25519(key, tl["ephemeral"])
+        t_resp = response_transcript(t_req, index, public)
+        th = transcript_hash(t_req, t_resp)
+        keys = kx_keys(shared, th)
+        if keys["opener_tx_salt"] != keys["waiter_tx_salt"]:
+            return [("status", 0), ("index", index), ("ephemeral", public), ("auth", hmac_sha256(k_auth, t_resp)),
+                    ("confirm", kx_confirm(keys, th))], keys
+        if private:
+            break
+    raise KxRefused(STATUS["internal"], "equal salts")
+
+
+# --- the data message (data-message.rst) ---------------------------------------------
+
+def open_data(d, key, salt, cipher):
+    """Opens an NTM data message (type 1) with a 32-byte key and the sender's
+    4-byte salt: AEAD (cipher 1 AES-256-GCM, 2 ChaCha20-Poly1305), nonce =
+    salt | counter, AAD = the 16-byte header.  -> plaintext; raises
+    InvalidTag (or ValueError for a bad key or message)."""
+    if len(d) < 32 or struct.unpack("!I", d[:4])[0] != 1:
+        raise ValueError("not an NTM data message")
+    aead = AESGCM(bytes(key)) if cipher == 1 else ChaCha20Poly1305(bytes(key))
+    return aead.decrypt(bytes(salt) + d[8:16], d[16:], d[:16])
 
 
 # --- pcap (classic libpcap format, read by hand) ----------------------------------
@@ -556,7 +723,7 @@ def describe(d, key=None, direction="dc"):
             if "status" in tl:
                 line += " status=%s" % status_name(tl["status"])
             for k in sorted(tl):
-                if k in ("status", "key", "k_tun", "k_tmp", "sealed_key", "password"):
+                if k in ("status", "key", "k_tun", "k_tmp", "password"):
                     continue
                 line += " %s=%s" % (k, tl[k])
         except InvalidTag:
@@ -805,37 +972,99 @@ def selftest():
     check("NOTICE bytes", nt.hex() == "00000012" "01020304" "0000000000000000" "0005")
     check("NOTICE parses", parse_notice(nt) == (0x01020304, 5))
 
-    # 5. SEALED_KEY and the tunnel keys.  HKDF first: RFC 5869 test case 1.
+    # 5. The tunnel key exchange.  Primitives first: RFC 5869 test case 1
+    # (extract written out as HMAC, expand), RFC 7748 section 6.1 (X25519).
     okm = _hkdf(bytes([0x0B] * 22), bytes(range(13)), bytes(range(0xF0, 0xFA)), 42)
     check("RFC 5869 test case 1", okm.hex() == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c"
                                                "5db02d56ecc4c5bf34007208d5b887185865")
-    k_tmp, k_mncn = bytes([7] * 32), bytes(range(100, 132))
-    sk = seal_kmncn(k_tmp, k_mncn, 0xA1B2C3D4, 1001, nonce12=bytes(12))
-    check("SEALED_KEY is 60 bytes", len(sk) == 60)
-    check("SEALED_KEY opens", open_kmncn(k_tmp, sk, 0xA1B2C3D4, 1001) == k_mncn)
-    try:
-        open_kmncn(k_tmp, sk, 0xA1B2C3D4, 1002)
-        check("SEALED_KEY bound to the opener's index", False)
-    except InvalidTag:
-        check("SEALED_KEY bound to the opener's index", True)
-    tk = tunnel_keys(k_mncn, 0xA1B2C3D4, 1001, 2002)
-    check("tunnel key schedule sizes", len(tk["data_key"]) == 32 and len(tk["opener_tx_salt"]) == 4 and
-          len(tk["confirm"]) == 32)
-    check("known vector: tunnel keys", {n: v.hex() for n, v in tk.items()} == KNOWN_TUNNEL_KEYS)
-    tk2 = tunnel_keys(k_mncn, 0xA1B2C3D4, 1001, 2003)
-    check("CONFIRM covers the waiter's index", tk["confirm"] != tk2["confirm"] and tk["data_key"] == tk2["data_key"])
+    prk = hkdf_extract(bytes(range(13)), bytes([0x0B] * 22))
+    check("RFC 5869 test case 1: PRK", prk.hex() == "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5")
+    check("RFC 5869 test case 1: expand", hkdf_expand(prk, bytes(range(0xF0, 0xFA)), 42) == okm)
+    ka, pa = x25519_keypair(KX_VECTOR["opener_private"])
+    kb, pb = x25519_keypair(KX_VECTOR["waiter_private"])
+    check("RFC 7748 6.1: public keys", pa.hex() == KX_VECTOR["opener_public"] and pb.hex() == KX_VECTOR["waiter_public"])
+    check("RFC 7748 6.1: shared secret", x25519(ka, pb) == x25519(kb, pa) and
+          x25519(ka, pb).hex() == "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
 
-    # A full Tunnel Request under K_tun, opener direction.
-    treq = encode_body("tunnel", 77, [("fqdn", "b.ntm.test"), ("index", 1001), ("cipher", 2), ("sealed_key", sk),
-                                      ("vip4", "10.77.0.2"), ("vip6", "fd00:77::2")])
-    dd = seal(KIND_TUN, 0xA1B2C3D4, 1, DIRECTIONS["opener"], bytes([9] * 32), treq)
-    _k, _i, _s, b2 = open_envelope(dd, DIRECTIONS["opener"], bytes([9] * 32))
-    check("tunnel request round trip", decode_body(b2)["tlvs"]["sealed_key"] == sk)
+    # The known-answer exchange (the C++ unit test TunnelKx.KnownAnswer uses these inputs).
+    k_tmp = bytes(range(0x40, 0x60))
+    comm = 0xA1B2C3D4
+    opener = {"fqdn": "b.ntm.test", "vip4": "10.77.0.2", "vip6": "fd00:77::2"}
+    waiter = {"fqdn": "a.ntm.test", "vip4": "10.77.0.1", "vip6": "fd00:77::1"}
+    expect = dict(opener, cipher=2)
+    o = KxOpener(comm, opener, waiter, 2, k_tmp, 0x11111111, private=KX_VECTOR["opener_private"])
+    req = dict(o.request_tlvs())
+    check("known vector: T_req", o.t_req.hex() == KX_VECTOR["t_req"])
+    check("known vector: K_auth", auth_key(k_tmp, comm).hex() == KX_VECTOR["k_auth"])
+    check("known vector: request AUTH", req["auth"].hex() == KX_VECTOR["auth_req"])
+    # through the codec and the envelope, as the waiter receives it
+    treq = encode_body("tunnel", 77, o.request_tlvs())
+    _k, _i, _s, b2 = open_envelope(seal(KIND_TUN, comm, 1, DIRECTIONS["opener"], bytes([9] * 32), treq),
+                                   DIRECTIONS["opener"], bytes([9] * 32))
+    rtl = decode_body(b2)["tlvs"]
+    check("tunnel request round trip", rtl == req)
+    resp, wkeys = kx_waiter(rtl, comm, waiter, k_tmp, 0x22222222, expect, private=KX_VECTOR["waiter_private"])
+    rsp = dict(resp)
+    t_resp = response_transcript(o.t_req, 0x22222222, rsp["ephemeral"])
+    check("known vector: T_resp", t_resp.hex() == KX_VECTOR["t_resp"])
+    check("known vector: transcript hash", transcript_hash(o.t_req, t_resp).hex() == KX_VECTOR["th"])
+    check("known vector: response AUTH and CONFIRM", rsp["auth"].hex() == KX_VECTOR["auth_resp"] and
+          rsp["confirm"].hex() == KX_VECTOR["confirm"])
+    check("known vector: keys", {n: v.hex() for n, v in wkeys.items()} == KX_VECTOR["keys"])
+    okeys = o.finish(decode_body(encode_body("tunnel", 77, resp, response=True))["tlvs"])
+    check("opener and waiter agree", okeys == wkeys)
+
+    def refused(fn, status):
+        try:
+            fn()
+        except KxRefused as e:
+            return e.status == STATUS[status]
+        return False
+    # every request field of the transcript, changed: AUTH fails
+    for name, val in (("fqdn", "c.ntm.test"), ("index", 0x11111112), ("cipher", 1), ("vip4", "10.77.0.3"),
+                      ("vip6", "fd00:77::3"), ("generation", 1), ("ephemeral", bytes(31) + b"\x01"),
+                      ("auth", bytes(32))):
+        bad = dict(req, **{name: val})
+        check("request with another %s: AUTH fails" % name,
+              refused(lambda b=bad: kx_waiter(b, comm, waiter, k_tmp, 5), "auth_failed"))
+    check("waiter with another view of itself: AUTH fails",
+          refused(lambda: kx_waiter(req, comm, dict(waiter, vip6=None), k_tmp, 5), "auth_failed"))
+    check("another K_tmp: AUTH fails", refused(lambda: kx_waiter(req, comm, waiter, bytes(32), 5), "auth_failed"))
+    for name in ("index", "ephemeral", "auth", "confirm"):
+        v = rsp[name]
+        bad = dict(rsp, **{name: v ^ 1 if name == "index" else bytes([v[0] ^ 1]) + v[1:]})
+        check("response with another %s: refused" % name, refused(lambda b=bad: o.finish(b), "auth_failed"))
+    # a low-order opener key with a valid AUTH: refused after AUTH; with a bad AUTH: AUTH first
+    low = dict(req, ephemeral=bytes(32))
+    low["auth"] = hmac_sha256(auth_key(k_tmp, comm), request_transcript(comm, 0, opener, waiter, 0x11111111, 2,
+                                                                        bytes(32)))
+    check("low-order opener key refused", refused(lambda: kx_waiter(low, comm, waiter, k_tmp, 5), "malformed"))
+    check("bad AUTH is found before the X25519 work",
+          refused(lambda: kx_waiter(dict(low, auth=bytes(32)), comm, waiter, k_tmp, 5), "auth_failed"))
+    check("route direction mismatch refused",
+          refused(lambda: kx_waiter(req, comm, waiter, k_tmp, 5, dict(expect, cipher=1)), "auth_failed"))
+    # fresh exchanges: random keys, the same keys on both sides, fresh ephemerals
+    eph, check_ok = set(), True
+    for _ in range(5):
+        o2 = KxOpener(comm, opener, waiter, 2, k_tmp, 7)
+        r2, k2 = kx_waiter(dict(o2.request_tlvs()), comm, waiter, k_tmp, 8, expect)
+        check_ok = check_ok and o2.finish(dict(r2)) == k2 and k2["opener_tx_salt"] != k2["waiter_tx_salt"]
+        eph.update([o2.public, dict(r2)["ephemeral"]])
+    check("random exchanges agree; a fresh key pair each time", check_ok and len(eph) == 10)
+    # the old SEALED_KEY number is an unknown TLV now
+    m = decode_body(treq + encode_tlv(26, bytes(60)))
+    check("TLV 26 (was SEALED_KEY) ignored", m["unknown"] == [26] and m["tlvs"] == req)
+
+    # 6. A data message with the known-answer keys (data-message.rst)
+    hdr = struct.pack("!IIQ", 1, 0x22222222, 5)
+    pt = b"\x45" + bytes(27)
+    dm = hdr + ChaCha20Poly1305(okeys["data_key"]).encrypt(okeys["opener_tx_salt"] + struct.pack("!Q", 5), pt, hdr)
+    check("data message opens with the opener's key and salt", open_data(dm, okeys["data_key"],
+                                                                        okeys["opener_tx_salt"], 2) == pt)
 
     print("vector: envelope (kind 0x10, key id 0x01020304, seq 1, direction 1, key 000102..1f) = %s" % d.hex())
-    print("vector: tunnel keys (K_mncn 64..83, COMM_ID 0xa1b2c3d4, indexes 1001/2002): data key %s, salts %s/%s, "
-          "confirm %s" % (tk["data_key"].hex(), tk["opener_tx_salt"].hex(), tk["waiter_tx_salt"].hex(),
-                          tk["confirm"].hex()))
+    print("vector: tunnel keys (tunnel-keys.rst known answer): data key %s, salts %s/%s, confirm %s" %
+          (wkeys["data_key"].hex(), wkeys["opener_tx_salt"].hex(), wkeys["waiter_tx_salt"].hex(), rsp["confirm"].hex()))
     print("selftest: %s (%d failed)" % ("FAIL" if fails else "PASS", len(fails)))
     return 1 if fails else 0
 
@@ -846,13 +1075,33 @@ def selftest():
 KNOWN_ENVELOPE = ("00000010010203040000000000000001"
                   "e009e50feef6444039caa366c5cee667528314d91fc42f39ce5bdc81c3259f3c"
                   "de8facea9c6204db227ceadd7f13f4f621")
-# tunnel_keys(K_mncn = 64 65 .. 83 hex, COMM_ID 0xa1b2c3d4, opener index
-# 1001, waiter index 2002), HKDF checked against RFC 5869 above.
-KNOWN_TUNNEL_KEYS = {
-    "data_key": "fa1711260ad5ac4b6a7e0c8468dad22ebc25d199765732c6d84ecd51bdbe7b2e",
-    "opener_tx_salt": "8bddd059",
-    "waiter_tx_salt": "b1bcac0c",
-    "confirm": "bddb6d344eb88343646b58209ce4cf07acfb7ca29b988d0fc7cca8417d6a9eb2",
+# The tunnel key exchange with fixed private keys (RFC 7748 section 6.1's
+# Alice as the opener, Bob as the waiter), COMM_ID 0xa1b2c3d4, GENERATION 0,
+# opener b.ntm.test 10.77.0.2 fd00:77::2 INDEX 0x11111111, waiter a.ntm.test
+# 10.77.0.1 fd00:77::1 INDEX 0x22222222, CIPHER 2, K_tmp 40 41 .. 5f.
+# Computed by this file from the specification; the C++ unit test
+# TunnelKx.KnownAnswer expects the same values.
+KX_VECTOR = {
+    "opener_private": bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+    "waiter_private": bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"),
+    "opener_public": "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+    "waiter_public": "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+    "t_req": ("6e746d2074756e6e656c2072657175657374a1b2c3d4000000000a622e6e746d2e746573740a612e6e746d2e7465"
+              "73741111111102040a4d000210fd000077000000000000000000000002040a4d000110fd00007700000000000000"
+              "00000000018520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"),
+    "k_auth": "8b7fa35e75bd2742abcf7eb230c6710a7c167b9845ee33ba514bc7f403a396b6",
+    "auth_req": "0033ed9ba19578de0c3747f870438e880b10f81f6d1c7f2d3ddddde46f0a48a2",
+    "t_resp": ("6e746d2074756e6e656c20726573706f6e7365662df764e40ce035146f825815df960236653de13d1696697723"
+               "1d2d630b88c622222222de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"),
+    "th": "9c746f3e9bbf0a2cdb7435b4d0b40257e384446243e839a1e2f610064f8d47b4",
+    "auth_resp": "7936a8227a7b9c5ee0661da70666d9512896460c9bf27e577d3365541c3fea3c",
+    "confirm": "cca3d354fdd492a3ca16838cd0929903820eb5e82129389e4368d9737624714b",
+    "keys": {
+        "data_key": "c4dd37cd1ab879a53b54d4890a60325028f984c9e57a796ec9e0dea01e3fba7a",
+        "opener_tx_salt": "ad5785f3",
+        "waiter_tx_salt": "ab95f37d",
+        "confirm_key": "7037bcf3f54eaaf0c771b5dd42479a9adaee7b20014a8d59661dda9ea63be54d",
+    },
 }
 
 
