@@ -563,7 +563,8 @@ Node Reader::read_node(const Section &s) const
 {
 	Node n;
 	check_keys(s, {"interface", "port", "as", "auth", "account", "password_file", "ciphers", "dc", "dns_listen",
-		       "dns_upstream", "ntm_domains", "resolved", "tunnel_lifetime"});
+		       "dns_upstream", "ntm_domains", "resolved", "tunnel_lifetime", "keepalive", "dead_after",
+		       "rekey_after", "rekey_packets"});
 	ifname(s, "interface", n.interface);
 	number(s, "port", n.port, 1, 65535);
 	auto as = host_port(s, "as", sig::kDefaultAsPort);
@@ -651,6 +652,23 @@ Node Reader::read_node(const Section &s) const
 			     "must be 0 (none) or 60.." + std::to_string(kMaxTunnelLifetime) + ", got " +
 				     std::to_string(*lt));
 		n.tunnel_lifetime = static_cast<std::uint32_t>(*lt);
+	}
+	seconds_or_zero(s, "keepalive", n.keepalive, 2, 3600, "never");
+	seconds_or_zero(s, "dead_after", n.dead_after, 6, 86400, "never");
+	seconds_or_zero(s, "rekey_after", n.rekey_after, 10, kMaxTunnelLifetime, "never");
+	number(s, "rekey_packets", n.rekey_packets, 0, std::int64_t{1} << 62);
+	if (n.keepalive.count() != 0 && n.dead_after.count() != 0 && n.dead_after < 2 * n.keepalive) {
+		const std::string_view key = find(s, "dead_after") != nullptr ? "dead_after" : "keepalive";
+		fail(line_of(*find(s, key), s.line), dotted(s, key),
+		     "dead_after (" + std::to_string(n.dead_after.count()) + ") must be at least twice keepalive (" +
+			     std::to_string(n.keepalive.count()) + ")");
+	}
+	if (n.tunnel_lifetime != 0 && n.rekey_after.count() >= static_cast<std::int64_t>(n.tunnel_lifetime)) {
+		if (find(s, "rekey_after") != nullptr)
+			fail(line_of(*find(s, "rekey_after"), s.line), dotted(s, "rekey_after"),
+			     "must be below tunnel_lifetime (" + std::to_string(n.tunnel_lifetime) + ")");
+		/* a short key lifetime alone: rekey a sixth of it before the end */
+		n.rekey_after = std::chrono::seconds(n.tunnel_lifetime - n.tunnel_lifetime / 6);
 	}
 	return n;
 }

@@ -290,6 +290,31 @@ TEST(ConfigDefaults, Node)
 	EXPECT_TRUE(n.ntm_domains.empty());
 	EXPECT_EQ(n.resolved, Node::Resolved::automatic);
 	EXPECT_EQ(n.tunnel_lifetime, 0U);
+	EXPECT_EQ(n.keepalive, std::chrono::seconds(10));
+	EXPECT_EQ(n.dead_after, std::chrono::seconds(30));
+	EXPECT_EQ(n.rekey_after, std::chrono::seconds(600));
+	EXPECT_EQ(n.rekey_packets, 1ULL << 31);
+}
+
+TEST(ConfigNode, TunnelTimers)
+{
+	const Config c = parse_text(with(kNode, "keepalive = 3\ndead_after = 9\nrekey_after = 15\nrekey_packets = 0"));
+	EXPECT_EQ(c.node->keepalive, std::chrono::seconds(3));
+	EXPECT_EQ(c.node->dead_after, std::chrono::seconds(9));
+	EXPECT_EQ(c.node->rekey_after, std::chrono::seconds(15));
+	EXPECT_EQ(c.node->rekey_packets, 0U);
+	/* a short key lifetime alone pulls the rekey time in: a sixth before the end */
+	const Config l = parse_text(with(kNode, "tunnel_lifetime = 120"));
+	EXPECT_EQ(l.node->rekey_after, std::chrono::seconds(100));
+	const Config off = parse_text(with(kNode, "keepalive = 0\ndead_after = 0\nrekey_after = 0"));
+	EXPECT_EQ(off.node->keepalive.count(), 0);
+	EXPECT_EQ(off.node->rekey_after.count(), 0);
+	EXPECT_EQ(error_of(with(kNode, "keepalive = 10\ndead_after = 19")),
+		  "t.toml:9: node.dead_after: dead_after (19) must be at least twice keepalive (10)");
+	EXPECT_EQ(error_of(with(kNode, "tunnel_lifetime = 600\nrekey_after = 600")),
+		  "t.toml:9: node.rekey_after: must be below tunnel_lifetime (600)");
+	EXPECT_EQ(error_of(with(kNode, "rekey_after = 5")),
+		  "t.toml:8: node.rekey_after: must be 0 (never) or 10..604800, got 5");
 }
 
 TEST(ConfigDefaults, DnsUpstreamSkipsOwnListenAddresses)
@@ -341,7 +366,7 @@ TEST(ConfigErrors, UnknownKeys)
 	EXPECT_EQ(error_of(with(kServer, R"(pool = "10.0.0.0/8")")),
 		  "t.toml:11: dc.pool: unknown key (did you mean pool4?)");
 	EXPECT_EQ(error_of(with(kNode, "colour = 1")), "t.toml:8: node.colour: unknown key");
-	EXPECT_EQ(error_of(with(kNode, "keepalive = 1")), "t.toml:8: node.keepalive: unknown key");
+	EXPECT_EQ(error_of(with(kNode, "keepalive_interval = 1")), "t.toml:8: node.keepalive_interval: unknown key");
 	EXPECT_EQ(error_of(with(kNode, "[other]")), "t.toml:8: other: unknown key");
 	EXPECT_EQ(error_of(std::string("loglevel = \"info\"\n") + std::string(kNode)),
 		  "t.toml:1: loglevel: unknown key (did you mean log_level?)");

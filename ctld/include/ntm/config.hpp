@@ -102,7 +102,12 @@ struct Node {
 	std::vector<Endpoint> dns_upstream; /* default: nameservers of /etc/resolv.conf except ours */
 	std::vector<std::string> ntm_domains; /* default: the domain of the node's FQDN */
 	enum class Resolved { automatic, yes, no } resolved = Resolved::automatic;
-	std::uint32_t tunnel_lifetime = 0; /* seconds, 0 = until removed */
+	std::uint32_t tunnel_lifetime = 0; /* hard lifetime of one key, seconds; 0 = 2 * rekey_after */
+	/* liveness and rekeying of data tunnels (tunnel-keys.rst) */
+	std::chrono::seconds keepalive{10};   /* probe a peer silent this long; 0 = never */
+	std::chrono::seconds dead_after{30};  /* remove a tunnel silent this long; 0 = never */
+	std::chrono::seconds rekey_after{600}; /* the opener rekeys; 0 = never */
+	std::uint64_t rekey_packets = 1ULL << 31; /* ... or after this many packets; 0 = never */
 };
 
 /** An IKE/ESP algorithm proposal, strongSwan syntax ("aes256gcm16-prfsha256-ecp256"). */
