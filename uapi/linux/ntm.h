@@ -268,6 +268,24 @@ enum ntm_device_flags {
 	__NTM_DEV_F_ALL = NTM_DEV_F_NO_ROAMING | NTM_DEV_F_NO_ACQUIRE,
 };
 
+/*
+ * When a successor (NTM_TUNNEL_A_REPLACES) takes its predecessor's place
+ * in the virtual-address lookup, i.e. starts to transmit.
+ */
+enum ntm_takeover {
+	NTM_TAKEOVER_ON_RX = 0,		/* on its first authenticated packet */
+	NTM_TAKEOVER_NOW = 1,		/* at once, when it is added */
+	__NTM_TAKEOVER_MAX,
+};
+
+/* NTM_TUNNEL_A_STATE: where a tunnel is in a make-before-break rekey. */
+enum ntm_tunnel_state {
+	NTM_TUNNEL_STATE_ACTIVE = 0,	/* transmits and receives */
+	NTM_TUNNEL_STATE_PENDING = 1,	/* successor: receives, not yet sends */
+	NTM_TUNNEL_STATE_RETIRED = 2,	/* replaced: receives only, until deleted */
+	__NTM_TUNNEL_STATE_MAX,
+};
+
 enum ntm_tunnel_flags {
 	NTM_TUNNEL_F_NO_ROAMING = 1U << 0,
 	__NTM_TUNNEL_F_ALL = NTM_TUNNEL_F_NO_ROAMING,
@@ -304,6 +322,7 @@ enum ntm_cmd {
 	NTM_CMD_DEL_RELAY,
 	NTM_CMD_GET_RELAY,
 	NTM_CMD_EVENT_RELAY_EXPIRED,
+	NTM_CMD_EVENT_TAKEOVER,
 	__NTM_CMD_MAX,
 };
 
@@ -365,6 +384,9 @@ enum ntm_tunnel_attr {
 	NTM_TUNNEL_A_HARD_BYTES,	/* u64, 0: no limit */
 	NTM_TUNNEL_A_SOFT_PACKETS,	/* u64 packets in either direction */
 	NTM_TUNNEL_A_HARD_PACKETS,	/* u64, 0: no limit */
+	NTM_TUNNEL_A_REPLACES,		/* u32: predecessor's LOCAL_INDEX */
+	NTM_TUNNEL_A_TAKEOVER,		/* u8, enum ntm_takeover; create only */
+	NTM_TUNNEL_A_STATE,		/* u8, enum ntm_tunnel_state; read only */
 	__NTM_TUNNEL_A_MAX,
 };
 
@@ -449,6 +471,9 @@ enum ntm_stat_attr {
 	NTM_STAT_A_DROP_RELAY_TX,	/* no socket, no route, no memory */
 	NTM_STAT_A_RELAY_REFUSED,	/* NEW_RELAY beyond NTM_A_MAX_RELAYS */
 	NTM_STAT_A_RELAY_EXPIRED,	/* sessions removed by limit or idleness */
+	/* rekey (device totals only) */
+	NTM_STAT_A_TAKEOVER,		/* successors that took their predecessor's place */
+	NTM_STAT_A_EVENT_NOMEM,		/* events lost: no memory for the message */
 	__NTM_STAT_A_MAX,
 };
 
