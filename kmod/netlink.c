@@ -60,6 +60,9 @@ static const struct nla_policy ntm_tunnel_policy[NTM_TUNNEL_A_MAX + 1] = {
 	[NTM_TUNNEL_A_HARD_BYTES] = { .type = NLA_U64 },
 	[NTM_TUNNEL_A_SOFT_PACKETS] = { .type = NLA_U64 },
 	[NTM_TUNNEL_A_HARD_PACKETS] = { .type = NLA_U64 },
+	[NTM_TUNNEL_A_REPLACES] = NLA_POLICY_MIN(NLA_U32, 1),
+	[NTM_TUNNEL_A_TAKEOVER] = NLA_POLICY_MAX(NLA_U8, __NTM_TAKEOVER_MAX - 1),
+	[NTM_TUNNEL_A_STATE] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy
@@ -234,6 +237,7 @@ static int ntm_put_tunnel_extra(struct sk_buff *skb, struct ntm_tunnel *t)
 
 static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
 {
+	struct ntm_rekey_info rk;
 	u64 stats[NTM_STAT_NR];
 	union ntm_sockaddr ep;
 	struct nlattr *nest;
@@ -242,6 +246,7 @@ static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
 	nest = nla_nest_start(skb, NTM_A_TUNNEL);
 	if (!nest)
 		return -EMSGSIZE;
+	ntm_tunnel_rekey_info(t, &rk);
 	ntm_tunnel_get_endpoint(t, &ep);
 	ntm_tunnel_stats_read(t, stats);
 	tx = min_t(u64, atomic64_read(&t->tx_counter), NTM_COUNTER_LIMIT);
@@ -266,6 +271,9 @@ static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
 	    nla_put_u32(skb, NTM_TUNNEL_A_AGE_S,
 			div_u64(now - t->created_ns, NSEC_PER_SEC)) ||
 	    ntm_put_tunnel_extra(skb, t) ||
+	    nla_put_u8(skb, NTM_TUNNEL_A_STATE, rk.state) ||
+	    (rk.replaces &&
+	     nla_put_u32(skb, NTM_TUNNEL_A_REPLACES, rk.replaces)) ||
 	    ntm_put_stats(skb, NTM_TUNNEL_A_STATS, stats)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
@@ -645,6 +653,9 @@ static int ntm_parse_esp(struct genl_info *info, struct nlattr **tb,
 		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_REMOTE_TS,
 	};
 	static const int refused[] = { NTM_TUNNEL_A_VIP4, NTM_TUNNEL_A_VIP6 };
+	static const int rekey[] = {
+		NTM_TUNNEL_A_REPLACES, NTM_TUNNEL_A_TAKEOVER,
+	};
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr *bad;
 	u64 max;
@@ -657,6 +668,13 @@ static int ntm_parse_esp(struct genl_info *info, struct nlattr **tb,
 	if (bad) {
 		NL_SET_ERR_MSG_ATTR(extack, bad,
 				    "ESP tunnels are chosen by traffic selector, not by virtual address");
+		return -EINVAL;
+	}
+	bad = ntm_present(tb, rekey, ARRAY_SIZE(rekey));
+	if (bad) {
+		/* a new SA pair wins by being the newest (RFC 7296 2.8) */
+		NL_SET_ERR_MSG_ATTR(extack, bad,
+				    "an ESP SA pair is rekeyed by adding the new one: it takes over as the newest");
 		return -EINVAL;
 	}
 	if (p->local_index < NTM_ESP_SPI_MIN) {
@@ -776,6 +794,70 @@ static int ntm_parse_ntm(struct genl_info *info, struct nlattr **tb,
 			return -EINVAL;
 		}
 	}
+	if (tb[NTM_TUNNEL_A_TAKEOVER] && !tb[NTM_TUNNEL_A_REPLACES]) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_TAKEOVER],
+				    "NTM_TUNNEL_A_TAKEOVER needs NTM_TUNNEL_A_REPLACES");
+		return -EINVAL;
+	}
+	if (tb[NTM_TUNNEL_A_TAKEOVER])
+		p->takeover = nla_get_u8(tb[NTM_TUNNEL_A_TAKEOVER]);
+	if (tb[NTM_TUNNEL_A_REPLACES] &&
+	    nla_get_u32(tb[NTM_TUNNEL_A_REPLACES]) == p->local_index) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_REPLACES],
+				    "a successor needs a local index of its own");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * NEW_TUNNEL with REPLACES, under nd->lock: the predecessor must be an
+ * active NTM tunnel of the device with no pending successor, carrying
+ * exactly the virtual addresses of the new tunnel.
+ */
+static int ntm_parse_replaces(struct ntm_dev *nd, struct nlattr *attr,
+			      struct ntm_tunnel_params *p,
+			      struct netlink_ext_ack *extack)
+{
+	struct ntm_rekey_info rk;
+	struct ntm_tunnel *pred;
+
+	pred = ntm_tunnel_find_index_locked(nd, nla_get_u32(attr));
+	if (!pred) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "no tunnel with the local index to replace");
+		return -ENOENT;
+	}
+	if (pred->esp) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "the tunnel to replace is an ESP SA pair, not an NTM tunnel");
+		return -EINVAL;
+	}
+	if (pred->has_vip4 != p->has_vip4 || pred->has_vip6 != p->has_vip6 ||
+	    (p->has_vip4 && pred->vip4 != p->vip4) ||
+	    (p->has_vip6 && !ipv6_addr_equal(&pred->vip6, &p->vip6))) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "a successor must carry exactly the virtual addresses of the tunnel it replaces");
+		return -EINVAL;
+	}
+	/* stable while nd->lock is held: only this lock adds successors */
+	ntm_tunnel_rekey_info(pred, &rk);
+	if (rk.state == NTM_TUNNEL_STATE_RETIRED) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "the tunnel to replace is retired: replace its successor");
+		return -EBUSY;
+	}
+	if (rk.state == NTM_TUNNEL_STATE_PENDING) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "the tunnel to replace is a pending successor itself");
+		return -EBUSY;
+	}
+	if (rk.has_succ) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "the tunnel to replace already has a pending successor");
+		return -EBUSY;
+	}
+	p->pred = pred;
 	return 0;
 }
 
@@ -837,6 +919,12 @@ static int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_parse_endpoint(nd, tb[NTM_TUNNEL_A_ENDPOINT], &p->ep, extack);
 	if (err)
 		goto out_unlock;
+	if (tb[NTM_TUNNEL_A_REPLACES]) {
+		err = ntm_parse_replaces(nd, tb[NTM_TUNNEL_A_REPLACES], p,
+					 extack);
+		if (err)
+			goto out_unlock;
+	}
 	err = ntm_tunnel_create(nd, p, &t);
 	if (err == -EEXIST && p->encap == NTM_ENCAP_ESP_UDP)
 		NL_SET_ERR_MSG(extack, "inbound SPI already used as a local index");
@@ -845,7 +933,8 @@ static int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
 			       "local index or virtual address already in use");
 	else if (err == -ENOENT)
 		NL_SET_ERR_MSG(extack, "cipher not available in this kernel");
-	if (!err)
+	/* a pending successor sends nothing yet, so nothing waits for it */
+	if (!err && READ_ONCE(t->state) == NTM_TUNNEL_STATE_ACTIVE)
 		ntm_acquire_release(nd, t);
 out_unlock:
 	mutex_unlock(&nd->lock);
@@ -867,7 +956,8 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 		NTM_TUNNEL_A_TX_SALT, NTM_TUNNEL_A_RX_SALT,
 		NTM_TUNNEL_A_TX_COUNTER, NTM_TUNNEL_A_ENCAP,
 		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_ESN, NTM_TUNNEL_A_REMOTE_TS,
-		NTM_TUNNEL_A_LOCAL_TS,
+		NTM_TUNNEL_A_LOCAL_TS, NTM_TUNNEL_A_REPLACES,
+		NTM_TUNNEL_A_TAKEOVER,
 	};
 	u32 hard_time, soft_time;
 	struct ntm_limits limits;
@@ -1498,8 +1588,11 @@ static struct sk_buff *ntm_event_new(struct net_device *dev, u8 cmd,
 				NTM_MCGRP_EVENTS_IDX))
 		return NULL;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
-	if (!msg)
+	if (!msg) {
+		/* a listener misses this one: let it see that it did */
+		ntm_dev_count(netdev_priv(dev), NTM_STAT(EVENT_NOMEM), 1);
 		return NULL;
+	}
 	*hdr = genlmsg_put(msg, 0, 0, &ntm_family, 0, cmd);
 	if (!*hdr || nla_put_u32(msg, NTM_A_IFINDEX, dev->ifindex)) {
 		nlmsg_free(msg);
@@ -1593,6 +1686,32 @@ void ntm_event_relay_expired(struct ntm_dev *nd,
 		nlmsg_free(msg);
 		return;
 	}
+	ntm_event_send(nd->dev, msg, hdr);
+}
+
+/*
+ * A successor took its predecessor's place.  Any context but hard IRQ (the
+ * receive path sends it from softirq): atomic allocation, no sleeping.
+ */
+void ntm_event_takeover(struct ntm_dev *nd, u32 local_index, u32 remote_index,
+			u32 replaces)
+{
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = ntm_event_new(nd->dev, NTM_CMD_EVENT_TAKEOVER, &hdr);
+	if (!msg)
+		return;
+	nest = nla_nest_start(msg, NTM_A_TUNNEL);
+	if (!nest ||
+	    nla_put_u32(msg, NTM_TUNNEL_A_LOCAL_INDEX, local_index) ||
+	    nla_put_u32(msg, NTM_TUNNEL_A_REMOTE_INDEX, remote_index) ||
+	    nla_put_u32(msg, NTM_TUNNEL_A_REPLACES, replaces)) {
+		nlmsg_free(msg);
+		return;
+	}
+	nla_nest_end(msg, nest);
 	ntm_event_send(nd->dev, msg, hdr);
 }
 

@@ -185,6 +185,16 @@ struct ntm_tunnel {
 	u32 flags;
 	/* set once, under nd->lock, when the tunnel left the tables */
 	bool unlinked;
+	/*
+	 * Make-before-break rekey, under nd->tbl_lock: a pending successor
+	 * points to its predecessor (@pred) and the predecessor back to it
+	 * (@succ).  @state (enum ntm_tunnel_state) is also read locklessly
+	 * (READ_ONCE) by the receive path; ACTIVE is the only state in which
+	 * the tunnel is in the virtual-address tables.
+	 */
+	u8 state;
+	struct ntm_tunnel *pred;
+	struct ntm_tunnel *succ;
 	/* bit 0: expiry queued */
 	unsigned long expire_state;
 	u32 expire_reason;
@@ -249,6 +259,12 @@ struct ntm_dev {
 	struct sock __rcu *sk6;
 
 	struct rhashtable index_ht;
+	/*
+	 * Writers of the virtual-address tables and of the rekey links of
+	 * the tunnels hold nd->lock and tbl_lock; the receive path (a
+	 * successor's takeover) holds tbl_lock alone.  Taken with BH off.
+	 */
+	spinlock_t tbl_lock;
 	struct rhashtable vip4_ht;
 	struct rhashtable vip6_ht;
 	struct rb_root by_index;
@@ -325,6 +341,9 @@ struct ntm_tunnel_params {
 	bool esn;
 	struct ntm_ts_list remote_ts;
 	struct ntm_ts_list local_ts;
+	/* rekey: the ACTIVE tunnel this one replaces, and when it sends */
+	struct ntm_tunnel *pred;
+	u8 takeover;			/* enum ntm_takeover */
 };
 
 int ntm_tunnel_cache_init(void);
@@ -359,6 +378,16 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 				      const void *daddr);
 void ntm_tunnel_expire(struct ntm_tunnel *t, u32 reason);
 void ntm_expire_work(struct work_struct *work);
+void ntm_tunnel_rx_takeover(struct ntm_tunnel *t);
+
+/* A consistent view of a tunnel's place in a rekey. */
+struct ntm_rekey_info {
+	u8 state;			/* enum ntm_tunnel_state */
+	bool has_succ;			/* a pending successor replaces it */
+	u32 replaces;			/* pending: the predecessor's index */
+};
+
+void ntm_tunnel_rekey_info(struct ntm_tunnel *t, struct ntm_rekey_info *i);
 
 /* crypto.c */
 int ntm_crypto_check(u8 cipher, unsigned int key_len);
@@ -578,6 +607,9 @@ static inline bool ntm_rx_accept(struct ntm_crypt *c, int err,
 	}
 	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
 	ntm_roam(t, &c->src);
+	/* the peer sends under the new key: the successor may send too */
+	if (unlikely(READ_ONCE(t->state) == NTM_TUNNEL_STATE_PENDING))
+		ntm_tunnel_rx_takeover(t);
 	return true;
 }
 
@@ -652,5 +684,7 @@ void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
 		       u32 reason);
 void ntm_event_relay_expired(struct ntm_dev *nd,
 			     const struct ntm_relay_info *info, u32 reason);
+void ntm_event_takeover(struct ntm_dev *nd, u32 local_index, u32 remote_index,
+			u32 replaces);
 
 #endif /* _NTM_INTERNAL_H */

@@ -16,6 +16,17 @@
  * that lookup walks: O(ESP tunnels x selectors), fine for the handful of
  * IKE peers a host has, and only reached when the O(1) virtual-address
  * lookup missed, so NTM traffic never pays for it.
+ *
+ * Make-before-break rekey: a successor (NEW_TUNNEL with REPLACES) is
+ * hashed by index at once, so it receives under its new key, but it is
+ * PENDING and out of the virtual-address tables.  When it takes over (at
+ * once with NTM_TAKEOVER_NOW, on its first authenticated packet with
+ * NTM_TAKEOVER_ON_RX, or when its predecessor goes) rhashtable_replace_fast()
+ * swaps it in for its predecessor under nd->tbl_lock, bucket by bucket
+ * with one pointer store, so a transmit lookup finds one of the two and
+ * never neither.  The predecessor is then RETIRED: out of the
+ * virtual-address tables, still in the index table, decrypting what is
+ * still in flight under the old key until it is deleted.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -79,6 +90,7 @@ int ntm_tables_init(struct ntm_dev *nd)
 	err = rhashtable_init(&nd->vip6_ht, &ntm_vip6_params);
 	if (err)
 		goto err_vip4;
+	spin_lock_init(&nd->tbl_lock);
 	nd->by_index = RB_ROOT;
 	nd->num_tunnels = 0;
 	INIT_LIST_HEAD(&nd->esp_list);
@@ -374,19 +386,146 @@ void ntm_tunnel_charge(struct ntm_tunnel *t, struct ntm_lim *lim, int dir,
 		ntm_tunnel_expire(t, NTM_EXPIRE_HARD_PACKETS);
 }
 
-/* Report a soft expiry, once per tunnel; the tunnel stays.  Any context. */
+/*
+ * Report a soft expiry, once per tunnel; the tunnel stays.  Any context.
+ * A retired tunnel was rekeyed already: it asks for no other rekey.
+ */
 void ntm_tunnel_soft_expire(struct ntm_tunnel *t, u32 reason)
 {
 	if (READ_ONCE(t->unlinked) || READ_ONCE(t->expire_state) ||
+	    READ_ONCE(t->state) == NTM_TUNNEL_STATE_RETIRED ||
 	    test_and_set_bit(0, &t->soft_state))
 		return;
 	ntm_event_expired(t->nd, t->local_index, be32_to_cpu(t->remote_index),
 			  reason);
 }
 
+/* ---- make-before-break rekey ------------------------------------------- */
+
+/* What the takeover event reports, copied under nd->tbl_lock. */
+struct ntm_takeover_ev {
+	u32 local_index;
+	u32 remote_index;
+	u32 replaces;
+};
+
+/* Under nd->tbl_lock: hash @t's virtual addresses; all or none. */
+static int ntm_vip_insert(struct ntm_dev *nd, struct ntm_tunnel *t)
+{
+	int err;
+
+	lockdep_assert_held(&nd->tbl_lock);
+	if (t->has_vip4) {
+		err = rhashtable_insert_fast(&nd->vip4_ht, &t->vip4_node,
+					     ntm_vip4_params);
+		if (err)
+			return err;
+	}
+	if (t->has_vip6) {
+		err = rhashtable_insert_fast(&nd->vip6_ht, &t->vip6_node,
+					     ntm_vip6_params);
+		if (err) {
+			if (t->has_vip4)
+				rhashtable_remove_fast(&nd->vip4_ht,
+						       &t->vip4_node,
+						       ntm_vip4_params);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void ntm_vip_remove(struct ntm_dev *nd, struct ntm_tunnel *t)
+{
+	lockdep_assert_held(&nd->tbl_lock);
+	if (t->has_vip4)
+		rhashtable_remove_fast(&nd->vip4_ht, &t->vip4_node,
+				       ntm_vip4_params);
+	if (t->has_vip6)
+		rhashtable_remove_fast(&nd->vip6_ht, &t->vip6_node,
+				       ntm_vip6_params);
+}
+
+/*
+ * Under nd->tbl_lock, any context but hard IRQ: @succ, pending, takes the
+ * place of its predecessor in the virtual-address tables.  Each replace is
+ * one rcu_assign_pointer() in the bucket: a concurrent lookup finds the
+ * predecessor or the successor.  The predecessor is retired.
+ */
+static void ntm_takeover_locked(struct ntm_tunnel *succ,
+				struct ntm_takeover_ev *ev)
+{
+	struct ntm_tunnel *pred = succ->pred;
+	struct ntm_dev *nd = succ->nd;
+
+	lockdep_assert_held(&nd->tbl_lock);
+	/* same keys, pred hashed (ACTIVE): replace cannot fail */
+	if (pred->has_vip4)
+		WARN_ON_ONCE(rhashtable_replace_fast(&nd->vip4_ht,
+						     &pred->vip4_node,
+						     &succ->vip4_node,
+						     ntm_vip4_params));
+	if (pred->has_vip6)
+		WARN_ON_ONCE(rhashtable_replace_fast(&nd->vip6_ht,
+						     &pred->vip6_node,
+						     &succ->vip6_node,
+						     ntm_vip6_params));
+	WRITE_ONCE(pred->state, NTM_TUNNEL_STATE_RETIRED);
+	pred->succ = NULL;
+	succ->pred = NULL;
+	WRITE_ONCE(succ->state, NTM_TUNNEL_STATE_ACTIVE);
+	ev->local_index = succ->local_index;
+	ev->remote_index = be32_to_cpu(succ->remote_index);
+	ev->replaces = pred->local_index;
+}
+
+/* After nd->tbl_lock was dropped: count and report a takeover. */
+static void ntm_takeover_report(struct ntm_dev *nd,
+				const struct ntm_takeover_ev *ev)
+{
+	ntm_dev_count(nd, NTM_STAT(TAKEOVER), 1);
+	ntm_event_takeover(nd, ev->local_index, ev->remote_index,
+			   ev->replaces);
+}
+
+/*
+ * Receive path (softirq or an async crypto completion, BH off, RCU): @t,
+ * held, authenticated a packet while pending.  Whoever holds the lock first
+ * decides: a concurrent deletion of @t (or of its predecessor) clears the
+ * links, and then there is nothing to take over.
+ */
+void ntm_tunnel_rx_takeover(struct ntm_tunnel *t)
+{
+	struct ntm_dev *nd = t->nd;
+	struct ntm_takeover_ev ev;
+	bool done = false;
+
+	spin_lock_bh(&nd->tbl_lock);
+	if (t->pred && t->state == NTM_TUNNEL_STATE_PENDING) {
+		ntm_takeover_locked(t, &ev);
+		done = true;
+	}
+	spin_unlock_bh(&nd->tbl_lock);
+	if (done)
+		ntm_takeover_report(nd, &ev);
+}
+
+void ntm_tunnel_rekey_info(struct ntm_tunnel *t, struct ntm_rekey_info *i)
+{
+	struct ntm_dev *nd = t->nd;
+
+	spin_lock_bh(&nd->tbl_lock);
+	i->state = t->state;
+	i->has_succ = !!t->succ;
+	i->replaces = t->pred ? t->pred->local_index : 0;
+	spin_unlock_bh(&nd->tbl_lock);
+}
+
 int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 		      struct ntm_tunnel **out)
 {
+	struct ntm_takeover_ev ev;
+	bool took_over = false;
 	struct ntm_tunnel *t;
 	int cpu, err;
 
@@ -394,11 +533,12 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 
 	if (ntm_tunnel_find_index_locked(nd, p->local_index))
 		return -EEXIST;
-	if (p->has_vip4 && rhashtable_lookup_fast(&nd->vip4_ht, &p->vip4,
-						  ntm_vip4_params))
+	/* a successor shares its predecessor's addresses (checked by caller) */
+	if (!p->pred && p->has_vip4 &&
+	    rhashtable_lookup_fast(&nd->vip4_ht, &p->vip4, ntm_vip4_params))
 		return -EEXIST;
-	if (p->has_vip6 && rhashtable_lookup_fast(&nd->vip6_ht, &p->vip6,
-						  ntm_vip6_params))
+	if (!p->pred && p->has_vip6 &&
+	    rhashtable_lookup_fast(&nd->vip6_ht, &p->vip6, ntm_vip6_params))
 		return -EEXIST;
 
 	t = kmem_cache_zalloc(ntm_tunnel_cache, GFP_KERNEL);
@@ -461,7 +601,9 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	timer_setup(&t->lifetime_timer, ntm_lifetime_timer, 0);
 	INIT_LIST_HEAD(&t->expire_list);
 	INIT_RCU_WORK(&t->free_work, ntm_tunnel_free_work);
-	/* before publishing: the packet path may charge at once */
+	/* before publishing: the packet path may look at it at once */
+	t->state = p->pred ? NTM_TUNNEL_STATE_PENDING :
+			     NTM_TUNNEL_STATE_ACTIVE;
 	err = ntm_tunnel_set_limits(t, &p->limits);
 	if (err)
 		goto err_aead;
@@ -470,18 +612,21 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 				     ntm_index_params);
 	if (err)
 		goto err_aead;
-	if (t->has_vip4) {
-		err = rhashtable_insert_fast(&nd->vip4_ht, &t->vip4_node,
-					     ntm_vip4_params);
-		if (err)
-			goto err_index;
+	spin_lock_bh(&nd->tbl_lock);
+	if (p->pred) {
+		/* receives from now on; sends once it takes over */
+		t->pred = p->pred;
+		p->pred->succ = t;
+		if (p->takeover == NTM_TAKEOVER_NOW) {
+			ntm_takeover_locked(t, &ev);
+			took_over = true;
+		}
+	} else {
+		err = ntm_vip_insert(nd, t);
 	}
-	if (t->has_vip6) {
-		err = rhashtable_insert_fast(&nd->vip6_ht, &t->vip6_node,
-					     ntm_vip6_params);
-		if (err)
-			goto err_vip4;
-	}
+	spin_unlock_bh(&nd->tbl_lock);
+	if (err)
+		goto err_index;
 	ntm_rb_insert(nd, t);
 	nd->num_tunnels++;
 	if (t->esp) {
@@ -492,13 +637,11 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 		ntm_tunnel_set_lifetime(t, p->lifetime);
 	if (p->soft_lifetime)
 		ntm_tunnel_set_soft_lifetime(t, p->soft_lifetime);
+	if (took_over)
+		ntm_takeover_report(nd, &ev);
 	*out = t;
 	return 0;
 
-err_vip4:
-	if (t->has_vip4)
-		rhashtable_remove_fast(&nd->vip4_ht, &t->vip4_node,
-				       ntm_vip4_params);
 err_index:
 	rhashtable_remove_fast(&nd->index_ht, &t->index_node,
 			       ntm_index_params);
@@ -522,22 +665,51 @@ err_free:
 	return err;
 }
 
-void ntm_tunnel_remove(struct ntm_tunnel *t)
+/*
+ * Take @t out of the virtual-address tables and out of any rekey.  A
+ * pending successor leaves its predecessor as it was.  An active tunnel
+ * with a pending successor hands its addresses over (@handover), so that
+ * traffic never finds no tunnel, or (flush, teardown) just goes.  A retired
+ * tunnel is in no virtual-address table.  Returns whether a successor took
+ * over (and fills @ev).
+ */
+static bool ntm_tunnel_unlink_vips(struct ntm_tunnel *t, bool handover,
+				   struct ntm_takeover_ev *ev)
 {
 	struct ntm_dev *nd = t->nd;
+	bool took_over = false;
+
+	spin_lock_bh(&nd->tbl_lock);
+	if (t->pred) {
+		t->pred->succ = NULL;
+		t->pred = NULL;
+	} else if (t->succ && handover) {
+		ntm_takeover_locked(t->succ, ev);
+		took_over = true;
+	} else if (t->state == NTM_TUNNEL_STATE_ACTIVE) {
+		if (t->succ) {
+			t->succ->pred = NULL;
+			t->succ = NULL;
+		}
+		ntm_vip_remove(nd, t);
+	}
+	spin_unlock_bh(&nd->tbl_lock);
+	return took_over;
+}
+
+static void __ntm_tunnel_remove(struct ntm_tunnel *t, bool handover)
+{
+	struct ntm_dev *nd = t->nd;
+	struct ntm_takeover_ev ev;
+	bool took_over;
 
 	lockdep_assert_held(&nd->lock);
 	if (t->unlinked)
 		return;
 	WRITE_ONCE(t->unlinked, true);
+	took_over = ntm_tunnel_unlink_vips(t, handover, &ev);
 	rhashtable_remove_fast(&nd->index_ht, &t->index_node,
 			       ntm_index_params);
-	if (t->has_vip4)
-		rhashtable_remove_fast(&nd->vip4_ht, &t->vip4_node,
-				       ntm_vip4_params);
-	if (t->has_vip6)
-		rhashtable_remove_fast(&nd->vip6_ht, &t->vip6_node,
-				       ntm_vip6_params);
 	rb_erase(&t->rb, &nd->by_index);
 	nd->num_tunnels--;
 	if (t->esp) {
@@ -546,15 +718,27 @@ void ntm_tunnel_remove(struct ntm_tunnel *t)
 	}
 	del_timer_sync(&t->lifetime_timer);
 	ntm_tunnel_put(t);
+	if (took_over)
+		ntm_takeover_report(nd, &ev);
 }
 
+/*
+ * Delete one tunnel (DEL_TUNNEL, expiry).  A predecessor whose successor
+ * is still pending makes the successor take over at once.
+ */
+void ntm_tunnel_remove(struct ntm_tunnel *t)
+{
+	__ntm_tunnel_remove(t, true);
+}
+
+/* Flush and teardown: everything goes, nothing takes over. */
 void ntm_tunnel_remove_all(struct ntm_dev *nd)
 {
 	struct rb_node *n;
 
 	lockdep_assert_held(&nd->lock);
 	while ((n = rb_first(&nd->by_index))) {
-		ntm_tunnel_remove(rb_entry(n, struct ntm_tunnel, rb));
+		__ntm_tunnel_remove(rb_entry(n, struct ntm_tunnel, rb), false);
 		cond_resched();
 	}
 }

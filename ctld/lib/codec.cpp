@@ -276,6 +276,10 @@ void put_tunnel(nl_msg *msg, const TunnelSettings &s)
 		put_u64(msg, NTM_TUNNEL_A_SOFT_PACKETS, *s.soft_packets, "NTM_TUNNEL_A_SOFT_PACKETS");
 	if (s.hard_packets)
 		put_u64(msg, NTM_TUNNEL_A_HARD_PACKETS, *s.hard_packets, "NTM_TUNNEL_A_HARD_PACKETS");
+	if (s.replaces)
+		put_u32(msg, NTM_TUNNEL_A_REPLACES, *s.replaces, "NTM_TUNNEL_A_REPLACES");
+	if (s.takeover)
+		check_put(nla_put_u8(msg, NTM_TUNNEL_A_TAKEOVER, *s.takeover), "NTM_TUNNEL_A_TAKEOVER");
 	check_put(nla_nest_end(msg, nest), "NTM_A_TUNNEL");
 }
 
@@ -516,6 +520,10 @@ Tunnel parse_tunnel_attrs(AttrBytes nested)
 		t.soft_packets = get_u64(tb[NTM_TUNNEL_A_SOFT_PACKETS], "NTM_TUNNEL_A_SOFT_PACKETS");
 	if (tb[NTM_TUNNEL_A_HARD_PACKETS] != nullptr)
 		t.hard_packets = get_u64(tb[NTM_TUNNEL_A_HARD_PACKETS], "NTM_TUNNEL_A_HARD_PACKETS");
+	if (tb[NTM_TUNNEL_A_STATE] != nullptr)
+		t.state = get_u8(tb[NTM_TUNNEL_A_STATE], "NTM_TUNNEL_A_STATE");
+	if (tb[NTM_TUNNEL_A_REPLACES] != nullptr)
+		t.replaces = get_u32(tb[NTM_TUNNEL_A_REPLACES], "NTM_TUNNEL_A_REPLACES");
 	return t;
 }
 
@@ -544,7 +552,7 @@ std::uint32_t parse_tunnels(AttrBytes attrs, const std::function<void(Tunnel &&)
 std::optional<Event> parse_event(std::uint8_t cmd, AttrBytes attrs)
 {
 	if (cmd != NTM_CMD_EVENT_ACQUIRE && cmd != NTM_CMD_EVENT_ENDPOINT && cmd != NTM_CMD_EVENT_EXPIRED &&
-	    cmd != NTM_CMD_EVENT_RELAY_EXPIRED)
+	    cmd != NTM_CMD_EVENT_RELAY_EXPIRED && cmd != NTM_CMD_EVENT_TAKEOVER)
 		return std::nullopt;
 
 	const AlignedAttrs aa(attrs);
@@ -578,6 +586,11 @@ std::optional<Event> parse_event(std::uint8_t cmd, AttrBytes attrs)
 		if (!t.endpoint)
 			missing("NTM_TUNNEL_A_ENDPOINT");
 		return EndpointEvent{ifindex, t.local_index, *t.endpoint};
+	}
+	if (cmd == NTM_CMD_EVENT_TAKEOVER) {
+		if (!t.replaces)
+			missing("NTM_TUNNEL_A_REPLACES");
+		return TakeoverEvent{ifindex, t.local_index, t.remote_index, *t.replaces};
 	}
 	std::uint32_t reason = 0;
 	if (tb[NTM_A_REASON] != nullptr)

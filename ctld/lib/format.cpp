@@ -66,6 +66,10 @@ std::string format_event(const Event &ev, const std::string &ifname)
 			} else if constexpr (std::is_same_v<T, EndpointEvent>) {
 				return "endpoint " + dev + " local-index " + std::to_string(e.local_index) +
 				       " endpoint " + e.endpoint.to_string();
+			} else if constexpr (std::is_same_v<T, TakeoverEvent>) {
+				return "takeover " + dev + " local-index " + std::to_string(e.local_index) +
+				       " remote-index " + std::to_string(e.remote_index) + " replaces " +
+				       std::to_string(e.replaces);
 			} else if constexpr (std::is_same_v<T, RelayExpiredEvent>) {
 				return "relay-expired " + dev + " id " + std::to_string(e.relay.id) + " reason " +
 				       expire_reason_name(e.reason) + " leg1 " + e.relay.legs[0].endpoint.to_string() +

@@ -87,6 +87,8 @@ void to_json(json &j, const Tunnel &t)
 		{"hard_bytes", t.hard_bytes},
 		{"soft_packets", t.soft_packets},
 		{"hard_packets", t.hard_packets},
+		{"state", tunnel_state_name(t.state)},
+		{"replaces", opt(t.replaces)},
 	};
 }
 
@@ -131,6 +133,11 @@ json event_to_json(const Event &ev, const std::string &ifname)
 				return json{{"event", "endpoint"},
 					    {"local_index", e.local_index},
 					    {"endpoint", e.endpoint}};
+			} else if constexpr (std::is_same_v<T, TakeoverEvent>) {
+				return json{{"event", "takeover"},
+					    {"local_index", e.local_index},
+					    {"remote_index", e.remote_index},
+					    {"replaces", e.replaces}};
 			} else if constexpr (std::is_same_v<T, RelayExpiredEvent>) {
 				return json{{"event", "relay_expired"},
 					    {"relay", e.relay},

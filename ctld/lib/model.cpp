@@ -299,6 +299,32 @@ std::string encap_name(std::uint8_t encap)
 	}
 }
 
+std::string tunnel_state_name(std::uint8_t state)
+{
+	switch (state) {
+	case NTM_TUNNEL_STATE_ACTIVE:
+		return "active";
+	case NTM_TUNNEL_STATE_PENDING:
+		return "pending";
+	case NTM_TUNNEL_STATE_RETIRED:
+		return "retired";
+	default:
+		return "unknown-" + std::to_string(state);
+	}
+}
+
+std::string takeover_name(std::uint8_t takeover)
+{
+	switch (takeover) {
+	case NTM_TAKEOVER_ON_RX:
+		return "rx";
+	case NTM_TAKEOVER_NOW:
+		return "now";
+	default:
+		return "unknown-" + std::to_string(takeover);
+	}
+}
+
 std::string spi_string(std::uint32_t spi)
 {
 	std::array<char, 16> buf{};
@@ -354,6 +380,8 @@ std::uint32_t event_ifindex(const Event &ev) noexcept
 		return x->ifindex;
 	if (const auto *r = std::get_if<RelayExpiredEvent>(&ev))
 		return r->ifindex;
+	if (const auto *t = std::get_if<TakeoverEvent>(&ev))
+		return t->ifindex;
 	return 0;
 }
 

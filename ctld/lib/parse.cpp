@@ -304,6 +304,15 @@ bool parse_on_off(std::string_view s, std::string_view what)
 	invalid(what, s, "expected on or off");
 }
 
+std::uint8_t parse_takeover(std::string_view s)
+{
+	if (s == "rx" || s == "on-rx")
+		return NTM_TAKEOVER_ON_RX;
+	if (s == "now")
+		return NTM_TAKEOVER_NOW;
+	invalid("takeover", s, "expected now or rx");
+}
+
 std::uint8_t parse_encap(std::string_view s)
 {
 	if (s == "ntm")
@@ -441,6 +450,12 @@ void check_create(const TunnelSettings &s)
 	check_key_length(*s.cipher, s.key.size(), esp ? NTM_ENCAP_ESP_UDP : NTM_ENCAP_NTM);
 	if (!s.tx_salt || !s.rx_salt)
 		bad_tunnel("tx-salt and rx-salt are required");
+	if (s.takeover && !s.replaces)
+		bad_tunnel("takeover needs replaces (the tunnel the new one replaces)");
+	if (s.takeover && *s.takeover >= __NTM_TAKEOVER_MAX)
+		bad_tunnel("unknown takeover mode " + std::to_string(*s.takeover));
+	if (s.replaces && (*s.replaces == 0 || *s.replaces == s.local_index))
+		bad_tunnel("replaces must name another tunnel: the successor needs a local index of its own");
 	if (!esp) {
 		if (!s.vip4 && !s.vip6)
 			bad_tunnel("vip4 or vip6 is required");
@@ -459,6 +474,9 @@ void check_create(const TunnelSettings &s)
 	}
 	if (s.vip4 || s.vip6)
 		bad_tunnel("vip4 and vip6 do not apply to ESP tunnels (packets are chosen by remote-ts)");
+	if (s.replaces || s.takeover)
+		bad_tunnel("replaces and takeover do not apply to ESP tunnels (a new SA pair takes over as the "
+			   "newest)");
 	if (s.tx_counter) {
 		/* RFC 4303: sequence numbers start at 1; 32 bits without ESN */
 		const std::uint64_t max = s.esn ? NTM_COUNTER_LIMIT - 1 : UINT32_MAX;
@@ -506,6 +524,8 @@ void check_change(const TunnelSettings &s)
 		what = "esn";
 	else if (!s.remote_ts.empty() || !s.local_ts.empty())
 		what = "the traffic selectors";
+	else if (s.replaces || s.takeover)
+		what = "replaces and takeover";
 	if (what != nullptr)
 		bad_tunnel(std::string(what) + " cannot be changed (a rekey is a new tunnel)");
 }

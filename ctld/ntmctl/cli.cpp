@@ -193,6 +193,16 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 				    ->add_option("--tx-counter", v_.tx_counter,
 						 "First counter to send (esp-udp: sequence number, default 1)")
 				    ->type_name("N");
+	o_.add_replaces = tunnel_add_
+				  ->add_option("--replaces", v_.replaces,
+					       "Rekey: the local index of the tunnel this one replaces (same virtual "
+					       "addresses, a new --local-index)")
+				  ->type_name("N");
+	o_.add_takeover = tunnel_add_
+				  ->add_option("--takeover", v_.takeover,
+					       "With --replaces: send at once (now, the initiator) or from the first "
+					       "authenticated packet received (rx, the responder; default)")
+				  ->type_name("now|rx");
 
 	tunnel_set_ = tunnel_->add_subcommand("set", "Change a tunnel");
 	tunnel_set_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
@@ -527,6 +537,13 @@ Invocation Cli::build() const
 		for (const auto &ts : v_.local_ts)
 			ntm::parse_traffic_selectors(ts, "--local-ts", t.local_ts);
 		read_limits(o_.add_limits, t);
+		if (given(o_.add_replaces))
+			t.replaces = ntm::parse_u32(v_.replaces, "--replaces", 1);
+		if (given(o_.add_takeover)) {
+			if (!t.replaces)
+				throw ntm::UsageError("tunnel add: --takeover needs --replaces");
+			t.takeover = ntm::parse_takeover(v_.takeover);
+		}
 		check_tunnel(t, ntm::TunnelRequest::create, "tunnel add");
 		inv.cmd = std::move(c);
 	} else if (tunnel_set_->parsed()) {

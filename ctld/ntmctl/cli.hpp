@@ -164,6 +164,7 @@ private:
 		std::string local_index, remote_index, endpoint, vip4, vip6, cipher, key, key_file, tx_salt, rx_salt,
 			lifetime;
 		std::string encap, rx_key, rx_key_file, tx_counter;
+		std::string replaces, takeover;
 		bool esn = false;
 		std::vector<std::string> remote_ts, local_ts;
 		std::string soft_lifetime, soft_bytes, hard_bytes, soft_packets, hard_packets;
@@ -216,6 +217,7 @@ private:
 			    *add_lifetime = nullptr, *add_roaming = nullptr;
 		CLI::Option *add_encap = nullptr, *add_rx_key = nullptr, *add_rx_key_file = nullptr,
 			    *add_remote_ts = nullptr, *add_local_ts = nullptr, *add_tx_counter = nullptr;
+		CLI::Option *add_replaces = nullptr, *add_takeover = nullptr;
 		LimitOpts add_limits;
 		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr;
 		LimitOpts set_limits;

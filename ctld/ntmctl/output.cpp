@@ -227,6 +227,9 @@ void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
 		fmt::print(out, "  remote index: {}\n", t.remote_index);
 	}
 	fmt::print(out, "  endpoint: {}\n", t.endpoint ? t.endpoint->to_string() : "(none)");
+	if (t.state != NTM_TUNNEL_STATE_ACTIVE || t.replaces)
+		fmt::print(out, "  state: {}{}\n", ntm::tunnel_state_name(t.state),
+			   t.replaces ? fmt::format(" (replaces {})", *t.replaces) : std::string());
 	std::string vips;
 	if (t.vip4)
 		vips = t.vip4->to_string();
@@ -294,9 +297,9 @@ void print_relay_row(std::FILE *out, const ntm::Relay &r)
 
 void print_tunnel_header(std::FILE *out)
 {
-	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n", "LOCAL",
-		   "REMOTE", "ENDPOINT", "VIP4", "VIP6", "CIPHER", "ENCAP", "AGE", "LIFETIME", "RX-PKTS", "TX-PKTS",
-		   "DROPS", "LATEST-RX");
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
+		   "LOCAL", "REMOTE", "ENDPOINT", "VIP4", "VIP6", "CIPHER", "ENCAP", "STATE", "AGE", "LIFETIME",
+		   "RX-PKTS", "TX-PKTS", "DROPS", "LATEST-RX");
 }
 
 void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
@@ -304,10 +307,10 @@ void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns
 	std::string rx = "never";
 	if (t.last_rx_ns != 0)
 		rx = fmt::format("{}s", now_ns > t.last_rx_ns ? (now_ns - t.last_rx_ns) / 1000000000ULL : 0);
-	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
+	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
 		   index_text(t, t.local_index), index_text(t, t.remote_index),
 		   t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4), opt_str(t.vip6),
-		   ntm::cipher_name(t.cipher), ntm::encap_name(t.encap), t.age_s,
+		   ntm::cipher_name(t.cipher), ntm::encap_name(t.encap), ntm::tunnel_state_name(t.state), t.age_s,
 		   t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
 		   t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
 }

@@ -12,7 +12,7 @@ TEST(Json, Stats)
 	s.set(NTM_STAT_A_TX_BYTES, 1234);
 	const json j = s;
 	ASSERT_TRUE(j.is_object());
-	EXPECT_EQ(j.size(), ntm::kStats.size()); /* 19 tunnel counters, 9 relay ones */
+	EXPECT_EQ(j.size(), ntm::kStats.size()); /* 19 tunnel counters, 9 relay ones, 2 rekey/event ones */
 	EXPECT_EQ(j.at("tx_bytes"), 1234);
 	EXPECT_EQ(j.at("rx_packets"), 0);
 	for (const char *k :

@@ -61,19 +61,40 @@
  *   ESN, RX_KEY, REMOTE_TS and LOCAL_TS are refused on NTM tunnels.
  *   Packets queued by the acquire mechanism for destinations inside
  *   REMOTE_TS leave through a new ESP tunnel at once.
+ *   Make-before-break rekey (NTM tunnels only): REPLACES names the LOCAL_INDEX
+ *   of an active tunnel of the device, the predecessor; the new tunnel, the
+ *   successor, must carry exactly its VIP4/VIP6 set and has its own new
+ *   LOCAL_INDEX and keys.  It receives on its index at once and is PENDING
+ *   (sends nothing) until it takes over: with TAKEOVER = NTM_TAKEOVER_NOW
+ *   at once, with NTM_TAKEOVER_ON_RX (default) on its first authenticated
+ *   (decrypted, replay-checked) packet.  The takeover replaces the
+ *   predecessor in the virtual-address lookup atomically (no packet finds
+ *   no tunnel, no acquire) and retires it: a RETIRED tunnel never sends but
+ *   still decrypts what arrives under the old key until it is deleted or
+ *   its own lifetime ends; it sends no soft expiry any more.  A successor
+ *   can be replaced once it is active.  Errors: -ENOENT unknown
+ *   predecessor; -EINVAL when it is an ESP tunnel, the virtual addresses
+ *   differ, REPLACES equals LOCAL_INDEX or TAKEOVER comes without REPLACES;
+ *   -EBUSY when the predecessor already has a pending successor, is pending
+ *   itself or is retired.
  *
  * NTM_CMD_SET_TUNNEL (doit)
  *   NTM_A_TUNNEL with LOCAL_INDEX and any of ENDPOINT (for ESP: MOBIKE,
  *   RFC 4555, moves the SA pair), FLAGS, LIFETIME, SOFT_LIFETIME,
  *   SOFT_BYTES, HARD_BYTES, SOFT_PACKETS, HARD_PACKETS (each replaces its
  *   value, 0 removes the limit; lifetimes count from creation).
- *   Keys are never changed in place: a rekey is a new tunnel.  REMOTE_INDEX,
- *   VIP4/VIP6, CIPHER, KEY, RX_KEY, salts, ENCAP, ESN, traffic selectors
- *   and TX_COUNTER are refused.
+ *   Keys are never changed in place: a rekey is a new tunnel (see REPLACES
+ *   in NEW_TUNNEL).  REMOTE_INDEX, VIP4/VIP6, CIPHER, KEY, RX_KEY, salts,
+ *   ENCAP, ESN, traffic selectors, TX_COUNTER, REPLACES and TAKEOVER are
+ *   refused.
  *
  * NTM_CMD_DEL_TUNNEL (doit)
  *   NTM_A_TUNNEL with LOCAL_INDEX.  -ENOENT when unknown.  Without
  *   NTM_A_TUNNEL, and with NTM_A_FLUSH, every tunnel of the device goes.
+ *   Deleting a predecessor whose successor is pending makes the successor
+ *   take over at once (NTM_CMD_EVENT_TAKEOVER); deleting a pending
+ *   successor leaves its predecessor as it was.  A flush takes everything
+ *   away without takeovers.
  *
  * NTM_CMD_GET_TUNNEL (doit or dump)
  *   doit: NTM_A_TUNNEL with LOCAL_INDEX, reply holds one NTM_A_TUNNEL.
@@ -83,7 +104,9 @@
  *   so tunnels added or removed meanwhile never cause duplicates.
  *   Keys are never reported.  ESP tunnels also carry ENCAP, ESN (when
  *   set), REMOTE_TS and LOCAL_TS (when given); every tunnel reports
- *   SOFT_LIFETIME and the four byte/packet limits (0: none).
+ *   SOFT_LIFETIME and the four byte/packet limits (0: none).  Every tunnel
+ *   reports STATE (enum ntm_tunnel_state); a pending successor also
+ *   REPLACES, its predecessor's local index.
  *
  * NTM_CMD_NEW_RELAY (doit)
  *   Relay Server fast path (Documentation/protocol/relay-data.rst): a
@@ -149,6 +172,13 @@
  *   and packets of each direction separately; reaching one in either
  *   direction triggers it, and the packet that reaches a hard limit is the
  *   last one through.
+ * NTM_CMD_EVENT_TAKEOVER: a successor took its predecessor's place and now
+ *   sends (TAKEOVER NOW at once, ON_RX on its first authenticated packet,
+ *   or because the predecessor was deleted or expired); the predecessor is
+ *   retired.  NTM_A_IFINDEX, NTM_A_TUNNEL (LOCAL_INDEX and REMOTE_INDEX of
+ *   the successor, REPLACES = the predecessor's local index).  May be sent
+ *   from the packet path; an event that cannot be allocated is lost and
+ *   counted in NTM_STAT_A_EVENT_NOMEM (any event).
  * NTM_CMD_EVENT_RELAY_EXPIRED: the kernel removed a relay session.
  *   NTM_A_IFINDEX, NTM_A_RELAY (as in a GET_RELAY reply: ID, legs, final
  *   counters), NTM_A_REASON: NTM_EXPIRE_HARD_BYTES, NTM_EXPIRE_HARD_PACKETS
@@ -268,6 +298,24 @@ enum ntm_device_flags {
 	__NTM_DEV_F_ALL = NTM_DEV_F_NO_ROAMING | NTM_DEV_F_NO_ACQUIRE,
 };
 
+/*
+ * When a successor (NTM_TUNNEL_A_REPLACES) takes its predecessor's place
+ * in the virtual-address lookup, i.e. starts to transmit.
+ */
+enum ntm_takeover {
+	NTM_TAKEOVER_ON_RX = 0,		/* on its first authenticated packet */
+	NTM_TAKEOVER_NOW = 1,		/* at once, when it is added */
+	__NTM_TAKEOVER_MAX,
+};
+
+/* NTM_TUNNEL_A_STATE: where a tunnel is in a make-before-break rekey. */
+enum ntm_tunnel_state {
+	NTM_TUNNEL_STATE_ACTIVE = 0,	/* transmits and receives */
+	NTM_TUNNEL_STATE_PENDING = 1,	/* successor: receives, not yet sends */
+	NTM_TUNNEL_STATE_RETIRED = 2,	/* replaced: receives only, until deleted */
+	__NTM_TUNNEL_STATE_MAX,
+};
+
 enum ntm_tunnel_flags {
 	NTM_TUNNEL_F_NO_ROAMING = 1U << 0,
 	__NTM_TUNNEL_F_ALL = NTM_TUNNEL_F_NO_ROAMING,
@@ -304,6 +352,7 @@ enum ntm_cmd {
 	NTM_CMD_DEL_RELAY,
 	NTM_CMD_GET_RELAY,
 	NTM_CMD_EVENT_RELAY_EXPIRED,
+	NTM_CMD_EVENT_TAKEOVER,
 	__NTM_CMD_MAX,
 };
 
@@ -365,6 +414,9 @@ enum ntm_tunnel_attr {
 	NTM_TUNNEL_A_HARD_BYTES,	/* u64, 0: no limit */
 	NTM_TUNNEL_A_SOFT_PACKETS,	/* u64 packets in either direction */
 	NTM_TUNNEL_A_HARD_PACKETS,	/* u64, 0: no limit */
+	NTM_TUNNEL_A_REPLACES,		/* u32: predecessor's LOCAL_INDEX */
+	NTM_TUNNEL_A_TAKEOVER,		/* u8, enum ntm_takeover; create only */
+	NTM_TUNNEL_A_STATE,		/* u8, enum ntm_tunnel_state; read only */
 	__NTM_TUNNEL_A_MAX,
 };
 
@@ -449,6 +501,9 @@ enum ntm_stat_attr {
 	NTM_STAT_A_DROP_RELAY_TX,	/* no socket, no route, no memory */
 	NTM_STAT_A_RELAY_REFUSED,	/* NEW_RELAY beyond NTM_A_MAX_RELAYS */
 	NTM_STAT_A_RELAY_EXPIRED,	/* sessions removed by limit or idleness */
+	/* rekey (device totals only) */
+	NTM_STAT_A_TAKEOVER,		/* successors that took their predecessor's place */
+	NTM_STAT_A_EVENT_NOMEM,		/* events lost: no memory for the message */
 	__NTM_STAT_A_MAX,
 };
 

@@ -122,6 +122,13 @@ constexpr bool expire_reason_is_soft(std::uint32_t reason) noexcept
 {
 	return reason >= NTM_EXPIRE_SOFT_TIME;
 }
+/**
+ * Name of an enum ntm_tunnel_state value: "active", "pending", "retired",
+ * "unknown-N".
+ */
+std::string tunnel_state_name(std::uint8_t state);
+/** Name of an enum ntm_takeover value: "rx", "now", "unknown-N". */
+std::string takeover_name(std::uint8_t takeover);
 /** An ESP SPI as shown to users: 0x0000c0de. */
 std::string spi_string(std::uint32_t spi);
 
@@ -133,7 +140,7 @@ struct StatInfo {
 
 /* the counters before NTM_STAT_A_PAD, then the ones appended after it */
 inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX + (NTM_STAT_A_MAX - NTM_STAT_A_PAD);
-static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_RELAY_EXPIRED == NTM_STAT_A_MAX,
+static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_EVENT_NOMEM == NTM_STAT_A_MAX,
 	      "update kStats for the new counters");
 
 inline constexpr std::array<StatInfo, kStatCount> kStats{{
@@ -165,6 +172,8 @@ inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_DROP_RELAY_TX, "drop_relay_tx"},
 	{NTM_STAT_A_RELAY_REFUSED, "relay_refused"},
 	{NTM_STAT_A_RELAY_EXPIRED, "relay_expired"},
+	{NTM_STAT_A_TAKEOVER, "takeover"},
+	{NTM_STAT_A_EVENT_NOMEM, "event_nomem"},
 }};
 
 /** The counters of a device or a tunnel, indexed by enum ntm_stat_attr. */
@@ -221,8 +230,14 @@ struct Tunnel {
 	std::uint64_t hard_bytes = 0;
 	std::uint64_t soft_packets = 0;
 	std::uint64_t hard_packets = 0;
+	/* make-before-break rekey: enum ntm_tunnel_state (ACTIVE from kernels
+	 * without rekey), and while PENDING the predecessor's local index */
+	std::uint8_t state = NTM_TUNNEL_STATE_ACTIVE;
+	std::optional<std::uint32_t> replaces;
 
 	[[nodiscard]] bool is_esp() const noexcept { return encap == NTM_ENCAP_ESP_UDP; }
+	[[nodiscard]] bool is_pending() const noexcept { return state == NTM_TUNNEL_STATE_PENDING; }
+	[[nodiscard]] bool is_retired() const noexcept { return state == NTM_TUNNEL_STATE_RETIRED; }
 };
 
 using Salt = std::array<std::uint8_t, NTM_SALT_LEN>;
@@ -291,6 +306,14 @@ struct TunnelSettings {
 	std::optional<std::uint64_t> hard_bytes;
 	std::optional<std::uint64_t> soft_packets;
 	std::optional<std::uint64_t> hard_packets;
+	/*
+	 * Make-before-break rekey, create only, NTM tunnels only: the local
+	 * index of the ACTIVE tunnel this one replaces (same vip4/vip6, its
+	 * own new local_index), and when it starts to send: NTM_TAKEOVER_NOW
+	 * (initiator) or NTM_TAKEOVER_ON_RX (responder; the kernel's default)
+	 */
+	std::optional<std::uint32_t> replaces;
+	std::optional<std::uint8_t> takeover; /* enum ntm_takeover; needs replaces */
 
 	[[nodiscard]] bool is_esp() const noexcept { return encap == NTM_ENCAP_ESP_UDP; }
 };
@@ -367,7 +390,22 @@ struct RelayExpiredEvent {
 	std::uint32_t reason = 0; /* NTM_EXPIRE_HARD_BYTES, _HARD_PACKETS or _IDLE */
 };
 
-using Event = std::variant<AcquireEvent, EndpointEvent, ExpiredEvent, RelayExpiredEvent>;
+/**
+ * NTM_CMD_EVENT_TAKEOVER: a successor took its predecessor's place and now
+ * sends (NTM_TAKEOVER_NOW at once, ON_RX on its first authenticated
+ * packet, or because the predecessor was deleted or expired). The
+ * predecessor is retired: delete it once what is in flight has arrived.
+ */
+struct TakeoverEvent {
+	std::uint32_t ifindex = 0;
+	std::uint32_t local_index = 0;	/* the successor */
+	std::uint32_t remote_index = 0; /* the successor's */
+	std::uint32_t replaces = 0;	/* the predecessor's local index */
+
+	friend bool operator==(const TakeoverEvent &a, const TakeoverEvent &b) noexcept = default;
+};
+
+using Event = std::variant<AcquireEvent, EndpointEvent, ExpiredEvent, RelayExpiredEvent, TakeoverEvent>;
 
 /** ifindex of any event. */
 std::uint32_t event_ifindex(const Event &ev) noexcept;

@@ -70,6 +70,9 @@ std::uint32_t parse_u32(std::string_view s, std::string_view what, std::uint32_t
 /** "on" -> true, "off" -> false. */
 bool parse_on_off(std::string_view s, std::string_view what);
 
+/** "now" or "rx" (also "on-rx"): the enum ntm_takeover value. */
+std::uint8_t parse_takeover(std::string_view s);
+
 /** "ntm" or "esp-udp": the enum ntm_encap value. */
 std::uint8_t parse_encap(std::string_view s);
 
@@ -105,7 +108,9 @@ enum class TunnelRequest { create, change };
  *     length as key), at least one remote_ts, no vip4/vip6, a tx_counter
  *     of 1..2^32-1 (esn: 1..NTM_COUNTER_LIMIT-1); at most NTM_TS_MAX
  *     selectors per direction, all valid (no host bits); a key pair and
- *     salt pair that are both equal are refused (nonce reuse).
+ *     salt pair that are both equal are refused (nonce reuse); replaces
+ *     (NTM only) must differ from the local index and be non-zero;
+ *     takeover needs replaces and is NTM_TAKEOVER_ON_RX or _NOW.
  *   change: local index plus any of endpoint, flags and the lifetimes and
  *     limits; anything else (tx_counter too) is create-only ("a rekey is a
  *     new tunnel").

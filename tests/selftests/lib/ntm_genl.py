@@ -125,6 +125,12 @@ EXPIRE_REASONS[5] = "idle"
 STAT_NAMES.update({21: "relay_rx_packets", 22: "relay_rx_bytes", 23: "relay_tx_packets",
                    24: "relay_tx_bytes", 25: "drop_relay_src", 26: "drop_relay_limit",
                    27: "drop_relay_tx", 28: "relay_refused", 29: "relay_expired"})
+# make-before-break rekey (appended)
+CMD_EVENT_TAKEOVER = 15
+T_REPLACES, T_TAKEOVER, T_STATE = 28, 29, 30
+TAKEOVER_ON_RX, TAKEOVER_NOW = 0, 1
+TUNNEL_STATES = {0: "active", 1: "pending", 2: "retired"}
+STAT_NAMES.update({30: "takeover", 31: "event_nomem"})
 RELAY_MAX_LIMIT = 1 << 24
 RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
@@ -358,7 +364,7 @@ def decode_tunnel(blob):
     g64 = lambda k: struct.unpack("=Q", a[k][0][:8])[0]
     for k, n in ((T_LOCAL_INDEX, "local_index"), (T_REMOTE_INDEX, "remote_index"),
                  (T_LIFETIME, "lifetime"), (T_FLAGS, "flags"), (T_AGE_S, "age_s"),
-                 (T_SOFT_LIFETIME, "soft_lifetime")):
+                 (T_SOFT_LIFETIME, "soft_lifetime"), (T_REPLACES, "replaces")):
         if k in a:
             t[n] = g32(k)
     for k, n in ((T_TX_COUNTER, "tx_counter"), (T_RX_COUNTER, "rx_counter"),
@@ -371,6 +377,8 @@ def decode_tunnel(blob):
         t["encap"] = a[T_ENCAP][0][0]
     if T_CIPHER in a:
         t["cipher"] = struct.unpack("=H", a[T_CIPHER][0][:2])[0]
+    if T_STATE in a:
+        t["state"] = TUNNEL_STATES.get(a[T_STATE][0][0], a[T_STATE][0][0])
     t["esn"] = T_ESN in a
     if T_ENDPOINT in a:
         t["endpoint"] = decode_sockaddr(a[T_ENDPOINT][0])
@@ -457,7 +465,7 @@ def cmd_monitor(g, seconds):
     print(json.dumps({"event": "ready"}), flush=True)
     end = time.time() + seconds if seconds else None
     names = {CMD_EVENT_ACQUIRE: "acquire", CMD_EVENT_ENDPOINT: "endpoint", CMD_EVENT_EXPIRED: "expired",
-             CMD_EVENT_RELAY_EXPIRED: "relay_expired"}
+             CMD_EVENT_RELAY_EXPIRED: "relay_expired", CMD_EVENT_TAKEOVER: "takeover"}
     while end is None or time.time() < end:
         r, _, _ = select.select([g.sock], [], [], 0.5)
         if not r:
