@@ -300,7 +300,7 @@ struct NodeRole::Impl {
 			return {KeyState::unknown, nullptr};
 		}
 		const auto it = comms.find(id);
-		if (it == comms.end() || it->second->expires < Clock::now())
+		if (it == comms.end() || !comm_alive(*it->second, Clock::now()))
 			return {KeyState::unknown, nullptr};
 		return {KeyState::ok, it->second->tun};
 	}
@@ -483,12 +483,20 @@ struct NodeRole::Impl {
 		}
 	}
 
+	/*
+	 * K_tun of a direct tunnel is needed only while it is set up; a
+	 * relayed one keeps using it (Relay Bind, Probe) for the tunnel's life.
+	 */
+	static bool comm_alive(const Comm &c, Clock::time_point now)
+	{
+		return c.expires >= now || (c.path && c.path->active());
+	}
+
 	void expire_comms()
 	{
 		const auto now = Clock::now();
 		for (auto it = comms.begin(); it != comms.end();) {
-			const bool relayed = it->second->path && it->second->path->active();
-			if (it->second->expires < now && !relayed)
+			if (!comm_alive(*it->second, now))
 				it = comms.erase(it);
 			else
 				++it;
