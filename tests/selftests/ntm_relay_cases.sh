@@ -198,9 +198,10 @@ HD=0
 if needs "H (home NAT behind a CGN) resolves d.ntm.test: the DC relays first" NODES; then
 	t_res=$(date +%s)
 	got=$(sigbed_getent h ahostsv4 d.$D 2>&1)
+	t_got=$(($(date +%s) - t_res))
 	relay=$(peer h d '.path.relay')
 	first=$(peer h d '.path.path')
-	ktap_diag "getent on H: $got (D's $VIP4_D); path $first via $relay; dc relayed $(sigbed_jq dc .dc.directions_relayed)"
+	ktap_diag "getent on H: $got (D's $VIP4_D) in $t_got s; path $first via $relay; dc relayed $(sigbed_jq dc .dc.directions_relayed)"
 	[ "$got" = "$VIP4_D" ] && case $relay in "$RB_RS1":*) true ;; *) false ;; esac && HD=1
 	check "H (home NAT behind a CGN) resolves d.ntm.test: the DC relays first (via $relay)" $((1 - HD)) h d dc rs1
 fi
@@ -215,8 +216,9 @@ if needs "H and D go direct through both NAT layers of H and D's NAT" HD; then
 	map_h=$(sigbed_node h nat_mapping)
 	ktap_diag "direct $t_direct s after the resolution: H -> $dir_h, D -> $dir_d; H's NAT mapping $map_h; H's path $(peer h d '.path' | jq -c . 2>/dev/null)"
 	case $dir_h in "$RB_R2":*) case $dir_d in "$CGN4":*) HD_DIRECT=1 ;; esac ;; esac
-	[ "$map_h" = endpoint-independent ] || HD_DIRECT=0
-	check "H and D go direct through both NAT layers in $t_direct s (H -> $dir_h, D -> $dir_d; mapping $map_h)" \
+	# relayed first: the path moved from the relay to the direct endpoint
+	[ "$map_h" = endpoint-independent ] && [ "$(num "$(peer h d '.path.to_direct')")" -ge 1 ] || HD_DIRECT=0
+	check "H and D go from the relay to direct through both NAT layers, $t_direct s after the resolution began (H -> $dir_h, D -> $dir_d; mapping $map_h)" \
 		$((1 - HD_DIRECT)) h d
 fi
 if needs "direct through the CGN: ping H <-> D passes no relay" HD_DIRECT; then
@@ -296,6 +298,14 @@ fi
 # --- 11-12: case 4a, spoofed data datagrams at the relay ------------------------------------------
 SPOOF_N=20
 if needs "datagrams with B's and G's receiver indexes from wrong sources are dropped and counted by RS1's kernel" BG; then
+	# the tunnel is older than a direct tunnel's K_tun lifetime (60 s) by now:
+	# it must still be the same one, not rebuilt through a new Direction
+	idx_b=$(peer b g '.local_index') idx_g=$(peer g b '.local_index')
+	SAME=0
+	[ "$idx_b" = "$IDX_B" ] && [ "$idx_g" = "$IDX_G" ] && SAME=1 ||
+		ktap_diag "B <-> G was rebuilt: indexes now B $idx_b G $idx_g (were $IDX_B, $IDX_G)"
+	IDX_B0=$IDX_B
+	IDX_B=$(num "$idx_b") IDX_G=$(num "$idx_g")
 	leg_b0=$(rs_leg_ep "$IDX_B") leg_g0=$(rs_leg_ep "$IDX_G")
 	sess0=$(rs_session_of "$IDX_B")
 	s0=$(rs_dev drop_relay_src) tx0=$(rs_dev relay_tx_packets) ds0=$(num "$(jq -r .drop_src <<<"$sess0")")
@@ -324,9 +334,9 @@ if needs "datagrams with B's and G's receiver indexes from wrong sources are dro
 		[ $((tx1 - tx0)) -lt "$SPOOF_N" ] && ok=0
 	check "$((3 * SPOOF_N)) datagrams with B's and G's receiver indexes from wrong sources: dropped and counted by RS1's kernel (drop_relay_src +$((s1 - s0))), none forwarded" $ok rs1
 	ok=1
-	[ "$(rs_leg_ep "$IDX_B")" = "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_G")" = "$leg_g0" ] &&
+	[ $SAME = 1 ] && [ -n "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_B")" = "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_G")" = "$leg_g0" ] &&
 		sigbed_in b ping -c 2 -i 0.3 -W 2 "$VIP4_G" >/dev/null 2>&1 && ok=0
-	check "the spoofed datagrams moved no leg ($leg_b0, $leg_g0) and B <-> G still flows" $ok b g rs1
+	check "the spoofed datagrams moved no leg ($leg_b0, $leg_g0) and B <-> G still flows in the tunnel of step 7" $ok b g rs1
 fi
 
 # --- 13-14: case 3, the relayed node B moves to another NAT under a ping --------------------------
@@ -359,7 +369,9 @@ if needs "B moves from R to R2 under a ping from G: the relay leg follows B's Re
 	ktap_diag "B moved: leg $leg_old -> $leg_new $t_leg s after the move; RS1 binds $binds0 -> $binds1; ping G -> B: $(tail -n 2 "$SB_DIR/ping-move.txt" | head -n 1)"
 	ktap_diag "B now: external $(sigbed_node b external_ep), path $(peer b g '.path' | jq -c . 2>/dev/null)"
 	case $leg_new in "$RB_R2":*) MOVED=1 ;; esac
-	check "B moves from R to R2 under a ping from G: RS1 moves B's leg to $leg_new after B's Relay Bind, $t_leg s" \
+	# the same tunnel followed B: not rebuilt through a new Direction
+	[ "$(peer b g '.local_index')" = "$IDX_B" ] || { MOVED=0; ktap_diag "B's tunnel to G was rebuilt: $(peer b g '.local_index')"; }
+	check "B moves from R to R2 under a ping from G: RS1 moves B's leg to $leg_new after B's Relay Bind, $t_leg s, same tunnel" \
 		$((1 - MOVED)) b g rs1
 	ok=1
 	[ $MOVED = 1 ] && [ "$LOST" -le "$MOVE_LOSS_MAX" ] && sigbed_in g ping -c 2 -W 2 "$VIP4_B" >/dev/null 2>&1 && ok=0
@@ -390,7 +402,7 @@ if needs "a captured authentic Relay Bind of B replayed from other addresses is 
 	leg1=$(rs_leg_ep "$IDX_B")
 	ktap_diag "replayed twice: RS1 drops.replay $rp0 -> $rp1, binds $bi0 -> $bi1, answers to the replayer $ans; B's leg $leg0 -> $leg1"
 	ok=1
-	[ -n "$hex" ] && [ $((rp1 - rp0)) -ge 2 ] && [ "$bi1" = "$bi0" ] && [ "$ans" = 0 ] && [ "$leg1" = "$leg0" ] &&
+	[ -n "$hex" ] && [ "$(peer b g '.local_index')" = "$IDX_B0" ] && [ $((rp1 - rp0)) -ge 2 ] && [ "$bi1" = "$bi0" ] && [ "$ans" = 0 ] && [ "$leg1" = "$leg0" ] &&
 		sigbed_in g ping -c 2 -i 0.3 -W 2 "$VIP4_B" >/dev/null 2>&1 && ok=0
 	check "a captured authentic Relay Bind of B replayed from two other addresses: refused as replays (+$((rp1 - rp0))), unanswered, B's leg stays $leg1" \
 		$ok b g rs1
