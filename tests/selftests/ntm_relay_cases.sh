@@ -33,7 +33,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/steps.sh"
 . "$HERE/lib/relaybed.sh"
 
-ktap_plan 17
+ktap_plan 18
 
 why=$(sigbed_missing)
 if [ -n "$why" ]; then
@@ -157,6 +157,8 @@ sigbed_write_as_conf
 sed -i "s|^listen = \[\"$SB_AS4:$SB_AS_PORT\"\]|listen = [\"$SB_AS4:$SB_AS_PORT\", \"[$SB_PUB6::10]:$SB_AS_PORT\"]|" "$(sigbed_conf as)"
 sigbed_write_dc_conf "relays = [\"rs1.infra.test:$RB_RS_TLS_PORT\"]"
 relaybed_write_rs_conf rs1 $RB_RS1 "$RS1_6"
+# kernel sessions idle for 20 s are removed (the H <-> D fallback below)
+sed -i 's/^session_idle = .*/session_idle = 20/' "$(sigbed_conf rs1)"
 SERVERS=0
 sigbed_start rs1 && sigbed_start dc && sigbed_start as &&
 	sigbed_wait 30 sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = 1 ]" &&
@@ -193,7 +195,7 @@ if needs "nodes B, D, H (NATed, IPv4) and G (IPv6 only, public) register" SERVER
 	check "nodes B, D, H (NATed, IPv4; H seen from the CGN's address) and G (IPv6 only, public) register" $rc b d h g dc
 fi
 
-# --- 4-6: case 1, double NAT / carrier-grade NAT ---------------------------------------------
+# --- 4-7: case 1, double NAT / carrier-grade NAT ---------------------------------------------
 HD=0
 if needs "H (home NAT behind a CGN) resolves d.ntm.test: the DC relays first" NODES; then
 	t_res=$(date +%s)
@@ -234,7 +236,44 @@ if needs "direct through the CGN: ping H <-> D passes no relay" HD_DIRECT; then
 	check "direct through the CGN: ping H <-> D, the relay forwards $((r1 - r0)) datagrams" $ok h d
 fi
 
-# --- 7-10: case 2, IPv4-only node <-> IPv6-only node through a dual-stack relay ------------------
+# block_hd on|off: R2 drops UDP from the CGN's address (the direct path
+# between H and D), never D's own traffic to the relay
+block_hd() {
+	if [ "$1" = on ]; then
+		sigbed_in r2 nft -f - <<-EOF2
+		table inet cases_block {
+			chain pre {
+				type filter hook prerouting priority -300; policy accept;
+				ip saddr $CGN4 meta l4proto udp drop
+			}
+		}
+		EOF2
+	else
+		sigbed_in r2 nft delete table inet cases_block
+	fi
+}
+if needs "H <-> D direct for longer than the relay's idle timeout, then the direct path breaks: back through the relay" HD_DIRECT; then
+	# unused while direct, the relay's kernel session is removed for idleness
+	sigbed_wait 60 sh -c "[ \$(ip netns exec ${SB_NS[rs1]} $NTMCTL -j show $RB_RS_DEV | jq '[.. | objects | .relay_expired? // empty] | first // 0') -ge 1 ]"
+	expired=$(rs_dev relay_expired)
+	sigbed_in h ping -n -i 0.2 -W 1 -c 100 "$VIP4_D" >"$SB_DIR/ping-fb.txt" 2>&1 &
+	ppid=$!
+	sleep 2
+	block_hd on
+	t_block=$(date +%s)
+	sigbed_wait 20 path_is h d relay
+	t_fb=$(($(date +%s) - t_block))
+	wait $ppid
+	recv=$(num "$(ping_recv "$SB_DIR/ping-fb.txt")")
+	ok=1
+	path_is h d relay && [ "$recv" -ge 60 ] && sigbed_in h ping -c 2 -W 2 "$VIP4_D" >/dev/null 2>&1 && ok=0
+	block_hd off
+	ktap_diag "RS1: $expired idle removals, $(rs_ntmd sessions_restored) sessions restored by Relay Binds; back on the relay $t_fb s after the block; ping: $(tail -n 2 "$SB_DIR/ping-fb.txt" | head -n 1)"
+	check "H <-> D direct for longer than the relay's idle timeout, then the direct path breaks: back through the relay in $t_fb s, $recv of 100 pings" \
+		$ok h d rs1
+fi
+
+# --- 8-11: case 2, IPv4-only node <-> IPv6-only node through a dual-stack relay ------------------
 BG=0
 if needs "B (IPv4 only) resolves g.ntm.test (IPv6 only): relayed with an IPv4 and an IPv6 leg" NODES; then
 	got4=$(sigbed_getent b ahostsv4 g.$D 2>&1)
@@ -295,15 +334,18 @@ if needs "B <-> G stay relayed (no common family: no probing)" BG; then
 	check "B <-> G stay relayed (paths $pb / $pg, $probes probes: no common family, no probing)" $ok b g
 fi
 
-# --- 11-12: case 4a, spoofed data datagrams at the relay ------------------------------------------
+# --- 12-13: case 4a, spoofed data datagrams at the relay ------------------------------------------
 SPOOF_N=20
 if needs "datagrams with B's and G's receiver indexes from wrong sources are dropped and counted by RS1's kernel" BG; then
 	# the tunnel is older than a direct tunnel's K_tun lifetime (60 s) by now:
 	# it must still be the same one, not rebuilt through a new Direction
 	idx_b=$(peer b g '.local_index') idx_g=$(peer g b '.local_index')
 	SAME=0
-	[ "$idx_b" = "$IDX_B" ] && [ "$idx_g" = "$IDX_G" ] && SAME=1 ||
+	if [ "$idx_b" = "$IDX_B" ] && [ "$idx_g" = "$IDX_G" ]; then
+		SAME=1
+	else
 		ktap_diag "B <-> G was rebuilt: indexes now B $idx_b G $idx_g (were $IDX_B, $IDX_G)"
+	fi
 	IDX_B0=$IDX_B
 	IDX_B=$(num "$idx_b") IDX_G=$(num "$idx_g")
 	leg_b0=$(rs_leg_ep "$IDX_B") leg_g0=$(rs_leg_ep "$IDX_G")
@@ -336,10 +378,10 @@ if needs "datagrams with B's and G's receiver indexes from wrong sources are dro
 	ok=1
 	[ $SAME = 1 ] && [ -n "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_B")" = "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_G")" = "$leg_g0" ] &&
 		sigbed_in b ping -c 2 -i 0.3 -W 2 "$VIP4_G" >/dev/null 2>&1 && ok=0
-	check "the spoofed datagrams moved no leg ($leg_b0, $leg_g0) and B <-> G still flows in the tunnel of step 7" $ok b g rs1
+	check "the spoofed datagrams moved no leg ($leg_b0, $leg_g0) and B <-> G still flows in the tunnel of step 8" $ok b g rs1
 fi
 
-# --- 13-14: case 3, the relayed node B moves to another NAT under a ping --------------------------
+# --- 14-15: case 3, the relayed node B moves to another NAT under a ping --------------------------
 MOVED=0
 if needs "B moves from R to R2 under a ping from G: the relay leg follows B's Relay Bind" BG; then
 	leg_old=$(rs_leg_ep "$IDX_B")
@@ -378,7 +420,7 @@ if needs "B moves from R to R2 under a ping from G: the relay leg follows B's Re
 	check "the ping G -> B resumes: $LOST of 100 lost (at most $MOVE_LOSS_MAX, 0.2 s apart)" $ok b g rs1
 fi
 
-# --- 15: case 4b, a captured Relay Bind replayed from other addresses --------------------------------
+# --- 16: case 4b, a captured Relay Bind replayed from other addresses --------------------------------
 if needs "a captured authentic Relay Bind of B replayed from other addresses is refused and moves nothing" MOVED; then
 	sleep 1
 	kill "$CAP_PID" 2>/dev/null
@@ -408,7 +450,7 @@ if needs "a captured authentic Relay Bind of B replayed from other addresses is 
 		$ok b g rs1
 fi
 
-# --- 16-17: bookkeeping ---------------------------------------------------------------
+# --- 17-18: bookkeeping ---------------------------------------------------------------
 ktap_diag "rs1: $(sigbed_jq rs1 '.rs | {communications, kernel_sessions, forwarded, binds, drops}' | jq -c . 2>/dev/null)"
 check "every ntmd is still running" \
 	"$(rc sh -c 'for p in '"${SB_PID[*]}"'; do kill -0 $p || exit 1; done')"
