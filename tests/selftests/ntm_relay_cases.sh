@@ -144,6 +144,25 @@ rs_session_of() { rs_sessions | jq -c --argjson i "$1" 'select(.legs[0].index ==
 rs_leg_ep() { rs_session_of "$1" | jq -r --argjson i "$1" '.legs[] | select(.index == $i) | .endpoint'; }
 # rs_ntmd FILTER: a field of RS1's ntmd status (.rs)
 rs_ntmd() { num "$(sigbed_jq rs1 ".rs.$1 // 0")"; }
+# capture NAME FILE FILTER: tcpdump on NAME's pub0 into FILE, packet by
+# packet (-U); CAP is tcpdump's own pid (ip netns exec execs it)
+capture() {
+	ip netns exec "${SB_NS[$1]}" tcpdump -n -U -s 0 -i pub0 -w "$2" "$3" 2>"$2.err" &
+	CAP=$!
+	SB_BGPIDS="$CAP $SB_BGPIDS"
+	sigbed_wait 30 grep -q "listening on" "$2.err"
+}
+capture_stop() {
+	sleep 0.5
+	kill -INT "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+}
+# pcap_count FILE [FILTER]: packets in FILE (matching FILTER)
+pcap_count() { tcpdump -n -r "$1" ${2:+"$2"} 2>/dev/null | wc -l; }
+# log_s NAME PATTERN: the time of day (s) of the first line of NAME's log with PATTERN
+log_s() {
+	grep -m1 -- "$2" "$(sigbed_logfile "$1")" | awk '{ split($2, t, ":"); printf "%.3f", t[1] * 3600 + t[2] * 60 + t[3] }'
+}
 ping_recv() { sed -n 's/.* \([0-9]*\) received.*/\1/p' "$1"; }
 
 T0=$(date +%s)
@@ -216,11 +235,16 @@ if needs "H and D go direct through both NAT layers of H and D's NAT" HD; then
 	dir_h=$(peer h d '.path.direct')
 	dir_d=$(peer d h '.path.direct')
 	map_h=$(sigbed_node h nat_mapping)
+	# from H's log: the tunnel through the relay, then direct
+	t_relay=$(log_s h "tunnel to d.$D (.*) via $RB_RS1")
+	t_dir=$(log_s h "tunnel to d.$D is direct now")
+	T_CGN=$(awk -v a="$t_relay" -v b="$t_dir" 'BEGIN { if (a != "" && b != "") printf "%.1f", b - a; else print "?" }')
+	ktap_diag "H's log: relayed tunnel up, direct $T_CGN s later"
 	ktap_diag "direct $t_direct s after the resolution: H -> $dir_h, D -> $dir_d; H's NAT mapping $map_h; H's path $(peer h d '.path' | jq -c . 2>/dev/null)"
 	case $dir_h in "$RB_R2":*) case $dir_d in "$CGN4":*) HD_DIRECT=1 ;; esac ;; esac
 	# relayed first: the path moved from the relay to the direct endpoint
 	[ "$map_h" = endpoint-independent ] && [ "$(num "$(peer h d '.path.to_direct')")" -ge 1 ] || HD_DIRECT=0
-	check "H and D go from the relay to direct through both NAT layers, $t_direct s after the resolution began (H -> $dir_h, D -> $dir_d; mapping $map_h)" \
+	check "H and D go from the relay to direct through both NAT layers, $T_CGN s after the relayed tunnel was up (H -> $dir_h, D -> $dir_d; mapping $map_h)" \
 		$((1 - HD_DIRECT)) h d
 fi
 if needs "direct through the CGN: ping H <-> D passes no relay" HD_DIRECT; then
@@ -351,29 +375,27 @@ if needs "datagrams with B's and G's receiver indexes from wrong sources are dro
 	leg_b0=$(rs_leg_ep "$IDX_B") leg_g0=$(rs_leg_ep "$IDX_G")
 	sess0=$(rs_session_of "$IDX_B")
 	s0=$(rs_dev drop_relay_src) tx0=$(rs_dev relay_tx_packets) ds0=$(num "$(jq -r .drop_src <<<"$sess0")")
-	# what RS1 would forward: 200-byte UDP payloads out of its relay port
-	sigbed_in rs1 tcpdump -n -l -i pub0 -w "$SB_DIR/spoof.pcap" \
-		"udp src port $SB_PORT and ((ip src $RB_RS1 and len == 242) or (ip6 src $RS1_6 and len == 262))" \
-		2>"$SB_DIR/spoof.err" &
-	tpid=$!
-	SB_BGPIDS="$tpid $SB_BGPIDS"
-	sigbed_wait 30 grep -q "listening on" "$SB_DIR/spoof.err"
+	# what leaves RS1's relay port; the spoofed datagrams are 200-byte UDP payloads
+	capture rs1 "$SB_DIR/spoof.pcap" "udp src port $SB_PORT and (src host $RB_RS1 or src host $RS1_6)"
+	tpid=$CAP
 	bport=${leg_b0##*:}
 	# a third address; B's own NAT address with another port; G's address from another port (forged)
 	relaycase dns spoof --src 192.0.2.77 --sport $SB_PORT --dst $RB_RS1 --dport $SB_PORT --index "$IDX_G" --count $SPOOF_N >/dev/null
 	relaycase dns spoof --src $SB_R4 --sport $((bport + 1)) --dst $RB_RS1 --dport $SB_PORT --index "$IDX_G" --count $SPOOF_N >/dev/null
 	relaycase dns spoof --src 192.0.2.77 --sport $SB_PORT --dst $RB_RS1 --dport $SB_PORT --index "$IDX_B" --count $SPOOF_N >/dev/null
-	sleep 2
-	kill "$tpid" 2>/dev/null
-	wait "$tpid" 2>/dev/null
+	sleep 1
 	s1=$(rs_dev drop_relay_src) tx1=$(rs_dev relay_tx_packets)
 	sess1=$(rs_session_of "$IDX_B")
 	ds1=$(num "$(jq -r .drop_src <<<"$sess1")")
-	fwd=$(tcpdump -n -r "$SB_DIR/spoof.pcap" 2>/dev/null | wc -l)
-	ktap_diag "spoofed 3 x $SPOOF_N: drop_relay_src $s0 -> $s1, session drop_src $ds0 -> $ds1, relay_tx $tx0 -> $tx1, 200-byte datagrams out of RS1: $fwd"
+	# the capture's control: an authentic ping B -> G is forwarded both ways (116-byte payloads)
+	sigbed_in b ping -c 3 -i 0.2 -W 2 "$VIP4_G" >/dev/null 2>&1
+	capture_stop "$tpid"
+	fwd=$(pcap_count "$SB_DIR/spoof.pcap" "len == 242 or len == 262")
+	ctl=$(pcap_count "$SB_DIR/spoof.pcap")
+	ktap_diag "spoofed 3 x $SPOOF_N: drop_relay_src $s0 -> $s1, session drop_src $ds0 -> $ds1, relay_tx $tx0 -> $tx1; out of RS1: $fwd of the spoofed size, $ctl in all (the ping's)"
 	ok=1
 	[ $((s1 - s0)) -ge $((3 * SPOOF_N)) ] && [ $((ds1 - ds0)) -ge $((2 * SPOOF_N)) ] && [ "$fwd" = 0 ] &&
-		[ $((tx1 - tx0)) -lt "$SPOOF_N" ] && ok=0
+		[ "$ctl" -ge 6 ] && [ $((tx1 - tx0)) -lt "$SPOOF_N" ] && ok=0
 	check "$((3 * SPOOF_N)) datagrams with B's and G's receiver indexes from wrong sources: dropped and counted by RS1's kernel (drop_relay_src +$((s1 - s0))), none forwarded" $ok rs1
 	ok=1
 	[ $SAME = 1 ] && [ -n "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_B")" = "$leg_b0" ] && [ "$(rs_leg_ep "$IDX_G")" = "$leg_g0" ] &&
@@ -387,12 +409,8 @@ if needs "B moves from R to R2 under a ping from G: the relay leg follows B's Re
 	leg_old=$(rs_leg_ep "$IDX_B")
 	binds0=$(rs_ntmd binds)
 	# B's authentic Relay Binds as RS1 receives them, for case 4b
-	sigbed_in rs1 tcpdump -n -l -i pub0 -w "$SB_DIR/binds.pcap" \
-		"udp dst port $SB_PORT and udp[8:4] = 0x11 and (src host $SB_R4 or src host $RB_R2)" \
-		2>"$SB_DIR/binds.err" &
-	CAP_PID=$!
-	SB_BGPIDS="$CAP_PID $SB_BGPIDS"
-	sigbed_wait 30 grep -q "listening on" "$SB_DIR/binds.err"
+	capture rs1 "$SB_DIR/binds.pcap" "udp dst port $SB_PORT and udp[8:4] = 0x11 and (src host $SB_R4 or src host $RB_R2)"
+	CAP_PID=$CAP
 	# at least one Relay Bind from the old address (B binds every 10 s)
 	sigbed_wait 25 sh -c "[ \$(tcpdump -n -r $SB_DIR/binds.pcap 2>/dev/null | grep -c '$SB_R4') -ge 1 ]"
 	sigbed_in g ping -n -i 0.2 -W 1 -c 100 "$VIP4_B" >"$SB_DIR/ping-move.txt" 2>&1 &
@@ -422,9 +440,7 @@ fi
 
 # --- 16: case 4b, a captured Relay Bind replayed from other addresses --------------------------------
 if needs "a captured authentic Relay Bind of B replayed from other addresses is refused and moves nothing" MOVED; then
-	sleep 1
-	kill "$CAP_PID" 2>/dev/null
-	wait "$CAP_PID" 2>/dev/null
+	capture_stop "$CAP_PID"
 	# the smallest K_tun envelope from B's old address: a Relay Bind (a
 	# Tunnel Request is much larger; nothing else of B goes to the relay)
 	line=$(relaycase rs1 sigs "$SB_DIR/binds.pcap" $SB_PORT 2>&1 | awk -v s="$SB_R4" '$1 == s' | sort -k5,5n | head -n 1)
