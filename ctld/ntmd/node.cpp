@@ -508,7 +508,8 @@ struct NodeRole::Impl {
 		auto backoff = std::chrono::seconds(1);
 		while (!stopped) {
 			try {
-				if (need_login || !dc_session || Clock::now() >= relogin_at)
+				/* also when the DC's lookup failed after a login: never register without dc_ep */
+				if (need_login || !dc_session || !dc_ep || Clock::now() >= relogin_at)
 					co_await do_login();
 				if (need_register || !registered)
 					co_await do_register();
