@@ -373,13 +373,15 @@ if needs "datagrams with B's and G's receiver indexes from wrong sources are dro
 	IDX_B0=$IDX_B
 	IDX_B=$(num "$idx_b") IDX_G=$(num "$idx_g")
 	leg_b0=$(rs_leg_ep "$IDX_B") leg_g0=$(rs_leg_ep "$IDX_G")
-	sess0=$(rs_session_of "$IDX_B")
-	s0=$(rs_dev drop_relay_src) tx0=$(rs_dev relay_tx_packets) ds0=$(num "$(jq -r .drop_src <<<"$sess0")")
 	# what leaves RS1's relay port; the spoofed datagrams are 200-byte UDP payloads
 	capture rs1 "$SB_DIR/spoof.pcap" "udp src port $SB_PORT and (src host $RB_RS1 or src host $RS1_6)"
 	tpid=$CAP
+	# traffic now, so the kernel session is not idle (20 s) while it is counted
+	sigbed_in b ping -c 1 -W 2 "$VIP4_G" >/dev/null 2>&1
+	sess0=$(rs_session_of "$IDX_B")
+	s0=$(rs_dev drop_relay_src) tx0=$(rs_dev relay_tx_packets) ds0=$(num "$(jq -r .drop_src <<<"$sess0")")
 	bport=${leg_b0##*:}
-	# a third address; B's own NAT address with another port; G's address from another port (forged)
+	# forged sources: a third address and B's own NAT address with another port (G's index: what B sends), a third address with B's index
 	relaycase dns spoof --src 192.0.2.77 --sport $SB_PORT --dst $RB_RS1 --dport $SB_PORT --index "$IDX_G" --count $SPOOF_N >/dev/null
 	relaycase dns spoof --src $SB_R4 --sport $((bport + 1)) --dst $RB_RS1 --dport $SB_PORT --index "$IDX_G" --count $SPOOF_N >/dev/null
 	relaycase dns spoof --src 192.0.2.77 --sport $SB_PORT --dst $RB_RS1 --dport $SB_PORT --index "$IDX_B" --count $SPOOF_N >/dev/null
@@ -392,7 +394,7 @@ if needs "datagrams with B's and G's receiver indexes from wrong sources are dro
 	capture_stop "$tpid"
 	fwd=$(pcap_count "$SB_DIR/spoof.pcap" "len == 242 or len == 262")
 	ctl=$(pcap_count "$SB_DIR/spoof.pcap")
-	ktap_diag "spoofed 3 x $SPOOF_N: drop_relay_src $s0 -> $s1, session drop_src $ds0 -> $ds1, relay_tx $tx0 -> $tx1; out of RS1: $fwd of the spoofed size, $ctl in all (the ping's)"
+	ktap_diag "spoofed 3 x $SPOOF_N: drop_relay_src $s0 -> $s1, session $(jq -r .id <<<"$sess0") -> $(jq -r .id <<<"$sess1") drop_src $ds0 -> $ds1, relay_tx $tx0 -> $tx1; out of RS1: $fwd of the spoofed size, $ctl in all (the ping's)"
 	ok=1
 	[ $((s1 - s0)) -ge $((3 * SPOOF_N)) ] && [ $((ds1 - ds0)) -ge $((2 * SPOOF_N)) ] && [ "$fwd" = 0 ] &&
 		[ "$ctl" -ge 6 ] && [ $((tx1 - tx0)) -lt "$SPOOF_N" ] && ok=0
@@ -447,7 +449,7 @@ if needs "a captured authentic Relay Bind of B replayed from other addresses is 
 	hex=${line##* }
 	ktap_diag "captured from B's old address: $(printf '%s' "$line" | cut -d' ' -f1-5)"
 	leg0=$(rs_leg_ep "$IDX_B")
-	rp0=$(rs_ntmd drops.replay) bi0=$(rs_ntmd binds)
+	rp0=$(rs_ntmd drops.replay) mv0=$(grep -c "b.$D moved to" "$(sigbed_logfile rs1)")
 	ans=1
 	if [ -n "$hex" ]; then
 		# from a third address (answers are counted), and forged from B's old endpoint
@@ -456,11 +458,11 @@ if needs "a captured authentic Relay Bind of B replayed from other addresses is 
 			--dst $RB_RS1 --dport $SB_PORT >/dev/null
 		sleep 1
 	fi
-	rp1=$(rs_ntmd drops.replay) bi1=$(rs_ntmd binds)
+	rp1=$(rs_ntmd drops.replay) mv1=$(grep -c "b.$D moved to" "$(sigbed_logfile rs1)")
 	leg1=$(rs_leg_ep "$IDX_B")
-	ktap_diag "replayed twice: RS1 drops.replay $rp0 -> $rp1, binds $bi0 -> $bi1, answers to the replayer $ans; B's leg $leg0 -> $leg1"
+	ktap_diag "replayed twice: RS1 drops.replay $rp0 -> $rp1, leg moves logged $mv0 -> $mv1, answers to the replayer $ans; B's leg $leg0 -> $leg1"
 	ok=1
-	[ -n "$hex" ] && [ "$(peer b g '.local_index')" = "$IDX_B0" ] && [ $((rp1 - rp0)) -ge 2 ] && [ "$bi1" = "$bi0" ] && [ "$ans" = 0 ] && [ "$leg1" = "$leg0" ] &&
+	[ -n "$hex" ] && [ "$(peer b g '.local_index')" = "$IDX_B0" ] && [ $((rp1 - rp0)) -ge 2 ] && [ "$mv1" = "$mv0" ] && [ "$ans" = 0 ] && [ "$leg1" = "$leg0" ] &&
 		sigbed_in g ping -c 2 -i 0.3 -W 2 "$VIP4_B" >/dev/null 2>&1 && ok=0
 	check "a captured authentic Relay Bind of B replayed from two other addresses: refused as replays (+$((rp1 - rp0))), unanswered, B's leg stays $leg1" \
 		$ok b g rs1
