@@ -88,7 +88,7 @@ std::pair<KeyState, std::shared_ptr<SigSession>> NodeRole::Impl::lookup_key(sig:
 		return {KeyState::unknown, nullptr};
 	}
 	const auto it = comms.find(id);
-	if (it == comms.end() || it->second->expires < Clock::now())
+	if (it == comms.end() || !comm_alive(it->first, *it->second, Clock::now()))
 		return {KeyState::unknown, nullptr};
 	return {KeyState::ok, it->second->tun};
 }
@@ -269,12 +269,21 @@ awaitable<void> NodeRole::Impl::do_keepalive()
 	}
 }
 
+/*
+ * A communication's keys (K_tun, K_tmp) are needed while it is set up, and
+ * then for as long as its tunnel lives (rekeys, probes) or its relayed path
+ * is active (Relay Binds).
+ */
+bool NodeRole::Impl::comm_alive(std::uint32_t id, const Comm &c, Clock::time_point now)
+{
+	return c.expires >= now || (c.path && c.path->active()) || peer_by_comm(id) != nullptr;
+}
+
 void NodeRole::Impl::expire_comms()
 {
 	const auto now = Clock::now();
 	for (auto it = comms.begin(); it != comms.end();) {
-		const bool relayed = it->second->path && it->second->path->active();
-		if (it->second->expires < now && !relayed && peer_by_comm(it->first) == nullptr)
+		if (!comm_alive(it->first, *it->second, now))
 			it = comms.erase(it);
 		else
 			++it;
@@ -286,7 +295,8 @@ awaitable<void> NodeRole::Impl::main_loop()
 	auto backoff = std::chrono::seconds(1);
 	while (!stopped) {
 		try {
-			if (need_login || !dc_session || Clock::now() >= relogin_at)
+			/* also when the DC's lookup failed after a login: never register without dc_ep */
+			if (need_login || !dc_session || !dc_ep || Clock::now() >= relogin_at)
 				co_await do_login();
 			if (need_register || !registered)
 				co_await do_register();

@@ -284,6 +284,7 @@ struct NodeRole::Impl {
 
 	awaitable<void> do_keepalive();
 
+	bool comm_alive(std::uint32_t id, const Comm &c, Clock::time_point now);
 	void expire_comms();
 
 	awaitable<void> main_loop();

@@ -129,13 +129,14 @@ void RelayEngine::on_datagram(std::span<const std::uint8_t> datagram, const ntm:
 			drops_.malformed++; /* only the relay answers binds */
 			return;
 		}
-		bind(c, side, from_opener, m, from);
+		bind(c, side, from_opener, m, from, now);
 		return;
 	}
 	forward(c, from_opener, m, datagram, from, now);
 }
 
-void RelayEngine::bind(Comm &c, Side &side, bool opener_side, const sig::Message &m, const ntm::Endpoint &from)
+void RelayEngine::bind(Comm &c, Side &side, bool opener_side, const sig::Message &m, const ntm::Endpoint &from,
+		       Clock::time_point now)
 {
 	if (*m.leg != (opener_side ? sig::Leg::opener : sig::Leg::waiter)) {
 		drops_.wrong_leg++;
@@ -153,6 +154,20 @@ void RelayEngine::bind(Comm &c, Side &side, bool opener_side, const sig::Message
 				drops_.kernel++;
 				spdlog::warn("rs: comm {}: moving a leg: {}", hex_id(c.id), e.what());
 			}
+		}
+	}
+	if (c.session == 0 && c.opener.index && c.waiter.index && c.opener.endpoint && c.waiter.endpoint) {
+		/*
+		 * The kernel removed the session for idleness (a quiet tunnel, or
+		 * one that went direct) but the tunnel still exists: the nodes
+		 * bind while it lives, so the relay path is ready again for a
+		 * fallback or new traffic.
+		 */
+		program(c, now);
+		if (c.session != 0) {
+			sessions_restored_++;
+			spdlog::info("rs: comm {}: session {} restored by a Relay Bind of {}", hex_id(c.id), c.session,
+				     side.fqdn);
 		}
 	}
 	auto ack = sig::make_response(m, sig::Status::ok);
@@ -241,7 +256,7 @@ void RelayEngine::expire(Clock::time_point now)
 	}
 }
 
-void RelayEngine::kernel_session_gone(std::uint32_t id)
+void RelayEngine::kernel_session_gone(std::uint32_t id, bool idle)
 {
 	const auto s = by_session_.find(id);
 	if (s == by_session_.end())
@@ -252,8 +267,11 @@ void RelayEngine::kernel_session_gone(std::uint32_t id)
 		return;
 	if (c->second.session == id) {
 		c->second.session = 0;
-		c->second.opener.index.reset();
-		c->second.waiter.index.reset();
+		if (!idle) {
+			/* a limit: the operator's cap; only new indexes (a new tunnel) get a session */
+			c->second.opener.index.reset();
+			c->second.waiter.index.reset();
+		}
 	}
 	std::erase_if(c->second.old_sessions, [id](const auto &o) { return o.first == id; });
 }
@@ -296,6 +314,7 @@ nlohmann::json RelayEngine::status() const
 		{"capacity", capacity_},
 		{"kernel_sessions", by_session_.size()},
 		{"sessions_created", sessions_created_},
+		{"sessions_restored", sessions_restored_},
 		{"binds", binds_},
 		{"forwarded", forwarded_},
 		{"drops", drops_.to_json()}};

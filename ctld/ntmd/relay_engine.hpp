@@ -101,8 +101,12 @@ public:
 	/* ---- housekeeping ---- */
 	/** Removes communications past their lifetime and old kernel sessions past their grace. */
 	void expire(Clock::time_point now);
-	/** The kernel removed session id (idle or limit): forget it. */
-	void kernel_session_gone(std::uint32_t id);
+	/**
+	 * The kernel removed session id. After idleness (idle: true) the
+	 * communication keeps its indexes and the next Relay Bind creates the
+	 * session again; after a limit the nodes must exchange new indexes.
+	 */
+	void kernel_session_gone(std::uint32_t id, bool idle);
 	/** Removes every kernel session (shutdown). */
 	void clear() noexcept;
 
@@ -135,7 +139,8 @@ private:
 		std::uint64_t forwarded = 0;
 	};
 
-	void bind(Comm &c, Side &side, bool opener_side, const ntm::sig::Message &m, const ntm::Endpoint &from);
+	void bind(Comm &c, Side &side, bool opener_side, const ntm::sig::Message &m, const ntm::Endpoint &from,
+		  Clock::time_point now);
 	void forward(Comm &c, bool from_opener, const ntm::sig::Message &m, std::span<const std::uint8_t> datagram,
 		     const ntm::Endpoint &from, Clock::time_point now);
 	void program(Comm &c, Clock::time_point now);
@@ -154,6 +159,7 @@ private:
 	std::uint64_t binds_ = 0;
 	std::uint64_t forwarded_ = 0;
 	std::uint64_t sessions_created_ = 0;
+	std::uint64_t sessions_restored_ = 0; /* created again by a Relay Bind after an idle removal */
 };
 
 } // namespace ntmd

@@ -254,7 +254,7 @@ struct RsRole::Impl : std::enable_shared_from_this<RsRole::Impl> {
 			spdlog::info("rs: kernel removed session {} ({}, {} + {} packets)", r->relay.id,
 				     ntm::expire_reason_name(r->reason), r->relay.legs[0].rx_packets,
 				     r->relay.legs[1].rx_packets);
-			engine->kernel_session_gone(r->relay.id);
+			engine->kernel_session_gone(r->relay.id, r->reason == NTM_EXPIRE_IDLE);
 		}
 	}
 

@@ -322,6 +322,65 @@ TEST_F(RelayEngineTest, ALegMovesOnlyWithAnAuthenticBind)
 	EXPECT_EQ(sent[0].to, moved);
 }
 
+TEST_F(RelayEngineTest, AReplayedBindFromAnotherAddressMovesNothing)
+{
+	bound_pair();
+	rs.on_datagram(tunnel_request(0x1111), kOpener, t0);
+	rs.on_datagram(tunnel_response(0x2222), kWaiter, t0);
+	ASSERT_EQ(kernel.sessions.size(), 1U);
+	const std::uint32_t id = kernel.sessions.begin()->first;
+	const auto captured = bind(false);
+	rs.on_datagram(captured, kWaiter, t0);
+	sent.clear();
+	/* the same authentic datagram from an attacker's address, and from the waiter's own */
+	rs.on_datagram(captured, ep("192.0.2.66", 7480), t0);
+	rs.on_datagram(captured, kWaiter, t0);
+	EXPECT_EQ(rs.drops().replay, 2U);
+	EXPECT_EQ(kernel.sessions.at(id).b.endpoint, kWaiter);
+	EXPECT_TRUE(sent.empty()) << "a replay is not answered";
+	/* an older one than the window is refused too */
+	const auto old = bind(false);
+	for (int i = 0; i < 70; i++)
+		rs.on_datagram(bind(false), kWaiter, t0);
+	sent.clear();
+	rs.on_datagram(old, ep("192.0.2.66", 7480), t0);
+	EXPECT_EQ(rs.drops().replay, 3U);
+	EXPECT_EQ(kernel.sessions.at(id).b.endpoint, kWaiter);
+	EXPECT_TRUE(sent.empty());
+}
+
+TEST_F(RelayEngineTest, ABindRestoresASessionTheKernelRemovedForIdleness)
+{
+	bound_pair();
+	rs.on_datagram(tunnel_request(0x1111), kOpener, t0);
+	rs.on_datagram(tunnel_response(0x2222), kWaiter, t0);
+	ASSERT_EQ(kernel.sessions.size(), 1U);
+	/* idle (the tunnel went direct or was quiet): the next bind creates it again, same indexes */
+	const std::uint32_t id = kernel.sessions.begin()->first;
+	kernel.sessions.clear();
+	rs.kernel_session_gone(id, true);
+	EXPECT_EQ(rs.kernel_sessions(), 0U);
+	const auto moved = ep("203.0.113.9", 41000);
+	rs.on_datagram(bind(true), moved, t0);
+	ASSERT_EQ(kernel.sessions.size(), 1U);
+	const auto &s = kernel.sessions.begin()->second;
+	EXPECT_EQ(s.a.endpoint, moved);
+	EXPECT_EQ(s.a.index, 0x1111U);
+	EXPECT_EQ(s.b.endpoint, kWaiter);
+	EXPECT_EQ(s.b.index, 0x2222U);
+	EXPECT_EQ(rs.status()["sessions_restored"], 1);
+	/* further binds do not add more */
+	rs.on_datagram(bind(false), kWaiter, t0);
+	EXPECT_EQ(kernel.sessions.size(), 1U);
+	/* a limit: no session until new indexes are exchanged */
+	const std::uint32_t id2 = kernel.sessions.begin()->first;
+	kernel.sessions.clear();
+	rs.kernel_session_gone(id2, false);
+	rs.on_datagram(bind(true), moved, t0);
+	rs.on_datagram(bind(false), kWaiter, t0);
+	EXPECT_TRUE(kernel.sessions.empty());
+}
+
 TEST_F(RelayEngineTest, RekeyAddsASessionAndRetiresTheOldOneAfterTheGrace)
 {
 	bound_pair();
@@ -344,8 +403,8 @@ TEST_F(RelayEngineTest, ReleaseLifetimeAndKernelEvents)
 	rs.on_datagram(tunnel_request(0x1111), kOpener, t0);
 	rs.on_datagram(tunnel_response(0x2222), kWaiter, t0);
 	ASSERT_EQ(kernel.sessions.size(), 1U);
-	/* the kernel removed it (idle): the next exchange creates a new one */
-	rs.kernel_session_gone(kernel.sessions.begin()->first);
+	/* the kernel removed it (limit): the next exchange creates a new one */
+	rs.kernel_session_gone(kernel.sessions.begin()->first, false);
 	kernel.sessions.clear();
 	EXPECT_EQ(rs.kernel_sessions(), 0U);
 	rs.on_datagram(tunnel_request(0x1111), kOpener, t0);

@@ -77,11 +77,11 @@ relaybed_add_private() {
 	ip netns exec "$ns" ip route add default via "${addr%.*}.1"
 }
 
-# relaybed_dns NAME ADDR: NAME.infra.test A ADDR in the running knot
+# relaybed_dns NAME ADDR [TYPE]: NAME.infra.test TYPE (A) ADDR in the running knot
 relaybed_dns() {
 	local k=$SB_DIR/knot
 	sigbed_in dns knotc -s "$k/run/knot.sock" zone-begin test. >/dev/null &&
-		sigbed_in dns knotc -s "$k/run/knot.sock" zone-set test. "$1.infra" 30 A "$2" >/dev/null &&
+		sigbed_in dns knotc -s "$k/run/knot.sock" zone-set test. "$1.infra" 30 "${3:-A}" "$2" >/dev/null &&
 		sigbed_in dns knotc -s "$k/run/knot.sock" zone-commit test. >/dev/null
 }
 
@@ -107,9 +107,11 @@ relaybed_setup() {
 		{ sigbed_log "rs2.infra.test does not resolve"; return 1; }
 }
 
-# relaybed_write_rs_conf NAME ADDR: $SB_DIR/NAME.toml
+# relaybed_write_rs_conf NAME ADDR [ADDR6]: $SB_DIR/NAME.toml (with ADDR6
+# a dual-stack relay)
 relaybed_write_rs_conf() {
-	local n=$1 addr=$2
+	local n=$1 addr=$2 addrs="\"$2\""
+	[ -n "${3:-}" ] && addrs="$addrs, \"$3\""
 	{
 		sigbed__common_conf "$n" rs
 		cat <<-EOF
@@ -123,7 +125,7 @@ relaybed_write_rs_conf() {
 		interface = "$RB_RS_DEV"
 		port = $SB_PORT
 		listen_tls = ["$addr:$RB_RS_TLS_PORT"]
-		addresses = ["$addr"]
+		addresses = [$addrs]
 		trusted_dc = ["dc.infra.test"]
 		session_idle = 60
 		EOF

@@ -191,6 +191,10 @@ sigbed_add_public() {
 	ip link add pub0 netns "$ns" type veth peer name "p$n" netns "$SB_NS_SW" || return 1
 	ip netns exec "$SB_NS_SW" ip link set "p$n" master br0 up || return 1
 	ip netns exec "$ns" ip addr add "$addr/24" dev pub0 || return 1
+	# SB_PUB6=2001:db8 (a /64 without "::"): dual-stack, also SB_PUB6::OCTET
+	if [ -n "${SB_PUB6:-}" ]; then
+		ip netns exec "$ns" ip -6 addr add "$SB_PUB6::${addr##*.}/64" dev pub0 nodad || return 1
+	fi
 	ip netns exec "$ns" ip link set pub0 up
 }
 
@@ -235,7 +239,7 @@ sigbed__knot() {
 	server:
 	    rundir: "$k/run"
 	    pidfile: "$k/run/knot.pid"
-	    listen: $SB_DNS4@53
+	    listen: [ $SB_DNS4@53${SB_PUB6:+, $SB_PUB6::53@53} ]
 	log:
 	  - target: stderr
 	    any: info
