@@ -122,7 +122,8 @@ bench-ike: kmod ctld
 # (Documentation/benchmarks.rst, Relay Server)
 bench-relay: kmod ctld
 	@mkdir -p $(BUILD)/bench
-	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench --timeout 1800 -- scripts/bench/relay.sh
+	NTM_BENCH_OUT=$(BUILD)/bench NTM_RELAY_CHART=0 $(VM) --rw $(BUILD)/bench --timeout 1800 -- scripts/bench/relay.sh
+	/usr/bin/python3 scripts/bench/relay_results.py chart $(BUILD)/bench/relay-results.json $(BUILD)/bench/relay-results.png
 	@echo "bench-relay: results in build/bench/relay-results.*"
 
 demo: all

@@ -43,7 +43,8 @@
 # Knobs: NTM_BENCH_TIME (s per iperf3 run, 5), NTM_RELAY_REPS (5),
 # NTM_RELAY_SESSIONS (100000), NTM_RELAY_PEERS (5), NTM_RELAY_ONLY
 # (subset of "forward memory dns"), NTM_BENCH_TABLE (0: no text table on
-# stderr).
+# stderr), NTM_RELAY_CHART (0: no chart), NTM_RELAY_LOGS (0: the daemons'
+# logs are not copied to $NTM_BENCH_OUT/relay-logs).
 # Code run from traps:
 # shellcheck disable=SC2317,SC2119,SC2034
 set -u
@@ -175,8 +176,7 @@ print(sum(l["rx_packets"] for l in r["legs"]))' 2>/dev/null)"; }
 
 # measure REP PATH: TCP one stream and UDP 64 B, A -> B
 measure() {
-	local rep=$1 p=$2 f v r0 r1
-	r0=$(relay_rx)
+	local rep=$1 p=$2 f v r1
 	f=$RES/fwd-$rep-$p-tcp.json
 	topo_iperf "$NS_A" $VIP4_B "$f" -t "$T" -O 1 || err "forward $rep $p: iperf3 TCP failed: $(head -c 300 "$f")"
 	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
@@ -191,8 +191,9 @@ measure() {
 		"$(iperf_field "$f" 'round(d["end"]["sum_sent"]["packets"] / d["end"]["sum_sent"]["seconds"])')"
 	put forward.tsv "$rep" "$p" udp64_lost_pct "$(iperf_field "$f" 'round(d["end"]["sum_received"]["lost_percent"], 2)')"
 	r1=$(relay_rx)
-	put forward.tsv "$rep" "$p" relay_session_packets "$((r1 - r0))"
-	log "forward $rep $p: TCP $v bit/s, UDP 64 B $(tail -n 3 "$RES/forward.tsv" | head -n 1 | cut -f4) pps received; relay session +$((r1 - r0)) datagrams"
+	put forward.tsv "$rep" "$p" relay_session_packets "$((r1 - RELAY_RX))"
+	log "forward $rep $p: TCP $v bit/s, UDP 64 B $(tail -n 3 "$RES/forward.tsv" | head -n 1 | cut -f4) pps received; relay session +$((r1 - RELAY_RX)) datagrams"
+	RELAY_RX=$r1
 }
 
 bench_forward() {
@@ -221,6 +222,7 @@ bench_forward() {
 	SOCAT_PID=$TOPO_LAST_PID
 	topo_iperf_server "$NS_B" || { err "forward: iperf3 server did not start"; return 1; }
 	paths="direct relay socat"
+	RELAY_RX=0
 	for rep in $(seq 1 "$REPS"); do
 		# rotate: direct relay socat, relay socat direct, socat direct relay, ...
 		set -- $paths
@@ -316,14 +318,28 @@ D=$SB_DOMAIN
 # path_of NODE PEER: relay|direct (the node's status), "" without a peer entry
 path_of() { relaybed_peer "$1" "$2.$D" '.path.path' 2>/dev/null; }
 
-# lookup CASE K FROM PEER: kdig at FROM's DNS hook for PEER's A record,
-# then (relay case) poll until FROM's path to PEER is direct.
+# logts FROM PATTERN: ns timestamp of the first line of FROM's ntmd log
+# (after line $LOGL) matching PATTERN, empty without one
+logts() {
+	local ts
+	ts=$(tail -n +"$((LOGL + 1))" "$(sigbed_logfile "$1")" | grep -m1 -e "$2" | cut -d' ' -f1,2)
+	[ -n "$ts" ] && date -d "$ts" +%s%N 2>/dev/null
+}
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%.1f", (b - a) / 1e6 }'; }
+
+# lookup CASE K FROM PEER: kdig at FROM's DNS hook for PEER's A record.
+# Relay case: from FROM's ntmd log (millisecond timestamps), when the tunnel
+# came up through the relay and when ntmd moved it to the direct path;
+# then FROM's status is polled until the path reads direct (a check, the
+# poll itself takes about a second under emulation).
 # dns.tsv: case k from peer kdig_ms wall_ms rcode ok path_at_answer
-#          to_direct_ms (poll) to_direct_log_ms (ntmd's log) relay_packets
+#   relay_to_direct_ms (log: tunnel via the relay -> direct now)
+#   answer_to_direct_ms (log: direct now - the answer; < 0: before it)
+#   relay (the endpoint the tunnel came up on) status_direct (1: confirmed)
 lookup() {
-	local c=$1 k=$2 from=$3 peer=$4 t0 t1 out ms st got want ok=0 p0 td="" tl="" rp="" logl end ts
+	local c=$1 k=$2 from=$3 peer=$4 t0 t1 out ms st got want ok=0 p0 tr="" td="" r2d="" a2d="" rp="" sd="" end
 	want=$(sigbed_node "$peer" vip4)
-	logl=$(wc -l <"$(sigbed_logfile "$from")")
+	LOGL=$(wc -l <"$(sigbed_logfile "$from")")
 	t0=$(now_ns)
 	out=$(sigbed_in "$from" kdig +time=40 +retry=0 @$SB_DNS_HOOK -p 53 "$peer.$D" A 2>&1)
 	t1=$(now_ns)
@@ -333,23 +349,20 @@ lookup() {
 	[ -n "$got" ] && [ "$got" = "$want" ] && ok=1
 	p0=$(path_of "$from" "$peer")
 	if [ "$c" = relay ] && [ $ok = 1 ]; then
-		end=$(($(date +%s) + 60))
+		end=$(($(date +%s) + 30))
 		while [ "$(path_of "$from" "$peer")" != direct ] && [ "$(date +%s)" -lt "$end" ]; do
-			sleep 0.1
+			sleep 0.2
 		done
-		[ "$(path_of "$from" "$peer")" = direct ] && td=$(awk -v a="$t1" -v b="$(now_ns)" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')
-		# the ntmd log line with its millisecond timestamp
-		# ntmd's own log line, with its millisecond timestamp
-		ts=$(tail -n +"$((logl + 1))" "$(sigbed_logfile "$from")" |
-			grep -m1 "tunnel to $peer.$D is direct now" | cut -d' ' -f1,2)
-		[ -n "$ts" ] && tl=$(awk -v a="$t1" -v b="$(date -d "$ts" +%s%N 2>/dev/null)" \
-			'b != "" { printf "%.1f", (b - a) / 1e6 }')
+		[ "$(path_of "$from" "$peer")" = direct ] && sd=1
 		rp=$(relaybed_peer "$from" "$peer.$D" '.path.relay')
+		tr=$(logts "$from" "tunnel to $peer.$D (.*) via ${rp%:*}:")
+		td=$(logts "$from" "tunnel to $peer.$D is direct now")
+		r2d=$(ms_between "$tr" "$td")
+		a2d=$(ms_between "$t1" "$td")
 	fi
-	put dns.tsv "$c" "$k" "$from" "$peer" "${ms:-}" \
-		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }')" "${st:-none}" "$ok" "${p0:-}" \
-		"${td:-}" "${tl:-}" "${rp:-}"
-	log "dns $c $k: $from -> $peer: ${ms:-?} ms, ${st:-no answer}, ${got:-no address} (want $want), path at the answer ${p0:-none}${td:+, direct $td ms later (log: ${tl:-?} ms)}"
+	put dns.tsv "$c" "$k" "$from" "$peer" "${ms:-}" "$(ms_between "$t0" "$t1")" "${st:-none}" "$ok" "${p0:-}" \
+		"$r2d" "$a2d" "$rp" "$sd"
+	log "dns $c $k: $from -> $peer: ${ms:-?} ms, ${st:-no answer}, ${got:-no address} (want $want), path at the answer ${p0:-none}${rp:+; tunnel up via relay $rp, direct ${r2d:-?} ms later (${a2d:-?} ms after the answer)}"
 	[ $ok = 1 ] || printf '%s\n' "$out" | head -n 20 >&2
 }
 
@@ -419,8 +432,12 @@ $PY "$HERE/relay_results.py" collect "$RES" >"$RES/relay-results.json" || err "c
 if [ -n "${NTM_BENCH_OUT:-}" ] && mkdir -p "$NTM_BENCH_OUT" 2>/dev/null &&
 	cp "$RES/relay-results.json" "$NTM_BENCH_OUT/relay-results.json" 2>/dev/null; then
 	$PY "$HERE/relay_results.py" table "$RES/relay-results.json" >"$NTM_BENCH_OUT/relay-results.txt"
-	MPLCONFIGDIR=$RES $PY "$HERE/relay_results.py" chart "$RES/relay-results.json" "$NTM_BENCH_OUT/relay-results.png" ||
-		log "no chart (python3-matplotlib missing?)"
+	# NTM_RELAY_CHART=0: the host renders it (make bench-relay: matplotlib
+	# builds its font cache first, minutes under emulation)
+	if [ "${NTM_RELAY_CHART:-1}" != 0 ]; then
+		MPLCONFIGDIR=$RES $PY "$HERE/relay_results.py" chart "$RES/relay-results.json" "$NTM_BENCH_OUT/relay-results.png" ||
+			log "no chart (python3-matplotlib missing?)"
+	fi
 	log "results written to $NTM_BENCH_OUT/relay-results.{json,txt,png}"
 fi
 echo "=== NTM-RELAY-BENCH-JSON BEGIN ==="

@@ -29,8 +29,25 @@ def main(argv):
     a0 = struct.unpack("!I", bytes([10, 0, 0, 0]))[0]
     b0 = struct.unpack("!I", bytes([11, 0, 0, 0]))[0]
 
-    def ip(v):
-        return ".".join(str(b) for b in struct.pack("!I", v))
+    # One request built by ntm_genl.py's encoders, with marker values; each
+    # session patches its id, endpoints and indexes into a copy (encoding
+    # every request from scratch costs more than the kernel's work under
+    # software emulation).
+    body = struct.pack("=BBH", g.CMD_NEW_RELAY, 1, 0) + g.string(g.A_IFNAME, dev) + g.relay_nest(
+        0xA1A2A3A4, (g.leg(g.sockaddr_in("1.2.3.4", 0x1234), 0xB1B2B3B4),
+                     g.leg(g.sockaddr_in("5.6.7.8", 0x5678), 0xC1C2C3C4)))
+    tmpl = bytearray(struct.pack("=IHHII", 16 + len(body), gl.family, g.NLM_F_REQUEST | g.NLM_F_ACK, 0, 0) + body)
+
+    def at(marker):
+        o = bytes(tmpl).find(marker)
+        if o < 0 or bytes(tmpl).find(marker, o + 1) >= 0:
+            raise SystemExit("relay_bulk.py: marker %s not found once in the request" % marker.hex())
+        return o
+
+    o_id = at(struct.pack("=I", 0xA1A2A3A4))
+    o_ep = (at(bytes([0x12, 0x34, 1, 2, 3, 4])), at(bytes([0x56, 0x78, 5, 6, 7, 8])))
+    o_ix = (at(struct.pack("=I", 0xB1B2B3B4)), at(struct.pack("=I", 0xC1C2C3C4)))
+    base = (a0, b0)
 
     t0 = time.time()
     sent = acked = errors = 0
@@ -40,22 +57,23 @@ def main(argv):
     while acked < n:
         while sent < n and len(inflight) < window:
             i = sent + 1
-            body = struct.pack("=BBH", g.CMD_NEW_RELAY, 1, 0) + g.string(g.A_IFNAME, dev) + g.relay_nest(
-                i, (g.leg(g.sockaddr_in(ip(a0 + i), 1024 + rnd.randrange(60000)), rnd.randrange(1, 1 << 32)),
-                    g.leg(g.sockaddr_in(ip(b0 + i), 1024 + rnd.randrange(60000)), rnd.randrange(1, 1 << 32))))
             gl.seq += 1
+            struct.pack_into("=I", tmpl, 8, gl.seq)
+            struct.pack_into("=I", tmpl, o_id, i)
+            for s in (0, 1):
+                struct.pack_into("!HI", tmpl, o_ep[s], 1024 + rnd.randrange(60000), base[s] + i)
+                struct.pack_into("=I", tmpl, o_ix[s], rnd.randrange(1, 1 << 32))
             inflight.add(gl.seq)
-            gl.sock.send(struct.pack("=IHHII", 16 + len(body), gl.family, g.NLM_F_REQUEST | g.NLM_F_ACK,
-                                     gl.seq, 0) + body)
+            gl.sock.send(tmpl)
             sent += 1
         data = gl.sock.recv(1 << 20)
         j = 0
         while j + 16 <= len(data):
-            ln, typ, _, mseq, _ = struct.unpack("=IHHII", data[j:j + 16])
+            ln, typ, _, mseq, _ = struct.unpack_from("=IHHII", data, j)
             if ln < 16:
                 break
             if typ == g.NLMSG_ERROR and mseq in inflight:
-                e = -struct.unpack("=i", data[j + 16:j + 20])[0]
+                e = -struct.unpack_from("=i", data, j + 16)[0]
                 if e:
                     errors += 1
                     first_err = first_err or g.errname(e)

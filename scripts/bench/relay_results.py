@@ -20,7 +20,7 @@ PATHS = [("direct", "direct tunnel A <-> B"), ("relay", "kernel relay (ntm.ko on
          ("socat", "user-space relay (socat on RS)")]
 METRICS = [("tcp_bps", 1e-6, "TCP Mbit/s"), ("udp64_rx_pps", 1, "UDP 64 B packets/s")]
 DNS_COLS = ["case", "k", "from", "peer", "kdig_ms", "wall_ms", "rcode", "ok", "path_at_answer",
-            "to_direct_ms", "to_direct_log_ms", "relay"]
+            "relay_to_direct_ms", "answer_to_direct_ms", "relay", "status_direct"]
 
 
 def summary(vals, digits=1):
@@ -131,9 +131,10 @@ def collect_dns(resdir):
                                for p in sorted({str(r["path_at_answer"]) for r in rs})},
         }
         if c == "relay":
-            out["summary"][c]["to_direct_ms"] = summary([r["to_direct_ms"] for r in rs])
-            out["summary"][c]["to_direct_log_ms"] = summary([r["to_direct_log_ms"] for r in rs])
-            out["summary"][c]["went_direct"] = sum(1 for r in rs if r["to_direct_ms"] is not None)
+            out["summary"][c]["relay_to_direct_ms"] = summary([r["relay_to_direct_ms"] for r in rs])
+            out["summary"][c]["answer_to_direct_ms"] = summary([r["answer_to_direct_ms"] for r in rs])
+            out["summary"][c]["went_direct"] = sum(1 for r in rs if r["status_direct"] == 1)
+            out["summary"][c]["tunnel_via_relay"] = sum(1 for r in rs if r["relay"])
     out["relay_over_direct_answer_ms"] = ratio(out["summary"]["relay"]["answer_ms"].get("median"),
                                                out["summary"]["direct"]["answer_ms"].get("median"))
     return out
@@ -247,10 +248,11 @@ def table(doc):
         r = s.get("relay", {})
         out.append("  relay/direct answer time: %s" % fmt(dns.get("relay_over_direct_answer_ms")))
         out.append("")
-        out.append("Relayed -> direct (from the DNS answer until B's ntmd status says direct), %s of %s went direct:" % (
-            fmt(r.get("went_direct")), fmt(r.get("lookups"))))
-        out.append("  status poll: %s ms;  ntmd log line: %s ms" % (
-            med(r.get("to_direct_ms"), "%.0f"), med(r.get("to_direct_log_ms"), "%.0f")))
+        out.append("Relayed -> direct (B's ntmd log: tunnel up via the relay -> \"is direct now\"); "
+                   "%s of %s tunnels came up via a relay, %s confirmed direct by ntmctl status:" % (
+                       fmt(r.get("tunnel_via_relay")), fmt(r.get("lookups")), fmt(r.get("went_direct"))))
+        out.append("  relayed -> direct: %s ms;  DNS answer -> direct: %s ms (< 0: direct before the answer)" % (
+            med(r.get("relay_to_direct_ms")), med(r.get("answer_to_direct_ms"))))
         out.append("")
     out.append("run: forward %s s, memory %s s, dns %s s (testbed %s s), total %s s" % (
         fmt(m.get("forward_seconds")), fmt(m.get("memory_seconds")), fmt(m.get("dns_seconds")),
@@ -293,7 +295,7 @@ def chart(doc, png):
     bars_v, names = [], []
     for label, s in (("DNS answer\nrelayed", dns.get("relay", {}).get("answer_ms")),
                      ("DNS answer\ndirect", dns.get("direct", {}).get("answer_ms")),
-                     ("relayed ->\ndirect", dns.get("relay", {}).get("to_direct_ms"))):
+                     ("relayed ->\ndirect", dns.get("relay", {}).get("relay_to_direct_ms"))):
         if s and s.get("n"):
             names.append(label)
             bars_v.append(s)
