@@ -178,13 +178,13 @@ print(sum(l["rx_packets"] for l in r["legs"]))' 2>/dev/null)"; }
 measure() {
 	local rep=$1 p=$2 f v r1
 	f=$RES/fwd-$rep-$p-tcp.json
-	topo_iperf "$NS_A" $VIP4_B "$f" -t "$T" -O 1 || err "forward $rep $p: iperf3 TCP failed: $(head -c 300 "$f")"
+	in_ns "$NS_A" timeout 60 $PIN0 iperf3 -c $VIP4_B -J -t "$T" -O 1 >"$f" 2>&1 || err "forward $rep $p: iperf3 TCP failed: $(head -c 300 "$f")"
 	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
 	put forward.tsv "$rep" "$p" tcp_bps "$v"
 	put forward.tsv "$rep" "$p" tcp_retransmits "$(iperf_field "$f" 'd["end"]["sum_sent"].get("retransmits", 0)')"
 	put forward.tsv "$rep" "$p" tcp_cpu_sender_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["host_total"], 1)')"
 	f=$RES/fwd-$rep-$p-udp.json
-	topo_iperf "$NS_A" $VIP4_B "$f" -u -l 64 -b 0 -t "$T" || err "forward $rep $p: iperf3 UDP failed: $(head -c 300 "$f")"
+	in_ns "$NS_A" timeout 60 $PIN0 iperf3 -c $VIP4_B -J -u -l 64 -b 0 -t "$T" >"$f" 2>&1 || err "forward $rep $p: iperf3 UDP failed: $(head -c 300 "$f")"
 	put forward.tsv "$rep" "$p" udp64_rx_pps \
 		"$(iperf_field "$f" 'round(d["end"]["sum_received"]["bytes"] / 64 / d["end"]["sum_received"]["seconds"])')"
 	put forward.tsv "$rep" "$p" udp64_tx_pps \
@@ -215,12 +215,34 @@ bench_forward() {
 	nctl "$NS_A" tunnel set $NTM_DEV --local-index $IDX_A --roaming off &&
 		nctl "$NS_B" tunnel set $NTM_DEV --local-index $IDX_B --roaming off ||
 		err "forward: --roaming off failed (the tunnels may follow the last source)"
+	# One CPU for the endpoints, one for the forwarder: A and B (iperf3,
+	# sealing in the sender's context, opening in B's receive softirq) on
+	# CPU 0, RS (its receive softirq through RPS: the kernel relay; socat
+	# itself) on CPU 1.  Without it, veth delivers in the sender's context
+	# and the kernel relay shares A's CPU while socat runs on the idle
+	# other one: the comparison would be of schedulers, not forwarders.
+	# (NTM_RELAY_PIN=0: no pinning.)
+	if [ "${NTM_RELAY_PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ]; then
+		A sh -c 'echo 1 >/sys/class/net/vA/queues/rx-0/rps_cpus' &&
+			B sh -c 'echo 1 >/sys/class/net/vB/queues/rx-0/rps_cpus' &&
+			in_ns "$NS_RS" sh -c 'echo 2 >/sys/class/net/vR/queues/rx-0/rps_cpus' ||
+			err "forward: RPS settings failed"
+		PIN0="taskset -c 0" PIN1="taskset -c 1"
+		put meta.tsv cpu_pinning "A, B and iperf3 on CPU 0 (RPS of vA, vB; taskset); RS receive (RPS of vR) and socat on CPU 1"
+	else
+		PIN0="" PIN1=""
+		put meta.tsv cpu_pinning "none"
+	fi
 	nctl "$NS_RS" relay add $NTM_DEV --id 1 --leg1 "$UL4_A:$NTM_PORT" --index1 $IDX_A \
 		--leg2 "$UL4_B:$NTM_PORT" --index2 $IDX_B >/dev/null || { err "forward: relay add failed"; return 1; }
-	topo_bg "$NS_RS" "$RES/socat.log" socat -b 65536 \
+	# shellcheck disable=SC2086
+	topo_bg "$NS_RS" "$RES/socat.log" $PIN1 socat -b 65536 \
 		"UDP4-LISTEN:$SOCAT_A,bind=$UL4_RS,reuseaddr" "UDP4:$UL4_B:$NTM_PORT,bind=$UL4_RS:$SOCAT_B"
 	SOCAT_PID=$TOPO_LAST_PID
-	topo_iperf_server "$NS_B" || { err "forward: iperf3 server did not start"; return 1; }
+	# shellcheck disable=SC2086
+	topo_bg "$NS_B" "$RES/iperf3-server.log" $PIN0 iperf3 -s
+	topo_wait 10 sh -c "ip netns exec $NS_B ss -Hltn 'sport = :5201' | grep -q LISTEN" ||
+		{ err "forward: iperf3 server did not start"; return 1; }
 	paths="direct relay socat"
 	RELAY_RX=0
 	for rep in $(seq 1 "$REPS"); do
