@@ -20,6 +20,9 @@
 #             (one stream) and 64-byte UDP packets per second received,
 #             NTM_RELAY_REPS repetitions, interleaved (the order of the
 #             paths rotates from one repetition to the next);
+#   capacity- the same three paths without the tunnel's crypto: 64-byte
+#             NTM-shaped datagrams from udp_blast.py, what arrives at B
+#             per second (the forwarder's own limit);
 #   memory  - NTM_RELAY_SESSIONS relay sessions (random receiver indexes,
 #             distinct leg addresses) through one `ntmctl batch` on a
 #             second device of RS; kernel memory before and after (after
@@ -42,7 +45,7 @@
 #
 # Knobs: NTM_BENCH_TIME (s per iperf3 run, 5), NTM_RELAY_REPS (5),
 # NTM_RELAY_SESSIONS (100000), NTM_RELAY_PEERS (5), NTM_RELAY_ONLY
-# (subset of "forward memory dns"), NTM_BENCH_TABLE (0: no text table on
+# (subset of "forward capacity memory dns"; capacity needs forward), NTM_BENCH_TABLE (0: no text table on
 # stderr), NTM_RELAY_CHART (0: no chart), NTM_RELAY_LOGS (0: the daemons'
 # logs are not copied to $NTM_BENCH_OUT/relay-logs).
 # Code run from traps:
@@ -62,7 +65,7 @@ T=${NTM_BENCH_TIME:-5}
 REPS=${NTM_RELAY_REPS:-5}
 NSESS=${NTM_RELAY_SESSIONS:-100000}
 PEERS=${NTM_RELAY_PEERS:-5}
-ONLY=${NTM_RELAY_ONLY:-forward memory dns}
+ONLY=${NTM_RELAY_ONLY:-forward capacity memory dns}
 MTU=1420
 CIPHER=chacha20-poly1305
 SOCAT_A=40001 # A sends to RS:40001
@@ -257,11 +260,67 @@ bench_forward() {
 			measure "$rep" "$p"
 		done
 	done
+	want capacity && bench_capacity
 	put meta.tsv socat_alive "$(kill -0 "$SOCAT_PID" 2>/dev/null && echo 1 || echo 0)"
 	put meta.tsv rs_relay "$(nctl "$NS_RS" -j relay show $NTM_DEV --id 1 2>/dev/null | tr -d '\n' | head -c 2000)"
 	put meta.tsv rs_device_relay_drops "$(nctl "$NS_RS" -j device show $NTM_DEV 2>/dev/null |
 		$PY -c 'import json,sys; d=json.load(sys.stdin); s=d.get("stats", d); print({k: v for k, v in s.items() if "relay" in k})' 2>/dev/null)"
 	put meta.tsv rs_udp "$(in_ns "$NS_RS" cat /proc/net/snmp | awk '$1 == "Udp:"' | tr '\n' ' ')"
+}
+
+# --------------------------------------------------------------- capacity
+# The tunnel's crypto at A and B bounds the paths above; this is what the
+# forwarder alone can do.  udp_blast.py in A (CPU 0) sends 64-byte
+# datagrams shaped like NTM data messages (type 1, a receiver index, noise;
+# no crypto) from A:50000 for T seconds; B counts (nftables, then drops)
+# what arrives at B:50001:
+#   direct - to B:50001 (the sender's and the counter's own limit);
+#   relay  - to RS:51820, relay session 2 joining (A:50000, 0x5001) and
+#            (B:50001, 0x5002);
+#   socat  - to RS:40011, socat -> B:50001 from RS:40012 (CPU 1).
+CAP_IDX_B=0x5002
+cap_count() {
+	B nft list chain inet rlbcap pre 2>/dev/null | sed -n 's/.*counter packets \([0-9]*\).*/\1/p' | head -n1
+}
+bench_capacity() {
+	local rep i p dst c0 c1 out sent secs
+	B nft -f - <<-EOF || { err "capacity: nftables counter in B failed"; return 1; }
+	table inet rlbcap {
+		chain pre {
+			type filter hook prerouting priority -300; policy accept;
+			udp dport 50001 counter drop
+		}
+	}
+	EOF
+	nctl "$NS_RS" relay add $NTM_DEV --id 2 --leg1 "$UL4_A:50000" --index1 0x5001 \
+		--leg2 "$UL4_B:50001" --index2 $CAP_IDX_B >/dev/null || { err "capacity: relay add failed"; return 1; }
+	# shellcheck disable=SC2086
+	topo_bg "$NS_RS" "$RES/socat-cap.log" $PIN1 socat -b 2048 \
+		"UDP4-LISTEN:40011,bind=$UL4_RS,reuseaddr" "UDP4:$UL4_B:50001,bind=$UL4_RS:40012"
+	set -- direct relay socat
+	for rep in $(seq 1 "$REPS"); do
+		for i in 0 1 2; do
+			eval "p=\${$(((rep - 1 + i) % 3 + 1))}"
+			case $p in
+			direct) dst=$UL4_B:50001 ;;
+			relay) dst=$UL4_RS:$NTM_PORT ;;
+			socat) dst=$UL4_RS:40011 ;;
+			esac
+			c0=$(num "$(cap_count)")
+			# shellcheck disable=SC2086
+			out=$(in_ns "$NS_A" timeout $((T + 30)) $PIN0 "$PY" "$HERE/udp_blast.py" "$UL4_A:50000" "$dst" $CAP_IDX_B "$T" 2>&1) ||
+				err "capacity $rep $p: udp_blast.py: $(printf '%s' "$out" | tail -n 1)"
+			sleep 1 # what is still queued
+			c1=$(num "$(cap_count)")
+			sent=$(printf '%s' "$out" | sed -n 's/.*sent=\([0-9]*\).*/\1/p')
+			secs=$(printf '%s' "$out" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+			put forward.tsv "$rep" "$p" cap_sent_pps "$(awk -v n="${sent:-0}" -v t="${secs:-0}" 'BEGIN { if (t > 0) printf "%.0f", n / t }')"
+			put forward.tsv "$rep" "$p" cap_rx_pps "$(awk -v n="$((c1 - c0))" -v t="${secs:-0}" 'BEGIN { if (t > 0) printf "%.0f", n / t }')"
+			log "capacity $rep $p: sent ${sent:-?} in ${secs:-?} s, $((c1 - c0)) arrived at B"
+		done
+	done
+	put meta.tsv capacity_relay_session "$(nctl "$NS_RS" -j relay show $NTM_DEV --id 2 2>/dev/null | tr -d '\n' | head -c 1000)"
+	put meta.tsv capacity_rs_softnet "$(cat /proc/net/softnet_stat | awk '{ printf "%s ", $2 }')"
 }
 
 # --------------------------------------------------------------- memory

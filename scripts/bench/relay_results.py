@@ -18,7 +18,8 @@ from benchlib import finish, label_bars, main, num, pyplot, ratio, read_lines, r
 
 PATHS = [("direct", "direct tunnel A <-> B"), ("relay", "kernel relay (ntm.ko on RS)"),
          ("socat", "user-space relay (socat on RS)")]
-METRICS = [("tcp_bps", 1e-6, "TCP Mbit/s"), ("udp64_rx_pps", 1, "UDP 64 B packets/s")]
+METRICS = [("tcp_bps", 1e-6, "TCP Mbit/s"), ("udp64_rx_pps", 1, "UDP 64 B packets/s"),
+           ("cap_rx_pps", 1, "forwarder, 64 B packets/s")]
 DNS_COLS = ["case", "k", "from", "peer", "kdig_ms", "wall_ms", "rcode", "ok", "path_at_answer",
             "relay_to_direct_ms", "answer_to_direct_ms", "relay", "status_direct"]
 
@@ -57,6 +58,7 @@ def collect_forward(resdir):
         s["tcp_retransmits"] = summary([x.get("tcp_retransmits") for x in rows], 0)
         s["udp64_tx_pps"] = summary([x.get("udp64_tx_pps") for x in rows], 0)
         s["relay_session_packets"] = summary([x.get("relay_session_packets") for x in rows], 0)
+        s["cap_sent_pps"] = summary([x.get("cap_sent_pps") for x in rows], 0)
     sm = out["summary"]
     for a, b in (("relay", "socat"), ("relay", "direct"), ("socat", "direct")):
         for key, _, _ in METRICS:
@@ -193,23 +195,31 @@ def table(doc):
     fw = doc.get("forward", {})
     sm = fw.get("summary", {})
     if sm:
-        hdr = "%-32s | %-24s | %-26s | %s" % ("path", "TCP Mbit/s", "UDP 64 B packets/s rx", "spread TCP/UDP")
+        hdr = "%-32s | %-22s | %-22s | %-22s | %s" % (
+            "path", "tunnel TCP Mbit/s", "tunnel UDP 64 B pps", "forwarder 64 B pps", "(sent pps)")
         rule(out, hdr)
         for key, label in PATHS:
             s = sm.get(key)
             if not s:
                 continue
-            out.append("%-32s | %-24s | %-26s | %s%% / %s%%" % (
-                label, med(s.get("tcp_bps")), med(s.get("udp64_rx_pps"), "%.0f"),
-                fmt(s["tcp_bps"].get("spread_pct")), fmt(s["udp64_rx_pps"].get("spread_pct"))))
+            out.append("%-32s | %-22s | %-22s | %-22s | %s" % (
+                label, med(s.get("tcp_bps")), med(s.get("udp64_rx_pps"), "%.0f"), med(s.get("cap_rx_pps"), "%.0f"),
+                med(s.get("cap_sent_pps"), "%.0f")))
+        out.append("spread (max-min)/median: " + "; ".join(
+            "%s TCP %s%%, UDP %s%%, forwarder %s%%" % (k, fmt(sm[k].get("tcp_bps", {}).get("spread_pct")),
+                                                   fmt(sm[k].get("udp64_rx_pps", {}).get("spread_pct")),
+                                                   fmt(sm[k].get("cap_rx_pps", {}).get("spread_pct")))
+            for k, _ in PATHS if k in sm))
         rt, rp = fw.get("ratios", {}), fw.get("ratios_per_repetition", {})
         out.append("")
         for a, b in (("relay", "socat"), ("relay", "direct"), ("socat", "direct")):
-            out.append("%s/%s: TCP %s (per repetition %s), UDP 64 B %s (per repetition %s)" % (
+            out.append("%s/%s: TCP %s (per repetition %s), UDP 64 B %s (%s), forwarder %s (%s)" % (
                 a, b, fmt(rt.get("%s_over_%s_tcp_bps" % (a, b))),
                 med(rp.get("%s_over_%s_tcp_bps" % (a, b)), "%.2f"),
                 fmt(rt.get("%s_over_%s_udp64_rx_pps" % (a, b))),
-                med(rp.get("%s_over_%s_udp64_rx_pps" % (a, b)), "%.2f")))
+                med(rp.get("%s_over_%s_udp64_rx_pps" % (a, b)), "%.2f"),
+                fmt(rt.get("%s_over_%s_cap_rx_pps" % (a, b))),
+                med(rp.get("%s_over_%s_cap_rx_pps" % (a, b)), "%.2f")))
         out.append("")
     mem = doc.get("memory", {})
     if mem:
@@ -267,19 +277,21 @@ def chart(doc, png):
     dns = doc.get("dns", {}).get("summary", {})
     if not (fw or mem or dns):
         raise SystemExit("nothing to chart")
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+    fig, axes = plt.subplots(1, 5, figsize=(20, 4.4))
     rows = [(k, fw[k]) for k, _ in PATHS if k in fw]
     colors = {"direct": "#888888", "relay": "#2b7bba", "socat": "#d95f02"}
-    for ax, (key, scale, unit) in zip(axes[:2], METRICS):
+    titles = {"tcp_bps": "tunnel TCP, one stream", "udp64_rx_pps": "tunnel UDP, 64-byte payload",
+              "cap_rx_pps": "forwarder alone, 64-byte datagrams"}
+    for ax, (key, scale, unit) in zip(axes[:3], METRICS):
         names = [r[0] for r in rows]
-        vals = [r[1].get(key, {}).get("median") or 0 for r in rows]
-        lo = [v - (r[1].get(key, {}).get("min") or v) for v, r in zip(vals, rows)]
-        hi = [(r[1].get(key, {}).get("max") or v) - v for v, r in zip(vals, rows)]
+        vals = [(r[1].get(key) or {}).get("median") or 0 for r in rows]
+        lo = [v - ((r[1].get(key) or {}).get("min") or v) for v, r in zip(vals, rows)]
+        hi = [((r[1].get(key) or {}).get("max") or v) - v for v, r in zip(vals, rows)]
         bars = ax.bar(names, vals, color=[colors[n] for n in names], yerr=[lo, hi], capsize=4)
-        ax.set_title(("TCP, one stream" if key == "tcp_bps" else "UDP, 64-byte payload") + " (median, min-max)")
+        ax.set_title(titles[key] + "\n(median, min-max)", fontsize=10)
         ax.set_ylabel(unit)
         label_bars(ax, bars, vals, "%.0f", fontsize=9)
-    ax = axes[2]
+    ax = axes[3]
     ps = mem.get("per_session", {})
     parts = [("session cache", ps.get("session_cache")), ("bucket arrays", ps.get("bucket_tables_vmalloc")),
              ("Slab+Percpu+Vmalloc", ps.get("kernel_slab_percpu_vmalloc")), ("MemAvailable", ps.get("memavailable"))]
@@ -291,7 +303,7 @@ def chart(doc, png):
         ax.annotate("256 B", (len(parts) - 0.5, 256), fontsize=8, color="#d95f02", va="bottom", ha="right")
         ax.tick_params(axis="x", labelsize=7, rotation=15)
     ax.set_title("kernel bytes per relay session (%s sessions)" % fmt(mem.get("sessions")))
-    ax = axes[3]
+    ax = axes[4]
     bars_v, names = [], []
     for label, s in (("DNS answer\nrelayed", dns.get("relay", {}).get("answer_ms")),
                      ("DNS answer\ndirect", dns.get("direct", {}).get("answer_ms")),
@@ -309,7 +321,8 @@ def chart(doc, png):
     ax.set_title("signalling through a relay")
     m = doc.get("meta", {})
     rt = doc.get("forward", {}).get("ratios", {})
-    save(fig, png, "Relay Server: relay/socat TCP %s, pps %s; relay/direct TCP %s, pps %s  (%s, %s CPUs, %s)" % (
+    save(fig, png, "Relay Server: relay/socat forwarder %s, TCP %s, pps %s; relay/direct TCP %s, pps %s  (%s, %s CPUs, %s)" % (
+        fmt(rt.get("relay_over_socat_cap_rx_pps")),
         fmt(rt.get("relay_over_socat_tcp_bps")), fmt(rt.get("relay_over_socat_udp64_rx_pps")),
         fmt(rt.get("relay_over_direct_tcp_bps")), fmt(rt.get("relay_over_direct_udp64_rx_pps")),
         m.get("virt", ""), m.get("cpus", "?"), str(m.get("date", ""))[:10]))
