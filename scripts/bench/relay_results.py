@@ -261,7 +261,7 @@ def table(doc):
         out.append("Relayed -> direct (B's ntmd log: tunnel up via the relay -> \"is direct now\"); "
                    "%s of %s tunnels came up via a relay, %s confirmed direct by ntmctl status:" % (
                        fmt(r.get("tunnel_via_relay")), fmt(r.get("lookups")), fmt(r.get("went_direct"))))
-        out.append("  relayed -> direct: %s ms;  DNS answer -> direct: %s ms (< 0: direct before the answer)" % (
+        out.append("  relayed -> direct: %s ms;  kdig exit -> direct: %s ms (< 0: direct before kdig returned)" % (
             med(r.get("relay_to_direct_ms")), med(r.get("answer_to_direct_ms"))))
         out.append("")
     out.append("run: forward %s s, memory %s s, dns %s s (testbed %s s), total %s s" % (
