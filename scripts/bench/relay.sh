@@ -45,11 +45,12 @@
 #
 # Knobs: NTM_BENCH_TIME (s per iperf3 run, 5), NTM_RELAY_REPS (5),
 # NTM_RELAY_SESSIONS (100000), NTM_RELAY_PEERS (5), NTM_RELAY_ONLY
-# (subset of "forward capacity memory dns"; capacity needs forward), NTM_BENCH_TABLE (0: no text table on
-# stderr), NTM_RELAY_CHART (0: no chart), NTM_RELAY_LOGS (0: the daemons'
+# (subset of "forward capacity memory dns"; capacity needs forward),
+# NTM_BENCH_TABLE (0: no text table on stderr), NTM_RELAY_PIN (0: no CPU
+# pinning), NTM_RELAY_CHART (0: no chart), NTM_RELAY_LOGS (0: the daemons'
 # logs are not copied to $NTM_BENCH_OUT/relay-logs).
-# Code run from traps:
-# shellcheck disable=SC2317,SC2119,SC2034
+# Code run from traps, "a && b || c" and the word-split $PIN0/$PIN1 are meant:
+# shellcheck disable=SC2317,SC2119,SC2034,SC2015,SC2086
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -320,7 +321,7 @@ bench_capacity() {
 		done
 	done
 	put meta.tsv capacity_relay_session "$(nctl "$NS_RS" -j relay show $NTM_DEV --id 2 2>/dev/null | tr -d '\n' | head -c 1000)"
-	put meta.tsv capacity_rs_softnet "$(cat /proc/net/softnet_stat | awk '{ printf "%s ", $2 }')"
+	put meta.tsv capacity_rs_softnet "$(awk '{ printf "%s ", $2 }' /proc/net/softnet_stat)"
 }
 
 # --------------------------------------------------------------- memory
@@ -353,7 +354,7 @@ mem_snapshot() { # mem_snapshot TAG
 
 bench_memory() {
 	local dev=ntm1 t0 out n
-	if [ -z "$(ip netns list | grep -w "$NS_RS")" ]; then
+	if ! ip netns list | grep -qw "$NS_RS"; then
 		topo_init bridge && topo_rs_init || { err "memory: RS setup failed"; return 1; }
 	fi
 	topo_ntmd "$NS_RS" $((NTM_PORT + 1)) $dev || { err "memory: ntmd for $dev failed"; return 1; }
