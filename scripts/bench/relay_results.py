@@ -224,7 +224,7 @@ def table(doc):
     mem = doc.get("memory", {})
     if mem:
         ps = mem.get("per_session", {})
-        out.append("Memory, %s relay sessions (ntmctl batch %s ms = %s/s; flush %s ms):" % (
+        out.append("Memory, %s relay sessions (added in %s ms = %s/s, pipelined NEW_RELAY; flush %s ms):" % (
             fmt(mem.get("sessions")), fmt(mem.get("add_ms"), "%.0f"), fmt(mem.get("add_per_second")),
             fmt(mem.get("flush_ms"), "%.0f")))
         hdr = "  %-44s | %12s | %10s" % ("measure", "delta bytes", "B/session")
