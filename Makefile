@@ -28,7 +28,7 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check ctld ctld-asan unit vm-test check bench bench-sig bench-esp bench-ike demo \
+.PHONY: all kmod kmod-check ctld ctld-asan unit vm-test check bench bench-sig bench-esp bench-ike bench-relay demo \
 	install clean help
 
 all: kmod ctld
@@ -47,6 +47,7 @@ help:
 	@echo '  bench-sig   signalling benchmark only (DC registrations/s, DNS to answer)'
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
 	@echo '  bench-ike   IKEv2 handshakes/s only: ntmd vs strongSwan charon as responder'
+	@echo '  bench-relay Relay Server only: kernel relay vs direct vs socat, memory per session, DNS via a relay'
 	@echo '  demo        build, boot the VM and run scripts/demo.sh, demo-relay.sh, demo-ike.sh'
 	@echo '  install     ntm.ko (extra/), ntmd, ntmctl, header, man pages, unit'
 	@echo '  clean       remove build products'
@@ -89,7 +90,7 @@ vm-test: kmod ctld
 check:
 	@MAKE="$(MAKE)" scripts/lib/check.sh kmod ctld ctld-asan unit vm-test
 
-bench: kmod ctld bench-sig bench-esp bench-ike
+bench: kmod ctld bench-sig bench-esp bench-ike bench-relay
 	@mkdir -p $(BUILD)/bench
 	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench -- scripts/bench/run.sh
 	@echo "bench: results in build/bench/"
@@ -114,6 +115,16 @@ bench-ike: kmod ctld
 	@mkdir -p $(BUILD)/bench
 	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench --timeout 900 -- scripts/bench/ike.sh
 	@echo "bench-ike: results in build/bench/ike-results.*"
+
+# Relay Server: forwarding rate through the kernel relay vs the direct tunnel
+# vs a user-space forwarder (socat), kernel memory per relay session, DNS
+# query to answer through a relay and time until the path is direct
+# (Documentation/benchmarks.rst, Relay Server)
+bench-relay: kmod ctld
+	@mkdir -p $(BUILD)/bench
+	NTM_BENCH_OUT=$(BUILD)/bench NTM_RELAY_CHART=0 $(VM) --rw $(BUILD)/bench --timeout 1800 -- scripts/bench/relay.sh
+	/usr/bin/python3 scripts/bench/relay_results.py chart $(BUILD)/bench/relay-results.json $(BUILD)/bench/relay-results.png
+	@echo "bench-relay: results in build/bench/relay-results.*"
 
 demo: all
 	@if [ ! -x scripts/demo.sh ]; then \
