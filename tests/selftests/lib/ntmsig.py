@@ -19,6 +19,21 @@ so that the tests talk to ntmd in a second dialect.
                  [--ciphers 2,1] [--repeat N] [--wait SEC] [--bind ADDR:PORT]
       seal one request and send it (--repeat sends the same datagram again:
       a replay); with --wait, print every answer (NOTICE or sealed)
+  ntmsig.py tunnel-request --to ADDR:PORT --comm-id N --k-tun HEX --k-tmp HEX
+                 --fqdn NAME [--vip4 A] [--vip6 A] --peer-fqdn NAME
+                 [--peer-vip4 A] [--peer-vip6 A] [--cipher 2] [--seq N]
+                 [--generation G]... [--txid N] [--private HEX] [--index N]
+                 [--dir opener|waiter] [--wait SEC] [--bind ADDR:PORT]
+      play the opener of an exchange (tunnel-keys.rst) on a communication
+      whose K_tun and K_tmp are known: one Tunnel Request per --generation
+      (default 0), in order, with AUTH under K_auth and a fresh EPHEMERAL
+      (--private fixes the key pair, --txid the transaction id: the same
+      body again, a retransmission), sequence numbers from --seq on; after
+      each, print what came back within --wait seconds (default 2):
+      "gen=G seq=S txid=T answers=N status=NAME kx=ok|bad|- eph=HEX|-
+      text=..." (status none: nothing came back; notice:NAME: a NOTICE;
+      unopened: a datagram that does not open with K_tun); kx=ok when an
+      OK response verifies (AUTH_resp, CONFIRM, salts)
   ntmsig.py garbage --to ADDR:PORT --kind short|trunc|KIND [--count N]
                     [--len N]
       malformed datagrams: "short" (1..15 bytes, no room for the header),
@@ -768,6 +783,53 @@ def cmd_send(a):
     return 0
 
 
+def cmd_tunnel_request(a):
+    """Tunnel Requests as an opener holding K_tun and K_tmp (a rekey when
+    GENERATION > 0); one result line per request."""
+    k_tun, k_tmp = bytes.fromhex(a.k_tun), bytes.fromhex(a.k_tmp)
+    opener = {"fqdn": a.fqdn, "vip4": a.vip4, "vip6": a.vip6}
+    waiter = {"fqdn": a.peer_fqdn, "vip4": a.peer_vip4, "vip6": a.peer_vip6}
+    answer_dir = DIRECTIONS["waiter" if a.dir == "opener" else "opener"]
+    s, dst = udp_socket(a.to, a.bind)
+    seq = a.seq
+    for gen in a.generation or [0]:
+        index = a.index if a.index else random.randint(1, 0xFFFFFFFF)
+        private = bytes.fromhex(a.private) if a.private else None
+        kx = KxOpener(a.comm_id, opener, waiter, a.cipher, k_tmp, index, gen, private)
+        txid = a.txid if a.txid else random.randint(1, 0xFFFFFFFF)
+        s.sendto(seal(KIND_TUN, a.comm_id, seq, DIRECTIONS[a.dir], k_tun,
+                      encode_body("tunnel", txid, kx.request_tlvs())), dst)
+        answers = receive(s, a.wait)
+        st, res, eph, text = "none", "-", "-", ""
+        for r, _src in answers:
+            try:
+                kind, _kid, _seq = parse_header(r)
+                if kind == KIND_NOTICE:
+                    st = "notice:%s" % status_name(parse_notice(r)[1])
+                    continue
+                _k, _i, _s, body = open_envelope(r, answer_dir, k_tun)
+                m = decode_body(body)
+            except (Malformed, UnsupportedTlv, InvalidTag):
+                st = "unopened"
+                continue
+            tl = m["tlvs"]
+            if not m["response"] or m["txid"] != txid or "status" not in tl:
+                st = "unexpected"
+                continue
+            st, text = status_name(tl["status"]), tl.get("error_text", "")
+            if tl["status"] == 0:
+                eph = bytes(tl.get("ephemeral", b"")).hex() or "-"
+                try:
+                    kx.finish(tl)
+                    res = "ok"
+                except KxRefused as e:
+                    res, text = "bad", str(e)
+        print("gen=%d seq=%d txid=%d answers=%d status=%s kx=%s eph=%s text=%s" %
+              (gen, seq, txid, len(answers), st, res, eph, text.replace(" ", "_") or "-"))
+        seq += 1
+    return 0
+
+
 def cmd_garbage(a):
     s, dst = udp_socket(a.to, a.bind)
     rnd = random.Random(a.seed)
@@ -1129,6 +1191,27 @@ def main(argv=None):
     s.add_argument("--repeat", type=int, default=1)
     s.add_argument("--wait", type=float, default=0)
 
+    t = sub.add_parser("tunnel-request")
+    t.add_argument("--to", required=True)
+    t.add_argument("--bind")
+    t.add_argument("--comm-id", type=lambda x: int(x, 0), required=True)
+    t.add_argument("--k-tun", required=True)
+    t.add_argument("--k-tmp", required=True)
+    t.add_argument("--fqdn", required=True)
+    t.add_argument("--vip4")
+    t.add_argument("--vip6")
+    t.add_argument("--peer-fqdn", required=True)
+    t.add_argument("--peer-vip4")
+    t.add_argument("--peer-vip6")
+    t.add_argument("--cipher", type=int, default=2)
+    t.add_argument("--seq", type=int, default=1)
+    t.add_argument("--generation", type=lambda x: int(x, 0), action="append")
+    t.add_argument("--txid", type=lambda x: int(x, 0), default=0)
+    t.add_argument("--private", help="the opener's X25519 private key, 64 hex digits")
+    t.add_argument("--index", type=lambda x: int(x, 0), default=0)
+    t.add_argument("--dir", choices=("opener", "waiter"), default="opener")
+    t.add_argument("--wait", type=float, default=2.0)
+
     g = sub.add_parser("garbage")
     g.add_argument("--to", required=True)
     g.add_argument("--bind")
@@ -1173,7 +1256,8 @@ def main(argv=None):
         print("ntmsig.py: python3-cryptography is missing", file=sys.stderr)
         return 2
     try:
-        return {"selftest": lambda _a: selftest(), "send": cmd_send, "garbage": cmd_garbage,
+        return {"selftest": lambda _a: selftest(), "send": cmd_send, "tunnel-request": cmd_tunnel_request,
+                "garbage": cmd_garbage,
                 "expect-notice": cmd_expect_notice, "pcap": cmd_pcap, "replay": cmd_replay,
                 "summary": cmd_summary, "decode": cmd_decode}[a.cmd](a)
     except (ValueError, OSError) as ex:
