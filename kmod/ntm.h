@@ -286,12 +286,10 @@ struct ntm_dev {
 	struct ntm_dev_stats __percpu *stats;
 
 	/*
-	 * Relay sessions (relay.c): forwarding keys by (source, index), legs
-	 * by index alone (source-mismatch accounting), sessions by id for the
-	 * control plane.  Writers hold nd->lock; the packet path uses RCU.
+	 * Relay sessions (relay.c): forwarding keys by (source, index),
+	 * sessions by id for the control plane.  Writers hold nd->lock; the packet path uses RCU.
 	 */
 	struct rhashtable relay_ht;
-	struct rhltable relay_idx;
 	struct rb_root relay_by_id;
 	u32 num_relays;			/* relay lookups only when > 0 */
 	u32 max_relays;

@@ -12,13 +12,15 @@
  * idxN), and a message that matches it goes to legN's endpoint.  That
  * endpoint is stored once, as the source part of the other leg's key.
  *
- * A second table finds legs by receiver index alone.  A data message whose
- * index belongs to a leg but whose source is not the other leg's endpoint
- * is a source mismatch: counted and dropped, never given to the tunnel
- * path, unless the device has a tunnel of its own with that index (an RS
- * may be a node too; the tunnel's AEAD then decides).  The kernel never
- * moves a leg: ntmd does, with NTM_CMD_SET_RELAY, after it authenticated
- * the node at its new address.
+ * A data message on a relaying device that no leg accepts (a wrong source
+ * for its index, or an index no leg has) is a source mismatch: counted on
+ * the device and dropped, never given to the tunnel path, unless the
+ * device has a tunnel of its own with that index (an RS may be a node too;
+ * the tunnel's AEAD then decides).  There is no second table by index to
+ * charge the mismatch to a session: at 100k sessions it cost 80 bytes a
+ * session (decisions.rst D53).  The kernel never moves a leg: ntmd does,
+ * with NTM_CMD_SET_RELAY, after it authenticated the node at its new
+ * address.
  *
  * Readers (the UDP encap_rcv softirq) use RCU only.  Writers hold
  * nd->lock.  A leg moves by taking its key out of the forwarding table,
@@ -65,7 +67,6 @@ struct ntm_relay_key {
 
 struct ntm_relay_leg {
 	struct rhash_head fwd;		/* nd->relay_ht, by key */
-	struct rhlist_head by_index;	/* nd->relay_idx, by key.index */
 	struct ntm_relay_key key;
 	/* datagrams and bytes forwarded towards this leg */
 	atomic64_t packets;
@@ -78,17 +79,30 @@ struct ntm_relay {
 	struct rcu_head rcu;
 	u64 hard_bytes;			/* READ_ONCE on the packet path */
 	u64 hard_packets;
-	atomic64_t drop_src;
-	atomic64_t drop_tx;
-	u64 created_ns;			/* ktime_get_boottime_ns() */
-	unsigned long last_active;	/* jiffies of the last datagram */
+	atomic_t drop_tx;
+	/*
+	 * Low 32 bits of jiffies at the last datagram: idle times are right
+	 * up to 2^32 jiffies (198 days at HZ=250), far beyond the longest
+	 * idle timeout (NTM_RELAY_IDLE_MAX, a week).
+	 */
+	u32 last_active;
 	u32 id;
+	u32 created_s;			/* ktime_get_boottime_seconds() */
 	u32 idle_timeout;		/* seconds, 0: none */
 	u32 expire_reason;		/* set once, by the first limit hit */
 	/* endpoints moved by SET_RELAY: the destination copy in leg[].key */
 	seqcount_t ep_seq;
 	bool unlinked;
 };
+
+/*
+ * 100 000 sessions in at most 256 bytes each (issue 9): their 200 000 legs
+ * make the forwarding table grow to 2^19 buckets of 8 bytes; with its
+ * header that array takes a 6 MiB vmalloc area in the VM (63 bytes a
+ * session, measured by make bench-relay), which leaves 193 for the object
+ * and its share of a slab page: 184 bytes, 22 to a page, 186 each.
+ */
+#define NTM_RELAY_OBJ_MAX	184
 
 static struct kmem_cache *ntm_relay_cache;
 
@@ -99,16 +113,10 @@ static const struct rhashtable_params ntm_relay_fwd_params = {
 	.automatic_shrinking = true,
 };
 
-static const struct rhashtable_params ntm_relay_idx_params = {
-	.key_len = sizeof(__be32),
-	.key_offset = offsetof(struct ntm_relay_leg, key.index),
-	.head_offset = offsetof(struct ntm_relay_leg, by_index),
-	.automatic_shrinking = true,
-};
-
 int ntm_relay_cache_init(void)
 {
 	/* sessions only: 100k of them must stay within 256 bytes each */
+	BUILD_BUG_ON(sizeof(struct ntm_relay) > NTM_RELAY_OBJ_MAX);
 	ntm_relay_cache = KMEM_CACHE(ntm_relay, SLAB_ACCOUNT);
 	return ntm_relay_cache ? 0 : -ENOMEM;
 }
@@ -134,11 +142,6 @@ int ntm_relay_init(struct ntm_dev *nd)
 	err = rhashtable_init(&nd->relay_ht, &ntm_relay_fwd_params);
 	if (err)
 		return err;
-	err = rhltable_init(&nd->relay_idx, &ntm_relay_idx_params);
-	if (err) {
-		rhashtable_destroy(&nd->relay_ht);
-		return err;
-	}
 	nd->relay_by_id = RB_ROOT;
 	nd->num_relays = 0;
 	nd->relay_idle_n = 0;
@@ -149,7 +152,6 @@ int ntm_relay_init(struct ntm_dev *nd)
 /* After ntm_relay_stop() and with every session removed. */
 void ntm_relay_destroy(struct ntm_dev *nd)
 {
-	rhltable_destroy(&nd->relay_idx);
 	rhashtable_destroy(&nd->relay_ht);
 }
 
@@ -274,7 +276,7 @@ static void ntm_relay_rb_insert(struct ntm_dev *nd, struct ntm_relay *r)
 /* Under nd->lock, so no endpoint moves meanwhile. */
 void ntm_relay_get_info(const struct ntm_relay *r, struct ntm_relay_info *i)
 {
-	unsigned long idle = jiffies - READ_ONCE(r->last_active);
+	u32 idle = (u32)jiffies - READ_ONCE(r->last_active);
 	int s;
 
 	memset(i, 0, sizeof(*i));
@@ -293,11 +295,10 @@ void ntm_relay_get_info(const struct ntm_relay *r, struct ntm_relay_info *i)
 	i->hard_bytes = READ_ONCE(r->hard_bytes);
 	i->hard_packets = READ_ONCE(r->hard_packets);
 	i->idle_timeout = r->idle_timeout;
-	i->age_s = div_u64(ktime_get_boottime_ns() - r->created_ns,
-			   NSEC_PER_SEC);
-	i->idle_s = jiffies_to_msecs(idle) / MSEC_PER_SEC;
-	i->drop_src = atomic64_read(&r->drop_src);
-	i->drop_tx = atomic64_read(&r->drop_tx);
+	i->age_s = (u32)ktime_get_boottime_seconds() - r->created_s;
+	i->idle_s = idle / HZ;
+	i->drop_src = 0;	/* mismatches are counted per device (D53) */
+	i->drop_tx = (u32)atomic_read(&r->drop_tx);
 }
 
 static void ntm_relay_free_rcu(struct rcu_head *head)
@@ -306,16 +307,10 @@ static void ntm_relay_free_rcu(struct rcu_head *head)
 						      rcu));
 }
 
-/* Take @leg out of the tables it is in; @fwd/@idx say which. */
-static void ntm_relay_leg_unlink(struct ntm_dev *nd, struct ntm_relay_leg *leg,
-				 bool fwd, bool idx)
+/* Take @leg out of the forwarding table. */
+static void ntm_relay_leg_unlink(struct ntm_dev *nd, struct ntm_relay_leg *leg)
 {
-	if (fwd)
-		rhashtable_remove_fast(&nd->relay_ht, &leg->fwd,
-				       ntm_relay_fwd_params);
-	if (idx)
-		rhltable_remove(&nd->relay_idx, &leg->by_index,
-				ntm_relay_idx_params);
+	rhashtable_remove_fast(&nd->relay_ht, &leg->fwd, ntm_relay_fwd_params);
 }
 
 /* Id of the session that already installs key @k, for the extack. */
@@ -353,8 +348,8 @@ int ntm_relay_create(struct ntm_dev *nd, const struct ntm_relay_params *p,
 	r->hard_bytes = p->hard_bytes;
 	r->hard_packets = p->hard_packets;
 	r->idle_timeout = p->idle_timeout;
-	r->created_ns = ktime_get_boottime_ns();
-	r->last_active = jiffies;
+	r->created_s = (u32)ktime_get_boottime_seconds();
+	r->last_active = (u32)jiffies;
 	seqcount_init(&r->ep_seq);
 	for (s = 0; s < 2; s++) {
 		r->leg[s].key.side = s;
@@ -379,18 +374,8 @@ int ntm_relay_create(struct ntm_dev *nd, const struct ntm_relay_params *p,
 	if (err) {
 		if (err == -EEXIST)
 			*conflict = ntm_relay_owner(nd, &r->leg[1].key);
-		ntm_relay_leg_unlink(nd, &r->leg[0], true, false);
+		ntm_relay_leg_unlink(nd, &r->leg[0]);
 		goto err_rcu;
-	}
-	err = rhltable_insert(&nd->relay_idx, &r->leg[0].by_index,
-			      ntm_relay_idx_params);
-	if (err)
-		goto err_fwd;
-	err = rhltable_insert(&nd->relay_idx, &r->leg[1].by_index,
-			      ntm_relay_idx_params);
-	if (err) {
-		ntm_relay_leg_unlink(nd, &r->leg[0], false, true);
-		goto err_fwd;
 	}
 	ntm_relay_rb_insert(nd, r);
 	WRITE_ONCE(nd->num_relays, nd->num_relays + 1);
@@ -398,16 +383,13 @@ int ntm_relay_create(struct ntm_dev *nd, const struct ntm_relay_params *p,
 		ntm_relay_arm(nd, NTM_RELAY_SCAN_S * HZ, false);
 	return 0;
 
-err_fwd:
-	ntm_relay_leg_unlink(nd, &r->leg[0], true, false);
-	ntm_relay_leg_unlink(nd, &r->leg[1], true, false);
 err_rcu:
 	/* readers may have seen it: free after a grace period */
 	call_rcu(&r->rcu, ntm_relay_free_rcu);
 	return err;
 }
 
-/* The last step of a removal, once the legs are out of both tables. */
+/* The last step of a removal, once the legs are out of the table. */
 static void ntm_relay_forget(struct ntm_dev *nd, struct ntm_relay *r)
 {
 	WRITE_ONCE(r->unlinked, true);
@@ -423,8 +405,8 @@ void ntm_relay_remove(struct ntm_dev *nd, struct ntm_relay *r)
 	lockdep_assert_held(&nd->lock);
 	if (r->unlinked)
 		return;
-	ntm_relay_leg_unlink(nd, &r->leg[0], true, true);
-	ntm_relay_leg_unlink(nd, &r->leg[1], true, true);
+	ntm_relay_leg_unlink(nd, &r->leg[0]);
+	ntm_relay_leg_unlink(nd, &r->leg[1]);
 	ntm_relay_forget(nd, r);
 }
 
@@ -484,7 +466,7 @@ int ntm_relay_change(struct ntm_dev *nd, struct ntm_relay *r,
 		for (s = 0; s < 2; s++) {
 			if (!moved[s])
 				continue;
-			ntm_relay_leg_unlink(nd, &r->leg[s], true, false);
+			ntm_relay_leg_unlink(nd, &r->leg[s]);
 			hashed[s] = false;
 		}
 		/* no reader compares against the keys we are about to change */
@@ -507,8 +489,8 @@ int ntm_relay_change(struct ntm_dev *nd, struct ntm_relay *r,
 		if (err) {
 			/* a leg without its key carries nothing: drop it all */
 			for (s = 0; s < 2; s++)
-				ntm_relay_leg_unlink(nd, &r->leg[s], hashed[s],
-						     true);
+				if (hashed[s])
+					ntm_relay_leg_unlink(nd, &r->leg[s]);
 			ntm_relay_forget(nd, r);
 			return err;
 		}
@@ -546,8 +528,8 @@ static void ntm_relay_work(struct work_struct *work)
 
 		next = rb_next(n);
 		if (!reason && r->idle_timeout &&
-		    time_after_eq(now, READ_ONCE(r->last_active) +
-				  (unsigned long)r->idle_timeout * HZ))
+		    (u32)now - READ_ONCE(r->last_active) >=
+		    r->idle_timeout * HZ)
 			reason = NTM_EXPIRE_IDLE;
 		if (reason) {
 			ntm_relay_get_info(r, &info);
@@ -580,7 +562,7 @@ static void ntm_relay_account(struct ntm_dev *nd, struct ntm_relay *r,
 			      struct ntm_relay_leg *leg, unsigned int len)
 {
 	const struct ntm_relay_leg *other = &r->leg[!leg->key.side];
-	unsigned long now = jiffies;
+	u32 now = (u32)jiffies;
 	u64 p, b, lim;
 
 	p = atomic64_inc_return(&leg->packets) +
@@ -733,7 +715,7 @@ static void ntm_relay_xmit(struct ntm_dev *nd, struct ntm_relay *r,
 			err = ntm_relay_xmit6(nd, sk, skb, to, xnet);
 	}
 	if (unlikely(err)) {
-		atomic64_inc(&r->drop_tx);
+		atomic_inc(&r->drop_tx);
 		ntm_dev_count(nd, NTM_STAT(DROP_RELAY_TX), 1);
 		dev_core_stats_tx_dropped_inc(nd->dev);
 		kfree_skb(skb);
@@ -744,26 +726,16 @@ static void ntm_relay_xmit(struct ntm_dev *nd, struct ntm_relay *r,
 }
 
 /*
- * No leg has this (source, index).  If some leg has the index, the
- * datagram is a source mismatch: counted and dropped.  Returns 1 when it
- * is none of the relay's business.
+ * No leg accepts this (source, index).  Unless a tunnel of the device has
+ * the index (an RS that is also a node: its own tunnel's AEAD decides),
+ * the datagram is a source mismatch: counted and dropped.  Returns 1 when
+ * it is none of the relay's business.
  */
 static int ntm_relay_miss(struct ntm_dev *nd, struct sk_buff *skb,
 			  const struct ntm_relay_key *k)
 {
-	struct rhlist_head *list;
-	struct ntm_relay *r;
-
-	list = rhltable_lookup(&nd->relay_idx, &k->index,
-			       ntm_relay_idx_params);
-	if (likely(!list))
-		return 1;
-	/* an RS that is also a node: its own tunnel's AEAD decides */
 	if (ntm_tunnel_index_used(nd, be32_to_cpu(k->index)))
 		return 1;
-	/* indexes may repeat across sessions: the first one is charged */
-	r = ntm_relay_of(container_of(list, struct ntm_relay_leg, by_index));
-	atomic64_inc(&r->drop_src);
 	ntm_relay_drop(nd, skb, NTM_STAT(DROP_RELAY_SRC));
 	return 0;
 }

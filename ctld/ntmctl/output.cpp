@@ -280,7 +280,7 @@ void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
 void print_relay_header(std::FILE *out)
 {
 	fmt::print(out, "{:<10} {:<28} {:<10} {:<28} {:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {}\n", "ID", "LEG1",
-		   "INDEX1", "LEG2", "INDEX2", "RX1-PKTS", "RX2-PKTS", "DROP-SRC", "AGE", "IDLE", "LIMITS");
+		   "INDEX1", "LEG2", "INDEX2", "RX1-PKTS", "RX2-PKTS", "DROP-TX", "AGE", "IDLE", "LIMITS");
 }
 
 void print_relay_row(std::FILE *out, const ntm::Relay &r)
@@ -292,7 +292,7 @@ void print_relay_row(std::FILE *out, const ntm::Relay &r)
 		lim += (lim.empty() ? "" : ", ") + fmt::format("idle {}s", r.idle_timeout);
 	fmt::print(out, "{:<10} {:<28} {:<10} {:<28} {:<10} {:>10} {:>10} {:>8} {:>8} {:>8} {}\n", r.id,
 		   r.legs[0].endpoint.to_string(), r.legs[0].index, r.legs[1].endpoint.to_string(), r.legs[1].index,
-		   r.legs[0].rx_packets, r.legs[1].rx_packets, r.drop_src, r.age_s, r.idle_s, lim.empty() ? "-" : lim);
+		   r.legs[0].rx_packets, r.legs[1].rx_packets, r.drop_tx, r.age_s, r.idle_s, lim.empty() ? "-" : lim);
 }
 
 void print_tunnel_header(std::FILE *out)

@@ -326,10 +326,19 @@ bench_capacity() {
 
 # --------------------------------------------------------------- memory
 settle() {
+	local i prev=-1 cur
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
-	# RCU callbacks, deferred frees, rhashtable resizes
+	# RCU callbacks, deferred frees, rhashtable resizes: until the bucket
+	# arrays stop changing (a resize of 200 000 keys takes seconds under
+	# emulation; the old array is freed only after it), at most 30 s
 	sleep 3
+	for i in $(seq 1 30); do
+		cur=$(vmalloc_of bucket_table_alloc)
+		[ "$cur" = "$prev" ] && break
+		prev=$cur
+		sleep 1
+	done
 	echo 3 >/proc/sys/vm/drop_caches
 	sleep 1
 }
@@ -382,6 +391,8 @@ bench_memory() {
 	settle
 	mem_snapshot after
 	cat /proc/slabinfo >"$RES/slabinfo.after"
+	grep bucket_table_alloc /proc/vmallocinfo >"$RES/vmalloc-buckets.after"
+	put memory.tsv after_bucket_arrays "$(awk '{ printf "%s%d", (NR > 1 ? "+" : ""), $2 }' "$RES/vmalloc-buckets.after")"
 	# the caches that grew most (objects x object size)
 	put memory.tsv slab_growth "$(awk 'FNR == 1 { f++ } $1 ~ /^#|^slabinfo/ { next }
 		{ v = $3 * $4; if (f == 1) b[$1] = v; else d[$1] = v - b[$1] }

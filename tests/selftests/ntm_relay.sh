@@ -154,15 +154,16 @@ ktap_result "RS forwards the NTM messages unchanged (16-byte header and cipherte
 
 # --- a spoofed source with a valid index -----------------------------------------
 A ip addr add 192.0.2.66/24 dev vA
-src0=$(rstat drop_relay_src) s0=$(num "$(rsess 1 drop_src)") brx0=$(tstat "$NS_B" stats.rx_packets)
+src0=$(rstat drop_relay_src) brx0=$(tstat "$NS_B" stats.rx_packets)
 bnt0=$(num "$(topo_dstat "$NS_B" stats.drop_no_tunnel)")
 A $GENL relay-sport 192.0.2.66 $NTM_PORT $UL4_RS 40001 $IDX_B 5 >/dev/null
 A $GENL relay-sport $UL4_A $NTM_PORT $UL4_RS 40000 $IDX_B 5 >/dev/null
 sleep 1
-src1=$(rstat drop_relay_src) s1=$(num "$(rsess 1 drop_src)") brx1=$(tstat "$NS_B" stats.rx_packets)
-ktap_diag "drop_relay_src $src0 -> $src1, session drop_src $s0 -> $s1"
+src1=$(rstat drop_relay_src) brx1=$(tstat "$NS_B" stats.rx_packets)
+# counted per device only: no table by index charges them to a session (D53)
+ktap_diag "drop_relay_src $src0 -> $src1"
 ktap_result "datagrams with B's index from a wrong address or port are counted source-mismatch drops" \
-	$([ $((src1 - src0)) -eq 10 ] && [ $((s1 - s0)) -eq 10 ] && echo 0 || echo 1)
+	$([ $((src1 - src0)) -eq 10 ] && echo 0 || echo 1)
 bnt1=$(num "$(topo_dstat "$NS_B" stats.drop_no_tunnel)")
 ktap_result "the spoofed datagrams never reach B" \
 	$([ "$brx1" -eq "$brx0" ] && [ "$bnt1" -eq "$bnt0" ] && echo 0 || echo 1)

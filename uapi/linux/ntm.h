@@ -148,8 +148,8 @@
  *   legs (SIDE, ENDPOINT, INDEX, RX_PACKETS, RX_BYTES: what arrived from
  *   that leg and was accepted for forwarding), HARD_BYTES, HARD_PACKETS,
  *   IDLE_TIMEOUT, AGE_S, IDLE_S (seconds since the last datagram, or since
- *   creation), DROP_SRC (datagrams with an index of this session from a
- *   source that is not the other leg) and DROP_TX (forwarding failed: no
+ *   creation), DROP_SRC (always 0: source mismatches are counted per device
+ *   in NTM_STAT_A_DROP_RELAY_SRC) and DROP_TX (forwarding failed: no
  *   socket, no route, no memory).
  *
  * NTM_A_MAX_RELAYS (SET_DEVICE, GET_DEVICE) bounds the relay sessions of a
@@ -443,7 +443,7 @@ enum ntm_relay_attr {
 	NTM_RELAY_A_IDLE_TIMEOUT,	/* u32 s, 0: none, <= NTM_RELAY_IDLE_MAX */
 	NTM_RELAY_A_AGE_S,		/* u32, read only: since creation */
 	NTM_RELAY_A_IDLE_S,		/* u32, read only: since last datagram */
-	NTM_RELAY_A_DROP_SRC,		/* u64, read only: source mismatch */
+	NTM_RELAY_A_DROP_SRC,		/* u64, read only: always 0 */
 	NTM_RELAY_A_DROP_TX,		/* u64, read only: forwarding failed */
 	NTM_RELAY_A_PAD,
 	__NTM_RELAY_A_MAX,
