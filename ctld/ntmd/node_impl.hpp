@@ -23,6 +23,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -298,6 +299,10 @@ struct NodeRole::Impl {
 	/* The kernel's hard lifetime of one key, and no roaming on relayed tunnels. */
 	void apply_key_limits(ntm::TunnelSettings &s, const Peer &p) const;
 
+	/* A kernel tunnel to p under k with these indexes: the first key and every successor. */
+	ntm::TunnelSettings tunnel_settings(const Peer &p, std::uint32_t local_index, std::uint32_t remote_index,
+					    const kx::TunnelKeys &k) const;
+
 	/* Removes every kernel tunnel of a peer (both keys during a key change). */
 	void del_tunnels(const Peer &p);
 
@@ -357,10 +362,11 @@ struct NodeRole::Impl {
 	/* A key change's next step: retire the predecessor, or give up an unconfirmed successor. */
 	void step_key_change(Peer &p, const std::optional<ntm::Tunnel> &successor);
 
-	/* Once a second: every tunnel's liveness, rekey and key change. */
+	/* Once a second: every tunnel's liveness, rekey and key change, from one dump of the device's tunnels. */
 	awaitable<void> tunnel_loop();
 
-	void tend(const std::string &name);
+	/* One peer's tick; kernel: the device's tunnels by local index. */
+	void tend(const std::string &name, const std::unordered_map<std::uint32_t, ntm::Tunnel> &kernel);
 
 	awaitable<void> handle(Inbound in);
 

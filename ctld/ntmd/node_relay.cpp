@@ -168,7 +168,7 @@ awaitable<void> RelayedPath::check_loop()
 	}
 }
 
-awaitable<bool> RelayedPath::probe(const ntm::Endpoint &to)
+awaitable<bool> RelayedPath::probe(const ntm::Endpoint &to, unsigned retries)
 {
 	const auto self = shared_from_this();
 	sig::Message req;
@@ -177,8 +177,8 @@ awaitable<bool> RelayedPath::probe(const ntm::Endpoint &to)
 	sig::random_fill(req.probe_nonce);
 	probes_sent_++;
 	try {
-		/* one retransmission: an answer within 1.5 s counts (software emulation is slow) */
-		const auto resp = co_await env_.sigio.request(tun_, to, req, 1U);
+		/* punching: one retransmission, an answer within 1.5 s counts (software emulation is slow) */
+		const auto resp = co_await env_.sigio.request(tun_, to, req, retries);
 		if (resp.status == sig::Status::ok && resp.probe_nonce == req.probe_nonce) {
 			probes_answered_++;
 			co_return true;
@@ -214,8 +214,8 @@ void RelayedPath::use(const std::optional<ntm::Endpoint> &direct)
  * Both nodes probe every candidate at the same time, so each NAT has sent
  * toward the other's mapping before the other's probe arrives. The first
  * candidate whose Probe Ack comes back carries the tunnel; while direct,
- * a probe every kDirectCheck keeps checking it, and kDirectMisses misses
- * in a row send the tunnel back to the relay.
+ * a probe every kDirectCheck (answered within kDirectWait) keeps checking
+ * it, and direct_broken() decides when misses send it back to the relay.
  */
 awaitable<void> RelayedPath::probe_loop()
 {
@@ -246,11 +246,11 @@ awaitable<void> RelayedPath::probe_loop()
 			co_await sleep(kDirectCheck);
 			if (stopped_ || !direct_)
 				break;
-			if (co_await probe(*direct_)) {
+			if (co_await probe(*direct_, 0U)) {
 				misses = 0;
 				again = kProbeAgainMin;
-			} else if (++misses >= kDirectMisses) {
-				use(std::nullopt);
+			} else if (direct_ && !stopped_ && direct_broken(++misses)) {
+				fall_back();
 			}
 		}
 		if (stopped_)
@@ -260,6 +260,64 @@ awaitable<void> RelayedPath::probe_loop()
 		co_await sleep(again);
 		again = std::min(again * 2, std::chrono::duration_cast<std::chrono::seconds>(kProbeAgainMax));
 	}
+}
+
+/*
+ * Two probes in a row unanswered (about 2 s after the break at most) are
+ * enough when the kernel confirms it: the tunnel kept sending since the
+ * first miss but received no authentic packet for kDirectRxStale. An idle
+ * tunnel loses nothing while it waits, and probes may just be slow under
+ * load: kDirectMissesMax misses then (about 4 s), as when packets still
+ * arrive (through the relay from a peer that already fell back -- which
+ * also tells us with a Probe via the relay -- or on a path broken one way
+ * only). A wrong fallback costs only delay: the relay stays bound, and the
+ * direct path is tried again after kProbeAgainMin.
+ */
+bool RelayedPath::direct_broken(unsigned misses)
+{
+	if (misses >= kDirectMissesMax)
+		return true;
+	const auto tx = env_.tx_packets ? env_.tx_packets() : std::nullopt;
+	if (misses <= 1) {
+		tx_at_miss_ = tx;
+		return false;
+	}
+	if (misses < kDirectMisses || !tx || !tx_at_miss_ || *tx <= *tx_at_miss_)
+		return false;
+	const auto idle = env_.rx_idle_s();
+	return !idle || *idle * 1000.0 >= static_cast<double>(kDirectRxStale.count());
+}
+
+void RelayedPath::fall_back()
+{
+	use(std::nullopt);
+	if (direct_)
+		return; /* the kernel refused the move: still direct */
+	asio::co_spawn(
+		env_.io,
+		[self = shared_from_this()]() -> awaitable<void> {
+			try {
+				co_await self->bind();
+			} catch (const std::exception &e) {
+				/* check_loop notices a lost relay and asks for a new path */
+				spdlog::debug("node: relay {} after the fallback: {}", self->relay_ep_.to_string(),
+					      e.what());
+				co_return;
+			}
+			/* tell the peer through the relay: its direct path may work one way only */
+			if (!self->direct_ && !self->stopped_)
+				co_await self->probe(self->relay_ep_, 1U);
+		},
+		asio::detached);
+}
+
+void RelayedPath::peer_on_relay()
+{
+	if (!direct_ || stopped_)
+		return;
+	spdlog::info("node: tunnel to {}: the peer sends through relay {}, so do we", peer_,
+		     relay_ep_.to_string());
+	fall_back();
 }
 
 nlohmann::json RelayedPath::status() const

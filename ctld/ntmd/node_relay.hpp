@@ -40,6 +40,8 @@ struct PathEnv {
 	std::function<void(const ntm::Endpoint &)> set_endpoint;
 	/** Seconds since the tunnel last received an authentic packet; nullopt when unknown (no tunnel yet). */
 	std::function<std::optional<double>()> rx_idle_s;
+	/** Packets the tunnel has sent (its current key); nullopt when unknown. */
+	std::function<std::optional<std::uint64_t>()> tx_packets;
 	/** The node's external endpoint as its DC sees it. */
 	std::function<std::optional<ntm::Endpoint>()> external_ep;
 	/** The relay's OBSERVED_EP told how the NAT maps. */
@@ -59,8 +61,14 @@ public:
 	static constexpr auto kProbeFastFor = std::chrono::seconds(2);
 	static constexpr auto kProbeSlow = std::chrono::seconds(1);
 	static constexpr auto kProbeFor = std::chrono::seconds(10);
-	static constexpr auto kDirectCheck = std::chrono::seconds(1);
+	/* while direct: a probe every kDirectCheck, answered within kDirectWait (no retransmission) */
+	static constexpr auto kDirectCheck = std::chrono::milliseconds(500);
+	static constexpr auto kDirectWait = std::chrono::milliseconds(500);
+	/* back to the relay after kDirectMisses misses in a row when the tunnel sends but has received
+	 * nothing for kDirectRxStale, after kDirectMissesMax otherwise (D54) */
 	static constexpr unsigned kDirectMisses = 2;
+	static constexpr auto kDirectRxStale = std::chrono::milliseconds(1000);
+	static constexpr unsigned kDirectMissesMax = 4;
 	static constexpr auto kProbeAgainMin = std::chrono::seconds(15);
 	static constexpr auto kProbeAgainMax = std::chrono::seconds(120);
 
@@ -85,6 +93,8 @@ public:
 	void stop() noexcept;
 	/** Local addresses changed: bind again at once and probe again. */
 	void network_changed();
+	/** An authentic probe from the peer came through the relay: it fell back, so do we (D54). */
+	void peer_on_relay();
 
 	[[nodiscard]] const ntm::Endpoint &relay() const noexcept { return relay_ep_; }
 	[[nodiscard]] std::optional<ntm::Endpoint> direct() const noexcept { return direct_; }
@@ -97,7 +107,12 @@ public:
 private:
 	asio::awaitable<void> check_loop();
 	asio::awaitable<void> probe_loop();
-	asio::awaitable<bool> probe(const ntm::Endpoint &to);
+	/* retries: retransmissions, each after the SigIo schedule (0.5, 1, ... s) */
+	asio::awaitable<bool> probe(const ntm::Endpoint &to, unsigned retries = 1);
+	/* Is the direct path broken after misses probes in a row went unanswered? */
+	[[nodiscard]] bool direct_broken(unsigned misses);
+	/* Back to the relay, and a Relay Bind at once: the relay may have dropped the idle session. */
+	void fall_back();
 	asio::awaitable<void> sleep(Clock::duration d);
 	void use(const std::optional<ntm::Endpoint> &direct);
 
@@ -108,6 +123,7 @@ private:
 	std::vector<ntm::Endpoint> candidates_;
 	std::optional<ntm::Endpoint> external_; /* the candidate that is the peer's NAT */
 	bool probe_;
+	std::optional<std::uint64_t> tx_at_miss_; /* the tunnel's tx packets at the first miss */
 	std::string peer_;
 	std::optional<ntm::Endpoint> direct_;
 	Clock::time_point last_ack_{};

@@ -34,17 +34,7 @@ void NodeRole::Impl::install(Peer p, const kx::TunnelKeys &k)
 			++it;
 		}
 	}
-	ntm::TunnelSettings s;
-	s.local_index = p.local_index;
-	s.remote_index = p.remote_index;
-	s.endpoint = p.endpoint;
-	s.vip4 = p.vip4;
-	s.vip6 = p.vip6;
-	s.cipher = p.cipher;
-	s.key = k.data_key;
-	s.tx_salt = p.opener ? k.opener_salt : k.waiter_salt;
-	s.rx_salt = p.opener ? k.waiter_salt : k.opener_salt;
-	apply_key_limits(s, p);
+	const auto s = tunnel_settings(p, p.local_index, p.remote_index, k);
 	ntm::new_tunnel(genl, dev(), s);
 	KeyLog::instance().tunnel(p.comm_id, p.opener, p.local_index, p.remote_index, p.cipher, k.data_key.span(),
 				  *s.tx_salt, *s.rx_salt);
@@ -60,6 +50,23 @@ void NodeRole::Impl::install(Peer p, const kx::TunnelKeys &k)
 	peers[p.fqdn] = std::move(p);
 	if (path)
 		path->start();
+}
+
+ntm::TunnelSettings NodeRole::Impl::tunnel_settings(const Peer &p, std::uint32_t local_index,
+						    std::uint32_t remote_index, const kx::TunnelKeys &k) const
+{
+	ntm::TunnelSettings s;
+	s.local_index = local_index;
+	s.remote_index = remote_index;
+	s.endpoint = p.endpoint;
+	s.vip4 = p.vip4;
+	s.vip6 = p.vip6;
+	s.cipher = p.cipher;
+	s.key = k.data_key;
+	s.tx_salt = p.opener ? k.opener_salt : k.waiter_salt;
+	s.rx_salt = p.opener ? k.waiter_salt : k.opener_salt;
+	apply_key_limits(s, p);
+	return s;
 }
 
 void NodeRole::Impl::apply_key_limits(ntm::TunnelSettings &s, const Peer &p) const
@@ -118,6 +125,17 @@ void NodeRole::Impl::make_relayed(Comm &c, const sig::Message &m)
 				it->second.endpoint = to;
 			},
 		.rx_idle_s = [this, peer]() -> std::optional<double> { return rx_idle(peer); },
+		.tx_packets = [this, peer]() -> std::optional<std::uint64_t> {
+			const auto it = peers.find(peer);
+			if (it == peers.end())
+				return std::nullopt;
+			try {
+				return ntm::get_tunnel(genl, dev(), it->second.local_index)
+					.stats.get(NTM_STAT_A_TX_PACKETS);
+			} catch (const std::exception &) {
+				return std::nullopt;
+			}
+		},
 		.external_ep = [this] { return external_ep; },
 		.on_mapping =
 			[this](sig::NatMapping v) {
@@ -300,21 +318,11 @@ ntm::Endpoint NodeRole::Impl::sig_endpoint(const Peer &p)
 void NodeRole::Impl::install_successor(Peer &p, std::uint32_t new_index, std::uint32_t new_remote, const kx::TunnelKeys &k,
 		       std::uint32_t generation)
 {
-	ntm::TunnelSettings s;
-	s.local_index = new_index;
-	s.remote_index = new_remote;
-	s.endpoint = p.endpoint;
-	s.vip4 = p.vip4;
-	s.vip6 = p.vip6;
-	s.cipher = p.cipher;
-	s.key = k.data_key;
-	s.tx_salt = p.opener ? k.opener_salt : k.waiter_salt;
-	s.rx_salt = p.opener ? k.waiter_salt : k.opener_salt;
+	auto s = tunnel_settings(p, new_index, new_remote, k);
 	s.replaces = p.local_index;
 	/* the opener sends under the new key at once (the waiter has it: it answered); the
 	 * waiter waits for the opener's first packet under it, or its confirmation */
 	s.takeover = p.opener ? NTM_TAKEOVER_NOW : NTM_TAKEOVER_ON_RX;
-	apply_key_limits(s, p);
 	ntm::new_tunnel(genl, dev(), s);
 	KeyLog::instance().tunnel(p.comm_id, p.opener, new_index, new_remote, p.cipher, k.data_key.span(),
 				  *s.tx_salt, *s.rx_salt);
@@ -474,6 +482,9 @@ void NodeRole::Impl::on_peer_probe(const Inbound &in)
 	if (p == nullptr)
 		return;
 	p->last_heard = Clock::now();
+	/* the peer is relayed while we send direct: its direct path broke (maybe one way only) */
+	if (p->path && p->path->direct() && in.from == p->path->relay())
+		p->path->peer_on_relay();
 	if (in.msg.generation && p->change && p->change->generation == *in.msg.generation && !p->opener &&
 	    !p->change->retire_at) {
 		/* the opener confirms: retiring the old key makes the kernel switch to the new one */
@@ -538,35 +549,50 @@ awaitable<void> NodeRole::Impl::tunnel_loop()
 		co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
 		if (stopped)
 			co_return;
+		if (peers.empty())
+			continue;
+		/* one dump for every peer, not a GET_TUNNEL per peer and key */
+		std::unordered_map<std::uint32_t, ntm::Tunnel> kernel;
+		try {
+			ntm::dump_tunnels(genl, dev(), [&kernel](ntm::Tunnel &&tun) {
+				const auto idx = tun.local_index;
+				kernel.insert_or_assign(idx, std::move(tun));
+			});
+		} catch (const std::exception &e) {
+			spdlog::warn("node: listing the kernel tunnels: {}", e.what());
+			continue;
+		}
 		std::vector<std::string> names;
 		names.reserve(peers.size());
 		for (const auto &kv : peers)
 			names.push_back(kv.first);
 		for (const auto &name : names)
-			tend(name);
+			tend(name, kernel);
 	}
 }
 
-void NodeRole::Impl::tend(const std::string &name)
+void NodeRole::Impl::tend(const std::string &name, const std::unordered_map<std::uint32_t, ntm::Tunnel> &kernel)
 {
 	const auto it = peers.find(name);
 	if (it == peers.end())
 		return;
 	auto &p = it->second;
 	const auto now = Clock::now();
-	std::optional<ntm::Tunnel> cur;
-	std::optional<ntm::Tunnel> succ;
-	try {
-		cur = ntm::get_tunnel(genl, dev(), p.local_index);
-		if (p.change)
-			succ = ntm::get_tunnel(genl, dev(), p.change->new_index);
-	} catch (const std::exception &e) {
-		if (!cur) {
-			/* the kernel no longer has it (expired, flushed): forget it */
-			remove_peer(name, std::string("gone from the kernel: ") + e.what());
-			return;
-		}
+	const auto find = [&kernel](std::uint32_t idx) -> std::optional<ntm::Tunnel> {
+		const auto k = kernel.find(idx);
+		if (k == kernel.end())
+			return std::nullopt;
+		return k->second;
+	};
+	const std::optional<ntm::Tunnel> cur = find(p.local_index);
+	if (!cur) {
+		/* the kernel no longer has it (expired, flushed): forget it */
+		remove_peer(name, "gone from the kernel");
+		return;
 	}
+	std::optional<ntm::Tunnel> succ;
+	if (p.change)
+		succ = find(p.change->new_index);
 	/* the communication (K_tun, K_tmp) lives as long as its tunnel */
 	if (const auto cit = comms.find(p.comm_id); cit != comms.end())
 		cit->second->expires = now + kCommLifetime;
