@@ -46,7 +46,7 @@ sigbed_write_dc_conf "$(relaybed_dc_relays)"
 relaybed_write_rs_conf rs1 $RB_RS1
 relaybed_write_rs_conf rs2 $RB_RS2
 { sigbed_start rs1 && sigbed_start rs2 && sigbed_start dc && sigbed_start as; } || fatal "the servers do not start"
-sigbed_wait 30 sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = 2 ]" &&
+relaybed_wait_relays 30 2 &&
 	ok "the DC sees both relays: $(sigbed_jq dc '[.dc.relays[] | "\(.relay) up, \(.sessions)/\(.capacity)"] | join("; ")')" ||
 	bad "the DC does not reach its relays"
 

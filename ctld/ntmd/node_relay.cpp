@@ -177,7 +177,8 @@ awaitable<bool> RelayedPath::probe(const ntm::Endpoint &to, unsigned retries)
 	sig::random_fill(req.probe_nonce);
 	probes_sent_++;
 	try {
-		/* punching: one retransmission, an answer within 1.5 s counts (software emulation is slow) */
+		/* punching and the fallback's Probe via the relay: one retransmission (an answer within
+		 * 1.5 s counts, software emulation is slow); checking a direct path: none (500 ms) */
 		const auto resp = co_await env_.sigio.request(tun_, to, req, retries);
 		if (resp.status == sig::Status::ok && resp.probe_nonce == req.probe_nonce) {
 			probes_answered_++;
@@ -214,7 +215,7 @@ void RelayedPath::use(const std::optional<ntm::Endpoint> &direct)
  * Both nodes probe every candidate at the same time, so each NAT has sent
  * toward the other's mapping before the other's probe arrives. The first
  * candidate whose Probe Ack comes back carries the tunnel; while direct,
- * a probe every kDirectCheck (answered within kDirectWait) keeps checking
+ * a probe every kDirectCheck (no retransmission) keeps checking
  * it, and direct_broken() decides when misses send it back to the relay.
  */
 awaitable<void> RelayedPath::probe_loop()
@@ -249,7 +250,7 @@ awaitable<void> RelayedPath::probe_loop()
 			if (co_await probe(*direct_, 0U)) {
 				misses = 0;
 				again = kProbeAgainMin;
-			} else if (direct_ && !stopped_ && direct_broken(++misses)) {
+			} else if (direct_ && !stopped_ && direct_broken_now(++misses)) {
 				fall_back();
 			}
 		}
@@ -273,7 +274,17 @@ awaitable<void> RelayedPath::probe_loop()
  * only). A wrong fallback costs only delay: the relay stays bound, and the
  * direct path is tried again after kProbeAgainMin.
  */
-bool RelayedPath::direct_broken(unsigned misses)
+bool RelayedPath::direct_broken(unsigned misses, std::optional<std::uint64_t> tx_first,
+				std::optional<std::uint64_t> tx_now, std::optional<double> rx_idle_s)
+{
+	if (misses >= kDirectMissesMax)
+		return true;
+	if (misses < kDirectMisses || !tx_first || !tx_now || *tx_now <= *tx_first)
+		return false;
+	return !rx_idle_s || *rx_idle_s * 1000.0 >= static_cast<double>(kDirectRxStale.count());
+}
+
+bool RelayedPath::direct_broken_now(unsigned misses)
 {
 	if (misses >= kDirectMissesMax)
 		return true;
@@ -282,10 +293,7 @@ bool RelayedPath::direct_broken(unsigned misses)
 		tx_at_miss_ = tx;
 		return false;
 	}
-	if (misses < kDirectMisses || !tx || !tx_at_miss_ || *tx <= *tx_at_miss_)
-		return false;
-	const auto idle = env_.rx_idle_s();
-	return !idle || *idle * 1000.0 >= static_cast<double>(kDirectRxStale.count());
+	return direct_broken(misses, tx_at_miss_, tx, env_.rx_idle_s());
 }
 
 void RelayedPath::fall_back()

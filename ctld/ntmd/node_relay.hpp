@@ -61,9 +61,9 @@ public:
 	static constexpr auto kProbeFastFor = std::chrono::seconds(2);
 	static constexpr auto kProbeSlow = std::chrono::seconds(1);
 	static constexpr auto kProbeFor = std::chrono::seconds(10);
-	/* while direct: a probe every kDirectCheck, answered within kDirectWait (no retransmission) */
+	/* while direct: a probe every kDirectCheck, answered within SigIo's first timeout (500 ms, no
+	 * retransmission) */
 	static constexpr auto kDirectCheck = std::chrono::milliseconds(500);
-	static constexpr auto kDirectWait = std::chrono::milliseconds(500);
 	/* back to the relay after kDirectMisses misses in a row when the tunnel sends but has received
 	 * nothing for kDirectRxStale, after kDirectMissesMax otherwise (D54) */
 	static constexpr unsigned kDirectMisses = 2;
@@ -101,6 +101,14 @@ public:
 	[[nodiscard]] bool active() const noexcept { return !stopped_; }
 	[[nodiscard]] nlohmann::json status() const;
 
+	/**
+	 * Is a direct path broken after misses unanswered probes in a row? tx_first: the tunnel's
+	 * tx packets at the first miss, tx_now: now; rx_idle_s: seconds since its last authentic
+	 * packet (D54; exposed for tests).
+	 */
+	static bool direct_broken(unsigned misses, std::optional<std::uint64_t> tx_first,
+				  std::optional<std::uint64_t> tx_now, std::optional<double> rx_idle_s);
+
 	/** The relay's verdict from two views of the node's mapping (exposed for tests). */
 	static ntm::sig::NatMapping verdict(const ntm::Endpoint &seen_by_dc, const ntm::Endpoint &seen_by_relay);
 
@@ -109,8 +117,8 @@ private:
 	asio::awaitable<void> probe_loop();
 	/* retries: retransmissions, each after the SigIo schedule (0.5, 1, ... s) */
 	asio::awaitable<bool> probe(const ntm::Endpoint &to, unsigned retries = 1);
-	/* Is the direct path broken after misses probes in a row went unanswered? */
-	[[nodiscard]] bool direct_broken(unsigned misses);
+	/* direct_broken() with this tunnel's counters (the tx count is taken at the first miss) */
+	[[nodiscard]] bool direct_broken_now(unsigned misses);
 	/* Back to the relay, and a Relay Bind at once: the relay may have dropped the idle session. */
 	void fall_back();
 	asio::awaitable<void> sleep(Clock::duration d);

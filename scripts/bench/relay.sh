@@ -475,7 +475,7 @@ bench_dns() {
 	relaybed_write_rs_conf rs2 $RB_RS2
 	sigbed_start rs1 && sigbed_start rs2 && sigbed_start dc && sigbed_start as ||
 		{ err "dns: AS, DC or a relay did not start"; return 1; }
-	sigbed_wait 60 sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = 2 ]" ||
+	relaybed_wait_relays 60 2 ||
 		err "dns: the DC does not see both relays up: $(sigbed_jq dc '.dc.relays' | jq -c . 2>/dev/null)"
 	for n in a b $peers; do
 		sigbed_password "$n" "bench $n $(sigbed_hex 6)"

@@ -58,7 +58,7 @@ export NTM_KEYLOG=$DC_KEYLOG
 sigbed_start_bg dc
 unset NTM_KEYLOG
 sigbed_start rs1 && sigbed_wait_ready dc && sigbed_start as &&
-	sigbed_wait 30 sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = 1 ]" &&
+	relaybed_wait_relays 30 1 &&
 	SERVERS=1
 check "testbed, AS, DC (NTM_KEYLOG) and RS1 up, the DC reaches RS1 ($(el))" $((1 - SERVERS)) dc rs1 as
 

@@ -184,7 +184,7 @@ relaybed_write_rs_conf rs1 $RB_RS1 "$RS1_6"
 sed -i 's/^session_idle = .*/session_idle = 20/' "$(sigbed_conf rs1)"
 SERVERS=0
 sigbed_start rs1 && sigbed_start dc && sigbed_start as &&
-	sigbed_wait 30 sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = 1 ]" &&
+	relaybed_wait_relays 30 1 &&
 	SERVERS=1
 ktap_diag "dc relays: $(sigbed_jq dc '.dc.relays' | jq -c . 2>/dev/null)"
 check "AS, DC and the dual-stack relay RS1 start; the DC reaches RS1" $((1 - SERVERS)) rs1 dc as

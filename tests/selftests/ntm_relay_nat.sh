@@ -43,7 +43,7 @@ sigbed_start rs1 && sigbed_start rs2 && sigbed_start dc && sigbed_start as && SE
 check "AS, DC and two relays start" $((1 - SERVERS)) rs1 rs2 dc as
 RELAYS_UP=0
 if needs "the DC reaches both relays over mutual TLS (Key Sharing heartbeat)" SERVERS; then
-	sigbed_wait 30 sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = 2 ]" && RELAYS_UP=1
+	relaybed_wait_relays 30 2 && RELAYS_UP=1
 	ktap_diag "dc relays: $(sigbed_jq dc '.dc.relays' | jq -c . 2>/dev/null)"
 	check "the DC reaches both relays over mutual TLS (Key Sharing heartbeat)" $((1 - RELAYS_UP)) dc rs1 rs2
 fi

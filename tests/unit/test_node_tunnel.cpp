@@ -4,6 +4,7 @@
  */
 #include <gtest/gtest.h>
 
+#include "node_relay.hpp"
 #include "node_tunnel.hpp"
 
 using ntmd::KeyChange;
@@ -168,4 +169,34 @@ TEST(KeyChange, AConfirmedRetirementIsKept)
 	k.retire_at = t0 + std::chrono::seconds(1); /* the opener's confirmation */
 	EXPECT_EQ(ntmd::key_change_due(k, false, false, t0), KeyChangeDue::nothing);
 	EXPECT_EQ(ntmd::key_change_due(k, false, false, t0 + std::chrono::seconds(1)), KeyChangeDue::retire_old);
+}
+
+/* D54: when a direct path goes back to the relay */
+TEST(DirectBroken, OneMissNeverMoves)
+{
+	EXPECT_FALSE(ntmd::RelayedPath::direct_broken(1, 10, 50, 5.0));
+}
+
+TEST(DirectBroken, TwoMissesWhileSendingAndHearingNothing)
+{
+	EXPECT_TRUE(ntmd::RelayedPath::direct_broken(2, 10, 20, 1.2));
+	EXPECT_TRUE(ntmd::RelayedPath::direct_broken(2, 10, 20, std::nullopt));
+}
+
+TEST(DirectBroken, TwoMissesAreNotEnoughWhilePacketsArrive)
+{
+	EXPECT_FALSE(ntmd::RelayedPath::direct_broken(2, 10, 20, 0.3));
+	EXPECT_FALSE(ntmd::RelayedPath::direct_broken(3, 10, 20, 0.3));
+}
+
+TEST(DirectBroken, TwoMissesAreNotEnoughForAnIdleTunnel)
+{
+	EXPECT_FALSE(ntmd::RelayedPath::direct_broken(2, 10, 10, 30.0));
+	EXPECT_FALSE(ntmd::RelayedPath::direct_broken(3, std::nullopt, 10, 30.0));
+}
+
+TEST(DirectBroken, FourMissesMoveWhateverTheKernelSaw)
+{
+	EXPECT_TRUE(ntmd::RelayedPath::direct_broken(4, 10, 10, 0.1));
+	EXPECT_TRUE(ntmd::RelayedPath::direct_broken(4, std::nullopt, std::nullopt, std::nullopt));
 }

@@ -137,6 +137,12 @@ relaybed_dc_relays() {
 	echo "relays = [\"rs1.infra.test:$RB_RS_TLS_PORT\", \"rs2.infra.test:$RB_RS_TLS_PORT\"]"
 }
 
+# relaybed_wait_relays SECONDS N: wait until the DC reports N relays up
+# (its mutual-TLS Key Sharing link to each); 1 when it does not in time
+relaybed_wait_relays() {
+	sigbed_wait "$1" sh -c "[ \"\$(ip netns exec ${SB_NS[dc]} $NTMCTL status -j --socket $(sigbed_sock dc) | jq '[.dc.relays[] | select(.up)] | length')\" = $2 ]"
+}
+
 # relaybed_block_direct on|off: R2 drops UDP from R's public address -- the
 # direct path between the nodes behind R and D -- but never D's own traffic
 # to the relays
