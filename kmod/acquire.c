@@ -7,7 +7,8 @@
  * build the tunnel.  When the tunnel appears the held packets leave through
  * it, so the connection attempt that triggered the lookup is not lost.
  * Events are rate-limited per destination; packets older than
- * NTM_ACQUIRE_TIMEOUT_MS are dropped and counted.
+ * NTM_ACQUIRE_TIMEOUT_MS are dropped and counted.  The same queue holds
+ * what is sent to a new tunnel that waits for its peer's first packet.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -159,6 +160,45 @@ void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb)
 		ntm_event_acquire(nd, family, dst, src);
 }
 
+/*
+ * Transmit path, BH disabled, RCU: @skb is for @t, a new tunnel held until
+ * the peer confirms it.  The packet waits in the acquire queue (same bound,
+ * same timeout, no event: the tunnel exists) and leaves through @t when
+ * ntm_tunnel_activate() releases the queue.  Returns false when @t was
+ * confirmed meanwhile: the caller sends @skb itself.  Checking @held under
+ * acq->lock closes the race with the confirmation, which clears it before
+ * it takes acq->lock to walk the queue.
+ */
+bool ntm_acquire_hold(struct ntm_dev *nd, struct ntm_tunnel *t,
+		      struct sk_buff *skb)
+{
+	struct ntm_acquire *acq = &nd->acq;
+
+	skb_dst_force(skb);
+	skb_orphan(skb);
+	ntm_acb(skb)->enqueued = jiffies;
+
+	spin_lock(&acq->lock);
+	if (!READ_ONCE(t->held)) {
+		spin_unlock(&acq->lock);
+		return false;
+	}
+	if (skb_queue_len(&acq->queue) >= READ_ONCE(nd->acquire_qlen)) {
+		spin_unlock(&acq->lock);
+		ntm_dev_count(nd, NTM_STAT(DROP_ACQUIRE), 1);
+		dev_core_stats_tx_dropped_inc(nd->dev);
+		kfree_skb(skb);
+		return true;
+	}
+	__skb_queue_tail(&acq->queue, skb);
+	if (!timer_pending(&acq->timer))
+		mod_timer(&acq->timer, jiffies +
+			  msecs_to_jiffies(NTM_ACQUIRE_TIMEOUT_MS));
+	spin_unlock(&acq->lock);
+	ntm_dev_count(nd, NTM_STAT(ACQUIRE_QUEUED), 1);
+	return true;
+}
+
 static bool ntm_acquire_match(const struct ntm_tunnel *t,
 			      struct sk_buff *skb)
 {
@@ -175,7 +215,10 @@ static bool ntm_acquire_match(const struct ntm_tunnel *t,
 					      &t->vip6);
 }
 
-/* A tunnel was added (process context): send what waited for it. */
+/*
+ * A tunnel was added or confirmed (process context, or the receive path
+ * with BH off): send what waited for it.
+ */
 void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t)
 {
 	struct ntm_acquire *acq = &nd->acq;

@@ -73,7 +73,9 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 	default:
 		goto malformed;
 	}
-	if (t)
+	if (t && unlikely(READ_ONCE(t->held)) && ntm_acquire_hold(nd, t, skb))
+		ntm_tunnel_put(t);	/* waits for the peer's confirmation */
+	else if (t)
 		ntm_xmit_tunnel(t, skb);
 	else if (ntm_is_multicast(skb))
 		goto no_tunnel;	/* no peer to acquire for */

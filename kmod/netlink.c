@@ -794,13 +794,11 @@ static int ntm_parse_ntm(struct genl_info *info, struct nlattr **tb,
 			return -EINVAL;
 		}
 	}
-	if (tb[NTM_TUNNEL_A_TAKEOVER] && !tb[NTM_TUNNEL_A_REPLACES]) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_TAKEOVER],
-				    "NTM_TUNNEL_A_TAKEOVER needs NTM_TUNNEL_A_REPLACES");
-		return -EINVAL;
-	}
 	if (tb[NTM_TUNNEL_A_TAKEOVER])
 		p->takeover = nla_get_u8(tb[NTM_TUNNEL_A_TAKEOVER]);
+	/* a new tunnel that sends once the peer has shown it holds the key */
+	p->hold = tb[NTM_TUNNEL_A_TAKEOVER] && !tb[NTM_TUNNEL_A_REPLACES] &&
+		  p->takeover == NTM_TAKEOVER_ON_RX;
 	if (tb[NTM_TUNNEL_A_REPLACES] &&
 	    nla_get_u32(tb[NTM_TUNNEL_A_REPLACES]) == p->local_index) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_REPLACES],
@@ -849,7 +847,7 @@ static int ntm_parse_replaces(struct ntm_dev *nd, struct nlattr *attr,
 	}
 	if (rk.state == NTM_TUNNEL_STATE_PENDING) {
 		NL_SET_ERR_MSG_ATTR(extack, attr,
-				    "the tunnel to replace is a pending successor itself");
+				    "the tunnel to replace is pending (a successor, or held for its peer)");
 		return -EBUSY;
 	}
 	if (rk.has_succ) {
@@ -945,6 +943,35 @@ out_free:
 	return err;
 }
 
+/*
+ * SET_TUNNEL with TAKEOVER: only NTM_TAKEOVER_NOW, which makes a pending
+ * NTM tunnel (a successor, or a new tunnel held for its peer) send at once;
+ * an active one stays as it is.  Under nd->lock.
+ */
+static int ntm_check_set_takeover(struct ntm_tunnel *t, struct nlattr *attr,
+				  struct netlink_ext_ack *extack)
+{
+	struct ntm_rekey_info rk;
+
+	if (nla_get_u8(attr) != NTM_TAKEOVER_NOW) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "SET_TUNNEL takes only NTM_TAKEOVER_NOW");
+		return -EINVAL;
+	}
+	if (t->esp) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "an ESP SA pair has no takeover");
+		return -EINVAL;
+	}
+	ntm_tunnel_rekey_info(t, &rk);
+	if (rk.state == NTM_TUNNEL_STATE_RETIRED) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "a retired tunnel never sends again");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 {
 	static const int required[] = { NTM_TUNNEL_A_LOCAL_INDEX };
@@ -957,7 +984,6 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 		NTM_TUNNEL_A_TX_COUNTER, NTM_TUNNEL_A_ENCAP,
 		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_ESN, NTM_TUNNEL_A_REMOTE_TS,
 		NTM_TUNNEL_A_LOCAL_TS, NTM_TUNNEL_A_REPLACES,
-		NTM_TUNNEL_A_TAKEOVER,
 	};
 	u32 hard_time, soft_time;
 	struct ntm_limits limits;
@@ -995,6 +1021,12 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 		goto out_unlock;
 	}
 	/* validate everything before changing anything */
+	if (tb[NTM_TUNNEL_A_TAKEOVER]) {
+		err = ntm_check_set_takeover(t, tb[NTM_TUNNEL_A_TAKEOVER],
+					     extack);
+		if (err)
+			goto out_unlock;
+	}
 	ntm_tunnel_get_limits(t, &limits);
 	hard_time = t->lifetime;
 	soft_time = t->soft_lifetime;
@@ -1020,6 +1052,9 @@ static int ntm_set_tunnel(struct sk_buff *skb, struct genl_info *info)
 		ntm_tunnel_set_lifetime(t, hard_time);
 	if (tb[NTM_TUNNEL_A_SOFT_LIFETIME])
 		ntm_tunnel_set_soft_lifetime(t, soft_time);
+	/* last: the packets it releases see the new settings */
+	if (tb[NTM_TUNNEL_A_TAKEOVER])
+		ntm_tunnel_activate(t);
 out_unlock:
 	mutex_unlock(&nd->lock);
 out:

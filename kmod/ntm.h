@@ -190,9 +190,17 @@ struct ntm_tunnel {
 	 * points to its predecessor (@pred) and the predecessor back to it
 	 * (@succ).  @state (enum ntm_tunnel_state) is also read locklessly
 	 * (READ_ONCE) by the receive path; ACTIVE is the only state in which
-	 * the tunnel is in the virtual-address tables.
+	 * the tunnel is in the virtual-address tables, except a @held one.
 	 */
 	u8 state;
+	/*
+	 * A new tunnel held until the peer confirms it (NEW_TUNNEL with
+	 * TAKEOVER ON_RX and no REPLACES): PENDING but in the
+	 * virtual-address tables, so that what is sent to it waits in the
+	 * acquire queue instead of reaching a peer that may not have the
+	 * key yet.  Cleared under nd->tbl_lock, read with READ_ONCE.
+	 */
+	bool held;
 	struct ntm_tunnel *pred;
 	struct ntm_tunnel *succ;
 	/* bit 0: expiry queued */
@@ -342,6 +350,8 @@ struct ntm_tunnel_params {
 	/* rekey: the ACTIVE tunnel this one replaces, and when it sends */
 	struct ntm_tunnel *pred;
 	u8 takeover;			/* enum ntm_takeover */
+	/* new tunnel, no pred: held until the peer's first packet */
+	bool hold;
 };
 
 int ntm_tunnel_cache_init(void);
@@ -376,7 +386,7 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 				      const void *daddr);
 void ntm_tunnel_expire(struct ntm_tunnel *t, u32 reason);
 void ntm_expire_work(struct work_struct *work);
-void ntm_tunnel_rx_takeover(struct ntm_tunnel *t);
+bool ntm_tunnel_activate(struct ntm_tunnel *t);
 
 /* A consistent view of a tunnel's place in a rekey. */
 struct ntm_rekey_info {
@@ -605,9 +615,12 @@ static inline bool ntm_rx_accept(struct ntm_crypt *c, int err,
 	}
 	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
 	ntm_roam(t, &c->src);
-	/* the peer sends under the new key: the successor may send too */
+	/*
+	 * The peer sends under this key: a successor takes over, a held new
+	 * tunnel may send.
+	 */
 	if (unlikely(READ_ONCE(t->state) == NTM_TUNNEL_STATE_PENDING))
-		ntm_tunnel_rx_takeover(t);
+		ntm_tunnel_activate(t);
 	return true;
 }
 
@@ -670,6 +683,8 @@ int ntm_relay_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb);
 void ntm_acquire_init(struct ntm_dev *nd);
 void ntm_acquire_destroy(struct ntm_dev *nd);
 void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb);
+bool ntm_acquire_hold(struct ntm_dev *nd, struct ntm_tunnel *t,
+		      struct sk_buff *skb);
 void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t);
 
 /* netlink.c */

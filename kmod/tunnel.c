@@ -27,6 +27,14 @@
  * never neither.  The predecessor is then RETIRED: out of the
  * virtual-address tables, still in the index table, decrypting what is
  * still in flight under the old key until it is deleted.
+ *
+ * A new tunnel may also be held (NEW_TUNNEL with TAKEOVER ON_RX and no
+ * REPLACES): the responder of a key exchange installs its tunnel before
+ * the initiator has read the answer, so a packet sent at once would reach
+ * a peer without the key.  A held tunnel is PENDING but hashed by virtual
+ * address, so transmit finds it and parks the packet in the acquire queue
+ * (ntm_acquire_hold()); the peer's first authenticated packet, or ntmd
+ * with SET_TUNNEL TAKEOVER NOW, confirms it and the queue drains through it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -489,25 +497,43 @@ static void ntm_takeover_report(struct ntm_dev *nd,
 }
 
 /*
- * Receive path (softirq or an async crypto completion, BH off, RCU): @t,
- * held, authenticated a packet while pending.  Whoever holds the lock first
- * decides: a concurrent deletion of @t (or of its predecessor) clears the
- * links, and then there is nothing to take over.
+ * A pending tunnel starts to send: a successor takes its predecessor's
+ * place, a held new tunnel is confirmed and what waited for it in the
+ * acquire queue leaves.  Called by the receive path (softirq or an async
+ * crypto completion, BH off, RCU) when @t, held by the caller,
+ * authenticated a packet, and by SET_TUNNEL with TAKEOVER NOW.  Whoever
+ * holds the lock first decides: a concurrent deletion of @t (or of its
+ * predecessor) clears the links and @held, and then there is nothing to do.
+ * Returns whether @t started to send.
  */
-void ntm_tunnel_rx_takeover(struct ntm_tunnel *t)
+bool ntm_tunnel_activate(struct ntm_tunnel *t)
 {
 	struct ntm_dev *nd = t->nd;
 	struct ntm_takeover_ev ev;
-	bool done = false;
+	bool took_over = false, confirmed = false;
 
 	spin_lock_bh(&nd->tbl_lock);
 	if (t->pred && t->state == NTM_TUNNEL_STATE_PENDING) {
 		ntm_takeover_locked(t, &ev);
-		done = true;
+		took_over = true;
+	} else if (t->held) {
+		/* before the acquire queue is walked: see ntm_acquire_hold() */
+		WRITE_ONCE(t->held, false);
+		WRITE_ONCE(t->state, NTM_TUNNEL_STATE_ACTIVE);
+		ev.local_index = t->local_index;
+		ev.remote_index = be32_to_cpu(t->remote_index);
+		ev.replaces = 0;
+		confirmed = true;
 	}
 	spin_unlock_bh(&nd->tbl_lock);
-	if (done)
+	if (took_over) {
 		ntm_takeover_report(nd, &ev);
+	} else if (confirmed) {
+		ntm_dev_count(nd, NTM_STAT(CONFIRMED), 1);
+		ntm_event_takeover(nd, ev.local_index, ev.remote_index, 0);
+		ntm_acquire_release(nd, t);
+	}
+	return took_over || confirmed;
 }
 
 void ntm_tunnel_rekey_info(struct ntm_tunnel *t, struct ntm_rekey_info *i)
@@ -602,8 +628,9 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	INIT_LIST_HEAD(&t->expire_list);
 	INIT_RCU_WORK(&t->free_work, ntm_tunnel_free_work);
 	/* before publishing: the packet path may look at it at once */
-	t->state = p->pred ? NTM_TUNNEL_STATE_PENDING :
-			     NTM_TUNNEL_STATE_ACTIVE;
+	t->held = !p->pred && p->hold;
+	t->state = p->pred || t->held ? NTM_TUNNEL_STATE_PENDING :
+					NTM_TUNNEL_STATE_ACTIVE;
 	err = ntm_tunnel_set_limits(t, &p->limits);
 	if (err)
 		goto err_aead;
@@ -686,7 +713,8 @@ static bool ntm_tunnel_unlink_vips(struct ntm_tunnel *t, bool handover,
 	} else if (t->succ && handover) {
 		ntm_takeover_locked(t->succ, ev);
 		took_over = true;
-	} else if (t->state == NTM_TUNNEL_STATE_ACTIVE) {
+	} else if (t->state == NTM_TUNNEL_STATE_ACTIVE || t->held) {
+		WRITE_ONCE(t->held, false);
 		if (t->succ) {
 			t->succ->pred = NULL;
 			t->succ = NULL;

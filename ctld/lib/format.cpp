@@ -68,8 +68,9 @@ std::string format_event(const Event &ev, const std::string &ifname)
 				       " endpoint " + e.endpoint.to_string();
 			} else if constexpr (std::is_same_v<T, TakeoverEvent>) {
 				return "takeover " + dev + " local-index " + std::to_string(e.local_index) +
-				       " remote-index " + std::to_string(e.remote_index) + " replaces " +
-				       std::to_string(e.replaces);
+				       " remote-index " + std::to_string(e.remote_index) +
+				       /* no predecessor: a held new tunnel was confirmed */
+				       (e.replaces != 0 ? " replaces " + std::to_string(e.replaces) : " confirmed");
 			} else if constexpr (std::is_same_v<T, RelayExpiredEvent>) {
 				return "relay-expired " + dev + " id " + std::to_string(e.relay.id) + " reason " +
 				       expire_reason_name(e.reason) + " leg1 " + e.relay.legs[0].endpoint.to_string() +

@@ -450,8 +450,6 @@ void check_create(const TunnelSettings &s)
 	check_key_length(*s.cipher, s.key.size(), esp ? NTM_ENCAP_ESP_UDP : NTM_ENCAP_NTM);
 	if (!s.tx_salt || !s.rx_salt)
 		bad_tunnel("tx-salt and rx-salt are required");
-	if (s.takeover && !s.replaces)
-		bad_tunnel("takeover needs replaces (the tunnel the new one replaces)");
 	if (s.takeover && *s.takeover >= __NTM_TAKEOVER_MAX)
 		bad_tunnel("unknown takeover mode " + std::to_string(*s.takeover));
 	if (s.replaces && (*s.replaces == 0 || *s.replaces == s.local_index))
@@ -524,10 +522,12 @@ void check_change(const TunnelSettings &s)
 		what = "esn";
 	else if (!s.remote_ts.empty() || !s.local_ts.empty())
 		what = "the traffic selectors";
-	else if (s.replaces || s.takeover)
-		what = "replaces and takeover";
+	else if (s.replaces)
+		what = "replaces";
 	if (what != nullptr)
 		bad_tunnel(std::string(what) + " cannot be changed (a rekey is a new tunnel)");
+	if (s.takeover && *s.takeover != NTM_TAKEOVER_NOW)
+		bad_tunnel("a change takes only takeover now (make a pending tunnel send at once)");
 }
 
 } // namespace

@@ -201,7 +201,9 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	o_.add_takeover = tunnel_add_
 				  ->add_option("--takeover", v_.takeover,
 					       "With --replaces: send at once (now, the initiator) or from the first "
-					       "authenticated packet received (rx, the responder; default)")
+					       "authenticated packet received (rx, the responder; default). Without: rx "
+					       "holds the new tunnel (what is sent to it waits) until the peer's first "
+					       "packet")
 				  ->type_name("now|rx");
 
 	tunnel_set_ = tunnel_->add_subcommand("set", "Change a tunnel");
@@ -213,6 +215,11 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	o_.set_roaming =
 		tunnel_set_->add_option("--roaming", v_.roaming, "Follow the peer when it moves")->type_name("on|off");
 	o_.set_limits = add_limit_options(tunnel_set_);
+	o_.set_takeover = tunnel_set_
+				  ->add_option("--takeover", v_.set_takeover,
+					       "now: a pending tunnel (a successor, or one held for its peer) sends at "
+					       "once")
+				  ->type_name("now");
 
 	tunnel_del_ = tunnel_->add_subcommand("del", "Delete a tunnel");
 	tunnel_del_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
@@ -540,8 +547,6 @@ Invocation Cli::build() const
 		if (given(o_.add_replaces))
 			t.replaces = ntm::parse_u32(v_.replaces, "--replaces", 1);
 		if (given(o_.add_takeover)) {
-			if (!t.replaces)
-				throw ntm::UsageError("tunnel add: --takeover needs --replaces");
 			t.takeover = ntm::parse_takeover(v_.takeover);
 		}
 		check_tunnel(t, ntm::TunnelRequest::create, "tunnel add");
@@ -557,12 +562,14 @@ Invocation Cli::build() const
 		if (given(o_.set_roaming))
 			c.roaming = ntm::parse_on_off(v_.roaming, "--roaming");
 		read_limits(o_.set_limits, c.tunnel);
+		if (given(o_.set_takeover))
+			c.tunnel.takeover = ntm::parse_takeover(v_.set_takeover);
 		const auto &t = c.tunnel;
 		if (!t.endpoint && !t.lifetime && !c.roaming && !t.soft_lifetime && !t.soft_bytes && !t.hard_bytes &&
-		    !t.soft_packets && !t.hard_packets)
+		    !t.soft_packets && !t.hard_packets && !t.takeover)
 			throw ntm::UsageError("tunnel set: nothing to change (give --endpoint, --lifetime, --roaming, "
-					      "--soft-lifetime, --soft-bytes, --hard-bytes, --soft-packets or "
-					      "--hard-packets)");
+					      "--soft-lifetime, --soft-bytes, --hard-bytes, --soft-packets, "
+					      "--hard-packets or --takeover)");
 		check_tunnel(t, ntm::TunnelRequest::change, "tunnel set");
 		inv.cmd = std::move(c);
 	} else if (tunnel_del_->parsed()) {

@@ -164,7 +164,7 @@ private:
 		std::string local_index, remote_index, endpoint, vip4, vip6, cipher, key, key_file, tx_salt, rx_salt,
 			lifetime;
 		std::string encap, rx_key, rx_key_file, tx_counter;
-		std::string replaces, takeover;
+		std::string replaces, takeover, set_takeover;
 		bool esn = false;
 		std::vector<std::string> remote_ts, local_ts;
 		std::string soft_lifetime, soft_bytes, hard_bytes, soft_packets, hard_packets;
@@ -219,7 +219,8 @@ private:
 			    *add_remote_ts = nullptr, *add_local_ts = nullptr, *add_tx_counter = nullptr;
 		CLI::Option *add_replaces = nullptr, *add_takeover = nullptr;
 		LimitOpts add_limits;
-		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr;
+		CLI::Option *set_endpoint = nullptr, *set_lifetime = nullptr, *set_roaming = nullptr,
+			    *set_takeover = nullptr;
 		LimitOpts set_limits;
 		CLI::Option *show_index = nullptr;
 		CLI::Option *max_relays = nullptr, *relay_show_id = nullptr;

@@ -466,6 +466,10 @@ void NodeRole::Impl::on_event(const ntm::Event &ev)
 		}
 	} else if (const auto *tk = std::get_if<ntm::TakeoverEvent>(&ev)) {
 		for (auto &[name, p] : peers) {
+			if (tk->replaces == 0 && p.held_since && p.local_index == tk->local_index) {
+				p.held_since.reset();
+				spdlog::info("node: tunnel to {}: the opener's first packet confirmed it", name);
+			}
 			if (p.change && p.change->new_index == tk->local_index && !p.change->switched) {
 				promote(p, *p.change);
 				p.change->retire_at = Clock::now() + TunnelPolicy::kRetireGrace;
@@ -583,6 +587,7 @@ nlohmann::json NodeRole::Impl::status() const
 		{"tunnels_built", tunnels_built},
 		{"tunnels_failed", tunnels_failed},
 		{"tunnels_dead", tunnels_dead},
+		{"held_released", held_released},
 		{"rekeys", rekeys},
 		{"rekeys_failed", rekeys_failed},
 		{"dns_hooked", dns_hooked},

@@ -67,6 +67,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kWaitForTunnel = std::chrono::seconds(15);
 constexpr auto kCommLifetime = std::chrono::seconds(60);
+/*
+ * The waiter's new tunnel sends nothing until the opener shows it has the
+ * key (its first packet, or its Probe); after this long it sends anyway
+ * (decisions.rst D55).  Below NTM_ACQUIRE_TIMEOUT_MS, so what waited still leaves.
+ */
+constexpr auto kHoldMax = std::chrono::seconds(2);
 constexpr std::uint32_t kDnsTtl = 60;
 constexpr unsigned kKeepaliveRetries = 2;
 constexpr unsigned kMissedKeepalives = 3;
@@ -154,6 +160,8 @@ struct NodeRole::Impl {
 		Clock::time_point last_rekey_fail{};
 		bool exchanging = false;	   /* a rekey exchange in flight */
 		std::optional<KeyChange> change;   /* successor installed, predecessor not yet gone */
+		/* waiter: the new tunnel is held in the kernel until the opener confirms it (D55) */
+		std::optional<Clock::time_point> held_since;
 		std::uint64_t rekeys = 0;
 		std::uint64_t probes_sent = 0;
 		std::uint64_t probes_answered = 0;
@@ -243,6 +251,7 @@ struct NodeRole::Impl {
 	std::uint64_t tunnels_built = 0;
 	std::uint64_t tunnels_failed = 0;
 	std::uint64_t tunnels_dead = 0;
+	std::uint64_t held_released = 0; /* held tunnels released by kHoldMax, not by the opener */
 	std::uint64_t rekeys = 0;
 	std::uint64_t rekeys_failed = 0;
 	std::uint64_t dns_hooked = 0;
@@ -355,6 +364,9 @@ struct NodeRole::Impl {
 
 	/* An authentic probe from the peer: it is alive; with a generation, it uses that key now. */
 	void on_peer_probe(const Inbound &in);
+
+	/* The waiter's held tunnel may send: the opener has the key (or kHoldMax passed). */
+	void confirm(Peer &p, const char *why);
 
 	/* The peer is gone: the tunnel, its path and its communication go; the DNS hook asks the DC again. */
 	void remove_peer(const std::string &name, const std::string &why);

@@ -34,7 +34,12 @@ void NodeRole::Impl::install(Peer p, const kx::TunnelKeys &k)
 			++it;
 		}
 	}
-	const auto s = tunnel_settings(p, p.local_index, p.remote_index, k);
+	auto s = tunnel_settings(p, p.local_index, p.remote_index, k);
+	if (!p.opener) {
+		/* the opener may not have read our answer yet: nothing leaves before it has the key */
+		s.takeover = NTM_TAKEOVER_ON_RX;
+		p.held_since = Clock::now();
+	}
 	ntm::new_tunnel(genl, dev(), s);
 	KeyLog::instance().tunnel(p.comm_id, p.opener, p.local_index, p.remote_index, p.cipher, k.data_key.span(),
 				  *s.tx_salt, *s.rx_salt);
@@ -234,6 +239,8 @@ awaitable<void> NodeRole::Impl::open_tunnel(std::shared_ptr<Comm> c)
 		p.path = c->path;
 		install(std::move(p), keys);
 		c->status = sig::Status::ok;
+		/* the waiter holds its tunnel until it hears from us: tell it now, even if we stay silent */
+		asio::co_spawn(io, probe_peer(c->peer_fqdn), asio::detached);
 	} catch (const std::exception &e) {
 		tunnels_failed++;
 		c->status = sig::Status::no_route;
@@ -482,6 +489,8 @@ void NodeRole::Impl::on_peer_probe(const Inbound &in)
 	if (p == nullptr)
 		return;
 	p->last_heard = Clock::now();
+	if (p->held_since)
+		confirm(*p, "the opener's probe");
 	/* the peer is relayed while we send direct: its direct path broke (maybe one way only) */
 	if (p->path && p->path->direct() && in.from == p->path->relay())
 		p->path->peer_on_relay();
@@ -489,6 +498,22 @@ void NodeRole::Impl::on_peer_probe(const Inbound &in)
 	    !p->change->retire_at) {
 		/* the opener confirms: retiring the old key makes the kernel switch to the new one */
 		p->change->retire_at = Clock::now() + TunnelPolicy::kRetireGrace / 2;
+	}
+}
+
+void NodeRole::Impl::confirm(Peer &p, const char *why)
+{
+	if (!p.held_since)
+		return;
+	p.held_since.reset();
+	ntm::TunnelSettings s;
+	s.local_index = p.local_index;
+	s.takeover = NTM_TAKEOVER_NOW;
+	try {
+		ntm::set_tunnel(genl, dev(), s);
+		spdlog::info("node: tunnel to {}: {} confirmed it", p.fqdn, why);
+	} catch (const std::exception &e) {
+		spdlog::warn("node: tunnel to {}: releasing it: {}", p.fqdn, e.what());
 	}
 }
 
@@ -589,6 +614,16 @@ void NodeRole::Impl::tend(const std::string &name, const std::unordered_map<std:
 		/* the kernel no longer has it (expired, flushed): forget it */
 		remove_peer(name, "gone from the kernel");
 		return;
+	}
+	if (p.held_since) {
+		if (cur->state == NTM_TUNNEL_STATE_ACTIVE) {
+			p.held_since.reset(); /* confirmed by a packet; the event was lost */
+		} else if (now - *p.held_since >= kHoldMax) {
+			held_released++;
+			spdlog::warn("node: tunnel to {}: nothing from the opener in {} s, sending anyway", name,
+				     std::chrono::duration_cast<std::chrono::seconds>(kHoldMax).count());
+			confirm(p, "the hold limit");
+		}
 	}
 	std::optional<ntm::Tunnel> succ;
 	if (p.change)

@@ -16,12 +16,16 @@
 #   - a pending successor deleted: the predecessor goes on as before;
 #   - a predecessor deleted while its successor is pending: the successor
 #     takes over at once and carries the traffic;
-#   - flush under traffic with a pending successor; no kernel warning.
+#   - flush under traffic with a pending successor;
+#   - a held new tunnel (TAKEOVER rx, no REPLACES): pending, owns its
+#     addresses, not replaceable; what is sent to it waits without an
+#     ACQUIRE event and leaves on the peer's first packet or SET TAKEOVER
+#     now; no kernel warning.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 24
+ktap_plan 28
 topo_need_ntm
 
 topo_dmesg_mark "ntm_rekey: start"
@@ -143,7 +147,7 @@ ktap_result "responder successor (takeover rx): GET shows it pending, replacing 
 
 expect_err "a second successor of 2002 is refused (EBUSY)" "busy.*already has a pending successor" \
 	succ_b 2013 1013 2002 rx
-expect_err "a pending successor cannot be replaced (EBUSY)" "busy.*pending successor itself" \
+expect_err "a pending successor cannot be replaced (EBUSY)" "busy.*the tunnel to replace is pending" \
 	succ_b 2014 1014 2012 rx
 expect_err "an unknown predecessor is refused (ENOENT)" "No such file.*no tunnel with the local index to replace" \
 	succ_b 2015 1015 4242 rx
@@ -151,15 +155,18 @@ RK_V6=0 expect_err "a successor with another address set is refused (EINVAL)" \
 	"Invalid argument.*exactly the virtual addresses" succ_b 2016 1016 2002 rx
 
 rc=0
-out=$(rk_add "$NS_B" 2017 1017 "$KEY" "$SBA" "$SAB" --takeover now 2>&1)
-[ $? -eq 2 ] || { rc=1; ktap_diag "--takeover without --replaces: $out"; }
+# without --replaces, --takeover makes a new tunnel (rx: held): the kernel
+# refuses it here because 2002 owns the addresses
+out=$(rk_add "$NS_B" 2017 1017 "$KEY" "$SBA" "$SAB" --takeover rx 2>&1)
+[ $? -eq 1 ] && printf '%s' "$out" | grep -q "already in use" ||
+	{ rc=1; ktap_diag "--takeover rx without --replaces on used addresses: $out"; }
 out=$(rk_add "$NS_B" 2017 1017 "$KEY" "$SBA" "$SAB" --replaces 2017 2>&1)
 [ $? -eq 2 ] || { rc=1; ktap_diag "--replaces of its own index: $out"; }
 out=$(succ_b 2017 1017 2002 later 2>&1)
 [ $? -eq 2 ] || { rc=1; ktap_diag "--takeover later: $out"; }
 n=$(ntunnels "$NS_B")
 [ "$n" = 2 ] || { rc=1; ktap_diag "B has $n tunnels after the refused requests, wanted 2"; }
-ktap_result "ntmctl refuses --takeover without --replaces, a successor of itself, an unknown mode" $rc
+ktap_result "a held tunnel on used addresses (EEXIST); ntmctl refuses a successor of itself, an unknown mode" $rc
 
 rc=0
 out=$(succ_a 1012 2012 1001 now 2>&1) || { rc=1; ktap_diag "A: successor add failed: $out"; }
@@ -337,6 +344,73 @@ wait "$P5b" 2>/dev/null
 topo_tunnel_pair $CIPHER 6 || rc=1
 topo_wait 10 topo_ping "$NS_A" 4 -c1 -W2 || { rc=1; ktap_diag "fresh pair: no ping"; }
 ktap_result "flush under traffic with a pending successor; a fresh pair works afterwards" $rc
+
+# --- 6. a held new tunnel (TAKEOVER rx without REPLACES) ---------------------
+# The responder of a key exchange installs its tunnel before the initiator
+# has the key: what it sends waits until the initiator's first packet (or
+# ntmd's SET TAKEOVER now) confirms the tunnel.
+nctl "$NS_A" tunnel flush $NTM_DEV
+nctl "$NS_B" tunnel flush $NTM_DEV
+new_keys
+held_a() { rk_add "$NS_A" "$1" "$2" "$KEY" "$SAB" "$SBA" --takeover rx; }
+plain_b() { rk_add "$NS_B" "$1" "$2" "$KEY" "$SBA" "$SAB"; }
+rc=0
+out=$(held_a 3001 3002 2>&1) || { rc=1; ktap_diag "A: held add failed: $out"; }
+s_held=$(tstate "$NS_A" 3001) r_held=$(tfield "$NS_A" 3001 replaces)
+ktap_diag "A: 3001 $s_held (replaces ${r_held:-none})"
+[ "$s_held" = pending ] && [ -z "$r_held" ] || rc=1
+out=$(held_a 3003 3004 2>&1) && { rc=1; ktap_diag "A: a second tunnel took the held one's addresses"; }
+printf '%s' "$out" | grep -q "already in use" || { rc=1; ktap_diag "A: second add: $out"; }
+out=$(rk_add "$NS_A" 3011 3012 "$KEY" "$SAB" "$SBA" --replaces 3001 --takeover now 2>&1) &&
+	{ rc=1; ktap_diag "A: a held tunnel was replaced"; }
+printf '%s' "$out" | grep -q "pending" || { rc=1; ktap_diag "A: replace held: $out"; }
+ktap_result "a held tunnel is pending, owns its virtual addresses at once and cannot be replaced yet" $rc
+
+rc=0
+monitor_start p6 "$NS_A" 60
+q0=$(dstat "$NS_A" acquire_queued) c0=$(dstat "$NS_A" confirmed)
+topo_bg "$NS_A" "$T/p6.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
+P6=$TOPO_LAST_PID
+sleep 1
+q1=$(dstat "$NS_A" acquire_queued) tx1=$(num "$(tfield "$NS_A" 3001 stats.tx_packets)")
+ktap_diag "A: queued $q0 -> $q1, 3001 tx $tx1 while held"
+[ "$q1" = $((q0 + 1)) ] && [ "$tx1" = 0 ] || rc=1
+# B has the key now; its first packet confirms A's tunnel
+out=$(plain_b 3002 3001 2>&1) || { rc=1; ktap_diag "B: add failed: $out"; }
+topo_ping "$NS_B" 4 -c 1 -W 3 >/dev/null 2>&1 || { rc=1; ktap_diag "B->A ping through the held tunnel failed"; }
+wait "$P6" 2>/dev/null
+read -r tx rx <<<"$(ping_stats "$T/p6.ping4")"
+s_after=$(tstate "$NS_A" 3001) c1=$(dstat "$NS_A" confirmed)
+monitor_stop p6
+sleep 0.2
+ktap_diag "A: held ping $tx sent, $rx answered; 3001 $s_after; confirmed $c0 -> $c1;" \
+	"takeovers: $(takeover_list p6); acquire events: $(nevents p6 acquire)"
+[ "$rx" = 1 ] && [ "$s_after" = active ] && [ "$c1" = $((c0 + 1)) ] || rc=1
+[ "$(takeover_list p6)" = "3001<0" ] && [ "$(nevents p6 acquire)" = 0 ] || rc=1
+ktap_result "what is sent to a held tunnel waits (no ACQUIRE) and leaves when the peer's first packet confirms it" $rc
+
+rc=0
+nctl "$NS_A" tunnel flush $NTM_DEV
+nctl "$NS_B" tunnel flush $NTM_DEV
+new_keys
+held_a 3021 3022 >/dev/null 2>&1 || { rc=1; ktap_diag "A: held add failed"; }
+plain_b 3022 3021 >/dev/null 2>&1 || { rc=1; ktap_diag "B: add failed"; }
+topo_bg "$NS_A" "$T/p7.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
+P7=$TOPO_LAST_PID
+sleep 1
+out=$(nctl "$NS_A" tunnel set $NTM_DEV --local-index 3021 --takeover rx 2>&1)
+rc2=$?
+ktap_diag "set --takeover rx: rc $rc2: $out"
+ktap_result "ntmctl refuses takeover rx in a change (usage error)" \
+	$([ $rc2 = 2 ] && printf '%s' "$out" | grep -q "takeover now" && echo 0 || echo 1)
+nctl "$NS_A" tunnel set $NTM_DEV --local-index 3021 --takeover now || { rc=1; ktap_diag "A: set takeover now failed"; }
+wait "$P7" 2>/dev/null
+read -r tx rx <<<"$(ping_stats "$T/p7.ping4")"
+s_after=$(tstate "$NS_A" 3021)
+nctl "$NS_A" tunnel set $NTM_DEV --local-index 3021 --takeover now || { rc=1; ktap_diag "A: set on an active tunnel failed"; }
+ktap_diag "A: held ping $tx sent, $rx answered; 3021 $s_after"
+[ "$rx" = 1 ] && [ "$s_after" = active ] || rc=1
+ktap_result "SET_TUNNEL takeover now releases a held tunnel (and does nothing to an active one)" $rc
 
 bad=$(dmesg | tail -n +$((DMESG0 + 1)) | grep -E 'BUG:|WARNING:|Oops|refcount_t|UBSAN|KASAN|general protection|list_(add|del) corruption|soft lockup|blocked for more than|lockdep|possible recursive locking|inconsistent lock state')
 [ -n "$bad" ] && ktap_diag "$bad"

@@ -16,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/sigbed.sh"
 . "$HERE/lib/steps.sh"
 
-ktap_plan 28
+ktap_plan 29
 
 why=$(sigbed_missing)
 if [ -n "$why" ]; then
@@ -187,6 +187,34 @@ if needs "B resolves a.ntm.test and pings it" A_UP B_UP; then
 		sigbed_resolv_run b ping -c 2 -i 0.3 -W 2 a.$SB_DOMAIN >"$SB_DIR/ping-name" 2>&1 && rc=0
 	ktap_diag "$(head -1 "$SB_DIR/ping-name" 2>/dev/null)"
 	check "B resolves a.ntm.test to A's vip4 and pings it by name" $rc a b
+fi
+# first_ping FROM NAME: both nodes forget their tunnels, then FROM pings NAME
+# once, by name, as an application would: resolution builds a new tunnel
+# and the very first packet must arrive (D55: the waiter holds its tunnel
+# until the opener has the key)
+peers_gone() { [ "$(sigbed_jq "$1" '.node.peers | length')" = 0 ]; }
+first_ping() {
+	local n
+	for n in a b; do
+		sigbed_in "$n" "$NTMCTL" tunnel flush $SB_DEV >/dev/null 2>&1
+	done
+	sigbed_wait 10 peers_gone a && sigbed_wait 10 peers_gone b || return 2
+	sigbed_resolv_run "$1" ping -c 1 -W 3 "$2" >/dev/null 2>&1
+}
+if needs "the first packet on a new tunnel arrives" A_UP B_UP; then
+	lost_ab=0 lost_ba=0 broken=0
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		# A is the waiter (B, behind the NAT, opens): the case at risk
+		first_ping a b.$SB_DOMAIN
+		case $? in 0) ;; 1) lost_ab=$((lost_ab + 1)) ;; *) broken=1 ;; esac
+		[ $((i % 2)) = 0 ] || continue
+		first_ping b a.$SB_DOMAIN
+		case $? in 0) ;; 1) lost_ba=$((lost_ba + 1)) ;; *) broken=1 ;; esac
+	done
+	ktap_diag "new tunnel, one ping by name: A->B lost $lost_ab of 10, B->A lost $lost_ba of 5;" \
+		"A held tunnels released by timeout: $(sigbed_jq a '.node.held_released')"
+	check "the first packet on a new tunnel arrives: one ping by name, 10 times A->B, 5 times B->A, none lost" \
+		"$(rc test "$lost_ab$lost_ba$broken" = 000)" a b dc
 fi
 if needs "A resolves www.example.test through its DNS hook (forwarded)" A_UP; then
 	got=$(sigbed_getent a ahostsv4 www.example.test 2>&1)

@@ -211,6 +211,18 @@ TEST(Rekey, TakeoverEvent)
 	EXPECT_EQ(j.at("ifindex"), 6);
 	EXPECT_EQ(j.at("ifname"), "ntm0");
 
+	/* REPLACES 0: a held new tunnel was confirmed */
+	AttrWriter conf;
+	conf.put_u32(NTM_A_IFINDEX, 6);
+	const auto n = conf.nest_start(NTM_A_TUNNEL);
+	conf.put_u32(NTM_TUNNEL_A_LOCAL_INDEX, 1011);
+	conf.put_u32(NTM_TUNNEL_A_REMOTE_INDEX, 2012);
+	conf.put_u32(NTM_TUNNEL_A_REPLACES, 0);
+	conf.nest_end(n);
+	const auto cev = ntm::parse_event(NTM_CMD_EVENT_TAKEOVER, conf.span());
+	ASSERT_TRUE(cev);
+	EXPECT_EQ(ntm::format_event(*cev, "ntm0"), "takeover dev ntm0 local-index 1011 remote-index 2012 confirmed");
+
 	/* a takeover event without the predecessor is malformed */
 	EXPECT_THROW((void)ntm::parse_event(NTM_CMD_EVENT_TAKEOVER, takeover_event(false).span()), ProtocolError);
 	AttrWriter bare;
@@ -250,10 +262,13 @@ TEST(Rekey, CheckTunnel)
 	self.replaces = 0;
 	EXPECT_THROW(ntm::check_tunnel(self, TunnelRequest::create), UsageError);
 
-	auto orphan = successor();
-	orphan.replaces.reset();
-	orphan.takeover = NTM_TAKEOVER_ON_RX;
-	EXPECT_THROW(ntm::check_tunnel(orphan, TunnelRequest::create), UsageError);
+	/* takeover without replaces: rx holds a new tunnel for its peer, now is a plain one */
+	auto held = successor();
+	held.replaces.reset();
+	held.takeover = NTM_TAKEOVER_ON_RX;
+	EXPECT_NO_THROW(ntm::check_tunnel(held, TunnelRequest::create));
+	held.takeover = NTM_TAKEOVER_NOW;
+	EXPECT_NO_THROW(ntm::check_tunnel(held, TunnelRequest::create));
 
 	/* ESP SA pairs are rekeyed by adding the newer pair */
 	ntm::TunnelSettings esp;
@@ -277,7 +292,10 @@ TEST(Rekey, CheckTunnel)
 	change.replaces = 4;
 	EXPECT_THROW(ntm::check_tunnel(change, TunnelRequest::change), UsageError);
 	change.replaces.reset();
+	/* a change may only make a pending tunnel send at once */
 	change.takeover = NTM_TAKEOVER_NOW;
+	EXPECT_NO_THROW(ntm::check_tunnel(change, TunnelRequest::change));
+	change.takeover = NTM_TAKEOVER_ON_RX;
 	EXPECT_THROW(ntm::check_tunnel(change, TunnelRequest::change), UsageError);
 }
 
@@ -302,7 +320,12 @@ TEST(Rekey, CliTunnelAdd)
 	EXPECT_FALSE(plain.tunnel.replaces);
 	EXPECT_FALSE(plain.tunnel.takeover);
 
-	EXPECT_THROW(parse(add + " --takeover now"), UsageError);
+	auto held = std::get<ntmctl::TunnelAddCmd>(parse(add + " --takeover rx").cmd);
+	EXPECT_FALSE(held.tunnel.replaces);
+	EXPECT_EQ(held.tunnel.takeover, NTM_TAKEOVER_ON_RX);
+	auto release = std::get<ntmctl::TunnelSetCmd>(parse("tunnel set ntm0 --local-index 5 --takeover now").cmd);
+	EXPECT_EQ(release.tunnel.takeover, NTM_TAKEOVER_NOW);
+	EXPECT_THROW(parse("tunnel set ntm0 --local-index 5 --takeover rx"), UsageError);
 	EXPECT_THROW(parse(add + " --replaces 1001 --takeover soon"), UsageError);
 	EXPECT_THROW(parse(add + " --replaces 0"), UsageError);
 	EXPECT_THROW(parse(add + " --replaces 1011"), UsageError);

@@ -74,9 +74,19 @@
  *   its own lifetime ends; it sends no soft expiry any more.  A successor
  *   can be replaced once it is active.  Errors: -ENOENT unknown
  *   predecessor; -EINVAL when it is an ESP tunnel, the virtual addresses
- *   differ, REPLACES equals LOCAL_INDEX or TAKEOVER comes without REPLACES;
- *   -EBUSY when the predecessor already has a pending successor, is pending
- *   itself or is retired.
+ *   differ or REPLACES equals LOCAL_INDEX; -EBUSY when the predecessor
+ *   already has a pending successor, is pending itself or is retired.
+ *   Held new tunnel (NTM tunnels only): TAKEOVER = NTM_TAKEOVER_ON_RX
+ *   without REPLACES creates a tunnel that receives at once but is PENDING
+ *   until its peer's first authenticated packet (or SET_TUNNEL with
+ *   TAKEOVER NOW) confirms it: the responder of a key exchange uses it so
+ *   that nothing it sends reaches a peer that has not installed the key
+ *   yet.  Its virtual addresses are taken at once; packets sent to them
+ *   wait in the acquire queue (NTM_ACQUIRE_QLEN, NTM_ACQUIRE_TIMEOUT_MS, no
+ *   ACQUIRE event) and leave through the tunnel when it is confirmed
+ *   (NTM_CMD_EVENT_TAKEOVER with REPLACES 0, NTM_STAT_A_CONFIRMED).  A
+ *   held tunnel cannot be replaced until it is confirmed.  TAKEOVER NOW
+ *   without REPLACES is a plain new tunnel.
  *
  * NTM_CMD_SET_TUNNEL (doit)
  *   NTM_A_TUNNEL with LOCAL_INDEX and any of ENDPOINT (for ESP: MOBIKE,
@@ -85,8 +95,11 @@
  *   value, 0 removes the limit; lifetimes count from creation).
  *   Keys are never changed in place: a rekey is a new tunnel (see REPLACES
  *   in NEW_TUNNEL).  REMOTE_INDEX, VIP4/VIP6, CIPHER, KEY, RX_KEY, salts,
- *   ENCAP, ESN, traffic selectors, TX_COUNTER, REPLACES and TAKEOVER are
- *   refused.
+ *   ENCAP, ESN, traffic selectors, TX_COUNTER and REPLACES are refused.
+ *   TAKEOVER = NTM_TAKEOVER_NOW makes a pending tunnel (a successor, or a
+ *   held new tunnel) send at once, as if its peer's first packet had
+ *   arrived; on an active tunnel it does nothing.  -EINVAL for
+ *   NTM_TAKEOVER_ON_RX, an ESP SA pair or a retired tunnel.
  *
  * NTM_CMD_DEL_TUNNEL (doit)
  *   NTM_A_TUNNEL with LOCAL_INDEX.  -ENOENT when unknown.  Without
@@ -175,7 +188,8 @@
  * NTM_CMD_EVENT_TAKEOVER: a successor took its predecessor's place and now
  *   sends (TAKEOVER NOW at once, ON_RX on its first authenticated packet,
  *   or because the predecessor was deleted or expired); the predecessor is
- *   retired.  NTM_A_IFINDEX, NTM_A_TUNNEL (LOCAL_INDEX and REMOTE_INDEX of
+ *   retired.  Also sent, with REPLACES 0, when a held new tunnel is
+ *   confirmed.  NTM_A_IFINDEX, NTM_A_TUNNEL (LOCAL_INDEX and REMOTE_INDEX of
  *   the successor, REPLACES = the predecessor's local index).  May be sent
  *   from the packet path; an event that cannot be allocated is lost and
  *   counted in NTM_STAT_A_EVENT_NOMEM (any event).
@@ -300,7 +314,8 @@ enum ntm_device_flags {
 
 /*
  * When a successor (NTM_TUNNEL_A_REPLACES) takes its predecessor's place
- * in the virtual-address lookup, i.e. starts to transmit.
+ * in the virtual-address lookup, i.e. starts to transmit; without
+ * REPLACES, ON_RX holds a new tunnel until its peer's first packet.
  */
 enum ntm_takeover {
 	NTM_TAKEOVER_ON_RX = 0,		/* on its first authenticated packet */
@@ -504,6 +519,7 @@ enum ntm_stat_attr {
 	/* rekey (device totals only) */
 	NTM_STAT_A_TAKEOVER,		/* successors that took their predecessor's place */
 	NTM_STAT_A_EVENT_NOMEM,		/* events lost: no memory for the message */
+	NTM_STAT_A_CONFIRMED,		/* held new tunnels confirmed (see TAKEOVER) */
 	__NTM_STAT_A_MAX,
 };
 

@@ -140,7 +140,7 @@ struct StatInfo {
 
 /* the counters before NTM_STAT_A_PAD, then the ones appended after it */
 inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX + (NTM_STAT_A_MAX - NTM_STAT_A_PAD);
-static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_EVENT_NOMEM == NTM_STAT_A_MAX,
+static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_CONFIRMED == NTM_STAT_A_MAX,
 	      "update kStats for the new counters");
 
 inline constexpr std::array<StatInfo, kStatCount> kStats{{
@@ -174,6 +174,7 @@ inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_RELAY_EXPIRED, "relay_expired"},
 	{NTM_STAT_A_TAKEOVER, "takeover"},
 	{NTM_STAT_A_EVENT_NOMEM, "event_nomem"},
+	{NTM_STAT_A_CONFIRMED, "confirmed"},
 }};
 
 /** The counters of a device or a tunnel, indexed by enum ntm_stat_attr. */
@@ -310,10 +311,13 @@ struct TunnelSettings {
 	 * Make-before-break rekey, create only, NTM tunnels only: the local
 	 * index of the ACTIVE tunnel this one replaces (same vip4/vip6, its
 	 * own new local_index), and when it starts to send: NTM_TAKEOVER_NOW
-	 * (initiator) or NTM_TAKEOVER_ON_RX (responder; the kernel's default)
+	 * (initiator) or NTM_TAKEOVER_ON_RX (responder; the kernel's default).
+	 * Without replaces, NTM_TAKEOVER_ON_RX holds a new tunnel until its
+	 * peer's first packet; in a change, NTM_TAKEOVER_NOW makes a pending
+	 * tunnel send at once.
 	 */
 	std::optional<std::uint32_t> replaces;
-	std::optional<std::uint8_t> takeover; /* enum ntm_takeover; needs replaces */
+	std::optional<std::uint8_t> takeover; /* enum ntm_takeover */
 
 	[[nodiscard]] bool is_esp() const noexcept { return encap == NTM_ENCAP_ESP_UDP; }
 };

@@ -110,9 +110,11 @@ enum class TunnelRequest { create, change };
  *     selectors per direction, all valid (no host bits); a key pair and
  *     salt pair that are both equal are refused (nonce reuse); replaces
  *     (NTM only) must differ from the local index and be non-zero;
- *     takeover needs replaces and is NTM_TAKEOVER_ON_RX or _NOW.
- *   change: local index plus any of endpoint, flags and the lifetimes and
- *     limits; anything else (tx_counter too) is create-only ("a rekey is a
+ *     takeover is NTM_TAKEOVER_ON_RX or _NOW (ON_RX without replaces holds
+ *     a new tunnel until its peer's first packet).
+ *   change: local index plus any of endpoint, flags, the lifetimes and
+ *     limits, and takeover NTM_TAKEOVER_NOW (a pending tunnel sends at
+ *     once); anything else (tx_counter too) is create-only ("a rekey is a
  *     new tunnel").
  * Both: known flag bits only; a soft limit must be below its hard limit
  * when both are given and the hard one is not 0.
