@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * NTMobile signalling v1 (Documentation/protocol/signalling.rst): the TLV
- * body codec, the sealed UDP envelope, NOTICEs, the replay window and the
- * primitives of the tunnel key exchange (tunnel_kx.cpp). The cryptography
- * is OpenSSL 3's (ChaCha20-Poly1305 through EVP, HKDF through EVP_KDF,
- * HMAC-SHA256).
+ * body codec -- names, encoding, decoding and the checks every message
+ * passes.  The sealed envelope, NOTICEs and the replay window are in
+ * sig_envelope.cpp; the cryptographic primitives in sig_crypto.cpp.
  */
 #include "ntm/sig.hpp"
 
@@ -17,16 +16,8 @@
 #include <string>
 #include <utility>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
-#include <openssl/rand.h>
-
 #include "ntm/error.hpp"
-#include "ossl.hpp"
+#include "sig_detail.hpp"
 
 namespace ntm::sig {
 
@@ -48,57 +39,12 @@ bool relay_tlv(std::uint16_t type) noexcept
 }
 constexpr std::size_t kTlvHeaderLen = 4;
 constexpr std::size_t kMaxCiphers = 8;
-constexpr std::size_t kNoticeLen = kEnvelopeHeaderLen + 2;
-constexpr std::size_t kHashLen = 32; /* SHA-256 */
-constexpr std::size_t kMaxHkdfLen = std::size_t{255} * kHashLen;
 
-/* ---- byte order ---- */
-
-void put_be16(std::vector<std::uint8_t> &out, std::uint16_t v)
-{
-	out.push_back(static_cast<std::uint8_t>(v >> 8));
-	out.push_back(static_cast<std::uint8_t>(v));
-}
-
-void put_be32(std::vector<std::uint8_t> &out, std::uint32_t v)
-{
-	for (int shift = 24; shift >= 0; shift -= 8)
-		out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-void put_be64(std::vector<std::uint8_t> &out, std::uint64_t v)
-{
-	for (int shift = 56; shift >= 0; shift -= 8)
-		out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-/* b must hold at least the bytes read */
-std::uint16_t get_be16(std::span<const std::uint8_t> b) noexcept
-{
-	return static_cast<std::uint16_t>((b[0] << 8) | b[1]);
-}
-
-std::uint32_t get_be32(std::span<const std::uint8_t> b) noexcept
-{
-	std::uint32_t v = 0;
-	for (std::size_t i = 0; i < 4; i++)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-std::uint64_t get_be64(std::span<const std::uint8_t> b) noexcept
-{
-	std::uint64_t v = 0;
-	for (std::size_t i = 0; i < 8; i++)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-std::array<std::uint8_t, 4> be32_bytes(std::uint32_t v) noexcept
-{
-	return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-		static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-}
+using detail::be32_bytes;
+using detail::get_be16;
+using detail::get_be32;
+using detail::put_be16;
+using detail::put_be32;
 
 /* ---- names ---- */
 
@@ -723,58 +669,6 @@ void validate_ok_response(const Message &m, const Requirements &r)
 		break;
 	}
 }
-
-/* ---- OpenSSL ---- */
-
-void check_aead_args(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce)
-{
-	if (key.size() != kKeyLen)
-		throw std::invalid_argument("ChaCha20-Poly1305 key must have " + std::to_string(kKeyLen) + " bytes");
-	if (nonce.size() != kAeadNonceLen)
-		throw std::invalid_argument("ChaCha20-Poly1305 nonce must have " + std::to_string(kAeadNonceLen) +
-					    " bytes");
-}
-
-/* out: exactly plaintext.size() + kTagLen bytes */
-void aead_seal_into(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
-		    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext,
-		    std::span<std::uint8_t> out)
-{
-	check_aead_args(key, nonce);
-	ossl::aead_seal_into(EVP_chacha20_poly1305(), key, nonce, aad, plaintext, out);
-}
-
-/* out: exactly input.size() - kTagLen bytes; wiped when false */
-bool aead_open_into(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
-		    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> input, std::span<std::uint8_t> out)
-{
-	check_aead_args(key, nonce);
-	return ossl::aead_open_into(EVP_chacha20_poly1305(), key, nonce, aad, input, out);
-}
-
-std::array<std::uint8_t, kAeadNonceLen> envelope_nonce(Direction dir, std::uint64_t seq) noexcept
-{
-	std::array<std::uint8_t, kAeadNonceLen> n{};
-	const auto d = static_cast<std::uint32_t>(dir);
-	for (std::size_t i = 0; i < 4; i++)
-		n.at(i) = static_cast<std::uint8_t>(d >> (24 - 8 * i));
-	for (std::size_t i = 0; i < 8; i++)
-		n.at(4 + i) = static_cast<std::uint8_t>(seq >> (56 - 8 * i));
-	return n;
-}
-
-std::array<std::uint8_t, kEnvelopeHeaderLen> header_bytes(Kind kind, std::uint32_t key_id, std::uint64_t seq)
-{
-	std::vector<std::uint8_t> v;
-	v.reserve(kEnvelopeHeaderLen);
-	put_be32(v, static_cast<std::uint32_t>(kind));
-	put_be32(v, key_id);
-	put_be64(v, seq);
-	std::array<std::uint8_t, kEnvelopeHeaderLen> h{};
-	std::copy(v.begin(), v.end(), h.begin());
-	return h;
-}
-
 /* The relay block, after every other TLV (types 40..48). */
 void encode_relay_tlvs(Writer &w, const Message &m)
 {
@@ -1096,247 +990,6 @@ void validate(const Message &m)
 	r.need(m.status.has_value(), "STATUS");
 	if (*m.status == Status::ok)
 		validate_ok_response(m, r);
-}
-
-/* ---- envelope ---- */
-
-std::optional<EnvelopeHeader> peek_header(std::span<const std::uint8_t> datagram) noexcept
-{
-	if (datagram.size() < kEnvelopeHeaderLen)
-		return std::nullopt;
-	const std::uint32_t kind = get_be32(datagram);
-	if (kind != static_cast<std::uint32_t>(Kind::dc) && kind != static_cast<std::uint32_t>(Kind::tun) &&
-	    kind != static_cast<std::uint32_t>(Kind::notice))
-		return std::nullopt;
-	return EnvelopeHeader{static_cast<Kind>(kind), get_be32(datagram.subspan(4)), get_be64(datagram.subspan(8))};
-}
-
-std::vector<std::uint8_t> seal(const EnvelopeHeader &h, Direction dir, std::span<const std::uint8_t> key,
-			       std::span<const std::uint8_t> body)
-{
-	if (h.kind != Kind::dc && h.kind != Kind::tun)
-		throw std::invalid_argument("only kinds 0x10 and 0x11 are sealed");
-	if (h.seq == 0)
-		throw std::invalid_argument("sequence number 0 is never sent");
-	const auto aad = header_bytes(h.kind, h.key_id, h.seq);
-	std::vector<std::uint8_t> out(kEnvelopeHeaderLen + body.size() + kTagLen);
-	std::copy(aad.begin(), aad.end(), out.begin());
-	aead_seal_into(key, envelope_nonce(dir, h.seq), aad, body, std::span(out).subspan(kEnvelopeHeaderLen));
-	return out;
-}
-
-std::optional<std::vector<std::uint8_t>> open(std::span<const std::uint8_t> datagram, Direction dir,
-					      std::span<const std::uint8_t> key)
-{
-	if (key.size() != kKeyLen)
-		throw std::invalid_argument("envelope key must have " + std::to_string(kKeyLen) + " bytes");
-	if (datagram.size() < kEnvelopeHeaderLen + kTagLen)
-		return std::nullopt;
-	const auto h = peek_header(datagram);
-	if (!h || h->kind == Kind::notice || h->seq == 0)
-		return std::nullopt;
-	const auto sealed = datagram.subspan(kEnvelopeHeaderLen);
-	std::vector<std::uint8_t> body(sealed.size() - kTagLen);
-	if (!aead_open_into(key, envelope_nonce(dir, h->seq), datagram.first(kEnvelopeHeaderLen), sealed, body))
-		return std::nullopt;
-	return body;
-}
-
-std::vector<std::uint8_t> encode_notice(std::uint32_t key_id, Status s)
-{
-	if (s != Status::unknown_key && s != Status::key_expired)
-		throw std::invalid_argument("a NOTICE carries UNKNOWN_KEY or KEY_EXPIRED");
-	const auto h = header_bytes(Kind::notice, key_id, 0);
-	std::vector<std::uint8_t> out(h.begin(), h.end());
-	put_be16(out, static_cast<std::uint16_t>(s));
-	return out;
-}
-
-std::optional<Notice> decode_notice(std::span<const std::uint8_t> datagram) noexcept
-{
-	if (datagram.size() != kNoticeLen)
-		return std::nullopt;
-	const auto h = peek_header(datagram);
-	if (!h || h->kind != Kind::notice || h->seq != 0)
-		return std::nullopt;
-	const auto s = static_cast<Status>(get_be16(datagram.subspan(kEnvelopeHeaderLen)));
-	if (s != Status::unknown_key && s != Status::key_expired)
-		return std::nullopt;
-	return Notice{h->key_id, s};
-}
-
-std::vector<std::uint8_t> frame(std::span<const std::uint8_t> body)
-{
-	if (body.size() > kMaxFrame)
-		throw std::invalid_argument("frame body exceeds " + std::to_string(kMaxFrame) + " bytes");
-	std::vector<std::uint8_t> out;
-	out.reserve(4 + body.size());
-	put_be32(out, static_cast<std::uint32_t>(body.size()));
-	out.insert(out.end(), body.begin(), body.end());
-	return out;
-}
-
-/* ---- replay window ---- */
-
-bool ReplayWindow::check(std::uint64_t seq) const noexcept
-{
-	if (seq == 0)
-		return false;
-	if (seq > top_)
-		return true;
-	const std::uint64_t age = top_ - seq;
-	if (age >= 64)
-		return false;
-	return (bits_ & (std::uint64_t{1} << age)) == 0;
-}
-
-void ReplayWindow::update(std::uint64_t seq) noexcept
-{
-	if (seq == 0)
-		return;
-	if (seq > top_) {
-		const std::uint64_t shift = seq - top_;
-		bits_ = shift >= 64 ? 1 : ((bits_ << shift) | 1);
-		top_ = seq;
-		return;
-	}
-	const std::uint64_t age = top_ - seq;
-	if (age < 64)
-		bits_ |= std::uint64_t{1} << age;
-}
-
-/* ---- crypto helpers ---- */
-
-void random_fill(std::span<std::uint8_t> out)
-{
-	while (!out.empty()) {
-		const std::size_t n = std::min<std::size_t>(out.size(), INT_MAX);
-		if (RAND_bytes(out.data(), static_cast<int>(n)) != 1)
-			throw Error("random number generator failed");
-		out = out.subspan(n);
-	}
-}
-
-SecretBytes random_key()
-{
-	SecretBytes k(kKeyLen);
-	random_fill(k.span());
-	return k;
-}
-
-std::uint32_t random_u32_nonzero()
-{
-	for (;;) {
-		std::array<std::uint8_t, 4> b{};
-		random_fill(b);
-		const std::uint32_t v = get_be32(b);
-		if (v != 0)
-			return v;
-	}
-}
-
-std::vector<std::uint8_t> aead_seal(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
-				    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext)
-{
-	std::vector<std::uint8_t> out(plaintext.size() + kTagLen);
-	aead_seal_into(key, nonce, aad, plaintext, out);
-	return out;
-}
-
-std::optional<std::vector<std::uint8_t>> aead_open(std::span<const std::uint8_t> key,
-						   std::span<const std::uint8_t> nonce,
-						   std::span<const std::uint8_t> aad,
-						   std::span<const std::uint8_t> ciphertext_with_tag)
-{
-	check_aead_args(key, nonce);
-	if (ciphertext_with_tag.size() < kTagLen)
-		return std::nullopt;
-	std::vector<std::uint8_t> out(ciphertext_with_tag.size() - kTagLen);
-	if (!aead_open_into(key, nonce, aad, ciphertext_with_tag, out))
-		return std::nullopt;
-	return out;
-}
-
-namespace {
-
-enum class HkdfMode { both = EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, extract = EVP_KDF_HKDF_MODE_EXTRACT_ONLY,
-		      expand = EVP_KDF_HKDF_MODE_EXPAND_ONLY };
-
-/* key: the IKM (both, extract) or the PRK (expand) */
-SecretBytes hkdf(HkdfMode mode, std::span<const std::uint8_t> key, std::span<const std::uint8_t> salt,
-		 std::span<const std::uint8_t> info, std::size_t length)
-{
-	if (length == 0 || length > kMaxHkdfLen)
-		throw std::invalid_argument("HKDF-SHA256 output must be 1.." + std::to_string(kMaxHkdfLen) + " bytes");
-	if (key.empty())
-		throw std::invalid_argument("HKDF-SHA256 needs input key material");
-	const ossl::Ptr<EVP_KDF> kdf(EVP_KDF_fetch(nullptr, OSSL_KDF_NAME_HKDF, nullptr));
-	if (!kdf)
-		ossl::failed("EVP_KDF_fetch(HKDF)");
-	const ossl::Ptr<EVP_KDF_CTX> ctx(EVP_KDF_CTX_new(kdf.get()));
-	if (!ctx)
-		ossl::failed("EVP_KDF_CTX_new");
-
-	std::array<char, 7> digest{"SHA256"};
-	int imode = static_cast<int>(mode);
-	std::array<OSSL_PARAM, 6> params{};
-	std::size_t n = 0;
-	/* OSSL_PARAM takes non-const pointers; OpenSSL only reads these */
-	// NOLINTBEGIN(cppcoreguidelines-pro-type-const-cast)
-	params.at(n++) = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest.data(), 0);
-	params.at(n++) = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &imode);
-	params.at(n++) = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t *>(key.data()),
-							   key.size());
-	if (!salt.empty())
-		params.at(n++) = OSSL_PARAM_construct_octet_string(
-			OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t *>(salt.data()), salt.size());
-	if (!info.empty())
-		params.at(n++) = OSSL_PARAM_construct_octet_string(
-			OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t *>(info.data()), info.size());
-	// NOLINTEND(cppcoreguidelines-pro-type-const-cast)
-	params.at(n) = OSSL_PARAM_construct_end();
-
-	SecretBytes out(length);
-	if (EVP_KDF_derive(ctx.get(), out.data(), out.size(), params.data()) != 1)
-		ossl::failed("HKDF-SHA256");
-	return out;
-}
-
-} // namespace
-
-SecretBytes hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt,
-			std::span<const std::uint8_t> info, std::size_t length)
-{
-	return hkdf(HkdfMode::both, ikm, salt, info, length);
-}
-
-SecretBytes hkdf_extract(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm)
-{
-	return hkdf(HkdfMode::extract, ikm, salt, {}, kHashLen);
-}
-
-SecretBytes hkdf_expand(std::span<const std::uint8_t> prk, std::span<const std::uint8_t> info, std::size_t length)
-{
-	if (prk.size() < kHashLen)
-		throw std::invalid_argument("HKDF-Expand needs a PRK of at least " + std::to_string(kHashLen) + " bytes");
-	return hkdf(HkdfMode::expand, prk, {}, info, length);
-}
-
-std::array<std::uint8_t, 32> hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data)
-{
-	std::array<std::uint8_t, kHashLen> mac{};
-	unsigned int maclen = 0;
-	if (HMAC(EVP_sha256(), key.data(), ossl::int_len(key.size()), data.data(), data.size(), mac.data(),
-		 &maclen) == nullptr ||
-	    maclen != kHashLen)
-		ossl::failed("HMAC-SHA256");
-	return mac;
-}
-
-bool mac_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept
-{
-	return a.size() == kConfirmLen && b.size() == kConfirmLen &&
-	       CRYPTO_memcmp(a.data(), b.data(), kConfirmLen) == 0;
 }
 
 } // namespace ntm::sig
