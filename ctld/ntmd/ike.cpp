@@ -46,6 +46,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <linux/ntm.h>
@@ -342,6 +343,16 @@ ike::Identity to_identity(const ntm::config::IkeId &id)
 	return r;
 }
 
+/* SHA-256 of a message: a retransmission must be the request we answered, byte for byte */
+std::array<std::uint8_t, 32> message_digest(ike::ByteView d)
+{
+	std::array<std::uint8_t, 32> md{};
+	unsigned int len = 0;
+	if (EVP_Digest(d.data(), d.size(), md.data(), &len, EVP_sha256(), nullptr) != 1 || len != md.size())
+		throw ntm::Error("SHA-256 failed");
+	return md;
+}
+
 ike::Identity address_identity(const ntm::IpAddress &a)
 {
 	ike::Identity r;
@@ -364,6 +375,8 @@ struct IkeRole::Impl {
 		std::uint64_t drop_unknown_spi = 0;
 		std::uint64_t drop_icv = 0;
 		std::uint64_t drop_msgid = 0;
+		std::uint64_t drop_not_resent = 0; /* the last message ID again, but not the request we answered */
+		std::uint64_t drop_unauth = 0;	   /* a request other than IKE_AUTH before the peer authenticated */
 		std::uint64_t drop_half_open = 0;
 		std::uint64_t drop_not_ike = 0;
 		std::uint64_t cookies_sent = 0;
@@ -454,6 +467,8 @@ struct IkeRole::Impl {
 		std::uint32_t expect_msgid = 0;
 		Bytes last_response;
 		bool have_last_response = false;
+		std::array<std::uint8_t, 32> last_request_digest{}; /* of the request last_response answers */
+		Path last_response_path;			   /* where it went */
 
 		bool ike_rekeying = false;
 		std::vector<Child> children;
@@ -1006,13 +1021,31 @@ struct IkeRole::Impl {
 			return;
 		}
 		if (sa->have_last_response && h.msgid + 1 == sa->expect_msgid) {
-			/* a retransmission: the same answer, never a second execution */
+			/*
+			 * A retransmission gets the same answer, never a second execution,
+			 * and only if it is byte for byte the request we answered, and only
+			 * where that answer went: a copy from elsewhere or a forged header
+			 * must not make us send kilobytes to a victim (decisions.rst D56).
+			 */
+			if (message_digest(d) != sa->last_request_digest) {
+				ctr.drop_not_resent++;
+				return;
+			}
 			ctr.responses_resent++;
-			send_msg(p, sa->last_response);
+			send_msg(sa->last_response_path, sa->last_response);
 			return;
 		}
 		if (h.msgid != sa->expect_msgid) {
 			ctr.drop_msgid++;
+			return;
+		}
+		/* before the peer authenticated (IKE_AUTH), IKE_AUTH is the only request there is */
+		const bool authenticated = sa->state == State::established || sa->state == State::rekeyed ||
+					   sa->state == State::deleting;
+		if (!authenticated && h.exchange != ike::Exchange::ike_auth) {
+			ctr.drop_unauth++;
+			spdlog::debug("ike: {}: {} request before IKE_AUTH from {}: dropped", sa->name(),
+				      ike::exchange_name(static_cast<std::uint8_t>(h.exchange)), p.remote.to_string());
 			return;
 		}
 		ike::Header hh;
@@ -1029,7 +1062,7 @@ struct IkeRole::Impl {
 			ctr.drop_malformed++;
 			ike::Payloads err;
 			err.notifies.push_back({ike::Protocol::none, {}, static_cast<std::uint16_t>(*e.notify()), e.notify_data()});
-			answer(sa, p, h, err);
+			answer(sa, p, h, d, err);
 			return;
 		}
 		sa->last_rx = Clock::now();
@@ -1058,16 +1091,18 @@ struct IkeRole::Impl {
 			ctr.drop_malformed++;
 			return;
 		}
-		answer(sa, p, h, resp);
+		answer(sa, p, h, d, resp);
 		if (destroy_after)
 			destroy(sa, false);
 	}
 
-	void answer(const SaPtr &sa, const Path &p, const ike::Header &req, const ike::Payloads &resp)
+	void answer(const SaPtr &sa, const Path &p, const ike::Header &req, ByteView raw, const ike::Payloads &resp)
 	{
 		const auto h = header_for(*sa, req.exchange, req.msgid, true);
 		sa->last_response = ike::encode_encrypted(h, resp, sa->send_key(), sa->iv++);
 		sa->have_last_response = true;
+		sa->last_request_digest = message_digest(raw);
+		sa->last_response_path = p;
 		sa->expect_msgid = req.msgid + 1;
 		send_msg(p, sa->last_response);
 	}
@@ -2696,6 +2731,8 @@ struct IkeRole::Impl {
 			  {"drop_unknown_spi", ctr.drop_unknown_spi},
 			  {"drop_icv", ctr.drop_icv},
 			  {"drop_msgid", ctr.drop_msgid},
+			  {"drop_not_resent", ctr.drop_not_resent},
+			  {"drop_unauth", ctr.drop_unauth},
 			  {"drop_half_open", ctr.drop_half_open},
 			  {"drop_not_ike", ctr.drop_not_ike},
 			  {"cookies_sent", ctr.cookies_sent},

@@ -15,6 +15,14 @@
  * believes we are behind a NAT and installs a UDP-encapsulated CHILD SA
  * (ntmd always does; charon would otherwise install plain ESP).
  *
+ * --hostile SPOOF_ADDR plays one handshake as an attacker who also holds its
+ * keys would (the tests of decisions.rst D56): before IKE_AUTH it sends a
+ * CREATE_CHILD_SA and an INFORMATIONAL Delete (a responder must answer
+ * neither), and once IKE_AUTH is done it sends a copy of the IKE_AUTH request
+ * with one byte changed, three exact copies from a second socket bound to
+ * SPOOF_ADDR (a forged source), and one exact copy from its own socket; the
+ * JSON says what came back and where ("hostile").
+ *
  * Everything runs in one thread on two non-blocking UDP sockets (one for
  * each responder port); the SAs are multiplexed by our SPI. COOKIE and
  * INVALID_KE_PAYLOAD answers are followed; an exchange unanswered after
@@ -40,6 +48,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <queue>
 #include <string>
@@ -96,6 +105,7 @@ struct Options {
 	unsigned retries = 2;
 	unsigned dh_pool = 0;
 	bool no_delete = false;
+	std::string hostile; /* the forged source address, empty: not hostile */
 	std::string label;
 	bool json = false;
 };
@@ -332,6 +342,10 @@ struct Stats {
 	std::uint64_t datagrams_received = 0;
 	std::uint64_t send_errors = 0;
 	std::uint64_t dropped = 0; /* unknown SPI, stale, malformed */
+	/* --hostile */
+	std::uint64_t preauth_answered = 0; /* answers to CREATE_CHILD_SA / INFORMATIONAL before IKE_AUTH */
+	std::uint64_t auth_resent = 0;	    /* IKE_AUTH answers after the first, at our own socket */
+	std::uint64_t reflected = 0;	    /* anything at the forged source's socket */
 	std::map<std::string, std::uint64_t> failures;
 	std::vector<double> latency_ms; /* of the handshakes completed in the window */
 };
@@ -340,8 +354,10 @@ class Bench {
 public:
 	Bench(const Options &o, Setup s)
 	    : o_(o), s_(std::move(s)), sock_ike_(s_.ike_ep.family(), o.bind), sock_natt_(s_.ike_ep.family(), o.bind),
-	      hs_(o.concurrency)
+	      hs_(o.hostile.empty() ? o.concurrency : 1U)
 	{
+		if (!o_.hostile.empty())
+			sock_spoof_ = std::make_unique<Socket>(s_.ike_ep.family(), o_.hostile);
 		for (unsigned i = 0; i < o_.dh_pool; i++)
 			pool_.push_back(ike::DhKey::generate(s_.group));
 		const auto host_bits = (s_.ts_local.addr.is_v4() ? 32U : 128U) - s_.ts_local.len;
@@ -355,9 +371,10 @@ public:
 		end_ = t0_ + to_dur(o_.duration);
 		for (std::size_t i = 0; i < hs_.size(); i++)
 			start(i);
-		std::array<pollfd, 2> fds{};
+		std::array<pollfd, 3> fds{};
 		fds[0] = {sock_ike_.fd(), POLLIN, 0};
 		fds[1] = {sock_natt_.fd(), POLLIN, 0};
+		fds[2] = {sock_spoof_ ? sock_spoof_->fd() : -1, POLLIN, 0};
 		while (true) {
 			const auto now = Clock::now();
 			if (now >= end_ && !draining_) {
@@ -366,6 +383,8 @@ public:
 			}
 			if (draining_ && (active_ == 0 || now >= drain_deadline_))
 				break;
+			if (!o_.hostile.empty() && active_ == 0)
+				break; /* the one handshake is over */
 			fire_timers(now);
 			auto wait = end_ - now;
 			if (draining_)
@@ -384,6 +403,8 @@ public:
 				receive(sock_ike_, false);
 			if ((fds[1].revents & POLLIN) != 0)
 				receive(sock_natt_, true);
+			if ((fds[2].revents & POLLIN) != 0)
+				drain_spoof();
 		}
 		seconds_ = std::chrono::duration<double>(std::min(Clock::now(), end_) - window_start_).count();
 		for (const auto &h : hs_)
@@ -444,6 +465,11 @@ public:
 			{"datagrams_received", st_.datagrams_received},
 			{"send_errors", st_.send_errors},
 			{"dropped", st_.dropped},
+			{"hostile",
+			 o_.hostile.empty() ? json(nullptr)
+					    : json{{"preauth_answered", st_.preauth_answered},
+						   {"auth_resent", st_.auth_resent},
+						   {"reflected", st_.reflected}}},
 			{"latency_ms", lat},
 			{"cpu_seconds", round3(cpu)}};
 	}
@@ -473,7 +499,7 @@ private:
 		h.own_dh.reset();
 		h.keys = {};
 		active_--;
-		if (!draining_ && Clock::now() < end_)
+		if (!draining_ && Clock::now() < end_ && o_.hostile.empty())
 			start(i);
 	}
 
@@ -646,6 +672,15 @@ private:
 		}
 		const std::size_t i = it->second;
 		auto &h = hs_[i];
+		if (!o_.hostile.empty() && hdr.msgid == 1 &&
+		    (hdr.exchange == ike::Exchange::create_child_sa || hdr.exchange == ike::Exchange::informational)) {
+			st_.preauth_answered++;
+			return;
+		}
+		if (!o_.hostile.empty() && h.phase == Phase::del && hdr.exchange == ike::Exchange::ike_auth) {
+			st_.auth_resent++;
+			return;
+		}
 		try {
 			if (h.phase == Phase::init && hdr.exchange == ike::Exchange::ike_sa_init && hdr.msgid == 0)
 				on_init_resp(i, d);
@@ -747,7 +782,69 @@ private:
 		}
 		a.tsr = std::vector{ike::TrafficSelector::from_prefix(s_.ts_remote.addr, s_.ts_remote.len)};
 		h.phase = Phase::auth;
+		if (!o_.hostile.empty())
+			preauth_probes(i, a);
 		send_encrypted(i, ike::Exchange::ike_auth, 1, a);
+	}
+
+	/* --hostile: one datagram, not retransmitted, from sock (our NAT-T socket by default) */
+	void send_once(const Bytes &wire, const Socket *sock = nullptr)
+	{
+		const auto sa = s_.natt_ep.sockaddr_bytes();
+		const int fd = sock != nullptr ? sock->fd() : sock_natt_.fd();
+		if (::sendto(fd, wire.data(), wire.size(), 0, as_sockaddr(sa), static_cast<socklen_t>(sa.size())) < 0)
+			st_.send_errors++;
+		else
+			st_.datagrams_sent++;
+	}
+
+	Bytes wire_of(const Hs &h, ike::Exchange ex, std::uint32_t msgid, const ike::Payloads &p) const
+	{
+		ike::Header hdr;
+		hdr.spi_i = h.spi_i;
+		hdr.spi_r = h.spi_r;
+		hdr.exchange = ex;
+		hdr.flags = ike::kFlagInitiator;
+		hdr.msgid = msgid;
+		const auto msg = ike::encode_encrypted(hdr, p, h.keys.sk_ei, msgid);
+		Bytes w(ike::kNonEspMarkerLen, 0);
+		w.insert(w.end(), msg.begin(), msg.end());
+		return w;
+	}
+
+	/* --hostile, before IKE_AUTH: requests a responder must not act on or answer yet */
+	void preauth_probes(std::size_t i, const ike::Payloads &auth)
+	{
+		const auto &h = hs_[i];
+		ike::Payloads child;
+		child.has_sa = true;
+		child.sa = auth.sa;
+		child.nonce = ike::random_bytes(kNonceLen);
+		child.tsi = auth.tsi;
+		child.tsr = auth.tsr;
+		send_once(wire_of(h, ike::Exchange::create_child_sa, 1, child));
+		ike::Payloads del;
+		del.deletes.push_back({ike::Protocol::ike, {}});
+		send_once(wire_of(h, ike::Exchange::informational, 1, del));
+	}
+
+	/* --hostile, IKE_AUTH done: copies of its request; only the exact one from us may be answered */
+	void replay_probes(std::size_t i)
+	{
+		const auto &h = hs_[i];
+		auto changed = h.wire;
+		changed.back() ^= 0x01;
+		send_once(changed);
+		for (int k = 0; k < 3; k++)
+			send_once(h.wire, sock_spoof_.get());
+		send_once(h.wire);
+	}
+
+	void drain_spoof()
+	{
+		std::array<std::uint8_t, 65536> buf{};
+		while (::recv(sock_spoof_->fd(), buf.data(), buf.size(), MSG_DONTWAIT) >= 0)
+			st_.reflected++;
 	}
 
 	/* The n-th address of a prefix (n < 2^31). */
@@ -808,6 +905,8 @@ private:
 			finish(i);
 			return;
 		}
+		if (!o_.hostile.empty())
+			replay_probes(i);
 		ike::Payloads del;
 		del.deletes.push_back({ike::Protocol::ike, {}});
 		h.phase = Phase::del;
@@ -827,6 +926,7 @@ private:
 	Setup s_;
 	Socket sock_ike_;
 	Socket sock_natt_;
+	std::unique_ptr<Socket> sock_spoof_; /* --hostile */
 	std::vector<Hs> hs_;
 	std::vector<ike::DhKey> pool_;
 	std::size_t next_pool_ = 0;
@@ -895,6 +995,10 @@ int run(int argc, char **argv)
 		       "Reuse N DH key pairs made before the run (RFC 7296 2.12), 0: a fresh pair per handshake")
 		->capture_default_str();
 	app.add_flag("--no-delete", o.no_delete, "Leave the IKE SAs at the responder (no INFORMATIONAL Delete)");
+	app.add_option("--hostile", o.hostile,
+		       "One handshake with requests a responder must ignore, and copies of IKE_AUTH, some from a "
+		       "socket bound to SPOOF_ADDR")
+		->type_name("SPOOF_ADDR");
 	app.add_option("--label", o.label, "A name copied into the JSON output");
 	app.add_flag("--json,-j", o.json, "Print one JSON object");
 	try {

@@ -5,13 +5,14 @@
 # other side (lib/ikebed.sh has the map).  ntmd as initiator and responder,
 # PSK and ECDSA certificates, NAT-T on port 4500, ESP-in-UDP through the
 # module both ways, a CHILD SA rekey under a running ping with no loss, a
-# MOBIKE move of the ntm side under a TCP connection, and dead peer
-# detection.
+# MOBIKE move of the ntm side under a TCP connection, dead peer
+# detection, and an attacker that holds its own IKE SA (no pre-auth
+# requests, no reflected retransmissions).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 16
+ktap_plan 17
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -212,6 +213,32 @@ kill -0 "$IB_NTMD_PID" 2>/dev/null || r=1
 [ "${mal_after:-0}" -gt "${mal_before:-0}" ] || r=1
 ktap_diag "$out, drop_malformed $mal_before -> $mal_after"
 check "hostile datagrams on 500 and 4500 are counted drops; ntmd keeps running" $r
+
+# --- 11b: an attacker with a handshake of its own (decisions.rst D56) ---------
+# ntm-ikebench --hostile from S: a CREATE_CHILD_SA and an INFORMATIONAL Delete
+# before IKE_AUTH (neither may be answered or acted on: IKE_AUTH must still
+# succeed), then a changed copy of the IKE_AUTH request (no answer), three
+# exact copies from a forged source 10.0.2.3 (answered, if at all, to the
+# peer's stored address, never to the forged one) and one exact copy from
+# the peer itself (answered again): 4 answers at the peer, 0 elsewhere.
+S ip addr add 10.0.2.3/24 dev s0 2>/dev/null
+un0=$(counter drop_unauth) nr0=$(counter drop_not_resent)
+out=$(S "$NTM_BIN/ntm-ikebench" --target $IB_NS --bind $IB_S --hostile 10.0.2.3 --psk-file "$IB_DIR/psk" \
+	--id fqdn:swan-r.test --peer-id fqdn:ntm-r.test --proposal aes256gcm16-prfsha256-ecp256 \
+	--esp-proposal aes256gcm16 --ts-local 10.2.0.0/24 --ts-whole --ts-remote 10.1.0.0/24 \
+	--rto-ms 5000 --retries 1 --duration 40 --json 2>&1)
+un1=$(counter drop_unauth) nr1=$(counter drop_not_resent)
+got=$(printf '%s' "$out" | python3 -c 'import json,sys
+j = json.load(sys.stdin); h = j["hostile"]
+print(j["handshakes_total"], h["preauth_answered"], h["auth_resent"], h["reflected"])' 2>&1)
+ktap_diag "ikebench --hostile: handshakes, pre-auth answers, IKE_AUTH answers again, reflected: $got;" \
+	"drop_unauth $un0 -> $un1, drop_not_resent $nr0 -> $nr1"
+r=0
+[ "$got" = "1 0 4 0" ] || { r=1; ktap_diag "$out"; }
+[ $((un1 - un0)) -ge 2 ] && [ $((nr1 - nr0)) -ge 1 ] || r=1
+kill -0 "$IB_NTMD_PID" 2>/dev/null || r=1
+check "no answer before IKE_AUTH; IKE_AUTH resent only for the same request, only to the peer (no reflection)" $r
+S ip addr del 10.0.2.3/24 dev s0 2>/dev/null
 
 # --- 12: COOKIE ----------------------------------------------------------------
 # cookie_threshold = 4: half-open SAs from a flood make ntmd demand cookies;
