@@ -146,6 +146,8 @@ void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 		goto drop;
 
 	c->inner_len = plen;
+	c->ds = ntm_inner_ecn(skb);
+	skb_set_inner_network_header(skb, 0);
 	/* RFC 4303 2.4: the default padding is 1, 2, 3, ... */
 	tail = pskb_put(skb, trailer, tailen);
 	for (i = 0; i < padlen; i++)
@@ -291,7 +293,7 @@ static void ntm_esp_decrypt_finish(struct ntm_crypt *c, int err)
 	    (e->local_ts.n && !ntm_ts_match(&e->local_ts, family, daddr)))
 		goto drop;
 
-	ntm_deliver(t, skb, proto, c->xnet);
+	ntm_deliver(t, skb, proto, c->xnet, c->ds);
 	goto out;
 
 drop:

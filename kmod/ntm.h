@@ -31,8 +31,10 @@
 #include <linux/u64_stats_sync.h>
 #include <linux/in6.h>
 #include <linux/in.h>
+#include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
+#include <net/dsfield.h>
 #include <net/dst_cache.h>
 #include <net/gro_cells.h>
 #include <net/sock.h>
@@ -436,6 +438,11 @@ struct ntm_crypt {
 	u64 counter;
 	unsigned int inner_len;
 	bool xnet;
+	/*
+	 * Outer DS field: on transmit the inner packet's ECN bits (RFC 6040
+	 * normal mode; the DSCP is not copied), on receive the outer header's.
+	 */
+	u8 ds;
 	struct ntm_route route;		/* transmit */
 	union ntm_sockaddr src;		/* receive: outer source */
 	/* then: iv, aead_request + its context, scatterlist[] */
@@ -458,7 +465,8 @@ void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src);
 void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src);
 __be16 ntm_inner_parse(struct sk_buff *skb);
 void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
-		 bool xnet);
+		 bool xnet, u8 outer_ds);
+u8 ntm_inner_ecn(const struct sk_buff *skb);
 
 /*
  * Steps both encapsulations take per packet, inline so that each data path
@@ -571,8 +579,13 @@ static inline int ntm_rx_prepare(struct ntm_tunnel *t, struct sk_buff *skb,
 	}
 	ntm_outer_source(skb, src);
 	nfrags = skb_cow_data(skb, 0, trailer);
-	if (unlikely(nfrags < 0))
+	if (unlikely(nfrags < 0)) {
 		*stat = NTM_STAT(DROP_NOMEM);
+	} else if (unlikely(nfrags > MAX_SKB_FRAGS + 8)) {
+		/* the scatterlist is GFP_ATOMIC and the sender unproven yet */
+		*stat = NTM_STAT(DROP_MALFORMED);
+		nfrags = -EMSGSIZE;
+	}
 	return nfrags;
 }
 
@@ -587,6 +600,9 @@ ntm_decrypt_submit(struct ntm_crypt *c, struct aead_request *req,
 	c->src = *src;
 	c->xnet = !net_eq(sock_net(sk), dev_net(c->dev));
 	c->route.dst = NULL;
+	/* the network header is still the outer one */
+	c->ds = ip_hdr(c->skb)->version == 4 ? ip_hdr(c->skb)->tos :
+		ipv6_get_dsfield(ipv6_hdr(c->skb));
 
 	err = crypto_aead_decrypt(req);
 	if (err != -EINPROGRESS)

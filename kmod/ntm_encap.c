@@ -30,6 +30,7 @@
 #include <net/ip_tunnels.h>
 #include <net/ip6_route.h>
 #include <net/inet_sock.h>
+#include <net/inet_ecn.h>
 #include <asm/unaligned.h>
 #include "ntm.h"
 
@@ -251,6 +252,15 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	struct ntm_tunnel_pcpu *s;
 	struct ntm_lim *lim;
 
+#if IS_ENABLED(CONFIG_IPV6)
+	/*
+	 * udp_tunnel_xmit_skb() scrubs (iptunnel_xmit()), the IPv6 one does
+	 * not: the inner flow's conntrack entry, extensions and mark must not
+	 * ride on the outer packet, or the outer flow escapes conntrack/NAT.
+	 */
+	if (r->family == AF_INET6)
+		skb_scrub_packet(skb, c->xnet);
+#endif
 	skb->dev = c->dev;
 	skb->mark = READ_ONCE(t->nd->fwmark);
 	skb->ignore_df = 1;
@@ -268,14 +278,15 @@ static void ntm_udp_send(struct ntm_crypt *c)
 
 	if (r->family == AF_INET)
 		udp_tunnel_xmit_skb((struct rtable *)r->dst, r->sk, skb,
-				    r->saddr.a4, r->daddr.a4, 0,
+				    r->saddr.a4, r->daddr.a4, c->ds,
 				    ip4_dst_hoplimit(r->dst), 0, r->sport,
 				    r->dport, c->xnet, false);
 #if IS_ENABLED(CONFIG_IPV6)
 	else
 		udp_tunnel6_xmit_skb(r->dst, r->sk, skb, c->dev, &r->saddr.a6,
-				     &r->daddr.a6, 0, ip6_dst_hoplimit(r->dst),
-				     0, r->sport, r->dport, false);
+				     &r->daddr.a6, c->ds,
+				     ip6_dst_hoplimit(r->dst), 0, r->sport,
+				     r->dport, false);
 #endif
 	/* the route reference went with the skb */
 	r->dst = NULL;
@@ -298,6 +309,20 @@ void ntm_encrypt_finish(struct ntm_crypt *c, int err)
 	dst_release(c->route.dst);
 	sock_put(c->route.sk);
 	ntm_crypt_free(c);
+}
+
+/*
+ * The outer DS field for the inner packet at skb->data: its ECN bits
+ * (RFC 6040 normal mode: ECT and CE are copied), DSCP 0 so that the inner
+ * traffic class does not show on the wire.
+ */
+u8 ntm_inner_ecn(const struct sk_buff *skb)
+{
+	if (skb->protocol == htons(ETH_P_IP))
+		return INET_ECN_encapsulate(0, ((const struct iphdr *)skb->data)->tos);
+	if (skb->protocol == htons(ETH_P_IPV6))
+		return INET_ECN_encapsulate(0, ipv6_get_dsfield((const struct ipv6hdr *)skb->data));
+	return 0;
 }
 
 /*
@@ -331,6 +356,9 @@ static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 		goto drop;
 
 	c->inner_len = skb->len;
+	c->ds = ntm_inner_ecn(skb);
+	/* the tunnel's transmit byte count starts here (iptunnel_xmit()) */
+	skb_set_inner_network_header(skb, 0);
 	hdr = skb_push(skb, NTM_DATA_HDR_LEN);
 	hdr->type = htonl(NTM_MSG_DATA);
 	hdr->receiver = t->remote_index;
@@ -521,7 +549,7 @@ static __be16 ntm_inner_check(struct ntm_tunnel *t, struct sk_buff *skb,
  * @skb.  Runs with BH disabled.
  */
 void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
-		 bool xnet)
+		 bool xnet, u8 outer_ds)
 {
 	struct ntm_dev *nd = t->nd;
 	struct ntm_tunnel_pcpu *s;
@@ -534,6 +562,17 @@ void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
 	skb->pkt_type = PACKET_HOST;
 	skb_reset_mac_header(skb);
 	skb_reset_network_header(skb);
+	/*
+	 * RFC 6040: CE on the outer header marks the inner one; CE on an
+	 * inner packet that is not ECN-capable cannot be carried: drop.
+	 */
+	if (unlikely(INET_ECN_decapsulate(skb, outer_ds,
+					  proto == htons(ETH_P_IP) ?
+					  ip_hdr(skb)->tos :
+					  ipv6_get_dsfield(ipv6_hdr(skb))) > 1)) {
+		ntm_rx_drop(t, skb, NTM_STAT(DROP_ECN));
+		return;
+	}
 	skb_probe_transport_header(skb);
 	/* the AEAD tag vouches for every byte, as the sender's checksums did */
 	skb->ip_summed = CHECKSUM_UNNECESSARY;
@@ -584,7 +623,7 @@ static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
 	proto = ntm_inner_check(t, skb, &stat);
 	if (!proto)
 		goto drop;
-	ntm_deliver(t, skb, proto, c->xnet);
+	ntm_deliver(t, skb, proto, c->xnet, c->ds);
 	goto out;
 
 drop:

@@ -3,7 +3,10 @@
 # ntm_basic.sh - traffic through an ntm tunnel between two namespaces:
 # IPv4/IPv6 inner over IPv4/IPv6 outer, aes-gcm and chacha20-poly1305
 # (8 combinations, ping and a short iperf3 TCP run each), tunnel counters,
-# device MTU, large and fragmented pings, DF pings above the MTU.
+# device MTU, large and fragmented pings, DF pings above the MTU; the outer
+# header (decisions.rst D57): scrubbed on IPv6 too (the outer flow has a
+# conntrack entry of its own), ECN copied out and merged back in (RFC
+# 6040), DSCP 0.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
@@ -12,7 +15,7 @@ CIPHERS="aes-gcm chacha20-poly1305"
 OUTERS="4 6"
 # setup, MTU, then per (cipher, outer): 2 inner families x (ping, iperf3),
 # counters, large pings, DF pings
-ktap_plan $((2 + 2 * 2 * 7))
+ktap_plan $((2 + 2 * 2 * 7 + 3))
 topo_need_ntm
 
 topo_setup_or_bail
@@ -108,4 +111,61 @@ for cipher in $CIPHERS; do
 	done
 done
 
+# --- the outer header ---------------------------------------------------------
+# cnt NS NAME: packets of the named nftables counter in table inet ntmout
+cnt() { num "$(in_ns "$1" nft list counter inet ntmout "$2" 2>/dev/null | sed -n 's/.*packets \([0-9]*\).*/\1/p')"; }
+A nft -f - <<EOF
+table inet ntmout {
+	counter u6 { }
+	counter u6ct { }
+	counter ect4 { }
+	counter ect6 { }
+	chain out {
+		type filter hook output priority 0; policy accept;
+		meta nfproto ipv6 udp dport $NTM_PORT counter name "u6"
+		meta nfproto ipv6 udp dport $NTM_PORT ct protocol udp counter name "u6ct"
+		udp dport $NTM_PORT ip dscp 0 ip ecn ect0 counter name "ect4"
+		udp dport $NTM_PORT ip6 dscp 0 ip6 ecn ect0 counter name "ect6"
+	}
+}
+EOF
+topo_tunnel_flush >/dev/null 2>&1
+topo_tunnel_pair chacha20-poly1305 6 || ktap_diag "outer IPv6 tunnel setup failed"
+# inner TOS 0xba: DSCP EF (46) and ECT(0)
+topo_ping "$NS_A" 4 -c 3 -i 0.2 -W 2 -Q 0xba >/dev/null 2>&1
+u6=$(cnt "$NS_A" u6) u6ct=$(cnt "$NS_A" u6ct) e6=$(cnt "$NS_A" ect6)
+ktap_diag "outer IPv6: $u6 datagrams, $u6ct of them in a UDP conntrack entry, $e6 with ECT(0) and DSCP 0"
+ktap_result "outer IPv6 is scrubbed: every outer datagram has its own UDP conntrack entry" \
+	"$([ "$u6" -ge 3 ] && [ "$u6ct" = "$u6" ] && echo 0 || echo 1)"
+topo_tunnel_flush >/dev/null 2>&1
+topo_tunnel_pair chacha20-poly1305 4 || ktap_diag "outer IPv4 tunnel setup failed"
+topo_ping "$NS_A" 4 -c 3 -i 0.2 -W 2 -Q 0xba >/dev/null 2>&1
+e4=$(cnt "$NS_A" ect4)
+ktap_diag "outer IPv4: $e4 datagrams with ECT(0) and DSCP 0 for inner DSCP 46 + ECT(0)"
+ktap_result "ECN copied to the outer header, DSCP not (IPv4 and IPv6 outer)" \
+	"$([ "$e4" -ge 3 ] && [ "$e6" -ge 3 ] && echo 0 || echo 1)"
+# CE set on the outer header on its way into B
+B nft -f - <<EOF
+table inet ntmout {
+	counter ce_in { }
+	chain pre {
+		type filter hook prerouting priority 0; policy accept;
+		udp dport $NTM_PORT ip ecn set ce
+		iifname "$NTM_DEV" ip ecn ce counter name "ce_in"
+	}
+}
+EOF
+d0=$(num "$(topo_dstat "$NS_B" drop_ecn)")
+topo_ping "$NS_A" 4 -c 3 -i 0.2 -W 2 -Q 0x02 >"$(topo_tmpdir)/ecn-ect.ping" 2>&1
+r1=$?
+topo_ping "$NS_A" 4 -c 3 -i 0.2 -W 1 >"$(topo_tmpdir)/ecn-notect.ping" 2>&1
+r2=$?
+ce=$(cnt "$NS_B" ce_in) d1=$(num "$(topo_dstat "$NS_B" drop_ecn)")
+ktap_diag "outer CE: ECT(0) pings rc $r1, $ce arrived with CE inside; not-ECT pings rc $r2, drop_ecn $d0 -> $d1"
+ktap_result "outer CE becomes inner CE; CE for a not-ECN-capable inner packet is a counted drop (RFC 6040)" \
+	"$([ $r1 = 0 ] && [ "$ce" -ge 3 ] && [ $r2 != 0 ] && [ $((d1 - d0)) -ge 3 ] && echo 0 || echo 1)"
+A nft delete table inet ntmout 2>/dev/null
+B nft delete table inet ntmout 2>/dev/null
+
 ktap_finish
+

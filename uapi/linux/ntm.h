@@ -520,6 +520,7 @@ enum ntm_stat_attr {
 	NTM_STAT_A_TAKEOVER,		/* successors that took their predecessor's place */
 	NTM_STAT_A_EVENT_NOMEM,		/* events lost: no memory for the message */
 	NTM_STAT_A_CONFIRMED,		/* held new tunnels confirmed (see TAKEOVER) */
+	NTM_STAT_A_DROP_ECN,		/* outer CE on a not-ECT inner packet (RFC 6040) */
 	__NTM_STAT_A_MAX,
 };
 

@@ -130,7 +130,7 @@ CMD_EVENT_TAKEOVER = 15
 T_REPLACES, T_TAKEOVER, T_STATE = 28, 29, 30
 TAKEOVER_ON_RX, TAKEOVER_NOW = 0, 1
 TUNNEL_STATES = {0: "active", 1: "pending", 2: "retired"}
-STAT_NAMES.update({30: "takeover", 31: "event_nomem", 32: "confirmed"})
+STAT_NAMES.update({30: "takeover", 31: "event_nomem", 32: "confirmed", 33: "drop_ecn"})
 RELAY_MAX_LIMIT = 1 << 24
 RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
