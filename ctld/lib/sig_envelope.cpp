@@ -143,6 +143,12 @@ bool ReplayWindow::check(std::uint64_t seq) const noexcept
 	return (bits_ & (std::uint64_t{1} << age)) == 0;
 }
 
+void ReplayWindow::restore(std::uint64_t floor) noexcept
+{
+	top_ = floor;
+	bits_ = floor == 0 ? 0 : ~std::uint64_t{0};
+}
+
 void ReplayWindow::update(std::uint64_t seq) noexcept
 {
 	if (seq == 0)

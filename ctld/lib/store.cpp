@@ -24,7 +24,7 @@ namespace ntm::store {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 5000;
 
 /*
@@ -67,6 +67,12 @@ CREATE TABLE IF NOT EXISTS meta (
 	v
 );
 PRAGMA user_version = 1;
+)sql";
+
+/* Version 2: the DC's receive high-water mark per key survives restarts (D58). */
+constexpr const char *kSchemaV2 = R"sql(
+ALTER TABLE keys ADD COLUMN rx_seq INTEGER NOT NULL DEFAULT 0;
+PRAGMA user_version = 2;
 )sql";
 
 int errno_of(int sqlite_rc) noexcept
@@ -480,12 +486,14 @@ Db::Db(const std::string &path, bool create, std::string_view create_hint) : pat
 	check_version(v);
 	/* WAL: ntmctl reads (and the AS's accounts change) while ntmd runs */
 	exec("PRAGMA journal_mode = WAL");
-	if (v == 0) {
+	if (v < kSchemaVersion) {
 		Tx tx(*this);
 		const auto again = version(); /* another process may have won the race */
 		check_version(again);
 		if (again == 0)
 			exec(kSchemaV1);
+		if (again < 2)
+			exec(kSchemaV2);
 		tx.commit();
 	}
 }
@@ -645,7 +653,7 @@ void Registry::put_key(const NodeKey &k)
 
 std::optional<NodeKey> Registry::find_key(std::uint32_t key_id)
 {
-	Stmt s(db_, "SELECT key_id, fqdn, key, expires FROM keys WHERE key_id = ?");
+	Stmt s(db_, "SELECT key_id, fqdn, key, expires, rx_seq FROM keys WHERE key_id = ?");
 	s.bind(1, std::int64_t{key_id});
 	if (!s.step())
 		return std::nullopt;
@@ -654,6 +662,7 @@ std::optional<NodeKey> Registry::find_key(std::uint32_t key_id)
 	k.fqdn = s.text(1);
 	k.key = SecretBytes(s.blob(2));
 	k.expires = s.i64(3);
+	k.rx_seq = static_cast<std::uint64_t>(std::max<std::int64_t>(s.i64(4), 0));
 	return k;
 }
 
@@ -876,6 +885,14 @@ std::size_t Registry::count_online()
 {
 	Stmt s(db_, "SELECT COUNT(*) FROM nodes WHERE online = 1");
 	return s.step() ? static_cast<std::size_t>(s.i64(0)) : 0;
+}
+
+void Registry::note_rx_seq(std::uint32_t key_id, std::uint64_t seq)
+{
+	/* SQLite integers are signed: a node would need 2^63 messages to reach the cap */
+	const auto v = static_cast<std::int64_t>(std::min<std::uint64_t>(seq, std::numeric_limits<std::int64_t>::max()));
+	Stmt s(db_, "UPDATE keys SET rx_seq = ? WHERE key_id = ? AND rx_seq < ?");
+	s.bind(1, v).bind(2, std::int64_t{key_id}).bind(3, v).run();
 }
 
 std::uint64_t Registry::reserve_seq(std::uint64_t n)

@@ -101,6 +101,7 @@ struct DcRole::Impl {
 	std::uint64_t directions = 0;
 	std::uint64_t directions_failed = 0;
 	std::uint64_t keys_received = 0;
+	std::uint64_t rx_seq_errors = 0; /* receive marks that could not be stored */
 
 	Impl(asio::io_context &io_, ntm::config::Config c, Resolver &resolver)
 	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
@@ -119,6 +120,7 @@ struct DcRole::Impl {
 			grow_rcvbuf(sock6);
 		sigio.set_send_notices(true);
 		sigio.set_seq_source([this] { return next_seq(); });
+		sigio.set_rx_hook([this](const SigSession &s, std::uint64_t seq) { note_rx(s, seq); });
 		sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup(k, id); });
 		sigio.set_request_handler([this](Inbound in) { return handle(std::move(in)); });
 		keys = std::make_unique<KeyListener>(io, cfg, [this](const ntm::store::NodeKey &k) { return on_key(k); });
@@ -132,6 +134,19 @@ struct DcRole::Impl {
 			seq_end = seq_next + kSeqBlock;
 		}
 		return seq_next++;
+	}
+
+	/* Every message a node's key moves forward is written down before it acts. */
+	void note_rx(const SigSession &s, std::uint64_t seq)
+	{
+		if (s.kind != sig::Kind::dc)
+			return;
+		try {
+			reg.note_rx_seq(s.key_id, seq);
+		} catch (const std::exception &e) {
+			rx_seq_errors++;
+			spdlog::warn("dc: storing the receive mark of key {}: {}", hex_id(s.key_id), e.what());
+		}
 	}
 
 	sig::Status on_key(const ntm::store::NodeKey &k)
@@ -169,6 +184,8 @@ struct DcRole::Impl {
 			s->my_dir = sig::Direction::dc;
 			s->peer_dir = sig::Direction::node;
 			s->fqdn = k->fqdn;
+			/* what was accepted before a restart stays refused (D58) */
+			s->rx.restore(k->rx_seq);
 			it = sessions.emplace(id, Key{std::move(s), k->expires}).first;
 		}
 		if (it->second.expires <= unix_now())
@@ -621,6 +638,7 @@ nlohmann::json DcRole::status() const
 		{"directions_relayed", i.directions_relayed},
 		{"relays", i.relays->status()},
 		{"keys_received", i.keys_received},
+		{"rx_seq_errors", i.rx_seq_errors},
 		{"rx", i.sigio.rx_messages()},
 		{"tx", i.sigio.tx_messages()},
 		{"drops", i.sigio.drops().to_json()}};

@@ -145,7 +145,11 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 		drops_.replay++;
 		return;
 	}
+	const bool higher = hdr->seq > window->highest();
 	window->update(hdr->seq);
+	/* persisted before anything acts on it: a restart must not reopen the window (D58) */
+	if (higher && window == &session->rx && rx_hook_)
+		rx_hook_(*session, hdr->seq);
 
 	sig::Message msg;
 	try {

@@ -87,6 +87,8 @@ public:
 	using NoticeHandler = std::function<void(const ntm::sig::Notice &, const ntm::Endpoint &)>;
 	/** Sequence numbers for sessions whose my_dir is Direction::dc. */
 	using SeqSource = std::function<std::uint64_t()>;
+	/** An authentic datagram moved a session's receive window to seq; runs before the message is acted on. */
+	using RxHook = std::function<void(const SigSession &, std::uint64_t seq)>;
 
 	/** The sockets stay owned by the caller and must outlive this object. */
 	SigIo(asio::io_context &io, asio::ip::udp::socket *sock4, asio::ip::udp::socket *sock6);
@@ -95,6 +97,7 @@ public:
 	void set_request_handler(RequestHandler f) { on_request_ = std::move(f); }
 	void set_notice_handler(NoticeHandler f) { on_notice_ = std::move(f); }
 	void set_seq_source(SeqSource f) { seq_source_ = std::move(f); }
+	void set_rx_hook(RxHook f) { rx_hook_ = std::move(f); }
 	/** The DC answers unknown/expired keys with NOTICEs (rate-limited). */
 	void set_send_notices(bool on) { send_notices_ = on; }
 
@@ -155,6 +158,7 @@ private:
 	RequestHandler on_request_;
 	NoticeHandler on_notice_;
 	SeqSource seq_source_;
+	RxHook rx_hook_;
 	bool send_notices_ = false;
 	std::map<TxKey, Pending *> pending_;
 	std::map<TxKey, Cached> cache_;

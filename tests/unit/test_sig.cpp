@@ -1040,6 +1040,27 @@ TEST(SigReplay, OutOfOrderWithinWindow)
 	EXPECT_FALSE(w.check(50));
 }
 
+/* After a restart every number up to the stored mark is a replay (D58). */
+TEST(SigReplay, Restore)
+{
+	sig::ReplayWindow w;
+	w.restore(1000);
+	EXPECT_EQ(w.highest(), 1000U);
+	EXPECT_FALSE(w.check(1000));
+	EXPECT_FALSE(w.check(999));
+	EXPECT_FALSE(w.check(1000 - 63));
+	EXPECT_FALSE(w.check(1));
+	EXPECT_TRUE(w.check(1001));
+	w.update(1003);
+	EXPECT_FALSE(w.check(1000));
+	EXPECT_TRUE(w.check(1001));
+	EXPECT_TRUE(w.check(1002));
+	sig::ReplayWindow fresh;
+	fresh.restore(0); /* a key never used: as new */
+	EXPECT_TRUE(fresh.check(1));
+	EXPECT_FALSE(fresh.check(0));
+}
+
 TEST(SigReplay, TooOld)
 {
 	sig::ReplayWindow w;

@@ -116,13 +116,13 @@ TEST(StoreDb, MissingFileWithoutCreate)
 	EXPECT_THROW(Registry(path, std::nullopt, std::nullopt, false), ntm::Error);
 }
 
-TEST(StoreDb, CreatesSchemaV1PrivateWal)
+TEST(StoreDb, CreatesSchemaV2PrivateWal)
 {
 	TempDir d;
 	const auto path = d.file("a.db");
 	{
 		Db db(path, true);
-		EXPECT_EQ(db.schema_version(), 1);
+		EXPECT_EQ(db.schema_version(), 2);
 		EXPECT_EQ(db.path(), path);
 	}
 	struct stat st {};
@@ -130,7 +130,7 @@ TEST(StoreDb, CreatesSchemaV1PrivateWal)
 	EXPECT_EQ(st.st_mode & 0777, 0600U);
 	/* reopening an existing one without create works and keeps the version */
 	Db db(path, false);
-	EXPECT_EQ(db.schema_version(), 1);
+	EXPECT_EQ(db.schema_version(), 2);
 	sqlite3_stmt *s = nullptr;
 	ASSERT_EQ(sqlite3_prepare_v2(db.handle(), "PRAGMA journal_mode", -1, &s, nullptr), SQLITE_OK);
 	ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
@@ -144,14 +144,48 @@ TEST(StoreDb, RefusesNewerSchema)
 	const auto path = d.file("a.db");
 	{
 		Db db(path, true);
-		db.exec("PRAGMA user_version = 2");
+		db.exec("PRAGMA user_version = 3");
 	}
 	try {
 		Db db(path, false);
 		FAIL() << "opened a newer schema";
 	} catch (const ntm::Error &e) {
-		EXPECT_NE(std::string(e.what()).find("schema version 2 is newer"), std::string::npos) << e.what();
+		EXPECT_NE(std::string(e.what()).find("schema version 3 is newer"), std::string::npos) << e.what();
 	}
+}
+
+/* A registry written by an ntm of schema 1 gains rx_seq and keeps its keys. */
+TEST(StoreDb, MigratesV1)
+{
+	TempDir d;
+	const auto path = d.file("registry.db");
+	{
+		sqlite3 *raw = nullptr;
+		ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+		const char *v1 = "CREATE TABLE accounts (name TEXT PRIMARY KEY NOT NULL, fqdn TEXT NOT NULL UNIQUE,"
+				 " pw_hash TEXT, cert_ok INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+				 " last_login INTEGER NOT NULL DEFAULT 0);"
+				 "CREATE TABLE keys (key_id INTEGER PRIMARY KEY NOT NULL, fqdn TEXT NOT NULL,"
+				 " key BLOB NOT NULL, expires INTEGER NOT NULL);"
+				 "CREATE TABLE nodes (fqdn TEXT PRIMARY KEY NOT NULL, vip4 BLOB UNIQUE, vip6 BLOB UNIQUE,"
+				 " external_ep TEXT, local_eps TEXT NOT NULL DEFAULT '', nated INTEGER NOT NULL DEFAULT 0,"
+				 " online INTEGER NOT NULL DEFAULT 0, key_id INTEGER NOT NULL DEFAULT 0, ciphers BLOB,"
+				 " registered INTEGER NOT NULL DEFAULT 0, last_seen INTEGER NOT NULL DEFAULT 0);"
+				 "CREATE TABLE meta (k TEXT PRIMARY KEY NOT NULL, v);"
+				 "INSERT INTO keys VALUES (7, 'a.ntm.test', x'0001020304050607080910111213141516171819202122232425262728293031', 2000);"
+				 "PRAGMA user_version = 1;";
+		ASSERT_EQ(sqlite3_exec(raw, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+		sqlite3_close(raw);
+	}
+	Registry reg(path, std::nullopt, std::nullopt);
+	const auto k = reg.find_key(7);
+	ASSERT_TRUE(k);
+	EXPECT_EQ(k->fqdn, "a.ntm.test");
+	EXPECT_EQ(k->rx_seq, 0U);
+	reg.note_rx_seq(7, 42);
+	EXPECT_EQ(reg.find_key(7)->rx_seq, 42U);
+	Db db(path, false);
+	EXPECT_EQ(db.schema_version(), 2);
 }
 
 TEST(StoreDb, NotADatabase)
@@ -334,6 +368,32 @@ TEST(StoreRegistry, Keys)
 	EXPECT_TRUE(reg.find_key(0xdeadbeef));
 	EXPECT_EQ(reg.purge_keys(5000), 1U);
 	EXPECT_TRUE(reg.list_keys().empty());
+}
+
+/* The receive high-water mark only rises, and survives a reopen (D58). */
+TEST(StoreRegistry, RxSeqSurvivesReopen)
+{
+	TempDir d;
+	const auto path = d.file("registry.db");
+	{
+		Registry reg(path, std::nullopt, std::nullopt);
+		NodeKey k;
+		k.key_id = 9;
+		k.fqdn = "a.ntm.test";
+		k.key = ntm::SecretBytes(32);
+		k.expires = 2000;
+		reg.put_key(k);
+		EXPECT_EQ(reg.find_key(9)->rx_seq, 0U);
+		reg.note_rx_seq(9, 100);
+		reg.note_rx_seq(9, 90); /* never lowered */
+		EXPECT_EQ(reg.find_key(9)->rx_seq, 100U);
+		reg.note_rx_seq(9, UINT64_MAX); /* capped at the signed maximum, not wrapped */
+		EXPECT_EQ(reg.find_key(9)->rx_seq, static_cast<std::uint64_t>(INT64_MAX));
+		reg.note_rx_seq(12345, 5); /* an unknown key: nothing */
+		EXPECT_FALSE(reg.find_key(12345));
+	}
+	Registry reg(path, std::nullopt, std::nullopt);
+	EXPECT_EQ(reg.find_key(9)->rx_seq, static_cast<std::uint64_t>(INT64_MAX));
 }
 
 /* ---- Registry: nodes and addresses ---- */

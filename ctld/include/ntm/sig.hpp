@@ -310,6 +310,11 @@ public:
 	[[nodiscard]] bool check(std::uint64_t seq) const noexcept;
 	/** Records seq (call after authentication). */
 	void update(std::uint64_t seq) noexcept;
+	/**
+	 * A window restored after a restart: every number up to floor counts
+	 * as seen, since which of them arrived is not known.
+	 */
+	void restore(std::uint64_t floor) noexcept;
 	[[nodiscard]] std::uint64_t highest() const noexcept { return top_; }
 
 private:

@@ -109,6 +109,7 @@ struct NodeKey {
 	std::string fqdn;
 	SecretBytes key;
 	std::int64_t expires = 0; /* unix seconds */
+	std::uint64_t rx_seq = 0; /* the highest sequence number the DC accepted with it */
 };
 
 struct NodeRecord {
@@ -170,6 +171,12 @@ public:
 	 * returns its first; persisted, so a restart never reuses one.
 	 */
 	std::uint64_t reserve_seq(std::uint64_t n);
+
+	/**
+	 * Raises a key's receive high-water mark to seq (never lowers it), so
+	 * that a restarted DC still refuses what it accepted before (D58).
+	 */
+	void note_rx_seq(std::uint32_t key_id, std::uint64_t seq);
 
 	/**
 	 * Wraps several changes in one transaction (benchmarks, bulk loads);
