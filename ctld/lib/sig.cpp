@@ -766,6 +766,8 @@ std::string_view status_name(Status s) noexcept
 		return "INTERNAL";
 	case Status::fqdn_mismatch:
 		return "FQDN_MISMATCH";
+	case Status::key_id_in_use:
+		return "KEY_ID_IN_USE";
 	}
 	return "UNKNOWN_STATUS";
 }

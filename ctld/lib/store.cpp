@@ -887,6 +887,21 @@ std::size_t Registry::count_online()
 	return s.step() ? static_cast<std::size_t>(s.i64(0)) : 0;
 }
 
+bool Registry::add_key(const NodeKey &k, std::int64_t now)
+{
+	Tx tx(db_);
+	{
+		Stmt s(db_, "SELECT expires FROM keys WHERE key_id = ?");
+		s.bind(1, std::int64_t{k.key_id});
+		if (s.step() && s.i64(0) >= now)
+			return false; /* tx rolls back: nothing was written */
+	}
+	Stmt s(db_, "INSERT OR REPLACE INTO keys (key_id, fqdn, key, expires) VALUES (?, ?, ?, ?)");
+	s.bind(1, std::int64_t{k.key_id}).bind(2, k.fqdn).bind_blob(3, k.key.span()).bind(4, k.expires).run();
+	tx.commit();
+	return true;
+}
+
 void Registry::note_rx_seq(std::uint32_t key_id, std::uint64_t seq)
 {
 	/* SQLite integers are signed: a node would need 2^63 messages to reach the cap */

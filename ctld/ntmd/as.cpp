@@ -51,6 +51,7 @@ using namespace std::chrono_literals;
 constexpr auto kDcTimeout = 5s;	     /* one Key Distribution exchange */
 constexpr auto kLoginTimeout = 30s;  /* node: from request to response (the AS talks to the DC) */
 constexpr auto kFailDelay = 1s;	     /* before AUTH_FAILED */
+constexpr unsigned kKeyIdAttempts = 4; /* Key Distributions per login when the DC holds the KEY_ID */
 
 const char *const kWrongPassword = "wrong account or password";
 const char *const kUnboundCert = "certificate not bound to an account";
@@ -250,7 +251,17 @@ awaitable<std::optional<Message>> AsRole::Impl::handle(std::span<const std::uint
 	std::string dc_error;
 	Status dc_status = Status::internal;
 	try {
-		dc_status = co_await deliver(kd);
+		/* a KEY_ID the DC already holds: draw again (D59) */
+		for (unsigned attempt = 1;; attempt++) {
+			dc_status = co_await deliver(kd);
+			if (dc_status != Status::key_id_in_use || attempt == kKeyIdAttempts)
+				break;
+			++counters.key_id_retries;
+			spdlog::info("login {} ({}): the DC holds key id {} already: drawing another", who, acc->fqdn,
+				     hex_id(*kd.key_id));
+			kd.key_id = ntm::sig::random_u32_nonzero();
+			kd.key = ntm::sig::random_key();
+		}
 		if (dc_status != Status::ok)
 			dc_error = "the DC answered " + std::string(ntm::sig::status_name(dc_status));
 	} catch (const std::exception &e) {

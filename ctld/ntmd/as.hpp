@@ -37,6 +37,7 @@ struct AsCounters {
 	std::uint64_t logins_failed = 0;
 	std::uint64_t malformed = 0;
 	std::uint64_t dc_failures = 0;
+	std::uint64_t key_id_retries = 0; /* KEY_IDs drawn again because the DC held them (D59) */
 };
 
 class AsRole {

@@ -156,7 +156,11 @@ struct DcRole::Impl {
 			return sig::Status::not_found;
 		}
 		try {
-			reg.put_key(k);
+			if (!reg.add_key(k, unix_now())) {
+				/* never a silent replacement of another node's live key (D59) */
+				spdlog::warn("dc: key {} for {} refused: the id names a live key", hex_id(k.key_id), k.fqdn);
+				return sig::Status::key_id_in_use;
+			}
 		} catch (const std::exception &e) {
 			spdlog::error("dc: storing key {}: {}", hex_id(k.key_id), e.what());
 			return sig::Status::internal;

@@ -56,7 +56,8 @@ struct Roles {
 			j["as"] = {{"logins_ok", c.logins_ok},
 				   {"logins_failed", c.logins_failed},
 				   {"malformed", c.malformed},
-				   {"dc_failures", c.dc_failures}};
+				   {"dc_failures", c.dc_failures},
+				   {"key_id_retries", c.key_id_retries}};
 		}
 		if (dc) {
 			roles.push_back("dc");

@@ -286,19 +286,22 @@ spdlog::level::level_enum AsTest::level_ = spdlog::level::info;
 /* A DC key listener recording what it gets, plus an AS pointing at it. */
 struct Servers {
 	Servers(asio::io_context &io, const ntm::config::Config &dc_cfg,
-		const std::function<ntm::config::Config(std::uint16_t)> &as_cfg, ntmd::Resolver &r)
+		const std::function<ntm::config::Config(std::uint16_t)> &as_cfg, ntmd::Resolver &r,
+		std::function<Status(std::size_t)> answer = nullptr)
 	    : keys(std::make_shared<std::vector<ntm::store::NodeKey>>()),
-	      dc(std::make_unique<ntmd::KeyListener>(io, dc_cfg, recorder(keys))),
+	      dc(std::make_unique<ntmd::KeyListener>(io, dc_cfg, recorder(keys, std::move(answer)))),
 	      as(io, as_cfg(dc_port_of(dc->local_endpoints())), r)
 	{
 		dc->start();
 		as.start();
 	}
-	static ntmd::KeyHandler recorder(const std::shared_ptr<std::vector<ntm::store::NodeKey>> &keys)
+	/* answer(n): what the DC says to the n-th key (from 1); default OK */
+	static ntmd::KeyHandler recorder(const std::shared_ptr<std::vector<ntm::store::NodeKey>> &keys,
+					 std::function<Status(std::size_t)> answer = nullptr)
 	{
-		return [keys](const ntm::store::NodeKey &k) {
+		return [keys, answer = std::move(answer)](const ntm::store::NodeKey &k) {
 			keys->push_back(k);
-			return Status::ok;
+			return answer ? answer(keys->size()) : Status::ok;
 		};
 	}
 	static std::uint16_t dc_port_of(const std::vector<ntm::Endpoint> &eps) { return eps.at(0).port(); }
@@ -343,6 +346,54 @@ TEST_F(AsTest, AsPasswordLoginDeliversKey)
 
 	ntm::store::AccountStore store(db_.string(), false);
 	EXPECT_GT(store.find("alice@ntm.test")->last_login, 0);
+}
+
+/* The DC holds the first two KEY_IDs already: the AS draws new ones (D59). */
+TEST_F(AsTest, AsDrawsAnotherKeyIdWhenTheDcHoldsIt)
+{
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	Servers s(
+		io, dc_config(), [&](std::uint16_t p) { return as_config(p); }, resolver,
+		[](std::size_t n) { return n <= 2 ? Status::key_id_in_use : Status::ok; });
+	const auto node = node_config(s.as_port(), "alice@ntm.test");
+	Outcome o;
+	run(
+		io, [&]() -> awaitable<void> { o = co_await attempt(io, node, resolver); }, [&] { s.stop(); });
+
+	ASSERT_TRUE(o.result) << o.error;
+	ASSERT_EQ(s.keys->size(), 3U);
+	const auto &k = *s.keys;
+	EXPECT_NE(k[0].key_id, k[1].key_id);
+	EXPECT_NE(k[1].key_id, k[2].key_id);
+	EXPECT_NE(k[0].key_id, k[2].key_id);
+	EXPECT_FALSE(k[0].key == k[2].key); /* a new key with the new id */
+	EXPECT_EQ(o.result->key_id, k[2].key_id);
+	EXPECT_TRUE(o.result->key == k[2].key);
+	EXPECT_EQ(s.as.counters().key_id_retries, 2U);
+	EXPECT_EQ(s.as.counters().logins_ok, 1U);
+}
+
+/* A DC that refuses every KEY_ID: four attempts, then the node hears why. */
+TEST_F(AsTest, AsGivesUpAfterFourKeyIds)
+{
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	Servers s(
+		io, dc_config(), [&](std::uint16_t p) { return as_config(p); }, resolver,
+		[](std::size_t) { return Status::key_id_in_use; });
+	const auto node = node_config(s.as_port(), "alice@ntm.test");
+	Outcome o;
+	run(
+		io, [&]() -> awaitable<void> { o = co_await attempt(io, node, resolver); }, [&] { s.stop(); });
+
+	EXPECT_FALSE(o.result);
+	ASSERT_TRUE(o.status) << o.error;
+	EXPECT_EQ(*o.status, Status::dc_unreachable);
+	EXPECT_NE(o.error.find("KEY_ID_IN_USE"), std::string::npos) << o.error;
+	EXPECT_EQ(s.keys->size(), 4U);
+	EXPECT_EQ(s.as.counters().key_id_retries, 3U);
+	EXPECT_EQ(s.as.counters().dc_failures, 1U);
 }
 
 TEST_F(AsTest, AsWrongPasswordRefused)

@@ -848,9 +848,10 @@ TEST(SigNames, Statuses)
 	EXPECT_EQ(sig::status_name(Status::unsupported_version), "UNSUPPORTED_VERSION");
 	EXPECT_EQ(sig::status_name(Status::fqdn_mismatch), "FQDN_MISMATCH");
 	std::set<std::string_view> seen;
-	for (std::uint16_t s = 0; s <= 14; s++)
+	EXPECT_EQ(sig::status_name(Status::key_id_in_use), "KEY_ID_IN_USE");
+	for (std::uint16_t s = 0; s <= 15; s++)
 		EXPECT_TRUE(seen.insert(sig::status_name(static_cast<Status>(s))).second) << s;
-	EXPECT_EQ(sig::status_name(static_cast<Status>(15)), "UNKNOWN_STATUS");
+	EXPECT_EQ(sig::status_name(static_cast<Status>(16)), "UNKNOWN_STATUS");
 }
 
 /* ---- envelope ---- */

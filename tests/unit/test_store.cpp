@@ -370,6 +370,36 @@ TEST(StoreRegistry, Keys)
 	EXPECT_TRUE(reg.list_keys().empty());
 }
 
+/* A live KEY_ID is never replaced, of any node; an expired one is (D59). */
+TEST(StoreRegistry, AddKeyRefusesALiveId)
+{
+	TempDir d;
+	Registry reg(d.file("registry.db"), std::nullopt, std::nullopt);
+	NodeKey a;
+	a.key_id = 77;
+	a.fqdn = "a.ntm.test";
+	a.key = ntm::SecretBytes(32);
+	a.key.data()[0] = 1;
+	a.expires = 2000;
+	EXPECT_TRUE(reg.add_key(a, 1000));
+	reg.note_rx_seq(77, 5);
+	NodeKey b = a;
+	b.fqdn = "b.ntm.test";
+	b.key.data()[0] = 2;
+	b.expires = 3000;
+	EXPECT_FALSE(reg.add_key(b, 1000)); /* a's key is live until 2000 */
+	EXPECT_FALSE(reg.add_key(b, 2000));
+	auto got = reg.find_key(77);
+	ASSERT_TRUE(got);
+	EXPECT_EQ(got->fqdn, "a.ntm.test");
+	EXPECT_EQ(got->key, a.key);
+	EXPECT_EQ(got->rx_seq, 5U); /* nothing changed */
+	EXPECT_TRUE(reg.add_key(b, 2001)); /* expired: the id is free again */
+	got = reg.find_key(77);
+	EXPECT_EQ(got->fqdn, "b.ntm.test");
+	EXPECT_EQ(got->rx_seq, 0U); /* a new key starts a new window */
+}
+
 /* The receive high-water mark only rises, and survives a reopen (D58). */
 TEST(StoreRegistry, RxSeqSurvivesReopen)
 {

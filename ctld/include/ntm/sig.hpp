@@ -76,6 +76,7 @@ enum class Status : std::uint16_t {
 	not_registered = 12,
 	internal = 13,
 	fqdn_mismatch = 14,
+	key_id_in_use = 15, /* Key Distribution: the DC holds a live key with this KEY_ID */
 };
 
 enum class Tlv : std::uint16_t {

@@ -173,6 +173,13 @@ public:
 	std::uint64_t reserve_seq(std::uint64_t n);
 
 	/**
+	 * Stores a new key unless a key with its id exists that has not
+	 * expired at now (of any node): then nothing changes and it returns
+	 * false. An expired key with the id is replaced (D59).
+	 */
+	bool add_key(const NodeKey &k, std::int64_t now);
+
+	/**
 	 * Raises a key's receive high-water mark to seq (never lowers it), so
 	 * that a restarted DC still refuses what it accepted before (D58).
 	 */

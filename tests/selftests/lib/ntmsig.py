@@ -107,7 +107,7 @@ STATUS_NAMES = [
     "ok", "malformed", "unsupported_version", "unsupported_tlv",
     "auth_failed", "unknown_key", "key_expired", "not_found",
     "peer_offline", "no_route", "pool_exhausted", "dc_unreachable",
-    "not_registered", "internal", "fqdn_mismatch",
+    "not_registered", "internal", "fqdn_mismatch", "key_id_in_use",
 ]
 STATUS = {n: i for i, n in enumerate(STATUS_NAMES)}
 
