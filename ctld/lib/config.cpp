@@ -75,6 +75,14 @@ bool is_unspecified(const IpAddress &a) noexcept
 	return std::ranges::all_of(a.bytes(), [](std::uint8_t b) { return b == 0; });
 }
 
+bool is_loopback(const IpAddress &a) noexcept
+{
+	const auto b = a.bytes();
+	if (a.is_v4())
+		return b[0] == 127;
+	return std::all_of(b.begin(), b.end() - 1, [](std::uint8_t x) { return x == 0; }) && b.back() == 1;
+}
+
 bool is_multicast(const IpAddress &a) noexcept
 {
 	const auto b = a.bytes();
@@ -562,7 +570,7 @@ Dc Reader::read_dc(const Section &s, const Config &c) const
 Node Reader::read_node(const Section &s) const
 {
 	Node n;
-	check_keys(s, {"interface", "port", "as", "auth", "account", "password_file", "ciphers", "dc", "dns_listen",
+	check_keys(s, {"interface", "port", "as", "auth", "account", "password_file", "ciphers", "dc", "dns_listen", "dns_allow",
 		       "dns_upstream", "ntm_domains", "resolved", "tunnel_lifetime", "keepalive", "dead_after",
 		       "rekey_after", "rekey_packets"});
 	ifname(s, "interface", n.interface);
@@ -624,6 +632,22 @@ Node Reader::read_node(const Section &s) const
 			       .value_or(std::vector<Endpoint>{
 				       Endpoint(IpAddress::v4(in_addr{htonl(0x7f00004dU)}), kDnsPort), /* 127.0.0.77 */
 			       });
+	if (const auto allow = strings(s, "dns_allow")) {
+		for (const auto &it : *allow) {
+			try {
+				n.dns_allow.push_back(parse_prefix(it.value));
+			} catch (const std::invalid_argument &ex) {
+				fail(it.line, dotted(s, "dns_allow"), quote(it.value) + ": " + ex.what());
+			}
+		}
+	} else {
+		/* a stub others can reach answers, forwards and starts tunnels for them: say for whom */
+		for (const auto &e : n.dns_listen)
+			if (!is_loopback(e.address()))
+				fail(line_of(*find(s, "dns_listen"), s.line), dotted(s, "dns_listen"),
+				     e.to_string() + " is not a loopback address: set node.dns_allow to the networks "
+						     "whose clients may query the stub");
+	}
 	const auto listens_on = [&](const IpAddress &a) {
 		return std::ranges::any_of(n.dns_listen, [&](const Endpoint &e) { return e.address() == a; });
 	};

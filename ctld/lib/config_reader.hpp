@@ -43,6 +43,7 @@ std::optional<IpAddress> ipv6_literal(std::string_view s);
 std::optional<IpAddress> ip_literal(std::string_view s);
 bool is_unspecified(const IpAddress &a) noexcept;
 bool is_multicast(const IpAddress &a) noexcept;
+bool is_loopback(const IpAddress &a) noexcept;
 std::uint16_t parse_port_text(std::string_view s);
 Endpoint parse_literal_endpoint(std::string_view s, std::uint16_t default_port, bool wildcard_ok);
 std::string quote(std::string_view s);

@@ -2,13 +2,18 @@
 #include "ntm/secret.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
+#include <new>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
@@ -25,6 +30,70 @@ void secure_wipe(std::string &s) noexcept
 {
 	secure_wipe(s.data(), s.size());
 	s.clear();
+}
+
+namespace {
+
+std::atomic<std::uint64_t> g_fallbacks{0};
+/* the smallest block the secure heap hands out; keys are 16..64 bytes */
+constexpr std::size_t kSecureMinBlock = 32;
+
+} // namespace
+
+SecureMemory init_secure_memory(std::size_t bytes) noexcept
+{
+	static const SecureMemory state = [bytes] {
+		/* 1: heap created and locked; 2: created, but mlock() failed */
+		switch (CRYPTO_secure_malloc_init(bytes, kSecureMinBlock)) {
+		case 1:
+			return SecureMemory::locked;
+		case 2:
+			return SecureMemory::not_locked;
+		default:
+			return SecureMemory::off;
+		}
+	}();
+	return state;
+}
+
+std::uint64_t secure_memory_fallbacks() noexcept
+{
+	return g_fallbacks.load(std::memory_order_relaxed);
+}
+
+void *secret_alloc(std::size_t bytes)
+{
+	if (bytes == 0)
+		bytes = 1;
+	if (CRYPTO_secure_malloc_initialized() != 0) {
+		/* NOLINTNEXTLINE(cppcoreguidelines-no-malloc,hicpp-no-malloc): OpenSSL's allocator */
+		void *p = OPENSSL_secure_malloc(bytes);
+		if (p != nullptr)
+			return p;
+		/* full: the ordinary heap, still wiped on free; counted */
+		ERR_clear_error();
+		g_fallbacks.fetch_add(1, std::memory_order_relaxed);
+	}
+	return ::operator new(bytes);
+}
+
+void secret_free(void *p, std::size_t bytes) noexcept
+{
+	if (p == nullptr)
+		return;
+	if (bytes == 0)
+		bytes = 1;
+	if (CRYPTO_secure_allocated(p) != 0) {
+		OPENSSL_secure_clear_free(p, bytes);
+		return;
+	}
+	secure_wipe(p, bytes);
+	::operator delete(p);
+}
+
+bool disable_core_dumps() noexcept
+{
+	return ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
 }
 
 bool operator==(const SecretBytes &a, const SecretBytes &b) noexcept

@@ -99,6 +99,7 @@ struct DnsStub::Impl {
 		std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> tcp;
 		std::vector<ntm::Endpoint> local;
 		std::vector<ntm::Endpoint> upstream;
+		std::vector<ntm::Prefix> allow;
 		std::vector<std::string> domains;
 		DnsHook hook;
 		DnsStubCounters counters;
@@ -352,6 +353,10 @@ awaitable<void> DnsStub::Impl::udp_loop(std::shared_ptr<State> st, std::size_t i
 			spdlog::debug("dns stub: udp receive: {}", ec.message());
 			continue;
 		}
+		if (!dns_client_allowed(st->allow, from.address())) {
+			st->counters.refused++;
+			continue;
+		}
 		st->counters.queries++;
 		std::vector<std::uint8_t> wire(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
 		if (st->inflight >= kMaxInflight) {
@@ -397,6 +402,15 @@ awaitable<void> DnsStub::Impl::tcp_accept_loop(std::shared_ptr<State> st, std::s
 			asio::steady_timer pause(st->io, std::chrono::milliseconds(100));
 			co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
 			continue;
+		}
+		{
+			std::error_code pe;
+			const auto peer = sock.remote_endpoint(pe);
+			if (pe || !dns_client_allowed(st->allow, peer.address())) {
+				st->counters.refused++;
+				sock.close(ec);
+				continue;
+			}
 		}
 		if (st->tcp_clients >= kMaxTcpClients) {
 			st->counters.overloaded++;
@@ -448,13 +462,23 @@ awaitable<void> DnsStub::Impl::tcp_query(std::shared_ptr<Conn> c, std::vector<st
 		c->send(std::move(*reply));
 }
 
+bool dns_client_allowed(const std::vector<ntm::Prefix> &allow, const asio::ip::address &from)
+{
+	if (from.is_loopback() || (from.is_v6() && from.to_v6().is_v4_mapped() &&
+				   asio::ip::make_address_v4(asio::ip::v4_mapped, from.to_v6()).is_loopback()))
+		return true;
+	const ntm::IpAddress a = to_ntm(from);
+	return std::ranges::any_of(allow, [&](const ntm::Prefix &p) { return p.contains(a); });
+}
+
 DnsStub::DnsStub(asio::io_context &io, const std::vector<ntm::Endpoint> &listen, std::vector<ntm::Endpoint> upstream,
-		 std::vector<std::string> ntm_domains, DnsHook hook)
+		 std::vector<std::string> ntm_domains, std::vector<ntm::Prefix> allow, DnsHook hook)
 	: impl_(std::make_unique<Impl>())
 {
 	impl_->st = std::make_shared<Impl::State>(io);
 	auto &st = *impl_->st;
 	st.upstream = std::move(upstream);
+	st.allow = std::move(allow);
 	st.hook = std::move(hook);
 	set_domains(std::move(ntm_domains));
 	for (const auto &ep : listen)

@@ -17,6 +17,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
 
 #include "ntm/dns.hpp"
 #include "ntm/model.hpp"
@@ -38,16 +39,26 @@ struct DnsStubCounters {
 	std::uint64_t upstream_failures = 0; /* answered SERVFAIL */
 	std::uint64_t malformed = 0;	      /* dropped or FORMERR */
 	std::uint64_t overloaded = 0;	      /* over the in-flight or TCP client limit: SERVFAIL or closed */
+	std::uint64_t refused = 0;	      /* from a source neither loopback nor allowed: dropped or closed */
 };
+
+/**
+ * Whether the stub takes a query from `from`: loopback sources (this host
+ * and network namespace) always, others only inside a prefix of allow
+ * (node.dns_allow). IPv4-mapped IPv6 sources count as IPv4.
+ */
+bool dns_client_allowed(const std::vector<ntm::Prefix> &allow, const asio::ip::address &from);
 
 class DnsStub {
 public:
 	/**
 	 * Binds every listen endpoint (UDP and TCP) at once; throws
 	 * ntm::Error naming the address when one fails (e.g. EADDRINUSE).
+	 * Queries are taken from loopback sources and from the networks in
+	 * allow only; others are dropped (UDP) or closed (TCP) and counted.
 	 */
 	DnsStub(asio::io_context &io, const std::vector<ntm::Endpoint> &listen, std::vector<ntm::Endpoint> upstream,
-		std::vector<std::string> ntm_domains, DnsHook hook);
+		std::vector<std::string> ntm_domains, std::vector<ntm::Prefix> allow, DnsHook hook);
 	DnsStub(const DnsStub &) = delete;
 	DnsStub &operator=(const DnsStub &) = delete;
 	DnsStub(DnsStub &&) = delete;

@@ -4,7 +4,9 @@
  * /etc/ntm/ntmd.toml (node, dc, as); with --interface/--port it only owns
  * the UDP sockets of one ntm device (manually keyed tunnels). See ntmd(8).
  */
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 #include <new>
@@ -19,6 +21,7 @@
 #include "roles.hpp"
 #include "ntm/error.hpp"
 #include "ntm/parse.hpp"
+#include "ntm/secret.hpp"
 
 namespace {
 
@@ -46,6 +49,55 @@ spdlog::level::level_enum parse_level(const std::string &s)
 			      "': expected trace, debug, info, warn, error, critical or off");
 }
 
+/* the secure heap for key buffers (ntm/secret.hpp): 32 768 keys of 32 bytes */
+constexpr std::size_t kSecureHeapBytes = std::size_t{1} << 20;
+
+/*
+ * Before any key is read: no core dumps (unless --allow-core-dumps), key
+ * buffers in memory that is never dumped and, if the memlock limit allows,
+ * never swapped. Logged once logging is up.
+ */
+struct Hardening {
+	bool dumpable = true;
+	int dumpable_errno = 0;
+	ntm::SecureMemory heap = ntm::SecureMemory::off;
+};
+
+Hardening harden(bool allow_core_dumps)
+{
+	Hardening h;
+	if (!allow_core_dumps) {
+		h.dumpable = !ntm::disable_core_dumps();
+		if (h.dumpable)
+			h.dumpable_errno = errno;
+	}
+	h.heap = ntm::init_secure_memory(kSecureHeapBytes);
+	return h;
+}
+
+void log_hardening(const Hardening &h, bool allow_core_dumps)
+{
+	if (allow_core_dumps)
+		spdlog::warn("core dumps allowed (--allow-core-dumps): a dump of this process may hold keys");
+	else if (h.dumpable)
+		spdlog::warn("could not disable core dumps: {}", std::strerror(h.dumpable_errno));
+	switch (h.heap) {
+	case ntm::SecureMemory::locked:
+		spdlog::debug("key memory: {} KiB secure heap, locked, excluded from core dumps",
+			      kSecureHeapBytes / 1024);
+		break;
+	case ntm::SecureMemory::not_locked:
+		spdlog::info("key memory: {} KiB secure heap excluded from core dumps, but not locked in RAM "
+			     "(RLIMIT_MEMLOCK): keys may be swapped",
+			     kSecureHeapBytes / 1024);
+		break;
+	case ntm::SecureMemory::off:
+		spdlog::warn("key memory: no secure heap; keys are wiped after use but may appear in a core "
+			     "dump or swap");
+		break;
+	}
+}
+
 void setup_logging(spdlog::level::level_enum level)
 {
 	auto logger = spdlog::stderr_logger_st("ntmd");
@@ -69,6 +121,7 @@ int run(int argc, char **argv)
 	bool create = false;
 	bool foreground = false;
 	bool check = false;
+	bool allow_core_dumps = false;
 	std::string pidfile;
 	std::string level;
 	app.add_option("-c,--config", config, "Run the roles of this configuration file (ntmd.toml(5))")
@@ -81,6 +134,8 @@ int run(int argc, char **argv)
 	app.add_flag("-f,--foreground", foreground,
 		     "Accepted for compatibility: ntmd always runs in the foreground (systemd style)");
 	app.add_option("--pidfile", pidfile, "Write the process id to PATH (socket-owner mode)")->type_name("PATH");
+	app.add_flag("--allow-core-dumps", allow_core_dumps,
+		     "Debugging only: let this process dump core (a dump may hold keys; see ntmd(8))");
 	app.add_option("--log-level", level,
 		       "trace, debug, info, warn, error, critical, off (default: the config's log_level, or info)")
 		->type_name("LEVEL");
@@ -102,6 +157,8 @@ int run(int argc, char **argv)
 		return kExitUsage;
 	}
 
+	const Hardening hardening = harden(allow_core_dumps);
+
 	if (!config.empty()) {
 		if (!ifname.empty() || !port.empty() || create)
 			throw ntm::UsageError("--config cannot be combined with --interface, --port or --create");
@@ -116,6 +173,7 @@ int run(int argc, char **argv)
 			return 0;
 		}
 		setup_logging(parse_level(level.empty() ? cfg.log_level : level));
+		log_hardening(hardening, allow_core_dumps);
 		return ntmd::run_roles(cfg);
 	}
 	if (check)
@@ -129,6 +187,7 @@ int run(int argc, char **argv)
 	cfg.create = create;
 	cfg.pidfile = pidfile;
 	setup_logging(parse_level(level.empty() ? "info" : level));
+	log_hardening(hardening, allow_core_dumps);
 	return ntmd::run_daemon(cfg);
 }
 

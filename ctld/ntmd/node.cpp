@@ -29,7 +29,7 @@ NodeRole::Impl::Impl(asio::io_context &io_, ntm::config::Config c, Resolver &r)
 		if (!ncfg.dns_listen.empty()) {
 			auto domains = ncfg.ntm_domains;
 			dns = std::make_unique<DnsStub>(
-				io, ncfg.dns_listen, ncfg.dns_upstream, std::move(domains),
+				io, ncfg.dns_listen, ncfg.dns_upstream, std::move(domains), ncfg.dns_allow,
 				[this](const ntm::dns::Question &q) { return on_dns(q); });
 		}
 	} catch (...) {
@@ -604,7 +604,9 @@ nlohmann::json NodeRole::Impl::status() const
 			    {"hooked", c.hooked},
 			    {"forwarded", c.forwarded},
 			    {"upstream_failures", c.upstream_failures},
-			    {"malformed", c.malformed}};
+			    {"malformed", c.malformed},
+			    {"overloaded", c.overloaded},
+			    {"refused", c.refused}};
 	}
 	return j;
 }

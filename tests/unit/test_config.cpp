@@ -319,7 +319,8 @@ TEST(ConfigNode, TunnelTimers)
 
 TEST(ConfigDefaults, DnsUpstreamSkipsOwnListenAddresses)
 {
-	const Config c = parse_text(with(kNode, R"(dns_listen = ["192.0.2.53:53"])"));
+	const Config c = parse_text(with(kNode, "dns_listen = [\"192.0.2.53:53\"]\ndns_allow = [\"192.0.2.0/24\"]"));
+	EXPECT_EQ(c.node->dns_allow, (std::vector<ntm::sig::Prefix>{{parse_address("192.0.2.0"), 24}}));
 	EXPECT_EQ(c.node->dns_upstream, (std::vector<Endpoint>{ep("127.0.0.77", 53), ep("2001:db8::53", 53)}));
 	const Config none = parse(kNode, "t.toml", "");
 	EXPECT_TRUE(none.node->dns_upstream.empty());
@@ -499,6 +500,14 @@ TEST(ConfigErrors, Values)
 	EXPECT_EQ(error_of(with(kNode, R"(dns_listen = ["localhost:53"])")),
 		  "t.toml:8: node.dns_listen: \"localhost:53\": expected a literal IP address, not a host name");
 	EXPECT_EQ(error_of(with(kNode, R"(dns_listen = [])")), "t.toml:8: node.dns_listen: must not be empty");
+	EXPECT_EQ(error_of(with(kNode, R"(dns_listen = ["0.0.0.0:53"])")),
+		  "t.toml:8: node.dns_listen: 0.0.0.0:53 is not a loopback address: set node.dns_allow to the "
+		  "networks whose clients may query the stub");
+	EXPECT_EQ(error_of(with(kNode, R"(dns_listen = ["127.0.0.1", "[2001:db8::53]"])")),
+		  "t.toml:8: node.dns_listen: [2001:db8::53]:53 is not a loopback address: set node.dns_allow to "
+		  "the networks whose clients may query the stub");
+	EXPECT_EQ(error_of(with(kNode, "dns_listen = [\"::\"]\ndns_allow = [\"10.0.0.1/8\"]")),
+		  "t.toml:9: node.dns_allow: \"10.0.0.1/8\": host bits are set (the network is 10.0.0.0/8)");
 	EXPECT_EQ(error_of(with(kNode, R"(dns_upstream = ["0.0.0.0"])")),
 		  "t.toml:8: node.dns_upstream: \"0.0.0.0\": the unspecified address is not allowed here");
 	EXPECT_EQ(error_of(with(kNode, R"(dns_upstream = ["127.0.0.77"])")),

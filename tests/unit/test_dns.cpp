@@ -548,7 +548,8 @@ awaitable<ntmd::HookAnswer> test_hook(const dns::Question &q)
 std::unique_ptr<ntmd::DnsStub> make_stub(asio::io_context &io, std::vector<ntm::Endpoint> upstream)
 {
 	auto stub = std::make_unique<ntmd::DnsStub>(io, std::vector<ntm::Endpoint>{{ip("127.0.0.1"), 0}},
-						    std::move(upstream), std::vector<std::string>{"NTM.test."}, test_hook);
+						    std::move(upstream), std::vector<std::string>{"NTM.test."},
+						    std::vector<ntm::Prefix>{}, test_hook);
 	stub->start();
 	return stub;
 }
@@ -771,14 +772,31 @@ TEST(DnsStub, BindConflictAndStopTwice)
 	asio::io_context io;
 	auto stub = make_stub(io, {});
 	const auto at = stub->local_endpoints().at(0);
-	EXPECT_THROW(ntmd::DnsStub(io, {at}, {}, {"ntm.test"}, test_hook), ntm::Error);
+	EXPECT_THROW(ntmd::DnsStub(io, {at}, {}, {"ntm.test"}, {}, test_hook), ntm::Error);
 	stub->stop();
 	stub->stop();
 	/* after stop the port is free again */
-	EXPECT_NO_THROW(ntmd::DnsStub(io, {at}, {}, {"ntm.test"}, test_hook));
+	EXPECT_NO_THROW(ntmd::DnsStub(io, {at}, {}, {"ntm.test"}, {}, test_hook));
 	stub.reset();
 	io.restart();
 	io.run_for(100ms);
+}
+
+TEST(DnsStub, OnlyLoopbackAndAllowedClients)
+{
+	const auto a = [](const char *s) { return asio::ip::make_address(s); };
+	const std::vector<ntm::Prefix> none;
+	const std::vector<ntm::Prefix> lan{{ip("192.168.7.0"), 24}, {ip("fd00:7::"), 64}};
+	for (const char *lo : {"127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.77"}) {
+		EXPECT_TRUE(ntmd::dns_client_allowed(none, a(lo))) << lo;
+		EXPECT_TRUE(ntmd::dns_client_allowed(lan, a(lo))) << lo;
+	}
+	for (const char *in : {"192.168.7.1", "::ffff:192.168.7.200", "fd00:7::53"}) {
+		EXPECT_FALSE(ntmd::dns_client_allowed(none, a(in))) << in;
+		EXPECT_TRUE(ntmd::dns_client_allowed(lan, a(in))) << in;
+	}
+	for (const char *out : {"192.168.8.1", "10.0.0.1", "fd00:8::1", "::", "0.0.0.0", "::ffff:10.0.0.1"})
+		EXPECT_FALSE(ntmd::dns_client_allowed(lan, a(out))) << out;
 }
 
 /* ---- resolver ---- */

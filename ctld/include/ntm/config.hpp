@@ -99,6 +99,8 @@ struct Node {
 	std::vector<std::uint8_t> ciphers{NTM_CIPHER_CHACHA20_POLY1305, NTM_CIPHER_AES_GCM};
 	std::optional<HostPort> dc; /* skip the NS lookup */
 	std::vector<Endpoint> dns_listen; /* default 127.0.0.77:53 */
+	/* who may query the stub besides loopback; required when a dns_listen address is not loopback */
+	std::vector<sig::Prefix> dns_allow;
 	std::vector<Endpoint> dns_upstream; /* default: nameservers of /etc/resolv.conf except ours */
 	std::vector<std::string> ntm_domains; /* default: the domain of the node's FQDN */
 	enum class Resolved { automatic, yes, no } resolved = Resolved::automatic;

@@ -2,6 +2,9 @@
 /*
  * Buffers for key material: wiped with OPENSSL_cleanse() when freed, also
  * when a std::vector reallocates, so no stale copy survives on the heap.
+ * Once init_secure_memory() ran they live in OpenSSL's secure heap: pages
+ * marked MADV_DONTDUMP (never in a core dump) and, where the memlock limit
+ * allows, locked in RAM (never swapped). See decisions.rst D72.
  */
 #ifndef NTM_SECRET_HPP
 #define NTM_SECRET_HPP
@@ -9,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,6 +24,38 @@ void secure_wipe(void *p, std::size_t n) noexcept;
 /** Overwrite the characters of a string (best effort for argv copies). */
 void secure_wipe(std::string &s) noexcept;
 
+/** What init_secure_memory() achieved. */
+enum class SecureMemory {
+	off,	      ///< no secure heap: key buffers are on the ordinary heap (still wiped)
+	not_locked,   ///< heap excluded from core dumps, but mlock() was refused (RLIMIT_MEMLOCK)
+	locked,	      ///< excluded from core dumps and locked in RAM
+};
+
+/**
+ * Create the process's secure heap of `bytes` (a power of two) for key
+ * buffers; call once, before any thread. Idempotent: a second call reports
+ * the state of the first.
+ */
+SecureMemory init_secure_memory(std::size_t bytes) noexcept;
+
+/**
+ * Key buffers that did not fit in the secure heap and went to the ordinary
+ * heap instead (still wiped when freed), since the start of the process.
+ */
+std::uint64_t secure_memory_fallbacks() noexcept;
+
+/** Memory for key material: from the secure heap when there is one and it has room. */
+void *secret_alloc(std::size_t bytes);
+/** Wipe and free memory from secret_alloc(). */
+void secret_free(void *p, std::size_t bytes) noexcept;
+
+/**
+ * Make the process undumpable: no core dump, no ptrace by other users,
+ * /proc/PID/mem and environ readable by root only. Returns false (errno
+ * set) when prctl() refused.
+ */
+bool disable_core_dumps() noexcept;
+
 template <class T> struct ZeroizingAllocator {
 	using value_type = T;
 	ZeroizingAllocator() noexcept = default;
@@ -27,12 +63,13 @@ template <class T> struct ZeroizingAllocator {
 	// NOLINTNEXTLINE(google-explicit-constructor,hicpp-explicit-conversions)
 	ZeroizingAllocator(const ZeroizingAllocator<U> & /*other*/) noexcept
 	{}
-	T *allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
-	void deallocate(T *p, std::size_t n) noexcept
+	T *allocate(std::size_t n)
 	{
-		secure_wipe(p, n * sizeof(T));
-		std::allocator<T>{}.deallocate(p, n);
+		if (n > SIZE_MAX / sizeof(T))
+			throw std::bad_array_new_length();
+		return static_cast<T *>(secret_alloc(n * sizeof(T)));
 	}
+	void deallocate(T *p, std::size_t n) noexcept { secret_free(p, n * sizeof(T)); }
 	template <class U> bool operator==(const ZeroizingAllocator<U> & /*other*/) const noexcept { return true; }
 };
 
