@@ -101,11 +101,11 @@ TUN_SALT_AB=$(topo_hex 4)
 TUN_SALT_BA=$(topo_hex 4)
 while [ "$TUN_SALT_BA" = "$TUN_SALT_AB" ]; do TUN_SALT_BA=$(topo_hex 4); done
 k="${TUN_KEY:0:8}…"
-printf '%s   [A]$ ntmctl tunnel add ntm0 --local-index %s --remote-index %s --endpoint %s --vip4 %s --vip6 %s --cipher %s --key %s --tx-salt %s --rx-salt %s%s\n' \
-	"$D_" $IDX_A $IDX_B "$(topo_ep $OUTER B)" $VIP4_B $VIP6_B "$CIPHER" "$k" "$TUN_SALT_AB" "$TUN_SALT_BA" "$N_"
+printf '%s   [A]$ ntmctl tunnel add ntm0 --local-index %s --remote-index %s --endpoint %s --vip4 %s --vip6 %s --cipher %s --key - --tx-salt %s --rx-salt %s <<<%s%s\n' \
+	"$D_" $IDX_A $IDX_B "$(topo_ep $OUTER B)" $VIP4_B $VIP6_B "$CIPHER" "$TUN_SALT_AB" "$TUN_SALT_BA" "$k" "$N_"
 topo_tunnel_add "$NS_A" "$CIPHER" "$OUTER" "$TUN_KEY" || fatal "tunnel add failed in A"
-printf '%s   [B]$ ntmctl tunnel add ntm0 --local-index %s --remote-index %s --endpoint %s --vip4 %s --vip6 %s --cipher %s --key %s --tx-salt %s --rx-salt %s%s\n' \
-	"$D_" $IDX_B $IDX_A "$(topo_ep $OUTER A)" $VIP4_A $VIP6_A "$CIPHER" "$k" "$TUN_SALT_BA" "$TUN_SALT_AB" "$N_"
+printf '%s   [B]$ ntmctl tunnel add ntm0 --local-index %s --remote-index %s --endpoint %s --vip4 %s --vip6 %s --cipher %s --key - --tx-salt %s --rx-salt %s <<<%s%s\n' \
+	"$D_" $IDX_B $IDX_A "$(topo_ep $OUTER A)" $VIP4_A $VIP6_A "$CIPHER" "$TUN_SALT_BA" "$TUN_SALT_AB" "$k" "$N_"
 topo_tunnel_add "$NS_B" "$CIPHER" "$OUTER" "$TUN_KEY" || fatal "tunnel add failed in B"
 run A "$NTMCTL" tunnel show ntm0
 say "(keys are write-only: the kernel never reports them)"

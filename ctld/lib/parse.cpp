@@ -245,20 +245,25 @@ SecretBytes parse_key_text(std::string_view s)
 	return parse_hex_key(s);
 }
 
-SecretBytes read_key_file(const std::string &path)
+SecretBytes read_key_fd(int fd, const std::string &what)
 {
 	constexpr std::size_t kMax = 4096;
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-	if (!fd)
-		throw_errno("key file " + path);
-	const SecretText text = read_secret(fd.get(), kMax + 1, "key file " + path);
+	const SecretText text = read_secret(fd, kMax + 1, what);
 	if (text.size() > kMax)
-		throw UsageError("key file " + path + ": too large for a key");
+		throw UsageError(what + ": too large for a key");
 	try {
 		return parse_key_text(std::string_view(text.data(), text.size()));
 	} catch (const UsageError &e) {
-		throw UsageError("key file " + path + ": " + e.what());
+		throw UsageError(what + ": " + e.what());
 	}
+}
+
+SecretBytes read_key_file(const std::string &path)
+{
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (!fd)
+		throw_errno("key file " + path);
+	return read_key_fd(fd.get(), "key file " + path);
 }
 
 Salt parse_salt(std::string_view s, std::string_view what)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "cli.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "ntm/error.hpp"
@@ -152,15 +154,15 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	o_.add_vip6 = tunnel_add_->add_option("--vip6", v_.vip6, "Peer virtual IPv6 address")->type_name("A");
 	tunnel_add_->add_option("--cipher", v_.cipher, "aes-gcm or chacha20-poly1305")->type_name("NAME")->required();
 	o_.add_key =
-		tunnel_add_->add_option("--key", v_.key, "Key: 32, 48 (esp-udp) or 64 hex digits (prefer --key-file)")
-			->type_name("HEX");
+		tunnel_add_->add_option("--key", v_.key, "- to read the key (32, 48 for esp-udp, or 64 hex digits) from stdin; HEX only in a batch")
+			->type_name("-|HEX");
 	o_.add_key_file =
 		tunnel_add_->add_option("--key-file", v_.key_file, "File holding the hex key")->type_name("PATH");
 	o_.add_key->excludes(o_.add_key_file);
 	o_.add_rx_key =
 		tunnel_add_
-			->add_option("--rx-key", v_.rx_key, "esp-udp: inbound key, like --key (prefer --rx-key-file)")
-			->type_name("HEX");
+			->add_option("--rx-key", v_.rx_key, "esp-udp: inbound key, like --key")
+			->type_name("-|HEX");
 	o_.add_rx_key_file =
 		tunnel_add_->add_option("--rx-key-file", v_.rx_key_file, "esp-udp: file holding the hex inbound key")
 			->type_name("PATH");
@@ -428,9 +430,10 @@ void Cli::wipe_secrets() noexcept
 	wipe_results(o_.add_rx_key);
 }
 
-Invocation Cli::parse(std::vector<std::string> args)
+Invocation Cli::parse(std::vector<std::string> args, Origin origin)
 {
 	v_ = Values{};
+	origin_ = origin;
 	std::ranges::reverse(args); /* CLI11 takes the words in reverse */
 	try {
 		app_.parse(args);
@@ -456,6 +459,22 @@ std::string Cli::help() const
 	if (!h.ends_with('\n'))
 		h += '\n';
 	return h;
+}
+
+ntm::SecretBytes Cli::key_argument(const std::string &value, const char *option) const
+{
+	const std::string opt(option);
+	if (value == "-") {
+		if (origin_ == Origin::batch_line)
+			throw ntm::UsageError("tunnel add: " + opt + " -: stdin is not read inside a batch; write the "
+					      "key in the batch line or use " + opt + "-file");
+		return ntm::read_key_fd(STDIN_FILENO, opt + " - (stdin)");
+	}
+	if (origin_ == Origin::command_line)
+		throw ntm::UsageError("tunnel add: " + opt + ": a key on the command line is readable by every "
+				      "user (/proc/PID/cmdline); use " + opt + "-file FILE, or " + opt +
+				      " - to read it from stdin");
+	return ntm::parse_hex_key(value);
 }
 
 Invocation Cli::build() const
@@ -513,8 +532,11 @@ Invocation Cli::build() const
 			throw ntm::UsageError("tunnel add: --vip4 and --vip6 do not apply to --encap esp-udp (packets "
 					      "are chosen by --remote-ts)");
 		t.cipher = ntm::parse_cipher(v_.cipher);
+		if (given(o_.add_key) && given(o_.add_rx_key) && v_.key == "-" && v_.rx_key == "-")
+			throw ntm::UsageError("tunnel add: --key - and --rx-key - cannot both read stdin (give one "
+					      "of them as a file)");
 		if (given(o_.add_key))
-			t.key = ntm::parse_hex_key(v_.key);
+			t.key = key_argument(v_.key, "--key");
 		else if (given(o_.add_key_file))
 			t.key = ntm::read_key_file(v_.key_file);
 		else
@@ -523,7 +545,7 @@ Invocation Cli::build() const
 		if (given(o_.add_rx_key) || given(o_.add_rx_key_file)) {
 			if (!esp)
 				throw ntm::UsageError("tunnel add: --rx-key and --rx-key-file need --encap esp-udp");
-			t.rx_key = given(o_.add_rx_key) ? ntm::parse_hex_key(v_.rx_key)
+			t.rx_key = given(o_.add_rx_key) ? key_argument(v_.rx_key, "--rx-key")
 							: ntm::read_key_file(v_.rx_key_file);
 		} else if (esp) {
 			throw ntm::UsageError("tunnel add: --encap esp-udp needs --rx-key or --rx-key-file");

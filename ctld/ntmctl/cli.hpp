@@ -135,6 +135,17 @@ struct Invocation {
 	Command cmd;
 };
 
+/**
+ * Where a command line comes from. Keys may be written out only in batch
+ * lines (a file's contents are not visible to other users); on the
+ * process's own command line, which every user can read in
+ * /proc/PID/cmdline, --key and --rx-key accept only "-" (stdin).
+ */
+enum class Origin {
+	command_line,
+	batch_line,
+};
+
 class Cli {
 public:
 	Cli();
@@ -147,10 +158,11 @@ public:
 	/**
 	 * Parses the words of a command line without the program name.
 	 * Throws CLI::ParseError (CLI::CallForHelp for --help) for grammar
-	 * errors and ntm::UsageError for invalid values. Key material read
+	 * errors and ntm::UsageError for invalid values (a key written out on
+	 * the command line among them). "--key -" reads stdin, here. Key material read
 	 * from the words is wiped from the parser's copies before returning.
 	 */
-	Invocation parse(std::vector<std::string> args);
+	Invocation parse(std::vector<std::string> args, Origin origin);
 
 	/** Help text of the command the last parse selected (or the top). */
 	[[nodiscard]] std::string help() const;
@@ -184,6 +196,8 @@ private:
 	};
 
 	Invocation build() const;
+	/* --key / --rx-key: "-" reads stdin (command line only), HEX only in a batch line */
+	[[nodiscard]] ntm::SecretBytes key_argument(const std::string &value, const char *option) const;
 	void wipe_secrets() noexcept;
 	LimitOpts add_limit_options(CLI::App *cmd);
 	void read_limits(const LimitOpts &lo, ntm::TunnelSettings &t) const;
@@ -197,6 +211,7 @@ private:
 
 	CLI::App app_;
 	Values v_;
+	Origin origin_ = Origin::command_line;
 	/* the (sub)commands */
 	CLI::App *show_ = nullptr;
 	CLI::App *device_ = nullptr, *device_show_ = nullptr, *device_set_ = nullptr;

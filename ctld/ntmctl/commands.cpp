@@ -794,7 +794,7 @@ int run_line(Context &ctx, Cli &cli, std::string_view line, const Invocation &ou
 		auto words = ntm::tokenize_line(line);
 		if (words.empty())
 			return kExitOk;
-		Invocation inv = cli.parse(std::move(words));
+		Invocation inv = cli.parse(std::move(words), Origin::batch_line);
 		if (std::holds_alternative<BatchCmd>(inv.cmd) || std::holds_alternative<MonitorCmd>(inv.cmd))
 			throw ntm::UsageError("batch and monitor cannot run inside a batch");
 		inv.json = inv.json || outer.json;
@@ -944,7 +944,7 @@ int run_main(int argc, const char *const *argv, std::FILE *out, std::FILE *err) 
 			for (int i = 1; i < argc; i++)
 				// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic)
 				args.emplace_back(argv[i]);
-			inv = cli.parse(std::move(args));
+			inv = cli.parse(std::move(args), Origin::command_line);
 		} catch (const CLI::ParseError &e) {
 			if (e.get_exit_code() == 0) {
 				fmt::print(out, "{}", cli.help());

@@ -213,8 +213,8 @@ bench_forward() {
 	TUN_SALT_BA=$(topo_hex 4)
 	while [ "$TUN_SALT_BA" = "$TUN_SALT_AB" ]; do TUN_SALT_BA=$(topo_hex 4); done
 	# shellcheck disable=SC2046
-	nctl "$NS_A" $(topo_relay_tunnel_line "$NS_A" $CIPHER "$key" "$(ep_of direct A)") &&
-		nctl "$NS_B" $(topo_relay_tunnel_line "$NS_B" $CIPHER "$key" "$(ep_of direct B)") ||
+	nctl "$NS_A" $(topo_relay_tunnel_line "$NS_A" $CIPHER - "$(ep_of direct A)") <<<"$key" &&
+		nctl "$NS_B" $(topo_relay_tunnel_line "$NS_B" $CIPHER - "$(ep_of direct B)") <<<"$key" ||
 		{ err "forward: tunnel add failed"; return 1; }
 	nctl "$NS_A" tunnel set $NTM_DEV --local-index $IDX_A --roaming off &&
 		nctl "$NS_B" tunnel set $NTM_DEV --local-index $IDX_B --roaming off ||

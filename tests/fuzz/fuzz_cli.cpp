@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
 	if (text.find("key-file") != std::string_view::npos || text.find('\0') != std::string_view::npos)
 		return 0;
 	try {
-		(void)cli.parse(ntm::tokenize_line(text));
+		(void)cli.parse(ntm::tokenize_line(text), ntmctl::Origin::batch_line); /* never reads stdin */
 	} catch (const CLI::Error &) {
 	} catch (const ntm::UsageError &) {
 	} catch (const ntm::Error &) {

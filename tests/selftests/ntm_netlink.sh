@@ -40,7 +40,7 @@ done
 # --- ntmctl: errors a script can rely on ------------------------------------------
 KEY=$(topo_hex 32)
 add_args() { # add_args INDEX VIP4 [extra]
-	echo "tunnel add $NTM_DEV --local-index $1 --remote-index 9$1 --endpoint $UL4_B:$NTM_PORT --vip4 $2 --cipher chacha20-poly1305 --key $KEY --tx-salt 01020304 --rx-salt 05060708"
+	echo "tunnel add $NTM_DEV --local-index $1 --remote-index 9$1 --endpoint $UL4_B:$NTM_PORT --vip4 $2 --cipher chacha20-poly1305 --key - --tx-salt 01020304 --rx-salt 05060708"
 }
 # cli_expect DESC RCS REGEX ARGS...: ntmctl in A exits with one of RCS
 # ("1", "1 2") and its stderr matches REGEX
@@ -59,9 +59,9 @@ cli_expect() {
 }
 nt() { num "$(topo_dstat "$NS_A" num_tunnels)"; }
 
-nctl "$NS_A" $(add_args 501 198.51.100.51) >/dev/null 2>&1
-cli_expect "duplicate local index -> EEXIST" 1 "exist" $(add_args 501 198.51.100.52)
-cli_expect "duplicate virtual address -> EEXIST" 1 "exist" $(add_args 502 198.51.100.51)
+nctl "$NS_A" $(add_args 501 198.51.100.51) >/dev/null 2>&1 <<<"$KEY"
+cli_expect "duplicate local index -> EEXIST" 1 "exist" $(add_args 501 198.51.100.52) <<<"$KEY"
+cli_expect "duplicate virtual address -> EEXIST" 1 "exist" $(add_args 502 198.51.100.51) <<<"$KEY"
 cli_expect "del of an unknown index -> ENOENT" 1 "no such|not found|unknown|enoent" \
 	tunnel del $NTM_DEV --local-index 4242
 cli_expect "show of an unknown device" 1 "no such|not found|unknown|enodev" device show nosuchntm9
@@ -70,13 +70,13 @@ cli_expect "usage: tunnel add without --key" 2 "key" \
 	--vip4 198.51.100.53 --cipher chacha20-poly1305 --tx-salt 01020304 --rx-salt 05060708
 cli_expect "key of the wrong length (usage or kernel error)" "1 2" "key" \
 	tunnel add $NTM_DEV --local-index 503 --remote-index 9503 --endpoint $UL4_B:$NTM_PORT \
-	--vip4 198.51.100.53 --cipher chacha20-poly1305 --key 0011 --tx-salt 01020304 --rx-salt 05060708
+	--vip4 198.51.100.53 --cipher chacha20-poly1305 --key - --tx-salt 01020304 --rx-salt 05060708 <<<0011
 cli_expect "same salt both directions" "1 2" "salt|invalid" \
 	tunnel add $NTM_DEV --local-index 504 --remote-index 9504 --endpoint $UL4_B:$NTM_PORT \
-	--vip4 198.51.100.54 --cipher chacha20-poly1305 --key "$KEY" --tx-salt 01020304 --rx-salt 01020304
+	--vip4 198.51.100.54 --cipher chacha20-poly1305 --key - --tx-salt 01020304 --rx-salt 01020304 <<<"$KEY"
 cli_expect "IPv6 endpoint on a device without an IPv6 socket" 1 "address|socket|avail" \
 	tunnel add ntm1 --local-index 505 --remote-index 9505 --endpoint "[$UL6_B]:$NTM_PORT" \
-	--vip4 198.51.100.55 --cipher chacha20-poly1305 --key "$KEY" --tx-salt 01020304 --rx-salt 05060708
+	--vip4 198.51.100.55 --cipher chacha20-poly1305 --key - --tx-salt 01020304 --rx-salt 05060708 <<<"$KEY"
 n=$(nt)
 ktap_result "ntmctl: failed commands left exactly the one good tunnel (num_tunnels $n)" \
 	$([ "$n" -eq 1 ] && echo 0 || echo 1)

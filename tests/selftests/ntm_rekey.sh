@@ -51,7 +51,7 @@ rk_add() {
 	fi
 	if [ "${RK_V6:-1}" = 0 ]; then set -- "$@"; else set -- --vip6 "$v6" "$@"; fi
 	nctl "$ns" tunnel add $NTM_DEV --local-index "$loc" --remote-index "$rem" --endpoint "$ep" \
-		--vip4 "$v4" --cipher $CIPHER --key "$key" --tx-salt "$stx" --rx-salt "$srx" "$@"
+		--vip4 "$v4" --cipher $CIPHER --key - --tx-salt "$stx" --rx-salt "$srx" "$@" <<<"$key"
 }
 
 # new_keys: a fresh key and two different salts in KEY, SAB (A's tx), SBA
@@ -218,8 +218,8 @@ monitor_stop p1b
 # an ESP SA pair is no predecessor
 EK1=$(topo_hex 16) EK2=$(topo_hex 16)
 out=$(nctl "$NS_A" tunnel add $NTM_DEV --encap esp-udp --spi-in 0x1000 --spi-out 0x2000 \
-	--endpoint "$(topo_ep 4 B)" --cipher aes-gcm --key "$EK1" --rx-key "$EK2" \
-	--tx-salt 01020304 --rx-salt 05060708 --remote-ts 10.99.0.0/16 2>&1) ||
+	--endpoint "$(topo_ep 4 B)" --cipher aes-gcm --key - --rx-key-file <(echo "$EK2") \
+	--tx-salt 01020304 --rx-salt 05060708 --remote-ts 10.99.0.0/16 2>&1 <<<"$EK1") ||
 	ktap_diag "ESP tunnel add failed: $out"
 expect_err "an ESP SA pair cannot be a predecessor (EINVAL)" "Invalid argument.*ESP SA pair" \
 	succ_a 1013 2013 4096 now

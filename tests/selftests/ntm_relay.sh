@@ -86,10 +86,10 @@ TUN_SALT_AB=$(topo_hex 4)
 TUN_SALT_BA=$(topo_hex 4)
 while [ "$TUN_SALT_BA" = "$TUN_SALT_AB" ]; do TUN_SALT_BA=$(topo_hex 4); done
 # shellcheck disable=SC2046
-nctl "$NS_A" $(topo_relay_tunnel_line "$NS_A" $CIPHER "$KEY" "$RS4") ||
+nctl "$NS_A" $(topo_relay_tunnel_line "$NS_A" $CIPHER - "$RS4") <<<"$KEY" ||
 	ktap_bail "tunnel on A failed"
 # shellcheck disable=SC2046
-nctl "$NS_B" $(topo_relay_tunnel_line "$NS_B" $CIPHER "$KEY" "$RS4") ||
+nctl "$NS_B" $(topo_relay_tunnel_line "$NS_B" $CIPHER - "$RS4") <<<"$KEY" ||
 	ktap_bail "tunnel on B failed"
 out=$(relay_add --id 1 --leg1 "$EP_A4" --index1 $IDX_A --leg2 "$EP_B4" --index2 $IDX_B 2>&1) ||
 	ktap_bail "relay add: $out"

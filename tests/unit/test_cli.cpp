@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <unistd.h>
 
+#include <array>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -21,7 +22,7 @@ const std::string kAdd = "tunnel add ntm0 --local-index 5 --remote-index 6 --end
 
 ntmctl::Invocation parse(Cli &cli, const std::string &line)
 {
-	return cli.parse(ntm::tokenize_line(line));
+	return cli.parse(ntm::tokenize_line(line), ntmctl::Origin::batch_line);
 }
 
 template <class T> T as(const ntmctl::Invocation &inv)
@@ -486,4 +487,63 @@ TEST(Cli, RelayOthers)
 	EXPECT_EQ(as<ntmctl::RelayShowCmd>(inv).id, 4U);
 	EXPECT_FALSE(as<ntmctl::RelayShowCmd>(parse(cli, "relay show ntm0")).id);
 	EXPECT_EQ(as<ntmctl::DeviceSetCmd>(parse(cli, "device set ntm0 --max-relays 5")).max_relays, 5U);
+}
+
+/* A key written out is taken only from a batch line; the command line reads it from stdin. */
+TEST(Cli, NoKeyOnTheCommandLine)
+{
+	Cli cli;
+	try {
+		(void)cli.parse(ntm::tokenize_line(kAdd), ntmctl::Origin::command_line);
+		ADD_FAILURE() << "a literal key was accepted on the command line";
+	} catch (const UsageError &e) {
+		EXPECT_STREQ(e.what(), "tunnel add: --key: a key on the command line is readable by every user "
+				       "(/proc/PID/cmdline); use --key-file FILE, or --key - to read it from stdin");
+	}
+	/* inside a batch, stdin is the batch itself (or the terminal): "-" is refused */
+	const std::string from_stdin = "tunnel add ntm0 --local-index 5 --remote-index 6 --endpoint 192.0.2.1:4500 "
+				       "--vip4 10.1.0.2 --cipher chacha20-poly1305 --key - --tx-salt 01020304 "
+				       "--rx-salt 05060708";
+	try {
+		(void)parse(cli, from_stdin);
+		ADD_FAILURE() << "--key - was accepted in a batch line";
+	} catch (const UsageError &e) {
+		EXPECT_NE(std::string(e.what()).find("stdin is not read inside a batch"), std::string::npos) << e.what();
+	}
+	/* both keys cannot come from the one stdin; refused before anything is read */
+	const std::string esp = "tunnel add ntm0 --encap esp-udp --spi-in 0x1000 --spi-out 0x2000 --endpoint "
+				"192.0.2.1:4500 --cipher aes-gcm --key - --rx-key - --tx-salt 01020304 "
+				"--rx-salt 05060708 --remote-ts 10.0.0.0/8";
+	for (const auto origin : {ntmctl::Origin::command_line, ntmctl::Origin::batch_line}) {
+		try {
+			(void)cli.parse(ntm::tokenize_line(esp), origin);
+			ADD_FAILURE() << "two keys from stdin";
+		} catch (const UsageError &e) {
+			EXPECT_NE(std::string(e.what()).find("cannot both read stdin"), std::string::npos) << e.what();
+		}
+	}
+}
+
+TEST(Cli, KeyFromStdin)
+{
+	/* a pipe stands in for stdin */
+	std::array<int, 2> p{};
+	ASSERT_EQ(::pipe(p.data()), 0);
+	const int saved = ::dup(STDIN_FILENO);
+	ASSERT_GE(saved, 0);
+	ASSERT_EQ(::dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	::close(p[0]);
+	const std::string text = kKey32 + "\n";
+	ASSERT_EQ(::write(p[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+	::close(p[1]);
+	Cli cli;
+	std::string line = kAdd;
+	line.replace(line.find(kKey32), kKey32.size(), "-");
+	ntmctl::Invocation inv;
+	EXPECT_NO_THROW(inv = cli.parse(ntm::tokenize_line(line), ntmctl::Origin::command_line));
+	ASSERT_EQ(::dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	::close(saved);
+	const auto &t = as<ntmctl::TunnelAddCmd>(inv).tunnel;
+	ASSERT_EQ(t.key.size(), 32U);
+	EXPECT_EQ(t.key.data()[0], 0xaa);
 }

@@ -305,7 +305,7 @@ TEST(Rekey, CliTunnelAdd)
 	const std::string add = "tunnel add ntm0 --local-index 1011 --remote-index 2012 --endpoint 192.0.2.2:51820 "
 				"--vip4 198.51.100.2 --cipher chacha20-poly1305 --key " +
 				std::string(64, 'b') + " --tx-salt 01020304 --rx-salt 05060708";
-	auto parse = [&cli](const std::string &line) { return cli.parse(ntm::tokenize_line(line)); };
+	auto parse = [&cli](const std::string &line) { return cli.parse(ntm::tokenize_line(line), ntmctl::Origin::batch_line); };
 	auto now = std::get<ntmctl::TunnelAddCmd>(parse(add + " --replaces 1001 --takeover now").cmd);
 	EXPECT_EQ(now.tunnel.replaces, 1001U);
 	EXPECT_EQ(now.tunnel.takeover, NTM_TAKEOVER_NOW);

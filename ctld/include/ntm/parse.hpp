@@ -55,6 +55,8 @@ void check_key_length(std::uint16_t cipher, std::size_t key_len, std::uint8_t en
 SecretBytes parse_key_text(std::string_view s);
 /** Reads and parses a key file (at most 4 KiB). Throws Error when unreadable. */
 SecretBytes read_key_file(const std::string &path);
+/** Reads and parses a key from an open descriptor (at most 4 KiB; what names it in errors). */
+SecretBytes read_key_fd(int fd, const std::string &what);
 
 /** Exactly 8 hex digits: a 4-byte salt. */
 Salt parse_salt(std::string_view s, std::string_view what);

@@ -340,8 +340,9 @@ topo_tunnel_line() {
 topo_tunnel_add() {
 	local ns=$1 cipher=$2 fam=$3 key=$4 out
 	shift 4
+	# the key goes in on stdin: ntmctl refuses one on its command line
 	# shellcheck disable=SC2046
-	out=$(nctl "$ns" $(topo_tunnel_line "$ns" "$cipher" "$fam" "$key") "$@" 2>&1) ||
+	out=$(nctl "$ns" $(topo_tunnel_line "$ns" "$cipher" "$fam" -) "$@" 2>&1 <<<"$key") ||
 		{ topo_log "tunnel add in $ns failed: $out"; return 1; }
 	return 0
 }
@@ -490,7 +491,8 @@ topo_rs_init() {
 }
 
 # topo_relay_tunnel_line NS CIPHER KEY RS_EP: the "tunnel add" of A's or B's
-# side of a tunnel whose endpoint is the relay (RS_EP like 192.0.2.10:51820)
+# side of a tunnel whose endpoint is the relay (RS_EP like 192.0.2.10:51820).
+# On ntmctl's command line KEY must be "-" with the key on stdin.
 topo_relay_tunnel_line() {
 	local ns=$1 cipher=$2 key=$3 ep=$4
 	if [ "$ns" = "$NS_A" ]; then
