@@ -194,7 +194,10 @@ IkeConnection Reader::read_connection(const Section &s, const Section &ike_secti
 
 	c.proposals = proposals(s, "proposals", true,
 				{"aes256gcm16-prfsha256-ecp256", "chacha20poly1305-prfsha256-x25519"});
-	c.esp_proposals = proposals(s, "esp_proposals", false, {"aes256gcm16", "chacha20poly1305"});
+	/* without and with PFS, so a peer that rekeys either way gets its CHILD SA (D64) */
+	c.esp_proposals = proposals(s, "esp_proposals", false,
+				    {"aes256gcm16", "chacha20poly1305", "aes256gcm16-x25519-ecp256",
+				     "chacha20poly1305-x25519-ecp256"});
 	c.local_ts = selectors(s, "local_ts");
 	c.remote_ts = selectors(s, "remote_ts");
 

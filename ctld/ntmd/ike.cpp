@@ -180,9 +180,64 @@ std::vector<ike::Proposal> esp_proposals(const std::vector<ntm::config::IkePropo
 				p.transforms.push_back({ike::TransformType::dh, g, std::nullopt});
 		for (auto e : c.esn.empty() ? std::vector<std::uint16_t>{0} : c.esn)
 			p.transforms.push_back({ike::TransformType::esn, e, std::nullopt});
+		/* without groups, a PFS proposal may repeat one offered already (the defaults, D64) */
+		if (std::ranges::any_of(out, [&](const ike::Proposal &q) { return q.transforms == p.transforms; }))
+			continue;
 		out.push_back(std::move(p));
 	}
 	return out;
+}
+
+/* "AES_GCM_16_256/X25519/NO_ESN, CHACHA20_POLY1305" - what a peer offered, for refusal logs */
+std::string describe(const std::vector<ike::Proposal> &props, ike::Protocol proto)
+{
+	std::string r;
+	for (const auto &p : props) {
+		if (p.protocol != proto)
+			continue;
+		std::string one;
+		for (const auto &t : p.transforms) {
+			if (!one.empty())
+				one += "/";
+			one += ike::transform_name(t.type, t.id, t.key_bits);
+		}
+		r += (r.empty() ? "" : ", ") + one;
+	}
+	return r.empty() ? "nothing" : r;
+}
+
+/* the same for our configuration */
+std::string describe(const std::vector<ntm::config::IkeProposal> &ours, bool ike_sa)
+{
+	std::string r;
+	for (const auto &o : ours) {
+		std::string one = ike::transform_name(ike::TransformType::encr, o.encr, o.key_bits);
+		if (ike_sa)
+			one += "/" + ike::transform_name(ike::TransformType::prf, o.prf);
+		for (auto g : o.dh)
+			one += "/" + ike::transform_name(ike::TransformType::dh, g);
+		if (!ike_sa)
+			for (auto e : o.esn)
+				one += "/" + ike::transform_name(ike::TransformType::esn, e);
+		r += (r.empty() ? "" : ", ") + one;
+	}
+	return r;
+}
+
+std::string describe(const std::vector<ike::TrafficSelector> &ts)
+{
+	std::string r;
+	for (const auto &t : ts)
+		r += (r.empty() ? "" : " ") + t.to_string();
+	return r.empty() ? "nothing" : r;
+}
+
+std::string describe(const std::vector<ntm::sig::Prefix> &ps)
+{
+	std::string r;
+	for (const auto &p : ps)
+		r += (r.empty() ? "" : " ") + p.to_string();
+	return r;
 }
 
 /** What was agreed for an IKE SA or CHILD SA. */
@@ -1755,12 +1810,21 @@ struct IkeRole::Impl {
 				break;
 			}
 		if (!chosen) {
-			spdlog::info("ike: IKE_SA_INIT from {}: no proposal chosen", p.remote.to_string());
+			std::string ours;
+			for (const auto *c : cands)
+				ours += (ours.empty() ? "" : "; ") + c->name + ": " + describe(c->proposals, true);
+			spdlog::info("ike: IKE_SA_INIT from {}: NO_PROPOSAL_CHOSEN: offered {}; configured {}",
+				     p.remote.to_string(), describe(pl.sa, ike::Protocol::ike),
+				     ours.empty() ? "no connection for this address" : ours);
 			send_unprotected_notify(p, h, ike::NotifyType::no_proposal_chosen, {});
 			return;
 		}
 		if (pl.ke->group != chosen->dh) {
 			/* the group we want is in its proposal: ask for it (RFC 7296 section 1.2) */
+			spdlog::info("ike: IKE_SA_INIT from {}: INVALID_KE_PAYLOAD: KE for {}, the proposal chosen wants {}",
+				     p.remote.to_string(),
+				     ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(pl.ke->group)),
+				     ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(chosen->dh)));
 			send_unprotected_notify(p, h, ike::NotifyType::invalid_ke_payload,
 						be16(static_cast<std::uint16_t>(chosen->dh)));
 			return;
@@ -1920,11 +1984,19 @@ struct IkeRole::Impl {
 			return refuse(ike::NotifyType::no_proposal_chosen, "transport mode is not supported");
 		auto chosen = choose(pl.sa, c.esp_proposals, ike::Protocol::esp, group.value_or(ike::DhGroup::none), !in_auth);
 		if (!chosen)
-			return refuse(ike::NotifyType::no_proposal_chosen, "no acceptable ESP proposal");
+			return refuse(ike::NotifyType::no_proposal_chosen,
+				      "NO_PROPOSAL_CHOSEN: offered " + describe(pl.sa, ike::Protocol::esp) +
+					      (group ? " with a KE for " + ike::transform_name(ike::TransformType::dh,
+										       static_cast<std::uint16_t>(*group))
+						     : std::string(in_auth ? "" : " without KE (no PFS)")) +
+					      "; configured esp_proposals " + describe(c.esp_proposals, false));
 		auto tsi = narrow_all(*pl.tsi, c.remote_ts);
 		auto tsr = narrow_all(*pl.tsr, c.local_ts);
 		if (tsi.empty() || tsr.empty())
-			return refuse(ike::NotifyType::ts_unacceptable, "traffic selectors outside the configuration");
+			return refuse(ike::NotifyType::ts_unacceptable,
+				      "TS_UNACCEPTABLE: offered TSi " + describe(*pl.tsi) + ", TSr " + describe(*pl.tsr) +
+					      "; configured remote_ts " + describe(c.remote_ts) + ", local_ts " +
+					      describe(c.local_ts));
 		Child ch;
 		ch.spi_in = new_esp_spi();
 		ch.spi_out = ike::esp_spi_value(chosen->spi).value_or(0);
@@ -1979,11 +2051,23 @@ struct IkeRole::Impl {
 				return std::ranges::find(pr.dh, static_cast<std::uint16_t>(pl.ke->group)) != pr.dh.end();
 			});
 			if (!ok || !ike::supported(pl.ke->group)) {
-				const auto &first = sa->conn->esp_proposals.front().dh;
-				if (first.empty())
+				/* a group of ours, if any of our proposals names one (RFC 7296 section 1.3) */
+				const auto it = std::ranges::find_if(sa->conn->esp_proposals,
+								     [](const auto &pr) { return !pr.dh.empty(); });
+				const auto ke = ike::transform_name(ike::TransformType::dh,
+								    static_cast<std::uint16_t>(pl.ke->group));
+				if (it == sa->conn->esp_proposals.end()) {
+					spdlog::info("ike: {}: CHILD SA refused: NO_PROPOSAL_CHOSEN: KE for {} (PFS), but "
+						     "no esp_proposal names a DH group; configured {}",
+						     sa->name(), ke, describe(sa->conn->esp_proposals, false));
 					notify_only(resp, ike::NotifyType::no_proposal_chosen);
-				else
-					notify_only(resp, ike::NotifyType::invalid_ke_payload, be16(first.front()));
+				} else {
+					spdlog::info("ike: {}: CHILD SA refused: INVALID_KE_PAYLOAD: KE for {}, asking for {}; "
+						     "configured {}",
+						     sa->name(), ke, ike::transform_name(ike::TransformType::dh, it->dh.front()),
+						     describe(sa->conn->esp_proposals, false));
+					notify_only(resp, ike::NotifyType::invalid_ke_payload, be16(it->dh.front()));
+				}
 				return;
 			}
 			try {
@@ -2040,10 +2124,15 @@ struct IkeRole::Impl {
 		}
 		auto chosen = choose(pl.sa, sa->conn->proposals, ike::Protocol::ike, std::nullopt);
 		if (!chosen || ike::ike_spi_value(chosen->spi).value_or(0) == 0) {
+			spdlog::info("ike: {}: IKE SA rekey refused: NO_PROPOSAL_CHOSEN: offered {}; configured {}", sa->name(),
+				     describe(pl.sa, ike::Protocol::ike), describe(sa->conn->proposals, true));
 			notify_only(resp, ike::NotifyType::no_proposal_chosen);
 			return;
 		}
 		if (pl.ke->group != chosen->dh) {
+			spdlog::info("ike: {}: IKE SA rekey: INVALID_KE_PAYLOAD: KE for {}, the proposal chosen wants {}",
+				     sa->name(), ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(pl.ke->group)),
+				     ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(chosen->dh)));
 			notify_only(resp, ike::NotifyType::invalid_ke_payload, be16(static_cast<std::uint16_t>(chosen->dh)));
 			return;
 		}

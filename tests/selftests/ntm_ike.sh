@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 17
+ktap_plan 18
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -37,7 +37,7 @@ ping_s() { S ping -q -c "${2:-3}" -W 2 -I $IB_IN_S "$1"; }
 
 # --- 1: testbed -------------------------------------------------------------
 if ib_setup && ib_charon_start && ib_swanctl_load >/dev/null; then
-	ktap_ok "testbed: namespaces, NAT, PKI, charon with 3 connections"
+	ktap_ok "testbed: namespaces, NAT, PKI, charon with 4 connections"
 else
 	ib_logtail 20
 	ktap_bail "testbed setup failed"
@@ -201,6 +201,25 @@ sas=$(ib_ctl -j ike list)
 printf '%s' "$sas" | grep -q 'CHACHA20' || r=1
 check "responder SA: ChaCha20-Poly1305 with ESN, traffic both ways" $r
 ib_swanctl --terminate --ike pskr >/dev/null 2>&1
+
+# --- 11a: PFS rekey against ntmd's default ESP proposals (D64) ----------------
+# charon's netp: esp_proposals = aes256gcm16-x25519, so its CHILD rekey
+# carries a KE payload; ntmd's connection "pfsr" names no esp_proposals.
+r=0
+ib_swanctl --initiate --child netp --timeout 40 >"$IB_DIR/initp.log" 2>&1 || r=1
+[ $r -eq 0 ] && { ib_established pfsr || r=1; }
+pfs_spi() { ib_swanctl --list-sas --ike pfsr 2>/dev/null | grep -Eo '^ +in +[0-9a-f]{8}' | head -1; }
+pfs_suites() { ib_ike_sas | python3 -c 'import json,sys
+print(" ".join(c.get("encr", "?") for s in json.load(sys.stdin)["sas"] if s["connection"] == "pfsr" for c in s["children"]))'; }
+spi_before=$(pfs_spi)
+ib_swanctl --rekey --child netp >/dev/null 2>&1
+pfs_rekeyed() { [ -n "$(pfs_spi)" ] && [ "$(pfs_spi)" != "$spi_before" ] && pfs_suites | grep -q CURVE_25519; }
+ib_wait 30 pfs_rekeyed || r=1
+ktap_diag "charon's inbound SA: $spi_before -> $(pfs_spi); ntmd's CHILD SAs: $(pfs_suites)"
+ping_s $IB_IN_L 3 >/dev/null || r=1
+[ $r -eq 0 ] || grep 'pfsr\|CHILD SA refused' "$IB_DIR/ntmd.log" | tail -n 5 | while IFS= read -r l; do ktap_diag "$l"; done
+check "PFS: charon rekeys its CHILD SA with a KE (X25519) against ntmd's default esp_proposals" $r
+ib_swanctl --terminate --ike pfsr >/dev/null 2>&1
 
 # --- 11: hostile input --------------------------------------------------------
 ikepkt() { S python3 "$HERE/lib/ikepkt.py" "$@"; }

@@ -970,8 +970,11 @@ TEST(ConfigIke, Defaults)
 	EXPECT_EQ(a.private_key, "");
 	EXPECT_EQ(a.proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {19}, {}),
 							 proposal(28, std::nullopt, 5, {31}, {})}));
+	/* without and with PFS (D64): X25519 (31) and ECP-256 (19) */
 	EXPECT_EQ(a.esp_proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {}, {0}),
-							     proposal(28, std::nullopt, 5, {}, {0})}));
+							     proposal(28, std::nullopt, 5, {}, {0}),
+							     proposal(20, 256, 5, {31, 19}, {0}),
+							     proposal(28, std::nullopt, 5, {31, 19}, {0})}));
 	EXPECT_EQ(a.local_ts, (std::vector<ntm::sig::Prefix>{prefix("10.1.0.0/16")}));
 	EXPECT_EQ(a.remote_ts, (std::vector<ntm::sig::Prefix>{prefix("10.2.0.0/16")}));
 	EXPECT_EQ(a.start_action, IkeStart::none);

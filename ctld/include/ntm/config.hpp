@@ -143,7 +143,8 @@ struct IkeConnection {
 	std::string certificate;	     /* PEM; default [ike] certificate */
 	std::string private_key;	     /* PEM; default [ike] private_key */
 	std::vector<IkeProposal> proposals;     /* default aes256gcm16-prfsha256-ecp256, chacha20poly1305-prfsha256-x25519 */
-	std::vector<IkeProposal> esp_proposals; /* default aes256gcm16, chacha20poly1305 (no PFS, no ESN) */
+	/* default: aes256gcm16, chacha20poly1305 (no PFS) and both again with x25519 or ecp256 (PFS); no ESN (D64) */
+	std::vector<IkeProposal> esp_proposals;
 	std::vector<sig::Prefix> local_ts;   /* required, at least one */
 	std::vector<sig::Prefix> remote_ts;  /* required, at least one */
 	IkeStart start_action = IkeStart::none;

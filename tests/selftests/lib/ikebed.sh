@@ -198,6 +198,27 @@ connections {
 			}
 		}
 	}
+	# charon initiates towards ntmd's default ESP proposals and insists on
+	# PFS (a KE payload) when it rekeys the CHILD SA (decisions.rst D64)
+	pfsr {
+		version = 2
+		local_addrs = $IB_S
+		remote_addrs = $IB_NS
+		proposals = chacha20poly1305-prfsha256-x25519
+		rekey_time = 0
+		local { auth = psk
+			id = swan-p.test }
+		remote { auth = psk
+			id = ntm-p.test }
+		children {
+			netp {
+				local_ts = 10.2.0.0/24
+				remote_ts = 10.1.0.0/24
+				esp_proposals = aes256gcm16-x25519
+				rekey_time = 0
+			}
+		}
+	}
 	# certificates, ntmd initiates
 	cert {
 		version = 2
@@ -226,6 +247,9 @@ secrets {
 		secret = "$IB_PSK" }
 	ike-pskr { id-a = ntm-r.test
 		id-b = swan-r.test
+		secret = "$IB_PSK" }
+	ike-pfsr { id-a = ntm-p.test
+		id-b = swan-p.test
 		secret = "$IB_PSK" }
 }
 EOF
@@ -274,6 +298,19 @@ auth = "psk"
 psk_file = "$d/psk"
 proposals = ["aes256gcm16-prfsha256-ecp256", "chacha20poly1305-prfsha384-x25519"]
 esp_proposals = ["aes256gcm16", "chacha20poly1305-esn"]
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["10.2.0.0/24"]
+dpd_delay = 0
+child_rekey_time = 0
+rekey_time = 0
+
+# ntmd's default proposals (no proposals, no esp_proposals): charon's pfsr
+[[ike.connection]]
+name = "pfsr"
+local_id = "ntm-p.test"
+remote_id = "swan-p.test"
+auth = "psk"
+psk_file = "$d/psk"
 local_ts = ["10.1.0.0/24"]
 remote_ts = ["10.2.0.0/24"]
 dpd_delay = 0
