@@ -231,7 +231,7 @@ Ike Reader::read_ike(const Section &s) const
 {
 	Ike k;
 	check_keys(s, {"interface", "port", "natt_port", "ca", "certificate", "private_key", "cookie_threshold",
-		       "half_open_max", "retransmit_timeout", "retransmit_base", "retransmit_tries", "nat_keepalive",
+		       "half_open_max", "half_open_per_source", "retransmit_timeout", "retransmit_base", "retransmit_tries", "nat_keepalive",
 		       "connection"});
 	ifname(s, "interface", k.interface);
 	number(s, "port", k.port, 1, 65535);
@@ -251,6 +251,7 @@ Ike Reader::read_ike(const Section &s) const
 			"certificate and private_key go together");
 	number(s, "half_open_max", k.half_open_max, 1, kMaxHalfOpen);
 	number(s, "cookie_threshold", k.cookie_threshold, 0, kMaxHalfOpen);
+	number(s, "half_open_per_source", k.half_open_per_source, 1, kMaxHalfOpen);
 	if (k.cookie_threshold > k.half_open_max) {
 		if (const toml::node *n = find(s, "cookie_threshold"))
 			fail(line_of(*n, s.line), dotted(s, "cookie_threshold"),

@@ -58,6 +58,7 @@
 #include "ntm/genl.hpp"
 #include "ntm/handle.hpp"
 #include "ntm/ike.hpp"
+#include "ntm/ike_cookie.hpp"
 #include "ntm/ike_crypto.hpp"
 #include "ntm/ops.hpp"
 #include "ntm/rtnl.hpp"
@@ -432,7 +433,8 @@ struct IkeRole::Impl {
 		std::uint64_t drop_msgid = 0;
 		std::uint64_t drop_not_resent = 0; /* the last message ID again, but not the request we answered */
 		std::uint64_t drop_unauth = 0;	   /* a request other than IKE_AUTH before the peer authenticated */
-		std::uint64_t drop_half_open = 0;
+		std::uint64_t drop_half_open = 0;	   /* half_open_max reached */
+		std::uint64_t drop_half_open_source = 0; /* half_open_per_source reached by the sender's address */
 		std::uint64_t drop_not_ike = 0;
 		std::uint64_t cookies_sent = 0;
 		std::uint64_t cookies_bad = 0;
@@ -499,6 +501,8 @@ struct IkeRole::Impl {
 		Bytes init_req, init_resp; /* as sent, without marker */
 		Bytes cookie;
 		unsigned init_rounds = 0;
+		std::string half_open_src; /* responder: the address its half-open entry counts against */
+		bool resolving = false;	   /* initiator: remote_addrs is a name being looked up (D66) */
 		ike::IkeKeys keys;
 		ike::Identity local_id, remote_id;
 		bool nat_local = false;	 /* a real NAT in front of us */
@@ -588,10 +592,12 @@ struct IkeRole::Impl {
 	std::vector<std::unique_ptr<Sock>> socks;
 	std::map<std::uint64_t, SaPtr> sas; /* by local SPI */
 	std::map<std::pair<std::uint64_t, std::string>, SaPtr> half_open; /* responder: (SPIi, peer) */
+	std::map<std::string, unsigned> half_open_by_src;		   /* half_open entries per peer address */
+	asio::ip::udp::resolver resolver; /* getaddrinfo() on asio's own thread, never on the loop (D66) */
 	std::set<std::uint32_t> spis_in;
 	std::uint64_t next_id = 1;
 	std::uint64_t next_child_id = 1;
-	std::array<std::uint8_t, 32> cookie_secret{};
+	ike::CookieJar cookies{Clock::now()};
 	std::map<std::string, ntm::SecretBytes> psks; /* by connection */
 	std::optional<ikecred::TrustAnchors> anchors;
 	std::map<std::string, ikecred::Identity> identities; /* by cert path */
@@ -609,10 +615,8 @@ struct IkeRole::Impl {
 	}
 
 	Impl(asio::io_context &io_, const ntm::config::Config &c)
-		: io(io_), cfg(c), icfg(*c.ike), evdesc(io_), addrdesc(io_), addr_settle(io_)
+		: io(io_), cfg(c), icfg(*c.ike), evdesc(io_), addrdesc(io_), addr_settle(io_), resolver(io_)
 	{
-		const auto r = ike::random_bytes(cookie_secret.size());
-		std::copy(r.begin(), r.end(), cookie_secret.begin());
 		load_credentials();
 		try {
 			link = open_ntm_link(icfg.interface, "ike");
@@ -723,6 +727,8 @@ struct IkeRole::Impl {
 		loose.clear();
 		sas.clear();
 		half_open.clear();
+		half_open_by_src.clear();
+		resolver.cancel();
 		if (attached) {
 			try {
 				ntm::DeviceSettings s;
@@ -932,7 +938,7 @@ struct IkeRole::Impl {
 		}
 		SaPtr sa = it->second;
 		/* the I flag must say the sender is the other side of this SA */
-		if (h.from_initiator() == sa->initiator) {
+		if (h.from_initiator() == sa->initiator || sa->resolving) {
 			ctr.drop_malformed++;
 			return;
 		}
@@ -1230,53 +1236,94 @@ struct IkeRole::Impl {
 		const auto it = sas.find(sa->local_spi());
 		if (it != sas.end() && it->second == sa)
 			sas.erase(it);
-		std::erase_if(half_open, [&](const auto &kv) { return kv.second == sa; });
+		forget_half_open(sa);
 		spdlog::info("ike: {}: IKE SA {}_i {}_r gone", sa->name(), hex_spi(sa->spi_i), hex_spi(sa->spi_r));
 	}
 
 	/* ---- initiator: IKE_SA_INIT ---- */
 
-	ntm::Endpoint resolve(const IkeConnection &c) const
+	/* remote_addrs' first entry when it is an address (no lookup, never blocks) */
+	static std::optional<ntm::Endpoint> numeric_remote(const IkeConnection &c)
 	{
-		if (c.remote_addrs.empty())
-			throw ntm::Error("connection " + c.name + " has no remote_addrs (responder only)", EINVAL);
-		const auto &host = c.remote_addrs.front();
 		addrinfo hints{};
 		hints.ai_socktype = SOCK_DGRAM;
 		hints.ai_flags = AI_NUMERICHOST;
 		addrinfo *res = nullptr;
-		int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-		if (rc != 0) {
-			/* a name: blocking lookup, once per initiation */
-			hints.ai_flags = 0;
-			rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-		}
-		if (rc != 0 || res == nullptr)
-			throw ntm::Error("connection " + c.name + ": cannot resolve " + host + ": " + gai_strerror(rc), EHOSTUNREACH);
+		if (::getaddrinfo(c.remote_addrs.front().c_str(), nullptr, &hints, &res) != 0 || res == nullptr)
+			return std::nullopt;
 		const auto ep = endpoint_from_sockaddr(res->ai_addr, res->ai_addrlen);
 		::freeaddrinfo(res);
 		if (!ep)
-			throw ntm::Error("connection " + c.name + ": " + host + " is not an IPv4 or IPv6 address", EAFNOSUPPORT);
-		return {ep->address(), c.remote_port};
+			return std::nullopt;
+		return ntm::Endpoint{ep->address(), c.remote_port};
 	}
 
+	/*
+	 * Starts an IKE SA. A host name in remote_addrs is looked up on asio's
+	 * resolver thread (D66): the SA exists at once (state "resolving") and
+	 * IKE_SA_INIT goes out when the answer is back on the loop; a failed
+	 * lookup ends the SA with a log line.
+	 */
 	SaPtr initiate_conn(const IkeConnection &c)
 	{
+		if (c.remote_addrs.empty())
+			throw ntm::Error("connection " + c.name + " has no remote_addrs (responder only)", EINVAL);
 		auto sa = std::make_shared<Sa>(io);
 		sa->id = next_id++;
 		sa->initiator = true;
 		sa->mobike_initiator = true;
 		sa->conn = &c;
 		sa->spi_i = new_ike_spi();
-		sa->path.remote = resolve(c);
-		sa->path.natt = c.remote_port != icfg.port;
-		sa->local_id = local_identity(c, sa->path);
 		sa->dh = ike::DhKey::generate(static_cast<ike::DhGroup>(c.proposals.front().dh.front()));
 		sa->ni = ike::random_bytes(kNonceLen);
 		sas[sa->spi_i] = sa;
+		if (const auto ep = numeric_remote(c)) {
+			start_initiator(sa, *ep);
+			return sa;
+		}
+		const auto &host = c.remote_addrs.front();
+		sa->resolving = true;
+		spdlog::info("ike: {}: resolving {}", sa->name(), host);
+		resolver.async_resolve(host, std::to_string(c.remote_port), asio::ip::resolver_base::numeric_service,
+				       [this, w = std::weak_ptr<Sa>(sa), host](const asio::error_code &ec,
+									       const asio::ip::udp::resolver::results_type &res) {
+					       auto s = w.lock();
+					       if (!s || s->state == State::dead || !s->resolving)
+						       return; /* gone meanwhile (terminated, or the daemon stops) */
+					       s->resolving = false;
+					       std::optional<ntm::IpAddress> addr;
+					       for (const auto &e : res) {
+						       const auto a = e.endpoint().address();
+						       if (a.is_v4())
+							       addr = ntm::IpAddress::v4(in_addr{htonl(a.to_v4().to_uint())});
+						       else if (a.is_v6()) {
+							       in6_addr a6{};
+							       const auto b = a.to_v6().to_bytes();
+							       std::memcpy(&a6, b.data(), sizeof(a6));
+							       addr = ntm::IpAddress::v6(a6);
+						       }
+						       if (addr)
+							       break;
+					       }
+					       if (ec || !addr) {
+						       ctr.ike_failed++;
+						       spdlog::warn("ike: {}: cannot resolve {}: {}", s->name(), host,
+								    ec ? ec.message() : "no IPv4 or IPv6 address");
+						       destroy(s, false);
+						       return;
+					       }
+					       start_initiator(s, {*addr, s->conn->remote_port});
+				       });
+		return sa;
+	}
+
+	void start_initiator(const SaPtr &sa, const ntm::Endpoint &remote)
+	{
+		sa->path.remote = remote;
+		sa->path.natt = sa->conn->remote_port != icfg.port;
+		sa->local_id = local_identity(*sa->conn, sa->path);
 		spdlog::info("ike: {}: initiating to {}", sa->name(), sa->path.remote.to_string());
 		send_init(sa);
-		return sa;
 	}
 
 	ike::Identity local_identity(const IkeConnection &c, const Path &p) const
@@ -1599,8 +1646,7 @@ struct IkeRole::Impl {
 		sa->state = State::established;
 		sa->established_at = Clock::now();
 		sa->peer_mobike = peer_mobike && sa->conn->mobike;
-		half_open.erase({sa->spi_i, sa->path.remote.to_string()});
-		std::erase_if(half_open, [&](const auto &kv) { return kv.second == sa; });
+		forget_half_open(sa);
 		ctr.ike_established++;
 		spdlog::info("ike: {}: IKE SA established with {} ({}) at {}, {}{}{}", sa->name(), sa->remote_id.to_string(),
 			     sa->initiator ? "we initiated" : "peer initiated", sa->path.remote.to_string(),
@@ -1738,14 +1784,24 @@ struct IkeRole::Impl {
 		return exact;
 	}
 
-	Bytes cookie_for(const ike::Payloads &pl, const ntm::Endpoint &peer, std::uint64_t spi_i) const
+	/* Drops sa's half-open entries and what they count against its address. */
+	void forget_half_open(const SaPtr &sa)
 	{
-		/* RFC 7296 section 2.6: <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>) */
-		const auto spi = ike::ike_spi_bytes(spi_i);
-		const auto addr = peer.address().bytes();
-		auto h = ike::sha256({*pl.nonce, addr, spi, cookie_secret});
-		h.insert(h.begin(), 1); /* version of the secret */
-		return h;
+		const auto n = std::erase_if(half_open, [&](const auto &kv) { return kv.second == sa; });
+		if (n == 0 || sa->half_open_src.empty())
+			return;
+		if (auto it = half_open_by_src.find(sa->half_open_src); it != half_open_by_src.end()) {
+			it->second -= std::min<unsigned>(it->second, static_cast<unsigned>(n));
+			if (it->second == 0)
+				half_open_by_src.erase(it);
+		}
+		sa->half_open_src.clear();
+	}
+
+	unsigned half_open_from(const std::string &addr) const
+	{
+		const auto it = half_open_by_src.find(addr);
+		return it == half_open_by_src.end() ? 0 : it->second;
 	}
 
 	void send_unprotected_notify(const Path &p, const ike::Header &req, ike::NotifyType t, Bytes data)
@@ -1788,18 +1844,33 @@ struct IkeRole::Impl {
 		}
 		if (half_open.size() >= icfg.half_open_max) {
 			ctr.drop_half_open++;
+			spdlog::debug("ike: IKE_SA_INIT from {} dropped: {} half-open IKE SAs (half_open_max)",
+				      p.remote.to_string(), half_open.size());
 			return;
 		}
 		if (half_open.size() >= icfg.cookie_threshold) {
-			const auto want = cookie_for(pl, p.remote, h.spi_i);
+			/* RFC 7296 section 2.6; the cookie binds address and port, its secret rotates (D65) */
+			const auto now = Clock::now();
 			const auto *n = pl.find(ike::NotifyType::cookie);
-			if (n == nullptr || n->data != want) {
-				if (n != nullptr)
+			if (n == nullptr || !cookies.valid(n->data, *pl.nonce, p.remote, h.spi_i, now)) {
+				if (n != nullptr) {
 					ctr.cookies_bad++;
+					spdlog::debug("ike: IKE_SA_INIT from {}: wrong or stale COOKIE, another one sent",
+						      p.remote.to_string());
+				}
 				ctr.cookies_sent++;
-				send_unprotected_notify(p, h, ike::NotifyType::cookie, want);
+				send_unprotected_notify(p, h, ike::NotifyType::cookie,
+							cookies.make(*pl.nonce, p.remote, h.spi_i, now));
 				return;
 			}
+		}
+		/* after the COOKIE check: above cookie_threshold only a sender that owns its address counts (D65) */
+		const auto src = p.remote.address().to_string();
+		if (half_open_from(src) >= icfg.half_open_per_source) {
+			ctr.drop_half_open_source++;
+			spdlog::debug("ike: IKE_SA_INIT from {} dropped: {} half-open IKE SAs from {} (half_open_per_source)",
+				      p.remote.to_string(), half_open_from(src), src);
+			return;
 		}
 		const auto cands = candidates_for(p.remote);
 		std::optional<Chosen> chosen;
@@ -1874,6 +1945,8 @@ struct IkeRole::Impl {
 		sa->next_msgid = 0;
 		sas[sa->spi_r] = sa;
 		half_open[key] = sa;
+		sa->half_open_src = src;
+		half_open_by_src[src]++;
 		send_msg(p, sa->init_resp);
 		sa->expire.expires_after(kHalfOpenTimeout);
 		sa->expire.async_wait([this, w = std::weak_ptr<Sa>(sa)](const asio::error_code &ec) {
@@ -2770,7 +2843,7 @@ struct IkeRole::Impl {
 		for (const auto &[spi, sa] : sas) {
 			nlohmann::json j = {{"id", sa->id},
 					    {"connection", sa->conn != nullptr ? sa->conn->name : ""},
-					    {"state", state_name(sa->state)},
+					    {"state", sa->resolving ? std::string("resolving") : state_name(sa->state)},
 					    {"initiator", sa->initiator},
 					    {"spi_i", hex_spi(sa->spi_i)},
 					    {"spi_r", hex_spi(sa->spi_r)},
@@ -2823,6 +2896,7 @@ struct IkeRole::Impl {
 			  {"drop_not_resent", ctr.drop_not_resent},
 			  {"drop_unauth", ctr.drop_unauth},
 			  {"drop_half_open", ctr.drop_half_open},
+			  {"drop_half_open_source", ctr.drop_half_open_source},
 			  {"drop_not_ike", ctr.drop_not_ike},
 			  {"cookies_sent", ctr.cookies_sent},
 			  {"cookies_bad", ctr.cookies_bad},

@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 18
+ktap_plan 20
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -43,7 +43,22 @@ else
 	ktap_bail "testbed setup failed"
 fi
 
-IB_DPD=3 IB_CHILD_REKEY=25 ib_ntmd_start "cookie_threshold = 4"
+# ntmd's resolver asks a DNS server that never answers (decisions.rst D66);
+# "slow" is a connection whose peer is a host name
+# (it holds no descriptor of ours and ends by itself; killed by the pid it writes)
+ip netns exec "$NS_L" python3 -c 'import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 53))
+open(sys.argv[1], "w").write(str(os.getpid())); time.sleep(900)' "$IB_DIR/dns_sink.pid" </dev/null >/dev/null 2>&1 &
+printf 'nameserver 127.0.0.1\noptions timeout:4 attempts:2\n' >"$IB_DIR/resolv.conf"
+IB_DPD=3 IB_CHILD_REKEY=25 IB_RESOLV="$IB_DIR/resolv.conf" ib_ntmd_start "cookie_threshold = 4
+[[ike.connection]]
+name = \"slow\"
+remote_addrs = [\"slow.ntm.test\"]
+remote_id = \"fqdn:slow.test\"
+auth = \"psk\"
+psk_file = \"$IB_DIR/psk\"
+local_ts = [\"10.1.0.0/24\"]
+remote_ts = [\"10.2.0.0/24\"]"
 check "ntmd starts with the ike role on ipsec0 (ports 500 and 4500)" "$(rc ib_ctl status)"
 
 # --- 3-4: PSK, ntmd initiates through the NAT ---------------------------------
@@ -275,6 +290,23 @@ ib_established pskr || r=1
 check "COOKIE under a flood of half-open SAs; a cookie-returning initiator and charon get through" $r
 ib_swanctl --terminate --ike pskr >/dev/null 2>&1
 
+# --- 12b: half-open IKE SAs per source address (D65) ---------------------------
+# half_open_per_source is 16 (the default): a flood from S that answers every
+# COOKIE fills S's share and is then dropped (counted); a second source still
+# completes IKE_SA_INIT.
+S ip addr add 10.0.2.4/24 dev s0 2>/dev/null
+hs0=$(counter drop_half_open_source)
+flood=$(ikepkt flood-cookie $IB_NS 24 2>&1)
+hs1=$(counter drop_half_open_source)
+other=$(ikepkt --bind 10.0.2.4 cookie $IB_NS 2>&1)
+ktap_diag "flood from $IB_S: $flood; drop_half_open_source $hs0 -> $hs1; from 10.0.2.4: $other"
+r=0
+[ "${hs1:-0}" -gt "${hs0:-0}" ] 2>/dev/null || r=1
+case "$flood" in *"silent=0"*) r=1 ;; esac
+case "$other" in *"SA"*) ;; *) r=1 ;; esac
+check "half-open IKE SAs limited per source address; another source still gets IKE_SA_INIT answered" $r
+S ip addr del 10.0.2.4/24 dev s0 2>/dev/null
+
 # --- 13-14: ECDSA certificates, ntmd initiates ---------------------------------
 ib_ctl ike initiate cert >/dev/null
 r=0
@@ -292,5 +324,20 @@ ib_ctl ike terminate cert >/dev/null || r=1
 sleep 3
 ib_swanctl --list-sas --ike cert 2>/dev/null | grep -q ESTABLISHED && r=1
 check "certificate SA carries traffic, rekeys with PFS; ntmctl ike terminate deletes it at charon too" $r
+
+# --- 20: a host name in remote_addrs is resolved off the event loop (D66) ------
+# the DNS server never answers: initiate returns at once with an SA in state
+# "resolving", ntmd keeps serving, and the SA goes when the lookup fails.
+r=0
+out=$(ib_ctl -j ike initiate slow 2>&1) || r=1
+st=$(ib_ike_sas | python3 -c 'import json,sys
+print(" ".join(s["state"] for s in json.load(sys.stdin)["sas"] if s["connection"] == "slow"))' 2>&1)
+ib_ctl status >/dev/null || r=1
+[ "$st" = resolving ] || r=1
+slow_gone() { grep -q 'cannot resolve slow.ntm.test' "$IB_DIR/ntmd.log" && [ -z "$(ib_ike_sas | grep -o '"slow"')" ]; }
+ib_wait 60 slow_gone || r=1
+ktap_diag "initiate: $(printf '%s' "$out" | tr '\n' ' '); state while resolving: '$st'; $(grep -o 'cannot resolve slow.*' "$IB_DIR/ntmd.log" | head -1)"
+check "remote_addrs host name resolved off the event loop: initiate answers at once, the failed lookup ends the SA" $r
+kill "$(cat "$IB_DIR/dns_sink.pid" 2>/dev/null)" 2>/dev/null
 
 ktap_finish

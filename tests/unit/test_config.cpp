@@ -807,6 +807,7 @@ certificate = "/etc/ntm/ike.pem"
 private_key = "/etc/ntm/ike.key"
 cookie_threshold = 10
 half_open_max = 100
+half_open_per_source = 7
 retransmit_timeout = 500
 retransmit_base = 2.5
 retransmit_tries = 3
@@ -871,6 +872,7 @@ child_life_time = 0
 	EXPECT_EQ(k.private_key, "/etc/ntm/ike.key");
 	EXPECT_EQ(k.cookie_threshold, 10U);
 	EXPECT_EQ(k.half_open_max, 100U);
+	EXPECT_EQ(k.half_open_per_source, 7U);
 	EXPECT_EQ(k.retransmit_timeout, std::chrono::milliseconds(500));
 	EXPECT_DOUBLE_EQ(k.retransmit_base, 2.5);
 	EXPECT_EQ(k.retransmit_tries, 3U);
@@ -952,6 +954,7 @@ TEST(ConfigIke, Defaults)
 	EXPECT_EQ(k.private_key, "");
 	EXPECT_EQ(k.cookie_threshold, 32U);
 	EXPECT_EQ(k.half_open_max, 4096U);
+	EXPECT_EQ(k.half_open_per_source, 16U);
 	EXPECT_EQ(k.retransmit_timeout, std::chrono::milliseconds(1000));
 	EXPECT_DOUBLE_EQ(k.retransmit_base, 1.8);
 	EXPECT_EQ(k.retransmit_tries, 5U);
@@ -1072,6 +1075,8 @@ TEST(ConfigIke, IkeRanges)
 	EXPECT_EQ(error_of(in_ike("natt_port = 500")), "t.toml:3: ike.natt_port: must differ from port (500)");
 	EXPECT_EQ(error_of(in_ike("port = 4500")), "t.toml:3: ike.port: must differ from natt_port (4500)");
 	EXPECT_EQ(error_of(in_ike("half_open_max = 0")), "t.toml:3: ike.half_open_max: must be 1..1048576, got 0");
+	EXPECT_EQ(error_of(in_ike("half_open_per_source = 0")),
+		  "t.toml:3: ike.half_open_per_source: must be 1..1048576, got 0");
 	EXPECT_EQ(error_of(in_ike("cookie_threshold = -1")), "t.toml:3: ike.cookie_threshold: must be 0..1048576, got -1");
 	EXPECT_EQ(error_of(in_ike("half_open_max = 10\ncookie_threshold = 11")),
 		  "t.toml:4: ike.cookie_threshold: must not exceed half_open_max (10), got 11");

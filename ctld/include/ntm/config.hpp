@@ -167,6 +167,7 @@ struct Ike {
 	std::string private_key;
 	unsigned cookie_threshold = 32;	   /* half-open IKE SAs before COOKIE is required */
 	unsigned half_open_max = 4096;	   /* drop IKE_SA_INIT beyond this */
+	unsigned half_open_per_source = 16; /* and beyond this many from one address (D65) */
 	std::chrono::milliseconds retransmit_timeout{1000}; /* first retransmission */
 	double retransmit_base = 1.8;	   /* backoff factor */
 	unsigned retransmit_tries = 5;	   /* then the peer is dead */

@@ -336,7 +336,9 @@ EOF
 ib_ntmd_start() {
 	ib_ntmd_conf "${1:-}"
 	mkdir -p "$IB_DIR/state"
-	ip netns exec "$NS_L" "$NTMD" --config "$IB_DIR/ntmd.toml" >>"$IB_DIR/ntmd.log" 2>&1 &
+	# IB_RESOLV: a resolv.conf for ntmd alone (ip netns exec gives it a mount namespace of its own)
+	ip netns exec "$NS_L" sh -c '[ -z "$1" ] || mount --bind "$1" /etc/resolv.conf || exit 1; shift; exec "$@"' \
+		sh "${IB_RESOLV:-}" "$NTMD" --config "$IB_DIR/ntmd.toml" >>"$IB_DIR/ntmd.log" 2>&1 &
 	IB_NTMD_PID=$!
 	ib_wait 20 ib_ctl status
 }
