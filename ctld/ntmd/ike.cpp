@@ -869,6 +869,7 @@ struct IkeRole::Impl {
 					break;
 				if ((mh.msg_flags & MSG_TRUNC) != 0) {
 					ctr.drop_malformed++;
+					spdlog::debug("ike: a datagram longer than {} bytes: dropped", buf.size());
 					continue;
 				}
 				ntm::IpAddress local;
@@ -886,6 +887,7 @@ struct IkeRole::Impl {
 				const auto remote = endpoint_from_sockaddr(&from, mh.msg_namelen);
 				if (!remote) {
 					ctr.drop_malformed++;
+					spdlog::debug("ike: a datagram from an address family other than IPv4/IPv6: dropped");
 					continue;
 				}
 				Path p{*remote, local, sk.natt};
@@ -908,6 +910,8 @@ struct IkeRole::Impl {
 				return; /* NAT keepalive (normally consumed by ntm.ko) */
 			if (d.size() < ike::kNonEspMarkerLen || d[0] != 0 || d[1] != 0 || d[2] != 0 || d[3] != 0) {
 				ctr.drop_not_ike++; /* ESP for an SPI the module does not know */
+				spdlog::debug("ike: from {}: {} bytes without the non-ESP marker (ESP for an unknown SPI?): dropped",
+					      p.remote.to_string(), d.size());
 				return;
 			}
 			d = d.subspan(ike::kNonEspMarkerLen);
@@ -923,6 +927,8 @@ struct IkeRole::Impl {
 		if (h.exchange == ike::Exchange::ike_sa_init && !h.is_response() && h.spi_r == 0) {
 			if (!h.from_initiator() || h.msgid != 0) {
 				ctr.drop_malformed++;
+				spdlog::debug("ike: IKE_SA_INIT request from {} without the I flag or with message ID {}: dropped",
+					      p.remote.to_string(), h.msgid);
 				return;
 			}
 			responder_init(p, h, d);
@@ -940,6 +946,8 @@ struct IkeRole::Impl {
 		/* the I flag must say the sender is the other side of this SA */
 		if (h.from_initiator() == sa->initiator || sa->resolving) {
 			ctr.drop_malformed++;
+			spdlog::debug("ike: {}: {} from {} with the I flag of our own side (or before IKE_SA_INIT): dropped",
+				      sa->name(), ike::exchange_name(static_cast<std::uint8_t>(h.exchange)), p.remote.to_string());
 			return;
 		}
 		if (h.is_response())
@@ -1030,6 +1038,8 @@ struct IkeRole::Impl {
 		if (h.exchange == ike::Exchange::ike_sa_init) {
 			if (sa->state != State::init_sent || h.msgid != 0) {
 				ctr.drop_msgid++;
+				spdlog::debug("ike: {}: IKE_SA_INIT response (message ID {}) not expected now: dropped", sa->name(),
+					      h.msgid);
 				return;
 			}
 			ike::Header hh;
@@ -1046,6 +1056,8 @@ struct IkeRole::Impl {
 		}
 		if (!sa->inflight || h.msgid != sa->inflight_msgid) {
 			ctr.drop_msgid++;
+			spdlog::debug("ike: {}: response with message ID {}, {}: dropped", sa->name(), h.msgid,
+				      sa->inflight ? "expected " + std::to_string(sa->inflight_msgid) : std::string("none pending"));
 			return;
 		}
 		ike::Header hh;
@@ -1062,6 +1074,9 @@ struct IkeRole::Impl {
 		}
 		if (hh.exchange != sa->inflight->exchange) {
 			ctr.drop_malformed++;
+			spdlog::debug("ike: {}: response {} is {}, the request was {}: dropped", sa->name(), h.msgid,
+				      ike::exchange_name(static_cast<std::uint8_t>(hh.exchange)),
+				      ike::exchange_name(static_cast<std::uint8_t>(sa->inflight->exchange)));
 			return;
 		}
 		sa->retransmit.cancel();
@@ -1079,6 +1094,7 @@ struct IkeRole::Impl {
 	{
 		if (sa->state == State::init_sent || sa->state == State::dead) {
 			ctr.drop_msgid++;
+			spdlog::debug("ike: {}: request {} before our IKE_SA_INIT completed: dropped", sa->name(), h.msgid);
 			return;
 		}
 		if (sa->have_last_response && h.msgid + 1 == sa->expect_msgid) {
@@ -1090,6 +1106,8 @@ struct IkeRole::Impl {
 			 */
 			if (message_digest(d) != sa->last_request_digest) {
 				ctr.drop_not_resent++;
+				spdlog::debug("ike: {}: request {} from {} repeats the message ID but not the request: dropped",
+					      sa->name(), h.msgid, p.remote.to_string());
 				return;
 			}
 			ctr.responses_resent++;
@@ -1098,6 +1116,8 @@ struct IkeRole::Impl {
 		}
 		if (h.msgid != sa->expect_msgid) {
 			ctr.drop_msgid++;
+			spdlog::debug("ike: {}: request with message ID {}, expected {}: dropped", sa->name(), h.msgid,
+				      sa->expect_msgid);
 			return;
 		}
 		/* before the peer authenticated (IKE_AUTH), IKE_AUTH is the only request there is */
@@ -1133,6 +1153,7 @@ struct IkeRole::Impl {
 		case ike::Exchange::ike_auth:
 			if (sa->initiator || sa->state != State::init_done) {
 				ctr.drop_malformed++;
+				spdlog::debug("ike: {}: IKE_AUTH request in state {}: dropped", sa->name(), state_name(sa->state));
 				return;
 			}
 			destroy_after = !responder_auth(sa, p, pl, resp);
@@ -1150,6 +1171,8 @@ struct IkeRole::Impl {
 			break;
 		default:
 			ctr.drop_malformed++;
+			spdlog::debug("ike: {}: request {} of exchange type {}: dropped", sa->name(), h.msgid,
+				      ike::exchange_name(static_cast<std::uint8_t>(hh.exchange)));
 			return;
 		}
 		answer(sa, p, h, d, resp);
@@ -1823,6 +1846,10 @@ struct IkeRole::Impl {
 			if (sa->init_req.size() == raw.size() && std::equal(raw.begin(), raw.end(), sa->init_req.begin())) {
 				ctr.responses_resent++;
 				send_msg(p, sa->init_resp);
+			} else {
+				ctr.drop_not_resent++;
+				spdlog::debug("ike: IKE_SA_INIT from {}: SPI {} is half-open with another request: dropped",
+					      p.remote.to_string(), hex_spi(h.spi_i));
 			}
 			return;
 		}
