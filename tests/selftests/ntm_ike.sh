@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 20
+ktap_plan 21
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -247,6 +247,16 @@ kill -0 "$IB_NTMD_PID" 2>/dev/null || r=1
 [ "${mal_after:-0}" -gt "${mal_before:-0}" ] || r=1
 ktap_diag "$out, drop_malformed $mal_before -> $mal_after"
 check "hostile datagrams on 500 and 4500 are counted drops; ntmd keeps running" $r
+
+# --- 11c: an IKE_SA_INIT that reuses a half-open SPI is a counted drop (D67) ---
+nr0=$(counter drop_not_resent)
+out=$(ikepkt changed $IB_NS 2>&1)
+nr1=$(counter drop_not_resent)
+ktap_diag "$out; drop_not_resent $nr0 -> $nr1"
+r=0
+[ "$out" = "first=SA changed=none again=SA" ] || r=1
+[ "${nr1:-0}" -gt "${nr0:-0}" ] || r=1
+check "IKE_SA_INIT with a half-open SPI but other content: no answer, counted (drop_not_resent); the copy is answered again" $r
 
 # --- 11b: an attacker with a handshake of its own (decisions.rst D56) ---------
 # ntm-ikebench --hostile from S: a CREATE_CHILD_SA and an INFORMATIONAL Delete

@@ -13,6 +13,9 @@ libntm's codec), sends them to a responder and reports what comes back.
   ikepkt.py flood-cookie HOST N N requests from N SPIs, each sent again with
                                 the COOKIE when one is demanded; prints
                                 "sa=S cookies=C silent=Q" (Q: no answer)
+  ikepkt.py changed HOST        a request, another with the same SPI (new
+                                nonce), the first again; prints
+                                "first=<..> changed=<..> again=<..>"
   ikepkt.py garbage HOST        malformed datagrams of many kinds to 500 and
                                 4500 (with the non-ESP marker); prints the
                                 number sent
@@ -140,6 +143,20 @@ def main():
             elif any(t == "SA" for t, _ in found):
                 sa += 1
         print("sa=%d cookies=%d silent=%d" % (sa, cookies, silent))
+    elif cmd == "changed":
+        def what(r):
+            n = notifies(r) if r else None
+            if n is None:
+                return "none"
+            if any(t == "SA" for t, _ in n):
+                return "SA"
+            return "cookie" if any(t == N_COOKIE for t, _ in n) else str(n)
+        spi = struct.unpack("!Q", os.urandom(8))[0] | 1
+        first = init_request(spi)
+        a = what(ask(s, host, first, timeout=2.0))
+        b = what(ask(s, host, init_request(spi), timeout=2.0))
+        c = what(ask(s, host, first, timeout=2.0))
+        print("first=%s changed=%s again=%s" % (a, b, c))
     elif cmd == "cookie":
         spi = struct.unpack("!Q", os.urandom(8))[0] | 1
         ke, nonce = ke_body(), os.urandom(32)
