@@ -194,7 +194,10 @@ IkeConnection Reader::read_connection(const Section &s, const Section &ike_secti
 
 	c.proposals = proposals(s, "proposals", true,
 				{"aes256gcm16-prfsha256-ecp256", "chacha20poly1305-prfsha256-x25519"});
-	c.esp_proposals = proposals(s, "esp_proposals", false, {"aes256gcm16", "chacha20poly1305"});
+	/* without and with PFS, so a peer that rekeys either way gets its CHILD SA (D64) */
+	c.esp_proposals = proposals(s, "esp_proposals", false,
+				    {"aes256gcm16", "chacha20poly1305", "aes256gcm16-x25519-ecp256",
+				     "chacha20poly1305-x25519-ecp256"});
 	c.local_ts = selectors(s, "local_ts");
 	c.remote_ts = selectors(s, "remote_ts");
 
@@ -228,7 +231,7 @@ Ike Reader::read_ike(const Section &s) const
 {
 	Ike k;
 	check_keys(s, {"interface", "port", "natt_port", "ca", "certificate", "private_key", "cookie_threshold",
-		       "half_open_max", "retransmit_timeout", "retransmit_base", "retransmit_tries", "nat_keepalive",
+		       "half_open_max", "half_open_per_source", "retransmit_timeout", "retransmit_base", "retransmit_tries", "nat_keepalive",
 		       "connection"});
 	ifname(s, "interface", k.interface);
 	number(s, "port", k.port, 1, 65535);
@@ -248,6 +251,7 @@ Ike Reader::read_ike(const Section &s) const
 			"certificate and private_key go together");
 	number(s, "half_open_max", k.half_open_max, 1, kMaxHalfOpen);
 	number(s, "cookie_threshold", k.cookie_threshold, 0, kMaxHalfOpen);
+	number(s, "half_open_per_source", k.half_open_per_source, 1, kMaxHalfOpen);
 	if (k.cookie_threshold > k.half_open_max) {
 		if (const toml::node *n = find(s, "cookie_threshold"))
 			fail(line_of(*n, s.line), dotted(s, "cookie_threshold"),

@@ -58,6 +58,7 @@
 #include "ntm/genl.hpp"
 #include "ntm/handle.hpp"
 #include "ntm/ike.hpp"
+#include "ntm/ike_cookie.hpp"
 #include "ntm/ike_crypto.hpp"
 #include "ntm/ops.hpp"
 #include "ntm/rtnl.hpp"
@@ -180,9 +181,64 @@ std::vector<ike::Proposal> esp_proposals(const std::vector<ntm::config::IkePropo
 				p.transforms.push_back({ike::TransformType::dh, g, std::nullopt});
 		for (auto e : c.esn.empty() ? std::vector<std::uint16_t>{0} : c.esn)
 			p.transforms.push_back({ike::TransformType::esn, e, std::nullopt});
+		/* without groups, a PFS proposal may repeat one offered already (the defaults, D64) */
+		if (std::ranges::any_of(out, [&](const ike::Proposal &q) { return q.transforms == p.transforms; }))
+			continue;
 		out.push_back(std::move(p));
 	}
 	return out;
+}
+
+/* "AES_GCM_16_256/X25519/NO_ESN, CHACHA20_POLY1305" - what a peer offered, for refusal logs */
+std::string describe(const std::vector<ike::Proposal> &props, ike::Protocol proto)
+{
+	std::string r;
+	for (const auto &p : props) {
+		if (p.protocol != proto)
+			continue;
+		std::string one;
+		for (const auto &t : p.transforms) {
+			if (!one.empty())
+				one += "/";
+			one += ike::transform_name(t.type, t.id, t.key_bits);
+		}
+		r += (r.empty() ? "" : ", ") + one;
+	}
+	return r.empty() ? "nothing" : r;
+}
+
+/* the same for our configuration */
+std::string describe(const std::vector<ntm::config::IkeProposal> &ours, bool ike_sa)
+{
+	std::string r;
+	for (const auto &o : ours) {
+		std::string one = ike::transform_name(ike::TransformType::encr, o.encr, o.key_bits);
+		if (ike_sa)
+			one += "/" + ike::transform_name(ike::TransformType::prf, o.prf);
+		for (auto g : o.dh)
+			one += "/" + ike::transform_name(ike::TransformType::dh, g);
+		if (!ike_sa)
+			for (auto e : o.esn)
+				one += "/" + ike::transform_name(ike::TransformType::esn, e);
+		r += (r.empty() ? "" : ", ") + one;
+	}
+	return r;
+}
+
+std::string describe(const std::vector<ike::TrafficSelector> &ts)
+{
+	std::string r;
+	for (const auto &t : ts)
+		r += (r.empty() ? "" : " ") + t.to_string();
+	return r.empty() ? "nothing" : r;
+}
+
+std::string describe(const std::vector<ntm::sig::Prefix> &ps)
+{
+	std::string r;
+	for (const auto &p : ps)
+		r += (r.empty() ? "" : " ") + p.to_string();
+	return r;
 }
 
 /** What was agreed for an IKE SA or CHILD SA. */
@@ -377,7 +433,8 @@ struct IkeRole::Impl {
 		std::uint64_t drop_msgid = 0;
 		std::uint64_t drop_not_resent = 0; /* the last message ID again, but not the request we answered */
 		std::uint64_t drop_unauth = 0;	   /* a request other than IKE_AUTH before the peer authenticated */
-		std::uint64_t drop_half_open = 0;
+		std::uint64_t drop_half_open = 0;	   /* half_open_max reached */
+		std::uint64_t drop_half_open_source = 0; /* half_open_per_source reached by the sender's address */
 		std::uint64_t drop_not_ike = 0;
 		std::uint64_t cookies_sent = 0;
 		std::uint64_t cookies_bad = 0;
@@ -444,6 +501,8 @@ struct IkeRole::Impl {
 		Bytes init_req, init_resp; /* as sent, without marker */
 		Bytes cookie;
 		unsigned init_rounds = 0;
+		std::string half_open_src; /* responder: the address its half-open entry counts against */
+		bool resolving = false;	   /* initiator: remote_addrs is a name being looked up (D66) */
 		ike::IkeKeys keys;
 		ike::Identity local_id, remote_id;
 		bool nat_local = false;	 /* a real NAT in front of us */
@@ -533,10 +592,12 @@ struct IkeRole::Impl {
 	std::vector<std::unique_ptr<Sock>> socks;
 	std::map<std::uint64_t, SaPtr> sas; /* by local SPI */
 	std::map<std::pair<std::uint64_t, std::string>, SaPtr> half_open; /* responder: (SPIi, peer) */
+	std::map<std::string, unsigned> half_open_by_src;		   /* half_open entries per peer address */
+	asio::ip::udp::resolver resolver; /* getaddrinfo() on asio's own thread, never on the loop (D66) */
 	std::set<std::uint32_t> spis_in;
 	std::uint64_t next_id = 1;
 	std::uint64_t next_child_id = 1;
-	std::array<std::uint8_t, 32> cookie_secret{};
+	ike::CookieJar cookies{Clock::now()};
 	std::map<std::string, ntm::SecretBytes> psks; /* by connection */
 	std::optional<ikecred::TrustAnchors> anchors;
 	std::map<std::string, ikecred::Identity> identities; /* by cert path */
@@ -554,10 +615,8 @@ struct IkeRole::Impl {
 	}
 
 	Impl(asio::io_context &io_, const ntm::config::Config &c)
-		: io(io_), cfg(c), icfg(*c.ike), evdesc(io_), addrdesc(io_), addr_settle(io_)
+		: io(io_), cfg(c), icfg(*c.ike), evdesc(io_), addrdesc(io_), addr_settle(io_), resolver(io_)
 	{
-		const auto r = ike::random_bytes(cookie_secret.size());
-		std::copy(r.begin(), r.end(), cookie_secret.begin());
 		load_credentials();
 		try {
 			link = open_ntm_link(icfg.interface, "ike");
@@ -668,6 +727,8 @@ struct IkeRole::Impl {
 		loose.clear();
 		sas.clear();
 		half_open.clear();
+		half_open_by_src.clear();
+		resolver.cancel();
 		if (attached) {
 			try {
 				ntm::DeviceSettings s;
@@ -808,6 +869,7 @@ struct IkeRole::Impl {
 					break;
 				if ((mh.msg_flags & MSG_TRUNC) != 0) {
 					ctr.drop_malformed++;
+					spdlog::debug("ike: a datagram longer than {} bytes: dropped", buf.size());
 					continue;
 				}
 				ntm::IpAddress local;
@@ -825,6 +887,7 @@ struct IkeRole::Impl {
 				const auto remote = endpoint_from_sockaddr(&from, mh.msg_namelen);
 				if (!remote) {
 					ctr.drop_malformed++;
+					spdlog::debug("ike: a datagram from an address family other than IPv4/IPv6: dropped");
 					continue;
 				}
 				Path p{*remote, local, sk.natt};
@@ -847,6 +910,8 @@ struct IkeRole::Impl {
 				return; /* NAT keepalive (normally consumed by ntm.ko) */
 			if (d.size() < ike::kNonEspMarkerLen || d[0] != 0 || d[1] != 0 || d[2] != 0 || d[3] != 0) {
 				ctr.drop_not_ike++; /* ESP for an SPI the module does not know */
+				spdlog::debug("ike: from {}: {} bytes without the non-ESP marker (ESP for an unknown SPI?): dropped",
+					      p.remote.to_string(), d.size());
 				return;
 			}
 			d = d.subspan(ike::kNonEspMarkerLen);
@@ -862,6 +927,8 @@ struct IkeRole::Impl {
 		if (h.exchange == ike::Exchange::ike_sa_init && !h.is_response() && h.spi_r == 0) {
 			if (!h.from_initiator() || h.msgid != 0) {
 				ctr.drop_malformed++;
+				spdlog::debug("ike: IKE_SA_INIT request from {} without the I flag or with message ID {}: dropped",
+					      p.remote.to_string(), h.msgid);
 				return;
 			}
 			responder_init(p, h, d);
@@ -877,8 +944,10 @@ struct IkeRole::Impl {
 		}
 		SaPtr sa = it->second;
 		/* the I flag must say the sender is the other side of this SA */
-		if (h.from_initiator() == sa->initiator) {
+		if (h.from_initiator() == sa->initiator || sa->resolving) {
 			ctr.drop_malformed++;
+			spdlog::debug("ike: {}: {} from {} with the I flag of our own side (or before IKE_SA_INIT): dropped",
+				      sa->name(), ike::exchange_name(static_cast<std::uint8_t>(h.exchange)), p.remote.to_string());
 			return;
 		}
 		if (h.is_response())
@@ -969,6 +1038,8 @@ struct IkeRole::Impl {
 		if (h.exchange == ike::Exchange::ike_sa_init) {
 			if (sa->state != State::init_sent || h.msgid != 0) {
 				ctr.drop_msgid++;
+				spdlog::debug("ike: {}: IKE_SA_INIT response (message ID {}) not expected now: dropped", sa->name(),
+					      h.msgid);
 				return;
 			}
 			ike::Header hh;
@@ -985,6 +1056,8 @@ struct IkeRole::Impl {
 		}
 		if (!sa->inflight || h.msgid != sa->inflight_msgid) {
 			ctr.drop_msgid++;
+			spdlog::debug("ike: {}: response with message ID {}, {}: dropped", sa->name(), h.msgid,
+				      sa->inflight ? "expected " + std::to_string(sa->inflight_msgid) : std::string("none pending"));
 			return;
 		}
 		ike::Header hh;
@@ -1001,6 +1074,9 @@ struct IkeRole::Impl {
 		}
 		if (hh.exchange != sa->inflight->exchange) {
 			ctr.drop_malformed++;
+			spdlog::debug("ike: {}: response {} is {}, the request was {}: dropped", sa->name(), h.msgid,
+				      ike::exchange_name(static_cast<std::uint8_t>(hh.exchange)),
+				      ike::exchange_name(static_cast<std::uint8_t>(sa->inflight->exchange)));
 			return;
 		}
 		sa->retransmit.cancel();
@@ -1018,6 +1094,7 @@ struct IkeRole::Impl {
 	{
 		if (sa->state == State::init_sent || sa->state == State::dead) {
 			ctr.drop_msgid++;
+			spdlog::debug("ike: {}: request {} before our IKE_SA_INIT completed: dropped", sa->name(), h.msgid);
 			return;
 		}
 		if (sa->have_last_response && h.msgid + 1 == sa->expect_msgid) {
@@ -1029,6 +1106,8 @@ struct IkeRole::Impl {
 			 */
 			if (message_digest(d) != sa->last_request_digest) {
 				ctr.drop_not_resent++;
+				spdlog::debug("ike: {}: request {} from {} repeats the message ID but not the request: dropped",
+					      sa->name(), h.msgid, p.remote.to_string());
 				return;
 			}
 			ctr.responses_resent++;
@@ -1037,6 +1116,8 @@ struct IkeRole::Impl {
 		}
 		if (h.msgid != sa->expect_msgid) {
 			ctr.drop_msgid++;
+			spdlog::debug("ike: {}: request with message ID {}, expected {}: dropped", sa->name(), h.msgid,
+				      sa->expect_msgid);
 			return;
 		}
 		/* before the peer authenticated (IKE_AUTH), IKE_AUTH is the only request there is */
@@ -1072,6 +1153,7 @@ struct IkeRole::Impl {
 		case ike::Exchange::ike_auth:
 			if (sa->initiator || sa->state != State::init_done) {
 				ctr.drop_malformed++;
+				spdlog::debug("ike: {}: IKE_AUTH request in state {}: dropped", sa->name(), state_name(sa->state));
 				return;
 			}
 			destroy_after = !responder_auth(sa, p, pl, resp);
@@ -1089,6 +1171,8 @@ struct IkeRole::Impl {
 			break;
 		default:
 			ctr.drop_malformed++;
+			spdlog::debug("ike: {}: request {} of exchange type {}: dropped", sa->name(), h.msgid,
+				      ike::exchange_name(static_cast<std::uint8_t>(hh.exchange)));
 			return;
 		}
 		answer(sa, p, h, d, resp);
@@ -1175,53 +1259,94 @@ struct IkeRole::Impl {
 		const auto it = sas.find(sa->local_spi());
 		if (it != sas.end() && it->second == sa)
 			sas.erase(it);
-		std::erase_if(half_open, [&](const auto &kv) { return kv.second == sa; });
+		forget_half_open(sa);
 		spdlog::info("ike: {}: IKE SA {}_i {}_r gone", sa->name(), hex_spi(sa->spi_i), hex_spi(sa->spi_r));
 	}
 
 	/* ---- initiator: IKE_SA_INIT ---- */
 
-	ntm::Endpoint resolve(const IkeConnection &c) const
+	/* remote_addrs' first entry when it is an address (no lookup, never blocks) */
+	static std::optional<ntm::Endpoint> numeric_remote(const IkeConnection &c)
 	{
-		if (c.remote_addrs.empty())
-			throw ntm::Error("connection " + c.name + " has no remote_addrs (responder only)", EINVAL);
-		const auto &host = c.remote_addrs.front();
 		addrinfo hints{};
 		hints.ai_socktype = SOCK_DGRAM;
 		hints.ai_flags = AI_NUMERICHOST;
 		addrinfo *res = nullptr;
-		int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-		if (rc != 0) {
-			/* a name: blocking lookup, once per initiation */
-			hints.ai_flags = 0;
-			rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-		}
-		if (rc != 0 || res == nullptr)
-			throw ntm::Error("connection " + c.name + ": cannot resolve " + host + ": " + gai_strerror(rc), EHOSTUNREACH);
+		if (::getaddrinfo(c.remote_addrs.front().c_str(), nullptr, &hints, &res) != 0 || res == nullptr)
+			return std::nullopt;
 		const auto ep = endpoint_from_sockaddr(res->ai_addr, res->ai_addrlen);
 		::freeaddrinfo(res);
 		if (!ep)
-			throw ntm::Error("connection " + c.name + ": " + host + " is not an IPv4 or IPv6 address", EAFNOSUPPORT);
-		return {ep->address(), c.remote_port};
+			return std::nullopt;
+		return ntm::Endpoint{ep->address(), c.remote_port};
 	}
 
+	/*
+	 * Starts an IKE SA. A host name in remote_addrs is looked up on asio's
+	 * resolver thread (D66): the SA exists at once (state "resolving") and
+	 * IKE_SA_INIT goes out when the answer is back on the loop; a failed
+	 * lookup ends the SA with a log line.
+	 */
 	SaPtr initiate_conn(const IkeConnection &c)
 	{
+		if (c.remote_addrs.empty())
+			throw ntm::Error("connection " + c.name + " has no remote_addrs (responder only)", EINVAL);
 		auto sa = std::make_shared<Sa>(io);
 		sa->id = next_id++;
 		sa->initiator = true;
 		sa->mobike_initiator = true;
 		sa->conn = &c;
 		sa->spi_i = new_ike_spi();
-		sa->path.remote = resolve(c);
-		sa->path.natt = c.remote_port != icfg.port;
-		sa->local_id = local_identity(c, sa->path);
 		sa->dh = ike::DhKey::generate(static_cast<ike::DhGroup>(c.proposals.front().dh.front()));
 		sa->ni = ike::random_bytes(kNonceLen);
 		sas[sa->spi_i] = sa;
+		if (const auto ep = numeric_remote(c)) {
+			start_initiator(sa, *ep);
+			return sa;
+		}
+		const auto &host = c.remote_addrs.front();
+		sa->resolving = true;
+		spdlog::info("ike: {}: resolving {}", sa->name(), host);
+		resolver.async_resolve(host, std::to_string(c.remote_port), asio::ip::resolver_base::numeric_service,
+				       [this, w = std::weak_ptr<Sa>(sa), host](const asio::error_code &ec,
+									       const asio::ip::udp::resolver::results_type &res) {
+					       auto s = w.lock();
+					       if (!s || s->state == State::dead || !s->resolving)
+						       return; /* gone meanwhile (terminated, or the daemon stops) */
+					       s->resolving = false;
+					       std::optional<ntm::IpAddress> addr;
+					       for (const auto &e : res) {
+						       const auto a = e.endpoint().address();
+						       if (a.is_v4())
+							       addr = ntm::IpAddress::v4(in_addr{htonl(a.to_v4().to_uint())});
+						       else if (a.is_v6()) {
+							       in6_addr a6{};
+							       const auto b = a.to_v6().to_bytes();
+							       std::memcpy(&a6, b.data(), sizeof(a6));
+							       addr = ntm::IpAddress::v6(a6);
+						       }
+						       if (addr)
+							       break;
+					       }
+					       if (ec || !addr) {
+						       ctr.ike_failed++;
+						       spdlog::warn("ike: {}: cannot resolve {}: {}", s->name(), host,
+								    ec ? ec.message() : "no IPv4 or IPv6 address");
+						       destroy(s, false);
+						       return;
+					       }
+					       start_initiator(s, {*addr, s->conn->remote_port});
+				       });
+		return sa;
+	}
+
+	void start_initiator(const SaPtr &sa, const ntm::Endpoint &remote)
+	{
+		sa->path.remote = remote;
+		sa->path.natt = sa->conn->remote_port != icfg.port;
+		sa->local_id = local_identity(*sa->conn, sa->path);
 		spdlog::info("ike: {}: initiating to {}", sa->name(), sa->path.remote.to_string());
 		send_init(sa);
-		return sa;
 	}
 
 	ike::Identity local_identity(const IkeConnection &c, const Path &p) const
@@ -1544,8 +1669,7 @@ struct IkeRole::Impl {
 		sa->state = State::established;
 		sa->established_at = Clock::now();
 		sa->peer_mobike = peer_mobike && sa->conn->mobike;
-		half_open.erase({sa->spi_i, sa->path.remote.to_string()});
-		std::erase_if(half_open, [&](const auto &kv) { return kv.second == sa; });
+		forget_half_open(sa);
 		ctr.ike_established++;
 		spdlog::info("ike: {}: IKE SA established with {} ({}) at {}, {}{}{}", sa->name(), sa->remote_id.to_string(),
 			     sa->initiator ? "we initiated" : "peer initiated", sa->path.remote.to_string(),
@@ -1683,14 +1807,24 @@ struct IkeRole::Impl {
 		return exact;
 	}
 
-	Bytes cookie_for(const ike::Payloads &pl, const ntm::Endpoint &peer, std::uint64_t spi_i) const
+	/* Drops sa's half-open entries and what they count against its address. */
+	void forget_half_open(const SaPtr &sa)
 	{
-		/* RFC 7296 section 2.6: <VersionIDofSecret> | Hash(Ni | IPi | SPIi | <secret>) */
-		const auto spi = ike::ike_spi_bytes(spi_i);
-		const auto addr = peer.address().bytes();
-		auto h = ike::sha256({*pl.nonce, addr, spi, cookie_secret});
-		h.insert(h.begin(), 1); /* version of the secret */
-		return h;
+		const auto n = std::erase_if(half_open, [&](const auto &kv) { return kv.second == sa; });
+		if (n == 0 || sa->half_open_src.empty())
+			return;
+		if (auto it = half_open_by_src.find(sa->half_open_src); it != half_open_by_src.end()) {
+			it->second -= std::min<unsigned>(it->second, static_cast<unsigned>(n));
+			if (it->second == 0)
+				half_open_by_src.erase(it);
+		}
+		sa->half_open_src.clear();
+	}
+
+	unsigned half_open_from(const std::string &addr) const
+	{
+		const auto it = half_open_by_src.find(addr);
+		return it == half_open_by_src.end() ? 0 : it->second;
 	}
 
 	void send_unprotected_notify(const Path &p, const ike::Header &req, ike::NotifyType t, Bytes data)
@@ -1712,6 +1846,10 @@ struct IkeRole::Impl {
 			if (sa->init_req.size() == raw.size() && std::equal(raw.begin(), raw.end(), sa->init_req.begin())) {
 				ctr.responses_resent++;
 				send_msg(p, sa->init_resp);
+			} else {
+				ctr.drop_not_resent++;
+				spdlog::debug("ike: IKE_SA_INIT from {}: SPI {} is half-open with another request: dropped",
+					      p.remote.to_string(), hex_spi(h.spi_i));
 			}
 			return;
 		}
@@ -1733,18 +1871,33 @@ struct IkeRole::Impl {
 		}
 		if (half_open.size() >= icfg.half_open_max) {
 			ctr.drop_half_open++;
+			spdlog::debug("ike: IKE_SA_INIT from {} dropped: {} half-open IKE SAs (half_open_max)",
+				      p.remote.to_string(), half_open.size());
 			return;
 		}
 		if (half_open.size() >= icfg.cookie_threshold) {
-			const auto want = cookie_for(pl, p.remote, h.spi_i);
+			/* RFC 7296 section 2.6; the cookie binds address and port, its secret rotates (D65) */
+			const auto now = Clock::now();
 			const auto *n = pl.find(ike::NotifyType::cookie);
-			if (n == nullptr || n->data != want) {
-				if (n != nullptr)
+			if (n == nullptr || !cookies.valid(n->data, *pl.nonce, p.remote, h.spi_i, now)) {
+				if (n != nullptr) {
 					ctr.cookies_bad++;
+					spdlog::debug("ike: IKE_SA_INIT from {}: wrong or stale COOKIE, another one sent",
+						      p.remote.to_string());
+				}
 				ctr.cookies_sent++;
-				send_unprotected_notify(p, h, ike::NotifyType::cookie, want);
+				send_unprotected_notify(p, h, ike::NotifyType::cookie,
+							cookies.make(*pl.nonce, p.remote, h.spi_i, now));
 				return;
 			}
+		}
+		/* after the COOKIE check: above cookie_threshold only a sender that owns its address counts (D65) */
+		const auto src = p.remote.address().to_string();
+		if (half_open_from(src) >= icfg.half_open_per_source) {
+			ctr.drop_half_open_source++;
+			spdlog::debug("ike: IKE_SA_INIT from {} dropped: {} half-open IKE SAs from {} (half_open_per_source)",
+				      p.remote.to_string(), half_open_from(src), src);
+			return;
 		}
 		const auto cands = candidates_for(p.remote);
 		std::optional<Chosen> chosen;
@@ -1755,12 +1908,21 @@ struct IkeRole::Impl {
 				break;
 			}
 		if (!chosen) {
-			spdlog::info("ike: IKE_SA_INIT from {}: no proposal chosen", p.remote.to_string());
+			std::string ours;
+			for (const auto *c : cands)
+				ours += (ours.empty() ? "" : "; ") + c->name + ": " + describe(c->proposals, true);
+			spdlog::info("ike: IKE_SA_INIT from {}: NO_PROPOSAL_CHOSEN: offered {}; configured {}",
+				     p.remote.to_string(), describe(pl.sa, ike::Protocol::ike),
+				     ours.empty() ? "no connection for this address" : ours);
 			send_unprotected_notify(p, h, ike::NotifyType::no_proposal_chosen, {});
 			return;
 		}
 		if (pl.ke->group != chosen->dh) {
 			/* the group we want is in its proposal: ask for it (RFC 7296 section 1.2) */
+			spdlog::info("ike: IKE_SA_INIT from {}: INVALID_KE_PAYLOAD: KE for {}, the proposal chosen wants {}",
+				     p.remote.to_string(),
+				     ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(pl.ke->group)),
+				     ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(chosen->dh)));
 			send_unprotected_notify(p, h, ike::NotifyType::invalid_ke_payload,
 						be16(static_cast<std::uint16_t>(chosen->dh)));
 			return;
@@ -1810,6 +1972,8 @@ struct IkeRole::Impl {
 		sa->next_msgid = 0;
 		sas[sa->spi_r] = sa;
 		half_open[key] = sa;
+		sa->half_open_src = src;
+		half_open_by_src[src]++;
 		send_msg(p, sa->init_resp);
 		sa->expire.expires_after(kHalfOpenTimeout);
 		sa->expire.async_wait([this, w = std::weak_ptr<Sa>(sa)](const asio::error_code &ec) {
@@ -1920,11 +2084,19 @@ struct IkeRole::Impl {
 			return refuse(ike::NotifyType::no_proposal_chosen, "transport mode is not supported");
 		auto chosen = choose(pl.sa, c.esp_proposals, ike::Protocol::esp, group.value_or(ike::DhGroup::none), !in_auth);
 		if (!chosen)
-			return refuse(ike::NotifyType::no_proposal_chosen, "no acceptable ESP proposal");
+			return refuse(ike::NotifyType::no_proposal_chosen,
+				      "NO_PROPOSAL_CHOSEN: offered " + describe(pl.sa, ike::Protocol::esp) +
+					      (group ? " with a KE for " + ike::transform_name(ike::TransformType::dh,
+										       static_cast<std::uint16_t>(*group))
+						     : std::string(in_auth ? "" : " without KE (no PFS)")) +
+					      "; configured esp_proposals " + describe(c.esp_proposals, false));
 		auto tsi = narrow_all(*pl.tsi, c.remote_ts);
 		auto tsr = narrow_all(*pl.tsr, c.local_ts);
 		if (tsi.empty() || tsr.empty())
-			return refuse(ike::NotifyType::ts_unacceptable, "traffic selectors outside the configuration");
+			return refuse(ike::NotifyType::ts_unacceptable,
+				      "TS_UNACCEPTABLE: offered TSi " + describe(*pl.tsi) + ", TSr " + describe(*pl.tsr) +
+					      "; configured remote_ts " + describe(c.remote_ts) + ", local_ts " +
+					      describe(c.local_ts));
 		Child ch;
 		ch.spi_in = new_esp_spi();
 		ch.spi_out = ike::esp_spi_value(chosen->spi).value_or(0);
@@ -1979,11 +2151,23 @@ struct IkeRole::Impl {
 				return std::ranges::find(pr.dh, static_cast<std::uint16_t>(pl.ke->group)) != pr.dh.end();
 			});
 			if (!ok || !ike::supported(pl.ke->group)) {
-				const auto &first = sa->conn->esp_proposals.front().dh;
-				if (first.empty())
+				/* a group of ours, if any of our proposals names one (RFC 7296 section 1.3) */
+				const auto it = std::ranges::find_if(sa->conn->esp_proposals,
+								     [](const auto &pr) { return !pr.dh.empty(); });
+				const auto ke = ike::transform_name(ike::TransformType::dh,
+								    static_cast<std::uint16_t>(pl.ke->group));
+				if (it == sa->conn->esp_proposals.end()) {
+					spdlog::info("ike: {}: CHILD SA refused: NO_PROPOSAL_CHOSEN: KE for {} (PFS), but "
+						     "no esp_proposal names a DH group; configured {}",
+						     sa->name(), ke, describe(sa->conn->esp_proposals, false));
 					notify_only(resp, ike::NotifyType::no_proposal_chosen);
-				else
-					notify_only(resp, ike::NotifyType::invalid_ke_payload, be16(first.front()));
+				} else {
+					spdlog::info("ike: {}: CHILD SA refused: INVALID_KE_PAYLOAD: KE for {}, asking for {}; "
+						     "configured {}",
+						     sa->name(), ke, ike::transform_name(ike::TransformType::dh, it->dh.front()),
+						     describe(sa->conn->esp_proposals, false));
+					notify_only(resp, ike::NotifyType::invalid_ke_payload, be16(it->dh.front()));
+				}
 				return;
 			}
 			try {
@@ -2040,10 +2224,15 @@ struct IkeRole::Impl {
 		}
 		auto chosen = choose(pl.sa, sa->conn->proposals, ike::Protocol::ike, std::nullopt);
 		if (!chosen || ike::ike_spi_value(chosen->spi).value_or(0) == 0) {
+			spdlog::info("ike: {}: IKE SA rekey refused: NO_PROPOSAL_CHOSEN: offered {}; configured {}", sa->name(),
+				     describe(pl.sa, ike::Protocol::ike), describe(sa->conn->proposals, true));
 			notify_only(resp, ike::NotifyType::no_proposal_chosen);
 			return;
 		}
 		if (pl.ke->group != chosen->dh) {
+			spdlog::info("ike: {}: IKE SA rekey: INVALID_KE_PAYLOAD: KE for {}, the proposal chosen wants {}",
+				     sa->name(), ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(pl.ke->group)),
+				     ike::transform_name(ike::TransformType::dh, static_cast<std::uint16_t>(chosen->dh)));
 			notify_only(resp, ike::NotifyType::invalid_ke_payload, be16(static_cast<std::uint16_t>(chosen->dh)));
 			return;
 		}
@@ -2681,7 +2870,7 @@ struct IkeRole::Impl {
 		for (const auto &[spi, sa] : sas) {
 			nlohmann::json j = {{"id", sa->id},
 					    {"connection", sa->conn != nullptr ? sa->conn->name : ""},
-					    {"state", state_name(sa->state)},
+					    {"state", sa->resolving ? std::string("resolving") : state_name(sa->state)},
 					    {"initiator", sa->initiator},
 					    {"spi_i", hex_spi(sa->spi_i)},
 					    {"spi_r", hex_spi(sa->spi_r)},
@@ -2734,6 +2923,7 @@ struct IkeRole::Impl {
 			  {"drop_not_resent", ctr.drop_not_resent},
 			  {"drop_unauth", ctr.drop_unauth},
 			  {"drop_half_open", ctr.drop_half_open},
+			  {"drop_half_open_source", ctr.drop_half_open_source},
 			  {"drop_not_ike", ctr.drop_not_ike},
 			  {"cookies_sent", ctr.cookies_sent},
 			  {"cookies_bad", ctr.cookies_bad},

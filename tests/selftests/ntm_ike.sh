@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 17
+ktap_plan 21
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -37,13 +37,28 @@ ping_s() { S ping -q -c "${2:-3}" -W 2 -I $IB_IN_S "$1"; }
 
 # --- 1: testbed -------------------------------------------------------------
 if ib_setup && ib_charon_start && ib_swanctl_load >/dev/null; then
-	ktap_ok "testbed: namespaces, NAT, PKI, charon with 3 connections"
+	ktap_ok "testbed: namespaces, NAT, PKI, charon with 4 connections"
 else
 	ib_logtail 20
 	ktap_bail "testbed setup failed"
 fi
 
-IB_DPD=3 IB_CHILD_REKEY=25 ib_ntmd_start "cookie_threshold = 4"
+# ntmd's resolver asks a DNS server that never answers (decisions.rst D66);
+# "slow" is a connection whose peer is a host name
+# (it holds no descriptor of ours and ends by itself; killed by the pid it writes)
+ip netns exec "$NS_L" python3 -c 'import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 53))
+open(sys.argv[1], "w").write(str(os.getpid())); time.sleep(900)' "$IB_DIR/dns_sink.pid" </dev/null >/dev/null 2>&1 &
+printf 'nameserver 127.0.0.1\noptions timeout:4 attempts:2\n' >"$IB_DIR/resolv.conf"
+IB_DPD=3 IB_CHILD_REKEY=25 IB_RESOLV="$IB_DIR/resolv.conf" ib_ntmd_start "cookie_threshold = 4
+[[ike.connection]]
+name = \"slow\"
+remote_addrs = [\"slow.ntm.test\"]
+remote_id = \"fqdn:slow.test\"
+auth = \"psk\"
+psk_file = \"$IB_DIR/psk\"
+local_ts = [\"10.1.0.0/24\"]
+remote_ts = [\"10.2.0.0/24\"]"
 check "ntmd starts with the ike role on ipsec0 (ports 500 and 4500)" "$(rc ib_ctl status)"
 
 # --- 3-4: PSK, ntmd initiates through the NAT ---------------------------------
@@ -202,6 +217,25 @@ printf '%s' "$sas" | grep -q 'CHACHA20' || r=1
 check "responder SA: ChaCha20-Poly1305 with ESN, traffic both ways" $r
 ib_swanctl --terminate --ike pskr >/dev/null 2>&1
 
+# --- 11a: PFS rekey against ntmd's default ESP proposals (D64) ----------------
+# charon's netp: esp_proposals = aes256gcm16-x25519, so its CHILD rekey
+# carries a KE payload; ntmd's connection "pfsr" names no esp_proposals.
+r=0
+ib_swanctl --initiate --child netp --timeout 40 >"$IB_DIR/initp.log" 2>&1 || r=1
+[ $r -eq 0 ] && { ib_established pfsr || r=1; }
+pfs_spi() { ib_swanctl --list-sas --ike pfsr 2>/dev/null | grep -Eo '^ +in +[0-9a-f]{8}' | head -1; }
+pfs_suites() { ib_ike_sas | python3 -c 'import json,sys
+print(" ".join(c.get("encr", "?") for s in json.load(sys.stdin)["sas"] if s["connection"] == "pfsr" for c in s["children"]))'; }
+spi_before=$(pfs_spi)
+ib_swanctl --rekey --child netp >/dev/null 2>&1
+pfs_rekeyed() { [ -n "$(pfs_spi)" ] && [ "$(pfs_spi)" != "$spi_before" ] && pfs_suites | grep -q CURVE_25519; }
+ib_wait 30 pfs_rekeyed || r=1
+ktap_diag "charon's inbound SA: $spi_before -> $(pfs_spi); ntmd's CHILD SAs: $(pfs_suites)"
+ping_s $IB_IN_L 3 >/dev/null || r=1
+[ $r -eq 0 ] || grep 'pfsr\|CHILD SA refused' "$IB_DIR/ntmd.log" | tail -n 5 | while IFS= read -r l; do ktap_diag "$l"; done
+check "PFS: charon rekeys its CHILD SA with a KE (X25519) against ntmd's default esp_proposals" $r
+ib_swanctl --terminate --ike pfsr >/dev/null 2>&1
+
 # --- 11: hostile input --------------------------------------------------------
 ikepkt() { S python3 "$HERE/lib/ikepkt.py" "$@"; }
 mal_before=$(counter drop_malformed)
@@ -213,6 +247,16 @@ kill -0 "$IB_NTMD_PID" 2>/dev/null || r=1
 [ "${mal_after:-0}" -gt "${mal_before:-0}" ] || r=1
 ktap_diag "$out, drop_malformed $mal_before -> $mal_after"
 check "hostile datagrams on 500 and 4500 are counted drops; ntmd keeps running" $r
+
+# --- 11c: an IKE_SA_INIT that reuses a half-open SPI is a counted drop (D67) ---
+nr0=$(counter drop_not_resent)
+out=$(ikepkt changed $IB_NS 2>&1)
+nr1=$(counter drop_not_resent)
+ktap_diag "$out; drop_not_resent $nr0 -> $nr1"
+r=0
+[ "$out" = "first=SA changed=none again=SA" ] || r=1
+[ "${nr1:-0}" -gt "${nr0:-0}" ] || r=1
+check "IKE_SA_INIT with a half-open SPI but other content: no answer, counted (drop_not_resent); the copy is answered again" $r
 
 # --- 11b: an attacker with a handshake of its own (decisions.rst D56) ---------
 # ntm-ikebench --hostile from S: a CREATE_CHILD_SA and an INFORMATIONAL Delete
@@ -256,6 +300,23 @@ ib_established pskr || r=1
 check "COOKIE under a flood of half-open SAs; a cookie-returning initiator and charon get through" $r
 ib_swanctl --terminate --ike pskr >/dev/null 2>&1
 
+# --- 12b: half-open IKE SAs per source address (D65) ---------------------------
+# half_open_per_source is 16 (the default): a flood from S that answers every
+# COOKIE fills S's share and is then dropped (counted); a second source still
+# completes IKE_SA_INIT.
+S ip addr add 10.0.2.4/24 dev s0 2>/dev/null
+hs0=$(counter drop_half_open_source)
+flood=$(ikepkt flood-cookie $IB_NS 24 2>&1)
+hs1=$(counter drop_half_open_source)
+other=$(ikepkt --bind 10.0.2.4 cookie $IB_NS 2>&1)
+ktap_diag "flood from $IB_S: $flood; drop_half_open_source $hs0 -> $hs1; from 10.0.2.4: $other"
+r=0
+[ "${hs1:-0}" -gt "${hs0:-0}" ] 2>/dev/null || r=1
+case "$flood" in *"silent=0"*) r=1 ;; esac
+case "$other" in *"SA"*) ;; *) r=1 ;; esac
+check "half-open IKE SAs limited per source address; another source still gets IKE_SA_INIT answered" $r
+S ip addr del 10.0.2.4/24 dev s0 2>/dev/null
+
 # --- 13-14: ECDSA certificates, ntmd initiates ---------------------------------
 ib_ctl ike initiate cert >/dev/null
 r=0
@@ -273,5 +334,20 @@ ib_ctl ike terminate cert >/dev/null || r=1
 sleep 3
 ib_swanctl --list-sas --ike cert 2>/dev/null | grep -q ESTABLISHED && r=1
 check "certificate SA carries traffic, rekeys with PFS; ntmctl ike terminate deletes it at charon too" $r
+
+# --- 20: a host name in remote_addrs is resolved off the event loop (D66) ------
+# the DNS server never answers: initiate returns at once with an SA in state
+# "resolving", ntmd keeps serving, and the SA goes when the lookup fails.
+r=0
+out=$(ib_ctl -j ike initiate slow 2>&1) || r=1
+st=$(ib_ike_sas | python3 -c 'import json,sys
+print(" ".join(s["state"] for s in json.load(sys.stdin)["sas"] if s["connection"] == "slow"))' 2>&1)
+ib_ctl status >/dev/null || r=1
+[ "$st" = resolving ] || r=1
+slow_gone() { grep -q 'cannot resolve slow.ntm.test' "$IB_DIR/ntmd.log" && [ -z "$(ib_ike_sas | grep -o '"slow"')" ]; }
+ib_wait 60 slow_gone || r=1
+ktap_diag "initiate: $(printf '%s' "$out" | tr '\n' ' '); state while resolving: '$st'; $(grep -o 'cannot resolve slow.*' "$IB_DIR/ntmd.log" | head -1)"
+check "remote_addrs host name resolved off the event loop: initiate answers at once, the failed lookup ends the SA" $r
+kill "$(cat "$IB_DIR/dns_sink.pid" 2>/dev/null)" 2>/dev/null
 
 ktap_finish

@@ -816,6 +816,7 @@ certificate = "/etc/ntm/ike.pem"
 private_key = "/etc/ntm/ike.key"
 cookie_threshold = 10
 half_open_max = 100
+half_open_per_source = 7
 retransmit_timeout = 500
 retransmit_base = 2.5
 retransmit_tries = 3
@@ -880,6 +881,7 @@ child_life_time = 0
 	EXPECT_EQ(k.private_key, "/etc/ntm/ike.key");
 	EXPECT_EQ(k.cookie_threshold, 10U);
 	EXPECT_EQ(k.half_open_max, 100U);
+	EXPECT_EQ(k.half_open_per_source, 7U);
 	EXPECT_EQ(k.retransmit_timeout, std::chrono::milliseconds(500));
 	EXPECT_DOUBLE_EQ(k.retransmit_base, 2.5);
 	EXPECT_EQ(k.retransmit_tries, 3U);
@@ -961,6 +963,7 @@ TEST(ConfigIke, Defaults)
 	EXPECT_EQ(k.private_key, "");
 	EXPECT_EQ(k.cookie_threshold, 32U);
 	EXPECT_EQ(k.half_open_max, 4096U);
+	EXPECT_EQ(k.half_open_per_source, 16U);
 	EXPECT_EQ(k.retransmit_timeout, std::chrono::milliseconds(1000));
 	EXPECT_DOUBLE_EQ(k.retransmit_base, 1.8);
 	EXPECT_EQ(k.retransmit_tries, 5U);
@@ -979,8 +982,11 @@ TEST(ConfigIke, Defaults)
 	EXPECT_EQ(a.private_key, "");
 	EXPECT_EQ(a.proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {19}, {}),
 							 proposal(28, std::nullopt, 5, {31}, {})}));
+	/* without and with PFS (D64): X25519 (31) and ECP-256 (19) */
 	EXPECT_EQ(a.esp_proposals, (std::vector<IkeProposal>{proposal(20, 256, 5, {}, {0}),
-							     proposal(28, std::nullopt, 5, {}, {0})}));
+							     proposal(28, std::nullopt, 5, {}, {0}),
+							     proposal(20, 256, 5, {31, 19}, {0}),
+							     proposal(28, std::nullopt, 5, {31, 19}, {0})}));
 	EXPECT_EQ(a.local_ts, (std::vector<ntm::sig::Prefix>{prefix("10.1.0.0/16")}));
 	EXPECT_EQ(a.remote_ts, (std::vector<ntm::sig::Prefix>{prefix("10.2.0.0/16")}));
 	EXPECT_EQ(a.start_action, IkeStart::none);
@@ -1078,6 +1084,8 @@ TEST(ConfigIke, IkeRanges)
 	EXPECT_EQ(error_of(in_ike("natt_port = 500")), "t.toml:3: ike.natt_port: must differ from port (500)");
 	EXPECT_EQ(error_of(in_ike("port = 4500")), "t.toml:3: ike.port: must differ from natt_port (4500)");
 	EXPECT_EQ(error_of(in_ike("half_open_max = 0")), "t.toml:3: ike.half_open_max: must be 1..1048576, got 0");
+	EXPECT_EQ(error_of(in_ike("half_open_per_source = 0")),
+		  "t.toml:3: ike.half_open_per_source: must be 1..1048576, got 0");
 	EXPECT_EQ(error_of(in_ike("cookie_threshold = -1")), "t.toml:3: ike.cookie_threshold: must be 0..1048576, got -1");
 	EXPECT_EQ(error_of(in_ike("half_open_max = 10\ncookie_threshold = 11")),
 		  "t.toml:4: ike.cookie_threshold: must not exceed half_open_max (10), got 11");

@@ -145,7 +145,8 @@ struct IkeConnection {
 	std::string certificate;	     /* PEM; default [ike] certificate */
 	std::string private_key;	     /* PEM; default [ike] private_key */
 	std::vector<IkeProposal> proposals;     /* default aes256gcm16-prfsha256-ecp256, chacha20poly1305-prfsha256-x25519 */
-	std::vector<IkeProposal> esp_proposals; /* default aes256gcm16, chacha20poly1305 (no PFS, no ESN) */
+	/* default: aes256gcm16, chacha20poly1305 (no PFS) and both again with x25519 or ecp256 (PFS); no ESN (D64) */
+	std::vector<IkeProposal> esp_proposals;
 	std::vector<sig::Prefix> local_ts;   /* required, at least one */
 	std::vector<sig::Prefix> remote_ts;  /* required, at least one */
 	IkeStart start_action = IkeStart::none;
@@ -168,6 +169,7 @@ struct Ike {
 	std::string private_key;
 	unsigned cookie_threshold = 32;	   /* half-open IKE SAs before COOKIE is required */
 	unsigned half_open_max = 4096;	   /* drop IKE_SA_INIT beyond this */
+	unsigned half_open_per_source = 16; /* and beyond this many from one address (D65) */
 	std::chrono::milliseconds retransmit_timeout{1000}; /* first retransmission */
 	double retransmit_base = 1.8;	   /* backoff factor */
 	unsigned retransmit_tries = 5;	   /* then the peer is dead */

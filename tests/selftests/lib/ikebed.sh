@@ -198,6 +198,27 @@ connections {
 			}
 		}
 	}
+	# charon initiates towards ntmd's default ESP proposals and insists on
+	# PFS (a KE payload) when it rekeys the CHILD SA (decisions.rst D64)
+	pfsr {
+		version = 2
+		local_addrs = $IB_S
+		remote_addrs = $IB_NS
+		proposals = chacha20poly1305-prfsha256-x25519
+		rekey_time = 0
+		local { auth = psk
+			id = swan-p.test }
+		remote { auth = psk
+			id = ntm-p.test }
+		children {
+			netp {
+				local_ts = 10.2.0.0/24
+				remote_ts = 10.1.0.0/24
+				esp_proposals = aes256gcm16-x25519
+				rekey_time = 0
+			}
+		}
+	}
 	# certificates, ntmd initiates
 	cert {
 		version = 2
@@ -226,6 +247,9 @@ secrets {
 		secret = "$IB_PSK" }
 	ike-pskr { id-a = ntm-r.test
 		id-b = swan-r.test
+		secret = "$IB_PSK" }
+	ike-pfsr { id-a = ntm-p.test
+		id-b = swan-p.test
 		secret = "$IB_PSK" }
 }
 EOF
@@ -280,6 +304,19 @@ dpd_delay = 0
 child_rekey_time = 0
 rekey_time = 0
 
+# ntmd's default proposals (no proposals, no esp_proposals): charon's pfsr
+[[ike.connection]]
+name = "pfsr"
+local_id = "ntm-p.test"
+remote_id = "swan-p.test"
+auth = "psk"
+psk_file = "$d/psk"
+local_ts = ["10.1.0.0/24"]
+remote_ts = ["10.2.0.0/24"]
+dpd_delay = 0
+child_rekey_time = 0
+rekey_time = 0
+
 [[ike.connection]]
 name = "cert"
 remote_addrs = ["$IB_S"]
@@ -299,7 +336,9 @@ EOF
 ib_ntmd_start() {
 	ib_ntmd_conf "${1:-}"
 	mkdir -p "$IB_DIR/state"
-	ip netns exec "$NS_L" "$NTMD" --config "$IB_DIR/ntmd.toml" >>"$IB_DIR/ntmd.log" 2>&1 &
+	# IB_RESOLV: a resolv.conf for ntmd alone (ip netns exec gives it a mount namespace of its own)
+	ip netns exec "$NS_L" sh -c '[ -z "$1" ] || mount --bind "$1" /etc/resolv.conf || exit 1; shift; exec "$@"' \
+		sh "${IB_RESOLV:-}" "$NTMD" --config "$IB_DIR/ntmd.toml" >>"$IB_DIR/ntmd.log" 2>&1 &
 	IB_NTMD_PID=$!
 	ib_wait 20 ib_ctl status
 }

@@ -10,9 +10,17 @@ libntm's codec), sends them to a responder and reports what comes back.
   ikepkt.py cookie HOST         one request, and if the answer is a COOKIE,
                                 the same request with the cookie; prints
                                 "first=<notify|SA> second=<notify|SA>"
+  ikepkt.py flood-cookie HOST N N requests from N SPIs, each sent again with
+                                the COOKIE when one is demanded; prints
+                                "sa=S cookies=C silent=Q" (Q: no answer)
+  ikepkt.py changed HOST        a request, another with the same SPI (new
+                                nonce), the first again; prints
+                                "first=<..> changed=<..> again=<..>"
   ikepkt.py garbage HOST        malformed datagrams of many kinds to 500 and
                                 4500 (with the non-ESP marker); prints the
                                 number sent
+
+  --bind ADDR (first) sends from ADDR.
 """
 import os
 import socket
@@ -98,9 +106,14 @@ def ask(sock, host, msg, port=500, timeout=3.0):
 
 
 def main():
-    cmd, host = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    src = "0.0.0.0"
+    if args[:1] == ["--bind"]:
+        src, args = args[1], args[2:]
+    cmd, host = args[0], args[1]
+    sys.argv = [sys.argv[0]] + args
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", 0))
+    s.bind((src, 0))
     if cmd == "flood":
         n = int(sys.argv[3])
         answered = cookies = 0
@@ -112,6 +125,38 @@ def main():
             if any(t == N_COOKIE for t, _ in (notifies(r) or [])):
                 cookies += 1
         print("answered=%d cookies=%d" % (answered, cookies))
+    elif cmd == "flood-cookie":
+        n = int(sys.argv[3])
+        sa = cookies = silent = 0
+        for _ in range(n):
+            spi = struct.unpack("!Q", os.urandom(8))[0] | 1
+            ke, nonce = ke_body(), os.urandom(32)
+            r = ask(s, host, init_request(spi, ke=ke, nonce=nonce), timeout=1.0)
+            found = notifies(r) if r else None
+            if found and any(t == N_COOKIE for t, _ in found):
+                cookies += 1
+                cookie = [d for t, d in found if t == N_COOKIE][0]
+                r = ask(s, host, init_request(spi, cookie=cookie, ke=ke, nonce=nonce), timeout=1.0)
+                found = notifies(r) if r else None
+            if found is None:
+                silent += 1
+            elif any(t == "SA" for t, _ in found):
+                sa += 1
+        print("sa=%d cookies=%d silent=%d" % (sa, cookies, silent))
+    elif cmd == "changed":
+        def what(r):
+            n = notifies(r) if r else None
+            if n is None:
+                return "none"
+            if any(t == "SA" for t, _ in n):
+                return "SA"
+            return "cookie" if any(t == N_COOKIE for t, _ in n) else str(n)
+        spi = struct.unpack("!Q", os.urandom(8))[0] | 1
+        first = init_request(spi)
+        a = what(ask(s, host, first, timeout=2.0))
+        b = what(ask(s, host, init_request(spi), timeout=2.0))
+        c = what(ask(s, host, first, timeout=2.0))
+        print("first=%s changed=%s again=%s" % (a, b, c))
     elif cmd == "cookie":
         spi = struct.unpack("!Q", os.urandom(8))[0] | 1
         ke, nonce = ke_body(), os.urandom(32)
