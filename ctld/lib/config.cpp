@@ -491,7 +491,8 @@ Dc Reader::read_dc(const Section &s, const Config &c) const
 {
 	Dc d;
 	check_keys(s, {"domain", "port", "listen_tls", "database", "pool4", "pool6", "keepalive_interval",
-		       "registration_lifetime", "trusted_as", "relays"});
+		       "registration_lifetime", "trusted_as", "relays", "registration_rate", "direction_rate",
+		       "address_rate", "notice_rate", "rate_table_size"});
 	const auto domain = string(s, "domain");
 	if (!domain)
 		missing(s, "domain");
@@ -547,6 +548,11 @@ Dc Reader::read_dc(const Section &s, const Config &c) const
 		     "must be at least 3 * keepalive_interval (" + std::to_string(3 * d.keepalive_interval.count()) +
 			     "), got " + std::to_string(d.registration_lifetime.count()));
 	}
+	number(s, "registration_rate", d.registration_rate, 0, 1000000);
+	number(s, "direction_rate", d.direction_rate, 0, 1000000);
+	number(s, "address_rate", d.address_rate, 0, 1000000);
+	number(s, "notice_rate", d.notice_rate, 0, 1000000);
+	number(s, "rate_table_size", d.rate_table_size, 64, 1048576);
 	auto trusted = names(s, "trusted_as", true);
 	if (!trusted)
 		missing(s, "trusted_as", "certificate names of the account servers allowed to send keys");

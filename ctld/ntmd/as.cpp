@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "as.hpp"
+#include "limits.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -52,6 +53,19 @@ constexpr auto kDcTimeout = 5s;	     /* one Key Distribution exchange */
 constexpr auto kLoginTimeout = 30s;  /* node: from request to response (the AS talks to the DC) */
 constexpr auto kFailDelay = 1s;	     /* before AUTH_FAILED */
 constexpr unsigned kKeyIdAttempts = 4; /* Key Distributions per login when the DC holds the KEY_ID */
+/*
+ * Failed-login throttling (D70): after kAccountFree failures of an account
+ * (kAddressFree of a source address) in a row, its next attempt waits 2 s,
+ * then 4, 8, ... up to the cap; until then it is refused without the
+ * password check. A success clears both.
+ */
+constexpr auto kFirstWait = 2s;
+constexpr unsigned kAccountFree = 5;
+constexpr auto kAccountMaxWait = 60s;
+constexpr unsigned kAddressFree = 20;
+constexpr auto kAddressMaxWait = 300s;
+constexpr std::size_t kThrottleEntries = 16384;
+constexpr std::size_t kConnectionsPerAddress = 8; /* open login connections of one source address */
 
 const char *const kWrongPassword = "wrong account or password";
 const char *const kUnboundCert = "certificate not bound to an account";
@@ -114,6 +128,9 @@ struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 	ConnSet conns;
 	std::map<std::string, std::shared_ptr<tls::TlsLink>> links; /* one long-lived connection per DC */
 	AsCounters counters;
+	FailureThrottle<std::string> fail_by_account{{kAccountFree, kFirstWait, kAccountMaxWait}, kThrottleEntries};
+	FailureThrottle<std::string> fail_by_address{{kAddressFree, kFirstWait, kAddressMaxWait}, kThrottleEntries};
+	std::map<std::string, std::size_t> conns_by_address; /* at most kMaxConnections entries */
 	bool started = false;
 	bool stopped = false;
 	/* scrypt and SQLite off the event loop; destroyed (joined) before the store */
@@ -130,7 +147,7 @@ struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 	void stop() noexcept;
 	awaitable<void> session(tcp::socket sock);
 	awaitable<std::optional<Message>> handle(std::span<const std::uint8_t> body, tls::Stream &s,
-						 const std::string &peer);
+						 const std::string &peer, const std::string &addr);
 	awaitable<Status> deliver(const Message &kd);
 };
 
@@ -157,6 +174,29 @@ awaitable<void> AsRole::Impl::session(tcp::socket sock)
 {
 	const auto self = shared_from_this();
 	const std::string peer = peer_of(sock);
+	std::error_code aec;
+	const std::string addr = sock.remote_endpoint(aec).address().to_string();
+	/* one address cannot hold every connection slot with idle handshakes (D70) */
+	struct AddrSlot {
+		std::map<std::string, std::size_t> &m;
+		std::string a;
+		AddrSlot(std::map<std::string, std::size_t> &m_, std::string a_) : m(m_), a(std::move(a_)) { m[a]++; }
+		AddrSlot(const AddrSlot &) = delete;
+		AddrSlot &operator=(const AddrSlot &) = delete;
+		AddrSlot(AddrSlot &&) = delete;
+		AddrSlot &operator=(AddrSlot &&) = delete;
+		~AddrSlot()
+		{
+			if (--m[a] == 0)
+				m.erase(a);
+		}
+	} slot(conns_by_address, addr);
+	if (conns_by_address[addr] > kConnectionsPerAddress) {
+		++counters.connections_refused;
+		spdlog::debug("as: {} has {} connections open: refusing another", addr, kConnectionsPerAddress);
+		sock.close(aec);
+		co_return;
+	}
 	const asio::any_io_executor ex = sock.get_executor();
 	auto s = std::make_shared<tls::Stream>(std::move(sock), server_ctx);
 	const ConnEntry entry(conns, s);
@@ -167,7 +207,7 @@ awaitable<void> AsRole::Impl::session(tcp::socket sock)
 			co_await s->async_handshake(asio::ssl::stream_base::server, use_awaitable);
 			body.v = co_await tls::read_frame(*s);
 		}
-		const std::optional<Message> resp = co_await handle(body.v, *s, peer);
+		const std::optional<Message> resp = co_await handle(body.v, *s, peer, addr);
 		if (resp)
 			co_await send_message(ex, s, *resp);
 	} catch (const std::exception &e) {
@@ -178,7 +218,7 @@ awaitable<void> AsRole::Impl::session(tcp::socket sock)
 }
 
 awaitable<std::optional<Message>> AsRole::Impl::handle(std::span<const std::uint8_t> body, tls::Stream &s,
-						       const std::string &peer)
+						       const std::string &peer, const std::string &addr)
 {
 	Message req;
 	try {
@@ -198,8 +238,30 @@ awaitable<std::optional<Message>> AsRole::Impl::handle(std::span<const std::uint
 		co_return std::nullopt;
 	}
 
-	/* ---- authentication ---- */
+	/* ---- throttling (D70): before the costly password check ---- */
 	const bool cert_mode = req.account.empty();
+	const auto now_steady = LimitClock::now();
+	const auto wait = std::max(fail_by_address.wait(addr, now_steady),
+				   cert_mode ? LimitClock::duration::zero() : fail_by_account.wait(req.account, now_steady));
+	if (wait > LimitClock::duration::zero()) {
+		++counters.logins_throttled;
+		const auto secs = std::chrono::ceil<std::chrono::seconds>(wait).count();
+		/* debug: a guesser must not flood the log either */
+		spdlog::debug("login {} from {}: throttled after failed logins, {} s to wait",
+			      cert_mode ? "(certificate)" : req.account, peer, secs);
+		/* not AUTH_FAILED: nothing was checked, and a node takes that as fatal */
+		co_return ntm::sig::make_response(req, Status::internal,
+						  "too many failed logins: try again in " + std::to_string(secs) + " s");
+	}
+	/* the back-off runs from the refusal, after kFailDelay */
+	const auto note_failure = [&] {
+		const auto now = LimitClock::now();
+		fail_by_address.failed(addr, now);
+		if (!cert_mode)
+			fail_by_account.failed(req.account, now);
+	};
+
+	/* ---- authentication ---- */
 	std::optional<ntm::store::Account> acc;
 	std::string who = req.account;
 	std::string why;
@@ -234,9 +296,13 @@ awaitable<std::optional<Message>> AsRole::Impl::handle(std::span<const std::uint
 		asio::steady_timer t(io, kFailDelay);
 		std::error_code ec;
 		co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+		note_failure();
 		co_return ntm::sig::make_response(req, Status::auth_failed, why.empty() ? kWrongPassword : why);
 	}
 	who = acc->name;
+	fail_by_address.succeeded(addr);
+	if (!cert_mode)
+		fail_by_account.succeeded(req.account);
 
 	/* ---- key distribution ---- */
 	Message kd;

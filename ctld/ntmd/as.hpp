@@ -38,6 +38,8 @@ struct AsCounters {
 	std::uint64_t malformed = 0;
 	std::uint64_t dc_failures = 0;
 	std::uint64_t key_id_retries = 0; /* KEY_IDs drawn again because the DC held them (D59) */
+	std::uint64_t logins_throttled = 0;	/* refused unverified: too many failures of the account or address (D70) */
+	std::uint64_t connections_refused = 0; /* over the per-address connection cap (D70) */
 };
 
 class AsRole {

@@ -18,6 +18,7 @@
 #include "as.hpp"
 #include "dc_relays.hpp"
 #include "keylog.hpp"
+#include "limits.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
@@ -36,6 +37,8 @@ namespace {
 constexpr std::uint64_t kSeqBlock = 4096;
 constexpr std::int64_t kKeyGrace = 86400; /* expired keys are kept a day to answer KEY_EXPIRED */
 constexpr int kRcvBuf = 4 << 20;
+/* how long an unknown KEY_ID is known missing without asking the registry again (D69) */
+constexpr auto kUnknownKeyTtl = std::chrono::seconds(10);
 /* how long a relay keeps a communication (the nodes rebind and rekey under its K_tun) */
 constexpr std::uint32_t kRelayLifetime = 86400;
 
@@ -102,10 +105,20 @@ struct DcRole::Impl {
 	std::uint64_t directions_failed = 0;
 	std::uint64_t keys_received = 0;
 	std::uint64_t rx_seq_errors = 0; /* receive marks that could not be stored */
+	/* admission (D68): per key and per source address; unknown KEY_IDs (D69) */
+	TokenBuckets<std::uint32_t> reg_by_key;
+	TokenBuckets<std::uint32_t> dir_by_key;
+	TokenBuckets<std::string> req_by_addr;
+	NegativeCache<std::uint32_t> unknown_keys;
+	std::uint64_t registry_lookups = 0;
 
 	Impl(asio::io_context &io_, ntm::config::Config c, Resolver &resolver)
 	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
-	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_)
+	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_),
+	      reg_by_key(RateSpec::per_minute(dc.registration_rate), dc.rate_table_size),
+	      dir_by_key(RateSpec::per_minute(dc.direction_rate), dc.rate_table_size),
+	      req_by_addr(RateSpec::per_minute(dc.address_rate), dc.rate_table_size),
+	      unknown_keys(kUnknownKeyTtl, dc.rate_table_size)
 	{
 		(void)KeyLog::instance(); /* NTM_KEYLOG: warns now, at start */
 		try {
@@ -119,6 +132,8 @@ struct DcRole::Impl {
 		if (sock6.is_open())
 			grow_rcvbuf(sock6);
 		sigio.set_send_notices(true);
+		sigio.set_notice_limit(RateSpec::per_minute(dc.notice_rate), dc.rate_table_size);
+		sigio.set_admit([this](const Inbound &in) { return admit(in, LimitClock::now()); });
 		sigio.set_seq_source([this] { return next_seq(); });
 		sigio.set_rx_hook([this](const SigSession &s, std::uint64_t seq) { note_rx(s, seq); });
 		sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup(k, id); });
@@ -166,6 +181,7 @@ struct DcRole::Impl {
 			return sig::Status::internal;
 		}
 		sessions.erase(k.key_id);
+		unknown_keys.forget(k.key_id);
 		keys_received++;
 		spdlog::info("dc: key distribution: key {} for {}, valid {} s", hex_id(k.key_id), k.fqdn,
 			     k.expires - unix_now());
@@ -178,9 +194,16 @@ struct DcRole::Impl {
 			return {KeyState::unknown, nullptr};
 		auto it = sessions.find(id);
 		if (it == sessions.end()) {
-			auto k = reg.find_key(id);
-			if (!k)
+			/* a flood of made-up KEY_IDs costs no registry lookup each (D69) */
+			const auto now = LimitClock::now();
+			if (unknown_keys.missing(id, now))
 				return {KeyState::unknown, nullptr};
+			registry_lookups++;
+			auto k = reg.find_key(id);
+			if (!k) {
+				unknown_keys.remember(id, now);
+				return {KeyState::unknown, nullptr};
+			}
 			auto s = std::make_shared<SigSession>();
 			s->kind = sig::Kind::dc;
 			s->key_id = id;
@@ -195,6 +218,26 @@ struct DcRole::Impl {
 		if (it->second.expires <= unix_now())
 			return {KeyState::expired, it->second.session};
 		return {KeyState::ok, it->second.session};
+	}
+
+	/*
+	 * Registrations and Direction Requests cost SQLite writes, address
+	 * allocation and messages to other nodes and relays: each key and each
+	 * source address gets a bounded rate of them (D68).
+	 */
+	bool admit(const Inbound &in, LimitClock::time_point now)
+	{
+		TokenBuckets<std::uint32_t> *by_key = nullptr;
+		if (in.msg.type == sig::MsgType::registration)
+			by_key = &reg_by_key;
+		else if (in.msg.type == sig::MsgType::direction)
+			by_key = &dir_by_key;
+		else
+			return true;
+		/* the key first: a node over its own rate does not use up its address's share */
+		if (!by_key->admit(in.session->key_id, now))
+			return false;
+		return req_by_addr.admit(addr_key(in.from.address()), now);
 	}
 
 	awaitable<void> handle(Inbound in)
@@ -645,7 +688,14 @@ nlohmann::json DcRole::status() const
 		{"rx_seq_errors", i.rx_seq_errors},
 		{"rx", i.sigio.rx_messages()},
 		{"tx", i.sigio.tx_messages()},
-		{"drops", i.sigio.drops().to_json()}};
+		{"drops", i.sigio.drops().to_json()},
+		{"limits",
+		 {{"registration_key", i.reg_by_key.refused()},
+		  {"direction_key", i.dir_by_key.refused()},
+		  {"request_address", i.req_by_addr.refused()},
+		  {"unknown_key_cached", i.unknown_keys.hits()},
+		  {"registry_lookups", i.registry_lookups},
+		  {"table_evictions", i.reg_by_key.evicted() + i.dir_by_key.evicted() + i.req_by_addr.evicted()}}}};
 }
 
 } // namespace ntmd

@@ -97,6 +97,12 @@ void NodeRole::Impl::on_notice(const sig::Notice &n, const ntm::Endpoint &from)
 {
 	if (!dc_session || n.key_id != dc_session->key_id || !dc_ep || from != *dc_ep)
 		return;
+	/* anyone can send a NOTICE with our address and KEY_ID: one login per minute at most (D71) */
+	if (!relogin_guard.notice(LimitClock::now())) {
+		spdlog::debug("node: {} from {} ignored: logged in a short while ago",
+			      sig::status_name(n.status), from.to_string());
+		return;
+	}
 	spdlog::warn("node: DC {} says {} for our key: logging in again", from.to_string(),
 		     sig::status_name(n.status));
 	need_login = true;
@@ -157,6 +163,8 @@ awaitable<void> NodeRole::Impl::do_login()
 	dc_session = std::move(s);
 	relogin_at = Clock::now() + r.lifetime * 8 / 10;
 	need_login = false;
+	logins++;
+	relogin_guard.logged_in(LimitClock::now());
 	need_register = true;
 	spdlog::info("node: logged in as {}: key {} (K_ntmdc) valid {} s", fqdn, hex_id(r.key_id),
 		     r.lifetime.count());
@@ -206,7 +214,23 @@ awaitable<void> NodeRole::Impl::do_register()
 	const auto gen = addr_gen;
 	req.local_eps = local_endpoints();
 	req.ciphers = ncfg.ciphers;
-	const auto resp = co_await sigio.request(dc_session, *dc_ep, req);
+	sig::Message resp;
+	try {
+		resp = co_await sigio.request(dc_session, *dc_ep, req);
+	} catch (const ntm::Error &e) {
+		/*
+		 * A DC that lost our key answers nothing sealed, only NOTICEs,
+		 * which may not get through: after a few silent registrations,
+		 * a new key (D71). The main loop's back-off spaces them.
+		 */
+		if (e.code() == ETIMEDOUT && relogin_guard.no_answer()) {
+			spdlog::warn("node: {} registrations unanswered: logging in again", relogin_guard.misses());
+			need_login = true;
+			logins_unanswered++;
+		}
+		throw;
+	}
+	relogin_guard.answered();
 	if (resp.status != sig::Status::ok) {
 		if (resp.status == sig::Status::unknown_key || resp.status == sig::Status::key_expired)
 			need_login = true;
@@ -592,6 +616,9 @@ nlohmann::json NodeRole::Impl::status() const
 		{"rekeys_failed", rekeys_failed},
 		{"dns_hooked", dns_hooked},
 		{"acquires", acquires},
+		{"logins", logins},
+		{"logins_unanswered", logins_unanswered},
+		{"notices_ignored", relogin_guard.suppressed()},
 		{"rx", sigio.rx_messages()},
 		{"tx", sigio.tx_messages()},
 		{"drops", sigio.drops().to_json()},

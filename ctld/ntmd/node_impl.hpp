@@ -41,6 +41,7 @@
 #include "dnsstub.hpp"
 #include "kdev.hpp"
 #include "keylog.hpp"
+#include "limits.hpp"
 #include "ntm/codec.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
@@ -237,6 +238,10 @@ struct NodeRole::Impl {
 	std::chrono::seconds interval{20};
 	std::optional<sig::NatMapping> nat_mapping; /* measured against a relay, told to the DC */
 	unsigned missed = 0;
+	/* logins without a NOTICE, and not one per spoofed NOTICE (D71) */
+	ReloginGuard relogin_guard;
+	std::uint64_t logins = 0;
+	std::uint64_t logins_unanswered = 0; /* logins because registrations went unanswered */
 	std::uint64_t addr_gen = 0; /* bumped on every local address change */
 	asio::steady_timer wake;
 	bool stopped = false;

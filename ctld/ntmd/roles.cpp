@@ -57,7 +57,9 @@ struct Roles {
 				   {"logins_failed", c.logins_failed},
 				   {"malformed", c.malformed},
 				   {"dc_failures", c.dc_failures},
-				   {"key_id_retries", c.key_id_retries}};
+				   {"key_id_retries", c.key_id_retries},
+				   {"logins_throttled", c.logins_throttled},
+				   {"connections_refused", c.connections_refused}};
 		}
 		if (dc) {
 			roles.push_back("dc");

@@ -31,7 +31,8 @@ constexpr std::size_t kMaxDatagram = 65536;
 nlohmann::json SigDrops::to_json() const
 {
 	return {{"malformed", malformed}, {"auth", auth},	      {"replay", replay}, {"unknown_key", unknown_key},
-		{"expired_key", expired_key}, {"unexpected", unexpected}, {"rate", rate}};
+		{"expired_key", expired_key}, {"unexpected", unexpected}, {"rate", rate},
+		{"rate_request", rate_request}};
 }
 
 std::string hex_id(std::uint32_t v)
@@ -204,8 +205,13 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 		drops_.unexpected++;
 		return;
 	}
-	remember(key, {});
 	Inbound in{std::move(session), std::move(msg), from};
+	/* refused before it is remembered: a retransmission later gets another chance */
+	if (admit_ && !admit_(in)) {
+		drops_.rate_request++;
+		return;
+	}
+	remember(key, {});
 	asio::co_spawn(io_, on_request_(std::move(in)), [](const std::exception_ptr &e) {
 		if (!e)
 			return;
@@ -315,7 +321,9 @@ void SigIo::maybe_notice(const ntm::Endpoint &to, std::uint32_t key_id, sig::Sta
 		notice_window_ = now;
 		notices_in_window_ = 0;
 	}
-	if (notices_in_window_ >= kNoticesPerSecond) {
+	/* the address first: one flooding source does not use up everyone's share */
+	if ((notice_limit_ && !notice_limit_->admit(addr_key(to.address()), now)) ||
+	    notices_in_window_ >= kNoticesPerSecond) {
 		drops_.rate++;
 		return;
 	}

@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "addr.hpp"
+#include "limits.hpp"
 #include "ntm/model.hpp"
 #include "ntm/secret.hpp"
 #include "ntm/sig.hpp"
@@ -47,7 +48,8 @@ struct SigDrops {
 	std::uint64_t unknown_key = 0;
 	std::uint64_t expired_key = 0;
 	std::uint64_t unexpected = 0;
-	std::uint64_t rate = 0;
+	std::uint64_t rate = 0;	    /* NOTICEs not sent: over the global or the per-address rate (D68) */
+	std::uint64_t rate_request = 0; /* authentic requests refused by the admission check (D68) */
 	[[nodiscard]] nlohmann::json to_json() const;
 };
 
@@ -85,6 +87,8 @@ public:
 	/** Handles a request; must answer with respond() (at most once) or not at all. */
 	using RequestHandler = std::function<asio::awaitable<void>(Inbound)>;
 	using NoticeHandler = std::function<void(const ntm::sig::Notice &, const ntm::Endpoint &)>;
+	/** Admission of an authentic request before it is processed or remembered; false: dropped (rate_request). */
+	using Admit = std::function<bool(const Inbound &)>;
 	/** Sequence numbers for sessions whose my_dir is Direction::dc. */
 	using SeqSource = std::function<std::uint64_t()>;
 	/** An authentic datagram moved a session's receive window to seq; runs before the message is acted on. */
@@ -100,6 +104,12 @@ public:
 	void set_rx_hook(RxHook f) { rx_hook_ = std::move(f); }
 	/** The DC answers unknown/expired keys with NOTICEs (rate-limited). */
 	void set_send_notices(bool on) { send_notices_ = on; }
+	void set_admit(Admit f) { admit_ = std::move(f); }
+	/** NOTICEs per source address (on top of the global limit); table of max_entries addresses. */
+	void set_notice_limit(RateSpec per_addr, std::size_t max_entries)
+	{
+		notice_limit_ = std::make_unique<TokenBuckets<std::string>>(per_addr, max_entries);
+	}
 
 	/** Spawns the receive loops on the sockets. */
 	void start();
@@ -159,6 +169,8 @@ private:
 	NoticeHandler on_notice_;
 	SeqSource seq_source_;
 	RxHook rx_hook_;
+	Admit admit_;
+	std::unique_ptr<TokenBuckets<std::string>> notice_limit_;
 	bool send_notices_ = false;
 	std::map<TxKey, Pending *> pending_;
 	std::map<TxKey, Cached> cache_;

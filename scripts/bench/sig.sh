@@ -130,6 +130,8 @@ write_cap_conf() {
 	keepalive_interval = 300
 	registration_lifetime = 3600
 	trusted_as = ["as.infra.test"]
+	# every simulated node sends from one address: no per-address limit (D68)
+	address_rate = 0
 	EOF
 }
 

@@ -25,6 +25,8 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
@@ -417,6 +419,86 @@ TEST_F(AsTest, AsWrongPasswordRefused)
 	EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms); /* the AS waits before it says no */
 	EXPECT_TRUE(s.keys->empty());
 	EXPECT_EQ(s.as.counters().logins_failed, 1U);
+}
+
+/*
+ * Five wrong passwords for an account: the sixth attempt is refused at once,
+ * without the password check, with a status a node retries (not AUTH_FAILED,
+ * which it takes as fatal); the right password then waits too (D70).
+ * Without the throttle the sixth attempt is checked and AUTH_FAILED.
+ */
+TEST_F(AsTest, AsThrottlesAnAccountAfterFailedLogins)
+{
+	write_file(pwfile_, "not the password\n", 0600);
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	Servers s(
+		io, dc_config(), [&](std::uint16_t p) { return as_config(p); }, resolver);
+	const auto node = node_config(s.as_port(), "alice@ntm.test");
+	std::vector<Outcome> o;
+	run(
+		io,
+		[&]() -> awaitable<void> {
+			for (int i = 0; i < 6; i++)
+				o.push_back(co_await attempt(io, node, resolver));
+			write_file(pwfile_, std::string(kPassword) + "\n", 0600);
+			o.push_back(co_await attempt(io, node, resolver));
+		},
+		[&] { s.stop(); });
+
+	ASSERT_EQ(o.size(), 7U);
+	for (std::size_t i = 0; i < 5; i++) {
+		ASSERT_TRUE(o[i].status) << o[i].error;
+		EXPECT_EQ(*o[i].status, Status::auth_failed) << i;
+	}
+	for (std::size_t i = 5; i < 7; i++) {
+		ASSERT_TRUE(o[i].status) << o[i].error;
+		EXPECT_EQ(*o[i].status, Status::internal) << i;
+		EXPECT_NE(o[i].error.find("too many failed logins"), std::string::npos) << o[i].error;
+	}
+	EXPECT_EQ(s.as.counters().logins_failed, 5U);
+	EXPECT_EQ(s.as.counters().logins_throttled, 2U);
+	EXPECT_TRUE(s.keys->empty());
+}
+
+/*
+ * Idle connections from one address (no TLS handshake) take at most 8
+ * slots: the next connection from it is closed at once and counted; when
+ * they go, logins work again (D70).
+ */
+TEST_F(AsTest, AsCapsConnectionsPerAddress)
+{
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	Servers s(
+		io, dc_config(), [&](std::uint16_t p) { return as_config(p); }, resolver);
+	const auto node = node_config(s.as_port(), "alice@ntm.test");
+	std::vector<asio::ip::tcp::socket> idle;
+	Outcome refused;
+	Outcome ok;
+	run(
+		io,
+		[&]() -> awaitable<void> {
+			const asio::ip::tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), s.as_port());
+			for (int i = 0; i < 8; i++) {
+				idle.emplace_back(io);
+				co_await idle.back().async_connect(ep, asio::use_awaitable);
+			}
+			asio::steady_timer t(io, 200ms);
+			co_await t.async_wait(asio::use_awaitable);
+			refused = co_await attempt(io, node, resolver);
+			for (auto &c : idle)
+				c.close();
+			t.expires_after(200ms);
+			co_await t.async_wait(asio::use_awaitable);
+			ok = co_await attempt(io, node, resolver);
+		},
+		[&] { s.stop(); });
+
+	EXPECT_FALSE(refused.result);
+	EXPECT_EQ(s.as.counters().connections_refused, 1U);
+	EXPECT_TRUE(ok.result) << ok.error;
+	EXPECT_EQ(s.as.counters().logins_ok, 1U);
 }
 
 TEST_F(AsTest, AsUnknownAccountRefused)

@@ -348,6 +348,11 @@ TEST(ConfigDefaults, Server)
 	EXPECT_FALSE(c.dc->pool6);
 	EXPECT_EQ(c.dc->keepalive_interval, std::chrono::seconds(20));
 	EXPECT_EQ(c.dc->registration_lifetime, std::chrono::seconds(3600));
+	EXPECT_EQ(c.dc->registration_rate, 30U);
+	EXPECT_EQ(c.dc->direction_rate, 120U);
+	EXPECT_EQ(c.dc->address_rate, 1200U);
+	EXPECT_EQ(c.dc->notice_rate, 12U);
+	EXPECT_EQ(c.dc->rate_table_size, 16384U);
 
 	const Config moved = parse_text(std::string(R"(state_dir = "/srv/x")") + "\n" + std::string(kServer));
 	EXPECT_EQ(moved.as->database, "/srv/x/accounts.db");
@@ -399,6 +404,9 @@ TEST(ConfigErrors, Ranges)
 {
 	EXPECT_EQ(error_of(with(kServer, "keepalive_interval = 4")),
 		  "t.toml:11: dc.keepalive_interval: must be 5..300, got 4");
+	EXPECT_EQ(error_of(with(kServer, "rate_table_size = 10")),
+		  "t.toml:11: dc.rate_table_size: must be 64..1048576, got 10");
+	EXPECT_EQ(parse_text(with(kServer, "registration_rate = 0")).dc->registration_rate, 0U);
 	EXPECT_EQ(error_of(with(kNode, "port = 0")), "t.toml:8: node.port: must be 1..65535, got 0");
 	EXPECT_EQ(error_of(with(kNode, "port = 65536")), "t.toml:8: node.port: must be 1..65535, got 65536");
 	EXPECT_EQ(error_of(with(kNode, "tunnel_lifetime = 59")),

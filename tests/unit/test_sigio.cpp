@@ -6,6 +6,7 @@
  */
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <memory>
@@ -268,6 +269,60 @@ TEST_F(SigIoTest, NoticesAreRateLimited)
 		dc.feed(sig::seal({sig::Kind::dc, 0x7777, i}, sig::Direction::node, k.span(), sig::encode(m)), from);
 	EXPECT_EQ(dc.drops().unknown_key, 50U);
 	EXPECT_GE(dc.drops().rate, 39U);
+}
+
+/*
+ * One source flooding unknown KEY_IDs gets its few NOTICEs; another
+ * address still gets its own in the same second (D68). Without the
+ * per-address limit, the flood uses up the global 10 per second.
+ */
+TEST_F(SigIoTest, NoticesAreLimitedPerSourceAddress)
+{
+	dc.set_notice_limit(ntmd::RateSpec::per_minute(12), 64); /* burst 4 per address */
+	/* another address: 127.0.0.2 (all of 127/8 is loopback) */
+	asio::ip::udp::socket other(io, asio::ip::udp::endpoint(asio::ip::make_address_v4("127.0.0.2"), 0));
+	other.non_blocking(true);
+	const auto flooder = ntmd::to_ntm(nsock.local_endpoint());
+	const auto victim = ntmd::to_ntm(other.local_endpoint());
+	sig::Message m = keepalive();
+	m.txid = 1;
+	const auto k = sig::random_key();
+	for (std::uint64_t i = 1; i <= 50; i++)
+		dc.feed(sig::seal({sig::Kind::dc, 0x7777, i}, sig::Direction::node, k.span(), sig::encode(m)), flooder);
+	EXPECT_EQ(dc.drops().rate, 46U);
+	dc.feed(sig::seal({sig::Kind::dc, 0x8888, 1}, sig::Direction::node, k.span(), sig::encode(m)), victim);
+	EXPECT_EQ(dc.drops().rate, 46U) << "the other address's NOTICE was suppressed";
+	std::array<std::uint8_t, 64> buf{};
+	asio::error_code ec;
+	const auto n = other.receive(asio::buffer(buf), 0, ec);
+	ASSERT_FALSE(ec) << ec.message();
+	const auto notice = sig::decode_notice({buf.data(), n});
+	ASSERT_TRUE(notice);
+	EXPECT_EQ(notice->key_id, 0x8888U);
+}
+
+/* The admission check refuses before processing; refused requests are counted and not remembered (D68). */
+TEST_F(SigIoTest, AdmissionRefusesAndCounts)
+{
+	ntmd::TokenBuckets<std::uint32_t> per_key(ntmd::RateSpec::per_minute(15), 16); /* burst 5 */
+	dc.set_admit([&](const Inbound &in) { return per_key.admit(in.session->key_id, ntmd::LimitClock::time_point{}); });
+	const auto from = ntmd::to_ntm(nsock.local_endpoint());
+	for (std::uint32_t i = 1; i <= 30; i++) {
+		sig::Message m = keepalive();
+		m.txid = i;
+		dc.feed(sig::seal({sig::Kind::dc, 0x1234, i}, sig::Direction::node, key.span(), sig::encode(m)), from);
+	}
+	settle();
+	EXPECT_EQ(handled, 5);
+	EXPECT_EQ(dc.drops().rate_request, 25U);
+	EXPECT_EQ(per_key.refused(), 25U);
+	/* a refused txid is not remembered: once admitted, it is processed */
+	dc.set_admit(nullptr);
+	sig::Message m = keepalive();
+	m.txid = 30;
+	dc.feed(sig::seal({sig::Kind::dc, 0x1234, 31}, sig::Direction::node, key.span(), sig::encode(m)), from);
+	settle();
+	EXPECT_EQ(handled, 6);
 }
 
 TEST_F(SigIoTest, AuthenticatedMalformedRequestIsAnsweredWithItsStatus)

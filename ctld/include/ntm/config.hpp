@@ -70,6 +70,12 @@ struct Dc {
 	std::chrono::seconds registration_lifetime{3600};
 	std::vector<std::string> trusted_as; /* certificate DNS names allowed to distribute keys; required */
 	std::vector<HostPort> relays; /* Relay Servers' TLS listeners, "rs1.ntm.test:7483"; none: no relaying */
+	/* admission limits (D68), per minute, 0: no limit */
+	std::uint32_t registration_rate = 30; /* Registrations per key */
+	std::uint32_t direction_rate = 120;   /* Direction Requests per key */
+	std::uint32_t address_rate = 1200;    /* Registrations + Direction Requests per source address */
+	std::uint32_t notice_rate = 12;	      /* NOTICEs per source address (burst: a third) */
+	std::uint32_t rate_table_size = 16384; /* entries per limit table and in the unknown-key cache */
 };
 
 /** TCP port of a Relay Server's listener for DCs (mutual TLS). */

@@ -783,6 +783,35 @@ def cmd_send(a):
     return 0
 
 
+def cmd_flood(a):
+    """COUNT sealed requests under one key, each with its own sequence
+    number (from --seq) and txid, as fast as they go; then counts what
+    came back within --wait: sealed answers by status, and NOTICEs."""
+    key = bytes.fromhex(a.key) if a.key else os.urandom(32)
+    key_id = a.key_id if a.key_id else random.randint(1, 0xFFFFFFFF)
+    s, dst = udp_socket(a.to, a.bind)
+    for i in range(a.count):
+        body = encode_body(a.msg, random.randint(1, 0xFFFFFFFF), build_tlvs(a))
+        s.sendto(seal(int(a.kind, 0), key_id, a.seq + i, DIRECTIONS[a.dir], key, body), dst)
+    answered, notices, statuses = 0, 0, {}
+    for r, _src in receive(s, a.wait):
+        try:
+            kind, _kid, _seq = parse_header(r)
+            if kind == KIND_NOTICE:
+                notices += 1
+                continue
+            _k, _i, _s, body = open_envelope(r, DIRECTIONS["dc"], key)
+            m = decode_body(body)
+        except (Malformed, UnsupportedTlv, InvalidTag):
+            continue
+        answered += 1
+        st = status_name(m["tlvs"].get("status", -1))
+        statuses[st] = statuses.get(st, 0) + 1
+    print("sent=%d answered=%d notices=%d statuses=%s" %
+          (a.count, answered, notices, ",".join("%s:%d" % kv for kv in sorted(statuses.items())) or "-"))
+    return 0
+
+
 def cmd_tunnel_request(a):
     """Tunnel Requests as an opener holding K_tun and K_tmp (a rekey when
     GENERATION > 0); one result line per request."""
@@ -1191,6 +1220,22 @@ def main(argv=None):
     s.add_argument("--repeat", type=int, default=1)
     s.add_argument("--wait", type=float, default=0)
 
+    f = sub.add_parser("flood")
+    f.add_argument("--to", required=True)
+    f.add_argument("--bind")
+    f.add_argument("--key-id", type=lambda x: int(x, 0), default=0)
+    f.add_argument("--key", help="64 hex digits (default: random)")
+    f.add_argument("--seq", type=int, default=1)
+    f.add_argument("--dir", choices=sorted(DIRECTIONS), default="node")
+    f.add_argument("--kind", default="0x10")
+    f.add_argument("--msg", choices=sorted(MSG_TYPES), default="registration")
+    f.add_argument("--fqdn")
+    f.add_argument("--peer-fqdn")
+    f.add_argument("--local-ep", action="append")
+    f.add_argument("--ciphers")
+    f.add_argument("--count", type=int, default=100)
+    f.add_argument("--wait", type=float, default=2.0)
+
     t = sub.add_parser("tunnel-request")
     t.add_argument("--to", required=True)
     t.add_argument("--bind")
@@ -1256,7 +1301,8 @@ def main(argv=None):
         print("ntmsig.py: python3-cryptography is missing", file=sys.stderr)
         return 2
     try:
-        return {"selftest": lambda _a: selftest(), "send": cmd_send, "tunnel-request": cmd_tunnel_request,
+        return {"selftest": lambda _a: selftest(), "send": cmd_send, "flood": cmd_flood,
+                "tunnel-request": cmd_tunnel_request,
                 "garbage": cmd_garbage,
                 "expect-notice": cmd_expect_notice, "pcap": cmd_pcap, "replay": cmd_replay,
                 "summary": cmd_summary, "decode": cmd_decode}[a.cmd](a)
