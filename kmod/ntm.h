@@ -279,6 +279,7 @@ struct ntm_dev {
 	struct rhashtable vip6_ht;
 	struct rb_root by_index;
 	u32 num_tunnels;
+	u32 max_tunnels;		/* NTM_A_MAX_TUNNELS, written under lock */
 	/* ESP tunnels, newest first: transmit lookup by traffic selector */
 	struct list_head esp_list;
 	u32 num_esp;			/* RFC 3948 demux only when > 0 */

@@ -170,6 +170,14 @@
  * lowering it below the current number removes nothing.  GET_DEVICE also
  * reports NTM_A_NUM_RELAYS.
  *
+ * NTM_A_MAX_TUNNELS (SET_DEVICE, GET_DEVICE) bounds the tunnels of a device
+ * (default NTM_TUNNEL_MAX_DEFAULT, at most NTM_TUNNEL_MAX_LIMIT): a
+ * NEW_TUNNEL without REPLACES is refused with -ENOSPC once the device
+ * carries that many tunnels, a successor (REPLACES) only at twice that
+ * many, so that a rekey still works at the limit while the predecessors
+ * wait for deletion.  Refusals are counted in NTM_STAT_A_TUNNEL_REFUSED;
+ * lowering the limit below the current number removes nothing.
+ *
  * Events (multicast group NTM_GENL_MCGRP_EVENTS, same netns as the device)
  * ------
  * NTM_CMD_EVENT_ACQUIRE: a packet for a destination with no tunnel was seen
@@ -253,11 +261,19 @@ struct ntm_data_hdr {
 #define NTM_ACQUIRE_QLEN_DEFAULT	64
 #define NTM_ACQUIRE_QLEN_MAX		4096
 #define NTM_ACQUIRE_INTERVAL_MS		1000
+/*
+ * Endpoint events of one tunnel are at least this far apart; the endpoint
+ * itself still follows every authenticated packet.
+ */
+#define NTM_ROAM_EVENT_INTERVAL_MS	1000
 /* Packets wait this long for their tunnel before they are dropped. */
 #define NTM_ACQUIRE_TIMEOUT_MS		3000
 /* Relay sessions per device: default and largest NTM_A_MAX_RELAYS. */
 #define NTM_RELAY_MAX_DEFAULT		131072
 #define NTM_RELAY_MAX_LIMIT		16777216
+/* Tunnels per device: default and largest NTM_A_MAX_TUNNELS. */
+#define NTM_TUNNEL_MAX_DEFAULT		131072
+#define NTM_TUNNEL_MAX_LIMIT		16777216
 /* Largest NTM_RELAY_A_IDLE_TIMEOUT: one week. */
 #define NTM_RELAY_IDLE_MAX		604800
 /* Idle relay sessions are looked for this often (seconds). */
@@ -395,6 +411,7 @@ enum ntm_attr {
 	NTM_A_RELAY,		/* nest, enum ntm_relay_attr; may repeat */
 	NTM_A_MAX_RELAYS,	/* u32, 0..NTM_RELAY_MAX_LIMIT */
 	NTM_A_NUM_RELAYS,	/* u32, read only */
+	NTM_A_MAX_TUNNELS,	/* u32, 0..NTM_TUNNEL_MAX_LIMIT */
 	__NTM_A_MAX,
 };
 
@@ -521,6 +538,8 @@ enum ntm_stat_attr {
 	NTM_STAT_A_EVENT_NOMEM,		/* events lost: no memory for the message */
 	NTM_STAT_A_CONFIRMED,		/* held new tunnels confirmed (see TAKEOVER) */
 	NTM_STAT_A_DROP_ECN,		/* outer CE on a not-ECT inner packet (RFC 6040) */
+	NTM_STAT_A_TUNNEL_REFUSED,	/* NEW_TUNNEL beyond NTM_A_MAX_TUNNELS */
+	NTM_STAT_A_ROAM_EVENT_SUPPRESSED, /* endpoint moves not reported at once */
 	__NTM_STAT_A_MAX,
 };
 

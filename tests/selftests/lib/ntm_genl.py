@@ -132,6 +132,10 @@ TAKEOVER_ON_RX, TAKEOVER_NOW = 0, 1
 TUNNEL_STATES = {0: "active", 1: "pending", 2: "retired"}
 STAT_NAMES.update({30: "takeover", 31: "event_nomem", 32: "confirmed", 33: "drop_ecn"})
 RELAY_MAX_LIMIT = 1 << 24
+# tunnel limit per device, endpoint event suppression (appended)
+A_MAX_TUNNELS = 21
+TUNNEL_MAX_LIMIT = 1 << 24
+STAT_NAMES.update({34: "tunnel_refused", 35: "roam_event_suppressed"})
 RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
 CIPHER_AES_GCM = 1
@@ -1036,6 +1040,8 @@ class RelayBattery(Battery):
         E("relay: max_relays above the limit", EI | {errno.ERANGE}, CMD_SET_DEVICE,
           [D(), u32(A_MAX_RELAYS, RELAY_MAX_LIMIT + 1)])
         E("relay: num_relays is read only", EI, CMD_SET_DEVICE, [D(), u32(A_NUM_RELAYS, 1)])
+        E("device: max_tunnels above the limit", EI | {errno.ERANGE}, CMD_SET_DEVICE,
+          [D(), u32(A_MAX_TUNNELS, TUNNEL_MAX_LIMIT + 1)])
         E("relay: del", {0}, CMD_DEL_RELAY, [D(), relay_nest(9)], changes=True)
         E("relay: flush", {0}, CMD_DEL_RELAY, [D(), attr(A_FLUSH, b"")], changes=True)
         n = self.count()
