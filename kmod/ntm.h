@@ -211,6 +211,14 @@ struct ntm_tunnel {
 
 	seqlock_t ep_lock;		/* protects ep, resets dst_cache */
 	union ntm_sockaddr ep;
+	/*
+	 * Endpoint events: at most one per NTM_ROAM_EVENT_INTERVAL_MS.
+	 * @roam_ev_ns is when the last one went (boottime, 0: never),
+	 * claimed with cmpxchg; bit 0 of @roam_state: one was suppressed,
+	 * so the next packet after the interval reports the endpoint then.
+	 */
+	u64 roam_ev_ns;
+	unsigned long roam_state;
 	struct dst_cache dst_cache;
 
 	struct crypto_aead *aead;

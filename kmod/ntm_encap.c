@@ -462,6 +462,22 @@ static bool ntm_sockaddr_equal(const union ntm_sockaddr *a,
 	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
 }
 
+/*
+ * Whether an endpoint event of @t may go now: one per
+ * NTM_ROAM_EVENT_INTERVAL_MS, so that a peer (or whoever can replay its
+ * packets from changing sources) cannot flood the listeners.  Concurrent
+ * receivers race for the slot with cmpxchg; one wins.
+ */
+static bool ntm_roam_event_slot(struct ntm_tunnel *t)
+{
+	u64 now = ktime_get_coarse_boottime_ns();
+	u64 last = READ_ONCE(t->roam_ev_ns);
+
+	if (last && now - last < NTM_ROAM_EVENT_INTERVAL_MS * NSEC_PER_MSEC)
+		return false;
+	return cmpxchg64(&t->roam_ev_ns, last, now) == last;
+}
+
 void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 {
 	union ntm_sockaddr cur;
@@ -470,11 +486,24 @@ void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 	    (READ_ONCE(t->flags) & NTM_TUNNEL_F_NO_ROAMING))
 		return;
 	ntm_tunnel_get_endpoint(t, &cur);
-	if (likely(ntm_sockaddr_equal(&cur, src)))
+	if (likely(ntm_sockaddr_equal(&cur, src))) {
+		/* a suppressed move is reported once the interval is over */
+		if (unlikely(test_bit(0, &t->roam_state)) &&
+		    ntm_roam_event_slot(t)) {
+			clear_bit(0, &t->roam_state);
+			ntm_event_endpoint(t, &cur);
+		}
 		return;
+	}
 	ntm_tunnel_set_endpoint(t, src);
 	ntm_tunnel_count(t, NTM_STAT(ROAMED));
-	ntm_event_endpoint(t, src);
+	if (ntm_roam_event_slot(t)) {
+		clear_bit(0, &t->roam_state);
+		ntm_event_endpoint(t, src);
+	} else {
+		set_bit(0, &t->roam_state);
+		ntm_tunnel_count(t, NTM_STAT(ROAM_EVENT_SUPPRESSED));
+	}
 }
 
 /*

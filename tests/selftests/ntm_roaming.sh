@@ -4,13 +4,16 @@
 # B's underlay address changes (192.0.2.2 -> 192.0.2.3), later B moves
 # behind a NAT router (source becomes 192.0.2.254:random port).  A's tunnel
 # endpoint follows each move, "roamed" grows, `ntmctl -j monitor` reports an
-# endpoint event, and traffic continues.  With roaming off (per tunnel) the
+# endpoint event, and traffic continues.  When B's source flips back and
+# forth faster than NTM_ROAM_EVENT_INTERVAL_MS, the endpoint still follows
+# every flip but the endpoint events are rate-limited (the rest counted in
+# roam_event_suppressed), and the last event names the final endpoint.  With roaming off (per tunnel) the
 # endpoint stays where it was.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 12
+ktap_plan 15
 topo_need_ntm
 
 topo_init bridge || ktap_bail "underlay setup failed"
@@ -70,6 +73,40 @@ ktap_result "address change: the event names the new endpoint ($ev)" \
 	$(printf '%s' "$ev" | grep -q "$UL4_B2" && echo 0 || echo 1)
 ktap_result "address change: pings continued after the move" \
 	$(ping_received_after "$T/move1.ping" 25 && echo 0 || echo 1)
+
+# --- rapid flips: endpoint events are rate-limited per tunnel -------------------
+# B's source toggles between $UL4_B2 (primary) and $UL4_B (secondary) every
+# 0.4 s through a host route's preferred source, under B's 5 pps ping.
+dstat() { num "$(topo_dstat "$1" "$2")"; }
+B ip addr add $UL4_B/24 dev vB || ktap_diag "adding $UL4_B back failed"
+roamedf0=$(tstat "$NS_A" stats.roamed)
+sup0=$(dstat "$NS_A" stats.roam_event_suppressed)
+monitor_start flips
+pinger_start flips 200
+sleep 1
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+	if [ $((i % 2)) -eq 1 ]; then src=$UL4_B; else src=$UL4_B2; fi
+	B ip route replace $UL4_A/32 dev vB src $src
+	sleep 0.4
+done
+B ip route del $UL4_A/32 dev vB
+sleep 3 # past the interval, pings still going: the last move is reported
+topo_kill "$PING_PID" INT
+monitor_stop flips
+roamedf1=$(tstat "$NS_A" stats.roamed)
+sup1=$(dstat "$NS_A" stats.roam_event_suppressed)
+nf=$($NTMJSON events "$T/flips.events" endpoint)
+moves=$((roamedf1 - roamedf0))
+sup=$((sup1 - sup0))
+epf=$(topo_tstat "$NS_A" endpoint)
+evf=$($NTMJSON last-event "$T/flips.events" endpoint endpoint)
+ktap_diag "flips: $moves endpoint moves, $nf endpoint events, $sup suppressed; endpoint $epf, last event $evf"
+ktap_result "flips: A's endpoint followed the flips (roamed +$moves)" $([ "$moves" -ge 6 ] && echo 0 || echo 1)
+ktap_result "flips: endpoint events rate-limited ($nf events for $moves moves, roam_event_suppressed +$sup)" \
+	$([ "$nf" -ge 1 ] && [ "$nf" -lt "$moves" ] && [ "$sup" -ge 1 ] && [ $((nf + sup)) -ge "$moves" ] && echo 0 || echo 1)
+ktap_result "flips: the last event names the final endpoint $UL4_B2:$NTM_PORT" \
+	$([ "$epf" = "$UL4_B2:$NTM_PORT" ] && printf '%s' "$evf" | grep -q "$UL4_B2" && echo 0 || echo 1)
+B ip addr del $UL4_B/24 dev vB
 
 # --- move 2: behind the NAT -------------------------------------------------
 roamed1=$(tstat "$NS_A" stats.roamed)

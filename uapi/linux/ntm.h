@@ -185,7 +185,11 @@
  *   bytes).  Rate-limited to one per destination per NTM_ACQUIRE_INTERVAL_MS.
  * NTM_CMD_EVENT_ENDPOINT: an authenticated packet arrived from a new outer
  *   source and the endpoint moved there.  NTM_A_IFINDEX, NTM_A_TUNNEL
- *   (LOCAL_INDEX, ENDPOINT).
+ *   (LOCAL_INDEX, ENDPOINT).  At most one per tunnel per
+ *   NTM_ROAM_EVENT_INTERVAL_MS: a move within the interval is not
+ *   reported (counted in NTM_STAT_A_ROAM_EVENT_SUPPRESSED, the endpoint
+ *   moves all the same), and the first authenticated packet after the
+ *   interval then reports the endpoint of that moment, moved or not.
  * NTM_CMD_EVENT_EXPIRED: a tunnel was removed by the kernel, or (soft
  *   reasons, at most once per tunnel) reached a soft limit and stays.
  *   NTM_A_IFINDEX, NTM_A_TUNNEL (LOCAL_INDEX, REMOTE_INDEX), NTM_A_REASON
