@@ -400,7 +400,7 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	struct ntm_route r;
 	int err;
 
-	if (unlikely(READ_ONCE(t->expire_state))) {
+	if (unlikely(ntm_tunnel_expired(t))) {
 		stat = NTM_STAT(DROP_EXPIRED);
 		goto drop;
 	}
