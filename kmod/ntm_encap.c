@@ -136,8 +136,29 @@ static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 
 /* ---- transmit ---------------------------------------------------------- */
 
+/*
+ * Route cache fills race with endpoint and fwmark changes: a sender that
+ * looked the route up for the old endpoint (or mark) could store it after
+ * ntm_tunnel_set_endpoint() reset the cache, and every later packet, on
+ * every retry of ntm_route() too, would take the old endpoint's route
+ * until the next reset.  So a route is stored only if the endpoint
+ * sequence is still the one it was looked up under, checked under the
+ * seqlock's spinlock, which every writer (endpoint, fwmark) holds while it
+ * changes the endpoint and resets the cache: a change is either before
+ * the check (nothing stored, ntm_route() looks up again) or after the
+ * store (its reset drops what was stored).
+ */
+static void ntm_route_store4(struct ntm_tunnel *t, unsigned int seq,
+			     struct dst_entry *dst, __be32 saddr)
+{
+	read_seqlock_excl_bh(&t->ep_lock);
+	if (!read_seqretry(&t->ep_lock, seq))
+		dst_cache_set_ip4(&t->dst_cache, dst, saddr);
+	read_sequnlock_excl_bh(&t->ep_lock);
+}
+
 static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
-		      struct ntm_route *r)
+		      unsigned int seq, struct ntm_route *r)
 {
 	struct ntm_dev *nd = t->nd;
 	struct sock *sk = rcu_dereference_bh(nd->sk4);
@@ -168,15 +189,26 @@ static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 			ip_rt_put(rt);
 			return -ELOOP;
 		}
-		dst_cache_set_ip4(&t->dst_cache, &rt->dst, fl4.saddr);
+		ntm_route_store4(t, seq, &rt->dst, fl4.saddr);
 		r->saddr.a4 = fl4.saddr;
 	}
 	r->dst = &rt->dst;
 	return 0;
 }
 
+#if IS_ENABLED(CONFIG_IPV6)
+static void ntm_route_store6(struct ntm_tunnel *t, unsigned int seq,
+			     struct dst_entry *dst, const struct in6_addr *saddr)
+{
+	read_seqlock_excl_bh(&t->ep_lock);
+	if (!read_seqretry(&t->ep_lock, seq))
+		dst_cache_set_ip6(&t->dst_cache, dst, saddr);
+	read_sequnlock_excl_bh(&t->ep_lock);
+}
+#endif
+
 static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
-		      struct ntm_route *r)
+		      unsigned int seq, struct ntm_route *r)
 {
 #if IS_ENABLED(CONFIG_IPV6)
 	struct ntm_dev *nd = t->nd;
@@ -210,7 +242,7 @@ static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 			dst_release(dst);
 			return -ELOOP;
 		}
-		dst_cache_set_ip6(&t->dst_cache, dst, &fl6.saddr);
+		ntm_route_store6(t, seq, dst, &fl6.saddr);
 		r->saddr.a6 = fl6.saddr;
 	}
 	r->dst = dst;
@@ -232,9 +264,9 @@ static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
 		ep = t->ep;
 		r->family = ep.sa.sa_family;
 		if (r->family == AF_INET)
-			err = ntm_route4(t, &ep, r);
+			err = ntm_route4(t, &ep, seq, r);
 		else
-			err = ntm_route6(t, &ep, r);
+			err = ntm_route6(t, &ep, seq, r);
 		if (err)
 			return err;
 		if (!read_seqretry(&t->ep_lock, seq))
