@@ -739,6 +739,8 @@ class Battery:
         u6.close()
         E("set_device acquire_qlen above max", {errno.EINVAL, errno.ERANGE}, CMD_SET_DEVICE,
           [D(), u32(A_ACQUIRE_QLEN, ACQUIRE_QLEN_MAX + 1)], False)
+        E("set_device max_tunnels above the limit", {errno.EINVAL, errno.ERANGE}, CMD_SET_DEVICE,
+          [D(), u32(A_MAX_TUNNELS, TUNNEL_MAX_LIMIT + 1)])
         E("set_device unknown flag", {errno.EINVAL, errno.EOPNOTSUPP}, CMD_SET_DEVICE,
           [D(), u32(A_FLAGS, 0x80)], False)
         err, a = g.device(self.dev)
@@ -1040,8 +1042,6 @@ class RelayBattery(Battery):
         E("relay: max_relays above the limit", EI | {errno.ERANGE}, CMD_SET_DEVICE,
           [D(), u32(A_MAX_RELAYS, RELAY_MAX_LIMIT + 1)])
         E("relay: num_relays is read only", EI, CMD_SET_DEVICE, [D(), u32(A_NUM_RELAYS, 1)])
-        E("device: max_tunnels above the limit", EI | {errno.ERANGE}, CMD_SET_DEVICE,
-          [D(), u32(A_MAX_TUNNELS, TUNNEL_MAX_LIMIT + 1)])
         E("relay: del", {0}, CMD_DEL_RELAY, [D(), relay_nest(9)], changes=True)
         E("relay: flush", {0}, CMD_DEL_RELAY, [D(), attr(A_FLUSH, b"")], changes=True)
         n = self.count()
