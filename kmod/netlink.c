@@ -39,6 +39,7 @@ static int ntm_put_device(struct sk_buff *skb, struct ntm_dev *nd)
 	    nla_put_u32(skb, NTM_A_NUM_TUNNELS, nd->num_tunnels) ||
 	    nla_put_u32(skb, NTM_A_NUM_RELAYS, nd->num_relays) ||
 	    nla_put_u32(skb, NTM_A_MAX_RELAYS, nd->max_relays) ||
+	    nla_put_u32(skb, NTM_A_MAX_TUNNELS, READ_ONCE(nd->max_tunnels)) ||
 	    (port4 && nla_put_u16(skb, NTM_A_PORT4, port4)) ||
 	    (port6 && nla_put_u16(skb, NTM_A_PORT6, port6)) ||
 	    ntm_put_stats(skb, NTM_A_STATS, stats))
@@ -145,6 +146,9 @@ static int ntm_set_device(struct sk_buff *skb, struct genl_info *info)
 	if (attrs[NTM_A_MAX_RELAYS])
 		WRITE_ONCE(nd->max_relays,
 			   nla_get_u32(attrs[NTM_A_MAX_RELAYS]));
+	if (attrs[NTM_A_MAX_TUNNELS])
+		WRITE_ONCE(nd->max_tunnels,
+			   nla_get_u32(attrs[NTM_A_MAX_TUNNELS]));
 out_unlock:
 	mutex_unlock(&nd->lock);
 out:

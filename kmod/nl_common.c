@@ -89,6 +89,10 @@ static struct netlink_range_validation ntm_max_relays_range = {
 	.max = NTM_RELAY_MAX_LIMIT,
 };
 
+static struct netlink_range_validation ntm_max_tunnels_range = {
+	.max = NTM_TUNNEL_MAX_LIMIT,
+};
+
 const struct nla_policy ntm_policy[NTM_A_MAX + 1] = {
 	[NTM_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[NTM_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 },
@@ -110,6 +114,8 @@ const struct nla_policy ntm_policy[NTM_A_MAX + 1] = {
 	[NTM_A_MAX_RELAYS] = NLA_POLICY_FULL_RANGE(NLA_U32,
 						   &ntm_max_relays_range),
 	[NTM_A_NUM_RELAYS] = { .type = NLA_REJECT },
+	[NTM_A_MAX_TUNNELS] = NLA_POLICY_FULL_RANGE(NLA_U32,
+						    &ntm_max_tunnels_range),
 };
 
 struct ntm_dev *ntm_lookup(struct net *net, struct nlattr **attrs,

@@ -527,6 +527,9 @@ int ntm_new_tunnel(struct sk_buff *skb, struct genl_info *info)
 			       "local index or virtual address already in use");
 	else if (err == -ENOENT)
 		NL_SET_ERR_MSG(extack, "cipher not available in this kernel");
+	else if (err == -ENOSPC)
+		NL_SET_ERR_MSG(extack,
+			       "tunnel limit of the device reached (NTM_A_MAX_TUNNELS)");
 	/* a pending successor sends nothing yet, so nothing waits for it */
 	if (!err && READ_ONCE(t->state) == NTM_TUNNEL_STATE_ACTIVE)
 		ntm_acquire_release(nd, t);

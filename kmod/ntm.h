@@ -211,6 +211,14 @@ struct ntm_tunnel {
 
 	seqlock_t ep_lock;		/* protects ep, resets dst_cache */
 	union ntm_sockaddr ep;
+	/*
+	 * Endpoint events: at most one per NTM_ROAM_EVENT_INTERVAL_MS.
+	 * @roam_ev_ns is when the last one went (boottime, 0: never),
+	 * claimed with cmpxchg; bit 0 of @roam_state: one was suppressed,
+	 * so the next packet after the interval reports the endpoint then.
+	 */
+	u64 roam_ev_ns;
+	unsigned long roam_state;
 	struct dst_cache dst_cache;
 
 	struct crypto_aead *aead;
@@ -279,6 +287,7 @@ struct ntm_dev {
 	struct rhashtable vip6_ht;
 	struct rb_root by_index;
 	u32 num_tunnels;
+	u32 max_tunnels;		/* NTM_A_MAX_TUNNELS, written under lock */
 	/* ESP tunnels, newest first: transmit lookup by traffic selector */
 	struct list_head esp_list;
 	u32 num_esp;			/* RFC 3948 demux only when > 0 */
@@ -494,6 +503,34 @@ static inline bool ntm_tx_counter(struct ntm_tunnel *t, u64 limit,
 }
 
 /*
+ * Whether @t may carry no more packets: expiring already, or past its hard
+ * lifetime.  Checked per packet in both directions on CLOCK_BOOTTIME,
+ * because the lifetime timer counts jiffies, which stand still while the
+ * system is suspended: after a resume the timer fires late, this check
+ * does not, so a suspended machine never extends a key's life.  A soft
+ * lifetime that is due is reported here too.  Any context.
+ */
+static inline bool ntm_tunnel_expired(struct ntm_tunnel *t)
+{
+	u32 hard = READ_ONCE(t->lifetime), soft = READ_ONCE(t->soft_lifetime);
+	u64 now;
+
+	if (unlikely(READ_ONCE(t->expire_state)))
+		return true;
+	if (likely(!hard && !soft))
+		return false;
+	now = ktime_get_coarse_boottime_ns();
+	if (soft && !test_bit(0, &t->soft_state) &&
+	    now >= t->created_ns + (u64)soft * NSEC_PER_SEC)
+		ntm_tunnel_soft_expire(t, NTM_EXPIRE_SOFT_TIME);
+	if (hard && now >= t->created_ns + (u64)hard * NSEC_PER_SEC) {
+		ntm_tunnel_expire(t, NTM_EXPIRE_LIFETIME);
+		return true;
+	}
+	return false;
+}
+
+/*
  * Make @skb writable for in-place encryption, with room for outer IP, UDP
  * and @hdrlen bytes of header in front and @tailen bytes after it.
  * Checksums are finished first: the payload is about to be sealed.
@@ -573,7 +610,7 @@ static inline int ntm_rx_prepare(struct ntm_tunnel *t, struct sk_buff *skb,
 		*stat = NTM_STAT(DROP_REPLAY);
 		return -EINVAL;
 	}
-	if (unlikely(READ_ONCE(t->expire_state))) {
+	if (unlikely(ntm_tunnel_expired(t))) {
 		*stat = NTM_STAT(DROP_EXPIRED);
 		return -EINVAL;
 	}

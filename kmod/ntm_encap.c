@@ -136,8 +136,29 @@ static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 
 /* ---- transmit ---------------------------------------------------------- */
 
+/*
+ * Route cache fills race with endpoint and fwmark changes: a sender that
+ * looked the route up for the old endpoint (or mark) could store it after
+ * ntm_tunnel_set_endpoint() reset the cache, and every later packet, on
+ * every retry of ntm_route() too, would take the old endpoint's route
+ * until the next reset.  So a route is stored only if the endpoint
+ * sequence is still the one it was looked up under, checked under the
+ * seqlock's spinlock, which every writer (endpoint, fwmark) holds while it
+ * changes the endpoint and resets the cache: a change is either before
+ * the check (nothing stored, ntm_route() looks up again) or after the
+ * store (its reset drops what was stored).
+ */
+static void ntm_route_store4(struct ntm_tunnel *t, unsigned int seq,
+			     struct dst_entry *dst, __be32 saddr)
+{
+	read_seqlock_excl_bh(&t->ep_lock);
+	if (!read_seqretry(&t->ep_lock, seq))
+		dst_cache_set_ip4(&t->dst_cache, dst, saddr);
+	read_sequnlock_excl_bh(&t->ep_lock);
+}
+
 static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
-		      struct ntm_route *r)
+		      unsigned int seq, struct ntm_route *r)
 {
 	struct ntm_dev *nd = t->nd;
 	struct sock *sk = rcu_dereference_bh(nd->sk4);
@@ -168,15 +189,26 @@ static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 			ip_rt_put(rt);
 			return -ELOOP;
 		}
-		dst_cache_set_ip4(&t->dst_cache, &rt->dst, fl4.saddr);
+		ntm_route_store4(t, seq, &rt->dst, fl4.saddr);
 		r->saddr.a4 = fl4.saddr;
 	}
 	r->dst = &rt->dst;
 	return 0;
 }
 
+#if IS_ENABLED(CONFIG_IPV6)
+static void ntm_route_store6(struct ntm_tunnel *t, unsigned int seq,
+			     struct dst_entry *dst, const struct in6_addr *saddr)
+{
+	read_seqlock_excl_bh(&t->ep_lock);
+	if (!read_seqretry(&t->ep_lock, seq))
+		dst_cache_set_ip6(&t->dst_cache, dst, saddr);
+	read_sequnlock_excl_bh(&t->ep_lock);
+}
+#endif
+
 static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
-		      struct ntm_route *r)
+		      unsigned int seq, struct ntm_route *r)
 {
 #if IS_ENABLED(CONFIG_IPV6)
 	struct ntm_dev *nd = t->nd;
@@ -210,7 +242,7 @@ static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 			dst_release(dst);
 			return -ELOOP;
 		}
-		dst_cache_set_ip6(&t->dst_cache, dst, &fl6.saddr);
+		ntm_route_store6(t, seq, dst, &fl6.saddr);
 		r->saddr.a6 = fl6.saddr;
 	}
 	r->dst = dst;
@@ -232,9 +264,9 @@ static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
 		ep = t->ep;
 		r->family = ep.sa.sa_family;
 		if (r->family == AF_INET)
-			err = ntm_route4(t, &ep, r);
+			err = ntm_route4(t, &ep, seq, r);
 		else
-			err = ntm_route6(t, &ep, r);
+			err = ntm_route6(t, &ep, seq, r);
 		if (err)
 			return err;
 		if (!read_seqretry(&t->ep_lock, seq))
@@ -400,7 +432,7 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	struct ntm_route r;
 	int err;
 
-	if (unlikely(READ_ONCE(t->expire_state))) {
+	if (unlikely(ntm_tunnel_expired(t))) {
 		stat = NTM_STAT(DROP_EXPIRED);
 		goto drop;
 	}
@@ -462,6 +494,22 @@ static bool ntm_sockaddr_equal(const union ntm_sockaddr *a,
 	       a->sin6.sin6_scope_id == b->sin6.sin6_scope_id;
 }
 
+/*
+ * Whether an endpoint event of @t may go now: one per
+ * NTM_ROAM_EVENT_INTERVAL_MS, so that a peer (or whoever can replay its
+ * packets from changing sources) cannot flood the listeners.  Concurrent
+ * receivers race for the slot with cmpxchg; one wins.
+ */
+static bool ntm_roam_event_slot(struct ntm_tunnel *t)
+{
+	u64 now = ktime_get_coarse_boottime_ns();
+	u64 last = READ_ONCE(t->roam_ev_ns);
+
+	if (last && now - last < NTM_ROAM_EVENT_INTERVAL_MS * NSEC_PER_MSEC)
+		return false;
+	return cmpxchg64(&t->roam_ev_ns, last, now) == last;
+}
+
 void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 {
 	union ntm_sockaddr cur;
@@ -470,11 +518,24 @@ void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 	    (READ_ONCE(t->flags) & NTM_TUNNEL_F_NO_ROAMING))
 		return;
 	ntm_tunnel_get_endpoint(t, &cur);
-	if (likely(ntm_sockaddr_equal(&cur, src)))
+	if (likely(ntm_sockaddr_equal(&cur, src))) {
+		/* a suppressed move is reported once the interval is over */
+		if (unlikely(test_bit(0, &t->roam_state)) &&
+		    ntm_roam_event_slot(t)) {
+			clear_bit(0, &t->roam_state);
+			ntm_event_endpoint(t, &cur);
+		}
 		return;
+	}
 	ntm_tunnel_set_endpoint(t, src);
 	ntm_tunnel_count(t, NTM_STAT(ROAMED));
-	ntm_event_endpoint(t, src);
+	if (ntm_roam_event_slot(t)) {
+		clear_bit(0, &t->roam_state);
+		ntm_event_endpoint(t, src);
+	} else {
+		set_bit(0, &t->roam_state);
+		ntm_tunnel_count(t, NTM_STAT(ROAM_EVENT_SUPPRESSED));
+	}
 }
 
 /*

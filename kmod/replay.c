@@ -11,6 +11,17 @@
  * ntm_replay_check() is a cheap early test done before decryption, without
  * the lock; ntm_replay_update() is the authoritative test-and-set done after
  * the packet authenticated, under the lock.
+ *
+ * Ordering for the lockless reader: when top moves forward, the blocks it
+ * enters are cleared first and top is published after them with
+ * smp_store_release(); ntm_replay_check() reads top with smp_load_acquire()
+ * before it looks at a block.  A reader that sees the new top therefore
+ * sees the cleared blocks, never the bits a block held one lap of the ring
+ * earlier (which would drop a fresh packet as a replay before it was even
+ * decrypted).  A reader that still sees the old top judges the packet
+ * against the old window, which is what it would have done a moment
+ * earlier; either way ntm_replay_update() decides under the lock.  x86
+ * keeps stores in order anyway; arm64 and other weakly ordered CPUs do not.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -32,7 +43,8 @@ static bool ntm_replay_seen(const struct ntm_replay *r, u64 pos)
 
 bool ntm_replay_check(struct ntm_replay *r, u64 counter)
 {
-	u64 top = READ_ONCE(r->top);
+	/* pairs with smp_store_release() in ntm_replay_update() */
+	u64 top = smp_load_acquire(&r->top);
 	u64 pos;
 
 	if (counter >= NTM_COUNTER_LIMIT)
@@ -64,8 +76,9 @@ bool ntm_replay_update(struct ntm_replay *r, u64 counter)
 		cur = r->top >> 6;
 		steps = min_t(u64, block - cur, NTM_REPLAY_BLOCKS);
 		for (i = 1; i <= steps; i++)
-			r->bitmap[(cur + i) % NTM_REPLAY_BLOCKS] = 0;
-		WRITE_ONCE(r->top, pos);
+			WRITE_ONCE(r->bitmap[(cur + i) % NTM_REPLAY_BLOCKS], 0);
+		/* the cleared blocks before the top that exposes them */
+		smp_store_release(&r->top, pos);
 	}
 	block %= NTM_REPLAY_BLOCKS;
 	fresh = !(r->bitmap[block] & BIT_ULL(pos & 63));

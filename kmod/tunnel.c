@@ -101,6 +101,7 @@ int ntm_tables_init(struct ntm_dev *nd)
 	spin_lock_init(&nd->tbl_lock);
 	nd->by_index = RB_ROOT;
 	nd->num_tunnels = 0;
+	nd->max_tunnels = NTM_TUNNEL_MAX_DEFAULT;
 	INIT_LIST_HEAD(&nd->esp_list);
 	nd->num_esp = 0;
 	return 0;
@@ -559,6 +560,15 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 
 	if (ntm_tunnel_find_index_locked(nd, p->local_index))
 		return -EEXIST;
+	/*
+	 * A successor may go beyond the limit, up to twice it: a rekey must
+	 * work on a full device, and every tunnel has at most one successor
+	 * while its retired predecessors wait for their deletion.
+	 */
+	if ((u64)nd->num_tunnels >= (u64)nd->max_tunnels * (p->pred ? 2 : 1)) {
+		ntm_dev_count(nd, NTM_STAT(TUNNEL_REFUSED), 1);
+		return -ENOSPC;
+	}
 	/* a successor shares its predecessor's addresses (checked by caller) */
 	if (!p->pred && p->has_vip4 &&
 	    rhashtable_lookup_fast(&nd->vip4_ht, &p->vip4, ntm_vip4_params))

@@ -225,6 +225,8 @@ void put_device_settings(nl_msg *msg, const DeviceSettings &s)
 		put_u32(msg, NTM_A_ACQUIRE_QLEN, *s.acquire_qlen, "NTM_A_ACQUIRE_QLEN");
 	if (s.max_relays)
 		put_u32(msg, NTM_A_MAX_RELAYS, *s.max_relays, "NTM_A_MAX_RELAYS");
+	if (s.max_tunnels)
+		put_u32(msg, NTM_A_MAX_TUNNELS, *s.max_tunnels, "NTM_A_MAX_TUNNELS");
 }
 
 void put_tunnel(nl_msg *msg, const TunnelSettings &s)
@@ -374,6 +376,8 @@ Device parse_device(AttrBytes attrs)
 		d.num_relays = get_u32(tb[NTM_A_NUM_RELAYS], "NTM_A_NUM_RELAYS");
 	if (tb[NTM_A_MAX_RELAYS] != nullptr)
 		d.max_relays = get_u32(tb[NTM_A_MAX_RELAYS], "NTM_A_MAX_RELAYS");
+	if (tb[NTM_A_MAX_TUNNELS] != nullptr)
+		d.max_tunnels = get_u32(tb[NTM_A_MAX_TUNNELS], "NTM_A_MAX_TUNNELS");
 	return d;
 }
 

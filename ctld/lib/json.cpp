@@ -49,6 +49,7 @@ void to_json(json &j, const Device &d)
 		{"stats", d.stats},
 		{"num_relays", d.num_relays},
 		{"max_relays", d.max_relays},
+		{"max_tunnels", d.max_tunnels},
 	};
 }
 

@@ -127,6 +127,11 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 					     "Relay sessions the device accepts at most (0.." +
 						     std::to_string(NTM_RELAY_MAX_LIMIT) + ")")
 				->type_name("N");
+	o_.max_tunnels = device_set_
+				 ->add_option("--max-tunnels", v_.max_tunnels,
+					      "Tunnels the device accepts at most (0.." +
+						      std::to_string(NTM_TUNNEL_MAX_LIMIT) + ")")
+				 ->type_name("N");
 
 	tunnel_ = app_.add_subcommand("tunnel", "Add, change, delete or show tunnels");
 	tunnel_->require_subcommand(1);
@@ -508,9 +513,11 @@ Invocation Cli::build() const
 			c.acquire = ntm::parse_on_off(v_.acquire, "--acquire");
 		if (given(o_.max_relays))
 			c.max_relays = ntm::parse_u32(v_.max_relays, "--max-relays", 0, NTM_RELAY_MAX_LIMIT);
-		if (!c.fwmark && !c.acquire_qlen && !c.roaming && !c.acquire && !c.max_relays)
+		if (given(o_.max_tunnels))
+			c.max_tunnels = ntm::parse_u32(v_.max_tunnels, "--max-tunnels", 0, NTM_TUNNEL_MAX_LIMIT);
+		if (!c.fwmark && !c.acquire_qlen && !c.roaming && !c.acquire && !c.max_relays && !c.max_tunnels)
 			throw ntm::UsageError("device set: nothing to change (give --fwmark, --acquire-qlen, --roaming, "
-					      "--acquire or --max-relays)");
+					      "--acquire, --max-relays or --max-tunnels)");
 		inv.cmd = std::move(c);
 	} else if (tunnel_add_->parsed()) {
 		TunnelAddCmd c;

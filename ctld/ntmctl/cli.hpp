@@ -32,6 +32,7 @@ struct DeviceSetCmd {
 	std::optional<bool> roaming;
 	std::optional<bool> acquire;
 	std::optional<std::uint32_t> max_relays;
+	std::optional<std::uint32_t> max_tunnels;
 };
 struct TunnelAddCmd {
 	std::string dev;
@@ -186,7 +187,7 @@ private:
 		std::string config, db, name, fqdn, password_file, kdf_cost, socket;
 		bool ike_child = false;
 		bool password_stdin = false, certificate = false;
-		std::string max_relays, relay_id, leg1, leg2, index1, index2, idle_timeout;
+		std::string max_relays, max_tunnels, relay_id, leg1, leg2, index1, index2, idle_timeout;
 	};
 
 	/* --soft-lifetime and the byte and packet limits of tunnel add / set */
@@ -238,7 +239,7 @@ private:
 			    *set_takeover = nullptr;
 		LimitOpts set_limits;
 		CLI::Option *show_index = nullptr;
-		CLI::Option *max_relays = nullptr, *relay_show_id = nullptr;
+		CLI::Option *max_relays = nullptr, *max_tunnels = nullptr, *relay_show_id = nullptr;
 		RelayOpts relay_add, relay_set;
 		CLI::Option *count = nullptr, *timeout = nullptr;
 		CLI::Option *config = nullptr, *password_file = nullptr, *kdf_cost = nullptr, *socket = nullptr;

@@ -112,6 +112,7 @@ int cmd_device_set(Context &ctx, const DeviceSetCmd &c)
 	s.fwmark = c.fwmark;
 	s.acquire_qlen = c.acquire_qlen;
 	s.max_relays = c.max_relays;
+	s.max_tunnels = c.max_tunnels;
 	if (c.roaming || c.acquire) {
 		/* NTM_A_FLAGS replaces the whole word: change only our bits */
 		std::uint32_t flags = ntm::get_device(ctx.genl(), ref).flags;

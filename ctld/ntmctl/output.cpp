@@ -201,7 +201,10 @@ void print_device(std::FILE *out, const ntm::Device &d)
 	if (d.fwmark != 0)
 		fmt::print(out, "  fwmark: {:#x}\n", d.fwmark);
 	fmt::print(out, "  acquire queue: {} packets\n", d.acquire_qlen);
-	fmt::print(out, "  tunnels: {}\n", d.num_tunnels);
+	if (d.max_tunnels != 0)
+		fmt::print(out, "  tunnels: {} (at most {})\n", d.num_tunnels, d.max_tunnels);
+	else
+		fmt::print(out, "  tunnels: {}\n", d.num_tunnels);
 	if (d.num_relays != 0)
 		fmt::print(out, "  relay sessions: {} (at most {})\n", d.num_relays, d.max_relays);
 	const auto &s = d.stats;

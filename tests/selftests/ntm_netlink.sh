@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 GENL="$PY $TOPO_LIB_DIR/ntm_genl.py"
 NCASES=$($GENL cases 2>/dev/null || echo 0)
-NCLI=9
+NCLI=13
 NMISC=6
 ktap_plan $((1 + NCASES + NCLI + NMISC))
 topo_need_ntm
@@ -81,6 +81,33 @@ n=$(nt)
 ktap_result "ntmctl: failed commands left exactly the one good tunnel (num_tunnels $n)" \
 	$([ "$n" -eq 1 ] && echo 0 || echo 1)
 nctl "$NS_A" tunnel flush $NTM_DEV >/dev/null 2>&1
+
+# --- tunnel limit per device ----------------------------------------------------
+dmax0=$(topo_dstat "$NS_A" max_tunnels)
+nctl "$NS_A" device set $NTM_DEV --max-tunnels 3 || ktap_diag "device set --max-tunnels 3 failed"
+dmax=$(topo_dstat "$NS_A" max_tunnels)
+ktap_diag "max_tunnels: default $dmax0, after --max-tunnels 3: $dmax"
+ktap_result "limit: --max-tunnels 3 is reported (default $dmax0)" \
+	$([ "$dmax0" = 131072 ] && [ "$dmax" = 3 ] && echo 0 || echo 1)
+ref0=$(num "$(topo_dstat "$NS_A" stats.tunnel_refused)")
+for i in 1 2 3; do
+	nctl "$NS_A" $(add_args 51$i 198.51.100.6$i) >/dev/null 2>&1 || ktap_diag "add 51$i failed"
+done
+cli_expect "limit: a 4th tunnel is refused with ENOSPC and a message" 1 "tunnel limit" \
+	$(add_args 514 198.51.100.64)
+ref1=$(num "$(topo_dstat "$NS_A" stats.tunnel_refused)")
+n=$(nt)
+ktap_diag "limit 3: num_tunnels $n, tunnel_refused $ref0 -> $ref1"
+ktap_result "limit: 3 tunnels, the refusal counted (tunnel_refused $ref0 -> $ref1)" \
+	$([ "$n" -eq 3 ] && [ "$ref1" -eq $((ref0 + 1)) ] && echo 0 || echo 1)
+nctl "$NS_A" tunnel del $NTM_DEV --local-index 512 >/dev/null 2>&1
+nctl "$NS_A" $(add_args 514 198.51.100.64) >/dev/null 2>&1
+rc=$?
+n=$(nt)
+ktap_result "limit: after one is deleted, the 4th can be added (exit $rc, num_tunnels $n)" \
+	$([ $rc -eq 0 ] && [ "$n" -eq 3 ] && echo 0 || echo 1)
+nctl "$NS_A" tunnel flush $NTM_DEV >/dev/null 2>&1
+nctl "$NS_A" device set $NTM_DEV --max-tunnels 131072 >/dev/null 2>&1
 
 # --- permissions and namespaces ------------------------------------------------
 out=$(A setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \

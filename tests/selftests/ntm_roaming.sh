@@ -4,13 +4,17 @@
 # B's underlay address changes (192.0.2.2 -> 192.0.2.3), later B moves
 # behind a NAT router (source becomes 192.0.2.254:random port).  A's tunnel
 # endpoint follows each move, "roamed" grows, `ntmctl -j monitor` reports an
-# endpoint event, and traffic continues.  With roaming off (per tunnel) the
+# endpoint event, and traffic continues.  When B's source flips back and
+# forth several times a second, the endpoint still follows every flip but
+# endpoint events come at most once per NTM_ROAM_EVENT_INTERVAL_MS (the
+# rest counted in roam_event_suppressed), and the last one names the final
+# endpoint.  With roaming off (per tunnel) the
 # endpoint stays where it was.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 12
+ktap_plan 15
 topo_need_ntm
 
 topo_init bridge || ktap_bail "underlay setup failed"
@@ -70,6 +74,52 @@ ktap_result "address change: the event names the new endpoint ($ev)" \
 	$(printf '%s' "$ev" | grep -q "$UL4_B2" && echo 0 || echo 1)
 ktap_result "address change: pings continued after the move" \
 	$(ping_received_after "$T/move1.ping" 25 && echo 0 || echo 1)
+
+# --- rapid flips: endpoint events are rate-limited per tunnel -------------------
+# B toggles its source between $UL4_B2 (primary) and $UL4_B (secondary)
+# 24 times, every ~0.2 s, through a host route's preferred
+# source, under a 20 pps ping from B: every flip moves A's endpoint.  The
+# kernel sends at most one endpoint event per second per tunnel, so the
+# events must be fewer than the moves and no more than the seconds the
+# monitor ran plus one.  Without the limit every move is an event.
+dstat() { num "$(topo_dstat "$1" "$2")"; }
+B ip addr add $UL4_B/24 dev vB || ktap_diag "adding $UL4_B back failed"
+roamedf0=$(tstat "$NS_A" stats.roamed)
+sup0=$(dstat "$NS_A" stats.roam_event_suppressed)
+mon0=$(cut -d' ' -f1 /proc/uptime)
+monitor_start flips
+topo_bg "$NS_B" "$T/flips.ping" ping -n -i 0.05 -W 1 -c 1000 $VIP4_A
+PING_PID=$TOPO_LAST_PID
+sleep 1
+# one ip process reads the commands; read -t sleeps without a fork, so the
+# flips keep their pace on a loaded machine
+B bash -c "exec 8> >(ip -batch -); exec 9<> <(:)
+	for i in \$(seq 1 24); do
+		if [ \$((i % 2)) -eq 1 ]; then s=$UL4_B; else s=$UL4_B2; fi
+		echo \"route replace $UL4_A/32 dev vB src \$s\" >&8
+		read -r -t 0.2 -u 9
+	done
+	echo \"route del $UL4_A/32 dev vB\" >&8
+	exec 8>&-; sleep 0.5"
+sleep 1.5 # past the interval, pings still going: the last move is reported
+topo_kill "$PING_PID" INT
+monitor_stop flips
+mon1=$(cut -d' ' -f1 /proc/uptime)
+roamedf1=$(tstat "$NS_A" stats.roamed)
+sup1=$(dstat "$NS_A" stats.roam_event_suppressed)
+nf=$($NTMJSON events "$T/flips.events" endpoint)
+moves=$((roamedf1 - roamedf0))
+sup=$((sup1 - sup0))
+secs=$(echo "($mon1 - $mon0 + 0.999) / 1" | bc)
+epf=$(topo_tstat "$NS_A" endpoint)
+evf=$($NTMJSON last-event "$T/flips.events" endpoint endpoint)
+ktap_diag "flips: $moves endpoint moves, $nf endpoint events in ${secs} s of monitoring, $sup suppressed; endpoint $epf, last event $evf"
+ktap_result "flips: A's endpoint followed the flips (roamed +$moves)" $([ "$moves" -ge 12 ] && echo 0 || echo 1)
+ktap_result "flips: endpoint events rate-limited ($nf events for $moves moves in ${secs} s, roam_event_suppressed +$sup)" \
+	$([ "$nf" -ge 1 ] && [ "$nf" -lt "$moves" ] && [ "$nf" -le $((secs + 1)) ] && [ "$sup" -ge 1 ] && echo 0 || echo 1)
+ktap_result "flips: the last event names the final endpoint $UL4_B2:$NTM_PORT" \
+	$([ "$epf" = "$UL4_B2:$NTM_PORT" ] && printf '%s' "$evf" | grep -q "$UL4_B2" && echo 0 || echo 1)
+B ip addr del $UL4_B/24 dev vB
 
 # --- move 2: behind the NAT -------------------------------------------------
 roamed1=$(tstat "$NS_A" stats.roamed)

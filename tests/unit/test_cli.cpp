@@ -468,6 +468,8 @@ TEST(Cli, RelayErrors)
 	EXPECT_THROW(parse(cli, "relay show ntm0 --id x"), UsageError);
 	EXPECT_THROW(parse(cli, "relay"), CLI::ParseError);
 	EXPECT_THROW(parse(cli, "device set ntm0 --max-relays 16777217"), UsageError);
+	EXPECT_THROW(parse(cli, "device set ntm0 --max-tunnels 16777217"), UsageError);
+	EXPECT_THROW(parse(cli, "device set ntm0 --max-tunnels x"), UsageError);
 }
 
 TEST(Cli, RelayOthers)
@@ -487,6 +489,8 @@ TEST(Cli, RelayOthers)
 	EXPECT_EQ(as<ntmctl::RelayShowCmd>(inv).id, 4U);
 	EXPECT_FALSE(as<ntmctl::RelayShowCmd>(parse(cli, "relay show ntm0")).id);
 	EXPECT_EQ(as<ntmctl::DeviceSetCmd>(parse(cli, "device set ntm0 --max-relays 5")).max_relays, 5U);
+	EXPECT_EQ(as<ntmctl::DeviceSetCmd>(parse(cli, "device set ntm0 --max-tunnels 3")).max_tunnels, 3U);
+	EXPECT_EQ(as<ntmctl::DeviceSetCmd>(parse(cli, "device set ntm0 --max-tunnels 0")).max_tunnels, 0U);
 }
 
 /* A key written out is taken only from a batch line; the command line reads it from stdin. */

@@ -741,6 +741,27 @@ TEST(CodecRelay, DeviceRelayCounts)
 	EXPECT_EQ(nla_get_u32(tb[NTM_A_MAX_RELAYS]), 10U);
 }
 
+TEST(Codec, DeviceTunnelLimit)
+{
+	AttrWriter w;
+	w.put_u32(NTM_A_IFINDEX, 5).put_u32(NTM_A_NUM_TUNNELS, 2).put_u32(NTM_A_MAX_TUNNELS, 3);
+	const auto d = ntm::parse_device(w.span());
+	EXPECT_EQ(d.num_tunnels, 2U);
+	EXPECT_EQ(d.max_tunnels, 3U);
+	AttrWriter old; /* a kernel without the limit */
+	old.put_u32(NTM_A_IFINDEX, 5);
+	EXPECT_EQ(ntm::parse_device(old.span()).max_tunnels, 0U);
+
+	auto msg = genl_msg(NTM_CMD_SET_DEVICE);
+	ntm::DeviceSettings s;
+	s.max_tunnels = 3;
+	ntm::put_device_settings(msg.get(), s);
+	auto tb = table<NTM_A_MAX>(attrs_of(msg));
+	ASSERT_NE(tb[NTM_A_MAX_TUNNELS], nullptr);
+	EXPECT_EQ(nla_get_u32(tb[NTM_A_MAX_TUNNELS]), 3U);
+	EXPECT_EQ(tb[NTM_A_MAX_RELAYS], nullptr);
+}
+
 TEST(CodecRelay, CheckRelay)
 {
 	auto ok = full_relay();

@@ -102,6 +102,9 @@ TEST(Output, DeviceSection)
 	EXPECT_NE(s.find("listening port: 4500 (ipv4), 4500 (ipv6)\n"), std::string::npos) << s;
 	EXPECT_NE(s.find("flags: none\n"), std::string::npos) << s;
 	EXPECT_NE(s.find("tunnels: 1\n"), std::string::npos) << s;
+	d.max_tunnels = 3;
+	const auto lim = capture([&](std::FILE *f) { ntmctl::print_device(f, d); });
+	EXPECT_NE(lim.find("tunnels: 1 (at most 3)\n"), std::string::npos) << lim;
 	EXPECT_NE(s.find("drop_auth: 3\n"), std::string::npos) << s;
 	/* zero counters are not printed */
 	EXPECT_EQ(s.find("rx_packets"), std::string::npos) << s;

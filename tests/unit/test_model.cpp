@@ -88,7 +88,7 @@ TEST(Names, CipherAndReason)
 
 TEST(Stats, Table)
 {
-	ASSERT_EQ(ntm::kStats.size(), 32U);
+	ASSERT_EQ(ntm::kStats.size(), 34U);
 	/* 1..17, then the counters appended after NTM_STAT_A_PAD (18) */
 	for (std::size_t i = 0; i < ntm::kStats.size(); i++)
 		EXPECT_EQ(ntm::kStats[i].attr, static_cast<int>(i) + (i < 17 ? 1 : 2)) << i;
@@ -101,7 +101,9 @@ TEST(Stats, Table)
 	EXPECT_EQ(ntm::kStats[28].name, "takeover");
 	EXPECT_EQ(ntm::kStats[29].name, "event_nomem");
 	EXPECT_EQ(ntm::kStats[30].name, "confirmed");
-	EXPECT_EQ(ntm::kStats.back().name, "drop_ecn");
+	EXPECT_EQ(ntm::kStats[31].name, "drop_ecn");
+	EXPECT_EQ(ntm::kStats[32].name, "tunnel_refused");
+	EXPECT_EQ(ntm::kStats.back().name, "roam_event_suppressed");
 	EXPECT_EQ(ntm::kStats.back().attr, NTM_STAT_A_MAX);
 }
 

@@ -170,6 +170,14 @@
  * lowering it below the current number removes nothing.  GET_DEVICE also
  * reports NTM_A_NUM_RELAYS.
  *
+ * NTM_A_MAX_TUNNELS (SET_DEVICE, GET_DEVICE) bounds the tunnels of a device
+ * (default NTM_TUNNEL_MAX_DEFAULT, at most NTM_TUNNEL_MAX_LIMIT): a
+ * NEW_TUNNEL without REPLACES is refused with -ENOSPC once the device
+ * carries that many tunnels, a successor (REPLACES) only at twice that
+ * many, so that a rekey still works at the limit while the predecessors
+ * wait for deletion.  Refusals are counted in NTM_STAT_A_TUNNEL_REFUSED;
+ * lowering the limit below the current number removes nothing.
+ *
  * Events (multicast group NTM_GENL_MCGRP_EVENTS, same netns as the device)
  * ------
  * NTM_CMD_EVENT_ACQUIRE: a packet for a destination with no tunnel was seen
@@ -177,7 +185,11 @@
  *   bytes).  Rate-limited to one per destination per NTM_ACQUIRE_INTERVAL_MS.
  * NTM_CMD_EVENT_ENDPOINT: an authenticated packet arrived from a new outer
  *   source and the endpoint moved there.  NTM_A_IFINDEX, NTM_A_TUNNEL
- *   (LOCAL_INDEX, ENDPOINT).
+ *   (LOCAL_INDEX, ENDPOINT).  At most one per tunnel per
+ *   NTM_ROAM_EVENT_INTERVAL_MS: a move within the interval is not
+ *   reported (counted in NTM_STAT_A_ROAM_EVENT_SUPPRESSED, the endpoint
+ *   moves all the same), and the first authenticated packet after the
+ *   interval then reports the endpoint of that moment, moved or not.
  * NTM_CMD_EVENT_EXPIRED: a tunnel was removed by the kernel, or (soft
  *   reasons, at most once per tunnel) reached a soft limit and stays.
  *   NTM_A_IFINDEX, NTM_A_TUNNEL (LOCAL_INDEX, REMOTE_INDEX), NTM_A_REASON
@@ -253,11 +265,19 @@ struct ntm_data_hdr {
 #define NTM_ACQUIRE_QLEN_DEFAULT	64
 #define NTM_ACQUIRE_QLEN_MAX		4096
 #define NTM_ACQUIRE_INTERVAL_MS		1000
+/*
+ * Endpoint events of one tunnel are at least this far apart; the endpoint
+ * itself still follows every authenticated packet.
+ */
+#define NTM_ROAM_EVENT_INTERVAL_MS	1000
 /* Packets wait this long for their tunnel before they are dropped. */
 #define NTM_ACQUIRE_TIMEOUT_MS		3000
 /* Relay sessions per device: default and largest NTM_A_MAX_RELAYS. */
 #define NTM_RELAY_MAX_DEFAULT		131072
 #define NTM_RELAY_MAX_LIMIT		16777216
+/* Tunnels per device: default and largest NTM_A_MAX_TUNNELS. */
+#define NTM_TUNNEL_MAX_DEFAULT		131072
+#define NTM_TUNNEL_MAX_LIMIT		16777216
 /* Largest NTM_RELAY_A_IDLE_TIMEOUT: one week. */
 #define NTM_RELAY_IDLE_MAX		604800
 /* Idle relay sessions are looked for this often (seconds). */
@@ -395,6 +415,7 @@ enum ntm_attr {
 	NTM_A_RELAY,		/* nest, enum ntm_relay_attr; may repeat */
 	NTM_A_MAX_RELAYS,	/* u32, 0..NTM_RELAY_MAX_LIMIT */
 	NTM_A_NUM_RELAYS,	/* u32, read only */
+	NTM_A_MAX_TUNNELS,	/* u32, 0..NTM_TUNNEL_MAX_LIMIT */
 	__NTM_A_MAX,
 };
 
@@ -521,6 +542,8 @@ enum ntm_stat_attr {
 	NTM_STAT_A_EVENT_NOMEM,		/* events lost: no memory for the message */
 	NTM_STAT_A_CONFIRMED,		/* held new tunnels confirmed (see TAKEOVER) */
 	NTM_STAT_A_DROP_ECN,		/* outer CE on a not-ECT inner packet (RFC 6040) */
+	NTM_STAT_A_TUNNEL_REFUSED,	/* NEW_TUNNEL beyond NTM_A_MAX_TUNNELS */
+	NTM_STAT_A_ROAM_EVENT_SUPPRESSED, /* endpoint moves not reported at once */
 	__NTM_STAT_A_MAX,
 };
 

@@ -140,7 +140,7 @@ struct StatInfo {
 
 /* the counters before NTM_STAT_A_PAD, then the ones appended after it */
 inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX + (NTM_STAT_A_MAX - NTM_STAT_A_PAD);
-static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_DROP_ECN == NTM_STAT_A_MAX,
+static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_ROAM_EVENT_SUPPRESSED == NTM_STAT_A_MAX,
 	      "update kStats for the new counters");
 
 inline constexpr std::array<StatInfo, kStatCount> kStats{{
@@ -176,6 +176,8 @@ inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_EVENT_NOMEM, "event_nomem"},
 	{NTM_STAT_A_CONFIRMED, "confirmed"},
 	{NTM_STAT_A_DROP_ECN, "drop_ecn"},
+	{NTM_STAT_A_TUNNEL_REFUSED, "tunnel_refused"},
+	{NTM_STAT_A_ROAM_EVENT_SUPPRESSED, "roam_event_suppressed"},
 }};
 
 /** The counters of a device or a tunnel, indexed by enum ntm_stat_attr. */
@@ -204,6 +206,7 @@ struct Device {
 	Stats stats;
 	std::uint32_t num_relays = 0; /* relay sessions (RS role) */
 	std::uint32_t max_relays = 0; /* NTM_A_MAX_RELAYS; 0 from kernels without relays */
+	std::uint32_t max_tunnels = 0; /* NTM_A_MAX_TUNNELS; 0 from kernels without the limit */
 };
 
 /** One NTM_A_TUNNEL of NTM_CMD_GET_TUNNEL (keys are never reported). */
@@ -263,6 +266,7 @@ struct DeviceSettings {
 	std::optional<std::uint32_t> fwmark;
 	std::optional<std::uint32_t> acquire_qlen;
 	std::optional<std::uint32_t> max_relays; /* 0..NTM_RELAY_MAX_LIMIT */
+	std::optional<std::uint32_t> max_tunnels; /* 0..NTM_TUNNEL_MAX_LIMIT */
 };
 
 /**

@@ -132,6 +132,10 @@ TAKEOVER_ON_RX, TAKEOVER_NOW = 0, 1
 TUNNEL_STATES = {0: "active", 1: "pending", 2: "retired"}
 STAT_NAMES.update({30: "takeover", 31: "event_nomem", 32: "confirmed", 33: "drop_ecn"})
 RELAY_MAX_LIMIT = 1 << 24
+# tunnel limit per device, endpoint event suppression (appended)
+A_MAX_TUNNELS = 21
+TUNNEL_MAX_LIMIT = 1 << 24
+STAT_NAMES.update({34: "tunnel_refused", 35: "roam_event_suppressed"})
 RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
 CIPHER_AES_GCM = 1
@@ -735,6 +739,8 @@ class Battery:
         u6.close()
         E("set_device acquire_qlen above max", {errno.EINVAL, errno.ERANGE}, CMD_SET_DEVICE,
           [D(), u32(A_ACQUIRE_QLEN, ACQUIRE_QLEN_MAX + 1)], False)
+        E("set_device max_tunnels above the limit", {errno.EINVAL, errno.ERANGE}, CMD_SET_DEVICE,
+          [D(), u32(A_MAX_TUNNELS, TUNNEL_MAX_LIMIT + 1)])
         E("set_device unknown flag", {errno.EINVAL, errno.EOPNOTSUPP}, CMD_SET_DEVICE,
           [D(), u32(A_FLAGS, 0x80)], False)
         err, a = g.device(self.dev)

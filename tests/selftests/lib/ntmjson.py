@@ -8,6 +8,7 @@
   ntmjson.py tunnels             "COUNT UNIQUE" of tunnel objects on stdin
   ntmjson.py events FILE TYPE    number of TYPE events in a monitor log
   ntmjson.py event FILE TYPE PATH  field of the first TYPE event
+  ntmjson.py last-event FILE TYPE PATH  field of the last TYPE event
 
 PATH is dotted (stats.rx_packets).  Missing values print nothing and exit 1.
 The tool looks for the object that holds the first path component, so it
@@ -162,6 +163,11 @@ def main(argv):
         if not evs:
             return 1
         return show(field(evs[0], argv[4]))
+    if cmd == "last-event":
+        evs = matching_events(argv[2], argv[3])
+        if not evs:
+            return 1
+        return show(field(evs[-1], argv[4]))
     print(__doc__, file=sys.stderr)
     return 2
 
