@@ -91,17 +91,17 @@ ktap_result "limit: --max-tunnels 3 is reported (default $dmax0)" \
 	$([ "$dmax0" = 131072 ] && [ "$dmax" = 3 ] && echo 0 || echo 1)
 ref0=$(num "$(topo_dstat "$NS_A" stats.tunnel_refused)")
 for i in 1 2 3; do
-	nctl "$NS_A" $(add_args 51$i 198.51.100.6$i) >/dev/null 2>&1 || ktap_diag "add 51$i failed"
+	nctl "$NS_A" $(add_args 51$i 198.51.100.6$i) >/dev/null 2>&1 <<<"$KEY" || ktap_diag "add 51$i failed"
 done
 cli_expect "limit: a 4th tunnel is refused with ENOSPC and a message" 1 "tunnel limit" \
-	$(add_args 514 198.51.100.64)
+	$(add_args 514 198.51.100.64) <<<"$KEY"
 ref1=$(num "$(topo_dstat "$NS_A" stats.tunnel_refused)")
 n=$(nt)
 ktap_diag "limit 3: num_tunnels $n, tunnel_refused $ref0 -> $ref1"
 ktap_result "limit: 3 tunnels, the refusal counted (tunnel_refused $ref0 -> $ref1)" \
 	$([ "$n" -eq 3 ] && [ "$ref1" -eq $((ref0 + 1)) ] && echo 0 || echo 1)
 nctl "$NS_A" tunnel del $NTM_DEV --local-index 512 >/dev/null 2>&1
-nctl "$NS_A" $(add_args 514 198.51.100.64) >/dev/null 2>&1
+nctl "$NS_A" $(add_args 514 198.51.100.64) >/dev/null 2>&1 <<<"$KEY"
 rc=$?
 n=$(nt)
 ktap_result "limit: after one is deleted, the 4th can be added (exit $rc, num_tunnels $n)" \
