@@ -107,6 +107,9 @@ void NodeRole::Impl::on_notice(const sig::Notice &n, const ntm::Endpoint &from)
 		     sig::status_name(n.status));
 	need_login = true;
 	wake.cancel();
+	/* a registration in flight under the refused key would hold the login back for its whole back-off */
+	if (const auto n_abandoned = sigio.abandon(sig::Kind::dc, n.key_id); n_abandoned != 0)
+		spdlog::debug("node: {} requests under key {} abandoned", n_abandoned, hex_id(n.key_id));
 }
 
 awaitable<void> NodeRole::Impl::sleep(Clock::duration d)
@@ -346,6 +349,8 @@ awaitable<void> NodeRole::Impl::main_loop()
 		} catch (const ntm::Error &e) {
 			if (stopped || e.code() == ECANCELED)
 				break;
+			if (e.code() == EKEYREJECTED && need_login)
+				continue; /* the DC refused our key (NOTICE): log in now, no back-off */
 			last_error = e.what();
 			spdlog::warn("node: {}; retrying in {} s", e.what(), backoff.count());
 		}

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <ctime>
 #include <exception>
+#include <tuple>
 #include <utility>
 
 #include <asio/co_spawn.hpp>
@@ -72,6 +73,20 @@ void SigIo::stop()
 	for (auto &[k, p] : pending_)
 		if (p->timer != nullptr)
 			p->timer->cancel();
+}
+
+std::size_t SigIo::abandon(sig::Kind kind, std::uint32_t key_id)
+{
+	std::size_t n = 0;
+	for (auto &[k, p] : pending_) {
+		if (std::get<0>(k) != static_cast<std::uint32_t>(kind) || std::get<1>(k) != key_id || p->abandoned)
+			continue;
+		p->abandoned = true;
+		if (p->timer != nullptr)
+			p->timer->cancel();
+		n++;
+	}
+	return n;
 }
 
 awaitable<void> SigIo::receive_loop(asio::ip::udp::socket &sock)
@@ -278,6 +293,10 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 		}
 		if (stopped_)
 			throw ntm::Error("signalling stopped", ECANCELED);
+		if (p.abandoned)
+			throw ntm::Error(sig::message_name(req.type, false) + " to " + to.to_string() +
+						 ": abandoned, the key was refused",
+					 EKEYREJECTED);
 		rto *= 2;
 	}
 	throw ntm::Error(sig::message_name(req.type, false) + " to " + to.to_string() + ": no answer", ETIMEDOUT);

@@ -115,6 +115,13 @@ public:
 	void start();
 	/** Fails every pending request (ECANCELED). */
 	void stop();
+	/**
+	 * Fails the pending requests sealed under (kind, key_id) at once with
+	 * ntm::Error(EKEYREJECTED): the peer refused that key, waiting for
+	 * their retransmissions to time out would only delay a new login.
+	 * Returns how many were abandoned.
+	 */
+	std::size_t abandon(ntm::sig::Kind kind, std::uint32_t key_id);
 
 	/** A datagram from one of the sockets (also used by tests). */
 	void feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &from);
@@ -147,6 +154,7 @@ private:
 		std::optional<ntm::sig::Message> result;
 		ntm::Endpoint from;
 		asio::steady_timer *timer = nullptr;
+		bool abandoned = false;
 	};
 	struct Cached {
 		std::vector<std::uint8_t> body; /* empty while the request is being processed */

@@ -354,7 +354,10 @@ if needs "expired key: the DC answers KEY_EXPIRED, the node logs in again" SERVE
 	sigbed_stop dc
 	sqlite3 "$SB_DIR/dc/registry.db" "UPDATE keys SET expires = CAST(strftime('%s', 'now') AS INTEGER) - 60 WHERE fqdn = 'c.$SB_DOMAIN'"
 	sigbed_start dc
-	sigbed_wait 60 sh -c "[ \"\$(ip netns exec ${SB_NS[c]} $NTMCTL status -j --socket $(sigbed_sock c) | jq -r '.node.key_id')\" != \"$old_key\" ]"
+	# C logged in during the DC restart above; NOTICEs are trusted once a
+	# minute (D71), so the new login may come up to ~60 s + one
+	# retransmission later: wait up to 120 s.
+	sigbed_wait 120 sh -c "[ \"\$(ip netns exec ${SB_NS[c]} $NTMCTL status -j --socket $(sigbed_sock c) | jq -r '.node.key_id')\" != \"$old_key\" ]"
 	sigbed_wait 30 sh -c "ip netns exec ${SB_NS[c]} $NTMCTL status -j --socket $(sigbed_sock c) | jq -e '.node.registered' >/dev/null"
 	new_key=$(sigbed_node c key_id)
 	after=$(sigbed_dc_drop expired_key)

@@ -178,6 +178,31 @@ TEST_F(SigIoTest, TimeoutWhenNobodyAnswers)
 	}
 }
 
+TEST_F(SigIoTest, AbandonFailsPendingRequestsUnderTheKeyAtOnce)
+{
+	/* nobody answers and the retransmissions would go on for 15 s */
+	dc.set_request_handler([](Inbound) -> asio::awaitable<void> { co_return; });
+	node.set_rto(std::chrono::milliseconds(1000), 3);
+	asio::steady_timer later(io);
+	later.expires_after(std::chrono::milliseconds(100));
+	std::size_t abandoned = 0;
+	later.async_wait([&](const asio::error_code &) {
+		EXPECT_EQ(node.abandon(sig::Kind::dc, 0x9999), 0U) << "another key's requests are not touched";
+		abandoned = node.abandon(sig::Kind::dc, 0x1234);
+	});
+	const auto t0 = std::chrono::steady_clock::now();
+	try {
+		run([this]() -> asio::awaitable<void> { (void)co_await node.request(node_side, dc_ep(), keepalive()); });
+		FAIL() << "expected the request to be abandoned";
+	} catch (const ntm::Error &e) {
+		EXPECT_EQ(e.code(), EKEYREJECTED);
+		EXPECT_NE(std::string(e.what()).find("abandoned"), std::string::npos);
+	}
+	EXPECT_EQ(abandoned, 1U);
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+	EXPECT_EQ(node.abandon(sig::Kind::dc, 0x1234), 0U) << "nothing left pending";
+}
+
 TEST_F(SigIoTest, ReplayedDatagramIsDropped)
 {
 	const sig::EnvelopeHeader h{sig::Kind::dc, 0x1234, 7};
