@@ -428,8 +428,9 @@ std::optional<std::vector<std::string>> Reader::names(const Section &s, std::str
 void Reader::read_tls(const Section &root, Config &c, Line roles_line) const
 {
 	const Section s = table(root, "tls");
-	check_keys(s, {"ca", "certificate", "private_key"});
+	check_keys(s, {"ca", "server_ca", "certificate", "private_key"});
 	path(s, "ca", c.tls.ca);
+	path(s, "server_ca", c.tls.server_ca);
 	path(s, "certificate", c.tls.certificate);
 	path(s, "private_key", c.tls.private_key);
 
@@ -451,7 +452,7 @@ void Reader::read_tls(const Section &root, Config &c, Line roles_line) const
 As Reader::read_as(const Section &s, const Config &c) const
 {
 	As a;
-	check_keys(s, {"listen", "database", "key_lifetime", "dc_port", "kdf", "dc"});
+	check_keys(s, {"listen", "database", "key_lifetime", "dc_port", "dc_names", "kdf", "dc"});
 	a.listen = endpoints(s, "listen", sig::kDefaultAsPort, true, true)
 			   .value_or(std::vector<Endpoint>{
 				   Endpoint(IpAddress::v4(in_addr{}), sig::kDefaultAsPort),
@@ -461,6 +462,8 @@ As Reader::read_as(const Section &s, const Config &c) const
 	path(s, "database", a.database);
 	seconds(s, "key_lifetime", a.key_lifetime, 60, kMaxKeyLifetime);
 	number(s, "dc_port", a.dc_port, 1, 65535);
+	if (auto pins = names(s, "dc_names", true))
+		a.dc_names = std::move(*pins);
 
 	const Section kdf = table(s, "kdf");
 	check_keys(kdf, {"n_log2", "r", "p"});

@@ -138,7 +138,10 @@ IkeConnection Reader::read_connection(const Section &s, const Section &ike_secti
 	}
 	number(s, "remote_port", c.remote_port, 1, 65535);
 	c.local_id = ike_id(s, "local_id");
-	c.remote_id = ike_id(s, "remote_id");
+	if (const auto any = string(s, "remote_id"); any && any->value == "%any")
+		c.remote_id_any = true;
+	else
+		c.remote_id = ike_id(s, "remote_id");
 
 	/* auth sets both sides; local_auth and remote_auth one each (default psk) */
 	std::string both, local, remote;
@@ -191,6 +194,18 @@ IkeConnection Reader::read_connection(const Section &s, const Section &ike_secti
 	}
 	if (c.remote_auth == IkeAuth::pubkey && ike.ca.empty())
 		missing(ike_section, "ca", "needed by " + s.name + "." + why(false, IkeAuth::pubkey));
+	/*
+	 * A certificate proves an identity; without remote_id any identity
+	 * certified by ike.ca would do, which is rarely meant (D78).
+	 * "%any" says so explicitly; with psk, the key is the identity.
+	 */
+	if (c.remote_auth == IkeAuth::pubkey && !c.remote_id && !c.remote_id_any)
+		missing(s, "remote_id",
+			"needed by " + why(false, IkeAuth::pubkey) +
+				": the identity the peer's certificate must prove, or \"%any\" for any that ike.ca certifies");
+	if (c.remote_id_any && c.remote_auth != IkeAuth::pubkey)
+		fail(line_of(*find(s, "remote_id"), s.line), dotted(s, "remote_id"),
+		     "\"%any\" is only used with remote_auth = \"pubkey\"; leave remote_id out instead");
 
 	c.proposals = proposals(s, "proposals", true,
 				{"aes256gcm16-prfsha256-ecp256", "chacha20poly1305-prfsha256-x25519"});

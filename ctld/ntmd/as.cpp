@@ -108,7 +108,7 @@ std::string hex_id(std::uint32_t id)
 struct AsRole::Impl : std::enable_shared_from_this<AsRole::Impl> {
 	Impl(asio::io_context &io_, const ntm::config::Config &c, Resolver &r)
 	    : io(io_), cfg(c), as(c.as ? *c.as : throw ntm::Error("as: the role is not configured")), resolver(r),
-	      store(as.database, true), server_ctx(tls::server_context(c.tls, false)),
+	      store(as.database, true), server_ctx(tls::server_context(c.tls, tls::Clients::nodes)),
 	      client_ctx(tls::client_context(c.tls, true)), acceptors(open_acceptors(io_, as.listen, "as.listen"))
 	{}
 	Impl(const Impl &) = delete;
@@ -363,6 +363,12 @@ awaitable<std::optional<Message>> AsRole::Impl::handle(std::span<const std::uint
 	co_return resp;
 }
 
+void require_pinned_dc(const std::vector<std::string> &dc_names, const std::string &ns, const std::string &domain)
+{
+	if (!dc_names.empty() && std::ranges::find(dc_names, ntm::dns::normalize_name(ns)) == dc_names.end())
+		throw ntm::Error("DNS names " + ns + " as the DC of " + domain + ", which is not one of as.dc_names");
+}
+
 awaitable<Status> AsRole::Impl::deliver(const Message &kd)
 {
 	const std::string domain = ntm::dns::parent_domain(kd.fqdn);
@@ -373,8 +379,14 @@ awaitable<Status> AsRole::Impl::deliver(const Message &kd)
 			break;
 		}
 	if (!hp) {
-		const std::string ns = co_await resolver.find_ns(kd.fqdn);
-		hp = ntm::config::HostPort{ntm::dns::normalize_name(ns), as.dc_port};
+		const std::string ns = ntm::dns::normalize_name(co_await resolver.find_ns(kd.fqdn));
+		try {
+			require_pinned_dc(as.dc_names, ns, domain);
+		} catch (const ntm::Error &) {
+			++counters.dc_unpinned;
+			throw;
+		}
+		hp = ntm::config::HostPort{ns, as.dc_port};
 	}
 	const std::string key = hp->to_string();
 	std::shared_ptr<tls::TlsLink> &link = links[key];
@@ -421,7 +433,7 @@ std::vector<ntm::Endpoint> AsRole::local_endpoints() const
 struct KeyListener::Impl : std::enable_shared_from_this<KeyListener::Impl> {
 	Impl(asio::io_context &io_, const ntm::config::Config &c, KeyHandler h)
 	    : io(io_), dc(c.dc ? *c.dc : throw ntm::Error("dc: the role is not configured")), handler(std::move(h)),
-	      ctx(tls::server_context(c.tls, true)), acceptors(open_acceptors(io_, dc.listen_tls, "dc.listen_tls"))
+	      ctx(tls::server_context(c.tls, tls::Clients::servers)), acceptors(open_acceptors(io_, dc.listen_tls, "dc.listen_tls"))
 	{
 		for (const std::string &n : dc.trusted_as)
 			trusted.push_back(ntm::dns::normalize_name(n));

@@ -40,7 +40,15 @@ struct AsCounters {
 	std::uint64_t key_id_retries = 0; /* KEY_IDs drawn again because the DC held them (D59) */
 	std::uint64_t logins_throttled = 0;	/* refused unverified: too many failures of the account or address (D70) */
 	std::uint64_t connections_refused = 0; /* over the per-address connection cap (D70) */
+	std::uint64_t dc_unpinned = 0;	       /* a DC named by DNS that as.dc_names does not list (D78) */
 };
+
+/**
+ * A DC that DNS names (the NS record of a node's FQDN) is used only when
+ * as.dc_names lists it, or lists nothing (D78): DNS answers are not
+ * authenticated.  Throws ntm::Error naming the domain and the name.
+ */
+void require_pinned_dc(const std::vector<std::string> &dc_names, const std::string &ns, const std::string &domain);
 
 class AsRole {
 public:

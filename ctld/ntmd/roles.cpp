@@ -58,6 +58,7 @@ struct Roles {
 				   {"malformed", c.malformed},
 				   {"dc_failures", c.dc_failures},
 				   {"key_id_retries", c.key_id_retries},
+				   {"dc_unpinned", c.dc_unpinned},
 				   {"logins_throttled", c.logins_throttled},
 				   {"connections_refused", c.connections_refused}};
 		}

@@ -113,7 +113,7 @@ std::vector<ntm::Endpoint> relay_endpoints(const ntm::config::Rs &rs)
 struct RsRole::Impl : std::enable_shared_from_this<RsRole::Impl> {
 	Impl(asio::io_context &io_, const ntm::config::Config &c)
 	    : io(io_), rs(c.rs ? *c.rs : throw ntm::Error("rs: the role is not configured")), sock4(io_),
-	      sock6(io_), evdesc(io_), tick(io_), ctx(tls::server_context(c.tls, true)),
+	      sock6(io_), evdesc(io_), tick(io_), ctx(tls::server_context(c.tls, tls::Clients::servers)),
 	      acceptors(tls::open_acceptors(io_, rs.listen_tls, "rs.listen_tls"))
 	{
 		for (const std::string &n : rs.trusted_dc)

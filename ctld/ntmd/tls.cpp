@@ -66,13 +66,44 @@ asio::ssl::context base_context(asio::ssl::context::method m)
 	return ctx;
 }
 
-void load_ca(asio::ssl::context &ctx, const ntm::config::Tls &t)
+void load_ca(asio::ssl::context &ctx, const char *key, const std::string &file)
 {
-	check_file("tls.ca", t.ca);
+	check_file(key, file);
 	std::error_code ec;
-	ctx.load_verify_file(t.ca, ec);
+	ctx.load_verify_file(file, ec);
 	if (ec)
-		throw_load("tls.ca", t.ca, ec);
+		throw_load(key, file, ec);
+}
+
+/* The CA of AS, DC and RS certificates: server_ca, or ca when there is no separate one. */
+void load_server_ca(asio::ssl::context &ctx, const ntm::config::Tls &t)
+{
+	if (!t.server_ca.empty())
+		load_ca(ctx, "tls.server_ca", t.server_ca);
+	else
+		load_ca(ctx, "tls.ca", t.ca);
+}
+
+/*
+ * The peer's own certificate must name the use it is put to: OpenSSL's
+ * purpose check lets a certificate without any extendedKeyUsage act as
+ * anything, so a node's certificate could serve as a DC's.  Required here
+ * (D78); the chain's other errors are OpenSSL's.
+ */
+void require_eku(asio::ssl::context &ctx, std::uint32_t xku)
+{
+	ctx.set_verify_callback([xku](bool preverified, asio::ssl::verify_context &vc) {
+		X509_STORE_CTX *sc = vc.native_handle();
+		if (!preverified || X509_STORE_CTX_get_error_depth(sc) != 0)
+			return preverified;
+		X509 *cert = X509_STORE_CTX_get_current_cert(sc);
+		if (cert == nullptr || (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) == 0 ||
+		    (X509_get_extended_key_usage(cert) & xku) == 0) {
+			X509_STORE_CTX_set_error(sc, X509_V_ERR_INVALID_PURPOSE);
+			return false;
+		}
+		return true;
+	});
 }
 
 void load_identity(asio::ssl::context &ctx, const ntm::config::Tls &t)
@@ -113,31 +144,37 @@ struct GeneralNamesFree {
 
 } // namespace
 
-asio::ssl::context server_context(const ntm::config::Tls &t, bool verify_client)
+asio::ssl::context server_context(const ntm::config::Tls &t, Clients clients)
 {
 	asio::ssl::context ctx = base_context(asio::ssl::context::tls_server);
 	load_identity(ctx, t);
-	load_ca(ctx, t);
-	ctx.set_verify_mode(asio::ssl::verify_peer |
-			    (verify_client ? asio::ssl::verify_fail_if_no_peer_cert : asio::ssl::verify_none));
+	if (clients == Clients::servers) {
+		load_server_ca(ctx, t);
+		ctx.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+	} else {
+		load_ca(ctx, "tls.ca", t.ca);
+		ctx.set_verify_mode(asio::ssl::verify_peer);
+	}
+	require_eku(ctx, XKU_SSL_CLIENT);
 	return ctx;
 }
 
 asio::ssl::context client_context(const ntm::config::Tls &t, bool with_cert)
 {
 	asio::ssl::context ctx = base_context(asio::ssl::context::tls_client);
-	if (t.ca.empty()) {
+	if (t.ca.empty() && t.server_ca.empty()) {
 		/* a node without [tls] ca trusts the system's store */
 		std::error_code ec;
 		ctx.set_default_verify_paths(ec);
 		if (ec)
 			throw ntm::Error("TLS: cannot load the system's trust store: " + ec.message());
 	} else {
-		load_ca(ctx, t);
+		load_server_ca(ctx, t);
 	}
 	if (with_cert)
 		load_identity(ctx, t);
 	ctx.set_verify_mode(asio::ssl::verify_peer);
+	require_eku(ctx, XKU_SSL_SERVER);
 	return ctx;
 }
 
@@ -155,7 +192,8 @@ void set_verify_host(Stream &s, const std::string &host)
 	}
 	if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1)
 		throw ntm::Error("TLS: invalid server name " + host);
-	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	/* subjectAltName only: a CN that looks like the name proves nothing (RFC 6125 6.4.4) */
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	if (X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) != 1)
 		throw ntm::Error("TLS: cannot verify host name " + host);
 }

@@ -24,17 +24,24 @@ namespace ntmd::tls {
 
 using Stream = asio::ssl::stream<asio::ip::tcp::socket>;
 
+/** Who connects to a server (D78). */
+enum class Clients {
+	nodes,	 /* the AS: a client certificate is optional, verified against tls.ca */
+	servers, /* the DC (from the AS), the RS (from a DC): required, against tls.server_ca */
+};
+
 /**
- * TLS 1.3 only. Server: own certificate and key; verify_client requires
- * and verifies a client certificate against ca. Client: verifies the
- * server against ca, or the system's trust store when ca is empty
- * (hostname checked by the caller with set_verify_host()); with_cert
- * presents the own certificate. Throws
- * ntm::Error naming the file on any failure.
+ * TLS 1.3 only. Server: own certificate and key; verifies client
+ * certificates as `clients` says. Client: verifies the server against
+ * tls.server_ca, else tls.ca, else (a node without either) the system's
+ * trust store (hostname checked by the caller with set_verify_host());
+ * with_cert presents the own certificate. A peer's certificate must
+ * carry the extended key usage of its side (serverAuth, clientAuth).
+ * Throws ntm::Error naming the file on any failure.
  */
-asio::ssl::context server_context(const ntm::config::Tls &t, bool verify_client);
+asio::ssl::context server_context(const ntm::config::Tls &t, Clients clients);
 asio::ssl::context client_context(const ntm::config::Tls &t, bool with_cert);
-/** SNI + hostname verification of the server certificate. */
+/** SNI + hostname verification of the server certificate: subjectAltName only, never the CN. */
 void set_verify_host(Stream &s, const std::string &host);
 
 /** Reads one frame; throws ntm::Error on EOF, error, or length > kMaxFrame. */

@@ -92,6 +92,16 @@ public:
 		leaf("nodec", "DNS:c.ntm.test");
 		leaf("nodeb", "DNS:b.ntm.test");
 		leaf("noded", "DNS:d.ntm.test");
+		/* D78: no CN fallback, EKUs, a separate server CA */
+		leaf("cnonly", "", "serverAuth,clientAuth", "as.test.local");
+		leaf("clientonly", "DNS:as.test.local,IP:127.0.0.1", "clientAuth");
+		leaf("noeku", "DNS:as.test.local,IP:127.0.0.1", "");
+		leaf("serveronly", "DNS:as.test.local,IP:127.0.0.1", "serverAuth");
+		sh("openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -config " +
+		   quote(dir / "ca.cnf") + " -extensions ca -subj /CN=ntm-server-CA -keyout " +
+		   quote(dir / "srvca.key") + " -out " + quote(dir / "srvca.pem"));
+		leaf("srvas", "DNS:as.test.local,IP:127.0.0.1", "serverAuth,clientAuth", "", "srvca");
+		leaf("srvdc", "DNS:dc.test.local,IP:127.0.0.1", "serverAuth,clientAuth", "", "srvca");
 	}
 	Pki(const Pki &) = delete;
 	Pki &operator=(const Pki &) = delete;
@@ -105,27 +115,35 @@ public:
 
 	[[nodiscard]] ntm::config::Tls tls(const std::string &name) const
 	{
-		return {(dir / "ca.pem").string(), (dir / (name + ".pem")).string(), (dir / (name + ".key")).string()};
+		ntm::config::Tls t;
+		t.ca = (dir / "ca.pem").string();
+		t.certificate = (dir / (name + ".pem")).string();
+		t.private_key = (dir / (name + ".key")).string();
+		return t;
 	}
 
 	fs::path dir;
 
 private:
-	void leaf(const std::string &name, const std::string &san)
+	/* san or eku "": the extension is left out; cn "": the name; ca: the issuer's file stem */
+	void leaf(const std::string &name, const std::string &san, const std::string &eku = "serverAuth,clientAuth",
+		  const std::string &cn = "", const std::string &ca = "ca")
 	{
 		const fs::path ext = dir / (name + ".ext");
 		write_file(ext,
-			   "basicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\n"
-			   "extendedKeyUsage = serverAuth,clientAuth\nsubjectAltName = " +
-				   san + "\n",
+			   "basicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\n" +
+				   (eku.empty() ? std::string() : "extendedKeyUsage = " + eku + "\n") +
+				   (san.empty() ? std::string() : "subjectAltName = " + san + "\n"),
 			   0644);
 		write_file(dir / (name + ".cnf"),
-			   "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = " + name + "\n", 0644);
+			   "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = " + (cn.empty() ? name : cn) + "\n",
+			   0644);
 		sh("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -config " +
 		   quote(dir / (name + ".cnf")) + " -keyout " + quote(dir / (name + ".key")) + " -out " +
 		   quote(dir / (name + ".csr")));
 		sh("openssl x509 -req -days 2 -set_serial " + std::to_string(++serial_) + " -in " +
-		   quote(dir / (name + ".csr")) + " -CA " + quote(dir / "ca.pem") + " -CAkey " + quote(dir / "ca.key") +
+		   quote(dir / (name + ".csr")) + " -CA " + quote(dir / (ca + ".pem")) + " -CAkey " +
+		   quote(dir / (ca + ".key")) +
 		   " -extfile " + quote(ext) + " -out " + quote(dir / (name + ".pem")));
 	}
 	int serial_ = 1;
@@ -275,6 +293,10 @@ protected:
 			std::rethrow_exception(err);
 	}
 
+	/* A TLS handshake with an AS presenting as_cert, from a client with client_tls, checking host. */
+	std::error_code handshake(const std::string &as_cert, const ntm::config::Tls &client_tls,
+				  const std::string &host = "as.test.local");
+
 	static std::unique_ptr<Pki> pki_;
 	static spdlog::level::level_enum level_;
 	fs::path db_;
@@ -318,6 +340,34 @@ struct Servers {
 	std::unique_ptr<ntmd::KeyListener> dc;
 	ntmd::AsRole as;
 };
+
+std::error_code AsTest::handshake(const std::string &as_cert, const ntm::config::Tls &client_tls,
+			  const std::string &host)
+{
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	auto as_cfg = [&](std::uint16_t p) {
+		auto c = as_config(p);
+		c.tls = pki_->tls(as_cert);
+		return c;
+	};
+	Servers s(io, dc_config(), as_cfg, resolver);
+	asio::ssl::context ctx = ntmd::tls::client_context(client_tls, false);
+	std::error_code ec;
+	run(
+		io,
+		[&]() -> awaitable<void> {
+			ntmd::tls::Stream st(io, ctx);
+			co_await st.lowest_layer().async_connect(
+				asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.as_port()),
+				asio::use_awaitable);
+			ntmd::tls::set_verify_host(st, host);
+			co_await st.async_handshake(asio::ssl::stream_base::client,
+						    asio::redirect_error(asio::use_awaitable, ec));
+		},
+		[&] { s.stop(); });
+	return ec;
+}
 
 TEST_F(AsTest, AsPasswordLoginDeliversKey)
 {
@@ -739,12 +789,98 @@ TEST_F(AsTest, AsTlsChecksTheServerName)
 	EXPECT_TRUE(bad);
 }
 
+/* D78: the name is checked against the subjectAltName only, never the CN */
+TEST_F(AsTest, AsTlsNeverFallsBackToTheCommonName)
+{
+	const auto node = pki_->tls("nodea");
+	EXPECT_FALSE(handshake("as", node)) << "control: the SAN names as.test.local";
+	EXPECT_TRUE(handshake("cnonly", node)) << "CN = as.test.local, no subjectAltName: must not verify";
+}
+
+/* D78: a server's certificate must carry serverAuth; one without any EKU is refused too */
+TEST_F(AsTest, AsTlsRequiresTheServerAuthEku)
+{
+	const auto node = pki_->tls("nodea");
+	EXPECT_FALSE(handshake("serveronly", node));
+	EXPECT_TRUE(handshake("clientonly", node));
+	EXPECT_TRUE(handshake("noeku", node));
+}
+
+/* D78: a client certificate (the AS at the DC) must carry clientAuth */
+TEST_F(AsTest, DcRefusesAnAsCertificateWithoutClientAuth)
+{
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	auto as_cfg = [&](std::uint16_t p) {
+		auto c = as_config(p);
+		c.tls = pki_->tls("serveronly"); /* names as.test.local, the DC's trusted_as */
+		return c;
+	};
+	Servers s(io, dc_config(), as_cfg, resolver);
+	const auto node = node_config(s.as_port(), "alice@ntm.test");
+	Outcome o;
+	run(
+		io, [&]() -> awaitable<void> { o = co_await attempt(io, node, resolver); }, [&] { s.stop(); });
+	ASSERT_TRUE(o.status) << o.error;
+	EXPECT_EQ(*o.status, Status::dc_unreachable);
+	EXPECT_TRUE(s.keys->empty());
+}
+
+/* D78: servers (AS, DC) certified by their own CA, nodes by another */
+TEST_F(AsTest, SeparateServerAndNodeCas)
+{
+	auto node = pki_->tls("nodea");
+	node.server_ca = (pki_->dir / "srvca.pem").string();
+	EXPECT_TRUE(handshake("as", node)) << "an AS certificate from the node CA is not a server's";
+	EXPECT_FALSE(handshake("srvas", node));
+
+	/* a whole certificate login: the AS checks the node against ca, the DC checks the AS against server_ca */
+	asio::io_context io;
+	ntmd::Resolver resolver(io, {});
+	auto dc = dc_config();
+	dc.tls = pki_->tls("srvdc");
+	dc.tls.ca = (pki_->dir / "ca.pem").string();
+	dc.tls.server_ca = (pki_->dir / "srvca.pem").string();
+	auto as_cfg = [&](std::uint16_t p) {
+		auto c = as_config(p);
+		c.tls = pki_->tls("srvas");
+		c.tls.server_ca = (pki_->dir / "srvca.pem").string();
+		return c;
+	};
+	Servers s(io, dc, as_cfg, resolver);
+	auto cn = cert_node_config(s.as_port(), "nodec");
+	cn.tls.server_ca = (pki_->dir / "srvca.pem").string();
+	Outcome o;
+	run(
+		io, [&]() -> awaitable<void> { o = co_await attempt(io, cn, resolver); }, [&] { s.stop(); });
+	ASSERT_TRUE(o.result) << o.error;
+	EXPECT_EQ(o.result->fqdn, "c.ntm.test");
+	EXPECT_EQ(s.keys->size(), 1U);
+}
+
+/* D78: a DC found through DNS must be pinned when as.dc_names is set */
+TEST(AsPin, DcNamesPinTheDcsDnsMayName)
+{
+	EXPECT_NO_THROW(ntmd::require_pinned_dc({}, "anything.example", "ntm.test"));
+	const std::vector<std::string> pins{"dc.infra.test", "dc2.infra.test"};
+	EXPECT_NO_THROW(ntmd::require_pinned_dc(pins, "dc.infra.test", "ntm.test"));
+	EXPECT_NO_THROW(ntmd::require_pinned_dc(pins, "DC2.Infra.Test.", "ntm.test"));
+	try {
+		ntmd::require_pinned_dc(pins, "evil.example", "ntm.test");
+		ADD_FAILURE() << "no exception";
+	} catch (const ntm::Error &e) {
+		EXPECT_EQ(std::string(e.what()), "DNS names evil.example as the DC of ntm.test, which is not one of "
+						 "as.dc_names");
+	}
+	EXPECT_THROW(ntmd::require_pinned_dc(pins, "x.dc.infra.test", "ntm.test"), ntm::Error);
+}
+
 TEST_F(AsTest, AsTlsMissingFileIsNamed)
 {
 	ntm::config::Tls t = pki_->tls("as");
 	t.certificate = (pki_->dir / "missing.pem").string();
 	try {
-		(void)ntmd::tls::server_context(t, false);
+		(void)ntmd::tls::server_context(t, ntmd::tls::Clients::nodes);
 		FAIL() << "no error";
 	} catch (const ntm::Error &e) {
 		EXPECT_EQ(std::string(e.what()), "tls.certificate " + t.certificate + ": no such file");
@@ -752,7 +888,7 @@ TEST_F(AsTest, AsTlsMissingFileIsNamed)
 	t = pki_->tls("as");
 	t.private_key = (pki_->dir / "dc.key").string();
 	try {
-		(void)ntmd::tls::server_context(t, false);
+		(void)ntmd::tls::server_context(t, ntmd::tls::Clients::nodes);
 		FAIL() << "no error";
 	} catch (const ntm::Error &e) {
 		EXPECT_NE(std::string(e.what()).find("does not match"), std::string::npos) << e.what();

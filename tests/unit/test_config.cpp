@@ -868,6 +868,7 @@ child_rekey_time = 0
 [[ike.connection]]
 name = "trap"
 remote_addrs = ["peer.example.org"]
+remote_id = "%any"
 local_auth = "psk"
 remote_auth = "pubkey"
 psk_file = "/etc/ntm/trap.psk"
@@ -948,6 +949,9 @@ child_life_time = 0
 	EXPECT_EQ(t.local_auth, IkeAuth::psk);
 	EXPECT_EQ(t.remote_auth, IkeAuth::pubkey);
 	EXPECT_EQ(t.certificate, ""); /* psk locally: no certificate */
+	EXPECT_FALSE(t.remote_id);
+	EXPECT_TRUE(t.remote_id_any);
+	EXPECT_FALSE(a.remote_id_any);
 	EXPECT_EQ(t.start_action, IkeStart::trap);
 	EXPECT_EQ(t.child_rekey_time, std::chrono::seconds(3600));
 	EXPECT_EQ(t.child_life_time, std::chrono::seconds(0)); /* explicitly none */
@@ -1022,10 +1026,35 @@ TEST(ConfigIke, Defaults)
 		  2U);
 }
 
+TEST(ConfigIke, CertificateAuthNeedsARemoteId)
+{
+	/* without remote_id any identity certified by ike.ca would be accepted (D78) */
+	const std::string base = "roles = [\"ike\"]\n[ike]\nca = \"/etc/ntm/ca.pem\"\n"
+				 "certificate = \"/etc/ntm/c.pem\"\nprivate_key = \"/etc/ntm/c.key\"\n"
+				 "[[ike.connection]]\nname = \"x\"\nauth = \"pubkey\"\n"
+				 "local_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\n";
+	EXPECT_EQ(error_of(base), "t.toml:6: ike.connection[0].remote_id: required key is missing (needed by "
+				  "auth = \"pubkey\": the identity the peer's certificate must prove, or \"%any\" for "
+				  "any that ike.ca certifies)");
+	const Config any = parse_text(base + "remote_id = \"%any\"\n");
+	ASSERT_TRUE(any.ike);
+	EXPECT_TRUE(any.ike->connections[0].remote_id_any);
+	EXPECT_FALSE(any.ike->connections[0].remote_id);
+	const Config named = parse_text(base + "remote_id = \"gw.example.org\"\n");
+	ASSERT_TRUE(named.ike);
+	EXPECT_FALSE(named.ike->connections[0].remote_id_any);
+	EXPECT_TRUE(named.ike->connections[0].remote_id);
+	/* with psk the key is the identity: "%any" is refused as meaningless */
+	EXPECT_EQ(error_of("roles = [\"ike\"]\n[ike]\n[[ike.connection]]\nname = \"x\"\npsk_file = \"/p\"\n"
+			   "remote_id = \"%any\"\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]\n"),
+		  "t.toml:6: ike.connection[0].remote_id: \"%any\" is only used with remote_auth = \"pubkey\"; leave "
+		  "remote_id out instead");
+}
+
 TEST(ConfigIke, WithOtherRoles)
 {
 	std::string text = with(kNode, "[ike]\n[[ike.connection]]\nname = \"x\"\nauth = \"pubkey\"\n"
-				       "local_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]");
+				       "remote_id = \"peer.example.org\"\nlocal_ts = [\"10.1.0.0/24\"]\nremote_ts = [\"10.2.0.0/24\"]");
 	text.replace(0, text.find('\n'), R"(roles = ["ike", "node"])");
 	/* [tls] is the node's; [ike] has its own ca and certificate */
 	EXPECT_EQ(error_of(text), "t.toml:9: ike.connection[0].certificate: required key is missing (needed by "
@@ -1208,7 +1237,8 @@ TEST(ConfigIke, Authentication)
 	EXPECT_EQ(error_of(with(pubkey, "auth = \"pubkey\"")),
 		  "t.toml:8: ike.connection[0].psk_file: only used with psk authentication (local_auth or "
 		  "remote_auth = \"psk\")");
-	const Config ok = parse_text(with(std::string(pubkey).erase(pubkey.find("psk_file"), 29), "auth = \"pubkey\""));
+	const Config ok = parse_text(
+		with(std::string(pubkey).erase(pubkey.find("psk_file"), 29), "auth = \"pubkey\"\nremote_id = \"%any\""));
 	EXPECT_EQ(ok.ike->connections[0].psk_file, "");
 	EXPECT_EQ(ok.ike->connections[0].certificate, "/c.pem");
 

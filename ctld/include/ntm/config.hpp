@@ -39,6 +39,7 @@ struct HostPort {
 /** TLS identity; paths of PEM files. */
 struct Tls {
 	std::string ca;		 /* trust anchor for peers (required by as, dc; node) */
+	std::string server_ca;	 /* trust anchor for AS, DC and RS certificates; default: ca (D78) */
 	std::string certificate; /* own chain (required by as, dc; node in certificate mode) */
 	std::string private_key;
 };
@@ -57,6 +58,8 @@ struct As {
 	/* where the DC of a domain is: explicit table, else DNS NS of the domain + dc_port */
 	std::vector<std::pair<std::string, HostPort>> dcs; /* [as.dc] "ntm.test" = "dc.ntm.test:7482" */
 	std::uint16_t dc_port = sig::kDefaultDcTlsPort;
+	/* a DC found through DNS must be one of these names (D78); empty: any the server CA certifies */
+	std::vector<std::string> dc_names;
 };
 
 struct Dc {
@@ -144,7 +147,8 @@ struct IkeConnection {
 	std::vector<std::string> remote_addrs; /* hosts/addresses; empty or "%any": responder only */
 	std::uint16_t remote_port = 500;
 	std::optional<IkeId> local_id;	     /* default: the certificate's subject DN, else the local address */
-	std::optional<IkeId> remote_id;	     /* required for the responder to pick this connection; absent = any */
+	std::optional<IkeId> remote_id;	     /* required with remote_auth pubkey; absent = any (psk only) */
+	bool remote_id_any = false;	     /* remote_id = "%any": any identity a certificate of ike.ca proves */
 	IkeAuth local_auth = IkeAuth::psk;
 	IkeAuth remote_auth = IkeAuth::psk;
 	std::string psk_file;		     /* required with psk: first line, mode 0600 or stricter */
