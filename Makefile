@@ -84,8 +84,9 @@ unit: ctld-asan
 
 # ---- in the VM -------------------------------------------------------------
 
+# The suites in NTM_VM_JOBS VMs at once (default 2); NTM_TESTS: one VM, those suites.
 vm-test: kmod ctld
-	$(VM) -- tests/selftests/run.sh
+	VM="$(VM)" scripts/lib/vm-test.sh
 
 check:
 	@MAKE="$(MAKE)" scripts/lib/check.sh kmod ctld ctld-asan unit vm-test
