@@ -153,6 +153,20 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 		body = sig::open(datagram, *session->relay_dir, session->key.span());
 		window = &session->relay_rx;
 	}
+	/* the plaintext may carry keys: wiped on every way out */
+	struct WipeBody {
+		std::optional<std::vector<std::uint8_t>> &b;
+		explicit WipeBody(std::optional<std::vector<std::uint8_t>> &body) : b(body) {}
+		WipeBody(const WipeBody &) = delete;
+		WipeBody &operator=(const WipeBody &) = delete;
+		WipeBody(WipeBody &&) = delete;
+		WipeBody &operator=(WipeBody &&) = delete;
+		~WipeBody()
+		{
+			if (b)
+				ntm::secure_wipe(b->data(), b->size());
+		}
+	} wipe_body(body);
 	if (!body) {
 		drops_.auth++;
 		return;
@@ -240,10 +254,10 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 
 void SigIo::respond(const Inbound &in, const sig::Message &resp)
 {
-	const auto body = sig::encode(resp);
+	const ntm::WipedBytes body(sig::encode(resp));
 	const TxKey key{static_cast<std::uint32_t>(in.session->kind), in.session->key_id, in.msg.txid};
-	remember(key, body);
-	send_sealed(*in.session, in.from, body);
+	remember(key, body.v);
+	send_sealed(*in.session, in.from, body.v);
 }
 
 awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpoint to, sig::Message req,
@@ -254,7 +268,7 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 	if (req.txid == 0)
 		req.txid = sig::random_u32_nonzero();
 	req.response = false;
-	const auto body = sig::encode(req);
+	const ntm::WipedBytes body(sig::encode(req));
 	const TxKey key{static_cast<std::uint32_t>(s->kind), s->key_id, req.txid};
 
 	asio::steady_timer timer(io_);
@@ -275,7 +289,7 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 	auto rto = rto_;
 	const unsigned max_retries = retries.value_or(retries_);
 	for (unsigned attempt = 0; attempt <= max_retries; attempt++) {
-		send_sealed(*s, to, body);
+		send_sealed(*s, to, body.v);
 		timer.expires_after(rto);
 		asio::error_code ec;
 		co_await timer.async_wait(asio::redirect_error(use_awaitable, ec));
@@ -353,7 +367,7 @@ void SigIo::maybe_notice(const ntm::Endpoint &to, std::uint32_t key_id, sig::Sta
 void SigIo::remember(const TxKey &key, std::vector<std::uint8_t> body)
 {
 	const auto expires = std::chrono::steady_clock::now() + kCacheLifetime;
-	cache_[key] = Cached{std::move(body), expires};
+	cache_.insert_or_assign(key, Cached(std::move(body), expires));
 	cache_order_.emplace_back(key, expires);
 }
 

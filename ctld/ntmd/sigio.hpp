@@ -156,9 +156,23 @@ private:
 		asio::steady_timer *timer = nullptr;
 		bool abandoned = false;
 	};
+	/* an encoded response may carry keys (K_tmp in a Route Direction): wiped when it goes */
 	struct Cached {
 		std::vector<std::uint8_t> body; /* empty while the request is being processed */
 		std::chrono::steady_clock::time_point expires;
+		Cached(std::vector<std::uint8_t> b, std::chrono::steady_clock::time_point e) : body(std::move(b)), expires(e)
+		{}
+		Cached(const Cached &) = delete;
+		Cached &operator=(const Cached &) = delete;
+		Cached(Cached &&) noexcept = default;
+		Cached &operator=(Cached &&o) noexcept
+		{
+			ntm::secure_wipe(body.data(), body.size());
+			body = std::move(o.body);
+			expires = o.expires;
+			return *this;
+		}
+		~Cached() { ntm::secure_wipe(body.data(), body.size()); }
 	};
 
 	asio::awaitable<void> receive_loop(asio::ip::udp::socket &sock);

@@ -54,17 +54,7 @@ std::vector<tcp::acceptor> open_acceptors(asio::io_context &io, const std::vecto
 std::vector<ntm::Endpoint> bound(const std::vector<tcp::acceptor> &acceptors);
 void close_acceptors(std::vector<tcp::acceptor> &acceptors) noexcept;
 
-/** A byte buffer that may hold a password or a key: wiped when it goes. */
-struct WipedBytes {
-	std::vector<std::uint8_t> v;
-	WipedBytes() = default;
-	explicit WipedBytes(std::vector<std::uint8_t> b) : v(std::move(b)) {}
-	WipedBytes(const WipedBytes &) = delete;
-	WipedBytes &operator=(const WipedBytes &) = delete;
-	WipedBytes(WipedBytes &&) = delete;
-	WipedBytes &operator=(WipedBytes &&) = delete;
-	~WipedBytes() { ntm::secure_wipe(v.data(), v.size()); }
-};
+using ntm::WipedBytes;
 
 void cancel_timer(asio::steady_timer &t) noexcept;
 

@@ -98,6 +98,22 @@ private:
 using SecretText = std::vector<char, ZeroizingAllocator<char>>;
 
 /**
+ * A transient byte buffer that may hold a password or a key (an encoded
+ * or opened signalling body): ordinary heap, wiped when it goes.  Not
+ * copyable or movable, so no unwiped copy is left behind by accident.
+ */
+struct WipedBytes {
+	std::vector<std::uint8_t> v;
+	WipedBytes() = default;
+	explicit WipedBytes(std::vector<std::uint8_t> b) : v(std::move(b)) {}
+	WipedBytes(const WipedBytes &) = delete;
+	WipedBytes &operator=(const WipedBytes &) = delete;
+	WipedBytes(WipedBytes &&) = delete;
+	WipedBytes &operator=(WipedBytes &&) = delete;
+	~WipedBytes() { secure_wipe(v.data(), v.size()); }
+};
+
+/**
  * Up to max_bytes from fd (fewer at end of file) into wiped memory; what
  * names the source in errors ("key file /etc/ntm/key: ...").
  */
