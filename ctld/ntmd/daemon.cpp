@@ -32,6 +32,7 @@
 #include "ntm/ops.hpp"
 #include "ntm/rtnl.hpp"
 #include "udp.hpp"
+#include "watchdog.hpp"
 
 namespace ntmd {
 
@@ -367,6 +368,7 @@ int run_daemon(const Config &cfg)
 	asio::co_spawn(io, event_loop(evdesc, events, ifindex, counters), rethrow);
 
 	const PidFile pidfile(cfg.pidfile);
+	SdWatchdog watchdog(io);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=%s: UDP port %u", cfg.ifname.c_str(), static_cast<unsigned>(cfg.port));
 	spdlog::info("ready");
 

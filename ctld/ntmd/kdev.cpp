@@ -45,6 +45,28 @@ NtmLink open_ntm_link(const std::string &name, const char *who)
 	return l;
 }
 
+std::size_t clear_stale_state(ntm::GenlSocket &genl, const NtmLink &link, const std::string &name, const char *who,
+			      bool relays)
+{
+	if (link.created)
+		return 0;
+	const auto dev = ntm::DeviceRef::by_index(link.ifindex);
+	std::size_t tunnels = 0;
+	std::size_t sessions = 0;
+	ntm::dump_tunnels(genl, dev, [&tunnels](ntm::Tunnel &&) { tunnels++; });
+	if (tunnels != 0)
+		ntm::flush_tunnels(genl, dev);
+	if (relays) {
+		ntm::dump_relays(genl, dev, [&sessions](ntm::Relay &&) { sessions++; });
+		if (sessions != 0)
+			ntm::flush_relays(genl, dev);
+	}
+	if (tunnels + sessions != 0)
+		spdlog::warn("{}: {} held {} tunnels and {} relay sessions of an earlier run: removed", who, name, tunnels,
+			     sessions);
+	return tunnels + sessions;
+}
+
 void close_ntm_link(ntm::GenlSocket &genl, NtmLink &link, const std::string &name, const char *who) noexcept
 {
 	if (link.ifindex == 0)

@@ -35,6 +35,17 @@ struct NtmLink {
 NtmLink open_ntm_link(const std::string &name, const char *who);
 
 /**
+ * Restart resync (D80): a device the role found (not created) may hold
+ * tunnels (and, with relays, relay sessions) of an earlier run of ntmd
+ * that was killed.  Their keys and state died with that process, so they
+ * cannot be adopted; they are removed, and would otherwise make the
+ * rebuilt ones fail with EEXIST.  Returns how many were removed; throws
+ * ntm::Error when the kernel cannot be asked.
+ */
+std::size_t clear_stale_state(ntm::GenlSocket &genl, const NtmLink &link, const std::string &name, const char *who,
+			      bool relays);
+
+/**
  * Undoes open_ntm_link: deletes the device the role created (with every
  * tunnel, address and route), or removes every tunnel of one it found.
  * Logs failures; never throws. link.ifindex is 0 afterwards.

@@ -19,6 +19,7 @@ NodeRole::Impl::Impl(asio::io_context &io_, ntm::config::Config c, Resolver &r)
 	link = open_ntm_link(ncfg.interface, "node");
 	(void)KeyLog::instance(); /* NTM_KEYLOG: warns now, at start */
 	try {
+		stale_removed = clear_stale_state(genl, link, ncfg.interface, "node", false);
 		setup_sockets();
 		watch_kernel_events(events, evdesc);
 		watch_rtnetlink(addrdesc, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
@@ -630,6 +631,9 @@ nlohmann::json NodeRole::Impl::status() const
 	};
 	if (!last_error.empty())
 		j["last_error"] = last_error;
+	if (!failed.empty())
+		j["failed"] = failed;
+	j["stale_removed"] = stale_removed;
 	if (dns) {
 		const auto &c = dns->counters();
 		j["dns"] = {{"queries", c.queries},
@@ -660,9 +664,27 @@ void NodeRole::start()
 		       asio::detached);
 	asio::co_spawn(i.io, i.addr_loop(), asio::detached);
 	asio::co_spawn(i.io, i.tunnel_loop(), asio::detached);
-	asio::co_spawn(i.io, i.main_loop(), [](const std::exception_ptr &e) {
-		if (e)
+	/*
+	 * A fatal error (the AS refused our credentials) ends the process when
+	 * the node is its only role; next to other roles (a DC, an IKE gateway)
+	 * only the node stops, and its status says why.
+	 */
+	const bool alone = !(i.cfg.role_as || i.cfg.role_dc || i.cfg.role_ike || i.cfg.role_rs);
+	asio::co_spawn(i.io, i.main_loop(), [this, alone](const std::exception_ptr &e) {
+		if (!e)
+			return;
+		if (alone)
 			std::rethrow_exception(e);
+		std::string why = "unknown error";
+		try {
+			std::rethrow_exception(e);
+		} catch (const std::exception &ex) {
+			why = ex.what();
+		} catch (...) { // NOLINT(bugprone-empty-catch): why stays "unknown error"
+		}
+		spdlog::error("node: the role stopped: {}; the other roles keep running", why);
+		impl_->failed = why;
+		stop();
 	});
 	spdlog::info("node: {} on UDP port {}{}", i.ncfg.interface, i.ncfg.port,
 		     i.dns ? ", DNS hook on " + i.ncfg.dns_listen.front().to_string() : "");

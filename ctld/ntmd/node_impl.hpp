@@ -227,6 +227,8 @@ struct NodeRole::Impl {
 	std::string fqdn;
 	Clock::time_point relogin_at;
 	bool need_login = true;
+	std::string failed; /* the fatal error that stopped the role (others keep running) */
+	std::size_t stale_removed = 0; /* tunnels of an earlier run found at start (D80) */
 	bool need_register = true;
 	bool registered = false;
 	std::optional<ntm::IpAddress> vip4;

@@ -23,6 +23,7 @@
 #include "node.hpp"
 #include "resolver.hpp"
 #include "rs.hpp"
+#include "watchdog.hpp"
 
 namespace ntmd {
 
@@ -137,6 +138,7 @@ int run_roles(const ntm::config::Config &cfg)
 	asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
 	signals.add(SIGUSR1);
 	asio::steady_timer last_resort(io);
+	std::unique_ptr<SdWatchdog> watchdog;
 
 	/*
 	 * Stopping closes every socket and cancels every timer, so io.run()
@@ -144,6 +146,8 @@ int run_roles(const ntm::config::Config &cfg)
 	 * when the roles are destroyed.
 	 */
 	auto stop_all = [&] {
+		if (watchdog)
+			watchdog->stop();
 		if (roles.ike)
 			roles.ike->stop();
 		if (roles.node)
@@ -209,6 +213,7 @@ int run_roles(const ntm::config::Config &cfg)
 	if (roles.rs)
 		roles.rs->start();
 	control.start();
+	watchdog = std::make_unique<SdWatchdog>(io);
 	(void)sd_notify(0, "READY=1");
 	spdlog::info("ready: roles {}", roles.status()["roles"].dump());
 

@@ -120,6 +120,7 @@ struct RsRole::Impl : std::enable_shared_from_this<RsRole::Impl> {
 			trusted.push_back(ntm::dns::normalize_name(n));
 		link = open_ntm_link(rs.interface, "rs");
 		try {
+			(void)clear_stale_state(genl, link, rs.interface, "rs", true);
 			setup_kernel();
 			watch_kernel_events(events, evdesc);
 		} catch (...) {

@@ -38,6 +38,7 @@ declare -A weight=(
 	[ntm_rekey]=96 [ntm_keyrecovery]=85 [ntm_tamper]=65 [ntm_roaming]=60
 	[ntm_acquire]=52 [ntm_fuzz]=50 [ntm_async]=45 [ntm_netlink]=34
 	[ntm_replay]=30 [ntm_scale]=26 [ntm_unload]=23 [ntm_secrets]=19
+	[ntm_restart]=40 [ntm_socket]=90
 )
 
 # every suite, longest first
@@ -58,6 +59,12 @@ for t in "${suites[@]}"; do
 	done
 	groups[best]="${groups[best]} $t"
 	load[best]=$((load[best] + ${weight[$t]:-120}))
+done
+# ntm_unload unloads the module: last in its VM, whatever its weight
+for ((i = 0; i < JOBS; i++)); do
+	case " ${groups[i]} " in
+	*" ntm_unload "*) groups[i]="$(printf '%s' "${groups[i]}" | sed 's/ ntm_unload//') ntm_unload" ;;
+	esac
 done
 
 mkdir -p "$logdir"

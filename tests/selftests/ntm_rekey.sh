@@ -366,18 +366,31 @@ out=$(rk_add "$NS_A" 3011 3012 "$KEY" "$SAB" "$SBA" --replaces 3001 --takeover n
 printf '%s' "$out" | grep -q "pending" || { rc=1; ktap_diag "A: replace held: $out"; }
 ktap_result "a held tunnel is pending, owns its virtual addresses at once and cannot be replaced yet" $rc
 
+# A held packet waits in the acquire queue, whose timeout is 3 s: between
+# queueing it and B's confirming packet the test runs as few commands as
+# it can, so that a loaded machine does not let it expire.
+# wait_queued N: until A's acquire_queued exceeds N (5 s at most)
+wait_queued() {
+	local end=$((SECONDS + 5))
+	while [ "$(dstat "$NS_A" acquire_queued)" -le "$1" ]; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
 rc=0
 monitor_start p6 "$NS_A" 60
+# B has the key already but sends nothing until the ping below
+out=$(plain_b 3002 3001 2>&1) || { rc=1; ktap_diag "B: add failed: $out"; }
 q0=$(dstat "$NS_A" acquire_queued) c0=$(dstat "$NS_A" confirmed)
 topo_bg "$NS_A" "$T/p6.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
 P6=$TOPO_LAST_PID
-sleep 1
-q1=$(dstat "$NS_A" acquire_queued) tx1=$(num "$(tfield "$NS_A" 3001 stats.tx_packets)")
+wait_queued "$q0" || { rc=1; ktap_diag "A: the ping was not queued"; }
+tx1=$(num "$(tfield "$NS_A" 3001 stats.tx_packets)")
+# B's first packet confirms A's tunnel
+topo_ping "$NS_B" 4 -c 1 -W 3 >/dev/null 2>&1 || { rc=1; ktap_diag "B->A ping through the held tunnel failed"; }
+q1=$(dstat "$NS_A" acquire_queued)
 ktap_diag "A: queued $q0 -> $q1, 3001 tx $tx1 while held"
 [ "$q1" = $((q0 + 1)) ] && [ "$tx1" = 0 ] || rc=1
-# B has the key now; its first packet confirms A's tunnel
-out=$(plain_b 3002 3001 2>&1) || { rc=1; ktap_diag "B: add failed: $out"; }
-topo_ping "$NS_B" 4 -c 1 -W 3 >/dev/null 2>&1 || { rc=1; ktap_diag "B->A ping through the held tunnel failed"; }
 wait "$P6" 2>/dev/null
 read -r tx rx <<<"$(ping_stats "$T/p6.ping4")"
 s_after=$(tstate "$NS_A" 3001) c1=$(dstat "$NS_A" confirmed)
@@ -395,14 +408,15 @@ nctl "$NS_B" tunnel flush $NTM_DEV
 new_keys
 held_a 3021 3022 >/dev/null 2>&1 || { rc=1; ktap_diag "A: held add failed"; }
 plain_b 3022 3021 >/dev/null 2>&1 || { rc=1; ktap_diag "B: add failed"; }
-topo_bg "$NS_A" "$T/p7.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
-P7=$TOPO_LAST_PID
-sleep 1
 out=$(nctl "$NS_A" tunnel set $NTM_DEV --local-index 3021 --takeover rx 2>&1)
 rc2=$?
 ktap_diag "set --takeover rx: rc $rc2: $out"
 ktap_result "ntmctl refuses takeover rx in a change (usage error)" \
 	$([ $rc2 = 2 ] && printf '%s' "$out" | grep -q "takeover now" && echo 0 || echo 1)
+q0=$(dstat "$NS_A" acquire_queued)
+topo_bg "$NS_A" "$T/p7.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
+P7=$TOPO_LAST_PID
+wait_queued "$q0" || { rc=1; ktap_diag "A: the ping was not queued"; }
 nctl "$NS_A" tunnel set $NTM_DEV --local-index 3021 --takeover now || { rc=1; ktap_diag "A: set takeover now failed"; }
 wait "$P7" 2>/dev/null
 read -r tx rx <<<"$(ping_stats "$T/p7.ping4")"
