@@ -75,8 +75,8 @@ for i in $(seq $NRACE); do
 	wait $rp
 done
 modprobe ntm
-ktap_result "modprobe -r refused while sockets were adopted ($refused of $NRACE)" \
-	$([ $refused -eq $NRACE ] && echo 0 || echo 1)
+[ $refused -eq $NRACE ]
+ktap_result "modprobe -r refused while sockets were adopted ($refused of $NRACE)" $?
 if dmesg | sed -n '/ntm-selftest: ntm_socket: start/,$p' | grep -E 'BUG|WARNING|Oops|general protection' >"$T/dmesg.bad"; then
 	ktap_diag_file "$T/dmesg.bad"
 	ktap_fail "no BUG/WARNING/Oops while unloading against closing owners"
