@@ -58,17 +58,21 @@ static int ntm_get_device(struct sk_buff *skb, struct genl_info *info)
 	return ntm_reply(info, NTM_CMD_GET_DEVICE, ntm_fill_device, NULL);
 }
 
-static int ntm_set_fd(struct ntm_dev *nd, int family, struct nlattr *attr,
-		      struct netlink_ext_ack *extack)
+/*
+ * Check and hook the socket of one NTM_A_UDPx_FD attribute without
+ * publishing it (-1: detach, nothing to prepare).
+ */
+static int ntm_prepare_fd(struct ntm_dev *nd, int family, struct nlattr *attr,
+			  struct ntm_sock_adopt *a,
+			  struct netlink_ext_ack *extack)
 {
 	s32 fd = nla_get_s32(attr);
 	int err;
 
-	if (fd == -1) {
-		ntm_socket_detach(nd, family);
+	memset(a, 0, sizeof(*a));
+	if (fd == -1)
 		return 0;
-	}
-	err = ntm_socket_attach(nd, family, fd);
+	err = ntm_socket_prepare(nd, family, fd, a);
 	switch (err) {
 	case 0:
 		break;
@@ -110,8 +114,26 @@ static void ntm_reset_routes(struct ntm_dev *nd)
 	}
 }
 
+/* Publish a prepared socket or detach; returns whether anything changed. */
+static bool ntm_commit_fd(struct ntm_dev *nd, int family, struct nlattr *attr,
+			  struct ntm_sock_adopt *a)
+{
+	bool changed;
+
+	if (!attr)
+		return false;
+	if (nla_get_s32(attr) == -1) {
+		ntm_socket_detach(nd, family);
+		return true;
+	}
+	changed = !a->same;
+	ntm_socket_commit(nd, a);
+	return changed;
+}
+
 static int ntm_set_device(struct sk_buff *skb, struct genl_info *info)
 {
+	struct ntm_sock_adopt a4 = {}, a6 = {};
 	struct nlattr **attrs = info->attrs;
 	struct ntm_dev *nd;
 	int err;
@@ -122,18 +144,27 @@ static int ntm_set_device(struct sk_buff *skb, struct genl_info *info)
 	err = ntm_lock(nd, info->extack);
 	if (err)
 		goto out;
+	/*
+	 * Make before break (D76): both new sockets are checked and hooked
+	 * before either is published, so a refused request changes nothing.
+	 */
 	if (attrs[NTM_A_UDP4_FD]) {
-		err = ntm_set_fd(nd, AF_INET, attrs[NTM_A_UDP4_FD],
-				 info->extack);
+		err = ntm_prepare_fd(nd, AF_INET, attrs[NTM_A_UDP4_FD], &a4,
+				     info->extack);
 		if (err)
 			goto out_unlock;
 	}
 	if (attrs[NTM_A_UDP6_FD]) {
-		err = ntm_set_fd(nd, AF_INET6, attrs[NTM_A_UDP6_FD],
-				 info->extack);
-		if (err)
+		err = ntm_prepare_fd(nd, AF_INET6, attrs[NTM_A_UDP6_FD], &a6,
+				     info->extack);
+		if (err) {
+			ntm_socket_abort(nd, &a4);
 			goto out_unlock;
+		}
 	}
+	if (ntm_commit_fd(nd, AF_INET, attrs[NTM_A_UDP4_FD], &a4) |
+	    ntm_commit_fd(nd, AF_INET6, attrs[NTM_A_UDP6_FD], &a6))
+		ntm_reset_routes(nd);	/* no route of the old binding stays */
 	if (attrs[NTM_A_FLAGS])
 		WRITE_ONCE(nd->flags, nla_get_u32(attrs[NTM_A_FLAGS]));
 	if (attrs[NTM_A_ACQUIRE_QLEN])

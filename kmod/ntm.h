@@ -275,6 +275,9 @@ struct ntm_dev {
 	spinlock_t sock_lock;		/* pointer swaps of sk4/sk6 */
 	struct sock __rcu *sk4;
 	struct sock __rcu *sk6;
+	/* the owners' IP_MULTICAST_LOOP before adoption, under lock */
+	bool mc_loop4;
+	bool mc_loop6;
 
 	struct rhashtable index_ht;
 	/*
@@ -328,7 +331,17 @@ struct ntm_dev *ntm_dev_get_by_ifindex(struct net *net, int ifindex);
 struct ntm_dev *ntm_dev_get_by_name(struct net *net, const char *name);
 
 /* socket.c */
-int ntm_socket_attach(struct ntm_dev *nd, int family, int fd);
+struct ntm_sock_adopt {		/* a socket prepared for adoption */
+	struct socket *sock;	/* with a file reference; NULL: none */
+	int family;
+	bool same;		/* the socket the device already uses */
+	bool mc_loop;		/* its owner's multicast loopback setting */
+};
+
+int ntm_socket_prepare(struct ntm_dev *nd, int family, int fd,
+		       struct ntm_sock_adopt *a);
+void ntm_socket_abort(struct ntm_dev *nd, struct ntm_sock_adopt *a);
+void ntm_socket_commit(struct ntm_dev *nd, struct ntm_sock_adopt *a);
 void ntm_socket_detach(struct ntm_dev *nd, int family);
 u16 ntm_socket_port(struct ntm_dev *nd, int family);
 

@@ -713,6 +713,25 @@ void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src)
 }
 
 /*
+ * A dual-stack AF_INET6 socket (IPV6_V6ONLY off) also receives IPv4
+ * datagrams.  Their outer source is IPv4: a tunnel would roam to it and
+ * answer from the device's AF_INET socket -- another port and NAT
+ * mapping than the one the peer reached, or no socket at all.  What the
+ * module would consume from such a source is dropped and counted (D76);
+ * the owner still gets everything else.
+ */
+static bool ntm_rx_mapped(struct ntm_dev *nd, struct sock *sk,
+			  struct sk_buff *skb)
+{
+	if (likely(sk->sk_family != AF_INET6 || ip_hdr(skb)->version != 4))
+		return false;
+	ntm_dev_count(nd, NTM_STAT(DROP_MAPPED), 1);
+	dev_core_stats_rx_dropped_inc(nd->dev);
+	kfree_skb(skb);
+	return true;
+}
+
+/*
  * encap_rcv hook: skb->data is the UDP header.  Returns 0 when the datagram
  * was consumed (delivered or dropped), 1 to leave it on the socket.
  */
@@ -754,7 +773,8 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 		    pskb_may_pull(skb, off + sizeof(__be32))) {
 			word = get_unaligned_be32(skb->data + off);
 			if (word >= NTM_ESP_SPI_MIN)
-				return ntm_esp_recv(nd, sk, skb);
+				return ntm_rx_mapped(nd, sk, skb) ? 0 :
+				       ntm_esp_recv(nd, sk, skb);
 		}
 	}
 
@@ -768,6 +788,8 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 		ntm_dev_count(nd, NTM_STAT(PASSED_UP), 1);
 		return 1;
 	}
+	if (ntm_rx_mapped(nd, sk, skb))
+		return 0;
 
 	if (skb->len < off + NTM_DATA_HDR_LEN + NTM_AEAD_TAG_LEN ||
 	    !pskb_may_pull(skb, off + NTM_DATA_HDR_LEN)) {

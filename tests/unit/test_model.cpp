@@ -88,7 +88,7 @@ TEST(Names, CipherAndReason)
 
 TEST(Stats, Table)
 {
-	ASSERT_EQ(ntm::kStats.size(), 34U);
+	ASSERT_EQ(ntm::kStats.size(), 35U);
 	/* 1..17, then the counters appended after NTM_STAT_A_PAD (18) */
 	for (std::size_t i = 0; i < ntm::kStats.size(); i++)
 		EXPECT_EQ(ntm::kStats[i].attr, static_cast<int>(i) + (i < 17 ? 1 : 2)) << i;
@@ -103,7 +103,8 @@ TEST(Stats, Table)
 	EXPECT_EQ(ntm::kStats[30].name, "confirmed");
 	EXPECT_EQ(ntm::kStats[31].name, "drop_ecn");
 	EXPECT_EQ(ntm::kStats[32].name, "tunnel_refused");
-	EXPECT_EQ(ntm::kStats.back().name, "roam_event_suppressed");
+	EXPECT_EQ(ntm::kStats[33].name, "roam_event_suppressed");
+	EXPECT_EQ(ntm::kStats.back().name, "drop_mapped");
 	EXPECT_EQ(ntm::kStats.back().attr, NTM_STAT_A_MAX);
 }
 

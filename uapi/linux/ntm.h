@@ -21,13 +21,26 @@
  * NTM_CMD_SET_DEVICE (doit)
  *   NTM_A_UDP4_FD / NTM_A_UDP6_FD: a file descriptor, in the caller's
  *   process, of a bound UDP socket (AF_INET, resp. AF_INET6 -- an AF_INET6
- *   socket should set IPV6_V6ONLY).  The module takes a reference and installs
- *   its encap_rcv hook: NTM data messages are consumed, every other datagram
+ *   socket should set IPV6_V6ONLY: without it, data and ESP packets from
+ *   IPv4 sources are dropped, NTM_STAT_A_DROP_MAPPED, D76).  The module
+ *   takes a reference and installs its encap_rcv hook: NTM data messages
+ *   are consumed, every other datagram
  *   (NTM signalling, the non-ESP marker, anything unknown) is left on the
  *   socket for its owner to read.  The socket stays the owner's: when the
  *   owner closes its last descriptor the module releases the socket.  The
  *   value -1 detaches the current socket.  A socket already used by another
- *   encapsulation is refused with -EBUSY.
+ *   encapsulation is refused with -EBUSY; the socket the device already
+ *   uses is accepted as is.  Make before break: every descriptor of the
+ *   request is checked and hooked before any is published, so a refused
+ *   request leaves both old sockets attached and working; on success the
+ *   new socket replaces the old one, the tunnels' cached routes are
+ *   dropped (they were computed for the old binding), and the old socket
+ *   is released.  A released socket (replaced, detached, or its device
+ *   deleted) is a plain UDP socket again: hooks, sk_user_data, multicast
+ *   loopback and checksum conversion are restored.  Each adopted socket
+ *   holds a reference on the module, so the module cannot be unloaded
+ *   while sockets are adopted; deleting the devices or closing or
+ *   detaching the sockets releases them (D77).
  *   Once the device has an ESP tunnel, the RFC 3948 rules apply on top: a
  *   one-byte 0xff datagram is a NAT keepalive, consumed and counted in
  *   KEEPALIVE_RX; a first word of NTM_ESP_SPI_MIN or more is an ESP SPI,
@@ -544,6 +557,7 @@ enum ntm_stat_attr {
 	NTM_STAT_A_DROP_ECN,		/* outer CE on a not-ECT inner packet (RFC 6040) */
 	NTM_STAT_A_TUNNEL_REFUSED,	/* NEW_TUNNEL beyond NTM_A_MAX_TUNNELS */
 	NTM_STAT_A_ROAM_EVENT_SUPPRESSED, /* endpoint moves not reported at once */
+	NTM_STAT_A_DROP_MAPPED,		/* IPv4 source on a dual-stack AF_INET6 socket */
 	__NTM_STAT_A_MAX,
 };
 
