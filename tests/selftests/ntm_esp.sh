@@ -37,6 +37,7 @@ T=$(topo_tmpdir)
 # --- A: ntm0 with sockets owned by ntm_genl.py ------------------------------
 A ip link add $ESP_DEV type ntm || ktap_bail "cannot create $ESP_DEV"
 topo_bg "$NS_A" "$T/owner.log" $GENL own $ESP_DEV $PORT
+OWNER_PID=$TOPO_LAST_PID
 topo_wait 20 grep -q '^ready' "$T/owner.log" || { ktap_diag_file "$T/owner.log"; ktap_bail "socket owner did not start"; }
 topo_ntm_addrs "$NS_A" $ESP_DEV || ktap_bail "inner addresses on A failed"
 
@@ -318,6 +319,9 @@ IPERF_PID=$TOPO_LAST_PID
 topo_bg "$NS_B" "$T/ping-unload.out" ping -n -i 0.05 -W 1 -c 400 -I $VIP4_B $VIP4_A
 sleep 3
 topo_dmesg_mark "ntm_esp: unload under traffic"
+# adopted sockets hold the module (D77): the owner goes first, as ntmd
+# would on "systemctl stop"; the traffic goes on
+kill -KILL "$OWNER_PID" 2>/dev/null
 ok=1
 for i in $(seq 60); do
 	if modprobe -r ntm 2>"$T/rmmod.err"; then ok=0; break; fi
