@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * IKEv2 message codec (RFC 7296 section 3) and the AEAD Encrypted payload
- * (RFC 5282 sections 3-5 for AES-GCM, RFC 7634 for ChaCha20-Poly1305).
+ * IKEv2 payload codec (RFC 7296 section 3.2-3.16): the generic payload
+ * header chain and every payload body, plus the Identity, TrafficSelector
+ * and Payloads helpers of ntm/ike.hpp. The message header and the
+ * Encrypted payload are in ike_message.cpp, names for logs in ike_names.cpp.
  *
  * Parsing reads through a bounds-checked cursor: no length field is trusted,
  * every count is bounded, and every failure is a ParseError. Encoding
@@ -31,16 +33,15 @@
 #include <string>
 #include <utility>
 
-#include <openssl/evp.h>
-
+#include "ike_wire.hpp"
 #include "ntm/error.hpp"
-#include "ossl.hpp"
 
 namespace ntm::ike {
 
+using namespace detail; /* the codec's shared internals (ike_wire.hpp) */
+
 namespace {
 
-constexpr std::size_t kGenericLen = 4;
 constexpr std::uint8_t kCriticalBit = 0x80;
 /* bounds on what one message may hold; far above anything a peer needs */
 constexpr std::size_t kMaxPayloads = 128;
@@ -51,102 +52,11 @@ constexpr std::size_t kMaxSelectors = 64;
 constexpr std::size_t kMaxDeleteSpis = 1024;
 constexpr std::size_t kMinNonce = 16;
 constexpr std::size_t kMaxNonce = 256;
-constexpr std::size_t kMaxPayloadLen = 0xffff;
 constexpr std::uint8_t kMoreProposals = 2;
 constexpr std::uint8_t kMoreTransforms = 3;
 constexpr std::uint16_t kAttrTv = 0x8000;
 constexpr std::size_t kTsV4Len = 16;
 constexpr std::size_t kTsV6Len = 40;
-constexpr std::size_t kSkMinLen = kGenericLen + kSkIvLen + 1 + kSkIcvLen;
-constexpr std::size_t kSaltLen = 4;
-constexpr std::size_t kNonceLen = kSaltLen + kSkIvLen;
-
-[[noreturn]] void syntax(const std::string &msg)
-{
-	throw ParseError(NotifyType::invalid_syntax, msg);
-}
-
-[[noreturn]] void bad_arg(const std::string &msg)
-{
-	throw std::invalid_argument("IKE encode: " + msg);
-}
-
-/* ---- reading ---- */
-
-class Reader {
-public:
-	Reader(ByteView b, const char *what) noexcept : b_(b), what_(what) {}
-
-	[[nodiscard]] std::size_t left() const noexcept { return b_.size() - pos_; }
-	[[nodiscard]] bool done() const noexcept { return pos_ == b_.size(); }
-
-	ByteView take(std::size_t n)
-	{
-		if (n > left())
-			syntax(std::string(what_) + ": truncated");
-		const ByteView v = b_.subspan(pos_, n);
-		pos_ += n;
-		return v;
-	}
-	ByteView rest() { return take(left()); }
-	std::uint8_t u8() { return take(1)[0]; }
-	std::uint16_t u16()
-	{
-		const auto v = take(2);
-		return static_cast<std::uint16_t>((v[0] << 8) | v[1]);
-	}
-	std::uint32_t u32()
-	{
-		const auto v = take(4);
-		std::uint32_t x = 0;
-		for (const auto c : v)
-			x = (x << 8) | c;
-		return x;
-	}
-	std::uint64_t u64()
-	{
-		const auto v = take(8);
-		std::uint64_t x = 0;
-		for (const auto c : v)
-			x = (x << 8) | c;
-		return x;
-	}
-
-private:
-	ByteView b_;
-	std::size_t pos_ = 0;
-	const char *what_;
-};
-
-/* ---- writing ---- */
-
-void put8(Bytes &out, std::uint8_t v)
-{
-	out.push_back(v);
-}
-
-void put16(Bytes &out, std::uint16_t v)
-{
-	out.push_back(static_cast<std::uint8_t>(v >> 8));
-	out.push_back(static_cast<std::uint8_t>(v));
-}
-
-void put32(Bytes &out, std::uint32_t v)
-{
-	for (int shift = 24; shift >= 0; shift -= 8)
-		out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-void put64(Bytes &out, std::uint64_t v)
-{
-	for (int shift = 56; shift >= 0; shift -= 8)
-		out.push_back(static_cast<std::uint8_t>(v >> shift));
-}
-
-void put_bytes(Bytes &out, ByteView b)
-{
-	out.insert(out.end(), b.begin(), b.end());
-}
 
 void patch16(Bytes &out, std::size_t at, std::size_t v)
 {
@@ -718,89 +628,7 @@ std::vector<Item> encode_items(const Payloads &p)
 	return items;
 }
 
-/* The chain of generic headers and bodies; first is the type of the first. */
-Bytes encode_chain(const Payloads &p, PayloadType &first)
-{
-	const auto items = encode_items(p);
-	Bytes out;
-	first = items.empty() ? PayloadType::none : items.front().type;
-	for (std::size_t i = 0; i < items.size(); i++) {
-		const Item &it = items[i];
-		if (it.body.size() + kGenericLen > kMaxPayloadLen)
-			bad_arg("payload over 65535 bytes");
-		put8(out, static_cast<std::uint8_t>(i + 1 < items.size() ? items[i + 1].type : PayloadType::none));
-		put8(out, 0);
-		put16(out, static_cast<std::uint16_t>(it.body.size() + kGenericLen));
-		put_bytes(out, it.body);
-	}
-	return out;
-}
-
-void put_header(Bytes &out, const Header &h)
-{
-	put64(out, h.spi_i);
-	put64(out, h.spi_r);
-	put8(out, static_cast<std::uint8_t>(h.next));
-	put8(out, static_cast<std::uint8_t>((h.major << 4) | (h.minor & 0x0f)));
-	put8(out, static_cast<std::uint8_t>(h.exchange));
-	put8(out, h.flags);
-	put32(out, h.msgid);
-	put32(out, h.length);
-}
-
-void check_header_for_encoding(const Header &h)
-{
-	if (h.major != 2 || h.minor > 0x0f)
-		bad_arg("version is not 2.x");
-}
-
-/* ---- AEAD ---- */
-
-const EVP_CIPHER *sk_cipher(const SkKey &key)
-{
-	const std::size_t n = key.key.size();
-	switch (key.encr) {
-	case Encr::aes_gcm_16:
-		if (n == 16 + kSaltLen)
-			return EVP_aes_128_gcm();
-		if (n == 24 + kSaltLen)
-			return EVP_aes_192_gcm();
-		if (n == 32 + kSaltLen)
-			return EVP_aes_256_gcm();
-		break;
-	case Encr::chacha20_poly1305:
-		if (n == 32 + kSaltLen)
-			return EVP_chacha20_poly1305();
-		break;
-	}
-	throw std::invalid_argument("SK key of the wrong size for its transform");
-}
-
-static_assert(kSkIcvLen == ossl::kAeadTagLen);
-
-/* RFC 5282 section 4 / RFC 7634 section 2: salt (the key's last 4 bytes) | IV */
-std::array<std::uint8_t, kNonceLen> sk_nonce(const SkKey &key, ByteView iv)
-{
-	if (iv.size() != kSkIvLen)
-		throw std::invalid_argument("SK IV is not 8 bytes");
-	std::array<std::uint8_t, kNonceLen> nonce{};
-	const auto salt = key.key.span().last(kSaltLen);
-	std::copy(salt.begin(), salt.end(), nonce.begin());
-	std::copy(iv.begin(), iv.end(), nonce.begin() + kSaltLen);
-	return nonce;
-}
-
-ByteView sk_key_bytes(const SkKey &key)
-{
-	return key.key.span().first(key.key.size() - kSaltLen);
-}
-
-/* ---- names ---- */
-
-std::string numbered(const char *what, unsigned n)
-{
-	return std::string(what) + "(" + std::to_string(n) + ")";
-}
+/* ---- text of identities ---- */
 
 std::string hex_of(ByteView b)
 {
@@ -878,199 +706,22 @@ std::string proto_name(std::uint8_t p)
 
 } // namespace
 
-/* ---- names ---- */
-
-std::string exchange_name(std::uint8_t e)
+/* The chain of generic headers and bodies; first is the type of the first. */
+Bytes detail::encode_chain(const Payloads &p, PayloadType &first)
 {
-	switch (static_cast<Exchange>(e)) {
-	case Exchange::ike_sa_init:
-		return "IKE_SA_INIT";
-	case Exchange::ike_auth:
-		return "IKE_AUTH";
-	case Exchange::create_child_sa:
-		return "CREATE_CHILD_SA";
-	case Exchange::informational:
-		return "INFORMATIONAL";
+	const auto items = encode_items(p);
+	Bytes out;
+	first = items.empty() ? PayloadType::none : items.front().type;
+	for (std::size_t i = 0; i < items.size(); i++) {
+		const Item &it = items[i];
+		if (it.body.size() + kGenericLen > kMaxPayloadLen)
+			bad_arg("payload over 65535 bytes");
+		put8(out, static_cast<std::uint8_t>(i + 1 < items.size() ? items[i + 1].type : PayloadType::none));
+		put8(out, 0);
+		put16(out, static_cast<std::uint16_t>(it.body.size() + kGenericLen));
+		put_bytes(out, it.body);
 	}
-	return numbered("EXCHANGE", e);
-}
-
-std::string notify_name(std::uint16_t n)
-{
-	switch (static_cast<NotifyType>(n)) {
-	case NotifyType::unsupported_critical_payload:
-		return "UNSUPPORTED_CRITICAL_PAYLOAD";
-	case NotifyType::invalid_ike_spi:
-		return "INVALID_IKE_SPI";
-	case NotifyType::invalid_major_version:
-		return "INVALID_MAJOR_VERSION";
-	case NotifyType::invalid_syntax:
-		return "INVALID_SYNTAX";
-	case NotifyType::invalid_message_id:
-		return "INVALID_MESSAGE_ID";
-	case NotifyType::invalid_spi:
-		return "INVALID_SPI";
-	case NotifyType::no_proposal_chosen:
-		return "NO_PROPOSAL_CHOSEN";
-	case NotifyType::invalid_ke_payload:
-		return "INVALID_KE_PAYLOAD";
-	case NotifyType::authentication_failed:
-		return "AUTHENTICATION_FAILED";
-	case NotifyType::single_pair_required:
-		return "SINGLE_PAIR_REQUIRED";
-	case NotifyType::no_additional_sas:
-		return "NO_ADDITIONAL_SAS";
-	case NotifyType::internal_address_failure:
-		return "INTERNAL_ADDRESS_FAILURE";
-	case NotifyType::failed_cp_required:
-		return "FAILED_CP_REQUIRED";
-	case NotifyType::ts_unacceptable:
-		return "TS_UNACCEPTABLE";
-	case NotifyType::invalid_selectors:
-		return "INVALID_SELECTORS";
-	case NotifyType::temporary_failure:
-		return "TEMPORARY_FAILURE";
-	case NotifyType::child_sa_not_found:
-		return "CHILD_SA_NOT_FOUND";
-	case NotifyType::initial_contact:
-		return "INITIAL_CONTACT";
-	case NotifyType::set_window_size:
-		return "SET_WINDOW_SIZE";
-	case NotifyType::additional_ts_possible:
-		return "ADDITIONAL_TS_POSSIBLE";
-	case NotifyType::ipcomp_supported:
-		return "IPCOMP_SUPPORTED";
-	case NotifyType::nat_detection_source_ip:
-		return "NAT_DETECTION_SOURCE_IP";
-	case NotifyType::nat_detection_destination_ip:
-		return "NAT_DETECTION_DESTINATION_IP";
-	case NotifyType::cookie:
-		return "COOKIE";
-	case NotifyType::use_transport_mode:
-		return "USE_TRANSPORT_MODE";
-	case NotifyType::http_cert_lookup_supported:
-		return "HTTP_CERT_LOOKUP_SUPPORTED";
-	case NotifyType::rekey_sa:
-		return "REKEY_SA";
-	case NotifyType::esp_tfc_padding_not_supported:
-		return "ESP_TFC_PADDING_NOT_SUPPORTED";
-	case NotifyType::non_first_fragments_also:
-		return "NON_FIRST_FRAGMENTS_ALSO";
-	case NotifyType::mobike_supported:
-		return "MOBIKE_SUPPORTED";
-	case NotifyType::additional_ip4_address:
-		return "ADDITIONAL_IP4_ADDRESS";
-	case NotifyType::additional_ip6_address:
-		return "ADDITIONAL_IP6_ADDRESS";
-	case NotifyType::no_additional_addresses:
-		return "NO_ADDITIONAL_ADDRESSES";
-	case NotifyType::update_sa_addresses:
-		return "UPDATE_SA_ADDRESSES";
-	case NotifyType::cookie2:
-		return "COOKIE2";
-	case NotifyType::no_nats_allowed:
-		return "NO_NATS_ALLOWED";
-	case NotifyType::multiple_auth_supported:
-		return "MULTIPLE_AUTH_SUPPORTED";
-	case NotifyType::redirect_supported:
-		return "REDIRECT_SUPPORTED";
-	case NotifyType::ikev2_fragmentation_supported:
-		return "IKEV2_FRAGMENTATION_SUPPORTED";
-	case NotifyType::signature_hash_algorithms:
-		return "SIGNATURE_HASH_ALGORITHMS";
-	}
-	return numbered("NOTIFY", n);
-}
-
-std::string transform_name(TransformType type, std::uint16_t id, std::optional<std::uint16_t> key_bits)
-{
-	const std::string bits = key_bits ? "_" + std::to_string(*key_bits) : std::string();
-	switch (type) {
-	case TransformType::encr:
-		switch (id) {
-		case 3:
-			return "3DES";
-		case 12:
-			return "AES_CBC" + bits;
-		case 13:
-			return "AES_CTR" + bits;
-		case 18:
-			return "AES_GCM_8" + bits;
-		case 19:
-			return "AES_GCM_12" + bits;
-		case static_cast<std::uint16_t>(Encr::aes_gcm_16):
-			return "AES_GCM_16" + bits;
-		case static_cast<std::uint16_t>(Encr::chacha20_poly1305):
-			return "CHACHA20_POLY1305" + bits;
-		default:
-			return numbered("ENCR", id) + bits;
-		}
-	case TransformType::prf:
-		switch (id) {
-		case 2:
-			return "PRF_HMAC_SHA1";
-		case 4:
-			return "PRF_AES128_XCBC";
-		case static_cast<std::uint16_t>(Prf::hmac_sha2_256):
-			return "PRF_HMAC_SHA2_256";
-		case static_cast<std::uint16_t>(Prf::hmac_sha2_384):
-			return "PRF_HMAC_SHA2_384";
-		case static_cast<std::uint16_t>(Prf::hmac_sha2_512):
-			return "PRF_HMAC_SHA2_512";
-		default:
-			return numbered("PRF", id);
-		}
-	case TransformType::integ:
-		switch (id) {
-		case 0:
-			return "NONE";
-		case 2:
-			return "AUTH_HMAC_SHA1_96";
-		case 5:
-			return "AUTH_AES_XCBC_96";
-		case 12:
-			return "AUTH_HMAC_SHA2_256_128";
-		case 13:
-			return "AUTH_HMAC_SHA2_384_192";
-		case 14:
-			return "AUTH_HMAC_SHA2_512_256";
-		default:
-			return numbered("INTEG", id);
-		}
-	case TransformType::dh:
-		switch (id) {
-		case 0:
-			return "NONE";
-		case 14:
-			return "MODP_2048";
-		case 15:
-			return "MODP_3072";
-		case 16:
-			return "MODP_4096";
-		case static_cast<std::uint16_t>(DhGroup::ecp256):
-			return "ECP_256";
-		case 20:
-			return "ECP_384";
-		case 21:
-			return "ECP_521";
-		case static_cast<std::uint16_t>(DhGroup::curve25519):
-			return "CURVE_25519";
-		case 32:
-			return "CURVE_448";
-		default:
-			return numbered("DH", id);
-		}
-	case TransformType::esn:
-		switch (id) {
-		case static_cast<std::uint16_t>(Esn::no):
-			return "NO_ESN";
-		case static_cast<std::uint16_t>(Esn::yes):
-			return "ESN";
-		default:
-			return numbered("ESN", id);
-		}
-	}
-	return "TRANSFORM" + std::to_string(static_cast<unsigned>(type)) + "(" + std::to_string(id) + ")";
+	return out;
 }
 
 /* ---- Identity ---- */
@@ -1221,35 +872,6 @@ const Notify *Payloads::first_error() const noexcept
 	return it == notifies.end() ? nullptr : &*it;
 }
 
-/* ---- messages ---- */
-
-Header parse_header(ByteView msg)
-{
-	if (msg.size() < kHeaderLen)
-		syntax("IKE header truncated");
-	Reader r(msg, "IKE header");
-	Header h;
-	h.spi_i = r.u64();
-	h.spi_r = r.u64();
-	h.next = static_cast<PayloadType>(r.u8());
-	const std::uint8_t version = r.u8();
-	h.major = static_cast<std::uint8_t>(version >> 4);
-	h.minor = static_cast<std::uint8_t>(version & 0x0f);
-	h.exchange = static_cast<Exchange>(r.u8());
-	h.flags = r.u8();
-	h.msgid = r.u32();
-	h.length = r.u32();
-	if (h.major != 2)
-		throw ParseError(NotifyType::invalid_major_version,
-				 "IKE major version " + std::to_string(static_cast<unsigned>(h.major)));
-	if (h.length != msg.size())
-		syntax("IKE header length " + std::to_string(h.length) + " does not match the message size " +
-		       std::to_string(msg.size()));
-	if (h.length > kMaxMessage)
-		syntax("IKE message too long");
-	return h;
-}
-
 Payloads parse_payloads(PayloadType first, ByteView chain)
 {
 	Payloads p;
@@ -1274,101 +896,6 @@ Payloads parse_payloads(PayloadType first, ByteView chain)
 	if (!r.done())
 		syntax("bytes after the last payload");
 	return p;
-}
-
-Payloads parse_plain(ByteView msg, Header &hdr_out)
-{
-	hdr_out = parse_header(msg);
-	return parse_payloads(hdr_out.next, msg.subspan(kHeaderLen));
-}
-
-Bytes encode_plain(Header hdr, const Payloads &p)
-{
-	check_header_for_encoding(hdr);
-	PayloadType first = PayloadType::none;
-	const Bytes chain = encode_chain(p, first);
-	if (kHeaderLen + chain.size() > kMaxMessage)
-		bad_arg("message over 65535 bytes");
-	hdr.next = first;
-	hdr.length = static_cast<std::uint32_t>(kHeaderLen + chain.size());
-	Bytes out;
-	out.reserve(hdr.length);
-	put_header(out, hdr);
-	put_bytes(out, chain);
-	return out;
-}
-
-Bytes sk_seal(const SkKey &key, ByteView iv, ByteView aad, ByteView plaintext)
-{
-	const EVP_CIPHER *cipher = sk_cipher(key);
-	Bytes out(plaintext.size() + kSkIcvLen);
-	ossl::aead_seal_into(cipher, sk_key_bytes(key), sk_nonce(key, iv), aad, plaintext, out);
-	return out;
-}
-
-std::optional<SecretBytes> sk_open(const SkKey &key, ByteView iv, ByteView aad, ByteView ciphertext_with_icv)
-{
-	const EVP_CIPHER *cipher = sk_cipher(key);
-	if (ciphertext_with_icv.size() < kSkIcvLen)
-		return std::nullopt;
-	SecretBytes out(ciphertext_with_icv.size() - kSkIcvLen);
-	if (!ossl::aead_open_into(cipher, sk_key_bytes(key), sk_nonce(key, iv), aad, ciphertext_with_icv, out.span()))
-		return std::nullopt;
-	return out;
-}
-
-Bytes encode_encrypted(Header hdr, const Payloads &p, const SkKey &key, std::uint64_t iv_counter)
-{
-	check_header_for_encoding(hdr);
-	(void)sk_cipher(key);
-	PayloadType first = PayloadType::none;
-	Bytes plain = encode_chain(p, first);
-	plain.push_back(0); /* Pad Length: no padding (RFC 5282 section 3) */
-	const std::size_t sk_len = kGenericLen + kSkIvLen + plain.size() + kSkIcvLen;
-	if (sk_len > kMaxPayloadLen || kHeaderLen + sk_len > kMaxMessage)
-		bad_arg("message over 65535 bytes");
-	hdr.next = PayloadType::sk;
-	hdr.length = static_cast<std::uint32_t>(kHeaderLen + sk_len);
-	Bytes out;
-	out.reserve(hdr.length);
-	put_header(out, hdr);
-	put8(out, static_cast<std::uint8_t>(first));
-	put8(out, 0);
-	put16(out, static_cast<std::uint16_t>(sk_len));
-	const std::size_t aad_len = out.size();
-	put64(out, iv_counter);
-	const ByteView iv(out.data() + aad_len, kSkIvLen);
-	const Bytes sealed = sk_seal(key, iv, ByteView(out.data(), aad_len), plain);
-	put_bytes(out, sealed);
-	return out;
-}
-
-Payloads parse_encrypted(ByteView msg, const SkKey &key, Header &hdr_out)
-{
-	(void)sk_cipher(key);
-	hdr_out = parse_header(msg);
-	if (hdr_out.next != PayloadType::sk)
-		syntax("first payload is not SK");
-	/* Until the ICV is verified nothing is known to come from the peer:
-	 * structural errors of the SK payload drop the message silently. */
-	const ByteView rest = msg.subspan(kHeaderLen);
-	if (rest.size() < kSkMinLen)
-		throw ParseError(std::nullopt, "SK payload truncated");
-	const auto inner_first = static_cast<PayloadType>(rest[0]);
-	const auto sk_len = static_cast<std::size_t>((rest[2] << 8) | rest[3]);
-	if (sk_len != rest.size())
-		throw ParseError(std::nullopt, "SK payload is not the last payload or its length is wrong");
-	const ByteView aad = msg.first(kHeaderLen + kGenericLen);
-	const ByteView iv = rest.subspan(kGenericLen, kSkIvLen);
-	const ByteView sealed = rest.subspan(kGenericLen + kSkIvLen);
-	const auto plain = sk_open(key, iv, aad, sealed);
-	if (!plain)
-		throw ParseError(std::nullopt, "SK integrity check failed");
-	const ByteView pt = plain->span();
-	const std::size_t pad = pt.back();
-	if (pad + 1 > pt.size())
-		syntax("SK pad length past the plaintext");
-	return parse_payloads(inner_first, pt.first(pt.size() - 1 - pad));
 }
 
 Bytes esp_spi_bytes(std::uint32_t spi)
