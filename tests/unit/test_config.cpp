@@ -240,6 +240,30 @@ trusted_as = ["as.ntm.test", "as2.ntm.test"]
 	EXPECT_EQ(d.trusted_as, (std::vector<std::string>{"as.ntm.test", "as2.ntm.test"}));
 }
 
+/* D78: a server CA of its own and the DCs DNS may name */
+TEST(ConfigParse, ServerCaAndDcNames)
+{
+	const std::string base = "roles = [\"as\"]\n[tls]\nca = \"/etc/ntm/nodes.pem\"\n"
+				 "certificate = \"/etc/ntm/as.pem\"\nprivate_key = \"/etc/ntm/as.key\"\n";
+	const Config plain = parse_text(base + "[as]\n");
+	EXPECT_EQ(plain.tls.server_ca, "");
+	ASSERT_TRUE(plain.as);
+	EXPECT_TRUE(plain.as->dc_names.empty());
+
+	const Config c = parse_text(base + "server_ca = \"/etc/ntm/servers.pem\"\n[as]\n"
+					   "dc_names = [\"DC.Infra.Test.\", \"dc2.infra.test\"]\n");
+	EXPECT_EQ(c.tls.ca, "/etc/ntm/nodes.pem");
+	EXPECT_EQ(c.tls.server_ca, "/etc/ntm/servers.pem");
+	ASSERT_TRUE(c.as);
+	EXPECT_EQ(c.as->dc_names, (std::vector<std::string>{"dc.infra.test", "dc2.infra.test"}));
+
+	EXPECT_EQ(error_of(base + "server_ca = \"servers.pem\"\n[as]\n"),
+		  "t.toml:6: tls.server_ca: expected an absolute path, got \"servers.pem\"");
+	EXPECT_EQ(error_of(base + "[as]\ndc_names = []\n"), "t.toml:7: as.dc_names: must not be empty");
+	EXPECT_EQ(error_of(base + "[as]\ndc_names = [\"not a name\"]\n"),
+		  "t.toml:7: as.dc_names: \"not a name\": not a valid DNS name");
+}
+
 TEST(ConfigParse, AllRolesInOneFile)
 {
 	std::string text = with(kServer, R"(
