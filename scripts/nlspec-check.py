@@ -20,6 +20,7 @@ is one.  --self-test mutates copies of the spec, header and policies and
 checks that each mutation is caught.
 """
 
+import copy
 import os
 import re
 import shutil
@@ -244,6 +245,34 @@ def parse_kernel_family(files):
 
 
 _GCC_CACHE = {}
+
+
+def parse_functions(files):
+    """{function: body} of every function defined in kmod/*.c (kernel style:
+    the body's closing brace is alone in column 0)."""
+    funcs = {}
+    for _, text in files:
+        code = strip_comments(text)
+        for m in re.finditer(r"^[A-Za-z_][\w \t\*]*?\b(\w+)\s*\(([^;{]*?)\)\s*\{(.*?)^\}",
+                             code, re.S | re.M):
+            funcs[m.group(1)] = m.group(3)
+    return funcs
+
+
+def event_attrs(funcs, cmd, names):
+    """Attributes of `names` a function that builds event `cmd` uses,
+    itself or through the kmod/ functions it calls (transitively)."""
+    start = [f for f, body in funcs.items() if re.search(rf"\b{cmd}\b", body)]
+    seen, todo, found = set(), list(start), set()
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        body = funcs[f]
+        found |= set(re.findall(r"\bNTM_\w+", body)) & names
+        todo += [c for c in re.findall(r"\b(\w+)\s*\(", body) if c in funcs]
+    return start, found
 
 
 def gcc_eval(root, exprs, structs):
@@ -721,7 +750,7 @@ PUT_TYPES = {"u8": "u8", "u16": "u16", "u32": "u32", "u64_64bit": "u64", "s8": "
 
 
 def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
-                 defines, errs):
+                 defines, funcs, errs):
     y = sp.y
     top = {o.get("attribute-set") for o in sp.ops}
     if family.get("name") not in (f'"{y["name"]}"', c_upper(y.get("c-family-name", ""))):
@@ -765,6 +794,19 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
             errs.append(f"kmod: {o['_c']}: .flags {flags}, spec {o.get('flags', [])}")
     for c in kops:
         errs.append(f"kmod: genl_ops entry {c} is not a spec operation")
+    for o in sp.ops:
+        if "event" not in o:
+            continue
+        aset = sp.sets[o["attribute-set"]]
+        names = {a["_c"]: a["name"] for a in aset["attributes"]}
+        start, found = event_attrs(funcs, o["_c"], set(names))
+        if not start:
+            continue
+        got = sorted(names[c] for c in found)
+        want = sorted(o["event"].get("attributes", []))
+        if got != want:
+            errs.append(f"kmod: {'/'.join(start)} sends {o['_c']} with {got}, spec event "
+                        f"{o['name']} lists {want}")
     knames = [defines.get(g, g).strip('"') for g in mcgrps]
     if knames != [g["name"] for g in sp.mcgrps]:
         errs.append(f"kmod: multicast groups {knames}, spec {[g['name'] for g in sp.mcgrps]}")
@@ -787,12 +829,23 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
                         f"{a['name']} is {a['type']}")
 
 
+_YAML_CACHE = {}
+
+
+def load_yaml(path):
+    """libyaml's loader when there is one (ten times faster); the self-test
+    loads the same texts again and again, so parse each text once."""
+    with open(path) as fh:
+        text = fh.read()
+    if text not in _YAML_CACHE:
+        _YAML_CACHE[text] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader",
+                                                           yaml.SafeLoader))
+    return copy.deepcopy(_YAML_CACHE[text])
+
+
 def check(root, force_mini=False):
     errs = []
-    with open(os.path.join(root, SPEC)) as fh:
-        y = yaml.safe_load(fh)
-    with open(os.path.join(root, SCHEMA)) as fh:
-        schema = yaml.safe_load(fh)
+    y, schema = load_yaml(os.path.join(root, SPEC)), load_yaml(os.path.join(root, SCHEMA))
     how = validate_schema(y, schema, errs, force_mini)
     if errs:
         return errs, how
@@ -834,7 +887,8 @@ def check(root, force_mini=False):
     vals, layout = got
     check_header(sp, enums, defines, structs, vals, layout, errs)
     sop = check_policies(sp, pols, ranges, vals, errs)
-    check_kernel(sp, sop, ops, family, mcgrps, puts, cmd_uses, vals, defines, errs)
+    check_kernel(sp, sop, ops, family, mcgrps, puts, cmd_uses, vals, defines,
+                 parse_functions(files), errs)
     return errs, how
 
 
@@ -886,6 +940,10 @@ MUTATIONS = [
     ("kmod/netlink.c", "nla_put_u16(skb, NTM_A_PORT4, port4)",
      "nla_put_u32(skb, NTM_A_PORT4, port4)", "NTM_A_PORT4"),
     ("kmod/netlink.c", "\t\t.dumpit = ntm_dump_relays,\n", "", "NTM_CMD_GET_RELAY"),
+    ("kmod/netlink.c", "ntm_put_relay(msg, info) || nla_put_u32(msg, NTM_A_REASON, reason)",
+     "ntm_put_relay(msg, info)", "NTM_CMD_EVENT_RELAY_EXPIRED"),
+    (SPEC, "        attributes: [ ifindex, inner-dst, inner-src ]",
+     "        attributes: [ ifindex, inner-dst ]", "NTM_CMD_EVENT_ACQUIRE"),
     ("kmod/netlink.c", "\t\t.cmd = NTM_CMD_DEL_RELAY,\n\t\t.doit = ntm_del_relay,\n"
      "\t\t.flags = GENL_UNS_ADMIN_PERM,",
      "\t\t.cmd = NTM_CMD_DEL_RELAY,\n\t\t.doit = ntm_del_relay,\n\t\t.flags = GENL_ADMIN_PERM,",
@@ -909,19 +967,29 @@ def self_test(root):
                 errs, _ = check(root, force_mini=mini)
                 self.assertEqual(errs, [])
 
+        def mutate(self, mutation):
+            rel, old, new, want = mutation
+            with tempfile.TemporaryDirectory() as d:
+                self.copy(d)
+                p = os.path.join(d, rel)
+                with open(p) as fh:
+                    text = fh.read()
+                if old not in text:
+                    return None
+                with open(p, "w") as fh:
+                    fh.write(text.replace(old, new, 1))
+                return [check(d, force_mini=mini)[0]
+                        for mini in ((False, True) if "schema" in want else (False,))]
+
         def test_mutations_are_caught(self):
-            for rel, old, new, want in MUTATIONS:
-                with self.subTest(file=rel, new=new.strip()[:60]), \
-                        tempfile.TemporaryDirectory() as d:
-                    self.copy(d)
-                    p = os.path.join(d, rel)
-                    with open(p) as fh:
-                        text = fh.read()
-                    self.assertIn(old, text, "mutation no longer applies: update the test")
-                    with open(p, "w") as fh:
-                        fh.write(text.replace(old, new, 1))
-                    for mini in ((False, True) if "schema" in want else (False,)):
-                        errs, _ = check(d, force_mini=mini)
+            # in threads: the time is in gcc and file copies, not in Python
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                results = list(pool.map(self.mutate, MUTATIONS))
+            for (rel, _, new, want), res in zip(MUTATIONS, results):
+                with self.subTest(file=rel, new=new.strip()[:60]):
+                    self.assertIsNotNone(res, "mutation no longer applies: update the test")
+                    for errs in res:
                         self.assertTrue(any(want in e for e in errs),
                                         f"no error mentions {want!r}: {errs}")
 
