@@ -845,6 +845,10 @@ def load_yaml(path):
 
 def check(root, force_mini=False):
     errs = []
+    with open(os.path.join(root, SPEC)) as fh:
+        if not fh.readline().startswith("# SPDX-License-Identifier: "):
+            errs.append(f"spec: the first line of {SPEC} must be its SPDX tag (YNL "
+                        f"tools refuse the spec without it)")
     y, schema = load_yaml(os.path.join(root, SPEC)), load_yaml(os.path.join(root, SCHEMA))
     how = validate_schema(y, schema, errs, force_mini)
     if errs:
