@@ -194,7 +194,7 @@ def parse_policies(files):
     pols, ranges = {}, {}
     for f, text in files:
         code = strip_comments(text)
-        for m in re.finditer(r"nla_policy\s+(\w+)\s*\[([^\]]+)\]\s*=\s*\{(.*?)\n\}\s*;",
+        for m in re.finditer(r"nla_policy\s+(\w+)\s*\[([^\]]+)\]\s*=\s*\{(.*?)\}\s*;",
                              code, re.S):
             entries = []
             for it in split_top(m.group(3)):
@@ -864,6 +864,11 @@ def check(root, force_mini=False):
             with open(os.path.join(kdir, n)) as fh:
                 files.append((f"kmod/{n}", fh.read()))
     pols, ranges = parse_policies(files)
+    for f, text in files:
+        for name in re.findall(r"nla_policy\s+(\w+)\s*\[[^\]]*\]\s*=", strip_comments(text)):
+            if name not in pols:
+                errs.append(f"{f}: policy {name} not understood by nlspec-check "
+                            f"(write it like those in kmod/nl_common.c)")
     ops, family, mcgrps, puts, cmd_uses = parse_kernel_family(files)
     exprs = set()
     for members in enums.values():
@@ -941,6 +946,8 @@ MUTATIONS = [
      "[NTM_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, NTM_DEV_F_NO_ROAMING)", "NTM_A_FLAGS"),
     ("kmod/nl_common.c", "[NTM_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ - 1 }",
      "[NTM_A_IFNAME] = { .type = NLA_NUL_STRING, .len = IFNAMSIZ }", "NTM_A_IFNAME"),
+    ("kmod/nl_common.c", "ntm_ts_policy[NTM_TS_A_MAX + 1] = {", "ntm_ts_policy[] = {",
+     "policy ntm_ts_policy not understood"),
     ("kmod/netlink.c", "nla_put_u16(skb, NTM_A_PORT4, port4)",
      "nla_put_u32(skb, NTM_A_PORT4, port4)", "NTM_A_PORT4"),
     ("kmod/netlink.c", "\t\t.dumpit = ntm_dump_relays,\n", "", "NTM_CMD_GET_RELAY"),
