@@ -12,8 +12,10 @@
 3. The spec agrees with the kernel: every nla_policy table in kmod/*.c
    (type and checks), the nested policies, the genl_ops table (do/dump,
    start hook, permission flags), the family (name, version, maxattr,
-   global policy), the multicast groups, and the type of every
-   nla_put_*() of a named attribute.
+   global policy), the multicast groups, the type of every nla_put_*() of
+   a named attribute, and the top-level attributes of each do/dump reply
+   and each event (what the handler and the kmod/ functions it calls or
+   passes write).
 
 Every mismatch is printed on its own line; the exit status is 1 when there
 is one.  --self-test mutates copies of the spec, header and policies and
@@ -259,20 +261,40 @@ def parse_functions(files):
     return funcs
 
 
-def event_attrs(funcs, cmd, names):
-    """Attributes of `names` a function that builds event `cmd` uses,
-    itself or through the kmod/ functions it calls (transitively)."""
-    start = [f for f, body in funcs.items() if re.search(rf"\b{cmd}\b", body)]
-    seen, todo, found = set(), list(start), set()
+def _call_args(body, pos):
+    """The text between the parenthesis at body[pos] and its partner."""
+    depth = 0
+    for i in range(pos, len(body)):
+        depth += {"(": 1, ")": -1}.get(body[i], 0)
+        if depth == 0:
+            return body[pos + 1:i]
+    return body[pos + 1:]
+
+
+def sent_attrs(funcs, start, names):
+    """Attributes of `names` that function `start` writes into a message,
+    itself or through the kmod/ functions it calls or passes (transitively):
+    the attribute argument of nla_put*()/nla_nest_start*() and attribute
+    names passed to a kmod/ function (ntm_put_stats(skb, NTM_A_STATS, ..)).
+    Attributes read from a request (attrs[X], tb[X]) do not count, and
+    the functions that build an event are not followed from elsewhere."""
+    seen, todo, found = set(), [start], set()
     while todo:
         f = todo.pop()
-        if f in seen:
+        if f in seen or f not in funcs:
             continue
         seen.add(f)
         body = funcs[f]
-        found |= set(re.findall(r"\bNTM_\w+", body)) & names
-        todo += [c for c in re.findall(r"\b(\w+)\s*\(", body) if c in funcs]
-    return start, found
+        found |= set(re.findall(r"\b(?:nla_put\w*|nla_nest_start\w*)\s*\(\s*[^,()]+,\s*(NTM_\w+)",
+                                body)) & names
+        for m in re.finditer(r"\b(\w+)\s*\(", body):
+            if m.group(1) in funcs:
+                args = re.sub(r"\[[^\]]*\]", "", _call_args(body, m.end() - 1))
+                found |= set(re.findall(r"\bNTM_\w+", args)) & names
+        todo += [c for c in re.findall(r"\b\w+\b", body)
+                 if c in funcs and c not in seen and
+                 not re.search(r"\bNTM_CMD_EVENT_\w+", funcs[c])]
+    return found
 
 
 def gcc_eval(root, exprs, structs):
@@ -769,6 +791,7 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
         if len(top) == 1 and mx != sp.sets[next(iter(top))]["_max"]:
             errs.append(f"kmod: family .maxattr = {mx}")
     kops = {o.get("cmd"): o for o in ops}
+    kernel_ops = dict(kops)
     perm = {"GENL_ADMIN_PERM": "admin-perm", "GENL_UNS_ADMIN_PERM": "uns-admin-perm"}
     for o in sp.ops:
         k = kops.pop(o["_c"], None)
@@ -795,18 +818,27 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
     for c in kops:
         errs.append(f"kmod: genl_ops entry {c} is not a spec operation")
     for o in sp.ops:
-        if "event" not in o:
-            continue
         aset = sp.sets[o["attribute-set"]]
         names = {a["_c"]: a["name"] for a in aset["attributes"]}
-        start, found = event_attrs(funcs, o["_c"], set(names))
-        if not start:
-            continue
-        got = sorted(names[c] for c in found)
-        want = sorted(o["event"].get("attributes", []))
-        if got != want:
-            errs.append(f"kmod: {'/'.join(start)} sends {o['_c']} with {got}, spec event "
-                        f"{o['name']} lists {want}")
+        if "event" in o:
+            starts = [(f, "event", o["event"]) for f, body in funcs.items()
+                      if re.search(rf"\b{o['_c']}\b", body)]
+        else:
+            k = kernel_ops.get(o["_c"], {})
+            starts = [(k[fn], mode, o[mode].get("reply", {}))
+                      for mode, fn in (("do", "doit"), ("dump", "dumpit"))
+                      if mode in o and fn in k]
+        for f, what, lst in starts:
+            got = sorted(names[c] for c in sent_attrs(funcs, f, set(names)))
+            want = sorted(lst.get("attributes", []))
+            extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
+            part = "event" if what == "event" else f"{what} reply"
+            if extra:
+                errs.append(f"kmod: {f} ({o['_c']} {what}) sends {extra}, not in the spec's "
+                            f"{o['name']} {part}")
+            if missing:
+                errs.append(f"kmod: {f} ({o['_c']} {what}) never sends {missing}, listed in "
+                            f"the spec's {o['name']} {part}")
     knames = [defines.get(g, g).strip('"') for g in mcgrps]
     if knames != [g["name"] for g in sp.mcgrps]:
         errs.append(f"kmod: multicast groups {knames}, spec {[g['name'] for g in sp.mcgrps]}")
@@ -953,6 +985,10 @@ MUTATIONS = [
     ("kmod/netlink.c", "\t\t.dumpit = ntm_dump_relays,\n", "", "NTM_CMD_GET_RELAY"),
     ("kmod/netlink.c", "ntm_put_relay(msg, info) || nla_put_u32(msg, NTM_A_REASON, reason)",
      "ntm_put_relay(msg, info)", "NTM_CMD_EVENT_RELAY_EXPIRED"),
+    (SPEC, "            - port6\n            - stats\n", "            - stats\n",
+     "ntm_get_device (NTM_CMD_GET_DEVICE do)"),
+    ("kmod/netlink.c", "\t    nla_put_u32(skb, NTM_A_NUM_RELAYS, nd->num_relays) ||\n", "",
+     "NTM_CMD_GET_DEVICE do"),
     (SPEC, "        attributes: [ ifindex, inner-dst, inner-src ]",
      "        attributes: [ ifindex, inner-dst ]", "NTM_CMD_EVENT_ACQUIRE"),
     ("kmod/netlink.c", "\t\t.cmd = NTM_CMD_DEL_RELAY,\n\t\t.doit = ntm_del_relay,\n"
