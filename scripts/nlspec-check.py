@@ -13,9 +13,9 @@
    (type and checks), the nested policies, the genl_ops table (do/dump,
    start hook, permission flags), the family (name, version, maxattr,
    global policy), the multicast groups, the type of every nla_put_*() of
-   a named attribute, and the top-level attributes of each do/dump reply
-   and each event (what the handler and the kmod/ functions it calls or
-   passes write).
+   a named attribute, and the top-level attributes of each do/dump request,
+   reply and each event (what the handler and the kmod/ functions it calls
+   or passes read from attrs[] or write).
 
 Every mismatch is printed on its own line; the exit status is 1 when there
 is one.  --self-test mutates copies of the spec, header and policies and
@@ -244,6 +244,24 @@ def parse_kernel_family(files):
             puts.append((m.group(1), m.group(2), f"{f}:{line}"))
         cmd_uses |= set(re.findall(r"\bNTM_CMD_\w+", code))
     return ops, family, mcgrps, puts, cmd_uses
+
+
+def read_attrs(funcs, starts, names):
+    """Attributes of `names` that functions `starts` read from a request
+    (attrs[X], info->attrs[X]), themselves or through the kmod/ functions
+    they call or pass, event builders excepted."""
+    seen, todo, found = set(), list(starts), set()
+    while todo:
+        f = todo.pop()
+        if f in seen or f not in funcs:
+            continue
+        seen.add(f)
+        body = funcs[f]
+        found |= set(re.findall(r"\battrs\s*\[\s*(NTM_\w+)\s*\]", body)) & names
+        todo += [c for c in re.findall(r"\b\w+\b", body)
+                 if c in funcs and c not in seen and
+                 not re.search(r"\bNTM_CMD_EVENT_\w+", funcs[c])]
+    return found
 
 
 _GCC_CACHE = {}
@@ -820,6 +838,7 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
     for o in sp.ops:
         aset = sp.sets[o["attribute-set"]]
         names = {a["_c"]: a["name"] for a in aset["attributes"]}
+        k = kernel_ops.get(o["_c"], {})
         if "event" in o:
             starts = [(f, "event", o["event"]) for f, body in funcs.items()
                       if re.search(rf"\b{o['_c']}\b", body)]
@@ -828,6 +847,19 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
             starts = [(k[fn], mode, o[mode].get("reply", {}))
                       for mode, fn in (("do", "doit"), ("dump", "dumpit"))
                       if mode in o and fn in k]
+        for mode, fn in (("do", "doit"), ("dump", "dumpit")):
+            if "event" in o or mode not in o or fn not in k:
+                continue
+            hs = [k[fn]] + ([k["start"]] if mode == "dump" and "start" in k else [])
+            got = {names[c] for c in read_attrs(funcs, hs, set(names))}
+            want = set(o[mode].get("request", {}).get("attributes", []))
+            if got - want:
+                errs.append(f"kmod: {'/'.join(hs)} ({o['_c']} {mode}) reads "
+                            f"{sorted(got - want)}, not in the spec's {o['name']} {mode} request")
+            if want - got:
+                errs.append(f"kmod: {'/'.join(hs)} ({o['_c']} {mode}) never reads "
+                            f"{sorted(want - got)}, listed in the spec's {o['name']} {mode} "
+                            f"request")
         for f, what, lst in starts:
             got = sorted(names[c] for c in sent_attrs(funcs, f, set(names)))
             want = sorted(lst.get("attributes", []))
@@ -989,6 +1021,8 @@ MUTATIONS = [
      "ntm_get_device (NTM_CMD_GET_DEVICE do)"),
     ("kmod/netlink.c", "\t    nla_put_u32(skb, NTM_A_NUM_RELAYS, nd->num_relays) ||\n", "",
      "NTM_CMD_GET_DEVICE do"),
+    (SPEC, "          attributes: [ ifindex, ifname, tunnel, flush ]",
+     "          attributes: [ ifindex, ifname, tunnel ]", "NTM_CMD_DEL_TUNNEL do) reads"),
     (SPEC, "        attributes: [ ifindex, inner-dst, inner-src ]",
      "        attributes: [ ifindex, inner-dst ]", "NTM_CMD_EVENT_ACQUIRE"),
     ("kmod/netlink.c", "\t\t.cmd = NTM_CMD_DEL_RELAY,\n\t\t.doit = ntm_del_relay,\n"
