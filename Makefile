@@ -73,7 +73,7 @@ kmod-check: nlspec
 
 # The YNL spec of the family against the header and every nla_policy, genl_ops
 # entry and nla_put in kmod/ (D84), then the checker's self-test (mutations of
-# spec, header and policies it must catch): 2-3 s, no kernel headers needed.
+# spec, header and policies it must catch): 3.5 s of CPU, no kernel headers.
 nlspec:
 	/usr/bin/python3 scripts/nlspec-check.py
 	/usr/bin/python3 scripts/nlspec-check.py --self-test

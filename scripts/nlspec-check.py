@@ -246,6 +246,19 @@ def parse_kernel_family(files):
     return ops, family, mcgrps, puts, cmd_uses
 
 
+_CALLEES = {}
+
+
+def _callees(funcs, f):
+    """kmod/ functions f calls or passes, event builders excepted."""
+    key = (id(funcs), f)
+    if key not in _CALLEES:
+        _CALLEES[key] = [c for c in dict.fromkeys(re.findall(r"\b\w+\b", funcs[f]))
+                         if c in funcs and c != f and
+                         not re.search(r"\bNTM_CMD_EVENT_\w+", funcs[c])]
+    return _CALLEES[key]
+
+
 def read_attrs(funcs, starts, names):
     """Attributes of `names` that functions `starts` read from a request
     (attrs[X], info->attrs[X]), themselves or through the kmod/ functions
@@ -258,9 +271,7 @@ def read_attrs(funcs, starts, names):
         seen.add(f)
         body = funcs[f]
         found |= set(re.findall(r"\battrs\s*\[\s*(NTM_\w+)\s*\]", body)) & names
-        todo += [c for c in re.findall(r"\b\w+\b", body)
-                 if c in funcs and c not in seen and
-                 not re.search(r"\bNTM_CMD_EVENT_\w+", funcs[c])]
+        todo += [c for c in _callees(funcs, f) if c not in seen]
     return found
 
 
@@ -309,9 +320,7 @@ def sent_attrs(funcs, start, names):
             if m.group(1) in funcs:
                 args = re.sub(r"\[[^\]]*\]", "", _call_args(body, m.end() - 1))
                 found |= set(re.findall(r"\bNTM_\w+", args)) & names
-        todo += [c for c in re.findall(r"\b\w+\b", body)
-                 if c in funcs and c not in seen and
-                 not re.search(r"\bNTM_CMD_EVENT_\w+", funcs[c])]
+        todo += [c for c in _callees(funcs, f) if c not in seen]
     return found
 
 
@@ -894,6 +903,15 @@ def check_kernel(sp, set_of_policy, ops, family, mcgrps, puts, cmd_uses, vals,
 
 
 _YAML_CACHE = {}
+_MEMO = {}
+
+
+def memo(fn, arg):
+    """fn(arg) once per argument: the self-test checks many trees that
+    differ in one file.  Callers do not modify the results."""
+    if (fn, arg) not in _MEMO:
+        _MEMO[(fn, arg)] = fn(arg)
+    return _MEMO[(fn, arg)]
 
 
 def load_yaml(path):
@@ -920,20 +938,21 @@ def check(root, force_mini=False):
     sp = Spec(y, errs)
     spec_consistency(sp, errs)
     with open(os.path.join(root, HEADER)) as fh:
-        enums, defines, structs = parse_header(fh.read())
+        enums, defines, structs = memo(parse_header, fh.read())
     files = []
     kdir = os.path.join(root, KMOD)
     for n in sorted(os.listdir(kdir)):
         if n.endswith(".c") and not n.endswith(".mod.c"):
             with open(os.path.join(kdir, n)) as fh:
                 files.append((f"kmod/{n}", fh.read()))
-    pols, ranges = parse_policies(files)
+    files = tuple(files)
+    pols, ranges = memo(parse_policies, files)
     for f, text in files:
         for name in re.findall(r"nla_policy\s+(\w+)\s*\[[^\]]*\]\s*=", strip_comments(text)):
             if name not in pols:
                 errs.append(f"{f}: policy {name} not understood by nlspec-check "
                             f"(write it like those in kmod/nl_common.c)")
-    ops, family, mcgrps, puts, cmd_uses = parse_kernel_family(files)
+    ops, family, mcgrps, puts, cmd_uses = memo(parse_kernel_family, files)
     exprs = set()
     for members in enums.values():
         exprs |= set(members)
@@ -961,7 +980,7 @@ def check(root, force_mini=False):
     check_header(sp, enums, defines, structs, vals, layout, errs)
     sop = check_policies(sp, pols, ranges, vals, errs)
     check_kernel(sp, sop, ops, family, mcgrps, puts, cmd_uses, vals, defines,
-                 parse_functions(files), errs)
+                 memo(parse_functions, files), errs)
     return errs, how
 
 
