@@ -17,7 +17,7 @@ qemu-system-x86 busybox-static
 iproute2 iputils-ping iperf3 nftables ethtool procps tcpdump socat
 python3 python3-scapy wireguard-tools
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
-jq python3-matplotlib
+jq python3-matplotlib python3-yaml python3-jsonschema
 "
 
 missing=""

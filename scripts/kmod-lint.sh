@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # Kernel style gates for kmod/ and uapi/: checkpatch --strict, sparse and
-# W=1.  checkpatch ships only inside Debian's linux-source-6.1 tarball, so
+# W=1, and the netlink spec against uapi/ and the policies (nlspec-check.py,
+# D84).  checkpatch ships only inside Debian's linux-source-6.1 tarball, so
 # it is extracted once into build/checkpatch (install the package with
 # `apt-get install linux-source-6.1`; it is not part of install-deps.sh
 # because CI does not need 140 MB for a style check).
@@ -29,5 +30,6 @@ out=$(make -C kmod check 2>&1) || { echo "$out"; exit 1; }
 if echo "$out" | grep -E 'warning|error'; then
 	status=1
 fi
-[ $status -eq 0 ] && echo "kmod-lint: checkpatch --strict, sparse, W=1: clean"
+/usr/bin/python3 scripts/nlspec-check.py || status=1
+[ $status -eq 0 ] && echo "kmod-lint: checkpatch --strict, sparse, W=1, netlink spec: clean"
 exit $status
