@@ -59,7 +59,8 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 		/* virtual addresses first: ESP selectors only on a miss */
 		if (!t && READ_ONCE(nd->num_esp))
 			t = ntm_tunnel_find_ts(nd, AF_INET,
-					       &ip_hdr(skb)->daddr);
+					       &ip_hdr(skb)->daddr,
+					       &ip_hdr(skb)->saddr);
 		break;
 	case htons(ETH_P_IPV6):
 		if (!pskb_network_may_pull(skb, sizeof(struct ipv6hdr)) ||
@@ -68,7 +69,8 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 		t = ntm_tunnel_find_vip6(nd, &ipv6_hdr(skb)->daddr);
 		if (!t && READ_ONCE(nd->num_esp))
 			t = ntm_tunnel_find_ts(nd, AF_INET6,
-					       &ipv6_hdr(skb)->daddr);
+					       &ipv6_hdr(skb)->daddr,
+					       &ipv6_hdr(skb)->saddr);
 		break;
 	default:
 		goto malformed;
