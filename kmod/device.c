@@ -217,9 +217,19 @@ static void ntm_setup(struct net_device *dev)
 	dev->mtu = ETH_DATA_LEN - NTM_OVERHEAD_V6;
 	dev->min_mtu = IPV4_MIN_MTU;
 	dev->max_mtu = IP_MAX_MTU - NTM_OVERHEAD_V6;
+	/*
+	 * Room for the larger encapsulation, so that neither ever has to
+	 * reallocate: ESP pushes SPI, ESN high half and sequence number and
+	 * the IV in front (20 bytes, NTM 16) and appends up to 3 bytes of
+	 * padding, pad length, next header and the ICV (21 bytes, NTM 16).
+	 */
 	dev->needed_headroom = LL_MAX_HEADER + sizeof(struct ipv6hdr) +
-			       sizeof(struct udphdr) + NTM_DATA_HDR_LEN;
-	dev->needed_tailroom = NTM_AEAD_TAG_LEN;
+			       sizeof(struct udphdr) +
+			       max_t(unsigned int, NTM_DATA_HDR_LEN,
+				     NTM_ESP_HDR_LEN + sizeof(__be32) +
+				     NTM_ESP_IV_LEN);
+	dev->needed_tailroom = max_t(unsigned int, NTM_AEAD_TAG_LEN,
+				     NTM_ESP_TRAILER_MAX);
 	dev->needs_free_netdev = true;
 	dev->priv_destructor = ntm_dev_destruct;
 	SET_NETDEV_DEVTYPE(dev, &ntm_device_type);
