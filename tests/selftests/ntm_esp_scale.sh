@@ -122,6 +122,7 @@ EP6="[$UL6_B]:$PORT"
 # --- a handful of SAs: the baseline rate ----------------------------------------
 add 0x100 $EP4 0.0.0.0/0 || ktap_bail "default SA"
 add 0x101 $EP4 10.1.0.5/32 || ktap_bail "host SA"
+SA rate $VIP4_A 10.1.0.5 1 >/dev/null	# warm-up
 RATE_SMALL_HOST=$(SA rate $VIP4_A 10.1.0.5 3)
 RATE_SMALL_DEF=$(SA rate $VIP4_A 10.99.1.1 3)
 ktap_diag "rate with 2 SAs: /32 host $RATE_SMALL_HOST pps, default $RATE_SMALL_DEF pps (64-byte UDP, not asserted)"
