@@ -59,7 +59,8 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 		/* virtual addresses first: ESP selectors only on a miss */
 		if (!t && READ_ONCE(nd->num_esp))
 			t = ntm_tunnel_find_ts(nd, AF_INET,
-					       &ip_hdr(skb)->daddr);
+					       &ip_hdr(skb)->daddr,
+					       &ip_hdr(skb)->saddr);
 		break;
 	case htons(ETH_P_IPV6):
 		if (!pskb_network_may_pull(skb, sizeof(struct ipv6hdr)) ||
@@ -68,7 +69,8 @@ static netdev_tx_t ntm_xmit(struct sk_buff *skb, struct net_device *dev)
 		t = ntm_tunnel_find_vip6(nd, &ipv6_hdr(skb)->daddr);
 		if (!t && READ_ONCE(nd->num_esp))
 			t = ntm_tunnel_find_ts(nd, AF_INET6,
-					       &ipv6_hdr(skb)->daddr);
+					       &ipv6_hdr(skb)->daddr,
+					       &ipv6_hdr(skb)->saddr);
 		break;
 	default:
 		goto malformed;
@@ -215,9 +217,19 @@ static void ntm_setup(struct net_device *dev)
 	dev->mtu = ETH_DATA_LEN - NTM_OVERHEAD_V6;
 	dev->min_mtu = IPV4_MIN_MTU;
 	dev->max_mtu = IP_MAX_MTU - NTM_OVERHEAD_V6;
+	/*
+	 * Room for the larger encapsulation, so that neither ever has to
+	 * reallocate: ESP pushes SPI, ESN high half and sequence number and
+	 * the IV in front (20 bytes, NTM 16) and appends up to 3 bytes of
+	 * padding, pad length, next header and the ICV (21 bytes, NTM 16).
+	 */
 	dev->needed_headroom = LL_MAX_HEADER + sizeof(struct ipv6hdr) +
-			       sizeof(struct udphdr) + NTM_DATA_HDR_LEN;
-	dev->needed_tailroom = NTM_AEAD_TAG_LEN;
+			       sizeof(struct udphdr) +
+			       max_t(unsigned int, NTM_DATA_HDR_LEN,
+				     NTM_ESP_HDR_LEN + sizeof(__be32) +
+				     NTM_ESP_IV_LEN);
+	dev->needed_tailroom = max_t(unsigned int, NTM_AEAD_TAG_LEN,
+				     NTM_ESP_TRAILER_MAX);
 	dev->needs_free_netdev = true;
 	dev->priv_destructor = ntm_dev_destruct;
 	SET_NETDEV_DEVTYPE(dev, &ntm_device_type);

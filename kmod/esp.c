@@ -50,45 +50,6 @@ static unsigned int ntm_esp_aad_len(const struct ntm_esp *e)
 	return e->esn ? 3 * sizeof(__be32) : NTM_ESP_HDR_LEN;
 }
 
-/* ---- traffic selectors ------------------------------------------------- */
-
-static bool ntm_ts_covers(const struct ntm_ts *ts, int family,
-			  const void *addr)
-{
-	if (ts->family != family)
-		return false;
-	if (!ts->prefixlen)
-		return true;
-	if (family == AF_INET)
-		return !((get_unaligned((const __be32 *)addr) ^ ts->a4) &
-			 inet_make_mask(ts->prefixlen));
-	return ipv6_prefix_equal(addr, &ts->a6, ts->prefixlen);
-}
-
-/* Does a selector of @l cover @addr (4 or 16 bytes, network order)? */
-bool ntm_ts_match(const struct ntm_ts_list *l, int family, const void *addr)
-{
-	unsigned int i;
-
-	for (i = 0; i < l->n; i++)
-		if (ntm_ts_covers(&l->ts[i], family, addr))
-			return true;
-	return false;
-}
-
-/* Longest prefix of @l covering @addr, or -1. */
-int ntm_ts_longest(const struct ntm_ts_list *l, int family, const void *addr)
-{
-	unsigned int i;
-	int best = -1;
-
-	for (i = 0; i < l->n; i++)
-		if (l->ts[i].prefixlen > best &&
-		    ntm_ts_covers(&l->ts[i], family, addr))
-			best = l->ts[i].prefixlen;
-	return best;
-}
-
 /* ---- transmit ---------------------------------------------------------- */
 
 /* Put the sent header back: SPI | seq_lo, without the ESN high half. */

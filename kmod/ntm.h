@@ -133,18 +133,34 @@ struct ntm_ts_list {
 	struct ntm_ts ts[NTM_TS_MAX];
 };
 
+/* Key of the transmit selector table: a masked prefix (selector.c). */
+struct ntm_sel_key {
+	__be32 addr[4];			/* IPv4 in addr[0], rest 0 */
+	u8 family;
+	u8 prefixlen;
+	u8 pad[2];
+};
+
+/* One REMOTE_TS prefix of an ESP SA in nd->sel_ht. */
+struct ntm_sel {
+	struct rhlist_head node;	/* same key: newest SA first */
+	struct ntm_sel_key key;
+	struct ntm_esp *e;
+};
+
 /*
  * What only ESP tunnels need, allocated for them alone so that NTM tunnels
  * (100k of them on a relay) stay small.  Fixed after creation, except the
- * list linkage (nd->lock).
+ * selector table linkage (nd->lock).
  */
 struct ntm_esp {
-	struct list_head node;		/* nd->esp_list, newest first, RCU */
-	struct ntm_tunnel *t;		/* back pointer, for list walkers */
+	struct ntm_tunnel *t;		/* back pointer, for table walkers */
 	struct crypto_aead *rx_aead;	/* inbound SA; t->aead is outbound */
 	bool esn;
 	struct ntm_ts_list remote_ts;
 	struct ntm_ts_list local_ts;	/* n == 0: any destination */
+	unsigned int nsel;		/* entries of sel[] in nd->sel_ht */
+	struct ntm_sel sel[];		/* one per REMOTE_TS prefix */
 };
 
 /* Byte and packet limits; all 0: none. */
@@ -291,8 +307,16 @@ struct ntm_dev {
 	struct rb_root by_index;
 	u32 num_tunnels;
 	u32 max_tunnels;		/* NTM_A_MAX_TUNNELS, written under lock */
-	/* ESP tunnels, newest first: transmit lookup by traffic selector */
-	struct list_head esp_list;
+	/*
+	 * ESP transmit lookup (selector.c): every REMOTE_TS prefix of every
+	 * ESP SA, keyed by masked address and length; which lengths are in
+	 * use per family (bitmaps read by the packet path, counts under lock).
+	 */
+	struct rhltable sel_ht;
+	unsigned long sel_lens4[BITS_TO_LONGS(33)];
+	unsigned long sel_lens6[BITS_TO_LONGS(129)];
+	u32 sel_refs4[33];
+	u32 sel_refs6[129];
 	u32 num_esp;			/* RFC 3948 demux only when > 0 */
 
 	u32 flags;
@@ -406,8 +430,6 @@ void ntm_tunnel_get_limits(struct ntm_tunnel *t, struct ntm_limits *l);
 void ntm_tunnel_charge(struct ntm_tunnel *t, struct ntm_lim *lim, int dir,
 		       unsigned int bytes);
 void ntm_tunnel_soft_expire(struct ntm_tunnel *t, u32 reason);
-struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
-				      const void *daddr);
 void ntm_tunnel_expire(struct ntm_tunnel *t, u32 reason);
 void ntm_expire_work(struct work_struct *work);
 bool ntm_tunnel_activate(struct ntm_tunnel *t);
@@ -690,9 +712,16 @@ static inline bool ntm_rx_accept(struct ntm_crypt *c, int err,
 	return true;
 }
 
-/* esp.c */
+/* selector.c */
 bool ntm_ts_match(const struct ntm_ts_list *l, int family, const void *addr);
-int ntm_ts_longest(const struct ntm_ts_list *l, int family, const void *addr);
+int ntm_sel_init(struct ntm_dev *nd);
+void ntm_sel_destroy(struct ntm_dev *nd);
+int ntm_sel_insert(struct ntm_dev *nd, struct ntm_esp *e);
+void ntm_sel_remove(struct ntm_dev *nd, struct ntm_esp *e);
+struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
+				      const void *daddr, const void *saddr);
+
+/* esp.c */
 void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
 			 const struct ntm_route *r);
 int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb);

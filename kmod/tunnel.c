@@ -12,9 +12,8 @@
  * ESP tunnels live in the same index table (their local index is the
  * inbound SPI) but have no virtual address: transmit finds them by longest
  * prefix match of the inner destination over their remote traffic
- * selectors.  They also sit on an RCU list per device, newest first, which
- * that lookup walks: O(ESP tunnels x selectors), fine for the handful of
- * IKE peers a host has, and only reached when the O(1) virtual-address
+ * selectors, in a hash table per device keyed by prefix (selector.c):
+ * O(prefix lengths in use), only reached when the O(1) virtual-address
  * lookup missed, so NTM traffic never pays for it.
  *
  * Make-before-break rekey: a successor (NEW_TUNNEL with REPLACES) is
@@ -102,10 +101,14 @@ int ntm_tables_init(struct ntm_dev *nd)
 	nd->by_index = RB_ROOT;
 	nd->num_tunnels = 0;
 	nd->max_tunnels = NTM_TUNNEL_MAX_DEFAULT;
-	INIT_LIST_HEAD(&nd->esp_list);
 	nd->num_esp = 0;
+	err = ntm_sel_init(nd);
+	if (err)
+		goto err_vip6;
 	return 0;
 
+err_vip6:
+	rhashtable_destroy(&nd->vip6_ht);
 err_vip4:
 	rhashtable_destroy(&nd->vip4_ht);
 err_index:
@@ -116,6 +119,7 @@ err_index:
 /* Called once every tunnel was removed. */
 void ntm_tables_destroy(struct ntm_dev *nd)
 {
+	ntm_sel_destroy(nd);
 	rhashtable_destroy(&nd->vip6_ht);
 	rhashtable_destroy(&nd->vip4_ht);
 	rhashtable_destroy(&nd->index_ht);
@@ -168,31 +172,6 @@ struct ntm_tunnel *ntm_tunnel_find_vip6(struct ntm_dev *nd,
 {
 	return ntm_tunnel_get_rcu(rhashtable_lookup(&nd->vip6_ht, addr,
 						    ntm_vip6_params));
-}
-
-/*
- * Transmit lookup for ESP: the tunnel whose REMOTE_TS holds the longest
- * prefix covering @daddr; the list is newest first and only a strictly
- * longer prefix replaces a candidate, so the newest SA wins a tie.
- */
-struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
-				      const void *daddr)
-{
-	struct ntm_tunnel *best = NULL;
-	int best_len = -1, len;
-	struct ntm_esp *e;
-
-	list_for_each_entry_rcu(e, &nd->esp_list, node) {
-		/* an SA on its way out must not shadow its successor */
-		if (READ_ONCE(e->t->expire_state))
-			continue;
-		len = ntm_ts_longest(&e->remote_ts, family, daddr);
-		if (len > best_len) {
-			best = e->t;
-			best_len = len;
-		}
-	}
-	return ntm_tunnel_get_rcu(best);
 }
 
 /* Whether a tunnel has local index @index; under RCU, no reference. */
@@ -591,7 +570,8 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	if (err)
 		goto err_pcpu;
 	if (p->encap == NTM_ENCAP_ESP_UDP) {
-		t->esp = kzalloc(sizeof(*t->esp), GFP_KERNEL_ACCOUNT);
+		t->esp = kzalloc(struct_size(t->esp, sel, p->remote_ts.n),
+				 GFP_KERNEL_ACCOUNT);
 		if (!t->esp) {
 			err = -ENOMEM;
 			goto err_dst;
@@ -644,11 +624,16 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	err = ntm_tunnel_set_limits(t, &p->limits);
 	if (err)
 		goto err_aead;
+	if (t->esp) {
+		err = ntm_sel_insert(nd, t->esp);
+		if (err)
+			goto err_aead;
+	}
 
 	err = rhashtable_insert_fast(&nd->index_ht, &t->index_node,
 				     ntm_index_params);
 	if (err)
-		goto err_aead;
+		goto err_sel;
 	spin_lock_bh(&nd->tbl_lock);
 	if (p->pred) {
 		/* receives from now on; sends once it takes over */
@@ -666,10 +651,8 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 		goto err_index;
 	ntm_rb_insert(nd, t);
 	nd->num_tunnels++;
-	if (t->esp) {
-		list_add_rcu(&t->esp->node, &nd->esp_list);
+	if (t->esp)
 		WRITE_ONCE(nd->num_esp, nd->num_esp + 1);
-	}
 	if (p->lifetime)
 		ntm_tunnel_set_lifetime(t, p->lifetime);
 	if (p->soft_lifetime)
@@ -682,6 +665,9 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 err_index:
 	rhashtable_remove_fast(&nd->index_ht, &t->index_node,
 			       ntm_index_params);
+err_sel:
+	if (t->esp)
+		ntm_sel_remove(nd, t->esp);
 	/* a reader may have found it meanwhile: free only after RCU */
 	ntm_tunnel_put(t);
 	return err;
@@ -751,7 +737,7 @@ static void __ntm_tunnel_remove(struct ntm_tunnel *t, bool handover)
 	rb_erase(&t->rb, &nd->by_index);
 	nd->num_tunnels--;
 	if (t->esp) {
-		list_del_rcu(&t->esp->node);
+		ntm_sel_remove(nd, t->esp);
 		WRITE_ONCE(nd->num_esp, nd->num_esp - 1);
 	}
 	del_timer_sync(&t->lifetime_timer);

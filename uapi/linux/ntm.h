@@ -311,9 +311,11 @@ enum ntm_cipher {
  * SA's.  AES-GCM runs as rfc4106(gcm(aes)) with a 16-byte ICV,
  * ChaCha20-Poly1305 as rfc7539esp(chacha20,poly1305).  Packets go to the
  * peer by longest match of the inner destination on REMOTE_TS (the newest
- * SA wins a tie, so a rekeyed SA takes over as soon as it is added); an
- * inbound packet's inner source must lie in REMOTE_TS and its inner
- * destination in LOCAL_TS (when given).
+ * SA wins a tie, so a rekeyed SA takes over as soon as it is added) among
+ * the active SAs whose LOCAL_TS (when given) holds the inner source; a
+ * packet no SA accepts goes to acquire (NTM_STAT_A_TX_TS_REFUSED counts
+ * those refused for their source alone).  An inbound packet's inner source
+ * must lie in REMOTE_TS and its inner destination in LOCAL_TS (when given).
  */
 enum ntm_encap {
 	NTM_ENCAP_NTM,			/* NTM data message (default) */
@@ -558,6 +560,7 @@ enum ntm_stat_attr {
 	NTM_STAT_A_TUNNEL_REFUSED,	/* NEW_TUNNEL beyond NTM_A_MAX_TUNNELS */
 	NTM_STAT_A_ROAM_EVENT_SUPPRESSED, /* endpoint moves not reported at once */
 	NTM_STAT_A_DROP_MAPPED,		/* IPv4 source on a dual-stack AF_INET6 socket */
+	NTM_STAT_A_TX_TS_REFUSED,	/* ESP: destination in a REMOTE_TS, source in no LOCAL_TS */
 	__NTM_STAT_A_MAX,
 };
 

@@ -17,6 +17,8 @@ ESP tunnels and state (what ntmctl cannot do yet):
         [--soft-lifetime S] [--soft-bytes N] [--hard-bytes N]
         [--soft-packets N] [--hard-packets N] [--flags N]
                                   NEW_TUNNEL (ENCAP esp-udp); prints "errno=N MSG"
+  ntm_genl.py esp-bulk DEV FILE    one esp-add per line of FILE (its options),
+                                  pipelined; prints "added=N errors=N seconds=S"
   ntm_genl.py set DEV LOCAL [--endpoint ADDR:PORT] [--lifetime S] [...limits]
   ntm_genl.py del DEV LOCAL
   ntm_genl.py tunnel DEV LOCAL    GET_TUNNEL as one JSON object (stats by name)
@@ -136,7 +138,7 @@ RELAY_MAX_LIMIT = 1 << 24
 A_MAX_TUNNELS = 21
 TUNNEL_MAX_LIMIT = 1 << 24
 STAT_NAMES.update({34: "tunnel_refused", 35: "roam_event_suppressed"})
-STAT_NAMES.update({36: "drop_mapped"})
+STAT_NAMES.update({36: "drop_mapped", 37: "tx_ts_refused"})
 RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
 CIPHER_AES_GCM = 1
@@ -428,6 +430,44 @@ LIMIT_OPTS = (("lifetime", T_LIFETIME, u32), ("soft-lifetime", T_SOFT_LIFETIME, 
 
 
 def cmd_esp_add(g, dev, args):
+    return g.request(CMD_NEW_TUNNEL, esp_add_attrs(dev, args))
+
+
+def cmd_esp_bulk(g, dev, path):
+    """One esp-add per line of PATH (its options), 64 requests in flight."""
+    with open(path) as f:
+        lines = [ln.split() for ln in f if ln.strip()]
+    t0 = time.time()
+    sent = acked = errors = 0
+    inflight = {}
+    first_err = ""
+    while acked < len(lines):
+        while sent < len(lines) and len(inflight) < 64:
+            body = struct.pack("=BBH", CMD_NEW_TUNNEL, 1, 0) + b"".join(esp_add_attrs(dev, lines[sent]))
+            g.seq += 1
+            inflight[g.seq] = sent
+            g.sock.send(struct.pack("=IHHII", 16 + len(body), g.family, NLM_F_REQUEST | NLM_F_ACK,
+                                    g.seq, 0) + body)
+            sent += 1
+        data = g.sock.recv(1 << 20)
+        j = 0
+        while j + 16 <= len(data):
+            ln, typ, _, mseq, _ = struct.unpack("=IHHII", data[j:j + 16])
+            if ln < 16:
+                break
+            if typ == NLMSG_ERROR and mseq in inflight:
+                e = -struct.unpack("=i", data[j + 16:j + 20])[0]
+                if e:
+                    errors += 1
+                    first_err = first_err or "%s (line %d)" % (errname(e), inflight[mseq] + 1)
+                del inflight[mseq]
+                acked += 1
+            j += (ln + 3) & ~3
+    print("added=%d errors=%d seconds=%.1f %s" % (acked - errors, errors, time.time() - t0, first_err))
+    return 1 if errors else 0
+
+
+def esp_add_attrs(dev, args):
     spec = {"local": None, "remote": None, "endpoint": None, "cipher": "aes-gcm", "key": None,
             "rx-key": None, "tx-salt": None, "rx-salt": None, "remote-ts": None,
             "local-ts": None, "esn": False, "tx-counter": None}
@@ -448,7 +488,7 @@ def cmd_esp_add(g, dev, args):
     for n, t, f in LIMIT_OPTS:
         if o[n] is not None:
             parts.append(f(t, int(o[n], 0)))
-    return g.request(CMD_NEW_TUNNEL, [string(A_IFNAME, dev), nest(A_TUNNEL, *parts)])
+    return [string(A_IFNAME, dev), nest(A_TUNNEL, *parts)]
 
 
 def cmd_set(g, dev, local, args):
@@ -1122,6 +1162,8 @@ def main(argv):
     if len(argv) >= 3 and argv[1] == "esp-craft":
         print(cmd_esp_craft(argv[2:]))
         return 0
+    if len(argv) >= 4 and argv[1] == "esp-bulk":
+        return cmd_esp_bulk(Genl(), argv[2], argv[3])
     if len(argv) >= 3 and argv[1] in ("esp-add", "set", "del", "tunnel", "devstats", "monitor"):
         g = Genl()
         cmd = argv[1]
