@@ -249,9 +249,6 @@ static int ntm_parse_esp(struct genl_info *info, struct nlattr **tb,
 		NTM_TUNNEL_A_RX_KEY, NTM_TUNNEL_A_REMOTE_TS,
 	};
 	static const int refused[] = { NTM_TUNNEL_A_VIP4, NTM_TUNNEL_A_VIP6 };
-	static const int rekey[] = {
-		NTM_TUNNEL_A_REPLACES, NTM_TUNNEL_A_TAKEOVER,
-	};
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr *bad;
 	u64 max;
@@ -266,13 +263,14 @@ static int ntm_parse_esp(struct genl_info *info, struct nlattr **tb,
 				    "ESP tunnels are chosen by traffic selector, not by virtual address");
 		return -EINVAL;
 	}
-	bad = ntm_present(tb, rekey, ARRAY_SIZE(rekey));
-	if (bad) {
-		/* a new SA pair wins by being the newest (RFC 7296 2.8) */
-		NL_SET_ERR_MSG_ATTR(extack, bad,
-				    "an ESP SA pair is rekeyed by adding the new one: it takes over as the newest");
+	if (tb[NTM_TUNNEL_A_TAKEOVER] && !tb[NTM_TUNNEL_A_REPLACES]) {
+		/* a new selector is covered by no SA yet: nothing to hold */
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_TAKEOVER],
+				    "TAKEOVER on an ESP SA pair needs REPLACES");
 		return -EINVAL;
 	}
+	if (tb[NTM_TUNNEL_A_TAKEOVER])
+		p->takeover = nla_get_u8(tb[NTM_TUNNEL_A_TAKEOVER]);
 	if (p->local_index < NTM_ESP_SPI_MIN) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_LOCAL_INDEX],
 				    "inbound SPI must be at least 256");
@@ -281,6 +279,12 @@ static int ntm_parse_esp(struct genl_info *info, struct nlattr **tb,
 	if (p->remote_index < NTM_ESP_SPI_MIN) {
 		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_REMOTE_INDEX],
 				    "outbound SPI must be at least 256");
+		return -EINVAL;
+	}
+	if (tb[NTM_TUNNEL_A_REPLACES] &&
+	    nla_get_u32(tb[NTM_TUNNEL_A_REPLACES]) == p->local_index) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NTM_TUNNEL_A_REPLACES],
+				    "a successor needs an inbound SPI of its own");
 		return -EINVAL;
 	}
 	p->rx_key = nla_data(tb[NTM_TUNNEL_A_RX_KEY]);
@@ -406,13 +410,15 @@ static int ntm_parse_ntm(struct genl_info *info, struct nlattr **tb,
 
 /*
  * NEW_TUNNEL with REPLACES, under nd->lock: the predecessor must be an
- * active NTM tunnel of the device with no pending successor, carrying
- * exactly the virtual addresses of the new tunnel.
+ * active tunnel of the device of the same kind with no pending successor:
+ * an NTM tunnel carrying exactly the virtual addresses of the new one, or
+ * an ESP SA pair (whose selectors may differ: a rekey may narrow them).
  */
 static int ntm_parse_replaces(struct ntm_dev *nd, struct nlattr *attr,
 			      struct ntm_tunnel_params *p,
 			      struct netlink_ext_ack *extack)
 {
+	bool esp = p->encap == NTM_ENCAP_ESP_UDP;
 	struct ntm_rekey_info rk;
 	struct ntm_tunnel *pred;
 
@@ -422,9 +428,9 @@ static int ntm_parse_replaces(struct ntm_dev *nd, struct nlattr *attr,
 				    "no tunnel with the local index to replace");
 		return -ENOENT;
 	}
-	if (pred->esp) {
+	if (!pred->esp == esp) {
 		NL_SET_ERR_MSG_ATTR(extack, attr,
-				    "the tunnel to replace is an ESP SA pair, not an NTM tunnel");
+				    "an NTM tunnel replaces an NTM tunnel, an ESP SA pair an ESP SA pair");
 		return -EINVAL;
 	}
 	if (pred->has_vip4 != p->has_vip4 || pred->has_vip6 != p->has_vip6 ||
@@ -544,7 +550,7 @@ out_free:
 
 /*
  * SET_TUNNEL with TAKEOVER: only NTM_TAKEOVER_NOW, which makes a pending
- * NTM tunnel (a successor, or a new tunnel held for its peer) send at once;
+ * tunnel (a successor, or a new NTM tunnel held for its peer) send at once;
  * an active one stays as it is.  Under nd->lock.
  */
 static int ntm_check_set_takeover(struct ntm_tunnel *t, struct nlattr *attr,
@@ -555,11 +561,6 @@ static int ntm_check_set_takeover(struct ntm_tunnel *t, struct nlattr *attr,
 	if (nla_get_u8(attr) != NTM_TAKEOVER_NOW) {
 		NL_SET_ERR_MSG_ATTR(extack, attr,
 				    "SET_TUNNEL takes only NTM_TAKEOVER_NOW");
-		return -EINVAL;
-	}
-	if (t->esp) {
-		NL_SET_ERR_MSG_ATTR(extack, attr,
-				    "an ESP SA pair has no takeover");
 		return -EINVAL;
 	}
 	ntm_tunnel_rekey_info(t, &rk);

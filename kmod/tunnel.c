@@ -27,6 +27,15 @@
  * virtual-address tables, still in the index table, decrypting what is
  * still in flight under the old key until it is deleted.
  *
+ * ESP SA pairs rekey the same way (CREATE_CHILD_SA, RFC 7296 2.8): they
+ * have no virtual address, so the takeover is their state alone: the ESP
+ * transmit lookup takes ACTIVE SAs only, so a PENDING successor receives
+ * but sends nothing and a RETIRED predecessor only receives.  The
+ * responder of the rekey installs the successor with ON_RX: the initiator
+ * may install its inbound SA only once it has read the answer, so the
+ * responder keeps sending on the old SA until ESP arrives on the new one
+ * or the initiator deletes the old one.
+ *
  * A new tunnel may also be held (NEW_TUNNEL with TAKEOVER ON_RX and no
  * REPLACES): the responder of a key exchange installs its tunnel before
  * the initiator has read the answer, so a packet sent at once would reach
@@ -458,10 +467,14 @@ static void ntm_takeover_locked(struct ntm_tunnel *succ,
 						     &pred->vip6_node,
 						     &succ->vip6_node,
 						     ntm_vip6_params));
+	/*
+	 * ESP transmit chooses by state: the successor becomes a candidate
+	 * before its predecessor stops being one.
+	 */
+	WRITE_ONCE(succ->state, NTM_TUNNEL_STATE_ACTIVE);
 	WRITE_ONCE(pred->state, NTM_TUNNEL_STATE_RETIRED);
 	pred->succ = NULL;
 	succ->pred = NULL;
-	WRITE_ONCE(succ->state, NTM_TUNNEL_STATE_ACTIVE);
 	ev->local_index = succ->local_index;
 	ev->remote_index = be32_to_cpu(succ->remote_index);
 	ev->replaces = pred->local_index;

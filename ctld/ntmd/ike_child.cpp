@@ -22,7 +22,8 @@ void IkeRole::Impl::notify_only(ike::Payloads &resp, ike::NotifyType t, Bytes da
  * only the notify is added; in CREATE_CHILD_SA it is the whole answer.
  */
 bool IkeRole::Impl::respond_child(const SaPtr &sa, const ike::Payloads &pl, ike::Payloads &resp, std::optional<ByteView> shared,
-				  ByteView ni, ByteView nr, std::optional<ike::DhGroup> group)
+				  ByteView ni, ByteView nr, std::optional<ike::DhGroup> group,
+				  std::optional<std::uint32_t> replaces)
 {
 	const auto &c = *sa->conn;
 	const bool in_auth = resp.auth.has_value();
@@ -64,7 +65,7 @@ bool IkeRole::Impl::respond_child(const SaPtr &sa, const ike::Payloads &pl, ike:
 	ch.ts_local = tsr;
 	ch.ts_remote = tsi;
 	const auto spi_in = ch.spi_in;
-	if (!install_child(sa, std::move(ch), shared, ni, nr, false))
+	if (!install_child(sa, std::move(ch), shared, ni, nr, false, replaces))
 		return refuse(ike::NotifyType::temporary_failure, "the kernel refused the SA");
 	auto prop = chosen->proposal;
 	prop.spi = ike::esp_spi_bytes(spi_in);
@@ -138,7 +139,9 @@ void IkeRole::Impl::on_create_child(const SaPtr &sa, const ike::Payloads &pl, ik
 	std::optional<ByteView> sv;
 	if (shared)
 		sv = shared->span();
-	if (!respond_child(sa, pl, resp, sv, *pl.nonce, nr, pl.ke ? std::optional(pl.ke->group) : std::nullopt))
+	/* a rekey: the new pair receives at once, sends once the peer does (D83) */
+	if (!respond_child(sa, pl, resp, sv, *pl.nonce, nr, pl.ke ? std::optional(pl.ke->group) : std::nullopt,
+			   old_spi))
 		return;
 	resp.nonce = nr;
 	if (dh)
@@ -282,7 +285,7 @@ void IkeRole::Impl::on_child_rekey_response(const SaPtr &sa, const ike::Payloads
 	if (shared)
 		sv = shared->span();
 	const auto collision = old->peer_rekey_min_nonce;
-	if (!install_child(sa, std::move(ch), sv, ni, *r.nonce, true))
+	if (!install_child(sa, std::move(ch), sv, ni, *r.nonce, true, old_in))
 		return give_up("cannot install", true);
 	ctr.child_rekeyed++;
 	old = sa->child_by_in(old_in);

@@ -395,7 +395,8 @@ struct IkeRole::Impl {
 
 	static void notify_only(ike::Payloads &resp, ike::NotifyType t, Bytes data = {});
 	bool respond_child(const SaPtr &sa, const ike::Payloads &pl, ike::Payloads &resp, std::optional<ByteView> shared,
-			   ByteView ni, ByteView nr, std::optional<ike::DhGroup> group);
+			   ByteView ni, ByteView nr, std::optional<ike::DhGroup> group,
+			   std::optional<std::uint32_t> replaces = std::nullopt);
 	void on_create_child(const SaPtr &sa, const ike::Payloads &pl, ike::Payloads &resp);
 	void arm_orphan_delete(const SaPtr &sa, std::uint32_t spi_in);
 	void arm_child_rekey(const SaPtr &sa, std::uint64_t child_id);
@@ -432,7 +433,7 @@ struct IkeRole::Impl {
 
 	static ntm::Prefix prefix_of(const ike::TrafficSelector &t);
 	bool install_child(const SaPtr &sa, Child ch, std::optional<ByteView> shared, ByteView ni, ByteView nr,
-			   bool we_initiated);
+			   bool we_initiated, std::optional<std::uint32_t> replaces = std::nullopt);
 	void install_route(const ntm::Prefix &p);
 	void remove_child_kernel(Child &c);
 	SaPtr sa_of_child(std::uint32_t spi_in);

@@ -18,10 +18,19 @@ ntm::Prefix IkeRole::Impl::prefix_of(const ike::TrafficSelector &t)
 /*
  * Derives the keys and installs the SA pair. we_initiated: we sent the
  * request of the exchange that created it (KEYMAT order, RFC 7296
- * section 2.17). Returns false (and forgets the SPI) on failure.
+ * section 2.17). replaces: the inbound SPI of the CHILD SA this one
+ * rekeys; the new pair becomes its successor in the kernel (D83). As the
+ * initiator we read the answer, so the peer holds the new SA: it sends at
+ * once (TAKEOVER NOW). As the responder the peer may install its inbound
+ * SA only once it reads our answer: the new pair receives at once but we
+ * keep sending on the old one until ESP arrives on the new one or the old
+ * one is deleted (TAKEOVER ON_RX). A kernel that refuses the successor
+ * (a module without ESP REPLACES, an old SA still pending itself) gets
+ * the pair as a plain new one, which sends at once as the newest.
+ * Returns false (and forgets the SPI) on failure.
  */
 bool IkeRole::Impl::install_child(const SaPtr &sa, Child ch, std::optional<ByteView> shared, ByteView ni, ByteView nr,
-				  bool we_initiated)
+				  bool we_initiated, std::optional<std::uint32_t> replaces)
 {
 	const auto &c = *sa->conn;
 	ike::ChildKeys k;
@@ -68,8 +77,22 @@ bool IkeRole::Impl::install_child(const SaPtr &sa, Child ch, std::optional<ByteV
 	/* without ESN the 32-bit sequence must never wrap: rekey well before */
 	if (!ch.suite.esn && (!s.soft_packets || *s.soft_packets > 0xC0000000ULL))
 		s.soft_packets = 0xC0000000ULL;
+	if (replaces) {
+		s.replaces = *replaces;
+		s.takeover = we_initiated ? NTM_TAKEOVER_NOW : NTM_TAKEOVER_ON_RX;
+		try {
+			ntm::new_tunnel(genl, dev(), s);
+			ch.installed = true;
+		} catch (const std::exception &e) {
+			spdlog::info("ike: {}: CHILD SA {:08x} as successor of {:08x}: {}; installing it plain",
+				     sa->name(), ch.spi_in, *replaces, e.what());
+			s.replaces.reset();
+			s.takeover.reset();
+		}
+	}
 	try {
-		ntm::new_tunnel(genl, dev(), s);
+		if (!ch.installed)
+			ntm::new_tunnel(genl, dev(), s);
 	} catch (const std::exception &e) {
 		spdlog::warn("ike: {}: install CHILD SA {:08x}/{:08x}: {}", sa->name(), ch.spi_in, ch.spi_out, e.what());
 		spis_in.erase(ch.spi_in);
@@ -156,6 +179,11 @@ void IkeRole::Impl::on_event(const ntm::Event &ev)
 			if (!c->deleting)
 				delete_child(sa, ex->local_index);
 		}
+	} else if (const auto *tk = std::get_if<ntm::TakeoverEvent>(&ev)) {
+		/* a rekeyed CHILD SA's successor sends now: the peer sent on it, or the old SA went */
+		if (auto sa = sa_of_child(tk->local_index); sa && tk->replaces != 0)
+			spdlog::debug("ike: {}: CHILD SA {:08x} sends now, {:08x} only receives", sa->name(),
+				      tk->local_index, tk->replaces);
 	} else if (const auto *ep = std::get_if<ntm::EndpointEvent>(&ev)) {
 		auto sa = sa_of_child(ep->local_index);
 		if (sa && sa->nat_remote && !sa->peer_mobike && !(sa->path.remote == ep->endpoint)) {

@@ -38,7 +38,7 @@ declare -A weight=(
 	[ntm_rekey]=96 [ntm_keyrecovery]=85 [ntm_tamper]=65 [ntm_roaming]=60
 	[ntm_acquire]=52 [ntm_fuzz]=50 [ntm_async]=45 [ntm_netlink]=34
 	[ntm_replay]=30 [ntm_scale]=26 [ntm_unload]=23 [ntm_secrets]=19
-	[ntm_restart]=40 [ntm_socket]=90 [ntm_nlfuzz]=150
+	[ntm_restart]=40 [ntm_socket]=90 [ntm_nlfuzz]=150 [ntm_ike_rekey]=204
 )
 
 # every suite, longest first

@@ -74,10 +74,10 @@
  *   ESN, RX_KEY, REMOTE_TS and LOCAL_TS are refused on NTM tunnels.
  *   Packets queued by the acquire mechanism for destinations inside
  *   REMOTE_TS leave through a new ESP tunnel at once.
- *   Make-before-break rekey (NTM tunnels only): REPLACES names the LOCAL_INDEX
- *   of an active tunnel of the device, the predecessor; the new tunnel, the
- *   successor, must carry exactly its VIP4/VIP6 set and has its own new
- *   LOCAL_INDEX and keys.  It receives on its index at once and is PENDING
+ *   Make-before-break rekey: REPLACES names the LOCAL_INDEX of an active
+ *   tunnel of the device of the same kind, the predecessor; the new tunnel,
+ *   the successor, must carry exactly its VIP4/VIP6 set (an ESP successor:
+ *   any selectors) and has its own new LOCAL_INDEX and keys.  It receives on its index at once and is PENDING
  *   (sends nothing) until it takes over: with TAKEOVER = NTM_TAKEOVER_NOW
  *   at once, with NTM_TAKEOVER_ON_RX (default) on its first authenticated
  *   (decrypted, replay-checked) packet.  The takeover replaces the
@@ -86,8 +86,8 @@
  *   still decrypts what arrives under the old key until it is deleted or
  *   its own lifetime ends; it sends no soft expiry any more.  A successor
  *   can be replaced once it is active.  Errors: -ENOENT unknown
- *   predecessor; -EINVAL when it is an ESP tunnel, the virtual addresses
- *   differ or REPLACES equals LOCAL_INDEX; -EBUSY when the predecessor
+ *   predecessor; -EINVAL when one is an ESP tunnel and the other not, the
+ *   virtual addresses differ or REPLACES equals LOCAL_INDEX; -EBUSY when the predecessor
  *   already has a pending successor, is pending itself or is retired.
  *   Held new tunnel (NTM tunnels only): TAKEOVER = NTM_TAKEOVER_ON_RX
  *   without REPLACES creates a tunnel that receives at once but is PENDING
@@ -112,7 +112,7 @@
  *   TAKEOVER = NTM_TAKEOVER_NOW makes a pending tunnel (a successor, or a
  *   held new tunnel) send at once, as if its peer's first packet had
  *   arrived; on an active tunnel it does nothing.  -EINVAL for
- *   NTM_TAKEOVER_ON_RX, an ESP SA pair or a retired tunnel.
+ *   NTM_TAKEOVER_ON_RX or a retired tunnel.
  *
  * NTM_CMD_DEL_TUNNEL (doit)
  *   NTM_A_TUNNEL with LOCAL_INDEX.  -ENOENT when unknown.  Without
