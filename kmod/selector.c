@@ -17,7 +17,9 @@
  *
  *  - an SA that is expiring (expire_state) or not ACTIVE (a pending rekey
  *    successor, a retired predecessor) is skipped, so that it never
- *    shadows the SA that should carry the packet;
+ *    shadows the SA that should carry the packet; a retired SA is used
+ *    only when no active one takes the packet (the instant of a takeover,
+ *    D83);
  *  - an SA with LOCAL_TS carries only packets whose inner source lies in
  *    it (the second key, as an xfrm policy's source selector).
  *
@@ -176,22 +178,32 @@ int ntm_sel_insert(struct ntm_dev *nd, struct ntm_esp *e)
  */
 static struct ntm_tunnel *ntm_sel_pick(struct ntm_dev *nd,
 				       const struct ntm_sel_key *k,
-				       const void *saddr, bool *refused)
+				       const void *saddr, bool *refused,
+				       struct ntm_tunnel **retired)
 {
 	struct rhlist_head *list, *pos;
 	struct ntm_tunnel *t;
 	struct ntm_sel *s;
+	u8 state;
 
 	list = rhltable_lookup(&nd->sel_ht, k, ntm_sel_params);
 	rhl_for_each_entry_rcu(s, pos, list, node) {
 		t = s->e->t;
 		/* on its way out, or not sending yet: not in the way */
-		if (READ_ONCE(t->expire_state) ||
-		    READ_ONCE(t->state) != NTM_TUNNEL_STATE_ACTIVE)
+		if (READ_ONCE(t->expire_state))
+			continue;
+		state = READ_ONCE(t->state);
+		if (state == NTM_TUNNEL_STATE_PENDING)
 			continue;
 		if (s->e->local_ts.n &&
 		    !ntm_ts_match(&s->e->local_ts, k->family, saddr)) {
 			*refused = true;
+			continue;
+		}
+		if (state != NTM_TUNNEL_STATE_ACTIVE) {
+			/* retired: only if no active SA takes the packet */
+			if (!*retired)
+				*retired = t;
 			continue;
 		}
 		if (refcount_inc_not_zero(&t->ref))
@@ -212,7 +224,7 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 	const unsigned long *lens = family == AF_INET ? nd->sel_lens4 :
 							nd->sel_lens6;
 	int w = family == AF_INET ? BITS_TO_LONGS(33) : BITS_TO_LONGS(129);
-	struct ntm_tunnel *t;
+	struct ntm_tunnel *t, *retired = NULL;
 	struct ntm_sel_key k;
 	bool refused = false;
 	unsigned long bits;
@@ -225,11 +237,19 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 			bits &= ~BIT(plen);
 			ntm_sel_key_set(&k, family, daddr,
 					w * BITS_PER_LONG + plen);
-			t = ntm_sel_pick(nd, &k, saddr, &refused);
+			t = ntm_sel_pick(nd, &k, saddr, &refused, &retired);
 			if (t)
 				return t;
 		}
 	}
+	/*
+	 * A takeover marks the successor ACTIVE, then its predecessor
+	 * RETIRED; a reader between the two may have passed the successor
+	 * as PENDING and now find the predecessor RETIRED.  The retired SA
+	 * still works until it is deleted: better than the acquire queue.
+	 */
+	if (retired && refcount_inc_not_zero(&retired->ref))
+		return retired;
 	if (refused)
 		ntm_dev_count(nd, NTM_STAT(TX_TS_REFUSED), 1);
 	return NULL;
