@@ -558,6 +558,10 @@ enum ntm_stat_attr {
 	NTM_STAT_A_TUNNEL_REFUSED,	/* NEW_TUNNEL beyond NTM_A_MAX_TUNNELS */
 	NTM_STAT_A_ROAM_EVENT_SUPPRESSED, /* endpoint moves not reported at once */
 	NTM_STAT_A_DROP_MAPPED,		/* IPv4 source on a dual-stack AF_INET6 socket */
+	/* acquire queue drops by reason; DROP_ACQUIRE stays their total */
+	NTM_STAT_A_DROP_ACQUIRE_FULL,	/* device packet or byte bound reached */
+	NTM_STAT_A_DROP_ACQUIRE_DST,	/* the destination's share reached */
+	NTM_STAT_A_DROP_ACQUIRE_TIMEOUT, /* no tunnel within NTM_ACQUIRE_TIMEOUT_MS */
 	__NTM_STAT_A_MAX,
 };
 
