@@ -48,7 +48,8 @@
  *   The non-ESP marker (first word 0, IKE) is always left to the owner.
  *   NTM_A_FLAGS (enum ntm_device_flags), NTM_A_FWMARK (mark of outer
  *   packets), NTM_A_ACQUIRE_QLEN (packets held for unknown destinations,
- *   0..NTM_ACQUIRE_QLEN_MAX).
+ *   0..NTM_ACQUIRE_QLEN_MAX; also 4096 bytes of truesize per packet, and
+ *   one destination at most an eighth of both, at least 4 packets).
  *
  * NTM_CMD_NEW_TUNNEL (doit)
  *   NTM_A_IFINDEX | NTM_A_IFNAME, NTM_A_TUNNEL with at least LOCAL_INDEX,
