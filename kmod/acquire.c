@@ -190,14 +190,15 @@ static int ntm_acq_enqueue(struct ntm_dev *nd, struct ntm_acquire_slot *s,
 	struct ntm_acquire *acq = &nd->acq;
 	u32 qlen = READ_ONCE(nd->acquire_qlen);
 	u32 bmax = qlen * NTM_ACQUIRE_BYTES_PER_PKT;
-	u32 dmax = max_t(u32, qlen / NTM_ACQUIRE_DST_SHARE, NTM_ACQUIRE_DST_MIN);
+	u32 dmax = min(max_t(u32, qlen / NTM_ACQUIRE_DST_SHARE,
+			     NTM_ACQUIRE_DST_MIN), qlen);
 	u32 ts = skb->truesize;
 	u32 n = skb_queue_len(&acq->queue);
 
 	if (!s || n >= qlen || (n && acq->bytes + ts > bmax))
 		return NTM_STAT(DROP_ACQUIRE_FULL);
 	if (s->qlen && (s->qlen >= dmax ||
-			s->bytes + ts > bmax / NTM_ACQUIRE_DST_SHARE))
+			s->bytes + ts > dmax * NTM_ACQUIRE_BYTES_PER_PKT))
 		return NTM_STAT(DROP_ACQUIRE_DST);
 
 	ntm_acb(skb)->enqueued = jiffies;
