@@ -102,14 +102,6 @@ struct ntm_dev_stats {
 	struct u64_stats_sync syncp;
 };
 
-struct ntm_tunnel_pcpu {
-	u64 rx_packets;
-	u64 rx_bytes;
-	u64 tx_packets;
-	u64 tx_bytes;
-	struct u64_stats_sync syncp;
-};
-
 union ntm_sockaddr {
 	struct sockaddr sa;
 	struct sockaddr_in sin;
@@ -240,7 +232,17 @@ struct ntm_tunnel {
 	struct crypto_aead *aead;
 	u8 tx_salt[NTM_SALT_LEN];
 	u8 rx_salt[NTM_SALT_LEN];
+	/*
+	 * Traffic counters, fixed size whatever the number of CPUs (D82):
+	 * the transmit ones beside the counter every sent packet increments
+	 * anyway, the receive ones beside the replay lock every received
+	 * packet takes, so they add no cache line that was not shared yet.
+	 */
 	atomic64_t tx_counter;
+	atomic64_t tx_packets;
+	atomic64_t tx_bytes;
+	atomic64_t rx_packets;
+	atomic64_t rx_bytes;
 	struct ntm_replay replay;
 
 	u32 lifetime;			/* seconds, 0: none */
@@ -258,29 +260,45 @@ struct ntm_tunnel {
 	struct ntm_lim *lim;
 	struct list_head expire_list;	/* under nd->expire_lock */
 
-	struct ntm_tunnel_pcpu __percpu *pcpu;
 	atomic64_t drops[NTM_TUNNEL_STAT_NR];	/* charged per tunnel, rare */
 
 	struct rcu_work free_work;
 };
 
+/*
+ * A destination that waits for its tunnel: when its last event went and
+ * what it holds in the queue.  A slot with packets is never reused, so a
+ * queued packet's slot index stays valid until it leaves the queue.
+ */
 struct ntm_acquire_slot {
-	unsigned long when;
-	u8 family;
+	unsigned long when;		/* jiffies of the last event */
+	u32 qlen;			/* packets queued for it */
+	u32 bytes;			/* their truesize */
+	u8 family;			/* 0: free */
+	bool notified;			/* @when is valid */
 	union {
 		__be32 a4;
 		struct in6_addr a6;
 	};
 };
 
-#define NTM_ACQUIRE_SLOTS 16
+/* destinations that can wait at once (D82) */
+#define NTM_ACQUIRE_SLOTS	64
+/* the byte bound is acquire_qlen times this (sum of skb->truesize) */
+#define NTM_ACQUIRE_BYTES_PER_PKT	4096
+/* one destination holds at most 1/SHARE of either bound, at least MIN */
+#define NTM_ACQUIRE_DST_SHARE	8
+#define NTM_ACQUIRE_DST_MIN	4
 
 struct ntm_acquire {
-	spinlock_t lock;		/* queue, timer, recent[] */
+	spinlock_t lock;		/* everything below */
 	struct sk_buff_head queue;
+	u32 bytes;			/* truesize of what is queued */
 	struct timer_list timer;
-	struct ntm_acquire_slot recent[NTM_ACQUIRE_SLOTS];
-	unsigned int next_slot;
+	/* events for destinations that find no free slot */
+	unsigned long overflow_when;
+	bool overflow_sent;
+	struct ntm_acquire_slot dst[NTM_ACQUIRE_SLOTS];
 };
 
 struct ntm_dev {

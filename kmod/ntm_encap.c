@@ -281,7 +281,6 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	struct ntm_tunnel *t = c->t;
 	struct ntm_route *r = &c->route;
 	struct sk_buff *skb = c->skb;
-	struct ntm_tunnel_pcpu *s;
 	struct ntm_lim *lim;
 
 #if IS_ENABLED(CONFIG_IPV6)
@@ -297,11 +296,8 @@ static void ntm_udp_send(struct ntm_crypt *c)
 	skb->mark = READ_ONCE(t->nd->fwmark);
 	skb->ignore_df = 1;
 
-	s = this_cpu_ptr(t->pcpu);
-	u64_stats_update_begin(&s->syncp);
-	s->tx_packets++;
-	s->tx_bytes += c->inner_len;
-	u64_stats_update_end(&s->syncp);
+	atomic64_inc(&t->tx_packets);
+	atomic64_add(c->inner_len, &t->tx_bytes);
 	ntm_dev_count(t->nd, NTM_STAT(TX_PACKETS), 1);
 	ntm_dev_count(t->nd, NTM_STAT(TX_BYTES), c->inner_len);
 	lim = READ_ONCE(t->lim);
@@ -633,7 +629,6 @@ void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
 		 bool xnet, u8 outer_ds)
 {
 	struct ntm_dev *nd = t->nd;
-	struct ntm_tunnel_pcpu *s;
 	struct ntm_lim *lim;
 	unsigned int len;
 
@@ -660,11 +655,8 @@ void ntm_deliver(struct ntm_tunnel *t, struct sk_buff *skb, __be16 proto,
 	skb->csum_level = ~0;
 
 	len = skb->len;
-	s = this_cpu_ptr(t->pcpu);
-	u64_stats_update_begin(&s->syncp);
-	s->rx_packets++;
-	s->rx_bytes += len;
-	u64_stats_update_end(&s->syncp);
+	atomic64_inc(&t->rx_packets);
+	atomic64_add(len, &t->rx_bytes);
 	ntm_dev_count(nd, NTM_STAT(RX_PACKETS), 1);
 	ntm_dev_count(nd, NTM_STAT(RX_BYTES), len);
 	lim = READ_ONCE(t->lim);

@@ -146,7 +146,6 @@ static void ntm_tunnel_free_work(struct work_struct *work)
 	}
 	kfree(t->lim);
 	dst_cache_destroy(&t->dst_cache);
-	free_percpu(t->pcpu);
 	ntm_tunnel_free(t);
 }
 
@@ -546,7 +545,7 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	struct ntm_takeover_ev ev;
 	bool took_over = false;
 	struct ntm_tunnel *t;
-	int cpu, err;
+	int err;
 
 	lockdep_assert_held(&nd->lock);
 
@@ -572,16 +571,9 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	t = kmem_cache_zalloc(ntm_tunnel_cache, GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
-	t->pcpu = alloc_percpu_gfp(struct ntm_tunnel_pcpu, GFP_KERNEL_ACCOUNT);
-	if (!t->pcpu) {
-		err = -ENOMEM;
-		goto err_free;
-	}
-	for_each_possible_cpu(cpu)
-		u64_stats_init(&per_cpu_ptr(t->pcpu, cpu)->syncp);
 	err = dst_cache_init(&t->dst_cache, GFP_KERNEL_ACCOUNT);
 	if (err)
-		goto err_pcpu;
+		goto err_free;
 	if (p->encap == NTM_ENCAP_ESP_UDP) {
 		t->esp = kzalloc(struct_size(t->esp, sel, p->remote_ts.n),
 				 GFP_KERNEL_ACCOUNT);
@@ -694,8 +686,6 @@ err_esp:
 	kfree_sensitive(t->esp);
 err_dst:
 	dst_cache_destroy(&t->dst_cache);
-err_pcpu:
-	free_percpu(t->pcpu);
 err_free:
 	ntm_tunnel_free(t);
 	return err;
@@ -789,27 +779,14 @@ void ntm_tunnel_count(struct ntm_tunnel *t, unsigned int stat)
 
 void ntm_tunnel_stats_read(struct ntm_tunnel *t, u64 *out)
 {
-	unsigned int i, start;
-	int cpu;
+	unsigned int i;
 
 	for (i = 0; i < NTM_STAT_NR; i++)
 		out[i] = i < NTM_TUNNEL_STAT_NR ? atomic64_read(&t->drops[i]) : 0;
-	for_each_possible_cpu(cpu) {
-		const struct ntm_tunnel_pcpu *s = per_cpu_ptr(t->pcpu, cpu);
-		u64 rxp, rxb, txp, txb;
-
-		do {
-			start = u64_stats_fetch_begin(&s->syncp);
-			rxp = s->rx_packets;
-			rxb = s->rx_bytes;
-			txp = s->tx_packets;
-			txb = s->tx_bytes;
-		} while (u64_stats_fetch_retry(&s->syncp, start));
-		out[NTM_STAT(RX_PACKETS)] += rxp;
-		out[NTM_STAT(RX_BYTES)] += rxb;
-		out[NTM_STAT(TX_PACKETS)] += txp;
-		out[NTM_STAT(TX_BYTES)] += txb;
-	}
+	out[NTM_STAT(RX_PACKETS)] = atomic64_read(&t->rx_packets);
+	out[NTM_STAT(RX_BYTES)] = atomic64_read(&t->rx_bytes);
+	out[NTM_STAT(TX_PACKETS)] = atomic64_read(&t->tx_packets);
+	out[NTM_STAT(TX_BYTES)] = atomic64_read(&t->tx_bytes);
 }
 
 void ntm_tunnel_set_endpoint(struct ntm_tunnel *t,

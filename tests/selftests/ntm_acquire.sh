@@ -6,11 +6,16 @@
 # first packet is not lost: a single ping (IPv4 and IPv6) and a single UDP
 # datagram get through.  Without a tunnel they time out (drop_acquire); the
 # queue length is honoured; with acquire off nothing is queued or announced.
+# The queue is fair and bounded in bytes (D82): a flood toward a destination
+# that never resolves keeps to its share (1/8 of the queue, at least 4), so a
+# second destination still gets its event and its packet through; large
+# packets meet the byte bound (4 KiB per packet of acquire_qlen); drops are
+# counted by reason (drop_acquire_full/_dst/_timeout).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 12
+ktap_plan 20
 topo_need_ntm
 
 topo_setup_or_bail
@@ -33,6 +38,13 @@ ktap_ok "setup: B has its tunnel, A only routes to ntm0"
 
 T=$(topo_tmpdir)
 dstat() { num "$(topo_dstat "$NS_A" "$1")"; }
+GENL="$PY $TOPO_LIB_DIR/ntm_genl.py"
+# gstat NAME: a device counter read over raw genetlink (ntm_genl.py knows
+# the counters the prebuilt ntmctl may not)
+gstat() {
+	num "$(A $GENL devstats $NTM_DEV 2>/dev/null |
+		$PY -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1" 2>/dev/null)"
+}
 a_del() { nctl "$NS_A" tunnel del $NTM_DEV --local-index $IDX_A >/dev/null 2>&1; new_keys; }
 
 # acquire_cycle NAME ADD CMD...: monitor A's events (first event only), run
@@ -116,6 +128,8 @@ d1=$(dstat stats.drop_acquire)
 ktap_diag "drop_acquire $d0 -> $d1, ping rc $CYCLE_RC"
 ktap_result "without a tunnel the queued packet is dropped after the timeout (drop_acquire)" \
 	$([ "$CYCLE_RC" -ne 0 ] && [ "$d1" -gt "$d0" ] && echo 0 || echo 1)
+ktap_result "it counts as drop_acquire_timeout ($(gstat drop_acquire_timeout))" \
+	$([ "$(gstat drop_acquire_timeout)" -ge 1 ] && echo 0 || echo 1)
 
 # --- queue length ------------------------------------------------------------
 nctl "$NS_A" device set $NTM_DEV --acquire-qlen 4 || ktap_diag "device set --acquire-qlen failed"
@@ -128,6 +142,114 @@ got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$T/qlen.out")
 ktap_diag "10 pings with a queue of 4: $got answered, drop_acquire $d0 -> $d1 (tunnel added 0.5 + $CYCLE_ADD_S s after the event)"
 ktap_result "a queue of 4 delivers 4 of 10 early packets" $([ "${got:-0}" -eq 4 ] && echo 0 || echo 1)
 ktap_result "the other 6 count as drop_acquire" $([ $((d1 - d0)) -eq 6 ] && echo 0 || echo 1)
+
+# --- per-destination share --------------------------------------------------
+# 20 pings to B with the default queue of 64: B's share is 64/8 = 8.
+a_del
+nctl "$NS_A" device set $NTM_DEV --acquire-qlen 64 || ktap_diag "device set --acquire-qlen 64 failed"
+sleep 1.1
+s0=$(gstat drop_acquire_dst)
+CYCLE_DELAY=0.5 acquire_cycle share 1 ping -n -c 20 -i 0.01 -W 6 $VIP4_B
+s1=$(gstat drop_acquire_dst)
+got=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$T/share.out")
+ktap_diag "20 pings to one destination, queue of 64: $got answered, drop_acquire_dst $s0 -> $s1, timeout $(gstat drop_acquire_timeout); tunnel added 0.5 + $CYCLE_ADD_S s after the event $(head -c 200 "$T/share.events")"
+ktap_result "one destination holds at most its share (8 of 64)" $([ "${got:-0}" -eq 8 ] && echo 0 || echo 1)
+ktap_result "the other 12 count as drop_acquire_dst" $([ $((s1 - s0)) -eq 12 ] && echo 0 || echo 1)
+
+# --- a flood toward a destination that never resolves ------------------------
+# Unresolved addresses behind ntm0: 10.99.0.0/16 (no tunnel ever).
+A ip route add 10.99.0.0/16 dev $NTM_DEV src $VIP4_A 2>/dev/null
+FLOOD_PY='import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    s.sendto(b"x" * 64, (sys.argv[1], 9))
+    time.sleep(0.005)'
+a_del
+sleep 1.1
+topo_bg "$NS_B" "$T/flood.recv" socat -u UDP4-RECV:9001 STDOUT
+mkfifo "$T/flood.fifo"
+topo_bg "$NS_A" "$T/flood.batch" "$NTMCTL" batch "$T/flood.fifo"
+bat=$TOPO_LAST_PID
+topo_bg "$NS_A" "$T/flood.events" "$NTMCTL" -j monitor --timeout 15
+mon=$TOPO_LAST_PID
+sleep 1
+f0=$(gstat drop_acquire_dst)
+topo_bg "$NS_A" "$T/flood.out" $PY -c "$FLOOD_PY" 10.99.9.9 6
+flood=$TOPO_LAST_PID
+sleep 1 # the flood has filled what it may of the queue
+A sh -c "echo hello-behind-flood | socat -u - UDP4-SENDTO:$VIP4_B:9001"
+for _ in $(seq 200); do
+	grep -q "\"$VIP4_B\"" "$T/flood.events" 2>/dev/null && break
+	sleep 0.05
+done
+exec {fd}>"$T/flood.fifo"
+topo_tunnel_line "$NS_A" $CIPHER 4 "$TUN_KEY" >&$fd
+exec {fd}>&-
+wait "$bat" || ktap_diag "flood: adding A's tunnel failed: $(cat "$T/flood.batch")"
+topo_wait 8 grep -q hello-behind-flood "$T/flood.recv"
+wait "$flood"
+topo_kill "$mon"
+f1=$(gstat drop_acquire_dst)
+ktap_diag "events: $(grep -c '"acquire"' "$T/flood.events") acquire, flood drop_acquire_dst $f0 -> $f1: $(head -c 600 "$T/flood.events")"
+ktap_result "a flood toward 10.99.9.9 does not silence the acquire event for $VIP4_B" \
+	$(grep -q "\"$VIP4_B\"" "$T/flood.events" && echo 0 || echo 1)
+ktap_result "the datagram for $VIP4_B queued behind the flood was delivered" \
+	$(grep -q hello-behind-flood "$T/flood.recv" && echo 0 || echo 1)
+ktap_result "the flood was held to its share (drop_acquire_dst grew)" \
+	$([ "$f1" -gt "$f0" ] && echo 0 || echo 1)
+
+# --- byte bound ----------------------------------------------------------------
+# MTU 60000, one 30000-byte datagram to each of 20 unresolved destinations:
+# the queue of 64 packets holds 64 x 4 KiB = 256 KiB, about 8 of them.
+sleep 3.5 # what the flood left has timed out
+mtu0=$(A cat /sys/class/net/$NTM_DEV/mtu)
+A ip link set $NTM_DEV mtu 60000
+BIG_PY='import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(1, 21):
+    s.sendto(b"y" * 30000, ("10.99.8.%d" % i, 9))'
+q0=$(gstat acquire_queued)
+b0=$(gstat drop_acquire_full)
+A $PY -c "$BIG_PY"
+q1=$(gstat acquire_queued)
+b1=$(gstat drop_acquire_full)
+A ip link set $NTM_DEV mtu "$mtu0"
+ktap_diag "20 datagrams of 30000 bytes: acquire_queued +$((q1 - q0)), drop_acquire_full +$((b1 - b0))"
+ktap_result "large packets meet the byte bound before the packet bound" \
+	$([ $((q1 - q0)) -ge 1 ] && [ $((q1 - q0)) -le 9 ] && [ $((b1 - b0)) -ge 11 ] && echo 0 || echo 1)
+
+# --- ESP: a new SA takes only what it is the longest match for ---------------
+# One ping to 10.99.1.1 and one to 10.99.2.2 wait; an SA for 10.99.1.0/24
+# takes the first only, an SA for 10.99.0.0/16 added next the second.
+sleep 3.5
+esp_tx() {
+	A $GENL tunnel $NTM_DEV "$1" 2>/dev/null |
+		$PY -c 'import json, sys; print(json.load(sys.stdin).get("stats", {}).get("tx_packets", 0))' 2>/dev/null
+}
+esp_add() { # esp_add LOCAL_SPI REMOTE_TS
+	A $GENL esp-add $NTM_DEV --local "$1" --remote "$(($1 + 1))" --endpoint $UL4_B:4500 \
+		--cipher aes-gcm --key "$(topo_hex 32)" --rx-key "$(topo_hex 32)" \
+		--tx-salt "$(topo_hex 4)" --rx-salt "$(topo_hex 4)" --remote-ts "$2" >"$T/esp.$1" 2>&1
+}
+A ping -n -c 1 -W 1 10.99.1.1 >/dev/null 2>&1 &
+A ping -n -c 1 -W 1 10.99.2.2 >/dev/null 2>&1 &
+sleep 0.5
+esp_add $((0x3000)) 10.99.1.0/24
+sleep 0.3
+n24=$(num "$(esp_tx $((0x3000)))")
+esp_add $((0x3010)) 10.99.0.0/16
+sleep 0.3
+n24b=$(num "$(esp_tx $((0x3000)))")
+n16=$(num "$(esp_tx $((0x3010)))")
+wait
+ktap_diag "ESP: /24 SA sent $n24 then $n24b, /16 SA sent $n16 ($(cat "$T/esp.$((0x3000))" "$T/esp.$((0x3010))" | tr '\n' ' '))"
+ktap_result "each waiting packet leaves through the ESP SA that is its longest match" \
+	$([ "$n24" -eq 1 ] && [ "$n24b" -eq 1 ] && [ "$n16" -eq 1 ] && echo 0 || echo 1)
+A $GENL del $NTM_DEV $((0x3000)) >/dev/null 2>&1
+A $GENL del $NTM_DEV $((0x3010)) >/dev/null 2>&1
+A ip route del 10.99.0.0/16 2>/dev/null
+sleep 3.5
 
 # --- acquire off -------------------------------------------------------------
 a_del

@@ -104,7 +104,7 @@ TEST(Stats, Table)
 	EXPECT_EQ(ntm::kStats[31].name, "drop_ecn");
 	EXPECT_EQ(ntm::kStats[32].name, "tunnel_refused");
 	EXPECT_EQ(ntm::kStats[33].name, "roam_event_suppressed");
-	EXPECT_EQ(ntm::kStats.back().name, "tx_ts_refused");
+	EXPECT_EQ(ntm::kStats.back().name, "drop_acquire_timeout");
 	EXPECT_EQ(ntm::kStats.back().attr, NTM_STAT_A_MAX);
 }
 

@@ -48,7 +48,8 @@
  *   The non-ESP marker (first word 0, IKE) is always left to the owner.
  *   NTM_A_FLAGS (enum ntm_device_flags), NTM_A_FWMARK (mark of outer
  *   packets), NTM_A_ACQUIRE_QLEN (packets held for unknown destinations,
- *   0..NTM_ACQUIRE_QLEN_MAX).
+ *   0..NTM_ACQUIRE_QLEN_MAX; also 4096 bytes of truesize per packet, and
+ *   one destination at most an eighth of both, at least 4 packets).
  *
  * NTM_CMD_NEW_TUNNEL (doit)
  *   NTM_A_IFINDEX | NTM_A_IFNAME, NTM_A_TUNNEL with at least LOCAL_INDEX,
@@ -77,9 +78,10 @@
  *   Make-before-break rekey: REPLACES names the LOCAL_INDEX of an active
  *   tunnel of the device of the same kind, the predecessor; the new tunnel,
  *   the successor, must carry exactly its VIP4/VIP6 set (an ESP successor:
- *   any selectors) and has its own new LOCAL_INDEX and keys.  It receives on its index at once and is PENDING
- *   (sends nothing) until it takes over: with TAKEOVER = NTM_TAKEOVER_NOW
- *   at once, with NTM_TAKEOVER_ON_RX (default) on its first authenticated
+ *   any selectors) and has its own new LOCAL_INDEX and keys.  It receives
+ *   on its index at once and is PENDING (sends nothing) until it takes
+ *   over: with TAKEOVER = NTM_TAKEOVER_NOW at once, with
+ *   NTM_TAKEOVER_ON_RX (default) on its first authenticated
  *   (decrypted, replay-checked) packet.  The takeover replaces the
  *   predecessor in the virtual-address lookup atomically (no packet finds
  *   no tunnel, no acquire) and retires it: a RETIRED tunnel never sends but
@@ -561,6 +563,10 @@ enum ntm_stat_attr {
 	NTM_STAT_A_ROAM_EVENT_SUPPRESSED, /* endpoint moves not reported at once */
 	NTM_STAT_A_DROP_MAPPED,		/* IPv4 source on a dual-stack AF_INET6 socket */
 	NTM_STAT_A_TX_TS_REFUSED,	/* ESP: destination in a REMOTE_TS, source in no LOCAL_TS */
+	/* acquire queue drops by reason; DROP_ACQUIRE stays their total */
+	NTM_STAT_A_DROP_ACQUIRE_FULL,	/* device packet or byte bound reached */
+	NTM_STAT_A_DROP_ACQUIRE_DST,	/* the destination's share reached */
+	NTM_STAT_A_DROP_ACQUIRE_TIMEOUT, /* no tunnel within NTM_ACQUIRE_TIMEOUT_MS */
 	__NTM_STAT_A_MAX,
 };
 

@@ -140,7 +140,7 @@ struct StatInfo {
 
 /* the counters before NTM_STAT_A_PAD, then the ones appended after it */
 inline constexpr std::size_t kStatCount = NTM_STAT_A_KEEPALIVE_RX + (NTM_STAT_A_MAX - NTM_STAT_A_PAD);
-static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_TX_TS_REFUSED == NTM_STAT_A_MAX,
+static_assert(NTM_STAT_A_KEEPALIVE_RX + 1 == NTM_STAT_A_PAD && NTM_STAT_A_DROP_ACQUIRE_TIMEOUT == NTM_STAT_A_MAX,
 	      "update kStats for the new counters");
 
 inline constexpr std::array<StatInfo, kStatCount> kStats{{
@@ -180,6 +180,9 @@ inline constexpr std::array<StatInfo, kStatCount> kStats{{
 	{NTM_STAT_A_ROAM_EVENT_SUPPRESSED, "roam_event_suppressed"},
 	{NTM_STAT_A_DROP_MAPPED, "drop_mapped"},
 	{NTM_STAT_A_TX_TS_REFUSED, "tx_ts_refused"},
+	{NTM_STAT_A_DROP_ACQUIRE_FULL, "drop_acquire_full"},
+	{NTM_STAT_A_DROP_ACQUIRE_DST, "drop_acquire_dst"},
+	{NTM_STAT_A_DROP_ACQUIRE_TIMEOUT, "drop_acquire_timeout"},
 }};
 
 /** The counters of a device or a tunnel, indexed by enum ntm_stat_attr. */

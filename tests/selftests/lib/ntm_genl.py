@@ -139,6 +139,7 @@ A_MAX_TUNNELS = 21
 TUNNEL_MAX_LIMIT = 1 << 24
 STAT_NAMES.update({34: "tunnel_refused", 35: "roam_event_suppressed"})
 STAT_NAMES.update({36: "drop_mapped", 37: "tx_ts_refused"})
+STAT_NAMES.update({38: "drop_acquire_full", 39: "drop_acquire_dst", 40: "drop_acquire_timeout"})
 RELAY_IDLE_MAX = 604800
 CIPHERS = {"aes-gcm": 1, "chacha20-poly1305": 2}
 CIPHER_AES_GCM = 1
