@@ -233,7 +233,9 @@ esp_add() { # esp_add LOCAL_SPI REMOTE_TS
 		--tx-salt "$(topo_hex 4)" --rx-salt "$(topo_hex 4)" --remote-ts "$2" >"$T/esp.$1" 2>&1
 }
 A ping -n -c 1 -W 1 10.99.1.1 >/dev/null 2>&1 &
+ping1=$!
 A ping -n -c 1 -W 1 10.99.2.2 >/dev/null 2>&1 &
+ping2=$!
 sleep 0.5
 esp_add $((0x3000)) 10.99.1.0/24
 sleep 0.3
@@ -242,7 +244,9 @@ esp_add $((0x3010)) 10.99.0.0/16
 sleep 0.3
 n24b=$(num "$(esp_tx $((0x3000)))")
 n16=$(num "$(esp_tx $((0x3010)))")
-wait
+# only these two: a bare wait would also wait for the test's long-running
+# background helpers and hang until the runner's timeout
+wait "$ping1" "$ping2" 2>/dev/null
 ktap_diag "ESP: /24 SA sent $n24 then $n24b, /16 SA sent $n16 ($(cat "$T/esp.$((0x3000))" "$T/esp.$((0x3010))" | tr '\n' ' '))"
 ktap_result "each waiting packet leaves through the ESP SA that is its longest match" \
 	$([ "$n24" -eq 1 ] && [ "$n24b" -eq 1 ] && [ "$n16" -eq 1 ] && echo 0 || echo 1)
