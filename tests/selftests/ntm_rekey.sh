@@ -385,12 +385,13 @@ q0=$(dstat "$NS_A" acquire_queued) c0=$(dstat "$NS_A" confirmed)
 topo_bg "$NS_A" "$T/p6.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
 P6=$TOPO_LAST_PID
 wait_queued "$q0" || { rc=1; ktap_diag "A: the ping was not queued"; }
-tx1=$(num "$(tfield "$NS_A" 3001 stats.tx_packets)")
-# B's first packet confirms A's tunnel
+# B's first packet confirms A's tunnel.  Nothing else runs in between: a
+# queued packet was not sent, and the queue's 3 s must not run out on a
+# loaded host (reading A's tx counter here cost a second or two).
 topo_ping "$NS_B" 4 -c 1 -W 3 >/dev/null 2>&1 || { rc=1; ktap_diag "B->A ping through the held tunnel failed"; }
 q1=$(dstat "$NS_A" acquire_queued)
-ktap_diag "A: queued $q0 -> $q1, 3001 tx $tx1 while held"
-[ "$q1" = $((q0 + 1)) ] && [ "$tx1" = 0 ] || rc=1
+ktap_diag "A: queued $q0 -> $q1 while held"
+[ "$q1" = $((q0 + 1)) ] || rc=1
 wait "$P6" 2>/dev/null
 read -r tx rx <<<"$(ping_stats "$T/p6.ping4")"
 s_after=$(tstate "$NS_A" 3001) c1=$(dstat "$NS_A" confirmed)
