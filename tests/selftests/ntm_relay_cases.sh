@@ -455,6 +455,13 @@ fi
 # --- 16: case 4b, a captured Relay Bind replayed from other addresses --------------------------------
 if needs "a captured authentic Relay Bind of B replayed from other addresses is refused and moves nothing" MOVED; then
 	capture_stop "$CAP_PID"
+	# G -> B traffic throughout, so the kernel session does not go idle
+	# (20 s) while the capture is parsed: an idle removal and the Relay
+	# Bind that restores it would move nothing but would blank the leg
+	sigbed_in g ping -n -i 1 -W 1 -w 90 "$VIP4_B" >/dev/null 2>&1 &
+	KEEP_PID=$!
+	SB_BGPIDS="$KEEP_PID $SB_BGPIDS"
+	sigbed_wait 25 sh -c "[ -n \"\$(ip netns exec ${SB_NS[rs1]} $NTMCTL -j relay show $RB_RS_DEV | jq -r '.[].legs[] | select(.index == $IDX_B) | .endpoint')\" ]"
 	# the smallest K_tun envelope from B's old address: a Relay Bind (a
 	# Tunnel Request is much larger; nothing else of B goes to the relay)
 	line=$(relaycase rs1 sigs "$SB_DIR/binds.pcap" $SB_PORT 2>&1 | awk -v s="$SB_R4" '$1 == s' | sort -k5,5n | head -n 1)
@@ -478,6 +485,7 @@ if needs "a captured authentic Relay Bind of B replayed from other addresses is 
 		sigbed_in g ping -c 2 -i 0.3 -W 2 "$VIP4_B" >/dev/null 2>&1 && ok=0
 	check "a captured authentic Relay Bind of B replayed from two other addresses: refused as replays (+$((rp1 - rp0))), unanswered, B's leg stays $leg1" \
 		$ok b g rs1
+	kill "$KEEP_PID" 2>/dev/null
 fi
 
 # --- 17-18: bookkeeping ---------------------------------------------------------------
