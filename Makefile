@@ -28,7 +28,7 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check bench bench-sig bench-esp bench-ike bench-relay demo \
+.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check fuzz bench bench-sig bench-esp bench-ike bench-relay demo \
 	install clean help
 
 all: kmod ctld
@@ -40,11 +40,13 @@ help:
 	@echo '  kmod-check  nlspec, kmod with W=1 and sparse; fails on a warning in kmod/'
 	@echo '  nlspec      the netlink spec (Documentation/netlink/specs/ntm.yaml) against'
 	@echo '              uapi/linux/ntm.h and the kmod/ policies, and the checker self-test'
-	@echo '  ctld        ntmd, ntmctl, libntm in build/ctld'
+	@echo '  ctld        ntmd, ntmctl, benchmark tools in build/ctld (no tests)'
 	@echo '  ctld-asan   the same with ASan/UBSan and the unit tests, build/ctld-asan'
 	@echo '  unit        unit tests (ctest, ASan/UBSan build)'
 	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
 	@echo '  check       nlspec kmod ctld ctld-asan unit vm-test, then a summary'
+	@echo '  fuzz        libFuzzer campaign (clang): NTM_FUZZ_SECONDS per harness (1800),'
+	@echo '              NTM_FUZZ_MERGE=1 adds new coverage to tests/fuzz/corpus'
 	@echo '  bench       benchmarks in the VM, JSON into build/bench/'
 	@echo '  bench-sig   signalling benchmark only (DC registrations/s, DNS to answer)'
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
@@ -80,8 +82,11 @@ nlspec:
 
 # ---- user space ------------------------------------------------------------
 
+# The optimised build the VM runs: daemon, CLI and the benchmark tools.  Unit
+# tests and fuzz replays are built (and run) by ctld-asan only, which halves
+# this build's time in make check.
 ctld:
-	cmake -S ctld -B $(BUILD)/ctld -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S ctld -B $(BUILD)/ctld -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_TESTS=OFF
 	cmake --build $(BUILD)/ctld -j$(JOBS)
 
 ctld-asan:
@@ -90,6 +95,11 @@ ctld-asan:
 
 unit: ctld-asan
 	ctest --test-dir $(BUILD)/ctld-asan --output-on-failure -j$(JOBS)
+
+# A libFuzzer campaign over every parser (scripts/fuzz.sh; not in make check,
+# which replays the checked-in corpus): make fuzz [FUZZ="dns ike"]
+fuzz:
+	scripts/fuzz.sh $(FUZZ)
 
 # ---- in the VM -------------------------------------------------------------
 
