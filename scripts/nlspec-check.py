@@ -259,20 +259,27 @@ def _callees(funcs, f):
     return _CALLEES[key]
 
 
-def read_attrs(funcs, starts, names):
-    """Attributes of `names` that functions `starts` read from a request
-    (attrs[X], info->attrs[X]), themselves or through the kmod/ functions
-    they call or pass, event builders excepted."""
+def walk_attrs(funcs, starts, names, in_body):
+    """Union of in_body(body) & names over functions `starts` and every
+    kmod/ function they call or pass, transitively, event builders excepted
+    (_callees): the one walk behind read_attrs and sent_attrs."""
     seen, todo, found = set(), list(starts), set()
     while todo:
         f = todo.pop()
         if f in seen or f not in funcs:
             continue
         seen.add(f)
-        body = funcs[f]
-        found |= set(re.findall(r"\battrs\s*\[\s*(NTM_\w+)\s*\]", body)) & names
+        found |= in_body(funcs[f]) & names
         todo += [c for c in _callees(funcs, f) if c not in seen]
     return found
+
+
+def read_attrs(funcs, starts, names):
+    """Attributes of `names` that functions `starts` read from a request
+    (attrs[X], info->attrs[X]), themselves or through the kmod/ functions
+    they call or pass, event builders excepted."""
+    return walk_attrs(funcs, starts, names,
+                      lambda body: set(re.findall(r"\battrs\s*\[\s*(NTM_\w+)\s*\]", body)))
 
 
 _GCC_CACHE = {}
@@ -300,6 +307,17 @@ def _call_args(body, pos):
     return body[pos + 1:]
 
 
+def _written(funcs, body):
+    """NTM_* names in body's nla_put*()/nla_nest_start*() attribute argument
+    and in the arguments it passes to kmod/ functions (subscripts dropped)."""
+    found = set(re.findall(r"\b(?:nla_put\w*|nla_nest_start\w*)\s*\(\s*[^,()]+,\s*(NTM_\w+)", body))
+    for m in re.finditer(r"\b(\w+)\s*\(", body):
+        if m.group(1) in funcs:
+            args = re.sub(r"\[[^\]]*\]", "", _call_args(body, m.end() - 1))
+            found |= set(re.findall(r"\bNTM_\w+", args))
+    return found
+
+
 def sent_attrs(funcs, start, names):
     """Attributes of `names` that function `start` writes into a message,
     itself or through the kmod/ functions it calls or passes (transitively):
@@ -307,21 +325,7 @@ def sent_attrs(funcs, start, names):
     names passed to a kmod/ function (ntm_put_stats(skb, NTM_A_STATS, ..)).
     Attributes read from a request (attrs[X], tb[X]) do not count, and
     the functions that build an event are not followed from elsewhere."""
-    seen, todo, found = set(), [start], set()
-    while todo:
-        f = todo.pop()
-        if f in seen or f not in funcs:
-            continue
-        seen.add(f)
-        body = funcs[f]
-        found |= set(re.findall(r"\b(?:nla_put\w*|nla_nest_start\w*)\s*\(\s*[^,()]+,\s*(NTM_\w+)",
-                                body)) & names
-        for m in re.finditer(r"\b(\w+)\s*\(", body):
-            if m.group(1) in funcs:
-                args = re.sub(r"\[[^\]]*\]", "", _call_args(body, m.end() - 1))
-                found |= set(re.findall(r"\bNTM_\w+", args)) & names
-        todo += [c for c in _callees(funcs, f) if c not in seen]
-    return found
+    return walk_attrs(funcs, [start], names, lambda body: _written(funcs, body))
 
 
 def gcc_eval(root, exprs, structs):

@@ -26,7 +26,7 @@ ESP_DEV=ntm0
 BAD_SRC=198.51.100.77
 BAD_DST=198.51.100.9
 
-ktap_plan 34
+ktap_plan 41
 [ "$(id -u)" = 0 ] && modprobe -q ntm 2>/dev/null || { ktap_skip_rest "no root or no ntm module"; ktap_finish; }
 command -v ip >/dev/null && ip xfrm state list >/dev/null 2>&1 ||
 	{ ktap_skip_rest "no xfrm"; ktap_finish; }
@@ -282,6 +282,111 @@ if "$PY" -c 'import cryptography' 2>/dev/null; then
 else
 	for i in 1 2 3; do ktap_skip "sealed ESP packet $i" "python3-cryptography missing"; done
 fi
+
+# --- make-before-break rekey of an SA pair (REPLACES / TAKEOVER, D83) -----------------
+# tf SPI FIELD: a field of A's SA SPI
+tf() { A $GENL tunnel $ESP_DEV "$1" | jf "$2"; }
+# new_skeys: fresh keys and salts for the next succ_add in SK_AB, SK_BA,
+# SS_AB, SS_BA (succ_add runs in $(...): it cannot set them itself)
+new_skeys() { SK_AB=$(topo_hex 16) SK_BA=$(topo_hex 16) SS_AB=$(topo_hex 4) SS_BA=$(topo_hex 4); }
+# succ_add SPI_IN SPI_OUT [options]: an SA pair on A with those keys; prints
+# only a refusal (B's xfrm states are added by b_states)
+succ_add() {
+	local in=$1 out=$2
+	shift 2
+	A $GENL esp-add $ESP_DEV --local "$in" --remote "$out" --endpoint $UL4_B:$PORT \
+		--cipher aes-gcm --key "$SK_AB" --rx-key "$SK_BA" --tx-salt "$SS_AB" --rx-salt "$SS_BA" \
+		--remote-ts $VIP4_B/32,$VIP6_B/128 --local-ts $VIP4_A/32,$VIP6_A/128 "$@" 2>&1 | grep -v '^errno=0 '
+}
+# b_states SPI_AB SPI_BA: B's xfrm states for the last succ_add (B sends on
+# the newest state of a policy: from now on on SPI_BA)
+b_states() {
+	B ip xfrm state add src $UL4_A dst $UL4_B proto esp spi "$1" reqid 1 mode tunnel \
+		flag af-unspec replay-window 64 aead 'rfc4106(gcm(aes))' 0x$SK_AB$SS_AB 128 \
+		encap espinudp $PORT $PORT 0.0.0.0 &&
+	B ip xfrm state add src $UL4_B dst $UL4_A proto esp spi "$2" reqid 2 mode tunnel \
+		flag af-unspec replay-window 64 aead 'rfc4106(gcm(aes))' 0x$SK_BA$SS_BA 128 \
+		encap espinudp $PORT $PORT 0.0.0.0
+}
+# errno_of OUTPUT: the errno name in an esp-add refusal ("errno=N NAME ...")
+errno_of() { printf '%s' "$1" | sed -n 's/^errno=[0-9]* \([A-Z]*\).*/\1/p'; }
+
+sa_pair aes-gcm 128 0
+O_IN=$SPI_BA O_OUT=$SPI_AB
+topo_wait 10 ping_ab 1
+N1_IN=$((SPI_NEXT + 1)) N1_OUT=$SPI_NEXT N2_IN=$((SPI_NEXT + 3)) N2_OUT=$((SPI_NEXT + 2))
+N3_IN=$((SPI_NEXT + 5)) N3_OUT=$((SPI_NEXT + 4))
+SPI_NEXT=$((SPI_NEXT + 16))
+new_skeys
+
+e1=$(errno_of "$(succ_add $N1_IN $N1_OUT --replaces 0x7fff0001)")
+e2=$(errno_of "$(succ_add $N1_IN $N1_OUT --takeover rx)")
+ktap_diag "replaces an unknown SA: $e1; takeover without replaces: $e2"
+ktap_result "an ESP successor of an unknown SA is ENOENT; TAKEOVER without REPLACES is refused on ESP" \
+	$([ "$e1" = ENOENT ] && [ -n "$e2" ] && ! A $GENL tunnel $ESP_DEV $N1_IN >/dev/null 2>&1 && echo 0 || echo 1)
+
+out=$(succ_add $N1_IN $N1_OUT --replaces $O_IN --takeover rx)
+st_n=$(tf $N1_IN state) rp_n=$(tf $N1_IN replaces) st_o=$(tf $O_IN state)
+e3=$(errno_of "$(succ_add $N2_IN $N2_OUT --replaces $O_IN)")
+e4=$(errno_of "$(succ_add $N2_IN $N2_OUT --replaces $N1_IN)")
+ktap_diag "successor $N1_IN: $st_n, replaces $rp_n; predecessor $st_o; a second successor: $e3; a successor of the pending one: $e4 ${out:+($out)}"
+ktap_result "successor pair (REPLACES, takeover rx) pending, predecessor active; a second successor and a successor of the pending one are EBUSY" \
+	$([ "$st_n" = pending ] && [ "$rp_n" = "$O_IN" ] && [ "$st_o" = active ] &&
+		[ "$e3" = EBUSY ] && [ "$e4" = EBUSY ] && echo 0 || echo 1)
+
+# pending: A still sends on the predecessor (B has no state for the successor yet)
+to0=$(tf $O_IN stats.tx_packets) tn0=$(tf $N1_IN stats.tx_packets)
+ping_ab 3
+rc=$?
+to1=$(tf $O_IN stats.tx_packets) tn1=$(tf $N1_IN stats.tx_packets)
+ktap_result "while the successor is pending A sends on the predecessor (tx +$((to1 - to0)) / +$((tn1 - tn0)))" \
+	$([ $rc = 0 ] && [ $((to1 - to0)) -ge 3 ] && [ "$tn1" = "$tn0" ] && echo 0 || echo 1)
+
+# B moves to the new pair: its first packet makes the successor take over
+b_states $N1_OUT $N1_IN || ktap_diag "B: xfrm states for the successor failed"
+ping_ba 3
+rc=$?
+st_n=$(tf $N1_IN state) st_o=$(tf $O_IN state) rn=$(tf $N1_IN stats.rx_packets)
+to0=$(tf $O_IN stats.tx_packets) tn0=$(tf $N1_IN stats.tx_packets)
+ping_ab 3
+rc2=$?
+to1=$(tf $O_IN stats.tx_packets) tn1=$(tf $N1_IN stats.tx_packets)
+ktap_diag "after B's packets: successor $st_n (rx $rn), predecessor $st_o; A->B tx old +$((to1 - to0)) new +$((tn1 - tn0))"
+ktap_result "the successor's first authenticated packet makes it active and the predecessor retired; A then sends on the successor" \
+	$([ $rc = 0 ] && [ $rc2 = 0 ] && [ "$st_n" = active ] && [ "$st_o" = retired ] && [ "$rn" -ge 1 ] &&
+		[ "$to1" = "$to0" ] && [ $((tn1 - tn0)) -ge 3 ] && echo 0 || echo 1)
+
+if "$PY" -c 'import cryptography' 2>/dev/null; then
+	ro0=$(tf $O_IN stats.rx_packets)
+	B $GENL esp-craft --src $UL4_B --dst $UL4_A --cipher aes-gcm --key "$K_BA" --salt "$S_BA" \
+		--spi "$O_IN" --inner-src $VIP4_B --inner-dst $VIP4_A --seq $(($(tf $O_IN rx_counter) + 100)) >/dev/null
+	sleep 0.5
+	ro1=$(tf $O_IN stats.rx_packets)
+	ktap_result "the retired predecessor still decrypts a packet sent under the old key (rx +$((ro1 - ro0)))" \
+		$([ $((ro1 - ro0)) = 1 ] && echo 0 || echo 1)
+else
+	ktap_skip "retired SA decrypts" "python3-cryptography missing"
+fi
+
+e5=$(errno_of "$(succ_add $N2_IN $N2_OUT --replaces $O_IN)")
+out=$(succ_add $N2_IN $N2_OUT --replaces $N1_IN --takeover rx)
+st2=$(tf $N2_IN state)
+A $GENL set $ESP_DEV $N2_IN --takeover now >/dev/null 2>&1
+rc=$?
+st2b=$(tf $N2_IN state) st1=$(tf $N1_IN state)
+ktap_diag "a successor of the retired SA: $e5; second generation $st2 -> $st2b after SET TAKEOVER NOW (rc $rc), first generation $st1 ${out:+($out)}"
+ktap_result "a retired SA cannot be replaced (EBUSY); SET_TUNNEL TAKEOVER NOW activates a pending ESP successor" \
+	$([ "$e5" = EBUSY ] && [ "$st2" = pending ] && [ $rc = 0 ] && [ "$st2b" = active ] && [ "$st1" = retired ] && echo 0 || echo 1)
+
+out=$(succ_add $N3_IN $N3_OUT --replaces $N2_IN --takeover rx)
+st3=$(tf $N3_IN state)
+A $GENL del $ESP_DEV $N2_IN >/dev/null 2>&1
+st3b=$(tf $N3_IN state)
+ktap_diag "third generation $st3, after its predecessor's deletion $st3b ${out:+($out)}"
+ktap_result "deleting the predecessor of a pending ESP successor makes the successor active" \
+	$([ "$st3" = pending ] && [ "$st3b" = active ] && echo 0 || echo 1)
+for spi in $O_IN $N1_IN $N2_IN $N3_IN; do A $GENL del $ESP_DEV "$spi" >/dev/null 2>&1; done
+SPI_BA=0
 
 # --- lifetimes: events on the multicast group -------------------------------------------
 topo_bg "$NS_A" "$T/events.log" $GENL monitor 0

@@ -16,10 +16,11 @@ ESP tunnels and state (what ntmctl cannot do yet):
         [--local-ts CIDR[,..]] [--esn] [--tx-counter N] [--lifetime S]
         [--soft-lifetime S] [--soft-bytes N] [--hard-bytes N]
         [--soft-packets N] [--hard-packets N] [--flags N]
+        [--replaces LOCAL] [--takeover rx|now]
                                   NEW_TUNNEL (ENCAP esp-udp); prints "errno=N MSG"
   ntm_genl.py esp-bulk DEV FILE    one esp-add per line of FILE (its options),
                                   pipelined; prints "added=N errors=N seconds=S"
-  ntm_genl.py set DEV LOCAL [--endpoint ADDR:PORT] [--lifetime S] [...limits]
+  ntm_genl.py set DEV LOCAL [--endpoint ADDR:PORT] [--takeover now] [--lifetime S] [...limits]
   ntm_genl.py del DEV LOCAL
   ntm_genl.py tunnel DEV LOCAL    GET_TUNNEL as one JSON object (stats by name)
   ntm_genl.py devstats DEV        device counters as one JSON object
@@ -434,22 +435,29 @@ def cmd_esp_add(g, dev, args):
     return g.request(CMD_NEW_TUNNEL, esp_add_attrs(dev, args))
 
 
-def cmd_esp_bulk(g, dev, path):
-    """One esp-add per line of PATH (its options), 64 requests in flight."""
-    with open(path) as f:
-        lines = [ln.split() for ln in f if ln.strip()]
+def pipeline(g, bodies, window):
+    """Send the request BODIES (genetlink header and attributes) with WINDOW
+    of them awaiting their ack; returns (errors, first error as "ENAME (request
+    K)", seconds)."""
     t0 = time.time()
     sent = acked = errors = 0
     inflight = {}
     first_err = ""
-    while acked < len(lines):
-        while sent < len(lines) and len(inflight) < 64:
-            body = struct.pack("=BBH", CMD_NEW_TUNNEL, 1, 0) + b"".join(esp_add_attrs(dev, lines[sent]))
+    it = iter(bodies)
+    more = True
+    while more or inflight:
+        while more and len(inflight) < window:
+            body = next(it, None)
+            if body is None:
+                more = False
+                break
             g.seq += 1
             inflight[g.seq] = sent
             g.sock.send(struct.pack("=IHHII", 16 + len(body), g.family, NLM_F_REQUEST | NLM_F_ACK,
                                     g.seq, 0) + body)
             sent += 1
+        if not inflight:
+            break
         data = g.sock.recv(1 << 20)
         j = 0
         while j + 16 <= len(data):
@@ -460,18 +468,28 @@ def cmd_esp_bulk(g, dev, path):
                 e = -struct.unpack("=i", data[j + 16:j + 20])[0]
                 if e:
                     errors += 1
-                    first_err = first_err or "%s (line %d)" % (errname(e), inflight[mseq] + 1)
+                    first_err = first_err or "%s (request %d)" % (errname(e), inflight[mseq] + 1)
                 del inflight[mseq]
                 acked += 1
             j += (ln + 3) & ~3
-    print("added=%d errors=%d seconds=%.1f %s" % (acked - errors, errors, time.time() - t0, first_err))
+    return errors, first_err, time.time() - t0
+
+
+def cmd_esp_bulk(g, dev, path):
+    """One esp-add per line of PATH (its options), 64 requests in flight."""
+    with open(path) as f:
+        lines = [ln.split() for ln in f if ln.strip()]
+    bodies = (struct.pack("=BBH", CMD_NEW_TUNNEL, 1, 0) + b"".join(esp_add_attrs(dev, ln))
+              for ln in lines)
+    errors, first_err, secs = pipeline(g, bodies, 64)
+    print("added=%d errors=%d seconds=%.1f %s" % (len(lines) - errors, errors, secs, first_err))
     return 1 if errors else 0
 
 
 def esp_add_attrs(dev, args):
     spec = {"local": None, "remote": None, "endpoint": None, "cipher": "aes-gcm", "key": None,
             "rx-key": None, "tx-salt": None, "rx-salt": None, "remote-ts": None,
-            "local-ts": None, "esn": False, "tx-counter": None}
+            "local-ts": None, "esn": False, "tx-counter": None, "replaces": None, "takeover": None}
     spec.update({n: None for n, _, _ in LIMIT_OPTS})
     o = parse_opts(args, spec)
     parts = [u8(T_ENCAP, ENCAP_ESP_UDP), u32(T_LOCAL_INDEX, int(o["local"], 0)),
@@ -486,19 +504,31 @@ def esp_add_attrs(dev, args):
         parts.append(attr(T_ESN, b""))
     if o["tx-counter"] is not None:
         parts.append(u64(T_TX_COUNTER, int(o["tx-counter"], 0)))
+    parts += takeover_attrs(o)
     for n, t, f in LIMIT_OPTS:
         if o[n] is not None:
             parts.append(f(t, int(o[n], 0)))
     return [string(A_IFNAME, dev), nest(A_TUNNEL, *parts)]
 
 
+def takeover_attrs(o):
+    """REPLACES (a local index) and TAKEOVER (rx or now) from options."""
+    parts = []
+    if o.get("replaces") is not None:
+        parts.append(u32(T_REPLACES, int(o["replaces"], 0)))
+    if o.get("takeover") is not None:
+        parts.append(u8(T_TAKEOVER, {"rx": TAKEOVER_ON_RX, "now": TAKEOVER_NOW}[o["takeover"]]))
+    return parts
+
+
 def cmd_set(g, dev, local, args):
-    spec = {"endpoint": None}
+    spec = {"endpoint": None, "takeover": None}
     spec.update({n: None for n, _, _ in LIMIT_OPTS})
     o = parse_opts(args, spec)
     parts = [u32(T_LOCAL_INDEX, int(local, 0))]
     if o["endpoint"]:
         parts.append(attr(T_ENDPOINT, endpoint(o["endpoint"])))
+    parts += takeover_attrs(o)
     for n, t, f in LIMIT_OPTS:
         if o[n] is not None:
             parts.append(f(t, int(o[n], 0)))
@@ -947,37 +977,12 @@ def ip_of(base, i):
 
 def cmd_relay_bulk(g, dev, n, first):
     """N NEW_RELAY requests, 128 in flight; every leg a distinct address."""
-    t0 = time.time()
-    sent = acked = errors = 0
-    inflight = {}
-    window = 128
-    first_err = ""
-    while acked < n:
-        while sent < n and len(inflight) < window:
-            i = sent
-            body = struct.pack("=BBH", CMD_NEW_RELAY, 1, 0) + string(A_IFNAME, dev) + relay_nest(
-                first + i, (leg(sockaddr_in(ip_of("10.0.0.0", i), 40000), 1 + i % 997),
-                            leg(sockaddr_in(ip_of("11.0.0.0", i), 40000), 1 + (i * 7) % 991)))
-            g.seq += 1
-            inflight[g.seq] = i
-            g.sock.send(struct.pack("=IHHII", 16 + len(body), g.family, NLM_F_REQUEST | NLM_F_ACK,
-                                    g.seq, 0) + body)
-            sent += 1
-        data = g.sock.recv(1 << 20)
-        j = 0
-        while j + 16 <= len(data):
-            ln, typ, _, mseq, _ = struct.unpack("=IHHII", data[j:j + 16])
-            if ln < 16:
-                break
-            if typ == NLMSG_ERROR and mseq in inflight:
-                e = -struct.unpack("=i", data[j + 16:j + 20])[0]
-                if e:
-                    errors += 1
-                    first_err = first_err or errname(e)
-                del inflight[mseq]
-                acked += 1
-            j += (ln + 3) & ~3
-    return "added=%d errors=%d seconds=%.1f %s" % (n - errors, errors, time.time() - t0, first_err)
+    bodies = (struct.pack("=BBH", CMD_NEW_RELAY, 1, 0) + string(A_IFNAME, dev) + relay_nest(
+        first + i, (leg(sockaddr_in(ip_of("10.0.0.0", i), 40000), 1 + i % 997),
+                    leg(sockaddr_in(ip_of("11.0.0.0", i), 40000), 1 + (i * 7) % 991)))
+        for i in range(n))
+    errors, first_err, secs = pipeline(g, bodies, 128)
+    return "added=%d errors=%d seconds=%.1f %s" % (n - errors, errors, secs, first_err)
 
 
 def cmd_relay_sport(args):
