@@ -6,14 +6,16 @@
 # counter fails authentication (drop_auth), an unknown receiver index is
 # drop_no_tunnel, another message type is left to ntmd (passed_up).  None of
 # them is delivered or advances the replay window: the unaltered originals
-# are accepted afterwards.  Finally a pair with mismatched keys passes
+# are accepted afterwards.  A message resent as dozens of IPv4 fragments
+# is dropped before decryption by the scatterlist bound (drop_malformed)
+# and accepted whole afterwards.  Finally a pair with mismatched keys passes
 # nothing and counts drop_auth.  Both ciphers.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
 CIPHERS="chacha20-poly1305 aes-gcm"
-ktap_plan $((1 + 2 * 9))
+ktap_plan $((1 + 2 * 10))
 topo_need_ntm
 
 topo_setup_or_bail
@@ -56,14 +58,15 @@ inject_check() {
 for cipher in $CIPHERS; do
 	topo_tunnel_flush >/dev/null 2>&1
 	if ! topo_tunnel_pair "$cipher" 4 || ! topo_wait 10 topo_ping "$NS_A" 4 -c1 -W2; then
-		for i in $(seq 9); do ktap_fail "$cipher: tunnel setup failed"; done
+		for i in $(seq 10); do ktap_fail "$cipher: tunnel setup failed"; done
 		continue
 	fi
 	PCAP=$(topo_tmpdir)/fresh-$cipher.pcap
 	block_b || ktap_bail "nft rule failed"
 	topo_capture_start "$NS_B" vB "$PCAP" "udp and dst port $NTM_PORT and src host $UL4_A" ||
 		ktap_bail "tcpdump did not start"
-	topo_ping "$NS_A" 4 -c 6 -i 0.2 -W 1 >/dev/null 2>&1
+	# 1000-byte echoes: message 5 is resent in dozens of IPv4 fragments below
+	topo_ping "$NS_A" 4 -c 6 -i 0.2 -W 1 -s 1000 >/dev/null 2>&1
 	topo_capture_stop
 	unblock_b
 	n=$(num "$(pkt count "$PCAP" $NTM_PORT)")
@@ -81,6 +84,23 @@ for cipher in $CIPHERS; do
 	inject_check "$cipher: unknown receiver index -> drop_no_tunnel" receiver=0x7ffffff3 3 \
 		stats.drop_no_tunnel 1
 	inject_check "$cipher: other message type -> passed up to ntmd" type=0x10 4 stats.passed_up 1
+
+	# Receive sizes its scatterlist from skb_cow_data() before it can
+	# authenticate: a datagram reassembled from many fragments (one
+	# frag_list element each) would make it allocate that many entries.
+	# Above MAX_SKB_FRAGS + 8 it is a counted drop, before decryption and
+	# without touching the replay window: the same message whole is
+	# accepted afterwards.
+	m0=$(dstat "$NS_B" stats.drop_malformed) r0=$(tstat "$NS_B" stats.rx_packets)
+	out=$(pkt inject "$PCAP" vA --pick 5 --fragment 16) || ktap_diag "inject: $out"
+	sleep 0.5
+	m1=$(dstat "$NS_B" stats.drop_malformed) r1=$(tstat "$NS_B" stats.rx_packets)
+	pkt inject "$PCAP" vA --pick 5 >/dev/null
+	sleep 0.5
+	r2=$(tstat "$NS_B" stats.rx_packets)
+	ktap_diag "$cipher: message 5 in 16-byte fragments: drop_malformed $m0 -> $m1, rx $r0 -> $r1; whole: rx -> $r2"
+	ktap_result "$cipher: a message in 60+ IPv4 fragments is dropped before decryption (scatterlist bound), then accepted whole" \
+		$([ $((m1 - m0)) -eq 1 ] && [ "$r1" -eq "$r0" ] && [ $((r2 - r1)) -eq 1 ] && echo 0 || echo 1)
 
 	# The originals were never accepted: they still are, once each.
 	r0=$(tstat "$NS_B" stats.rx_packets) arx0=$(tstat "$NS_A" stats.rx_packets)

@@ -11,11 +11,12 @@ imported only by "craft".
       number of NTM data messages (UDP to PORT, type 1) in a pcap file
   info PCAP [PORT]
       receiver index and counter of each data message, one per line
-  inject PCAP IFACE [--pick N|all] [--mutate MODE] [--port PORT]
+  inject PCAP IFACE [--pick N|all] [--mutate MODE] [--port PORT] [--fragment N]
       resend captured Ethernet frames holding NTM data messages on IFACE.
       MODE: none, cipher (flip a ciphertext byte), tag (flip a tag byte),
       receiver=N, counter=+N or counter=N, type=N, truncate=N (keep N bytes
-      of UDP payload)
+      of UDP payload).  --fragment N: as IPv4 fragments of N bytes (a
+      multiple of 8) of the UDP datagram each
   craft --src IP --dst IP [--sport P] --dport P --cipher C --key HEX
         --salt HEX --receiver N --counter N[,N...] [--inner KIND]
         [--inner-src IP --inner-dst IP] [--mutate MODE]
@@ -185,6 +186,27 @@ class Frame:
             ip = bytes(h) + udp
         return self.eth + ip
 
+    def fragments(self, size):
+        """rebuild() as IPv4 fragments carrying SIZE bytes (a multiple of 8)
+        of the UDP datagram each, in order."""
+        frame = self.rebuild()
+        if self.v != 4 or size <= 0 or size % 8:
+            raise ValueError("--fragment: IPv4 only, a positive multiple of 8")
+        ihl = len(self.iphdr)
+        ip = frame[14:]
+        hdr, data = bytearray(ip[:ihl]), ip[ihl:]
+        out = []
+        for off in range(0, len(data), size):
+            part = data[off:off + size]
+            h = bytearray(hdr)
+            more = 0x2000 if off + size < len(data) else 0
+            h[2:4] = struct.pack("!H", ihl + len(part))
+            h[6:8] = struct.pack("!H", more | (off // 8))
+            h[10:12] = b"\0\0"
+            h[10:12] = struct.pack("!H", csum(bytes(h)))
+            out.append(self.eth + bytes(h) + part)
+        return out
+
 
 def mutate(payload, mode):
     """Apply a MODE (see the module doc) to a data message (bytearray)."""
@@ -252,8 +274,9 @@ def opts(args, spec):
 
 
 def cmd_inject(args):
-    o, pos = opts(args, {"pick": "all", "mutate": "none", "port": "51820"})
+    o, pos = opts(args, {"pick": "all", "mutate": "none", "port": "51820", "fragment": "0"})
     path, ifname = pos[0], pos[1]
+    frag = int(o["fragment"])
     frames = data_frames(path, int(o["port"]))
     if o["pick"] != "all":
         idx = int(o["pick"])
@@ -265,7 +288,8 @@ def cmd_inject(args):
     sent = []
     for f in frames:
         mutate(f.payload, o["mutate"])
-        s.send(f.rebuild())
+        for piece in (f.fragments(frag) if frag else [f.rebuild()]):
+            s.send(piece)
         if len(f.payload) >= 16:
             sent.append("%d:%d" % f.header()[1:])
     s.close()
