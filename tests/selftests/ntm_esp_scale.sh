@@ -24,7 +24,7 @@ PORT=4500
 DEV=ntm0
 N=${NTM_ESP_SCALE_N:-10000}
 
-ktap_plan 19
+ktap_plan 20
 # no ntmd: SAs are programmed through raw genetlink
 [ "$(id -u)" = 0 ] && modprobe -q ntm 2>/dev/null || { ktap_skip_rest "no root or no ntm module"; ktap_finish; }
 topo_init bridge || ktap_bail "underlay setup failed"
@@ -59,6 +59,15 @@ cat >"$T/sa.py" <<-'EOF'
 	            tx = t.get("stats", {}).get("tx_packets", 0)
 	        out.append("%s=%d" % (spi, tx))
 	    print(" ".join(out))
+	elif cmd == "queue-bulk":  # queue-bulk SRC FILE DST...: a datagram to each DST, then esp-bulk FILE
+	    src, path = sys.argv[4], sys.argv[5]
+	    for dst in sys.argv[6:]:
+	        fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+	        s = socket.socket(fam, socket.SOCK_DGRAM)
+	        s.bind((src, 0))
+	        s.sendto(b"q" * 36, (dst, 9))
+	        s.close()
+	    sys.exit(g.cmd_esp_bulk(g.Genl(), dev, path))
 	elif cmd in ("send", "rate"):  # send SRC DST COUNT / rate SRC DST SECONDS
 	    src, dst, arg = sys.argv[4], sys.argv[5], float(sys.argv[6])
 	    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
@@ -226,6 +235,43 @@ ktap_result "local_ts: no SA accepts: acquire, counted in tx_ts_refused" \
 if carried fd00:78::1 fd00:9::1 0x302; then
 	ktap_ok "local_ts (IPv6): a source inside it takes the SA"
 else ktap_fail "local_ts (IPv6): a source inside it takes the SA"; fi
+
+# --- acquire: a new SA releases what it is now the best SA for (D82) -----------------
+# Two datagrams wait for want of an SA: P (VIP6_A -> fd00:a:N1::1) and Q
+# (VIP6_A -> fd00:a:N2::2).  One batch then adds Z (fd00:a:N1::/64, whose
+# local_ts refuses VIP6_A), W (fd00:a:N2::/64) and Y (fd00:a::/48), in that
+# order.  Each add releases the waiting packets for which the new SA is what
+# transmit would choose now: Q leaves on W, P on Y, Z sends nothing (a
+# release by remote_ts alone would send P on Z, whose peer drops it).  The
+# queue holds a packet 3 s: an attempt whose packets expired first says
+# nothing and is made again.
+release_try() {
+	local n=$1 z=$((0x400 + 16 * $1)) w=$((0x401 + 16 * $1)) y=$((0x402 + 16 * $1))
+	local to0 to1 rf0 rf1 q0 q1 tx
+	{
+		line $z $EP6 "fd00:a:${n}1::/64" --local-ts fd00:78::/64
+		line $w $EP6 "fd00:a:${n}2::/64"
+		line $y $EP6 "fd00:a::/48"
+	} >"$T/release.$n"
+	to0=$(dstat drop_acquire_timeout) rf0=$(dstat tx_ts_refused) q0=$(dstat acquire_queued)
+	# one process: the two datagrams, then the batch, a few ms apart
+	SA queue-bulk $VIP6_A "$T/release.$n" fd00:a:${n}1::1 fd00:a:${n}2::2 >"$T/release.$n.out" 2>&1
+	sleep 0.2
+	tx=$(SA tx $z $w $y)
+	to1=$(dstat drop_acquire_timeout) rf1=$(dstat tx_ts_refused) q1=$(dstat acquire_queued)
+	ktap_diag "attempt $n: queued +$((q1 - q0)), expired +$((to1 - to0)), tx_ts_refused +$((rf1 - rf0)); tx Z W Y: $tx; $(tr '\n' ' ' <"$T/release.$n.out")"
+	for spi in $z $w $y; do del $spi; done
+	[ $((to1 - to0)) -gt 0 ] && return 2
+	RELEASE_OK=1
+	[ $((q1 - q0)) -eq 2 ] && [ "$tx" = "$z=0 $w=1 $y=1" ] || RELEASE_OK=0
+	return 0
+}
+RELEASE_OK=0
+for n in 1 2 3; do
+	release_try $n && break
+done
+ktap_result "acquire: each waiting packet leaves on the SA that transmit chooses when it is added (longest prefix, local_ts), none on an SA that refuses its source" \
+	$([ $RELEASE_OK = 1 ] && echo 0 || echo 1)
 
 # --- path MTU over ESP ----------------------------------------------------------------
 # an inner packet of L bytes leaves as IP + 8 UDP + 8 ESP + 8 IV +
