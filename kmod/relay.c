@@ -585,7 +585,7 @@ static void ntm_relay_drop(struct ntm_dev *nd, struct sk_buff *skb,
 {
 	ntm_dev_count(nd, stat, 1);
 	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(stat));
 }
 
 /* The outer source and the receiver index of a datagram, as a key. */
@@ -718,7 +718,8 @@ static void ntm_relay_xmit(struct ntm_dev *nd, struct ntm_relay *r,
 		atomic_inc(&r->drop_tx);
 		ntm_dev_count(nd, NTM_STAT(DROP_RELAY_TX), 1);
 		dev_core_stats_tx_dropped_inc(nd->dev);
-		kfree_skb(skb);
+		kfree_skb_reason(skb,
+				 ntm_drop_reason(NTM_STAT(DROP_RELAY_TX)));
 		return;
 	}
 	ntm_dev_count(nd, NTM_STAT(RELAY_TX_PACKETS), 1);

@@ -190,7 +190,7 @@ static struct ntm_tunnel *ntm_sel_pick(struct ntm_dev *nd,
 	rhl_for_each_entry_rcu(s, pos, list, node) {
 		t = s->e->t;
 		/* on its way out, or not sending yet: not in the way */
-		if (READ_ONCE(t->expire_state))
+		if (test_bit(NTM_T_EXPIRE_QUEUED, &t->expire_state))
 			continue;
 		state = READ_ONCE(t->state);
 		if (state == NTM_TUNNEL_STATE_PENDING)
