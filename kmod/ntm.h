@@ -538,7 +538,9 @@ struct ntm_crypt {
 	void (*finish)(struct ntm_crypt *c, int err);
 	struct sk_buff *skb;
 	struct ntm_tunnel *t;
+	/* held while the request is in flight (it may complete later) */
 	struct net_device *dev;
+	netdevice_tracker dev_tracker;
 	u64 counter;
 	unsigned int inner_len;
 	bool xnet;

@@ -71,7 +71,7 @@ static void ntm_nonce(u8 *iv, const u8 *salt, u64 counter)
 void ntm_crypt_free(struct ntm_crypt *c)
 {
 	ntm_tunnel_put(c->t);
-	dev_put(c->dev);
+	netdev_put(c->dev, &c->dev_tracker);
 	kfree(c);
 }
 
@@ -109,7 +109,7 @@ int ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
 	c->skb = skb;
 	c->t = t;
 	c->dev = t->nd->dev;
-	dev_hold(c->dev);
+	netdev_hold(c->dev, &c->dev_tracker, GFP_ATOMIC);
 	aead_request_set_tfm(req, aead);
 	aead_request_set_callback(req, 0, ntm_crypt_done, c);
 	return 0;
