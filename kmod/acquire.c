@@ -321,7 +321,7 @@ static bool ntm_acquire_esp_best(struct ntm_dev *nd, struct ntm_tunnel *t,
 
 	if (!ntm_ts_match(&t->esp->remote_ts, family, addr))
 		return false;
-	best = ntm_tunnel_find_ts(nd, family, addr, saddr);
+	best = ntm_tunnel_peek_ts(nd, family, addr, saddr);
 	if (best)
 		ntm_tunnel_put(best);
 	return best == t;

@@ -43,6 +43,17 @@
 #include <linux/ntm.h>
 
 /*
+ * For the helpers documented "under RCU" that look in RCU-protected tables
+ * and take references from what they find: lockdep (CONFIG_PROVE_RCU) says
+ * so when a caller is outside a read-side section.  The transmit path
+ * holds rcu_read_lock_bh(), the receive path and the acquire release
+ * rcu_read_lock().
+ */
+#define ntm_assert_rcu()						\
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held() && !rcu_read_lock_bh_held(), \
+			 "ntm: table lookup outside an RCU read-side section")
+
+/*
  * Counters, indexed from 0; the netlink attribute is index + 1.  The slot
  * of NTM_STAT_A_PAD (counters were appended after it) is never used.
  */
@@ -781,6 +792,8 @@ void ntm_sel_destroy(struct ntm_dev *nd);
 int ntm_sel_insert(struct ntm_dev *nd, struct ntm_esp *e);
 void ntm_sel_remove(struct ntm_dev *nd, struct ntm_esp *e);
 struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
+				      const void *daddr, const void *saddr);
+struct ntm_tunnel *ntm_tunnel_peek_ts(struct ntm_dev *nd, int family,
 				      const void *daddr, const void *saddr);
 
 /* esp.c */

@@ -259,6 +259,7 @@ static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
 	unsigned int seq;
 	int err;
 
+	ntm_assert_rcu();
 	do {
 		seq = read_seqbegin(&t->ep_lock);
 		ep = t->ep;

@@ -755,6 +755,7 @@ int ntm_relay_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 	struct ntm_relay *r;
 	unsigned int seq;
 
+	ntm_assert_rcu();
 	hdr = (const struct ntm_data_hdr *)(skb->data + sizeof(struct udphdr));
 	ntm_relay_key_of_skb(skb, hdr->receiver, &key);
 	leg = rhashtable_lookup(&nd->relay_ht, &key, ntm_relay_fwd_params);

@@ -157,6 +157,7 @@ void ntm_tunnel_put(struct ntm_tunnel *t)
 
 static struct ntm_tunnel *ntm_tunnel_get_rcu(struct ntm_tunnel *t)
 {
+	ntm_assert_rcu();
 	if (t && !refcount_inc_not_zero(&t->ref))
 		return NULL;
 	return t;
@@ -185,6 +186,7 @@ struct ntm_tunnel *ntm_tunnel_find_vip6(struct ntm_dev *nd,
 /* Whether a tunnel has local index @index; under RCU, no reference. */
 bool ntm_tunnel_index_used(struct ntm_dev *nd, u32 index)
 {
+	ntm_assert_rcu();
 	return rhashtable_lookup(&nd->index_ht, &index, ntm_index_params);
 }
 

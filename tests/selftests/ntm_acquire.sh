@@ -15,7 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 19
+ktap_plan 20
 topo_need_ntm
 
 topo_setup_or_bail
@@ -223,6 +223,30 @@ ktap_result "large packets meet the byte bound before the packet bound" \
 # complete run (2026-12-05) neither SA sent the two queued pings (0, 0, 0),
 # with the same result expected from the old module, so the fault is in
 # the case or its setup; see the closing note of that session.
+sleep 3.5
+
+# --- a release that only looks at a queued packet counts nothing (D85) -----
+# A ping to 10.99.3.3 waits; an ESP SA for 10.99.3.0/24 whose LOCAL_TS
+# does not take the source $VIP4_A is added, so its release asks which SA
+# the packet would take (none: it keeps waiting and times out).  That is
+# no packet sent and refused: tx_ts_refused must not move.
+r0=$(gstat tx_ts_refused)
+q0=$(gstat acquire_queued)
+A ping -n -c 1 -W 1 10.99.3.3 >/dev/null 2>&1 &
+ping1=$!
+sleep 0.5
+q1=$(gstat acquire_queued)
+A $GENL esp-add $NTM_DEV --local $((0x3020)) --remote $((0x3021)) --endpoint $UL4_B:4500 \
+	--cipher aes-gcm --key "$(topo_hex 32)" --rx-key "$(topo_hex 32)" \
+	--tx-salt "$(topo_hex 4)" --rx-salt "$(topo_hex 4)" \
+	--remote-ts 10.99.3.0/24 --local-ts 192.0.2.0/24 >"$T/esp.peek" 2>&1
+sleep 0.3
+r1=$(gstat tx_ts_refused)
+wait "$ping1" 2>/dev/null
+A $GENL del $NTM_DEV $((0x3020)) >/dev/null 2>&1
+ktap_diag "ESP release over a refused source: acquire_queued +$((q1 - q0)), tx_ts_refused +$((r1 - r0)) ($(head -c 200 "$T/esp.peek" | tr '\n' ' '))"
+ktap_result "a queued packet the release only looks at is not counted in tx_ts_refused" \
+	$([ $((q1 - q0)) -eq 1 ] && [ "$r1" -eq "$r0" ] && echo 0 || echo 1)
 sleep 3.5
 
 # --- acquire off -------------------------------------------------------------
