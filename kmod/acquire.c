@@ -23,6 +23,7 @@
 #include <linux/ipv6.h>
 #include <net/ipv6.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 struct ntm_acquire_cb {
 	unsigned long enqueued;

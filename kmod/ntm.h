@@ -860,14 +860,6 @@ void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t);
 /* netlink.c */
 int ntm_genl_init(void);
 void ntm_genl_exit(void);
-void ntm_event_acquire(struct ntm_dev *nd, int family, const void *dst,
-		       const void *src);
-void ntm_event_endpoint(struct ntm_tunnel *t, const union ntm_sockaddr *ep);
-void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
-		       u32 reason);
-void ntm_event_relay_expired(struct ntm_dev *nd,
-			     const struct ntm_relay_info *info, u32 reason);
-void ntm_event_takeover(struct ntm_dev *nd, u32 local_index, u32 remote_index,
-			u32 replaces);
+/* the multicast events: ntm_events.h */
 
 #endif /* _NTM_INTERNAL_H */

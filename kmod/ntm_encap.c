@@ -33,6 +33,7 @@
 #include <net/inet_ecn.h>
 #include <asm/unaligned.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
 				  u8 **iv, struct aead_request **req,

@@ -46,6 +46,7 @@
 #include <net/udp_tunnel.h>
 #include <net/inet_sock.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 /*
  * Hash key of a leg: the source it accepts messages from and its own

@@ -50,6 +50,7 @@
 #include <linux/percpu.h>
 #include <linux/ktime.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 /* Own cache: the tunnel is ~750 bytes, kmalloc would round it to 1 KiB. */
 static struct kmem_cache *ntm_tunnel_cache;
