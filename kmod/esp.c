@@ -296,7 +296,8 @@ int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 	seq_lo = get_unaligned_be32(skb->data + off + sizeof(__be32));
 	t = ntm_rx_tunnel(nd, spi, true);
 	if (unlikely(!t)) {
-		stat = NTM_STAT(DROP_NO_TUNNEL);	/* counted */
+		/* counted by ntm_rx_tunnel() */
+		stat = NTM_STAT(DROP_NO_TUNNEL);
 		goto drop_nocount;
 	}
 	seq = t->esp->esn ? ntm_esp_infer_seq(t, seq_lo) : seq_lo;

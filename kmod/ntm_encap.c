@@ -821,7 +821,8 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	counter = be64_to_cpu(hdr->counter);
 	t = ntm_rx_tunnel(nd, be32_to_cpu(hdr->receiver), false);
 	if (unlikely(!t)) {
-		stat = NTM_STAT(DROP_NO_TUNNEL);	/* counted */
+		/* counted by ntm_rx_tunnel() */
+		stat = NTM_STAT(DROP_NO_TUNNEL);
 		goto drop_nocount;
 	}
 	nfrags = ntm_rx_prepare(t, skb, counter, &src, &trailer, &stat);
