@@ -44,10 +44,67 @@ using RdfPtr = std::unique_ptr<ldns_rdf, RdfFree>;
 using CharPtr = std::unique_ptr<char, MallocFree>;
 using BytePtr = std::unique_ptr<std::uint8_t, MallocFree>;
 
+constexpr std::uint16_t kTypeOPT = 41;
+constexpr std::uint16_t kTypeTSIG = 250;
+
+/* The offset after the (possibly compressed) name at @pos, or 0. */
+std::size_t skip_name(std::span<const std::uint8_t> wire, std::size_t pos)
+{
+	while (pos < wire.size()) {
+		const std::uint8_t len = wire[pos];
+		if ((len & 0xc0) == 0xc0)
+			return pos + 2 <= wire.size() ? pos + 2 : 0;
+		if ((len & 0xc0) != 0)
+			return 0;
+		pos += 1U + len;
+		if (len == 0)
+			return pos;
+	}
+	return 0;
+}
+
+std::uint16_t be16(std::span<const std::uint8_t> wire, std::size_t pos)
+{
+	return static_cast<std::uint16_t>((wire[pos] << 8) | wire[pos + 1]);
+}
+
+/*
+ * Whether the records of @wire are ones ldns reads without leaking.  Its
+ * wire parser (1.8.3) keeps only the last TSIG record and the last OPT
+ * record's data of a message, without freeing the earlier ones: any
+ * datagram with two of either would leak ~100 bytes in ntmd (found by
+ * fuzz_dns).  ntmd uses no TSIG, and RFC 6891 makes a second OPT a
+ * FORMERR, so such messages are refused before ldns sees them.  A message
+ * whose records run past its end is left to ldns, which refuses it.
+ */
+bool records_acceptable(std::span<const std::uint8_t> wire)
+{
+	const std::size_t qd = be16(wire, 4);
+	const std::size_t rrs = std::size_t{be16(wire, 6)} + be16(wire, 8) + be16(wire, 10);
+	std::size_t pos = kHeaderLen;
+	for (std::size_t i = 0; i < qd; i++) {
+		pos = skip_name(wire, pos);
+		if (pos == 0 || pos + 4 > wire.size())
+			return true;
+		pos += 4;
+	}
+	unsigned opts = 0;
+	for (std::size_t i = 0; i < rrs; i++) {
+		pos = skip_name(wire, pos);
+		if (pos == 0 || pos + 10 > wire.size())
+			return true;
+		const std::uint16_t type = be16(wire, pos);
+		if (type == kTypeTSIG || (type == kTypeOPT && ++opts > 1))
+			return false;
+		pos += 10U + be16(wire, pos + 8);
+	}
+	return true;
+}
+
 /* nullptr when wire is not a DNS message ldns can read. */
 PktPtr wire_to_pkt(std::span<const std::uint8_t> wire)
 {
-	if (wire.size() < kHeaderLen)
+	if (wire.size() < kHeaderLen || !records_acceptable(wire))
 		return nullptr;
 	ldns_pkt *raw = nullptr;
 	if (ldns_wire2pkt(&raw, wire.data(), wire.size()) != LDNS_STATUS_OK) {

@@ -376,6 +376,30 @@ TEST(DnsCodec, TruncatedPacketsNeverCrash)
 	EXPECT_FALSE(dns::parse_query(loop));
 }
 
+/* ldns 1.8.3 leaks the earlier of two TSIG records, or of two OPT records'
+ * data, of one message: such messages are refused before it reads them. */
+TEST(DnsCodec, SecondTsigOrOptRefusedBeforeLdns)
+{
+	const auto with_additional = [](std::initializer_list<std::uint16_t> types) {
+		Bytes w = Msg(12, 0).q("a.ntm.test", dns::kTypeA).bytes();
+		w[11] = static_cast<std::uint8_t>(types.size());
+		for (const auto t : types) {
+			/* root owner, TYPE, CLASS 4096 (an OPT's UDP size), TTL 0, 4 bytes of data */
+			const Bytes rr{0, static_cast<std::uint8_t>(t >> 8), static_cast<std::uint8_t>(t & 0xff),
+				       0x10, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0};
+			w.insert(w.end(), rr.begin(), rr.end());
+		}
+		return w;
+	};
+	EXPECT_TRUE(dns::parse_query(with_additional({41})));
+	EXPECT_FALSE(dns::parse_query(with_additional({41, 41})));
+	EXPECT_FALSE(dns::parse_query(with_additional({250})));
+	EXPECT_FALSE(dns::parse_query(with_additional({250, 250})));
+	Bytes resp = with_additional({250, 250});
+	resp[2] |= 0x80;
+	EXPECT_FALSE(dns::parse_response(resp, "a.ntm.test", dns::kTypeA));
+}
+
 /* ---- end to end ---- */
 
 /* Runs aw on io until it completes (or 4 s pass) and returns its result. */
