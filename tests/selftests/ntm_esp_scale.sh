@@ -237,9 +237,9 @@ if carried fd00:78::1 fd00:9::1 0x302; then
 else ktap_fail "local_ts (IPv6): a source inside it takes the SA"; fi
 
 # --- acquire: a new SA releases what it is now the best SA for (D82) -----------------
-# Two datagrams wait for want of an SA: P (VIP6_A -> fd00:a:N1::1) and Q
-# (VIP6_A -> fd00:a:N2::2).  One batch then adds Z (fd00:a:N1::/64, whose
-# local_ts refuses VIP6_A), W (fd00:a:N2::/64) and Y (fd00:a::/48), in that
+# Two datagrams wait for want of an SA: P (VIP6_A -> fd00:a:0:N1::1) and Q
+# (VIP6_A -> fd00:a:0:N2::2).  One batch then adds Z (fd00:a:0:N1::/64, whose
+# local_ts refuses VIP6_A), W (fd00:a:0:N2::/64) and Y (fd00:a::/48), in that
 # order.  Each add releases the waiting packets for which the new SA is what
 # transmit would choose now: Q leaves on W, P on Y, Z sends nothing (a
 # release by remote_ts alone would send P on Z, whose peer drops it).  The
@@ -249,13 +249,13 @@ release_try() {
 	local n=$1 z=$((0x400 + 16 * $1)) w=$((0x401 + 16 * $1)) y=$((0x402 + 16 * $1))
 	local to0 to1 rf0 rf1 q0 q1 tx
 	{
-		line $z $EP6 "fd00:a:${n}1::/64" --local-ts fd00:78::/64
-		line $w $EP6 "fd00:a:${n}2::/64"
+		line $z $EP6 "fd00:a:0:${n}1::/64" --local-ts fd00:78::/64
+		line $w $EP6 "fd00:a:0:${n}2::/64"
 		line $y $EP6 "fd00:a::/48"
 	} >"$T/release.$n"
 	to0=$(dstat drop_acquire_timeout) rf0=$(dstat tx_ts_refused) q0=$(dstat acquire_queued)
 	# one process: the two datagrams, then the batch, a few ms apart
-	SA queue-bulk $VIP6_A "$T/release.$n" fd00:a:${n}1::1 fd00:a:${n}2::2 >"$T/release.$n.out" 2>&1
+	SA queue-bulk $VIP6_A "$T/release.$n" fd00:a:0:${n}1::1 fd00:a:0:${n}2::2 >"$T/release.$n.out" 2>&1
 	sleep 0.2
 	tx=$(SA tx $z $w $y)
 	to1=$(dstat drop_acquire_timeout) rf1=$(dstat tx_ts_refused) q1=$(dstat acquire_queued)
