@@ -23,7 +23,6 @@
 #include <linux/ipv6.h>
 #include <net/ipv6.h>
 #include "ntm.h"
-#include "ntm_events.h"
 
 struct ntm_acquire_cb {
 	unsigned long enqueued;
@@ -64,9 +63,9 @@ static void ntm_acquire_timer(struct timer_list *timer)
 	struct ntm_dev *nd = from_timer(nd, timer, acq.timer);
 	struct ntm_acquire *acq = &nd->acq;
 	unsigned long timeout = msecs_to_jiffies(NTM_ACQUIRE_TIMEOUT_MS);
-	unsigned int dropped = 0, stat;
-	struct sk_buff_head old;
 	struct sk_buff *skb;
+	unsigned int dropped = 0;
+	struct sk_buff_head old;
 
 	__skb_queue_head_init(&old);
 	spin_lock_bh(&acq->lock);
@@ -81,10 +80,8 @@ static void ntm_acquire_timer(struct timer_list *timer)
 	spin_unlock_bh(&acq->lock);
 
 	if (dropped) {
-		stat = NTM_STAT(DROP_ACQUIRE_TIMEOUT);
-		ntm_acq_drop_count(nd, stat, dropped);
-		while ((skb = __skb_dequeue(&old)))
-			kfree_skb_reason(skb, ntm_drop_reason(stat));
+		ntm_acq_drop_count(nd, NTM_STAT(DROP_ACQUIRE_TIMEOUT), dropped);
+		__skb_queue_purge(&old);
 	}
 }
 
@@ -247,7 +244,7 @@ void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb)
 	    !READ_ONCE(nd->acquire_qlen)) {
 		ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
 		dev_core_stats_tx_dropped_inc(nd->dev);
-		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
+		kfree_skb(skb);
 		return;
 	}
 
@@ -264,7 +261,7 @@ void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb)
 
 	if (stat) {
 		ntm_acq_drop_count(nd, stat, 1);
-		kfree_skb_reason(skb, ntm_drop_reason(stat));
+		kfree_skb(skb);
 	} else {
 		ntm_dev_count(nd, NTM_STAT(ACQUIRE_QUEUED), 1);
 	}
@@ -301,7 +298,7 @@ bool ntm_acquire_hold(struct ntm_dev *nd, struct ntm_tunnel *t,
 	spin_unlock(&acq->lock);
 	if (stat) {
 		ntm_acq_drop_count(nd, stat, 1);
-		kfree_skb_reason(skb, ntm_drop_reason(stat));
+		kfree_skb(skb);
 	} else {
 		ntm_dev_count(nd, NTM_STAT(ACQUIRE_QUEUED), 1);
 	}
@@ -322,7 +319,7 @@ static bool ntm_acquire_esp_best(struct ntm_dev *nd, struct ntm_tunnel *t,
 
 	if (!ntm_ts_match(&t->esp->remote_ts, family, addr))
 		return false;
-	best = ntm_tunnel_peek_ts(nd, family, addr, saddr);
+	best = ntm_tunnel_find_ts(nd, family, addr, saddr);
 	if (best)
 		ntm_tunnel_put(best);
 	return best == t;
@@ -387,8 +384,7 @@ void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t)
 			ntm_xmit_tunnel(t, skb);
 		} else {
 			ntm_dev_count(nd, NTM_STAT(DROP_ACQUIRE), 1);
-			kfree_skb_reason(skb,
-					 ntm_drop_reason(NTM_STAT(DROP_ACQUIRE)));
+			kfree_skb(skb);
 		}
 	}
 	rcu_read_unlock();

@@ -17,7 +17,6 @@
 #include <net/sock.h>
 #include "ntm.h"
 #include "nl.h"
-#include "ntm_events.h"
 
 enum { NTM_MCGRP_EVENTS_IDX };
 
