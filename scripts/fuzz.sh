@@ -50,6 +50,8 @@ mkdir -p "$OUT"
 run_one() {
 	local h=$1 work=$OUT/corpus/$1 art=$OUT/artifacts/$1/ log=$OUT/$1.log rc=0 t0=$SECONDS
 	mkdir -p "$work" "$art"
+	# findings of earlier runs stay, but only this run's count
+	touch "$OUT/$h.start"
 	# -rss_limit_mb: ASan's shadow; -timeout: one input may take 10 s at most
 	"$BUILD/tests/fuzz/fuzz_$h" -runs="$RUNS" -max_total_time="$SECS" -print_final_stats=1 -timeout=10 \
 		-rss_limit_mb=2048 -artifact_prefix="$art" "$work" "$REPO/tests/fuzz/corpus/$h" \
@@ -59,7 +61,7 @@ run_one() {
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	files=$(find "$work" -type f | wc -l)
-	crashes=$(find "$art" -type f | wc -l)
+	crashes=$(find "$art" -maxdepth 1 -type f -newer "$OUT/$h.start" | wc -l)
 	printf '%s %s %s %s %s %s %s %s\n' "$h" "${execs:-0}" "${cov:-0}" "${ft:-0}" "$files" "$crashes" "$rc" \
 		$((SECONDS - t0)) \
 		>"$OUT/$h.result"
