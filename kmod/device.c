@@ -126,9 +126,12 @@ static int ntm_dev_init(struct net_device *dev)
 	err = gro_cells_init(&nd->gro_cells, dev);
 	if (err)
 		goto err_stats;
-	err = ntm_tables_init(nd);
+	err = ntm_route_cache_init(nd);
 	if (err)
 		goto err_gro;
+	err = ntm_tables_init(nd);
+	if (err)
+		goto err_rtc;
 	err = ntm_relay_init(nd);
 	if (err)
 		goto err_tables;
@@ -136,6 +139,8 @@ static int ntm_dev_init(struct net_device *dev)
 
 err_tables:
 	ntm_tables_destroy(nd);
+err_rtc:
+	ntm_route_cache_destroy(nd);
 err_gro:
 	gro_cells_destroy(&nd->gro_cells);
 err_stats:
@@ -183,6 +188,7 @@ static void ntm_dev_destruct(struct net_device *dev)
 	struct ntm_dev *nd = netdev_priv(dev);
 
 	gro_cells_destroy(&nd->gro_cells);
+	ntm_route_cache_destroy(nd);
 	free_percpu(nd->stats);
 	free_percpu(dev->tstats);
 }

@@ -109,7 +109,7 @@ static void ntm_reset_routes(struct ntm_dev *nd)
 		struct ntm_tunnel *t = rb_entry(n, struct ntm_tunnel, rb);
 
 		write_seqlock_bh(&t->ep_lock);
-		dst_cache_reset(&t->dst_cache);
+		t->route_key = ntm_route_key_next();
 		write_sequnlock_bh(&t->ep_lock);
 	}
 }

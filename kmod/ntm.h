@@ -35,7 +35,6 @@
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <net/dsfield.h>
-#include <net/dst_cache.h>
 #include <net/gro_cells.h>
 #include <net/sock.h>
 #include <crypto/aead.h>
@@ -217,8 +216,10 @@ struct ntm_tunnel {
 	unsigned long expire_state;
 	u32 expire_reason;
 
-	seqlock_t ep_lock;		/* protects ep, resets dst_cache */
+	seqlock_t ep_lock;		/* protects ep and route_key */
 	union ntm_sockaddr ep;
+	/* this tunnel's entry in the route cache (route.c), redrawn on moves */
+	u64 route_key;
 	/*
 	 * Endpoint events: at most one per NTM_ROAM_EVENT_INTERVAL_MS.
 	 * @roam_ev_ns is when the last one went (boottime, 0: never),
@@ -227,7 +228,6 @@ struct ntm_tunnel {
 	 */
 	u64 roam_ev_ns;
 	unsigned long roam_state;
-	struct dst_cache dst_cache;
 
 	struct crypto_aead *aead;
 	u8 tx_salt[NTM_SALT_LEN];
@@ -348,6 +348,7 @@ struct ntm_dev {
 
 	struct gro_cells gro_cells;
 	struct ntm_dev_stats __percpu *stats;
+	struct ntm_rtc __percpu *rtc;	/* outer route cache (route.c) */
 
 	/*
 	 * Relay sessions (relay.c): forwarding keys by (source, index),
@@ -476,17 +477,28 @@ bool ntm_replay_update(struct ntm_replay *r, u64 counter);
 u64 ntm_replay_top(struct ntm_replay *r);
 
 /* ntm_encap.c: shared by the NTM and ESP data paths */
+union ntm_inaddr {
+	__be32 a4;
+	struct in6_addr a6;
+};
+
 struct ntm_route {
 	struct dst_entry *dst;
 	struct sock *sk;
-	union {
-		__be32 a4;
-		struct in6_addr a6;
-	} saddr, daddr;
+	union ntm_inaddr saddr, daddr;
 	__be16 sport;
 	__be16 dport;
 	sa_family_t family;
 };
+
+/* route.c: the outer route cache, per device and CPU */
+u64 ntm_route_key_next(void);
+int ntm_route_cache_init(struct ntm_dev *nd);
+void ntm_route_cache_destroy(struct ntm_dev *nd);
+struct dst_entry *ntm_route_cache_get(struct ntm_dev *nd, u64 key,
+				      union ntm_inaddr *saddr);
+void ntm_route_cache_set(struct ntm_dev *nd, u64 key, struct dst_entry *dst,
+			 const union ntm_inaddr *saddr, sa_family_t family);
 
 /*
  * Everything the second half of an AEAD request needs; it holds a tunnel

@@ -137,31 +137,18 @@ static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 /* ---- transmit ---------------------------------------------------------- */
 
 /*
- * Route cache fills race with endpoint and fwmark changes: a sender that
- * looked the route up for the old endpoint (or mark) could store it after
- * ntm_tunnel_set_endpoint() reset the cache, and every later packet, on
- * every retry of ntm_route() too, would take the old endpoint's route
- * until the next reset.  So a route is stored only if the endpoint
- * sequence is still the one it was looked up under, checked under the
- * seqlock's spinlock, which every writer (endpoint, fwmark) holds while it
- * changes the endpoint and resets the cache: a change is either before
- * the check (nothing stored, ntm_route() looks up again) or after the
- * store (its reset drops what was stored).
+ * The outer route of @t for the endpoint @ep and route key @key read
+ * together under ep_lock: cached (route.c) or looked up and cached under
+ * @key.  If the endpoint moved since, @key is dead and what is stored
+ * under it is never found again; this packet still goes to the endpoint
+ * it was sent to.
  */
-static void ntm_route_store4(struct ntm_tunnel *t, unsigned int seq,
-			     struct dst_entry *dst, __be32 saddr)
-{
-	read_seqlock_excl_bh(&t->ep_lock);
-	if (!read_seqretry(&t->ep_lock, seq))
-		dst_cache_set_ip4(&t->dst_cache, dst, saddr);
-	read_sequnlock_excl_bh(&t->ep_lock);
-}
-
 static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
-		      unsigned int seq, struct ntm_route *r)
+		      u64 key, struct ntm_route *r)
 {
 	struct ntm_dev *nd = t->nd;
 	struct sock *sk = rcu_dereference_bh(nd->sk4);
+	struct dst_entry *dst;
 	struct rtable *rt;
 
 	if (!sk)
@@ -170,8 +157,8 @@ static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 	r->sport = inet_sk(sk)->inet_sport;
 	r->dport = ep->sin.sin_port;
 	r->daddr.a4 = ep->sin.sin_addr.s_addr;
-	rt = dst_cache_get_ip4(&t->dst_cache, &r->saddr.a4);
-	if (!rt) {
+	dst = ntm_route_cache_get(nd, key, &r->saddr);
+	if (!dst) {
 		struct flowi4 fl4 = {
 			.daddr = r->daddr.a4,
 			.saddr = inet_sk(sk)->inet_saddr,
@@ -189,26 +176,16 @@ static int ntm_route4(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 			ip_rt_put(rt);
 			return -ELOOP;
 		}
-		ntm_route_store4(t, seq, &rt->dst, fl4.saddr);
+		dst = &rt->dst;
 		r->saddr.a4 = fl4.saddr;
+		ntm_route_cache_set(nd, key, dst, &r->saddr, AF_INET);
 	}
-	r->dst = &rt->dst;
+	r->dst = dst;
 	return 0;
 }
 
-#if IS_ENABLED(CONFIG_IPV6)
-static void ntm_route_store6(struct ntm_tunnel *t, unsigned int seq,
-			     struct dst_entry *dst, const struct in6_addr *saddr)
-{
-	read_seqlock_excl_bh(&t->ep_lock);
-	if (!read_seqretry(&t->ep_lock, seq))
-		dst_cache_set_ip6(&t->dst_cache, dst, saddr);
-	read_sequnlock_excl_bh(&t->ep_lock);
-}
-#endif
-
 static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
-		      unsigned int seq, struct ntm_route *r)
+		      u64 key, struct ntm_route *r)
 {
 #if IS_ENABLED(CONFIG_IPV6)
 	struct ntm_dev *nd = t->nd;
@@ -221,7 +198,7 @@ static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 	r->sport = inet_sk(sk)->inet_sport;
 	r->dport = ep->sin6.sin6_port;
 	r->daddr.a6 = ep->sin6.sin6_addr;
-	dst = dst_cache_get_ip6(&t->dst_cache, &r->saddr.a6);
+	dst = ntm_route_cache_get(nd, key, &r->saddr);
 	if (!dst) {
 		struct flowi6 fl6 = {
 			.daddr = r->daddr.a6,
@@ -242,8 +219,8 @@ static int ntm_route6(struct ntm_tunnel *t, const union ntm_sockaddr *ep,
 			dst_release(dst);
 			return -ELOOP;
 		}
-		ntm_route_store6(t, seq, dst, &fl6.saddr);
 		r->saddr.a6 = fl6.saddr;
+		ntm_route_cache_set(nd, key, dst, &r->saddr, AF_INET6);
 	}
 	r->dst = dst;
 	return 0;
@@ -257,23 +234,17 @@ static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
 {
 	union ntm_sockaddr ep;
 	unsigned int seq;
-	int err;
+	u64 key;
 
 	do {
 		seq = read_seqbegin(&t->ep_lock);
 		ep = t->ep;
-		r->family = ep.sa.sa_family;
-		if (r->family == AF_INET)
-			err = ntm_route4(t, &ep, seq, r);
-		else
-			err = ntm_route6(t, &ep, seq, r);
-		if (err)
-			return err;
-		if (!read_seqretry(&t->ep_lock, seq))
-			return 0;
-		/* endpoint moved under us: the cached route may be stale */
-		dst_release(r->dst);
-	} while (1);
+		key = t->route_key;
+	} while (read_seqretry(&t->ep_lock, seq));
+	r->family = ep.sa.sa_family;
+	if (r->family == AF_INET)
+		return ntm_route4(t, &ep, key, r);
+	return ntm_route6(t, &ep, key, r);
 }
 
 static void ntm_udp_send(struct ntm_crypt *c)

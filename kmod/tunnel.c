@@ -145,7 +145,6 @@ static void ntm_tunnel_free_work(struct work_struct *work)
 		kfree_sensitive(t->esp);
 	}
 	kfree(t->lim);
-	dst_cache_destroy(&t->dst_cache);
 	ntm_tunnel_free(t);
 }
 
@@ -571,15 +570,13 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 	t = kmem_cache_zalloc(ntm_tunnel_cache, GFP_KERNEL);
 	if (!t)
 		return -ENOMEM;
-	err = dst_cache_init(&t->dst_cache, GFP_KERNEL_ACCOUNT);
-	if (err)
-		goto err_free;
+	t->route_key = ntm_route_key_next();
 	if (p->encap == NTM_ENCAP_ESP_UDP) {
 		t->esp = kzalloc(struct_size(t->esp, sel, p->remote_ts.n),
 				 GFP_KERNEL_ACCOUNT);
 		if (!t->esp) {
 			err = -ENOMEM;
-			goto err_dst;
+			goto err_free;
 		}
 		t->esp->t = t;
 		t->esp->esn = p->esn;
@@ -684,8 +681,6 @@ err_rx_aead:
 		crypto_free_aead(t->esp->rx_aead);
 err_esp:
 	kfree_sensitive(t->esp);
-err_dst:
-	dst_cache_destroy(&t->dst_cache);
 err_free:
 	ntm_tunnel_free(t);
 	return err;
@@ -794,7 +789,7 @@ void ntm_tunnel_set_endpoint(struct ntm_tunnel *t,
 {
 	write_seqlock_bh(&t->ep_lock);
 	t->ep = *ep;
-	dst_cache_reset(&t->dst_cache);
+	t->route_key = ntm_route_key_next();
 	write_sequnlock_bh(&t->ep_lock);
 }
 
