@@ -366,27 +366,51 @@ out=$(rk_add "$NS_A" 3011 3012 "$KEY" "$SAB" "$SBA" --replaces 3001 --takeover n
 printf '%s' "$out" | grep -q "pending" || { rc=1; ktap_diag "A: replace held: $out"; }
 ktap_result "a held tunnel is pending, owns its virtual addresses at once and cannot be replaced yet" $rc
 
-# One attempt of case 6: A holds 3001, B confirms it with its first packet.
-# Sets rc; returns 2 when the held ping expired in the queue (3 s) because
-# the machine was too slow between queueing and confirming: inconclusive,
-# the caller tries again with fresh tunnels.
-held_confirm() {
-	local out q0 q1 c0 c1 t0 t1 tx rx s_after
+# A held packet waits in the acquire queue, whose timeout is 3 s: between
+# queueing it and the confirming event the test runs as few commands as it
+# can.  On a host so loaded that 3 s still run out (counted in
+# drop_acquire_timeout), the attempt says nothing about the kernel and is
+# made again with fresh tunnels.
+
+# held_pair IDX_A IDX_B: fresh keys; A's tunnel held, B's plain and silent
+held_pair() {
 	nctl "$NS_A" tunnel flush $NTM_DEV
 	nctl "$NS_B" tunnel flush $NTM_DEV
 	new_keys
-	held_a 3001 3002 >/dev/null 2>&1 || { rc=1; ktap_diag "A: held add failed"; }
+	held_a "$1" "$2" >/dev/null 2>&1 || { rc=1; ktap_diag "A: held add failed"; }
+	plain_b "$2" "$1" >/dev/null 2>&1 || { rc=1; ktap_diag "B: add failed"; }
+}
+# wait_queued N: until A's acquire_queued exceeds N (5 s at most)
+wait_queued() {
+	local end=$((SECONDS + 5))
+	while [ "$(dstat "$NS_A" acquire_queued)" -le "$1" ]; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.05
+	done
+}
+# attempts WHAT FUNC: FUNC sets rc and returns 2 when its held ping expired
+# in the queue before WHAT came; it is run 3 times at most.
+attempts() {
+	local attempt
+	for attempt in 1 2 3; do
+		"$2" && return 0
+		ktap_diag "attempt $attempt: the held ping expired in the queue before $1 came; again"
+	done
+	rc=1
+}
+
+# Case 6: A holds 3001, B's first packet confirms it.
+held_confirm() {
+	local q0 q1 c0 c1 t0 t1 tx rx s_after
+	held_pair 3001 3002
 	monitor_start p6 "$NS_A" 60
-	# B has the key already but sends nothing until the ping below
-	out=$(plain_b 3002 3001 2>&1) || { rc=1; ktap_diag "B: add failed: $out"; }
 	q0=$(dstat "$NS_A" acquire_queued) c0=$(dstat "$NS_A" confirmed)
 	t0=$(dstat "$NS_A" drop_acquire_timeout)
 	topo_bg "$NS_A" "$T/p6.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
 	P6=$TOPO_LAST_PID
 	wait_queued "$q0" || { rc=1; ktap_diag "A: the ping was not queued"; }
-	# B's first packet confirms A's tunnel.  Nothing else runs in between: a
-	# queued packet was not sent, and the queue's 3 s must not run out on a
-	# loaded host (reading A's tx counter here cost a second or two).
+	# Nothing else runs in between: reading A's tx counter here cost a
+	# second or two of the queue's 3 s on a loaded host.
 	topo_ping "$NS_B" 4 -c 1 -W 3 >/dev/null 2>&1 || { rc=1; ktap_diag "B->A ping through the held tunnel failed"; }
 	q1=$(dstat "$NS_A" acquire_queued)
 	wait "$P6" 2>/dev/null
@@ -404,48 +428,22 @@ held_confirm() {
 	[ "$(takeover_list p6)" = "3001<0" ] && [ "$(nevents p6 acquire)" = 0 ] || rc=1
 	return 0
 }
-# A held packet waits in the acquire queue, whose timeout is 3 s: between
-# queueing it and B's confirming packet the test runs as few commands as
-# it can.  On a host so loaded that 3 s still run out (counted in
-# drop_acquire_timeout), the attempt says nothing and is made again.
-# wait_queued N: until A's acquire_queued exceeds N (5 s at most)
-wait_queued() {
-	local end=$((SECONDS + 5))
-	while [ "$(dstat "$NS_A" acquire_queued)" -le "$1" ]; do
-		[ $SECONDS -lt $end ] || return 1
-		sleep 0.05
-	done
-}
 rc=0
-for attempt in 1 2 3; do
-	held_confirm && break
-	ktap_diag "attempt $attempt: the held ping expired in the queue before B's packet came; again"
-	[ $attempt = 3 ] && rc=1
-done
+attempts "B's packet" held_confirm
 ktap_result "what is sent to a held tunnel waits (no ACQUIRE) and leaves when the peer's first packet confirms it" $rc
 
 rc=0
-nctl "$NS_A" tunnel flush $NTM_DEV
-nctl "$NS_B" tunnel flush $NTM_DEV
-new_keys
-held_a 3021 3022 >/dev/null 2>&1 || { rc=1; ktap_diag "A: held add failed"; }
-plain_b 3022 3021 >/dev/null 2>&1 || { rc=1; ktap_diag "B: add failed"; }
+held_pair 3021 3022
 out=$(nctl "$NS_A" tunnel set $NTM_DEV --local-index 3021 --takeover rx 2>&1)
 rc2=$?
 ktap_diag "set --takeover rx: rc $rc2: $out"
 ktap_result "ntmctl refuses takeover rx in a change (usage error)" \
 	$([ $rc2 = 2 ] && printf '%s' "$out" | grep -q "takeover now" && echo 0 || echo 1)
 
-# One attempt of case 7 (same return convention as held_confirm)
+# Case 7: SET TAKEOVER now releases what waits for A's held 3021.
 held_now() {
 	local q0 t0 t1 tx rx s_after
-	if [ "$1" -gt 1 ]; then
-		nctl "$NS_A" tunnel flush $NTM_DEV
-		nctl "$NS_B" tunnel flush $NTM_DEV
-		new_keys
-		held_a 3021 3022 >/dev/null 2>&1 || { rc=1; ktap_diag "A: held add failed"; }
-		plain_b 3022 3021 >/dev/null 2>&1 || { rc=1; ktap_diag "B: add failed"; }
-	fi
+	held_pair 3021 3022
 	q0=$(dstat "$NS_A" acquire_queued) t0=$(dstat "$NS_A" drop_acquire_timeout)
 	topo_bg "$NS_A" "$T/p7.ping4" ping -4 -n -c 1 -W 8 $VIP4_B
 	P7=$TOPO_LAST_PID
@@ -460,11 +458,8 @@ held_now() {
 	[ "$rx" = 1 ] && [ "$s_after" = active ] || rc=1
 	return 0
 }
-for attempt in 1 2 3; do
-	held_now $attempt && break
-	ktap_diag "attempt $attempt: the held ping expired in the queue before SET came; again"
-	[ $attempt = 3 ] && rc=1
-done
+rc=0
+attempts "SET" held_now
 ktap_result "SET_TUNNEL takeover now releases a held tunnel (and does nothing to an active one)" $rc
 
 bad=$(dmesg | tail -n +$((DMESG0 + 1)) | grep -E 'BUG:|WARNING:|Oops|refcount_t|UBSAN|KASAN|general protection|list_(add|del) corruption|soft lockup|blocked for more than|lockdep|possible recursive locking|inconsistent lock state')
