@@ -23,6 +23,7 @@
 #include <linux/ipv6.h>
 #include <net/ipv6.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 struct ntm_acquire_cb {
 	unsigned long enqueued;
@@ -63,9 +64,9 @@ static void ntm_acquire_timer(struct timer_list *timer)
 	struct ntm_dev *nd = from_timer(nd, timer, acq.timer);
 	struct ntm_acquire *acq = &nd->acq;
 	unsigned long timeout = msecs_to_jiffies(NTM_ACQUIRE_TIMEOUT_MS);
-	struct sk_buff *skb;
-	unsigned int dropped = 0;
+	unsigned int dropped = 0, stat;
 	struct sk_buff_head old;
+	struct sk_buff *skb;
 
 	__skb_queue_head_init(&old);
 	spin_lock_bh(&acq->lock);
@@ -80,8 +81,10 @@ static void ntm_acquire_timer(struct timer_list *timer)
 	spin_unlock_bh(&acq->lock);
 
 	if (dropped) {
-		ntm_acq_drop_count(nd, NTM_STAT(DROP_ACQUIRE_TIMEOUT), dropped);
-		__skb_queue_purge(&old);
+		stat = NTM_STAT(DROP_ACQUIRE_TIMEOUT);
+		ntm_acq_drop_count(nd, stat, dropped);
+		while ((skb = __skb_dequeue(&old)))
+			kfree_skb_reason(skb, ntm_drop_reason(stat));
 	}
 }
 
@@ -244,7 +247,7 @@ void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb)
 	    !READ_ONCE(nd->acquire_qlen)) {
 		ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
 		dev_core_stats_tx_dropped_inc(nd->dev);
-		kfree_skb(skb);
+		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
 		return;
 	}
 
@@ -261,7 +264,7 @@ void ntm_acquire_packet(struct ntm_dev *nd, struct sk_buff *skb)
 
 	if (stat) {
 		ntm_acq_drop_count(nd, stat, 1);
-		kfree_skb(skb);
+		kfree_skb_reason(skb, ntm_drop_reason(stat));
 	} else {
 		ntm_dev_count(nd, NTM_STAT(ACQUIRE_QUEUED), 1);
 	}
@@ -298,7 +301,7 @@ bool ntm_acquire_hold(struct ntm_dev *nd, struct ntm_tunnel *t,
 	spin_unlock(&acq->lock);
 	if (stat) {
 		ntm_acq_drop_count(nd, stat, 1);
-		kfree_skb(skb);
+		kfree_skb_reason(skb, ntm_drop_reason(stat));
 	} else {
 		ntm_dev_count(nd, NTM_STAT(ACQUIRE_QUEUED), 1);
 	}
@@ -319,7 +322,7 @@ static bool ntm_acquire_esp_best(struct ntm_dev *nd, struct ntm_tunnel *t,
 
 	if (!ntm_ts_match(&t->esp->remote_ts, family, addr))
 		return false;
-	best = ntm_tunnel_find_ts(nd, family, addr, saddr);
+	best = ntm_tunnel_peek_ts(nd, family, addr, saddr);
 	if (best)
 		ntm_tunnel_put(best);
 	return best == t;
@@ -384,7 +387,8 @@ void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t)
 			ntm_xmit_tunnel(t, skb);
 		} else {
 			ntm_dev_count(nd, NTM_STAT(DROP_ACQUIRE), 1);
-			kfree_skb(skb);
+			kfree_skb_reason(skb,
+					 ntm_drop_reason(NTM_STAT(DROP_ACQUIRE)));
 		}
 	}
 	rcu_read_unlock();

@@ -90,14 +90,14 @@ no_tunnel:
 	rcu_read_unlock_bh();
 	ntm_dev_count(nd, NTM_STAT(DROP_NO_TUNNEL), 1);
 	dev_core_stats_tx_dropped_inc(dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
 	return NETDEV_TX_OK;
 
 malformed:
 	rcu_read_unlock_bh();
 	ntm_dev_count(nd, NTM_STAT(DROP_MALFORMED), 1);
 	dev_core_stats_tx_dropped_inc(dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(NTM_STAT(DROP_MALFORMED)));
 	return NETDEV_TX_OK;
 }
 

@@ -288,14 +288,18 @@ int ntm_esp_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 	if (len < hlen + 4 + NTM_ESP_ICV_LEN ||
 	    (len - hlen - NTM_ESP_ICV_LEN) % 4 ||
 	    !pskb_may_pull(skb, off + hlen)) {
-		ntm_dev_count(nd, NTM_STAT(DROP_MALFORMED), 1);
+		stat = NTM_STAT(DROP_MALFORMED);
+		ntm_dev_count(nd, stat, 1);
 		goto drop_nocount;
 	}
 	spi = get_unaligned_be32(skb->data + off);
 	seq_lo = get_unaligned_be32(skb->data + off + sizeof(__be32));
 	t = ntm_rx_tunnel(nd, spi, true);
-	if (unlikely(!t))
+	if (unlikely(!t)) {
+		/* counted by ntm_rx_tunnel() */
+		stat = NTM_STAT(DROP_NO_TUNNEL);
 		goto drop_nocount;
+	}
 	seq = t->esp->esn ? ntm_esp_infer_seq(t, seq_lo) : seq_lo;
 	/* sequence number 0 is never sent (RFC 4303 3.3.3) */
 	stat = NTM_STAT(DROP_REPLAY);
@@ -339,6 +343,6 @@ drop:
 	ntm_tunnel_put(t);
 drop_nocount:
 	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(stat));
 	return 0;
 }

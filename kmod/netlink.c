@@ -17,6 +17,7 @@
 #include <net/sock.h>
 #include "ntm.h"
 #include "nl.h"
+#include "ntm_events.h"
 
 enum { NTM_MCGRP_EVENTS_IDX };
 

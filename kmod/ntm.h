@@ -42,6 +42,17 @@
 #include <linux/ntm.h>
 
 /*
+ * For the helpers documented "under RCU" that look in RCU-protected tables
+ * and take references from what they find: lockdep (CONFIG_PROVE_RCU) says
+ * so when a caller is outside a read-side section.  The transmit path
+ * holds rcu_read_lock_bh(), the receive path and the acquire release
+ * rcu_read_lock().
+ */
+#define ntm_assert_rcu()						\
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held() && !rcu_read_lock_bh_held(), \
+			 "ntm: table lookup outside an RCU read-side section")
+
+/*
  * Counters, indexed from 0; the netlink attribute is index + 1.  The slot
  * of NTM_STAT_A_PAD (counters were appended after it) is never used.
  */
@@ -56,6 +67,37 @@ enum {
  * appended after them are device totals, so tunnels do not grow with them.
  */
 #define NTM_TUNNEL_STAT_NR	(NTM_STAT(DUMMY_RX) + 1)
+
+/*
+ * The closest reason of the kernel's enum skb_drop_reason (6.1: modules
+ * cannot add their own) for a packet dropped and counted in @stat; the
+ * counter says more, the reason is what drop monitors and tracepoints see.
+ * The acquire queue is treated like a neighbour's queue of packets waiting
+ * for resolution.  NO_TUNNEL has no reason of its own: the transmit path
+ * passes IP_OUTNOROUTES itself.
+ */
+static inline enum skb_drop_reason ntm_drop_reason(unsigned int stat)
+{
+	switch (stat) {
+	case NTM_STAT(DROP_NOMEM):
+		return SKB_DROP_REASON_NOMEM;
+	case NTM_STAT(DROP_MALFORMED):
+		return SKB_DROP_REASON_PKT_TOO_SMALL;
+	case NTM_STAT(DROP_INNER_SRC):
+	case NTM_STAT(DROP_TS):
+		return SKB_DROP_REASON_XFRM_POLICY;
+	case NTM_STAT(DROP_ACQUIRE_FULL):
+	case NTM_STAT(DROP_ACQUIRE_DST):
+		return SKB_DROP_REASON_NEIGH_QUEUEFULL;
+	case NTM_STAT(DROP_ACQUIRE_TIMEOUT):
+		return SKB_DROP_REASON_NEIGH_FAILED;
+	case NTM_STAT(DROP_ACQUIRE):
+		return SKB_DROP_REASON_NEIGH_DEAD;
+	default:
+		/* REPLAY, AUTH, EXPIRED, ECN, MAPPED, TX_ERROR, RELAY_* */
+		return SKB_DROP_REASON_NOT_SPECIFIED;
+	}
+}
 
 /* UDP + NTM header before the inner packet, tag after it. */
 #define NTM_ENCAP_OVERHEAD	(sizeof(struct udphdr) + NTM_DATA_HDR_LEN + \
@@ -174,6 +216,16 @@ struct ntm_lim {
 	atomic64_t packets[NTM_DIR_NR];
 };
 
+/*
+ * Bit numbers in the ntm_tunnel state words (set_bit()/test_bit()), one
+ * word per bit so that each is set and cleared by its own path.
+ */
+enum ntm_tunnel_bits {
+	NTM_T_EXPIRE_QUEUED,	/* @expire_state: expiry queued, reported once */
+	NTM_T_SOFT_REPORTED,	/* @soft_state: soft expiry reported */
+	NTM_T_ROAM_SUPPRESSED,	/* @roam_state: an endpoint event held back */
+};
+
 struct ntm_tunnel {
 	struct rhash_head index_node;
 	struct rhash_head vip4_node;
@@ -212,7 +264,7 @@ struct ntm_tunnel {
 	bool held;
 	struct ntm_tunnel *pred;
 	struct ntm_tunnel *succ;
-	/* bit 0: expiry queued */
+	/* NTM_T_EXPIRE_QUEUED: on nd->expire_list, expiry reported */
 	unsigned long expire_state;
 	u32 expire_reason;
 
@@ -223,8 +275,9 @@ struct ntm_tunnel {
 	/*
 	 * Endpoint events: at most one per NTM_ROAM_EVENT_INTERVAL_MS.
 	 * @roam_ev_ns is when the last one went (boottime, 0: never),
-	 * claimed with cmpxchg; bit 0 of @roam_state: one was suppressed,
-	 * so the next packet after the interval reports the endpoint then.
+	 * claimed with cmpxchg; NTM_T_ROAM_SUPPRESSED in @roam_state: one
+	 * was suppressed, so the next packet after the interval reports the
+	 * endpoint then.
 	 */
 	u64 roam_ev_ns;
 	unsigned long roam_state;
@@ -251,7 +304,7 @@ struct ntm_tunnel {
 	u64 last_rx_ns;
 	/* one timer for the soft and the hard lifetime, whichever is next */
 	struct timer_list lifetime_timer;
-	/* bit 0: soft expiry reported */
+	/* NTM_T_SOFT_REPORTED: soft expiry reported */
 	unsigned long soft_state;
 	/*
 	 * Published once (release), then the packet path counts bytes and
@@ -508,7 +561,9 @@ struct ntm_crypt {
 	void (*finish)(struct ntm_crypt *c, int err);
 	struct sk_buff *skb;
 	struct ntm_tunnel *t;
+	/* held while the request is in flight (it may complete later) */
 	struct net_device *dev;
+	netdevice_tracker dev_tracker;
 	u64 counter;
 	unsigned int inner_len;
 	bool xnet;
@@ -580,12 +635,12 @@ static inline bool ntm_tunnel_expired(struct ntm_tunnel *t)
 	u32 hard = READ_ONCE(t->lifetime), soft = READ_ONCE(t->soft_lifetime);
 	u64 now;
 
-	if (unlikely(READ_ONCE(t->expire_state)))
+	if (unlikely(test_bit(NTM_T_EXPIRE_QUEUED, &t->expire_state)))
 		return true;
 	if (likely(!hard && !soft))
 		return false;
 	now = ktime_get_coarse_boottime_ns();
-	if (soft && !test_bit(0, &t->soft_state) &&
+	if (soft && !test_bit(NTM_T_SOFT_REPORTED, &t->soft_state) &&
 	    now >= t->created_ns + (u64)soft * NSEC_PER_SEC)
 		ntm_tunnel_soft_expire(t, NTM_EXPIRE_SOFT_TIME);
 	if (hard && now >= t->created_ns + (u64)hard * NSEC_PER_SEC) {
@@ -750,6 +805,8 @@ int ntm_sel_insert(struct ntm_dev *nd, struct ntm_esp *e);
 void ntm_sel_remove(struct ntm_dev *nd, struct ntm_esp *e);
 struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 				      const void *daddr, const void *saddr);
+struct ntm_tunnel *ntm_tunnel_peek_ts(struct ntm_dev *nd, int family,
+				      const void *daddr, const void *saddr);
 
 /* esp.c */
 void ntm_esp_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
@@ -815,14 +872,6 @@ void ntm_acquire_release(struct ntm_dev *nd, struct ntm_tunnel *t);
 /* netlink.c */
 int ntm_genl_init(void);
 void ntm_genl_exit(void);
-void ntm_event_acquire(struct ntm_dev *nd, int family, const void *dst,
-		       const void *src);
-void ntm_event_endpoint(struct ntm_tunnel *t, const union ntm_sockaddr *ep);
-void ntm_event_expired(struct ntm_dev *nd, u32 local_index, u32 remote_index,
-		       u32 reason);
-void ntm_event_relay_expired(struct ntm_dev *nd,
-			     const struct ntm_relay_info *info, u32 reason);
-void ntm_event_takeover(struct ntm_dev *nd, u32 local_index, u32 remote_index,
-			u32 replaces);
+/* the multicast events: ntm_events.h */
 
 #endif /* _NTM_INTERNAL_H */

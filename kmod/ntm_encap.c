@@ -33,6 +33,7 @@
 #include <net/inet_ecn.h>
 #include <asm/unaligned.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
 				  u8 **iv, struct aead_request **req,
@@ -71,7 +72,7 @@ static void ntm_nonce(u8 *iv, const u8 *salt, u64 counter)
 void ntm_crypt_free(struct ntm_crypt *c)
 {
 	ntm_tunnel_put(c->t);
-	dev_put(c->dev);
+	netdev_put(c->dev, &c->dev_tracker);
 	kfree(c);
 }
 
@@ -109,7 +110,7 @@ int ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
 	c->skb = skb;
 	c->t = t;
 	c->dev = t->nd->dev;
-	dev_hold(c->dev);
+	netdev_hold(c->dev, &c->dev_tracker, GFP_ATOMIC);
 	aead_request_set_tfm(req, aead);
 	aead_request_set_callback(req, 0, ntm_crypt_done, c);
 	return 0;
@@ -236,6 +237,7 @@ static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
 	unsigned int seq;
 	u64 key;
 
+	ntm_assert_rcu();
 	do {
 		seq = read_seqbegin(&t->ep_lock);
 		ep = t->ep;
@@ -296,7 +298,7 @@ void ntm_tx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat)
 {
 	ntm_tunnel_count(t, stat);
 	dev_core_stats_tx_dropped_inc(t->nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(stat));
 }
 
 void ntm_encrypt_finish(struct ntm_crypt *c, int err)
@@ -447,8 +449,11 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	segs = skb_gso_segment(skb, 0);
 	if (IS_ERR_OR_NULL(segs)) {
 		dst_release(r.dst);
-		stat = NTM_STAT(DROP_MALFORMED);
-		goto drop;
+		ntm_tunnel_count(t, NTM_STAT(DROP_MALFORMED));
+		dev_core_stats_tx_dropped_inc(t->nd->dev);
+		kfree_skb_reason(skb, SKB_DROP_REASON_SKB_GSO_SEG);
+		ntm_tunnel_put(t);
+		return NETDEV_TX_OK;
 	}
 	consume_skb(skb);
 	skb_list_walk_safe(segs, skb, next) {
@@ -507,9 +512,9 @@ void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 	ntm_tunnel_get_endpoint(t, &cur);
 	if (likely(ntm_sockaddr_equal(&cur, src))) {
 		/* a suppressed move is reported once the interval is over */
-		if (unlikely(test_bit(0, &t->roam_state)) &&
+		if (unlikely(test_bit(NTM_T_ROAM_SUPPRESSED, &t->roam_state)) &&
 		    ntm_roam_event_slot(t)) {
-			clear_bit(0, &t->roam_state);
+			clear_bit(NTM_T_ROAM_SUPPRESSED, &t->roam_state);
 			ntm_event_endpoint(t, &cur);
 		}
 		return;
@@ -517,10 +522,10 @@ void ntm_roam(struct ntm_tunnel *t, const union ntm_sockaddr *src)
 	ntm_tunnel_set_endpoint(t, src);
 	ntm_tunnel_count(t, NTM_STAT(ROAMED));
 	if (ntm_roam_event_slot(t)) {
-		clear_bit(0, &t->roam_state);
+		clear_bit(NTM_T_ROAM_SUPPRESSED, &t->roam_state);
 		ntm_event_endpoint(t, src);
 	} else {
-		set_bit(0, &t->roam_state);
+		set_bit(NTM_T_ROAM_SUPPRESSED, &t->roam_state);
 		ntm_tunnel_count(t, NTM_STAT(ROAM_EVENT_SUPPRESSED));
 	}
 }
@@ -642,7 +647,7 @@ void ntm_rx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat)
 {
 	ntm_tunnel_count(t, stat);
 	dev_core_stats_rx_dropped_inc(t->nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(stat));
 }
 
 static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
@@ -710,7 +715,7 @@ static bool ntm_rx_mapped(struct ntm_dev *nd, struct sock *sk,
 		return false;
 	ntm_dev_count(nd, NTM_STAT(DROP_MAPPED), 1);
 	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(NTM_STAT(DROP_MAPPED)));
 	return true;
 }
 
@@ -776,7 +781,8 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 
 	if (skb->len < off + NTM_DATA_HDR_LEN + NTM_AEAD_TAG_LEN ||
 	    !pskb_may_pull(skb, off + NTM_DATA_HDR_LEN)) {
-		ntm_dev_count(nd, NTM_STAT(DROP_MALFORMED), 1);
+		stat = NTM_STAT(DROP_MALFORMED);
+		ntm_dev_count(nd, stat, 1);
 		goto drop_nocount;
 	}
 	/* a relay forwards before the device's own tunnels look (RS role) */
@@ -785,8 +791,11 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	hdr = (struct ntm_data_hdr *)(skb->data + off);
 	counter = be64_to_cpu(hdr->counter);
 	t = ntm_rx_tunnel(nd, be32_to_cpu(hdr->receiver), false);
-	if (unlikely(!t))
+	if (unlikely(!t)) {
+		/* counted by ntm_rx_tunnel() */
+		stat = NTM_STAT(DROP_NO_TUNNEL);
 		goto drop_nocount;
+	}
 	nfrags = ntm_rx_prepare(t, skb, counter, &src, &trailer, &stat);
 	if (unlikely(nfrags < 0))
 		goto drop;
@@ -811,6 +820,6 @@ drop:
 	ntm_tunnel_put(t);
 drop_nocount:
 	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(stat));
 	return 0;
 }

@@ -46,6 +46,7 @@
 #include <net/udp_tunnel.h>
 #include <net/inet_sock.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 /*
  * Hash key of a leg: the source it accepts messages from and its own
@@ -585,7 +586,7 @@ static void ntm_relay_drop(struct ntm_dev *nd, struct sk_buff *skb,
 {
 	ntm_dev_count(nd, stat, 1);
 	dev_core_stats_rx_dropped_inc(nd->dev);
-	kfree_skb(skb);
+	kfree_skb_reason(skb, ntm_drop_reason(stat));
 }
 
 /* The outer source and the receiver index of a datagram, as a key. */
@@ -718,7 +719,8 @@ static void ntm_relay_xmit(struct ntm_dev *nd, struct ntm_relay *r,
 		atomic_inc(&r->drop_tx);
 		ntm_dev_count(nd, NTM_STAT(DROP_RELAY_TX), 1);
 		dev_core_stats_tx_dropped_inc(nd->dev);
-		kfree_skb(skb);
+		kfree_skb_reason(skb,
+				 ntm_drop_reason(NTM_STAT(DROP_RELAY_TX)));
 		return;
 	}
 	ntm_dev_count(nd, NTM_STAT(RELAY_TX_PACKETS), 1);
@@ -754,6 +756,7 @@ int ntm_relay_recv(struct ntm_dev *nd, struct sock *sk, struct sk_buff *skb)
 	struct ntm_relay *r;
 	unsigned int seq;
 
+	ntm_assert_rcu();
 	hdr = (const struct ntm_data_hdr *)(skb->data + sizeof(struct udphdr));
 	ntm_relay_key_of_skb(skb, hdr->receiver, &key);
 	leg = rhashtable_lookup(&nd->relay_ht, &key, ntm_relay_fwd_params);

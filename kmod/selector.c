@@ -190,7 +190,7 @@ static struct ntm_tunnel *ntm_sel_pick(struct ntm_dev *nd,
 	rhl_for_each_entry_rcu(s, pos, list, node) {
 		t = s->e->t;
 		/* on its way out, or not sending yet: not in the way */
-		if (READ_ONCE(t->expire_state))
+		if (test_bit(NTM_T_EXPIRE_QUEUED, &t->expire_state))
 			continue;
 		state = READ_ONCE(t->state);
 		if (state == NTM_TUNNEL_STATE_PENDING)
@@ -216,10 +216,12 @@ static struct ntm_tunnel *ntm_sel_pick(struct ntm_dev *nd,
  * Transmit lookup for ESP (under rcu_read_lock, BH off): the active SA
  * whose REMOTE_TS has the longest prefix covering @daddr and whose
  * LOCAL_TS, if any, covers @saddr; the newest SA wins a tie.  Returns a
- * reference, or NULL (the caller acquires).
+ * reference, or NULL (the caller acquires).  @count: a packet is being
+ * sent, so a refusal by LOCAL_TS is counted in TX_TS_REFUSED.
  */
-struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
-				      const void *daddr, const void *saddr)
+static struct ntm_tunnel *ntm_find_ts(struct ntm_dev *nd, int family,
+				      const void *daddr, const void *saddr,
+				      bool count)
 {
 	const unsigned long *lens = family == AF_INET ? nd->sel_lens4 :
 							nd->sel_lens6;
@@ -230,6 +232,7 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 	unsigned long bits;
 	unsigned int plen;
 
+	ntm_assert_rcu();
 	while (w-- > 0) {
 		bits = READ_ONCE(lens[w]);
 		while (bits) {
@@ -250,7 +253,25 @@ struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
 	 */
 	if (retired && refcount_inc_not_zero(&retired->ref))
 		return retired;
-	if (refused)
+	if (refused && count)
 		ntm_dev_count(nd, NTM_STAT(TX_TS_REFUSED), 1);
 	return NULL;
+}
+
+/* The lookup of a packet being sent: a LOCAL_TS refusal is counted. */
+struct ntm_tunnel *ntm_tunnel_find_ts(struct ntm_dev *nd, int family,
+				      const void *daddr, const void *saddr)
+{
+	return ntm_find_ts(nd, family, daddr, saddr, true);
+}
+
+/*
+ * The same lookup for a packet that is only looked at (the acquire queue
+ * deciding whom a queued packet waits for): nothing is counted, or each
+ * new SA would count every packet still queued once more.
+ */
+struct ntm_tunnel *ntm_tunnel_peek_ts(struct ntm_dev *nd, int family,
+				      const void *daddr, const void *saddr)
+{
+	return ntm_find_ts(nd, family, daddr, saddr, false);
 }

@@ -50,6 +50,7 @@
 #include <linux/percpu.h>
 #include <linux/ktime.h>
 #include "ntm.h"
+#include "ntm_events.h"
 
 /* Own cache: the tunnel is ~750 bytes, kmalloc would round it to 1 KiB. */
 static struct kmem_cache *ntm_tunnel_cache;
@@ -156,6 +157,7 @@ void ntm_tunnel_put(struct ntm_tunnel *t)
 
 static struct ntm_tunnel *ntm_tunnel_get_rcu(struct ntm_tunnel *t)
 {
+	ntm_assert_rcu();
 	if (t && !refcount_inc_not_zero(&t->ref))
 		return NULL;
 	return t;
@@ -184,6 +186,7 @@ struct ntm_tunnel *ntm_tunnel_find_vip6(struct ntm_dev *nd,
 /* Whether a tunnel has local index @index; under RCU, no reference. */
 bool ntm_tunnel_index_used(struct ntm_dev *nd, u32 index)
 {
+	ntm_assert_rcu();
 	return rhashtable_lookup(&nd->index_ht, &index, ntm_index_params);
 }
 
@@ -258,7 +261,7 @@ static void ntm_lifetime_arm(struct ntm_tunnel *t)
 	u32 soft = READ_ONCE(t->soft_lifetime), hard = READ_ONCE(t->lifetime);
 	u64 next = U64_MAX, now = ktime_get_boottime_ns();
 
-	if (soft && !test_bit(0, &t->soft_state))
+	if (soft && !test_bit(NTM_T_SOFT_REPORTED, &t->soft_state))
 		next = ntm_deadline_ns(t, soft);
 	if (hard)
 		next = min(next, ntm_deadline_ns(t, hard));
@@ -285,7 +288,9 @@ static void ntm_lifetime_timer(struct timer_list *timer)
 
 static void ntm_lifetime_update(struct ntm_tunnel *t)
 {
-	if (!t->lifetime && (!t->soft_lifetime || test_bit(0, &t->soft_state)))
+	if (!t->lifetime &&
+	    (!t->soft_lifetime ||
+	     test_bit(NTM_T_SOFT_REPORTED, &t->soft_state)))
 		del_timer_sync(&t->lifetime_timer);
 	else
 		ntm_lifetime_arm(t);
@@ -365,7 +370,7 @@ void ntm_tunnel_charge(struct ntm_tunnel *t, struct ntm_lim *lim, int dir,
 	u64 p = atomic64_inc_return(&lim->packets[dir]);
 	u64 v;
 
-	if (!test_bit(0, &t->soft_state)) {
+	if (!test_bit(NTM_T_SOFT_REPORTED, &t->soft_state)) {
 		v = READ_ONCE(lim->limits.soft_bytes);
 		if (v && b >= v)
 			ntm_tunnel_soft_expire(t, NTM_EXPIRE_SOFT_BYTES);
@@ -387,9 +392,10 @@ void ntm_tunnel_charge(struct ntm_tunnel *t, struct ntm_lim *lim, int dir,
  */
 void ntm_tunnel_soft_expire(struct ntm_tunnel *t, u32 reason)
 {
-	if (READ_ONCE(t->unlinked) || READ_ONCE(t->expire_state) ||
+	if (READ_ONCE(t->unlinked) ||
+	    test_bit(NTM_T_EXPIRE_QUEUED, &t->expire_state) ||
 	    READ_ONCE(t->state) == NTM_TUNNEL_STATE_RETIRED ||
-	    test_and_set_bit(0, &t->soft_state))
+	    test_and_set_bit(NTM_T_SOFT_REPORTED, &t->soft_state))
 		return;
 	ntm_event_expired(t->nd, t->local_index, be32_to_cpu(t->remote_index),
 			  reason);
@@ -812,7 +818,7 @@ void ntm_tunnel_expire(struct ntm_tunnel *t, u32 reason)
 	struct ntm_dev *nd = t->nd;
 	unsigned long flags;
 
-	if (test_and_set_bit(0, &t->expire_state))
+	if (test_and_set_bit(NTM_T_EXPIRE_QUEUED, &t->expire_state))
 		return;
 	if (!refcount_inc_not_zero(&t->ref))
 		return;

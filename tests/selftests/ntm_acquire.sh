@@ -11,11 +11,13 @@
 # second destination still gets its event and its packet through; large
 # packets meet the byte bound (4 KiB per packet of acquire_qlen); drops are
 # counted by reason (drop_acquire_full/_dst/_timeout).
+# An ESP SA that looks at a waiting packet it may not take counts nothing
+# in tx_ts_refused (D85).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 19
+ktap_plan 20
 topo_need_ntm
 
 topo_setup_or_bail
@@ -223,6 +225,39 @@ ktap_result "large packets meet the byte bound before the packet bound" \
 # complete run (2026-12-05) neither SA sent the two queued pings (0, 0, 0),
 # with the same result expected from the old module, so the fault is in
 # the case or its setup; see the closing note of that session.
+sleep 3.5
+
+# --- a release that only looks at a queued packet counts nothing (D85) -----
+# A ping to 10.99.3.3 waits; an ESP SA for 10.99.3.0/24 whose LOCAL_TS
+# does not take the source $VIP4_A is added, so its release asks which SA
+# the packet would take (none: it keeps waiting and times out).  That is
+# no packet sent and refused: tx_ts_refused must not move.  The add goes
+# through an esp-bulk started beforehand (reading a FIFO), so that no
+# Python start-up, slow under emulation, outlasts the 3 s the packet
+# waits.
+mkfifo "$T/peek.fifo"
+topo_bg "$NS_A" "$T/esp.peek" $GENL esp-bulk $NTM_DEV "$T/peek.fifo"
+bulk=$TOPO_LAST_PID
+line="--local $((0x3020)) --remote $((0x3021)) --endpoint $UL4_B:4500"
+line+=" --cipher aes-gcm --key $(topo_hex 32) --rx-key $(topo_hex 32)"
+line+=" --tx-salt $(topo_hex 4) --rx-salt $(topo_hex 4)"
+line+=" --remote-ts 10.99.3.0/24 --local-ts 192.0.2.0/24"
+r0=$(gstat tx_ts_refused)
+q0=$(gstat acquire_queued)
+A ping -n -c 1 -W 1 10.99.3.3 >/dev/null 2>&1 &
+ping1=$!
+t0=$(date +%s.%N)
+sleep 1 # the ping is out and queued (no SA yet)
+echo "$line" | timeout 10 tee "$T/peek.fifo" >/dev/null
+t1=$(date +%s.%N)
+wait "$bulk"
+r1=$(gstat tx_ts_refused)
+q1=$(gstat acquire_queued)
+wait "$ping1" 2>/dev/null
+A $GENL del $NTM_DEV $((0x3020)) >/dev/null 2>&1
+ktap_diag "ESP release over a refused source: SA handed to esp-bulk $(echo "$t1 - $t0" | bc 2>/dev/null || echo ?) s after the ping, acquire_queued +$((q1 - q0)), tx_ts_refused +$((r1 - r0)) ($(head -c 200 "$T/esp.peek" | tr '\n' ' '))"
+ktap_result "a queued packet the release only looks at is not counted in tx_ts_refused" \
+	$([ $((q1 - q0)) -eq 1 ] && [ "$r1" -eq "$r0" ] && grep -q 'added=1 ' "$T/esp.peek" && echo 0 || echo 1)
 sleep 3.5
 
 # --- acquire off -------------------------------------------------------------
