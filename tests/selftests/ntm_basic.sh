@@ -6,7 +6,8 @@
 # device MTU, large and fragmented pings, DF pings above the MTU; the outer
 # header (decisions.rst D57): scrubbed on IPv6 too (the outer flow has a
 # conntrack entry of its own), ECN copied out and merged back in (RFC
-# 6040), DSCP 0.
+# 6040), DSCP 0; the cached outer route (D90) follows a route change and a
+# device fwmark change at once, on both outer families.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
@@ -15,7 +16,7 @@ CIPHERS="aes-gcm chacha20-poly1305"
 OUTERS="4 6"
 # setup, MTU, then per (cipher, outer): 2 inner families x (ping, iperf3),
 # counters, large pings, DF pings
-ktap_plan $((2 + 2 * 2 * 7 + 3))
+ktap_plan $((2 + 2 * 2 * 7 + 3 + 2))
 topo_need_ntm
 
 topo_setup_or_bail
@@ -166,6 +167,36 @@ ktap_result "outer CE becomes inner CE; CE for a not-ECN-capable inner packet is
 	"$([ $r1 = 0 ] && [ "$ce" -ge 3 ] && [ $r2 != 0 ] && [ $((d1 - d0)) -ge 3 ] && echo 0 || echo 1)"
 A nft delete table inet ntmout 2>/dev/null
 B nft delete table inet ntmout 2>/dev/null
+
+# --- the cached outer route follows route and fwmark changes (D90) ---------
+# One ping A->B through the tunnel after each change: the route cache must
+# not keep a route the change made wrong, nor a dead one after it is undone.
+p1() { topo_ping "$NS_A" 4 -c 1 -W 2 >/dev/null 2>&1 && echo up || echo down; }
+for outer in 4 6; do
+	if [ $outer = 4 ]; then ul=$UL4_B/32; else ul=$UL6_B/128; fi
+	topo_tunnel_flush >/dev/null 2>&1
+	topo_tunnel_pair chacha20-poly1305 $outer || ktap_diag "outer IPv$outer tunnel setup failed"
+	e0=$(num "$(topo_dstat "$NS_A" drop_tx_error)")
+	s1=$(p1)
+	A ip -$outer route add blackhole $ul
+	s2=$(p1)
+	A ip -$outer route del blackhole $ul
+	s3=$(p1)
+	A ip -$outer rule add fwmark 0x5a lookup 90
+	A ip -$outer route add blackhole $ul table 90
+	nctl "$NS_A" device set $NTM_DEV --fwmark 0x5a
+	s4=$(p1)
+	nctl "$NS_A" device set $NTM_DEV --fwmark 0
+	s5=$(p1)
+	A ip -$outer rule del fwmark 0x5a lookup 90
+	A ip -$outer route flush table 90 2>/dev/null
+	e1=$(num "$(topo_dstat "$NS_A" drop_tx_error)")
+	got="$s1 $s2 $s3 $s4 $s5"
+	ktap_diag "outer IPv$outer: cached route $s1, blackhole route $s2, removed $s3;" \
+		"fwmark into a blackhole table $s4, fwmark 0 $s5; drop_tx_error $e0 -> $e1"
+	ktap_result "outer IPv$outer: a route change and a fwmark change take effect at the next packet" \
+		"$([ "$got" = "up down up down up" ] && [ "$e1" -gt "$e0" ] && echo 0 || echo 1)"
+done
 
 ktap_finish
 
