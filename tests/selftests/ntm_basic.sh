@@ -169,9 +169,19 @@ A nft delete table inet ntmout 2>/dev/null
 B nft delete table inet ntmout 2>/dev/null
 
 # --- the cached outer route follows route and fwmark changes (D90) ---------
-# One ping A->B through the tunnel after each change: the route cache must
-# not keep a route the change made wrong, nor a dead one after it is undone.
-p1() { topo_ping "$NS_A" 4 -c 1 -W 2 >/dev/null 2>&1 && echo up || echo down; }
+# One ping A->B through the tunnel from each CPU after each change (the
+# cache is per CPU): the route cache must not keep a route the change made
+# wrong, nor a dead one after it is undone.  "up": every ping answered,
+# "down": none, "mixed": some.
+p1() {
+	local c n=0 ok=0
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		n=$((n + 1))
+		in_ns "$NS_A" taskset -c "$c" ping -4 -n -c 1 -W 2 "$(topo_peer4 "$NS_A")" >/dev/null 2>&1 &&
+			ok=$((ok + 1))
+	done
+	if [ $ok = $n ]; then echo up; elif [ $ok = 0 ]; then echo down; else echo mixed; fi
+}
 for outer in 4 6; do
 	if [ $outer = 4 ]; then ul=$UL4_B/32; else ul=$UL6_B/128; fi
 	topo_tunnel_flush >/dev/null 2>&1
@@ -182,8 +192,10 @@ for outer in 4 6; do
 	s2=$(p1)
 	A ip -$outer route del blackhole $ul
 	s3=$(p1)
+	# rules and routes first: a rule change flushes every cached route
 	A ip -$outer rule add fwmark 0x5a lookup 90
 	A ip -$outer route add blackhole $ul table 90
+	s3b=$(p1)
 	nctl "$NS_A" device set $NTM_DEV --fwmark 0x5a
 	s4=$(p1)
 	nctl "$NS_A" device set $NTM_DEV --fwmark 0
@@ -191,11 +203,12 @@ for outer in 4 6; do
 	A ip -$outer rule del fwmark 0x5a lookup 90
 	A ip -$outer route flush table 90 2>/dev/null
 	e1=$(num "$(topo_dstat "$NS_A" drop_tx_error)")
-	got="$s1 $s2 $s3 $s4 $s5"
+	got="$s1 $s2 $s3 $s3b $s4 $s5"
 	ktap_diag "outer IPv$outer: cached route $s1, blackhole route $s2, removed $s3;" \
-		"fwmark into a blackhole table $s4, fwmark 0 $s5; drop_tx_error $e0 -> $e1"
+		"a rule for fwmark 0x5a into a blackhole table $s3b, the device's fwmark" \
+		"set to 0x5a $s4, back to 0 $s5; drop_tx_error $e0 -> $e1"
 	ktap_result "outer IPv$outer: a route change and a fwmark change take effect at the next packet" \
-		"$([ "$got" = "up down up down up" ] && [ "$e1" -gt "$e0" ] && echo 0 || echo 1)"
+		"$([ "$got" = "up down up up down up" ] && [ "$e1" -gt "$e0" ] && echo 0 || echo 1)"
 done
 
 ktap_finish
