@@ -28,7 +28,7 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check fuzz bench bench-sig bench-esp bench-ike bench-relay demo \
+.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check fuzz bench bench-sig bench-esp bench-ike bench-relay bench-mem demo \
 	install clean help
 
 all: kmod ctld
@@ -52,6 +52,7 @@ help:
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
 	@echo '  bench-ike   IKEv2 handshakes/s only: ntmd vs strongSwan charon as responder'
 	@echo '  bench-relay Relay Server only: kernel relay vs direct vs socat, memory per session, DNS via a relay'
+	@echo '  bench-mem   kernel memory per ntm tunnel, WireGuard peer, xfrm SA at 2 and 64 possible CPUs'
 	@echo '  demo        build, boot the VM and run scripts/demo.sh, demo-relay.sh, demo-ike.sh'
 	@echo '  install     ntm.ko (extra/), ntmd, ntmctl, header, man pages, unit'
 	@echo '  clean       remove build products'
@@ -114,6 +115,18 @@ bench: kmod ctld bench-sig bench-esp bench-ike bench-relay
 	@mkdir -p $(BUILD)/bench
 	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench -- scripts/bench/run.sh
 	@echo "bench: results in build/bench/"
+
+# Kernel memory per ntm tunnel, WireGuard peer and xfrm SA with 2 CPUs
+# online and 2 or 64 possible: per-CPU allocations grow with the second
+# (Documentation/benchmarks.rst, Memory)
+bench-mem: kmod ctld
+	@for c in 2 64; do \
+		d=$(BUILD)/bench/mem-cpus$$c; mkdir -p $$d; \
+		NTM_BENCH_ONLY=memory NTM_BENCH_OUT=$$d $(VM) --maxcpus $$c --rw $$d -- scripts/bench/run.sh >$$d/log.txt 2>&1 || \
+			{ tail -n 30 $$d/log.txt; exit 1; }; \
+		cat $$d/results.txt; \
+	done
+	@echo "bench-mem: results in build/bench/mem-cpus{2,64}/"
 
 # ESP-in-UDP: ntm.ko vs xfrm vs plain veth, TCP and 64-byte UDP
 # (Documentation/benchmarks.rst, ESP-in-UDP)

@@ -154,6 +154,8 @@ fi
 log "kernel $(uname -r), $(nproc) CPUs, iperf3 ${T}s per run"
 put meta run kernel "$(uname -r)"
 put meta run cpus "$(nproc)"
+# per-CPU allocations are made for every possible CPU, online or not
+put meta run possible_cpus "$(($(cut -d- -f2 /sys/devices/system/cpu/possible) + 1))"
 put meta run iperf_seconds "$T"
 put meta run inner_mtu "$MTU"
 put meta run date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
