@@ -34,7 +34,7 @@ fi
 declare -A weight=(
 	[ntm_signalling]=263 [ntm_relay_nat]=223 [ntm_relay_cases]=213
 	[ntm_rekey_cases]=212 [ntm_ike]=211 [ntm_relay]=185 [ntm_sigflood]=173
-	[ntm_lifetime]=155 [ntm_tunnel_life]=147 [ntm_esp]=150 [ntm_esp_scale]=255 [ntm_basic]=107
+	[ntm_lifetime]=155 [ntm_tunnel_life]=147 [ntm_esp]=150 [ntm_esp_scale]=255 [ntm_basic]=120
 	[ntm_rekey]=96 [ntm_keyrecovery]=85 [ntm_tamper]=70 [ntm_roaming]=60
 	[ntm_acquire]=85 [ntm_fuzz]=50 [ntm_async]=45 [ntm_netlink]=34
 	[ntm_replay]=30 [ntm_scale]=26 [ntm_unload]=23 [ntm_secrets]=19
