@@ -112,7 +112,9 @@ deep=$($PY - "$T/f1.json" "$T/f2.json" <<-'EOF'
 )
 read -r nt nr <<<"$deep"
 ktap_diag "created by the fuzzers: $nt tunnels, $nr relay sessions"
-[ "$(num "$nt")" -ge 20 ] && [ "$(num "$nr")" -ge 20 ]
+# (relay sessions need two valid legs: 17-32 per run with the seeds tried,
+# tunnels 52-74; a grammar that stopped reaching them gives 0)
+[ "$(num "$nt")" -ge 20 ] && [ "$(num "$nr")" -ge 10 ]
 ktap_result "the fuzzers built tunnels and relay sessions (not only rejected requests)" $?
 
 # --- dumps interrupted by table changes ------------------------------------------------

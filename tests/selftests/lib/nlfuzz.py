@@ -361,6 +361,17 @@ def adopt_socks(g, dev, addr4, addr6, port):
     return err, msg, [s4, s6]
 
 
+DEFAULT_MAX = 131072    # NTM_TUNNEL_MAX_DEFAULT, NTM_RELAY_MAX_DEFAULT
+
+
+def reset_limits(g, dev):
+    """The fuzzers set tunnel and relay limits as low as 0: undo that, or
+    whether later requests reach the deep paths depends on the seed."""
+    g.request(G.CMD_SET_DEVICE, [G.string(G.A_IFNAME, dev),
+                                 G.u32(G.A_MAX_TUNNELS, DEFAULT_MAX),
+                                 G.u32(G.A_MAX_RELAYS, DEFAULT_MAX)])
+
+
 def fd_pool(addr4, addr6):
     """Descriptors of every kind the device must either adopt or refuse."""
     keep = []
@@ -420,6 +431,8 @@ def cmd_run(argv):
     t0 = time.time()
     for i in range(int(o["count"])):
         if i % 200 == 199:          # adoption churn on the main device
+            for d in (dev, nosock):
+                reset_limits(g, d)
             err, _, socks = adopt_socks(g, dev, o["addr4"], o["addr6"], 0)
             if not err:
                 for s in keep:
@@ -503,6 +516,7 @@ def cmd_dumps(argv):
     if err:
         print(json.dumps({"error": "adopt: %s %s" % (os.strerror(err), msg)}))
         return 1
+    reset_limits(ctl, dev)
     out = {"dumps": 0, "closed_early": 0, "read_through": 0, "short": 0, "errors": {},
            "hangs": 0}
     for i in range(int(o["count"])):
