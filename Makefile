@@ -59,7 +59,7 @@ help:
 	@echo '              tmpfiles.d, modules-load.d, man pages, header, example config'
 	@echo '              [PREFIX=/usr/local] [DESTDIR=]'
 	@echo '  uninstall   remove what install installed (same PREFIX and DESTDIR)'
-	@echo '  install-test install and uninstall into temporary DESTDIRs, checked'
+	@echo '  install-test  install and uninstall into temporary DESTDIRs, checked'
 	@echo '  clean       remove build products'
 
 # ---- kernel module ----------------------------------------------------------

@@ -77,6 +77,7 @@ expected() {
 
 # files DESTDIR: every file and link under DESTDIR, sorted, without DESTDIR
 files() {
+	[ -d "$1" ] || return 0
 	(cd "$1" && find . \( -type f -o -type l \) -printf '/%P\n') | sort
 }
 
