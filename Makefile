@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check fuzz bench bench-sig bench-esp bench-ike bench-relay bench-mem demo \
-	install clean help
+	ctld-bin install uninstall install-test clean help
 
 all: kmod ctld
 
@@ -44,7 +44,7 @@ help:
 	@echo '  ctld-asan   the same with ASan/UBSan and the unit tests, build/ctld-asan'
 	@echo '  unit        unit tests (ctest, ASan/UBSan build)'
 	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
-	@echo '  check       nlspec kmod ctld ctld-asan unit vm-test, then a summary'
+	@echo '  check       nlspec kmod ctld install-test ctld-asan unit vm-test, then a summary'
 	@echo '  fuzz        libFuzzer campaign (clang): NTM_FUZZ_SECONDS per harness (1800),'
 	@echo '              NTM_FUZZ_MERGE=1 adds new coverage to tests/fuzz/corpus'
 	@echo '  bench       benchmarks in the VM, JSON into build/bench/'
@@ -54,7 +54,12 @@ help:
 	@echo '  bench-relay Relay Server only: kernel relay vs direct vs socat, memory per session, DNS via a relay'
 	@echo '  bench-mem   kernel memory per ntm tunnel, WireGuard peer, xfrm SA at 2 and 64 possible CPUs'
 	@echo '  demo        build, boot the VM and run scripts/demo.sh, demo-relay.sh, demo-ike.sh'
-	@echo '  install     ntm.ko (extra/), ntmd, ntmctl, header, man pages, unit'
+	@echo '  ctld-bin    ntmd and ntmctl only (the build for installation)'
+	@echo '  install     ntm.ko (extra/) and depmod, ntmd, ntmctl, units, sysusers.d,'
+	@echo '              tmpfiles.d, modules-load.d, man pages, header, example config'
+	@echo '              [PREFIX=/usr/local] [DESTDIR=]'
+	@echo '  uninstall   remove what install installed (same PREFIX and DESTDIR)'
+	@echo '  install-test  install and uninstall into temporary DESTDIRs, checked'
 	@echo '  clean       remove build products'
 
 # ---- kernel module ----------------------------------------------------------
@@ -109,7 +114,7 @@ vm-test: kmod ctld
 	VM="$(VM)" scripts/lib/vm-test.sh
 
 check:
-	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld ctld-asan unit vm-test
+	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test ctld-asan unit vm-test
 
 bench: kmod ctld bench-sig bench-esp bench-ike bench-relay
 	@mkdir -p $(BUILD)/bench
@@ -172,21 +177,51 @@ demo: all
 
 # ---- install ---------------------------------------------------------------
 
-# Unsigned: the Debian headers have no signing key (and Debian's kernel does
-# not require signatures unless Secure Boot locks it down).  The headers have
-# no System.map either, so kbuild skips depmod: run it here.
-install: all
-	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod INSTALL_MOD_DIR=extra CONFIG_MODULE_SIG_ALL= \
-		$(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
-	DESTDIR=$(DESTDIR) cmake --install $(BUILD)/ctld --prefix $(PREFIX)
-	install -D -m 0644 uapi/linux/ntm.h $(DESTDIR)$(PREFIX)/include/linux/ntm.h
-	install -D -m 0644 ctld/ntmd.toml.example $(DESTDIR)$(PREFIX)/share/doc/ntm/ntmd.toml.example
-	@set -e; for f in $(wildcard Documentation/man/*.[1-8]); do \
-		s=$${f##*.}; \
-		echo "install $$f"; \
-		install -D -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${f##*/}; \
-	done
-	$(if $(DESTDIR),@echo "install: DESTDIR set, depmod left to the package",depmod -a $(KVER))
+# make install [PREFIX=/usr] [DESTDIR=...]; make uninstall with the same two
+# (scripts/lib/install.sh, D91).  Unsigned module: the Debian headers have no
+# signing key (Debian's kernel requires signatures only under Secure Boot
+# lockdown).  The systemd files go where `pkg-config systemd` says systemd
+# reads them, whatever PREFIX is; the ExecStart= of the units is $(SBINDIR).
+# The build for installation is ctld-bin: only ntmd and ntmctl, no tests,
+# fuzzers or benchmark tools.
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ntm
+INCLUDEDIR ?= $(PREFIX)/include
+MODDIR ?= /lib/modules/$(KVER)/extra
+systemd_var = $(or $(shell pkg-config --variable=$(1) systemd 2>/dev/null),$(2))
+ifeq ($(origin UNITDIR),undefined)
+UNITDIR := $(call systemd_var,systemdsystemunitdir,/lib/systemd/system)
+endif
+ifeq ($(origin SYSUSERSDIR),undefined)
+SYSUSERSDIR := $(call systemd_var,sysusersdir,/usr/lib/sysusers.d)
+endif
+ifeq ($(origin TMPFILESDIR),undefined)
+TMPFILESDIR := $(call systemd_var,tmpfilesdir,/usr/lib/tmpfiles.d)
+endif
+ifeq ($(origin MODULESLOADDIR),undefined)
+MODULESLOADDIR := $(call systemd_var,modulesloaddir,/usr/lib/modules-load.d)
+endif
+INSTALL_ENV = MAKE="$(MAKE)" DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KVER="$(KVER)" KDIR="$(KDIR)" \
+	BUILD="$(BUILD)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" DOCDIR="$(DOCDIR)" \
+	INCLUDEDIR="$(INCLUDEDIR)" UNITDIR="$(UNITDIR)" SYSUSERSDIR="$(SYSUSERSDIR)" \
+	TMPFILESDIR="$(TMPFILESDIR)" MODULESLOADDIR="$(MODULESLOADDIR)" MODDIR="$(MODDIR)"
+
+ctld-bin:
+	cmake -S ctld -B $(BUILD)/ctld -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_TESTS=OFF
+	cmake --build $(BUILD)/ctld -j$(JOBS) --target ntmd ntmctl
+
+install: kmod ctld-bin
+	$(INSTALL_ENV) scripts/lib/install.sh install
+
+uninstall:
+	$(INSTALL_ENV) scripts/lib/install.sh uninstall
+
+# make install and make uninstall into temporary DESTDIRs, checked
+# (scripts/lib/install-test.sh); part of make check, after ctld.  Its
+# make install builds kmod and ctld-bin if needed.
+install-test:
+	KVER="$(KVER)" MAKE="$(MAKE)" scripts/lib/install-test.sh
 
 # ---- clean -----------------------------------------------------------------
 

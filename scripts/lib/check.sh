@@ -18,7 +18,7 @@ mkdir -p "$logdir"
 needs() {
 	case $1 in
 	unit) echo ctld-asan ;;
-	vm-test | bench | demo) echo kmod ctld ;;
+	vm-test | install-test | bench | demo) echo kmod ctld ;;
 	esac
 }
 
