@@ -136,7 +136,7 @@ vm)
 		die "no debug kernel yet: run scripts/debug-kernel.sh build (make check-debug)"
 	fi
 	rel=$(krelease)
-	export NTM_VM_KERNEL=$OUT/vmlinux
+	export NTM_VM_KERNEL=$OUT/arch/x86/boot/bzImage
 	export NTM_VM_MODDIR=$MODS/lib/modules/$rel
 	export NTM_KVER=$rel
 	export NTM_KO=${NTM_KO-$TOP/ntm.ko}
