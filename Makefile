@@ -28,8 +28,8 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check fuzz bench bench-sig bench-esp bench-ike bench-relay bench-mem demo \
-	ctld-bin install uninstall install-test clean help
+.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
+	bench-mem demo ctld-bin install uninstall install-test clean help
 
 all: kmod ctld
 
@@ -45,6 +45,9 @@ help:
 	@echo '  unit        unit tests (ctest, ASan/UBSan build)'
 	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
 	@echo '  check       nlspec kmod ctld install-test ctld-asan unit vm-test, then a summary'
+	@echo '  check-debug every selftest on a debug kernel (KASAN, KFENCE, lockdep, kmemleak,'
+	@echo '              DEBUG_ATOMIC_SLEEP) built once from linux-source-6.1 into'
+	@echo '              build/debug-kernel/; fails on any splat or leak.  Hours: not in check'
 	@echo '  fuzz        libFuzzer campaign (clang): NTM_FUZZ_SECONDS per harness (1800),'
 	@echo '              NTM_FUZZ_MERGE=1 adds new coverage to tests/fuzz/corpus'
 	@echo '  bench       benchmarks in the VM, JSON into build/bench/'
@@ -115,6 +118,17 @@ vm-test: kmod ctld
 
 check:
 	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test ctld-asan unit vm-test
+
+# Every suite in one VM on the debug kernel of scripts/debug-kernel.sh (D89):
+# the kernel is built once (about an hour on 2 cores, nice 19) and cached in
+# build/debug-kernel/, ntm.ko is rebuilt against it there (kmod/ntm.ko is
+# left alone).  KASAN and lockdep make the guest several times slower under
+# TCG: more memory, a longer timeout.  NTM_TESTS="..." selects suites.
+check-debug:
+	nice -n 19 $(MAKE) ctld
+	scripts/debug-kernel.sh build
+	NTM_TEST_TIMEOUT=$${NTM_TEST_TIMEOUT:-2700} scripts/debug-kernel.sh vm --mem $(or $(NTM_DEBUG_MEM),6144) \
+		--timeout $(or $(NTM_DEBUG_TIMEOUT),21600) -- tests/selftests/run.sh
 
 bench: kmod ctld bench-sig bench-esp bench-ike bench-relay
 	@mkdir -p $(BUILD)/bench

@@ -116,8 +116,12 @@ static const struct rhashtable_params ntm_relay_fwd_params = {
 
 int ntm_relay_cache_init(void)
 {
-	/* sessions only: 100k of them must stay within 256 bytes each */
-	BUILD_BUG_ON(sizeof(struct ntm_relay) > NTM_RELAY_OBJ_MAX);
+	/*
+	 * sessions only: 100k of them must stay within 256 bytes each; lock
+	 * debugging (lockdep, make check-debug) makes the locks bigger
+	 */
+	if (!IS_ENABLED(CONFIG_DEBUG_SPINLOCK) && !IS_ENABLED(CONFIG_DEBUG_LOCK_ALLOC))
+		BUILD_BUG_ON(sizeof(struct ntm_relay) > NTM_RELAY_OBJ_MAX);
 	ntm_relay_cache = KMEM_CACHE(ntm_relay, SLAB_ACCOUNT);
 	return ntm_relay_cache ? 0 : -ENOMEM;
 }

@@ -27,6 +27,15 @@ ulimit -n 65536 2>/dev/null
 uptime() { local u; read -r u _ </proc/uptime; echo "$u"; }
 [ -n "$VM_DEBUG" ] && echo "vm: command starts at $(uptime) s (guest uptime)" >&2
 
+# kmemleak: the objects that look leaked already (boot) are not ours.
+# An object is reported once two scans found it unreferenced and unchanged.
+kmemleak() { echo "$1" >/sys/kernel/debug/kmemleak; }
+if [ "$KMEMLEAK" = 1 ] && [ -w /sys/kernel/debug/kmemleak ]; then
+	t=$(uptime)
+	kmemleak scan && kmemleak scan && kmemleak clear
+	echo "vm: kmemleak: boot objects cleared in $(echo "$(uptime) - $t" | bc) s" >&2
+fi
+
 if [ "$MODE" = shell ]; then
 	echo "vm: kernel $(uname -r) in qemu; cwd $PWD; 'exit' or Ctrl-D powers off," \
 		"Ctrl-A x kills qemu"
@@ -38,6 +47,15 @@ else
 fi
 
 [ -n "$VM_DEBUG" ] && echo "vm: command done at $(uptime) s" >&2
+if [ "$KMEMLEAK" = 1 ] && [ -w /sys/kernel/debug/kmemleak ]; then
+	# kfree_rcu() batches and deferred work hold objects for a few seconds.
+	t=$(uptime)
+	sleep 6
+	kmemleak scan && kmemleak scan
+	cat /sys/kernel/debug/kmemleak >$R/kmemleak.tmp && mv $R/kmemleak.tmp $R/kmemleak
+	echo "vm: kmemleak: scanned in $(echo "$(uptime) - $t" | bc) s," \
+		"$(grep -c '^unreferenced object' $R/kmemleak) report(s)" >&2
+fi
 # Let the kernel log reader catch up with the last messages, then stop it.
 read -r -t 0.2 <> <(:) 2>/dev/null
 read -r kmsg_pid <$R/kmsg.pid && kill "$kmsg_pid" 2>/dev/null
