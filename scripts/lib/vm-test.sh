@@ -10,8 +10,9 @@
 # lifetimes), not computing, so two VMs on a 2-core host finish in a little
 # over half the time of one (Documentation/testing.rst, "Parallel VMs").
 # The suites are dealt out longest first to the VM with the least work
-# (greedy LPT), using the durations below (seconds, CI machine, one VM);
-# a suite missing from the table counts as 120 s.  Every VM runs its own
+# (greedy LPT), using the durations below (seconds each suite took in a
+# two-VM make check run on a 2-core machine, 2026-12-06); a suite missing
+# from the table counts as 120 s.  Every VM runs its own
 # kernel, so each has its own ntm.ko and its own ntm_unload at the end.
 #
 # With NTM_TESTS set (make vm-test NTM_TESTS="basic esp"), or NTM_VM_JOBS=1,
@@ -32,13 +33,14 @@ if [ -n "${NTM_TESTS:-}" ] || [ "$JOBS" -le 1 ]; then
 fi
 
 declare -A weight=(
-	[ntm_signalling]=263 [ntm_relay_nat]=223 [ntm_relay_cases]=213
-	[ntm_rekey_cases]=212 [ntm_ike]=211 [ntm_relay]=185 [ntm_sigflood]=173
-	[ntm_lifetime]=155 [ntm_tunnel_life]=147 [ntm_esp]=150 [ntm_esp_scale]=255 [ntm_basic]=120
-	[ntm_rekey]=96 [ntm_keyrecovery]=85 [ntm_tamper]=70 [ntm_roaming]=60
-	[ntm_acquire]=85 [ntm_fuzz]=50 [ntm_async]=45 [ntm_netlink]=34
-	[ntm_replay]=30 [ntm_scale]=26 [ntm_unload]=23 [ntm_secrets]=19
-	[ntm_restart]=40 [ntm_socket]=90 [ntm_nlfuzz]=150 [ntm_ike_rekey]=204
+	[ntm_signalling]=442 [ntm_esp]=383 [ntm_relay]=363 [ntm_rekey_cases]=338
+	[ntm_esp_scale]=311 [ntm_ike]=292 [ntm_relay_nat]=290 [ntm_relay_cases]=271
+	[ntm_basic]=262 [ntm_tamper]=213 [ntm_rekey]=187 [ntm_lifetime]=186
+	[ntm_sigflood]=185 [ntm_acquire]=180 [ntm_tunnel_life]=174
+	[ntm_keyrecovery]=138 [ntm_ike_rekey]=115 [ntm_async]=107 [ntm_nlfuzz]=103
+	[ntm_fuzz]=100 [ntm_roaming]=88 [ntm_netlink]=71 [ntm_socket]=66
+	[ntm_replay]=65 [ntm_scale]=31 [ntm_secrets]=29 [ntm_restart]=28
+	[ntm_unload]=23
 )
 
 # every suite, longest first

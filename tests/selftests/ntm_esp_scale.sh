@@ -306,9 +306,9 @@ if mtu_case 10.66.0.4 1438 IpFragCreates; then
 else ktap_fail "ESP over IPv4 (device mtu 1500): inner path MTU 1438, a 1438-byte packet leaves whole, 1439 refused"; fi
 
 # --- removal ------------------------------------------------------------------------------
-t0=$(date +%s)
+t0=$EPOCHSECONDS
 A ip link del $DEV
-ktap_diag "device with $N SAs deleted in $(($(date +%s) - t0)) s"
+ktap_diag "device with $N SAs deleted in $((EPOCHSECONDS - t0)) s"
 ktap_result "the device with $N SAs goes away" $(A ip link show $DEV >/dev/null 2>&1 && echo 1 || echo 0)
 kill "$OWNER_PID" 2>/dev/null
 ktap_ok "rates: 2 SAs host/default $RATE_SMALL_HOST/$RATE_SMALL_DEF pps, $N SAs $RATE_BIG_HOST/$RATE_BIG_DEF pps"

@@ -44,10 +44,10 @@ if [ -n "$why" ]; then
 	ktap_finish
 fi
 
-T0=$(date +%s)
+T0=$EPOCHSECONDS
 # --- 1: the testbed ------------------------------------------------------------------
 sigbed_setup || ktap_bail "testbed setup failed"
-check "testbed: namespaces, NAT router, knot and the test PKI up ($(($(date +%s) - T0)) s)" 0
+check "testbed: namespaces, NAT router, knot and the test PKI up ($((EPOCHSECONDS - T0)) s)" 0
 
 PCAP=$SB_DIR/keyrec.pcap
 DC_KEYLOG=$SB_DIR/dc.keylog
@@ -90,7 +90,7 @@ if [ $SERVERS_UP = 1 ]; then
 	grep -q 'NTM_KEYLOG is set' "$(sigbed_logfile dc)" ||
 		{ ACCOUNTS=0; ktap_diag "the DC does not warn that NTM_KEYLOG is set"; }
 fi
-check "AS and DC (NTM_KEYLOG=dc.keylog, it warns) start; accounts a@, b@$SB_DOMAIN added (at $(($(date +%s) - T0)) s)" \
+check "AS and DC (NTM_KEYLOG=dc.keylog, it warns) start; accounts a@, b@$SB_DOMAIN added (at $((EPOCHSECONDS - T0)) s)" \
 	$((1 - ACCOUNTS)) as dc
 
 # --- 3: the nodes -----------------------------------------------------------------------
@@ -108,7 +108,7 @@ if needs "nodes A (NTM_KEYLOG, public) and B (behind the NAT) register" ACCOUNTS
 		ktap_diag "A: $VIP4_A $VIP6_A; B: $VIP4_B $VIP6_B (nated $(sigbed_node b nated))"
 		[ -n "$VIP4_A" ] && [ -n "$VIP4_B" ] && NODES=1
 	fi
-	check "nodes A (NTM_KEYLOG=a.keylog, public) and B (behind the NAT) register (at $(($(date +%s) - T0)) s)" \
+	check "nodes A (NTM_KEYLOG=a.keylog, public) and B (behind the NAT) register (at $((EPOCHSECONDS - T0)) s)" \
 		$((1 - NODES)) a b dc
 fi
 
@@ -160,7 +160,7 @@ keyrec_stop_capture
 # --- 6-12: what the servers saw, and what they can do with it --------------------------------
 ANALYSED=0
 if needs "the servers' holdings collected and analysed (lib/keyrecovery.py)" TUNNEL2; then
-	T1=$(date +%s)
+	T1=$EPOCHSECONDS
 	# Everything the servers hold: databases and state directories, their
 	# logs and configuration, the DC's key log, and what the AS sees in
 	# transit (each node's password at login).  Not node A's key log: it is
@@ -174,7 +174,7 @@ if needs "the servers' holdings collected and analysed (lib/keyrecovery.py)" TUN
 		--secret-file "$(sigbed_pwfile a)" --secret-file "$(sigbed_pwfile b)" \
 		--json "$RESULT" >"$RESULT.out" 2>&1
 	prc=$?
-	ktap_diag "keyrecovery.py: exit $prc in $(($(date +%s) - T1)) s; $(jq -r '"\(.materials) materials, \(.candidates) candidate keys, \(.salts) candidate salts, \(.trials) AEAD trials"' "$RESULT" 2>/dev/null)"
+	ktap_diag "keyrecovery.py: exit $prc in $((EPOCHSECONDS - T1)) s; $(jq -r '"\(.materials) materials, \(.candidates) candidate keys, \(.salts) candidate salts, \(.trials) AEAD trials"' "$RESULT" 2>/dev/null)"
 	if jq -e .checks "$RESULT" >/dev/null 2>&1; then
 		ANALYSED=1
 	else
@@ -202,5 +202,5 @@ result attack "no key a server can build (${n:-0} candidates) opens a data messa
 result salts "no salt a server can build equals a tunnel's salt"
 result confirm "no candidate confirmation key reproduces a captured CONFIRM"
 
-ktap_diag "total time $(($(date +%s) - T0)) s"
+ktap_diag "total time $((EPOCHSECONDS - T0)) s"
 ktap_finish

@@ -43,8 +43,8 @@ fi
 num() { case $1 in '' | *[!0-9]*) echo 0 ;; *) echo "$1" ;; esac; }
 D=$SB_DOMAIN
 REKEY=10 # the minimum rekey_after
-T0=$(date +%s)
-el() { echo "$(($(date +%s) - T0)) s"; }
+T0=$EPOCHSECONDS
+el() { echo "$((EPOCHSECONDS - T0)) s"; }
 
 # --- 1: testbed and servers ------------------------------------------------------------
 relaybed_setup || ktap_bail "relay testbed setup failed"
@@ -185,11 +185,11 @@ if needs "a ping each way across rekeys through the relay loses nothing" BF; the
 	pb=$!
 	wait $pa
 	wait $pb
-	T_END=$(date +%s)
+	T_END=$EPOCHSECONDS
 	S_END=$(rs_sessions | jq -c '[.[] | .id]')
 	# when the sessions of now are all gone, noted while the test goes on
 	(
-		while [ "$(date +%s)" -lt $((T_END + 90)) ]; do
+		while [ "$EPOCHSECONDS" -lt $((T_END + 90)) ]; do
 			if rs_gone; then
 				date +%s >"$SB_DIR/rs-gone"
 				exit 0
@@ -265,7 +265,7 @@ if needs "a valid rekey left pending: g+2 refused meanwhile, a retransmission an
 	rk2=$(num "$(sigbed_node a rekeys)")
 	succ2=$(sigbed_tunnels a | jq -r "select(.local_index != $IDX_A) | .local_index" | tr '\n' ' ')
 	f1=$(failed_a)
-	T_PENDING=$(date +%s)
+	T_PENDING=$EPOCHSECONDS
 	for l in "$l1" "$l2" "$l3" "$l4"; do ktap_diag "$l"; done
 	ktap_diag "A: kernel tunnels $t1 (changing_key $ch); successor '$succ1' then '$succ2'; rekeys $rk0 -> $rk1 -> $rk2; tunnels_failed $f0 -> $f1; generation $(peer a "d.$D" generation)"
 	[ "$(field status "$l1")" = ok ] && [ "$(field kx "$l1")" = ok ] && [ "$t1" = 2 ] && [ "$ch" = true ] &&
@@ -304,7 +304,7 @@ if needs "RS1 drops the sessions of before the rekeys after their grace; B -> F 
 	# the session in use when the ping ended is retired by the next rekey
 	# (<= $REKEY s later) and removed 30 s after that: before the kernel's
 	# idle timeout (session_idle 60 s) could remove it
-	sigbed_wait $((T_END + 95 - $(date +%s))) test -s "$SB_DIR/rs-gone"
+	sigbed_wait $((T_END + 95 - $EPOCHSECONDS)) test -s "$SB_DIR/rs-gone"
 	dt=$(($(cat "$SB_DIR/rs-gone" 2>/dev/null || echo 0) - T_END))
 	left=$(rs_sessions | jq -c '[.[] | .id]')
 	r0=$(num "$(relaybed_relay_rx rs1)")
@@ -318,8 +318,8 @@ if needs "RS1 drops the sessions of before the rekeys after their grace; B -> F 
 fi
 if needs "the abandoned successor goes after 30 s unused; the old key stays and carries the pings" PENDING; then
 	alone() { [ "$(sigbed_tunnels a | grep -c .)" = 1 ] && [ "$(peer a "d.$D" changing_key)" = false ]; }
-	sigbed_wait $((T_PENDING + 45 - $(date +%s))) alone
-	dt=$(($(date +%s) - T_PENDING))
+	sigbed_wait $((T_PENDING + 45 - $EPOCHSECONDS)) alone
+	dt=$((EPOCHSECONDS - T_PENDING))
 	la=$(sigbed_tunnels a | jq -r .local_index)
 	ok=$(rc quiet sigbed_in a ping -c 3 -i 0.3 -W 2 "$VIP4_D")
 	ktap_diag "$dt s after the last request: A's tunnels $la (was $IDX_A), generation A $(peer a "d.$D" generation) D $(peer d "a.$D" generation), D's index $(peer d "a.$D" local_index) (was $IDX_D); ping $ok"

@@ -289,9 +289,9 @@ per_total=$((((slab1 - slab0) + (vm1 - vm0)) * 1024 / N_BULK))
 ktap_diag "memory per session: object $osz bytes, slab $ssz bytes, slab objects +$((o1 - o0)) = $per_slab bytes/session; Slab+Vmalloc (incl. the hash tables) +$((slab1 - slab0 + vm1 - vm0)) KiB = $per_total bytes/session"
 ktap_result "a session takes at most 256 bytes of slab ($ssz; $per_total with the hash tables)" \
 	$([ -n "$ssz" ] && [ "$ssz" -le 256 ] && echo 0 || echo 1)
-t0=$(date +%s)
+t0=$EPOCHSECONDS
 RS $GENL relay-del ntm1 flush >/dev/null
-ktap_result "flush of $N_BULK sessions ($(($(date +%s) - t0)) s)" \
+ktap_result "flush of $N_BULK sessions ($((EPOCHSECONDS - t0)) s)" \
 	$([ "$(nrelays ntm1)" -eq 0 ] && echo 0 || echo 1)
 
 # --- unload under relayed traffic ---------------------------------------------------------------

@@ -169,10 +169,10 @@ last_log_s() {
 }
 ping_recv() { sed -n 's/.* \([0-9]*\) received.*/\1/p' "$1"; }
 
-T0=$(date +%s)
+T0=$EPOCHSECONDS
 # --- 1: testbed ---------------------------------------------------------------------
 cases_setup || ktap_bail "relay cases testbed setup failed"
-ktap_ok "testbed: dual-stack public network, RS1 dual-stack, B behind R, D behind R2, H behind a home NAT behind a CGN, G IPv6-only ($(($(date +%s) - T0)) s)"
+ktap_ok "testbed: dual-stack public network, RS1 dual-stack, B behind R, D behind R2, H behind a home NAT behind a CGN, G IPv6-only ($((EPOCHSECONDS - T0)) s)"
 
 # --- 2: servers --------------------------------------------------------------------------
 sigbed_write_as_conf
@@ -221,9 +221,9 @@ fi
 # --- 4-7: case 1, double NAT / carrier-grade NAT ---------------------------------------------
 HD=0
 if needs "H (home NAT behind a CGN) resolves d.ntm.test: the DC relays first" NODES; then
-	t_res=$(date +%s)
+	t_res=$EPOCHSECONDS
 	got=$(sigbed_getent h ahostsv4 d.$D 2>&1)
-	t_got=$(($(date +%s) - t_res))
+	t_got=$((EPOCHSECONDS - t_res))
 	relay=$(peer h d '.path.relay')
 	first=$(peer h d '.path.path')
 	ktap_diag "getent on H: $got (D's $VIP4_D) in $t_got s; path $first via $relay; dc relayed $(sigbed_jq dc .dc.directions_relayed)"
@@ -234,7 +234,7 @@ HD_DIRECT=0
 if needs "H and D go direct through both NAT layers of H and D's NAT" HD; then
 	sigbed_wait 20 sigbed_in h ping -c1 -W1 "$VIP4_D"
 	sigbed_wait $CGN_DIRECT_MAX sh -c "[ \"\$(ip netns exec ${SB_NS[h]} $NTMCTL status -j --socket $(sigbed_sock h) | jq -r '.node.peers[] | select(.fqdn == \"d.$D\") | .path.path')\" = direct ]"
-	t_direct=$(($(date +%s) - t_res))
+	t_direct=$((EPOCHSECONDS - t_res))
 	sigbed_wait 10 sh -c "[ \"\$(ip netns exec ${SB_NS[d]} $NTMCTL status -j --socket $(sigbed_sock d) | jq -r '.node.peers[] | select(.fqdn == \"h.$D\") | .path.path')\" = direct ]"
 	dir_h=$(peer h d '.path.direct')
 	dir_d=$(peer d h '.path.direct')

@@ -28,10 +28,10 @@ fi
 num() { case $1 in '' | *[!0-9]*) echo 0 ;; *) echo "$1" ;; esac; }
 
 D=$SB_DOMAIN
-T0=$(date +%s)
+T0=$EPOCHSECONDS
 # --- 1: testbed ---------------------------------------------------------------------
 relaybed_setup || ktap_bail "relay testbed setup failed"
-ktap_ok "testbed: AS, DC, DNS, RS1, RS2; B and E behind R, D behind R2, F behind R3 (per-destination NAT) ($(($(date +%s) - T0)) s)"
+ktap_ok "testbed: AS, DC, DNS, RS1, RS2; B and E behind R, D behind R2, F behind R3 (per-destination NAT) ($((EPOCHSECONDS - T0)) s)"
 
 # --- 2-3: servers -----------------------------------------------------------------------
 sigbed_write_as_conf
@@ -106,9 +106,9 @@ if needs "a TCP connection opened while relayed survives the move to the direct 
 	ipid=$!
 	sleep 3
 	relaybed_block_direct off
-	t_open=$(date +%s)
+	t_open=$EPOCHSECONDS
 	sigbed_wait 40 sh -c "[ \"\$(ip netns exec ${SB_NS[b]} $NTMCTL status -j --socket $(sigbed_sock b) | jq -r '.node.peers[] | select(.fqdn == \"d.$D\") | .path.path')\" = direct ]" && DIRECT=1
-	ktap_diag "direct $(($(date +%s) - t_open)) s after the path opened; B's path to D: $(relaybed_peer b d.$D '.path' | jq -c . 2>/dev/null)"
+	ktap_diag "direct $((EPOCHSECONDS - t_open)) s after the path opened; B's path to D: $(relaybed_peer b d.$D '.path' | jq -c . 2>/dev/null)"
 	wait $ipid
 	irc=$?
 	err=$(jq -r '.error // empty' "$T/iperf3-c.json" 2>/dev/null)
@@ -133,9 +133,9 @@ if needs "the direct path breaks: B falls back to the relay and the ping goes on
 	ppid=$!
 	sleep 2
 	relaybed_block_direct on
-	t_block=$(date +%s)
+	t_block=$EPOCHSECONDS
 	sigbed_wait 20 sh -c "[ \"\$(ip netns exec ${SB_NS[b]} $NTMCTL status -j --socket $(sigbed_sock b) | jq -r '.node.peers[] | select(.fqdn == \"d.$D\") | .path.path')\" = relay ]"
-	t_fb=$(($(date +%s) - t_block))
+	t_fb=$((EPOCHSECONDS - t_block))
 	wait $ppid
 	recv=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$SB_DIR/ping-bd.txt")
 	ktap_diag "back on the relay $t_fb s after the block; ping: $(tail -n 2 "$SB_DIR/ping-bd.txt" | head -n 1)"
@@ -200,12 +200,12 @@ if needs "the relay of B <-> F vanishes under traffic: rebuilt through the other
 	sigbed_in b ping -n -i 0.2 -W 1 -c 150 "$VIP4_F" >"$SB_DIR/ping-bf.txt" 2>&1 &
 	ppid=$!
 	sleep 3
-	t_kill=$(date +%s)
+	t_kill=$EPOCHSECONDS
 	ip -n "${SB_NS[$dead]}" link set pub0 down
 	ktap_diag "$dead ($(relaybed_peer b f.$D '.path.relay')) unplugged"
 	sigbed_wait 40 sh -c "ip netns exec ${SB_NS[b]} $NTMCTL status -j --socket $(sigbed_sock b) | jq -r '.node.peers[] | select(.fqdn == \"f.$D\") | .path.relay' | grep -q '^$other:'"
 	sigbed_wait 20 sigbed_in b ping -c1 -W1 "$VIP4_F" && REBUILT=1
-	t_back=$(($(date +%s) - t_kill))
+	t_back=$((EPOCHSECONDS - t_kill))
 	kill $ppid 2>/dev/null
 	wait $ppid 2>/dev/null
 	ktap_diag "B -> F via $(relaybed_peer b f.$D '.path.relay') $t_back s after the unplug; ping: $(tail -n 2 "$SB_DIR/ping-bf.txt" | head -n 1)"

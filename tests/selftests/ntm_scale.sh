@@ -33,19 +33,19 @@ with open(sys.argv[2], "w") as add, open(sys.argv[3], "w") as dele:
             dele.write("tunnel del ntm0 --local-index %d\n" % (100000 + i))
 EOF
 
-t0=$(date +%s)
+t0=$EPOCHSECONDS
 out=$(A "$NTMCTL" batch "$T/add.batch" 2>&1)
 rc=$?
-t1=$(date +%s)
+t1=$EPOCHSECONDS
 n=$(num "$(topo_dstat "$NS_A" num_tunnels)")
 ktap_diag "batch add of $N: rc $rc in $((t1 - t0)) s; device reports $n tunnels"
 [ $rc -ne 0 ] && ktap_diag "$(printf '%s' "$out" | tail -n 5)"
 ktap_result "ntmctl batch added $N tunnels" $([ $rc -eq 0 ] && [ "$n" -eq "$N" ] && echo 0 || echo 1)
 
-t0=$(date +%s)
+t0=$EPOCHSECONDS
 A "$NTMCTL" -j tunnel show $NTM_DEV >"$T/dump.json" 2>"$T/dump.err"
 rc=$?
-t1=$(date +%s)
+t1=$EPOCHSECONDS
 read -r cnt uniq < <($NTMJSON tunnels <"$T/dump.json")
 ktap_diag "dump: rc $rc, $cnt tunnels, $uniq distinct indexes, $((t1 - t0)) s, $(wc -c <"$T/dump.json") bytes"
 ktap_result "the dump lists $N tunnels" $([ $rc -eq 0 ] && [ "${cnt:-0}" -eq "$N" ] && echo 0 || echo 1)
@@ -65,20 +65,20 @@ ep=$(nctl "$NS_A" -j tunnel show $NTM_DEV --local-index $mid 2>/dev/null | $NTMJ
 ktap_result "single lookup among $N: index $mid has remote index $((mid + 100000))" \
 	$([ "$ep" = "$((mid + 100000))" ] && echo 0 || echo 1)
 
-t0=$(date +%s)
+t0=$EPOCHSECONDS
 out=$(A "$NTMCTL" batch "$T/del.batch" 2>&1)
 rc=$?
 n=$(num "$(topo_dstat "$NS_A" num_tunnels)")
-ktap_diag "batch del of $((N / 2)): rc $rc in $(($(date +%s) - t0)) s; $n left"
+ktap_diag "batch del of $((N / 2)): rc $rc in $((EPOCHSECONDS - t0)) s; $n left"
 ktap_result "a batch of $((N / 2)) dels leaves $((N - N / 2))" \
 	$([ $rc -eq 0 ] && [ "$n" -eq $((N - N / 2)) ] && echo 0 || echo 1)
 
-t0=$(date +%s)
+t0=$EPOCHSECONDS
 nctl "$NS_A" tunnel flush $NTM_DEV
 rc=$?
 n=$(num "$(topo_dstat "$NS_A" num_tunnels)")
 cnt=$(nctl "$NS_A" -j tunnel show $NTM_DEV 2>/dev/null | $NTMJSON tunnels | cut -d' ' -f1)
-ktap_diag "flush: rc $rc in $(($(date +%s) - t0)) s; device reports $n, dump lists ${cnt:-?}"
+ktap_diag "flush: rc $rc in $((EPOCHSECONDS - t0)) s; device reports $n, dump lists ${cnt:-?}"
 ktap_result "flush removes the rest (count 0)" $([ $rc -eq 0 ] && [ "$n" -eq 0 ] && [ "${cnt:-1}" -eq 0 ] && echo 0 || echo 1)
 
 topo_tunnel_pair chacha20-poly1305 4 &&

@@ -30,7 +30,7 @@ NODE_EXTRA=$(printf 'rekey_after = %s\nkeepalive = %s\ndead_after = %s' $REKEY $
 peer() { sigbed_jq "$2" ".node.peers[0].$1 // empty"; }
 
 # --- 1: the testbed, the servers, two nodes -----------------------------------------------
-T0=$(date +%s)
+T0=$EPOCHSECONDS
 UP=0
 rc=1
 if sigbed_setup; then
@@ -48,7 +48,7 @@ if sigbed_setup; then
 fi
 VIP4_A=$(sigbed_node a vip4)
 VIP4_B=$(sigbed_node b vip4)
-check "AS, DC, node A (public) and node B (NAT) up: A $VIP4_A, B $VIP4_B (rekey_after $REKEY s, keepalive $KEEPALIVE s, dead_after $DEAD s; $(($(date +%s) - T0)) s)" $rc as dc a b
+check "AS, DC, node A (public) and node B (NAT) up: A $VIP4_A, B $VIP4_B (rekey_after $REKEY s, keepalive $KEEPALIVE s, dead_after $DEAD s; $((EPOCHSECONDS - T0)) s)" $rc as dc a b
 
 # --- 2: the tunnel ---------------------------------------------------------------------------
 TUNNEL=0
@@ -128,9 +128,9 @@ if needs "B vanishes: A removes the tunnel within dead_after" TUNNEL; then
 			chain out { type filter hook output priority -10; oifname != "lo" oifname != "$SB_DEV" drop; }
 		}
 	EOF
-	t0=$(date +%s)
+	t0=$EPOCHSECONDS
 	sigbed_wait $((DEAD + 15)) sh -c "! ip netns exec ${SB_NS[a]} $NTMCTL -j tunnel show $SB_DEV | grep -q local_index"
-	dt=$(($(date +%s) - t0))
+	dt=$((EPOCHSECONDS - t0))
 	na=$(sigbed_tunnels a | grep -c .)
 	ktap_diag "A's tunnels after $dt s: $na; peers: $(sigbed_jq a '.node.peers | length'); dead: $(sigbed_node a tunnels_dead)"
 	ktap_diag "A's log: $(grep 'removed' "$(sigbed_logfile a)" | tail -n 1)"

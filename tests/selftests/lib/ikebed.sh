@@ -42,10 +42,10 @@ ib_log() { ktap_diag "$*"; }
 
 # ib_wait TIMEOUT_S CMD...: poll CMD every 0.5 s until it succeeds
 ib_wait() {
-	local end=$(($(date +%s) + $1))
+	local end=$((EPOCHSECONDS + $1))
 	shift
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
+		[ "$EPOCHSECONDS" -ge "$end" ] && return 1
 		sleep 0.5
 	done
 	return 0

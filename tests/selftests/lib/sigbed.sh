@@ -106,9 +106,9 @@ sigbed_logtail() {
 sigbed_wait() {
 	local t=$1 end
 	shift
-	end=$(($(date +%s) + t))
+	end=$((EPOCHSECONDS + t))
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
+		[ "$EPOCHSECONDS" -ge "$end" ] && return 1
 		sleep 0.5
 	done
 	return 0
@@ -391,9 +391,9 @@ sigbed_stop() {
 	pid=${SB_PID[$n]:-}
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null
-	end=$(($(date +%s) + t))
+	end=$((EPOCHSECONDS + t))
 	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$end" ]; then
+		if [ "$EPOCHSECONDS" -ge "$end" ]; then
 			sigbed_log "ntmd $n (pid $pid) ignores SIGTERM for $t s: KILL"
 			kill -KILL "$pid" 2>/dev/null
 			break
@@ -591,16 +591,15 @@ sigbed_running() { [ -n "${SB_PID[$1]:-}" ] && kill -0 "${SB_PID[$1]}" 2>/dev/nu
 sigbed_ready() {
 	local n=$1 out
 	out=$(sigbed_status "$n" 2>/dev/null) || return 1
-	case $(printf '%s' "$out" | jq -r '.roles | join(",")' 2>/dev/null) in
-	*node*) [ "$(printf '%s' "$out" | jq -r '.node.registered' 2>/dev/null)" = true ] ;;
-	*) [ "$(printf '%s' "$out" | jq -r '.ok' 2>/dev/null)" = true ] ;;
-	esac
+	# one jq per poll: every process costs tens of ms in the emulated guest
+	[ "$(printf '%s' "$out" |
+		jq -r 'if (.roles | index("node")) then .node.registered else .ok end' 2>/dev/null)" = true ]
 }
 
 # sigbed_wait_ready NAME [TIMEOUT]: until ready; fails at once when ntmd exits
 sigbed_wait_ready() {
 	local n=$1 t=${2:-$SB_START_TIMEOUT} end
-	end=$(($(date +%s) + t))
+	end=$((EPOCHSECONDS + t))
 	while ! sigbed_ready "$n"; do
 		if ! sigbed_running "$n"; then
 			wait "${SB_PID[$n]}" 2>/dev/null
@@ -609,7 +608,7 @@ sigbed_wait_ready() {
 			sigbed_logtail "$(sigbed_logfile "$n")"
 			return 1
 		fi
-		if [ "$(date +%s)" -ge "$end" ]; then
+		if [ "$EPOCHSECONDS" -ge "$end" ]; then
 			sigbed_log "ntmd $n not ready after $t s"
 			sigbed_logtail "$(sigbed_logfile "$n")"
 			sigbed_status "$n" 2>&1 | head -c 2000 | while IFS= read -r l; do sigbed_log "status: $l"; done
@@ -630,9 +629,9 @@ sigbed_start() {
 sigbed_wait_exit() {
 	local n=$1 t=$2 end pid=${SB_PID[$1]:-}
 	[ -n "$pid" ] || return 0
-	end=$(($(date +%s) + t))
+	end=$((EPOCHSECONDS + t))
 	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$end" ]; then
+		if [ "$EPOCHSECONDS" -ge "$end" ]; then
 			sigbed_stop "$n" 10
 			return 124
 		fi

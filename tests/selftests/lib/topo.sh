@@ -81,9 +81,9 @@ topo_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 topo_wait() {
 	local t=$1 end
 	shift
-	end=$(($(date +%s) + t))
+	end=$((EPOCHSECONDS + t))
 	while ! "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
+		[ "$EPOCHSECONDS" -ge "$end" ] && return 1
 		sleep 0.2
 	done
 	return 0
