@@ -68,7 +68,8 @@ ktap_check "ntm-dkms: prerm runs dkms remove" \
 
 # 4-8: DKMS from the extracted source
 dk=(--dkmstree "$T/dkms" --sourcetree "$src" --installtree "$T/modules")
-mkdir -p "$T/dkms" "$T/modules"
+# dkms install refuses a kernel without its directory in the install tree
+mkdir -p "$T/dkms" "$T/modules/$KVER"
 export mok_signing_key=$T/mok.key mok_certificate=$T/mok.pub
 t0=$(date +%s)
 ktap_check "dkms add ntm/$version" dkms add -m ntm -v "$version" "${dk[@]}"
