@@ -31,7 +31,7 @@ cd "$(dirname "$0")/../.." || exit 1
 
 version=$(cat VERSION)
 KVER=${KVER:-$(scripts/lib/kver.sh)}
-out=build/deb
+out=${NTM_DEB_DIR:-build/deb}
 T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-deb-test.XXXXXX")
 ktap_at_cleanup "rm -rf '$T'"
 
@@ -104,7 +104,7 @@ unitdir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo
 ntmd_ok() {
 	local r=$T/ntmd/root p=$T/ntmd/DEBIAN/postinst
 	test -f "$r$unitdir/ntmd.service" && test -f "$r$unitdir/ntmd@.service" &&
-		grep -q 'systemd-sysusers ntm.conf' "$p" && grep -q 'systemd-tmpfiles --create ntm.conf' "$p" &&
+		grep -Eq '^\s*systemd-sysusers .*ntm\.conf$' "$p" && grep -Eq 'systemd-tmpfiles .*--create ntm\.conf' "$p" &&
 		grep -q "deb-systemd-helper enable 'ntmd.service'" "$p" && test -d "$r/etc/ntm"
 }
 ktap_check "ntmd: units, sysusers and tmpfiles in postinst, ntmd.service enabled, /etc/ntm" ntmd_ok
