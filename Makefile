@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
-	bench-mem demo ctld-bin install uninstall install-test clean help
+	bench-mem demo ctld-bin install uninstall install-test deb deb-test clean help
 
 all: kmod ctld
 
@@ -64,6 +64,10 @@ help:
 	@echo '              [PREFIX=/usr/local] [DESTDIR=]'
 	@echo '  uninstall   remove what install installed (same PREFIX and DESTDIR)'
 	@echo '  install-test  install and uninstall into temporary DESTDIRs, checked'
+	@echo '  deb         Debian packages ntm-dkms, ntmd, ntmctl, ntm-dev into build/deb/'
+	@echo '              (dpkg-buildpackage on a copy of the tree), then lintian'
+	@echo '  deb-test    DKMS builds and installs ntm.ko from the ntm-dkms package for'
+	@echo '              kernel $(KVER), in a scratch tree (after make deb)'
 	@echo '  clean       remove build products'
 
 # ---- kernel module ----------------------------------------------------------
@@ -204,6 +208,10 @@ MANDIR ?= $(PREFIX)/share/man
 DOCDIR ?= $(PREFIX)/share/doc/ntm
 INCLUDEDIR ?= $(PREFIX)/include
 MODDIR ?= /lib/modules/$(KVER)/extra
+# kbuild: kmod/ntm.ko for $(KVER); dkms: its sources in $(SRCDIR)/ntm-VERSION
+# with a dkms.conf (the ntm-dkms package, D92); none
+MODULE_INSTALL ?= kbuild
+SRCDIR ?= /usr/src
 systemd_var = $(or $(shell pkg-config --variable=$(1) systemd 2>/dev/null),$(2))
 ifeq ($(origin UNITDIR),undefined)
 UNITDIR := $(call systemd_var,systemdsystemunitdir,/lib/systemd/system)
@@ -220,13 +228,14 @@ endif
 INSTALL_ENV = MAKE="$(MAKE)" DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" KVER="$(KVER)" KDIR="$(KDIR)" \
 	BUILD="$(BUILD)" SBINDIR="$(SBINDIR)" MANDIR="$(MANDIR)" DOCDIR="$(DOCDIR)" \
 	INCLUDEDIR="$(INCLUDEDIR)" UNITDIR="$(UNITDIR)" SYSUSERSDIR="$(SYSUSERSDIR)" \
-	TMPFILESDIR="$(TMPFILESDIR)" MODULESLOADDIR="$(MODULESLOADDIR)" MODDIR="$(MODDIR)"
+	TMPFILESDIR="$(TMPFILESDIR)" MODULESLOADDIR="$(MODULESLOADDIR)" MODDIR="$(MODDIR)" \
+	MODULE_INSTALL="$(MODULE_INSTALL)" SRCDIR="$(SRCDIR)"
 
 ctld-bin:
 	cmake -S ctld -B $(BUILD)/ctld -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_TESTS=OFF
 	cmake --build $(BUILD)/ctld -j$(JOBS) --target ntmd ntmctl
 
-install: kmod ctld-bin
+install: $(if $(filter kbuild,$(MODULE_INSTALL)),kmod) ctld-bin
 	$(INSTALL_ENV) scripts/lib/install.sh install
 
 uninstall:
@@ -237,6 +246,18 @@ uninstall:
 # make install builds kmod and ctld-bin if needed.
 install-test:
 	KVER="$(KVER)" MAKE="$(MAKE)" scripts/lib/install-test.sh
+
+# ---- Debian packages --------------------------------------------------------
+
+# make deb: debian/ built by dpkg-buildpackage on a copy of the tree in
+# build/deb/, results there, then lintian (scripts/lib/deb.sh, D92).
+deb:
+	JOBS="$(JOBS)" scripts/lib/deb.sh
+
+# DKMS builds ntm.ko from the ntm-dkms package of make deb for $(KVER), in
+# a scratch tree, and modinfo shows VERSION (scripts/lib/deb-test.sh).
+deb-test:
+	KVER="$(KVER)" scripts/lib/deb-test.sh
 
 # ---- clean -----------------------------------------------------------------
 

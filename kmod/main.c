@@ -68,5 +68,6 @@ module_exit(ntm_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("NTMobile data plane: encrypted UDP tunnels between virtual IPs");
 MODULE_AUTHOR("The ntm developers");
+MODULE_VERSION(NTM_VERSION);
 MODULE_ALIAS_RTNL_LINK(NTM_LINK_KIND);
 MODULE_ALIAS_GENL_FAMILY(NTM_GENL_NAME);

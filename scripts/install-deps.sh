@@ -18,6 +18,7 @@ iproute2 iputils-ping iperf3 nftables ethtool procps tcpdump socat
 python3 python3-scapy wireguard-tools
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
 jq python3-matplotlib python3-yaml python3-jsonschema
+debhelper dh-dkms dkms lintian
 "
 
 missing=""

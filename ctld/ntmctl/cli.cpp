@@ -9,6 +9,7 @@
 #include "ntm/parse.hpp"
 #include "ntm/secret.hpp"
 #include "ntm/sig.hpp"
+#include "ntm/version.hpp"
 
 namespace ntmctl {
 
@@ -98,6 +99,7 @@ std::string nonempty_path(const std::string &s, std::string_view what)
 Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmctl")
 {
 	app_.add_flag("-j,--json", v_.json, "JSON output");
+	app_.set_version_flag("--version", std::string("ntmctl ") + ntm::kVersion, "Print the version and exit");
 	app_.require_subcommand(1);
 	/* -j is accepted after the subcommand too */
 	app_.fallthrough();

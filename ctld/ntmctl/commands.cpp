@@ -946,6 +946,9 @@ int run_main(int argc, const char *const *argv, std::FILE *out, std::FILE *err) 
 				// NOLINTNEXTLINE(cppcoreguidelines-pro-bounds-pointer-arithmetic)
 				args.emplace_back(argv[i]);
 			inv = cli.parse(std::move(args), Origin::command_line);
+		} catch (const CLI::CallForVersion &e) {
+			fmt::print(out, "{}\n", e.what());
+			return kExitOk;
 		} catch (const CLI::ParseError &e) {
 			if (e.get_exit_code() == 0) {
 				fmt::print(out, "{}", cli.help());

@@ -22,6 +22,7 @@
 #include "ntm/error.hpp"
 #include "ntm/parse.hpp"
 #include "ntm/secret.hpp"
+#include "ntm/version.hpp"
 
 namespace {
 
@@ -139,12 +140,16 @@ int run(int argc, char **argv)
 	app.add_option("--log-level", level,
 		       "trace, debug, info, warn, error, critical, off (default: the config's log_level, or info)")
 		->type_name("LEVEL");
+	app.set_version_flag("--version", std::string("ntmd ") + ntm::kVersion, "Print the version and exit");
 	app.footer("Either --config FILE, or --interface DEV --port N.\n"
 		   "Exit status: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage or configuration error. "
 		   "See ntmd(8), ntmd.toml(5).");
 
 	try {
 		app.parse(argc, argv);
+	} catch (const CLI::CallForVersion &e) {
+		(void)std::printf("%s\n", e.what());
+		return 0;
 	} catch (const CLI::ParseError &e) {
 		if (e.get_exit_code() == 0) {
 			std::string help = app.help();

@@ -12,6 +12,12 @@
 # directories that are ntm's alone, if empty.  Nothing is ever written to or
 # removed from /etc: the example configuration goes to $DOCDIR.
 #
+# MODULE_INSTALL says what becomes of the kernel module: "kbuild" (the
+# default) installs the kmod/ntm.ko built by `make kmod` for $KVER; "dkms"
+# installs its sources with a dkms.conf as $SRCDIR/ntm-VERSION for DKMS to
+# build for every kernel (what the ntm-dkms package ships, D92), needs no
+# kernel headers and runs no depmod; "none" installs no module.
+#
 # depmod: with DESTDIR empty, `depmod -a $KVER` after install and uninstall
 # (the Debian headers have no System.map, so kbuild's modules_install skips
 # it).  With DESTDIR set, depmod is not run: `depmod -b $DESTDIR` would
@@ -22,7 +28,14 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
-: "${DESTDIR=}" "${PREFIX:?}" "${KVER:?}" "${KDIR:?}" "${BUILD:?}" "${SBINDIR:?}" "${MANDIR:?}" "${DOCDIR:?}"
+: "${DESTDIR=}" "${PREFIX:?}" "${BUILD:?}" "${SBINDIR:?}" "${MANDIR:?}" "${DOCDIR:?}"
+: "${MODULE_INSTALL:=kbuild}" "${SRCDIR:=/usr/src}"
+case $MODULE_INSTALL in
+kbuild) : "${KVER:?}" "${KDIR:?}" ;;
+dkms | none) ;;
+*) echo "install: MODULE_INSTALL=$MODULE_INSTALL: kbuild, dkms or none" >&2; exit 2 ;;
+esac
+version=$(cat VERSION)
 : "${INCLUDEDIR:?}" "${UNITDIR:?}" "${SYSUSERSDIR:?}" "${TMPFILESDIR:?}" "${MODULESLOADDIR:?}" "${MODDIR:?}"
 MAKE=${MAKE:-make}
 manifest=$PREFIX/share/ntm/install-manifest.txt
@@ -38,7 +51,9 @@ put() {
 }
 
 depmod_note() {
-	if [ -z "$DESTDIR" ]; then
+	if [ "$MODULE_INSTALL" != kbuild ]; then
+		return
+	elif [ -z "$DESTDIR" ]; then
 		echo "depmod -a $KVER"
 		depmod -a "$KVER"
 	else
@@ -46,23 +61,47 @@ depmod_note() {
 	fi
 }
 
+# The module's sources for DKMS: the repository's layout (kmod/, uapi/,
+# VERSION), so kmod/Kbuild finds ../uapi and ../VERSION as in `make kmod`.
+install_dkms_source() {
+	local d=$SRCDIR/ntm-$version f
+	sed -e "s|@VERSION@|$version|g" kmod/dkms.conf.in >"$tmp/dkms.conf"
+	put "$tmp/dkms.conf" "$d/dkms.conf" 0644
+	put VERSION "$d/VERSION" 0644
+	for f in kmod/Kbuild kmod/*.[ch] uapi/linux/ntm.h; do
+		case $f in
+		*.mod.c) continue ;;
+		esac
+		put "$f" "$d/$f" 0644
+	done
+}
+
 do_install() {
 	local f s
-	[ -f kmod/ntm.ko ] || { echo "install: kmod/ntm.ko is not built (make kmod)" >&2; exit 1; }
+	if [ "$MODULE_INSTALL" = kbuild ] && [ ! -f kmod/ntm.ko ]; then
+		echo "install: kmod/ntm.ko is not built (make kmod)" >&2
+		exit 1
+	fi
 	for f in ntmd ntmctl; do
 		[ -x "$BUILD/ctld/$f" ] || { echo "install: $BUILD/ctld/$f is not built (make ctld)" >&2; exit 1; }
 	done
 	tmp=$(mktemp -d)
 	trap 'rm -rf "${tmp:-}"' EXIT
 
-	# The module through kbuild (compression and signing as the kernel's
-	# configuration says; unsigned here: the Debian headers have no key).
-	$MAKE --no-print-directory -C "$KDIR" M="$PWD/kmod" INSTALL_MOD_DIR=extra CONFIG_MODULE_SIG_ALL= \
-		INSTALL_MOD_PATH="$DESTDIR" modules_install
-	for f in "$DESTDIR$MODDIR"/ntm.ko*; do
-		[ -f "$f" ] || { echo "install: kbuild installed no ntm.ko in $DESTDIR$MODDIR" >&2; exit 1; }
-		installed+=("${f#"$DESTDIR"}")
-	done
+	case $MODULE_INSTALL in
+	kbuild)
+		# The module through kbuild (compression and signing as the
+		# kernel's configuration says; unsigned here: the Debian headers
+		# have no key).
+		$MAKE --no-print-directory -C "$KDIR" M="$PWD/kmod" INSTALL_MOD_DIR=extra CONFIG_MODULE_SIG_ALL= \
+			INSTALL_MOD_PATH="$DESTDIR" modules_install
+		for f in "$DESTDIR$MODDIR"/ntm.ko*; do
+			[ -f "$f" ] || { echo "install: kbuild installed no ntm.ko in $DESTDIR$MODDIR" >&2; exit 1; }
+			installed+=("${f#"$DESTDIR"}")
+		done
+		;;
+	dkms) install_dkms_source ;;
+	esac
 
 	put "$BUILD/ctld/ntmd" "$SBINDIR/ntmd" 0755
 	put "$BUILD/ctld/ntmctl" "$SBINDIR/ntmctl" 0755
@@ -93,11 +132,14 @@ do_install() {
 		echo "install: no /etc/ntm/ntmd.toml yet: start from $DOCDIR/ntmd.toml.example" \
 			"(ntmd.service does not start without it)"
 	fi
+	if [ "$MODULE_INSTALL" = dkms ] && [ -z "$DESTDIR" ]; then
+		echo "install: module sources in $SRCDIR/ntm-$version: dkms install ntm/$version"
+	fi
 	depmod_note
 }
 
 do_uninstall() {
-	local p n=0 d
+	local p n=0 d dirs
 	if [ ! -f "$DESTDIR$manifest" ]; then
 		echo "uninstall: no $DESTDIR$manifest: nothing installed with PREFIX=$PREFIX" >&2
 		exit 1
@@ -113,9 +155,11 @@ do_uninstall() {
 			n=$((n + 1))
 		fi
 	done <"$DESTDIR$manifest"
+	# directories that only ntm uses: those of a DKMS source tree, if any
+	dirs=$(sed -n "s|^\($SRCDIR/ntm-[^/]*\)/dkms.conf\$|\1/kmod \1/uapi/linux \1/uapi \1|p" \
+		"$DESTDIR$manifest")
 	rm -f "$DESTDIR$manifest"
-	# directories that only ntm uses
-	for d in "$PREFIX/share/ntm" "$DOCDIR"; do
+	for d in $dirs "$PREFIX/share/ntm" "$DOCDIR"; do
 		rmdir --ignore-fail-on-non-empty "$DESTDIR$d" 2>/dev/null || true
 	done
 	echo "uninstall: $n files removed"
