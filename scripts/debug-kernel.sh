@@ -115,6 +115,7 @@ build_module() {
 	mkdir -p "$d/kmod" "$d/uapi"
 	cp -p "$REPO"/kmod/*.[ch] "$REPO/kmod/Kbuild" "$d/kmod/"
 	cp -pr "$REPO"/uapi/. "$d/uapi/"
+	cp -p "$REPO/VERSION" "$d/"
 	"${NICE[@]}" make -C "$OUT" M="$d/kmod" -j"$JOBS" modules >"$TOP/kmod.log" 2>&1 ||
 		{ cat "$TOP/kmod.log" >&2; die "ntm.ko build failed"; }
 	cp "$d/kmod/ntm.ko" "$TOP/ntm.ko.tmp"
