@@ -105,13 +105,13 @@ std::optional<std::string> explain_unknown(const CLI::App &top, const std::vecto
 				return "unknown option '" + name + "'" + (path.empty() ? "" : " for '" + path + "'") +
 				       did_you_mean(closest(name, option_names(cur)), "");
 			}
-			if (eq == std::string::npos && o->get_type_size_max() > 0)
+			if (eq == std::string::npos && o->get_items_expected_max() > 0)
 				i++; /* its value */
 			continue;
 		}
 		const auto subs = subcommands_of(cur);
 		if (subs.empty())
-			break; /* a leaf: the rest are its arguments */
+			continue; /* an argument of a leaf command */
 		const auto it = std::ranges::find_if(subs, [&](const CLI::App *s) { return s->check_name(w); });
 		if (it == subs.end()) {
 			std::vector<std::string> names;
