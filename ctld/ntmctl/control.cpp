@@ -254,6 +254,12 @@ int wait_ike_up(Context &ctx, const IkeCmd &c, const std::string &path, std::uin
 		if (sa == nullptr) {
 			if (tty)
 				fmt::print(ctx.err(), "\n");
+			/* ntmd remembers why its latest SAs failed (D93); an older ntmd does not */
+			if (const auto f = list.find("failed"); f != list.end() && f->is_array())
+				for (const auto &e : *f)
+					if (jnum(e, "id") == id)
+						throw ntm::Error(fmt::format("{}: IKE SA #{} failed: {}", c.name, id,
+									     jstr(e, "error")));
 			throw ntm::Error(fmt::format("{}: IKE SA #{} failed (last state: {}); ntmd's log says why", c.name,
 						     id, state));
 		}
