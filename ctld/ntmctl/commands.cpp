@@ -773,16 +773,6 @@ int run_main(int argc, const char *const *argv, std::FILE *out, std::FILE *err) 
 	} catch (const ntm::UsageError &e) {
 		say(e.what());
 		return kExitUsage;
-	} catch (const ntm::KernelError &e) {
-		(void)std::fflush(out);
-		if (e.code() == EPERM || e.code() == EACCES)
-			/* every ntm genetlink command is GENL_UNS_ADMIN_PERM */
-			say((std::string(e.what()) + " (permission denied: the ntm kernel interface needs "
-						     "CAP_NET_ADMIN; run ntmctl as root)")
-				    .c_str());
-		else
-			say(e.what());
-		return kExitFailed;
 	} catch (const ntm::Error &e) {
 		(void)std::fflush(out);
 		say(e.what());
