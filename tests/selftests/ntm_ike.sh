@@ -372,7 +372,7 @@ out=$(ib_ctl ike initiate slow --timeout 2 2>&1)
 rc_slow=$?
 t1=$(date +%s)
 [ "$rc_slow" = 1 ] && printf '%s' "$out" | grep -q 'slow: IKE SA #[0-9]* not up after 2 s (state: resolving)' &&
-	[ $((t1 - t0)) -ge 2 ] && [ $((t1 - t0)) -le 6 ] || r=1
+	[ $((t1 - t0)) -ge 2 ] || r=1
 # waiting through the failed lookup: status 1 with the reason ntmd remembers
 t2=$(date +%s)
 out2=$(ib_ctl ike initiate slow --timeout 120 2>&1)
