@@ -10,6 +10,7 @@
 #include "ntm/secret.hpp"
 #include "ntm/sig.hpp"
 #include "ntm/version.hpp"
+#include "suggest.hpp"
 
 namespace ntmctl {
 
@@ -337,6 +338,9 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	ike_list_ = ike_->add_subcommand("list", "List IKE SAs with their CHILD SAs (state, algorithms, counters)");
 	ike_initiate_ = ike_->add_subcommand("initiate", "Start the IKE SA of a configured connection");
 	ike_initiate_->add_option("NAME", v_.name, "Connection name ([[ike.connection]] name)")->required();
+	ike_initiate_->add_flag("--no-wait", v_.ike_no_wait, "Return once IKE_SA_INIT is sent, not when the SA is up");
+	o_.ike_timeout = ike_initiate_->add_option("--timeout", v_.timeout, "Seconds to wait for the SA (default 30)")
+				 ->type_name("SEC");
 	ike_terminate_ = ike_->add_subcommand("terminate", "Delete the IKE SAs of a connection, or one (#ID)");
 	ike_terminate_->add_option("NAME", v_.name, "Connection name, or #ID from ntmctl ike list")->required();
 	ike_rekey_ = ike_->add_subcommand("rekey", "Rekey the IKE SAs (or with --child their CHILD SAs) now");
@@ -441,15 +445,33 @@ Invocation Cli::parse(std::vector<std::string> args, Origin origin)
 {
 	v_ = Values{};
 	origin_ = origin;
+	/* the words in order, to name an unknown one (a batch line's may hold a key: wiped) */
+	std::vector<std::string> words = args;
 	std::ranges::reverse(args); /* CLI11 takes the words in reverse */
 	try {
 		app_.parse(args);
-	} catch (...) {
+	} catch (const CLI::ParseError &e) {
 		for (auto &a : args)
 			ntm::secure_wipe(a);
 		wipe_secrets();
+		std::optional<std::string> why;
+		if (e.get_exit_code() != 0)
+			why = explain_unknown(app_, words);
+		for (auto &w : words)
+			ntm::secure_wipe(w);
+		if (why)
+			throw ntm::UsageError(*why);
+		throw;
+	} catch (...) {
+		for (auto &a : args)
+			ntm::secure_wipe(a);
+		for (auto &w : words)
+			ntm::secure_wipe(w);
+		wipe_secrets();
 		throw;
 	}
+	for (auto &w : words)
+		ntm::secure_wipe(w);
 	try {
 		Invocation inv = build();
 		wipe_secrets();
@@ -681,6 +703,12 @@ Invocation Cli::build() const
 			   : ike_rekey_->parsed()     ? IkeCmd::Action::rekey
 						      : IkeCmd::Action::list;
 		c.child = v_.ike_child;
+		c.wait = !v_.ike_no_wait;
+		if (given(o_.ike_timeout)) {
+			if (!c.wait)
+				throw ntm::UsageError("ike initiate: --timeout and --no-wait exclude each other");
+			c.timeout_s = ntm::parse_u32(v_.timeout, "--timeout", 1, 3600);
+		}
 		if (c.action != IkeCmd::Action::list) {
 			if (v_.name.empty() || v_.name.size() > 64)
 				throw ntm::UsageError("ike: NAME must be 1..64 characters");

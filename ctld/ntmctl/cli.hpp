@@ -118,6 +118,8 @@ struct IkeCmd {
 	enum class Action { list, initiate, terminate, rekey } action = Action::list;
 	std::string name;
 	bool child = false; /* rekey: the CHILD SAs instead of the IKE SA */
+	bool wait = true; /* initiate: until the SA is up (--no-wait: return at once) */
+	std::uint32_t timeout_s = 30; /* initiate --timeout */
 	std::optional<std::string> socket;
 };
 
@@ -167,6 +169,8 @@ public:
 
 	/** Help text of the command the last parse selected (or the top). */
 	[[nodiscard]] std::string help() const;
+	/** The CLI11 tree (for command_tree(): man page test, completion). */
+	[[nodiscard]] const CLI::App &app() const noexcept { return app_; }
 
 private:
 	/* The strings CLI11 fills; reset before every parse. */
@@ -185,7 +189,7 @@ private:
 		std::string file;
 		bool force = false;
 		std::string config, db, name, fqdn, password_file, kdf_cost, socket;
-		bool ike_child = false;
+		bool ike_child = false, ike_no_wait = false;
 		bool password_stdin = false, certificate = false;
 		std::string max_relays, max_tunnels, relay_id, leg1, leg2, index1, index2, idle_timeout;
 	};
@@ -241,7 +245,7 @@ private:
 		CLI::Option *show_index = nullptr;
 		CLI::Option *max_relays = nullptr, *max_tunnels = nullptr, *relay_show_id = nullptr;
 		RelayOpts relay_add, relay_set;
-		CLI::Option *count = nullptr, *timeout = nullptr;
+		CLI::Option *count = nullptr, *timeout = nullptr, *ike_timeout = nullptr;
 		CLI::Option *config = nullptr, *password_file = nullptr, *kdf_cost = nullptr, *socket = nullptr;
 		std::vector<CLI::Option *> ike_socket; /* --socket of each ike command */
 		std::vector<CLI::Option *> db; /* --db of each command that has it */

@@ -16,7 +16,9 @@
 #include <ctime>
 #include <memory>
 #include <new>
+#include <map>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -33,6 +35,7 @@
 #include "ntm/secret.hpp"
 #include "ntm/store.hpp"
 #include "ntm/tokenize.hpp"
+#include "control.hpp"
 #include "output.hpp"
 
 namespace ntmctl {
@@ -46,8 +49,13 @@ constexpr int kEventRcvBuf = 4 << 20;
 
 /* ---- show ---- */
 
-int cmd_show(Context &ctx, const ShowCmd &c, bool as_json)
+int cmd_show(Context &ctx, const ShowCmd &c, bool as_json, const std::optional<std::string> &cfg_path)
 {
+	const auto peers = tunnel_peers(cfg_path);
+	auto peer_of = [&peers](std::uint32_t local_index) {
+		const auto it = peers.find(local_index);
+		return it != peers.end() ? it->second : std::string();
+	};
 	std::vector<DeviceRef> refs;
 	if (c.dev) {
 		refs.push_back(DeviceRef::by_name(*c.dev));
@@ -78,7 +86,10 @@ int cmd_show(Context &ctx, const ShowCmd &c, bool as_json)
 			fmt::print(out, "{}{},\"tunnels\":[", first_dev ? "" : ",", obj);
 			bool first = true;
 			ntm::dump_tunnels(ctx.genl(), dev_ref, [&](ntm::Tunnel &&t) {
-				fmt::print(out, "{}{}", first ? "" : ",", ntm::json_dump(json(t)));
+				json jt(t);
+				if (const auto p = peer_of(t.local_index); !p.empty())
+					jt["peer"] = p;
+				fmt::print(out, "{}{}", first ? "" : ",", ntm::json_dump(jt));
 				first = false;
 			});
 			fmt::print(out, "]}}");
@@ -86,7 +97,8 @@ int cmd_show(Context &ctx, const ShowCmd &c, bool as_json)
 			if (!first_dev)
 				fmt::print(out, "\n");
 			print_device(out, d);
-			ntm::dump_tunnels(ctx.genl(), dev_ref, [&](ntm::Tunnel &&t) { print_tunnel(out, t, now); });
+			ntm::dump_tunnels(ctx.genl(), dev_ref,
+					  [&](ntm::Tunnel &&t) { print_tunnel(out, t, now, peer_of(t.local_index)); });
 		}
 		first_dev = false;
 	}
@@ -295,6 +307,8 @@ int cmd_monitor(Context &ctx, const MonitorCmd &c, bool as_json)
  * The configuration: the file of --config (which must load), or the
  * default one when it exists; nullopt when there is none to read.
  */
+} // namespace
+
 std::optional<ntm::config::Config> load_config(const std::optional<std::string> &path)
 {
 	if (!path) {
@@ -305,6 +319,8 @@ std::optional<ntm::config::Config> load_config(const std::optional<std::string> 
 	}
 	return ntm::config::load(*path);
 }
+
+namespace {
 
 std::string config_name(const std::optional<std::string> &path)
 {
@@ -554,214 +570,6 @@ int cmd_dc_keys(Context &ctx, const DcKeysCmd &c, const std::optional<std::strin
 	return kExitOk;
 }
 
-/* ---- status ---- */
-
-constexpr std::size_t kMaxReply = 16 << 20;
-constexpr int kReplyTimeoutMs = 10000;
-
-std::string control_socket(const StatusCmd &c, const std::optional<std::string> &cfg_path)
-{
-	if (c.socket)
-		return *c.socket;
-	const auto cfg = load_config(cfg_path);
-	return cfg ? cfg->control_socket : ntm::config::Config{}.control_socket;
-}
-
-/* One request line to ntmd's control socket, one reply line back. */
-std::string control_request(const std::string &path, std::string_view request)
-{
-	sockaddr_un sa{};
-	sa.sun_family = AF_UNIX;
-	if (path.size() >= sizeof(sa.sun_path))
-		throw ntm::UsageError("control socket path too long: " + path);
-	std::memcpy(static_cast<char *>(sa.sun_path), path.data(), path.size());
-	const ntm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (!fd)
-		ntm::throw_errno("control socket");
-	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
-	if (::connect(fd.get(), reinterpret_cast<const sockaddr *>(&sa), sizeof(sa)) != 0) {
-		const int err = errno;
-		throw ntm::Error("ntmd is not running (connect " + path + ": " + ntm::errno_string(err) + ")", err);
-	}
-	std::size_t sent = 0;
-	while (sent < request.size()) {
-		const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ntm::throw_errno("control socket " + path + ": send");
-		}
-		sent += static_cast<std::size_t>(n);
-	}
-	std::string reply;
-	std::array<char, 4096> buf{};
-	const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReplyTimeoutMs);
-	for (;;) {
-		const auto nl = reply.find('\n');
-		if (nl != std::string::npos) {
-			reply.resize(nl);
-			return reply;
-		}
-		const auto left =
-			std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
-				.count();
-		if (left <= 0)
-			throw ntm::Error("control socket " + path + ": no reply from ntmd", ETIMEDOUT);
-		pollfd pfd{fd.get(), POLLIN, 0};
-		const int rc = ::poll(&pfd, 1, static_cast<int>(left));
-		if (rc < 0) {
-			if (errno == EINTR)
-				continue;
-			ntm::throw_errno("control socket " + path + ": poll");
-		}
-		if (rc == 0)
-			continue;
-		const ssize_t n = ::recv(fd.get(), buf.data(), buf.size(), 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ntm::throw_errno("control socket " + path + ": receive");
-		}
-		if (n == 0) {
-			if (reply.empty())
-				throw ntm::Error("control socket " + path + ": ntmd closed the connection", ECONNRESET);
-			return reply; /* a last line without newline */
-		}
-		reply.append(buf.data(), static_cast<std::size_t>(n));
-		if (reply.size() > kMaxReply)
-			throw ntm::Error("control socket " + path + ": reply too large", EMSGSIZE);
-	}
-}
-
-/* One request, its reply parsed; {"ok":false} becomes ntm::Error with ntmd's message. */
-nlohmann::ordered_json control_call(const std::string &path, const nlohmann::json &request, std::string &line)
-{
-	line = control_request(path, request.dump() + "\n");
-	auto reply = nlohmann::ordered_json::parse(line, nullptr, false);
-	if (reply.is_discarded())
-		throw ntm::Error("control socket " + path + ": ntmd sent a reply that is not JSON", EPROTO);
-	if (reply.is_object()) {
-		const auto ok = reply.find("ok");
-		if (ok != reply.end() && ok->is_boolean() && !ok->get<bool>()) {
-			const auto err = reply.find("error");
-			const std::string msg = err != reply.end() && err->is_string() ? err->get<std::string>()
-										       : std::string("request failed");
-			throw ntm::Error("ntmd: " + msg);
-		}
-	}
-	return reply;
-}
-
-std::string jstr(const nlohmann::ordered_json &j, const char *k)
-{
-	const auto it = j.find(k);
-	return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string jlist(const nlohmann::ordered_json &j, const char *k)
-{
-	std::string out;
-	const auto it = j.find(k);
-	if (it == j.end() || !it->is_array())
-		return out;
-	for (const auto &v : *it)
-		if (v.is_string())
-			out += (out.empty() ? "" : ",") + v.get<std::string>();
-	return out;
-}
-
-std::uint64_t jnum(const nlohmann::ordered_json &j, const char *k)
-{
-	const auto it = j.find(k);
-	return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
-}
-
-void print_ike_sas(std::FILE *out, const nlohmann::ordered_json &reply)
-{
-	const auto sas = reply.find("sas");
-	if (sas == reply.end() || !sas->is_array() || sas->empty()) {
-		fmt::print(out, "no IKE SAs\n");
-		return;
-	}
-	for (const auto &sa : *sas) {
-		const bool init = sa.value("initiator", false);
-		fmt::print(out, "{}[#{}]: {}, {} initiated, {} === {}\n", jstr(sa, "connection"), jnum(sa, "id"),
-			   jstr(sa, "state"), init ? "we" : "peer", jstr(sa, "local").empty() ? "%any" : jstr(sa, "local"),
-			   jstr(sa, "remote"));
-		fmt::print(out, "  identities: {} === {}\n", jstr(sa, "local_id"), jstr(sa, "remote_id"));
-		std::string flags;
-		if (sa.value("nat_local", false))
-			flags += ", we are behind a NAT";
-		if (sa.value("mobike", false))
-			flags += ", MOBIKE";
-		if (!jstr(sa, "encr").empty())
-			fmt::print(out, "  IKE: {}, SPIs {}_i {}_r, established {} s ago{}\n", jstr(sa, "encr"), jstr(sa, "spi_i"),
-				   jstr(sa, "spi_r"), jnum(sa, "established_s"), flags);
-		const auto ch = sa.find("children");
-		if (ch == sa.end() || !ch->is_array())
-			continue;
-		for (const auto &c : *ch) {
-			fmt::print(out, "  CHILD #{}: {}, SPIs {}_i {}_o, {}, {} === {}, age {} s\n", jnum(c, "id"), jstr(c, "state"),
-				   jstr(c, "spi_in"), jstr(c, "spi_out"), jstr(c, "encr"), jlist(c, "local_ts"),
-				   jlist(c, "remote_ts"), jnum(c, "age_s"));
-			if (c.contains("rx_packets"))
-				fmt::print(out, "    in {} B ({} packets), out {} B ({} packets), {} drops\n", jnum(c, "rx_bytes"),
-					   jnum(c, "rx_packets"), jnum(c, "tx_bytes"), jnum(c, "tx_packets"), jnum(c, "drops"));
-		}
-	}
-}
-
-int cmd_ike(Context &ctx, const IkeCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
-{
-	const std::string path = control_socket(StatusCmd{c.socket}, cfg_path);
-	nlohmann::json req;
-	switch (c.action) {
-	case IkeCmd::Action::list:
-		req = {{"cmd", "ike-list"}};
-		break;
-	case IkeCmd::Action::initiate:
-		req = {{"cmd", "ike-initiate"}, {"name", c.name}};
-		break;
-	case IkeCmd::Action::terminate:
-		req = {{"cmd", "ike-terminate"}, {"name", c.name}};
-		break;
-	case IkeCmd::Action::rekey:
-		req = {{"cmd", "ike-rekey"}, {"name", c.name}, {"child", c.child}};
-		break;
-	}
-	std::string line;
-	const auto reply = control_call(path, req, line);
-	if (as_json) {
-		fmt::print(ctx.out(), "{}\n", line);
-		return kExitOk;
-	}
-	if (c.action == IkeCmd::Action::list)
-		print_ike_sas(ctx.out(), reply);
-	else if (c.action == IkeCmd::Action::initiate)
-		fmt::print(ctx.out(), "initiating {} (IKE SA #{})\n", c.name, jnum(reply, "id"));
-	else if (c.action == IkeCmd::Action::rekey)
-		fmt::print(ctx.out(), "rekeying {} {} SA(s) of {}\n", jnum(reply, "rekeying"), c.child ? "CHILD" : "IKE",
-			   c.name);
-	else
-		fmt::print(ctx.out(), "deleting {} IKE SA(s) of {}\n", jnum(reply, "terminated"), c.name);
-	return kExitOk;
-}
-
-int cmd_status(Context &ctx, const StatusCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
-{
-	std::string line;
-	const auto reply = control_call(control_socket(c, cfg_path), {{"cmd", "status"}}, line);
-	if (as_json) {
-		fmt::print(ctx.out(), "{}\n", line);
-		return kExitOk;
-	}
-	auto shown = reply;
-	if (shown.is_object())
-		shown.erase("ok");
-	print_json_text(ctx.out(), shown);
-	return kExitOk;
-}
-
 /* ---- batch ---- */
 
 struct FileCloser {
@@ -876,7 +684,7 @@ int execute(Context &ctx, Cli &cli, const Invocation &inv)
 		[&](const auto &c) -> int {
 			using T = std::decay_t<decltype(c)>;
 			if constexpr (std::is_same_v<T, ShowCmd>)
-				return cmd_show(ctx, c, j);
+				return cmd_show(ctx, c, j, inv.config);
 			else if constexpr (std::is_same_v<T, DeviceShowCmd>)
 				return cmd_device_show(ctx, c, j);
 			else if constexpr (std::is_same_v<T, DeviceSetCmd>)

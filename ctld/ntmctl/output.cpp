@@ -216,10 +216,10 @@ void print_device(std::FILE *out, const ntm::Device &d)
 			fmt::print(out, "  {}: {}\n", st.name, v);
 }
 
-void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
+void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns, const std::string &peer)
 {
 	const bool esp = t.is_esp();
-	fmt::print(out, "\ntunnel: {}\n", index_text(t, t.local_index));
+	fmt::print(out, "\ntunnel: {}{}\n", index_text(t, t.local_index), peer.empty() ? "" : " (" + peer + ")");
 	if (esp) {
 		fmt::print(out, "  encap: {}\n", ntm::encap_name(t.encap));
 		fmt::print(out, "  spi: in {}, out {}\n", ntm::spi_string(t.local_index),
@@ -316,6 +316,76 @@ void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns
 		   ntm::cipher_name(t.cipher), ntm::encap_name(t.encap), ntm::tunnel_state_name(t.state), t.age_s,
 		   t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
 		   t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
+}
+
+std::string human_bytes(std::uint64_t n)
+{
+	if (n < 1024)
+		return fmt::format("{} B", n);
+	constexpr std::array<const char *, 6> kUnits{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	auto v = static_cast<double>(n) / 1024.0;
+	std::size_t u = 0;
+	while (v >= 1024.0 && u + 1 < kUnits.size()) {
+		v /= 1024.0;
+		u++;
+	}
+	return fmt::format("{:.1f} {}", v, kUnits.at(u));
+}
+
+std::string ago(std::int64_t seconds)
+{
+	if (seconds < 0)
+		return "-";
+	if (seconds < 120)
+		return fmt::format("{}s ago", seconds);
+	if (seconds < 2 * 3600)
+		return fmt::format("{}m ago", seconds / 60);
+	if (seconds < 2 * 86400)
+		return fmt::format("{}h ago", seconds / 3600);
+	return fmt::format("{}d ago", seconds / 86400);
+}
+
+std::vector<std::vector<std::string>> peer_table(const nlohmann::ordered_json &node,
+						 const std::map<std::uint32_t, Traffic> &traffic)
+{
+	std::vector<std::vector<std::string>> rows{
+		{"PEER", "VIRTUAL", "PATH", "ENDPOINT", "HANDSHAKE", "RX", "TX"}};
+	const auto str = [](const Json &j, const char *k) {
+		const auto it = j.find(k);
+		return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+	};
+	const auto peers = node.find("peers");
+	if (peers == node.end() || !peers->is_array())
+		return rows;
+	for (const auto &p : *peers) {
+		if (!p.is_object())
+			continue;
+		const std::string endpoint = str(p, "endpoint");
+		std::string name = str(p, "fqdn");
+		if (name.empty())
+			name = endpoint.empty() ? "-" : endpoint;
+		std::string vips = str(p, "vip4");
+		if (const auto v6 = str(p, "vip6"); !v6.empty())
+			vips += (vips.empty() ? "" : ",") + v6;
+		std::string path = "direct";
+		if (const auto pa = p.find("path"); pa != p.end() && pa->is_object() && str(*pa, "path") == "relay")
+			path = "relayed via " + str(*pa, "relay");
+		std::string handshake = "-";
+		if (const auto k = p.find("key_age_s"); k != p.end() && k->is_number_integer())
+			handshake = ago(k->get<std::int64_t>());
+		std::string rx = "-";
+		std::string tx = "-";
+		if (const auto li = p.find("local_index"); li != p.end() && li->is_number_unsigned()) {
+			const auto t = traffic.find(li->get<std::uint32_t>());
+			if (t != traffic.end()) {
+				rx = human_bytes(t->second.rx);
+				tx = human_bytes(t->second.tx);
+			}
+		}
+		rows.push_back({name, vips.empty() ? "-" : vips, path, endpoint.empty() ? "-" : endpoint, handshake, rx,
+				tx});
+	}
+	return rows;
 }
 
 } // namespace ntmctl

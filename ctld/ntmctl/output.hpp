@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,8 @@ std::uint64_t boottime_ns() noexcept;
 /** "interface: ntm0" section of show / device show. */
 void print_device(std::FILE *out, const ntm::Device &d);
 /** "tunnel: 7" section of show (wg show style). */
-void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns);
+/** peer: who the tunnel leads to (from ntmd), empty when unknown. */
+void print_tunnel(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns, const std::string &peer = {});
 /** The table of tunnel show: header, then one row per tunnel. */
 void print_tunnel_header(std::FILE *out);
 void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns);
@@ -45,6 +47,26 @@ void print_table(std::FILE *out, const std::vector<std::vector<std::string>> &ro
  * Members keep the order ntmd sent them in.
  */
 void print_json_text(std::FILE *out, const nlohmann::ordered_json &j);
+
+/** Bytes in binary units, one decimal: "0 B", "512 B", "1.5 KiB", "3.0 GiB". */
+std::string human_bytes(std::uint64_t n);
+/** Seconds as "12s ago", "3m ago", "2h ago", "4d ago"; "-" when negative. */
+std::string ago(std::int64_t seconds);
+
+/** Inner bytes of one kernel tunnel, by its local index. */
+struct Traffic {
+	std::uint64_t rx = 0, tx = 0;
+};
+
+/**
+ * The peer table of ntmctl status (tailscale status style) from the node
+ * role's status object: a header, then per peer its FQDN (the endpoint when
+ * unknown), virtual addresses, path (direct, or relayed via the relay's
+ * endpoint), endpoint, last handshake (key_age_s), rx and tx from traffic
+ * ("-" for a tunnel the kernel did not show). Only the header without peers.
+ */
+std::vector<std::vector<std::string>> peer_table(const nlohmann::ordered_json &node,
+						 const std::map<std::uint32_t, Traffic> &traffic);
 
 } // namespace ntmctl
 

@@ -509,7 +509,10 @@ nlohmann::json IkeRole::Impl::list()
 		j["children"] = ch;
 		arr.push_back(j);
 	}
-	return {{"ok", true}, {"sas", arr}};
+	nlohmann::json failed = nlohmann::json::array();
+	for (const auto &[id, why] : failures)
+		failed.push_back({{"id", id}, {"error", why}});
+	return {{"ok", true}, {"sas", arr}, {"failed", failed}};
 }
 
 nlohmann::json IkeRole::Impl::status() const

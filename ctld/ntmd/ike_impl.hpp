@@ -282,6 +282,8 @@ struct IkeRole::Impl {
 	const ntm::config::Config &cfg;
 	const ntm::config::Ike &icfg;
 	Counters ctr;
+	/* why the latest SAs failed (id, reason), newest last: ike-list's "failed", for ntmctl ike initiate (D93) */
+	std::deque<std::pair<std::uint64_t, std::string>> failures;
 	ntm::GenlSocket genl;
 	ntm::GenlSocket events;
 	asio::posix::stream_descriptor evdesc;
@@ -370,6 +372,8 @@ struct IkeRole::Impl {
 	static void add_sig_hash_algorithms(ike::Payloads &pl);
 	void send_init(const SaPtr &sa);
 	void fail(const SaPtr &sa, const std::string &why);
+	/* remembers why sa ends, for ike-list (the last kFailuresKept) */
+	void note_failure(const SaPtr &sa, const std::string &why);
 	void on_init_response(const SaPtr &sa, const Path &p, const ike::Header &h, const ike::Payloads &pl, ByteView raw);
 	void detect_nat(Sa &sa, const ike::Payloads &pl, const Path &p) const;
 	std::vector<const IkeConnection *> candidates_for(const ntm::Endpoint &peer) const;

@@ -90,6 +90,8 @@ IkeRole::Impl::SaPtr IkeRole::Impl::initiate_conn(const IkeConnection &c)
 					       ctr.ike_failed++;
 					       spdlog::warn("ike: {}: cannot resolve {}: {}", s->name(), host,
 							    ec ? ec.message() : "no IPv4 or IPv6 address");
+					       note_failure(s, "cannot resolve " + host + ": " +
+								       (ec ? ec.message() : "no IPv4 or IPv6 address"));
 					       destroy(s, false);
 					       return;
 				       }
@@ -167,10 +169,19 @@ void IkeRole::Impl::send_init(const SaPtr &sa)
 	arm_retransmit(sa);
 }
 
+void IkeRole::Impl::note_failure(const SaPtr &sa, const std::string &why)
+{
+	constexpr std::size_t kFailuresKept = 16;
+	failures.emplace_back(sa->id, why);
+	while (failures.size() > kFailuresKept)
+		failures.pop_front();
+}
+
 void IkeRole::Impl::fail(const SaPtr &sa, const std::string &why)
 {
 	ctr.ike_failed++;
 	spdlog::warn("ike: {}: {}", sa->name(), why);
+	note_failure(sa, why);
 	destroy(sa, false);
 }
 

@@ -90,6 +90,8 @@ void IkeRole::Impl::on_retransmit(const SaPtr &sa)
 		ctr.dead_peers++;
 		spdlog::warn("ike: {}: no answer from {} after {} retransmissions: peer is dead", sa->name(),
 			     sa->path.remote.to_string(), icfg.retransmit_tries);
+		note_failure(sa, "no answer from " + sa->path.remote.to_string() + " after " +
+					 std::to_string(icfg.retransmit_tries) + " retransmissions");
 		destroy(sa, false);
 		return;
 	}

@@ -9,7 +9,7 @@
 #
 #   1. make install DESTDIR=D1 PREFIX=/usr: exactly the expected files (the
 #      module, ntmd and ntmctl, both units with ExecStart=/usr/sbin/ntmd,
-#      sysusers.d, tmpfiles.d, modules-load.d, man pages, the uapi header,
+#      sysusers.d, tmpfiles.d, modules-load.d, man pages, bash and zsh completion, the uapi header,
 #      the example configuration, the manifest), in the directories that
 #      `pkg-config systemd` names; no benchmark tool, nothing in /etc; an
 #      /etc/ntm/ntmd.toml already there is left alone; the units differ in
@@ -69,6 +69,8 @@ expected() {
 		echo "$p/share/man/man8/ntmd.8"
 		echo "$p/share/man/man8/ntmctl.8"
 		echo "$p/share/man/man5/ntmd.toml.5"
+		echo "$p/share/bash-completion/completions/ntmctl"
+		echo "$p/share/zsh/vendor-completions/_ntmctl"
 		echo "$p/include/linux/ntm.h"
 		echo "$p/share/doc/ntm/ntmd.toml.example"
 		echo "$p/share/ntm/install-manifest.txt"

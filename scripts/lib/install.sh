@@ -122,6 +122,8 @@ do_install() {
 		s=${f##*.}
 		put "$f" "$MANDIR/man$s/${f##*/}" 0644
 	done
+	put ctld/completion/ntmctl.bash "$PREFIX/share/bash-completion/completions/ntmctl" 0644
+	put ctld/completion/_ntmctl "$PREFIX/share/zsh/vendor-completions/_ntmctl" 0644
 	put uapi/linux/ntm.h "$INCLUDEDIR/linux/ntm.h" 0644
 	put ctld/ntmd.toml.example "$DOCDIR/ntmd.toml.example" 0644
 

@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/ikebed.sh"
 
-ktap_plan 21
+ktap_plan 23
 
 why=$(ib_missing)
 if [ -n "$why" ]; then
@@ -62,7 +62,9 @@ remote_ts = [\"10.2.0.0/24\"]"
 check "ntmd starts with the ike role on ipsec0 (ports 500 and 4500)" "$(rc ib_ctl status)"
 
 # --- 3-4: PSK, ntmd initiates through the NAT ---------------------------------
-ib_ctl ike initiate psk >/dev/null
+# ntmctl ike initiate waits for the SA by default (D93)
+init_out=$(ib_ctl ike initiate psk --timeout 40 2>&1)
+init_rc=$?
 ib_wait 40 ib_established psk
 r=$?
 if [ $r -eq 0 ]; then
@@ -74,6 +76,10 @@ if [ $r -eq 0 ]; then
 	printf '%s' "$sas" | grep -q "TUNNEL-in-UDP" || r=1
 fi
 check "PSK: ntmd initiates through the NAT, charon installs the CHILD SA (NAT-T)" $r
+ktap_diag "ike initiate psk: exit $init_rc, '$(printf '%s' "$init_out" | tr '\n' ' ')'"
+r=1
+[ "$init_rc" = 0 ] && printf '%s' "$init_out" | grep -q '^psk: IKE SA #[0-9]* established with ' && r=0
+check "ntmctl ike initiate waits until the SA is up: exit 0, 'psk: IKE SA #N established with ...'" $r
 
 r=0
 ping_l $IB_IN_S 3 >/dev/null || r=1
@@ -346,7 +352,7 @@ check "certificate SA carries traffic, rekeys with PFS; ntmctl ike terminate del
 # the DNS server never answers: initiate returns at once with an SA in state
 # "resolving", ntmd keeps serving, and the SA goes when the lookup fails.
 r=0
-out=$(ib_ctl -j ike initiate slow 2>&1) || r=1
+out=$(ib_ctl -j ike initiate slow --no-wait 2>&1) || r=1
 st=$(ib_ike_sas | python3 -c 'import json,sys
 print(" ".join(s["state"] for s in json.load(sys.stdin)["sas"] if s["connection"] == "slow"))' 2>&1)
 ib_ctl status >/dev/null || r=1
@@ -355,6 +361,30 @@ slow_gone() { grep -q 'cannot resolve slow.ntm.test' "$IB_DIR/ntmd.log" && [ -z 
 ib_wait 60 slow_gone || r=1
 ktap_diag "initiate: $(printf '%s' "$out" | tr '\n' ' '); state while resolving: '$st'; $(grep -o 'cannot resolve slow.*' "$IB_DIR/ntmd.log" | head -1)"
 check "remote_addrs host name resolved off the event loop: initiate answers at once, the failed lookup ends the SA" $r
+
+# --- 23: a wait that times out; permission errors named (D93) -----------------
+# the lookup of slow.ntm.test is not answered: initiate gives up after --timeout
+# with status 1 and the SA's state, or, waiting longer, reports the failed
+# lookup as the reason; a user without CAP_NET_ADMIN is told so
+r=0
+t0=$(date +%s)
+out=$(ib_ctl ike initiate slow --timeout 2 2>&1)
+rc_slow=$?
+t1=$(date +%s)
+[ "$rc_slow" = 1 ] && printf '%s' "$out" | grep -q 'slow: IKE SA #[0-9]* not up after 2 s (state: resolving)' &&
+	[ $((t1 - t0)) -ge 2 ] || r=1
+# waiting through the failed lookup: status 1 with the reason ntmd remembers
+t2=$(date +%s)
+out2=$(ib_ctl ike initiate slow --timeout 120 2>&1)
+rc_fail=$?
+t3=$(date +%s)
+[ "$rc_fail" = 1 ] && printf '%s' "$out2" | grep -q 'slow: IKE SA #[0-9]* failed: cannot resolve slow.ntm.test' || r=1
+ktap_diag "initiate slow --timeout 120: exit $rc_fail after $((t3 - t2)) s: $out2"
+perm=$(L setpriv --reuid=65534 --regid=65534 --clear-groups "$NTMCTL" device show ipsec0 2>&1)
+rc_perm=$?
+[ "$rc_perm" = 1 ] && printf '%s' "$perm" | grep -q 'ipsec0: Operation not permitted (ntm needs CAP_NET_ADMIN)' || r=1
+ktap_diag "initiate slow --timeout 2: exit $rc_slow after $((t1 - t0)) s: $out; as nobody: exit $rc_perm: $perm"
+check "ike initiate: --timeout ends the wait with the SA's state, a failed SA with ntmd's reason (status 1); genetlink EPERM named" $r
 kill "$(cat "$IB_DIR/dns_sink.pid" 2>/dev/null)" 2>/dev/null
 
 ktap_finish

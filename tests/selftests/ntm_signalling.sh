@@ -16,7 +16,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/sigbed.sh"
 . "$HERE/lib/steps.sh"
 
-ktap_plan 30
+ktap_plan 31
 
 why=$(sigbed_missing)
 if [ -n "$why" ]; then
@@ -144,6 +144,21 @@ if needs "ping over vip4: A -> B and B -> A" TUNNEL; then
 	ktap_diag "A->B: $(grep 'packet loss' "$SB_DIR/ping-ab")"
 	ktap_diag "B->A: $(grep 'packet loss' "$SB_DIR/ping-ba")"
 	check "ping over vip4: A -> B and B -> A" $((r1 | r2)) a b
+fi
+# ntmctl status: a peer table like tailscale status; show names the tunnel by its peer (D93)
+if needs "ntmctl status: peer table (B's FQDN, vips, direct, handshake, transfer); show names the tunnel b.ntm.test" TUNNEL; then
+	st=$(sigbed_ctl a status 2>&1)
+	shw=$(sigbed_ctl a show "$SB_DEV" 2>&1)
+	row=$(printf '%s\n' "$st" | grep "^b\.$SB_DOMAIN ")
+	ktap_diag "A's status: $(printf '%s\n' "$st" | head -n 3 | tr '\n' '|')"
+	ktap_diag "A's show: $(printf '%s\n' "$shw" | grep '^tunnel:' | tr '\n' '|')"
+	rc=1
+	printf '%s\n' "$st" | head -n 1 | grep -q '^PEER  *VIRTUAL  *PATH  *ENDPOINT  *HANDSHAKE  *RX  *TX$' &&
+		printf '%s' "$row" | grep -qF "$VIP4_B,$VIP6_B" && printf '%s' "$row" | grep -q ' direct ' &&
+		printf '%s' "$row" | grep -qE ' [0-9]+s ago ' &&
+		printf '%s' "$row" | grep -qE '[0-9.]+ (B|KiB|MiB) +[0-9.]+ (B|KiB|MiB)$' &&
+		printf '%s\n' "$shw" | grep -q "^tunnel: [0-9]* (b\.$SB_DOMAIN)$" && rc=0
+	check "ntmctl status: peer table (B's FQDN, vips, direct, handshake, transfer); show names the tunnel b.ntm.test" $rc a
 fi
 if needs "AAAA: A resolves b.ntm.test to B's vip6; ping6 both ways" TUNNEL; then
 	got=$(sigbed_getent a ahostsv6 b.$SB_DOMAIN 2>&1)

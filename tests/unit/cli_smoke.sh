@@ -127,6 +127,41 @@ expect 1 "$NTMCTL" --config "$T/ntmd.toml" status
 expect_out '^FQDN' yes "$NTMCTL" dc nodes --db "$DB"
 expect_out '^\[\]$' yes "$NTMCTL" -j dc keys --db "$DB"
 
+# ---- unknown words named, permission errors named (D93) ----
+expect_err() { # expect_err RC TEXT CMD...: CMD exits with RC and its stderr holds TEXT
+	want=$1
+	text=$2
+	shift 2
+	msg=$("$@" 2>&1 >/dev/null)
+	rc=$?
+	if [ "$rc" -ne "$want" ] || ! printf '%s\n' "$msg" | grep -qF -e "$text"; then
+		echo "FAIL: $* exited $rc with '$msg', want $want and '$text'"
+		fail=1
+	else
+		echo "ok: $* -> $rc, $text"
+	fi
+}
+expect_err 2 "unknown command 'bogus'" "$NTMCTL" bogus
+expect_err 2 "unknown command 'sho', did you mean 'show'?" "$NTMCTL" sho
+expect_err 2 "unknown command 'tunnel ad', did you mean 'tunnel add'?" "$NTMCTL" tunnel ad ntm0
+expect_err 2 "unknown option '--jsno' for 'show', did you mean '--json'?" "$NTMCTL" show --jsno
+expect_err 2 "--timeout and --no-wait" "$NTMCTL" ike initiate psk --no-wait --timeout 3
+expect_err 1 "ntmd is not running (connect $T/none.sock" "$NTMCTL" status --socket "$T/none.sock"
+# a socket nobody listens on: refused for its owner, permission denied for others
+if command -v python3 >/dev/null && python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('$T/ctl.sock')"; then
+	chmod 755 "$T"
+	chmod 600 "$T/ctl.sock"
+	expect_err 1 "ntmd is not running (connect $T/ctl.sock: Connection refused)" \
+		"$NTMCTL" status --socket "$T/ctl.sock"
+	if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+		expect_err 1 "permission denied on $T/ctl.sock (are you in the ntm group / root?)" \
+			setpriv --reuid=65534 --regid=65534 --clear-groups "$NTMCTL" ike list --socket "$T/ctl.sock"
+	elif [ "$(id -u)" -ne 0 ]; then
+		chmod 000 "$T/ctl.sock"
+		expect_err 1 "permission denied on $T/ctl.sock" "$NTMCTL" status --socket "$T/ctl.sock"
+	fi
+fi
+
 expect 0 "$NTMD" --help
 expect 2 "$NTMD"
 expect 2 "$NTMD" --interface ntm0
