@@ -1,11 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck disable=SC2317 # the helpers run through ktap_check
 #
 # scripts/lib/install-test.sh - `make install` and `make uninstall` into
 # temporary DESTDIRs, checked (D91; the install-test step of make check).
 # Needs kmod/ntm.ko and build/ctld/{ntmd,ntmctl} (make kmod ctld).  Never
-# installs into the real system.  Prints TAP-like "ok"/"not ok" lines and
-# exits 1 when a check failed.
+# installs into the real system.  Exits 1 when a check failed.
 #
 #   1. make install DESTDIR=D1 PREFIX=/usr: exactly the expected files (the
 #      module, ntmd and ntmctl, both units with ExecStart=/usr/sbin/ntmd,
@@ -18,31 +18,20 @@
 #   2. make install DESTDIR=D2 (default PREFIX): ExecStart=/usr/local/sbin/ntmd
 #   3. make uninstall, same DESTDIR and PREFIX: no file left but the user's
 #      ntmd.toml and a file of someone else's in the same directories
+#
+# Output: KTAP (tests/selftests/lib/ktap.sh, as the VM selftests), with the
+# differences of a failed check as diagnostics.
 
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
 MAKE=${MAKE:-make}
 KVER=${KVER:-$(scripts/lib/kver.sh)}
+# shellcheck source=tests/selftests/lib/ktap.sh
+. tests/selftests/lib/ktap.sh
 root=$(mktemp -d "${TMPDIR:-/tmp}/ntm-install-test.XXXXXX")
-trap 'rm -rf "$root"' EXIT
-fails=0
-n=0
-
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-nok() {
-	n=$((n + 1))
-	fails=$((fails + 1))
-	echo "not ok $n - $1"
-}
-check() { # check DESCRIPTION COMMAND...
-	local d=$1
-	shift
-	if "$@"; then ok "$d"; else nok "$d"; fi
-}
+ktap_at_cleanup "rm -rf '$root'"
+ktap_plan 26
 
 sdvar() {
 	local v
@@ -87,8 +76,8 @@ same_list() { # same_list WHAT EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then
 		return 0
 	fi
-	echo "# $1: expected vs installed:"
-	diff <(echo "$2") <(echo "$3") | sed 's/^/#   /'
+	echo "$1: expected vs installed:"
+	diff <(echo "$2") <(echo "$3") | sed 's/^/  /'
 	return 1
 }
 
@@ -104,41 +93,41 @@ echo 'not ntm' >"$d1/usr/sbin/other-tool"
 
 # ---- 1. PREFIX=/usr ----
 if $MAKE --no-print-directory install DESTDIR="$d1" PREFIX=/usr >"$root/install1.log" 2>&1; then
-	ok "make install DESTDIR=... PREFIX=/usr"
+	ktap_ok "make install DESTDIR=... PREFIX=/usr"
 else
-	nok "make install DESTDIR=... PREFIX=/usr (exit $?)"
-	sed 's/^/#   /' "$root/install1.log" | tail -20
+	ktap_fail "make install DESTDIR=... PREFIX=/usr (exit $?)"
+	ktap_diag_file "$root/install1.log" 20
 fi
-check "with DESTDIR: depmod not run, and said so" grep -q 'depmod not run' "$root/install1.log"
+ktap_check "with DESTDIR: depmod not run, and said so" grep -q 'depmod not run' "$root/install1.log"
 
 want=$(expected /usr; echo /etc/ntm/ntmd.toml; echo /usr/sbin/other-tool)
 want=$(sort <<<"$want")
-check "installed files: exactly the expected ones" same_list "PREFIX=/usr" "$want" "$(files "$d1")"
-check "no benchmark tools installed" \
+ktap_check "installed files: exactly the expected ones" same_list "PREFIX=/usr" "$want" "$(files "$d1")"
+ktap_check "no benchmark tools installed" \
 	bash -c "! find '$d1' -name 'ntm-*bench' | grep -q ."
-check "/etc/ntm/ntmd.toml of the user untouched" \
+ktap_check "/etc/ntm/ntmd.toml of the user untouched" \
 	grep -qx 'roles = \["node"\]  # the user edited this' "$d1/etc/ntm/ntmd.toml"
-check "ntmd and ntmctl executable" test -x "$d1/usr/sbin/ntmd" -a -x "$d1/usr/sbin/ntmctl"
-check "the module is ntm.ko" test "$(modinfo -F name "$d1/lib/modules/$KVER/extra/ntm.ko" 2>/dev/null)" = ntm
-check "the manifest lists every installed file" same_list manifest \
+ktap_check "ntmd and ntmctl executable" test -x "$d1/usr/sbin/ntmd" -a -x "$d1/usr/sbin/ntmctl"
+ktap_check "the module is ntm.ko" test "$(modinfo -F name "$d1/lib/modules/$KVER/extra/ntm.ko" 2>/dev/null)" = ntm
+ktap_check "the manifest lists every installed file" same_list manifest \
 	"$(expected /usr | grep -v install-manifest)" "$(sort "$d1/usr/share/ntm/install-manifest.txt")"
 
 u=$d1$unitdir/ntmd.service
 ui=$d1$unitdir/ntmd@.service
-check "ntmd.service: ExecStart=/usr/sbin/ntmd --config ..." \
+ktap_check "ntmd.service: ExecStart=/usr/sbin/ntmd --config ..." \
 	test "$(unit_key "$u" ExecStart)" = "/usr/sbin/ntmd --config /etc/ntm/ntmd.toml"
-check "ntmd@.service: ExecStart=/usr/sbin/ntmd --interface %i ..." \
+ktap_check "ntmd@.service: ExecStart=/usr/sbin/ntmd --interface %i ..." \
 	grep -q '^ExecStart=/usr/sbin/ntmd --interface %i ' "$ui"
-check "ntmd.service: ConditionPathExists=/etc/ntm/ntmd.toml" \
+ktap_check "ntmd.service: ConditionPathExists=/etc/ntm/ntmd.toml" \
 	test "$(unit_key "$u" ConditionPathExists)" = /etc/ntm/ntmd.toml
-check "ntmd.service: RuntimeDirectory=ntm (control socket /run/ntm/ntmd.sock)" \
+ktap_check "ntmd.service: RuntimeDirectory=ntm (control socket /run/ntm/ntmd.sock)" \
 	test "$(unit_key "$u" RuntimeDirectory)" = ntm
-check "ntmd@.service: a runtime directory per instance, not ntm's" \
+ktap_check "ntmd@.service: a runtime directory per instance, not ntm's" \
 	test "$(unit_key "$ui" RuntimeDirectory)" = ntm-%i
-check "no unsubstituted @VAR@ in the units" bash -c "! grep -n '@[A-Z_]*@' '$u' '$ui'"
-check "sysusers.d: user ntm" grep -q '^u ntm ' "$d1$sysusersdir/ntm.conf"
-check "tmpfiles.d: /var/lib/ntm 0700" grep -q '^d /var/lib/ntm 0700 ' "$d1$tmpfilesdir/ntm.conf"
-check "modules-load.d: ntm" grep -qx ntm "$d1$modulesloaddir/ntm.conf"
+ktap_check "no unsubstituted @VAR@ in the units" bash -c "! grep -n '@[A-Z_]*@' '$u' '$ui'"
+ktap_check "sysusers.d: user ntm" grep -q '^u ntm ' "$d1$sysusersdir/ntm.conf"
+ktap_check "tmpfiles.d: /var/lib/ntm 0700" grep -q '^d /var/lib/ntm 0700 ' "$d1$tmpfilesdir/ntm.conf"
+ktap_check "modules-load.d: ntm" grep -qx ntm "$d1$modulesloaddir/ntm.conf"
 
 # systemd-analyze verify checks that the ExecStart= binary exists (on the
 # host, not under DESTDIR: 252 has no --root for verify), so the installed
@@ -154,27 +143,27 @@ if command -v systemd-analyze >/dev/null; then
 	if (cd "$vd" && SYSTEMD_LOG_LEVEL=notice systemd-analyze verify --man=no \
 		"$vd/ntmd.service" "$vd/ntmd@ntm0.service") >"$root/verify.log" 2>&1 &&
 		! grep -v -e '^$' "$root/verify.log" | grep -q .; then
-		ok "systemd-analyze verify: both units clean"
+		ktap_ok "systemd-analyze verify: both units clean"
 	else
-		nok "systemd-analyze verify"
-		sed 's/^/#   /' "$root/verify.log"
+		ktap_fail "systemd-analyze verify"
+		ktap_diag_file "$root/verify.log"
 	fi
 else
-	echo "ok $((n += 1)) - # SKIP systemd-analyze not installed"
+	ktap_skip "systemd-analyze verify" "systemd-analyze not installed"
 fi
 
 # ---- 2. default PREFIX (/usr/local) ----
 if $MAKE --no-print-directory install DESTDIR="$d2" >"$root/install2.log" 2>&1; then
-	ok "make install DESTDIR=... (PREFIX=/usr/local)"
+	ktap_ok "make install DESTDIR=... (PREFIX=/usr/local)"
 else
-	nok "make install DESTDIR=... (PREFIX=/usr/local)"
-	sed 's/^/#   /' "$root/install2.log" | tail -20
+	ktap_fail "make install DESTDIR=... (PREFIX=/usr/local)"
+	ktap_diag_file "$root/install2.log" 20
 fi
-check "installed files with PREFIX=/usr/local" same_list "PREFIX=/usr/local" \
+ktap_check "installed files with PREFIX=/usr/local" same_list "PREFIX=/usr/local" \
 	"$(expected /usr/local)" "$(files "$d2")"
-check "ntmd.service: ExecStart=/usr/local/sbin/ntmd" \
+ktap_check "ntmd.service: ExecStart=/usr/local/sbin/ntmd" \
 	grep -q '^ExecStart=/usr/local/sbin/ntmd --config ' "$d2$unitdir/ntmd.service"
-check "ntmd@.service: ExecStart=/usr/local/sbin/ntmd" \
+ktap_check "ntmd@.service: ExecStart=/usr/local/sbin/ntmd" \
 	grep -q '^ExecStart=/usr/local/sbin/ntmd --interface ' "$d2$unitdir/ntmd@.service"
 
 # ---- 3. uninstall ----
@@ -182,19 +171,14 @@ for p in /usr /usr/local; do
 	d=$d1
 	[ "$p" = /usr ] || d=$d2
 	if $MAKE --no-print-directory uninstall DESTDIR="$d" PREFIX="$p" >"$root/uninstall.log" 2>&1; then
-		ok "make uninstall DESTDIR=... PREFIX=$p"
+		ktap_ok "make uninstall DESTDIR=... PREFIX=$p"
 	else
-		nok "make uninstall DESTDIR=... PREFIX=$p"
-		sed 's/^/#   /' "$root/uninstall.log" | tail -20
+		ktap_fail "make uninstall DESTDIR=... PREFIX=$p"
+		ktap_diag_file "$root/uninstall.log" 20
 	fi
 done
-check "uninstall PREFIX=/usr: only the user's files left" same_list "after uninstall" \
+ktap_check "uninstall PREFIX=/usr: only the user's files left" same_list "after uninstall" \
 	"$(printf '%s\n' /etc/ntm/ntmd.toml /usr/sbin/other-tool)" "$(files "$d1")"
-check "uninstall PREFIX=/usr/local: no file left" same_list "after uninstall" "" "$(files "$d2")"
+ktap_check "uninstall PREFIX=/usr/local: no file left" same_list "after uninstall" "" "$(files "$d2")"
 
-echo "1..$n"
-if [ "$fails" -ne 0 ]; then
-	echo "install-test: FAIL ($fails of $n)"
-	exit 1
-fi
-echo "install-test: PASS ($n checks)"
+ktap_finish
