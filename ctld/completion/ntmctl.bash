@@ -8,7 +8,7 @@ _ntmctl_table()
 {
 	cmds= opts=
 	case $1 in
-	'') cmds='show device tunnel relay monitor batch account dc status ike' ;;
+	'') cmds='show device tunnel relay monitor batch account dc status ike' opts='--version' ;;
 	device) cmds='show set' ;;
 	'device set') opts='--fwmark --acquire-qlen --roaming --acquire --max-relays --max-tunnels' ;;
 	tunnel) cmds='add set del flush show' ;;
@@ -47,7 +47,7 @@ _ntmctl()
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		case $w in
-		-j | -h | --json | --help | --esn | --force | --password-stdin | --certificate | --child | --no-wait | --*=* | -)
+		-j | -h | --json | --help | --version | --esn | --force | --password-stdin | --certificate | --child | --no-wait | --*=* | -)
 			continue ;;
 		-*)
 			((i++))

@@ -329,7 +329,7 @@ TEST(Rekey, CliTunnelAdd)
 	EXPECT_THROW(parse(add + " --replaces 1001 --takeover soon"), UsageError);
 	EXPECT_THROW(parse(add + " --replaces 0"), UsageError);
 	EXPECT_THROW(parse(add + " --replaces 1011"), UsageError);
-	EXPECT_THROW(parse("tunnel set ntm0 --local-index 5 --replaces 4"), CLI::ParseError);
+	EXPECT_THROW(parse("tunnel set ntm0 --local-index 5 --replaces 4"), UsageError);
 }
 
 TEST(Rekey, JsonAndText)
