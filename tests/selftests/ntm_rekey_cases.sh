@@ -185,6 +185,17 @@ if needs "a ping each way across rekeys through the relay loses nothing" BF; the
 	pb=$!
 	wait $pa
 	wait $pb
+	# the pings may end in the middle of a rekey (every $REKEY s, and a
+	# slow guest stretches the pings): read the generations between two
+	# rekeys, when neither side is changing its key
+	# (one status read per side and round: each costs seconds in the guest)
+	settled() {
+		local sb sf
+		sb=$(relaybed_peer b "f.$D" '"\(.generation) \(.changing_key)"')
+		sf=$(relaybed_peer f "b.$D" '"\(.generation) \(.changing_key)"')
+		[ "${sb#* }" = false ] && [ "$sb" = "$sf" ]
+	}
+	sigbed_wait 20 settled || ktap_diag "B and F not settled 20 s after the pings"
 	T_END=$EPOCHSECONDS
 	S_END=$(rs_sessions | jq -c '[.[] | .id]')
 	# when the sessions of now are all gone, noted while the test goes on
