@@ -7,6 +7,7 @@
  * ntmd.toml(5).
  */
 #include "ntm/config.hpp"
+#include "ntm/text.hpp"
 
 #include <arpa/inet.h>
 #include <sys/un.h>
@@ -146,23 +147,6 @@ std::string key_text(std::string_view k)
 		return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
 	});
 	return bare ? std::string(k) : quote(k);
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b)
-{
-	std::vector<std::size_t> row(b.size() + 1);
-	for (std::size_t j = 0; j <= b.size(); j++)
-		row[j] = j;
-	for (std::size_t i = 1; i <= a.size(); i++) {
-		std::size_t diag = row[0];
-		row[0] = i;
-		for (std::size_t j = 1; j <= b.size(); j++) {
-			const std::size_t up = row[j];
-			row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0U : 1U)});
-			diag = up;
-		}
-	}
-	return row[b.size()];
 }
 
 /* The known key closest to an unknown one, or "" when none is close. */

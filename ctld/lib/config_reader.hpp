@@ -48,7 +48,6 @@ std::uint16_t parse_port_text(std::string_view s);
 Endpoint parse_literal_endpoint(std::string_view s, std::uint16_t default_port, bool wildcard_ok);
 std::string quote(std::string_view s);
 std::string key_text(std::string_view k);
-std::size_t edit_distance(std::string_view a, std::string_view b);
 std::string_view closest(std::string_view key, std::initializer_list<std::string_view> known);
 std::string type_name(toml::node_type t);
 std::string lower_name(std::string_view s);

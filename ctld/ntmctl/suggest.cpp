@@ -2,7 +2,8 @@
 #include "suggest.hpp"
 
 #include <algorithm>
-#include <numeric>
+
+#include "ntm/text.hpp"
 
 namespace ntmctl {
 
@@ -42,22 +43,6 @@ std::string did_you_mean(const std::optional<std::string> &s, const std::string 
 
 } // namespace
 
-std::size_t edit_distance(std::string_view a, std::string_view b)
-{
-	std::vector<std::size_t> row(b.size() + 1);
-	std::iota(row.begin(), row.end(), std::size_t{0});
-	for (std::size_t i = 1; i <= a.size(); i++) {
-		std::size_t diag = row[0];
-		row[0] = i;
-		for (std::size_t j = 1; j <= b.size(); j++) {
-			const std::size_t up = row[j];
-			row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0U : 1U)});
-			diag = up;
-		}
-	}
-	return row[b.size()];
-}
-
 std::optional<std::string> closest(std::string_view word, const std::vector<std::string> &candidates)
 {
 	if (word.empty())
@@ -76,7 +61,7 @@ std::optional<std::string> closest(std::string_view word, const std::vector<std:
 	std::optional<std::string> best;
 	std::size_t best_d = limit + 1;
 	for (const auto &c : candidates) {
-		const std::size_t d = edit_distance(word, c);
+		const std::size_t d = ntm::edit_distance(word, c);
 		if (d < best_d) {
 			best_d = d;
 			best = c;

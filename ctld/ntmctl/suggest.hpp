@@ -17,9 +17,6 @@
 
 namespace ntmctl {
 
-/** Levenshtein distance (insert, delete, substitute: 1 each). */
-std::size_t edit_distance(std::string_view a, std::string_view b);
-
 /**
  * The candidate closest to word, when it is close enough to be a typo:
  * a prefix of it, or within a third of word's length (at least 1, at most

@@ -13,6 +13,7 @@
 
 #include "cli.hpp"
 #include "ntm/error.hpp"
+#include "ntm/text.hpp"
 #include "ntm/tokenize.hpp"
 #include "output.hpp"
 #include "suggest.hpp"
@@ -80,11 +81,11 @@ std::string man_section(const std::string &man, const std::string &heading)
 
 TEST(Suggest, EditDistance)
 {
-	EXPECT_EQ(ntmctl::edit_distance("", ""), 0U);
-	EXPECT_EQ(ntmctl::edit_distance("show", "show"), 0U);
-	EXPECT_EQ(ntmctl::edit_distance("sho", "show"), 1U);
-	EXPECT_EQ(ntmctl::edit_distance("shwo", "show"), 2U);
-	EXPECT_EQ(ntmctl::edit_distance("kitten", "sitting"), 3U);
+	EXPECT_EQ(ntm::edit_distance("", ""), 0U);
+	EXPECT_EQ(ntm::edit_distance("show", "show"), 0U);
+	EXPECT_EQ(ntm::edit_distance("sho", "show"), 1U);
+	EXPECT_EQ(ntm::edit_distance("shwo", "show"), 2U);
+	EXPECT_EQ(ntm::edit_distance("kitten", "sitting"), 3U);
 }
 
 TEST(Suggest, Closest)
