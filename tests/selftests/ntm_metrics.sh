@@ -75,7 +75,7 @@ sigbed_write_dc_conf "$METRICS_TOML"
 out2=$("$NTMD" --config "$(sigbed_conf dc)" --check-config 2>&1)
 rc2=$?
 check "config: [metrics] listen on $SB_DC4 refused without allow_remote (exit $rc1), loopback accepted (exit $rc2)" \
-	"$(rc [ $rc1 -eq 2 ] && [ $rc2 -eq 0 ] && [[ $out == *allow_remote* ]])"
+	"$( { [ $rc1 -eq 2 ] && [ $rc2 -eq 0 ] && [[ $out == *allow_remote* ]]; } && echo 0 || echo 1)"
 
 # --- 3: the DC's endpoint -----------------------------------------------------------------
 SERVERS_UP=0
@@ -118,8 +118,8 @@ if needs "nodes A and B register; the DC's registration counters move" SERVERS_U
 	online=$(metric dc ntm_dc_online)
 	ktap_diag "DC: registrations $reg0 -> $reg1, signalling rx $rx0 -> $rx1, online $online"
 	check "nodes A and B register; DC: ntm_dc_registrations_total $reg0 -> $reg1, rx $rx0 -> $rx1, online $online" \
-		"$(rc [ $A_UP = 1 ] && [ $B_UP = 1 ] && [ "${reg1:-0}" -ge $((${reg0:-0} + 2)) ] &&
-			[ "${rx1:-0}" -gt "${rx0:-0}" ] && [ "${online:-0}" = 2 ])" a b dc
+		"$( { [ $A_UP = 1 ] && [ $B_UP = 1 ] && [ "${reg1:-0}" -ge $((${reg0:-0} + 2)) ] &&
+			[ "${rx1:-0}" -gt "${rx0:-0}" ] && [ "${online:-0}" = 2 ]; } && echo 0 || echo 1)" a b dc
 fi
 if needs "monitor on the DC: timestamped node-registered events of A and B" SERVERS_UP; then
 	sigbed_wait 10 grep -q "ntmd dc node-registered.*fqdn b.$SB_DOMAIN" "$T/dc.monitor"
@@ -163,16 +163,16 @@ if needs "A's /metrics: per-tunnel and device counters move with traffic" TUNNEL
 	ktap_diag "$series: $tx0 -> $tx1; device tx_packets $dtx0 -> $dtx1"
 	grep -E '^ntm_(node_registered|node_peers|kernel_up|daemon_events_total)' "$T/a.page" | while IFS= read -r l; do ktap_diag "$l"; done
 	check "A's /metrics: tunnel to b.$SB_DOMAIN tx $tx0 -> $tx1, device tx $dtx0 -> $dtx1 after 5 pings; registered, 1 peer" \
-		"$(rc [ -n "$tx0" ] && [ "${tx1:-0}" -ge $((tx0 + 5)) ] && [ "${dtx1:-0}" -ge $((${dtx0:-0} + 5)) ] && [ -z "$bad" ] &&
+		"$( { [ -n "$tx0" ] && [ "${tx1:-0}" -ge $((tx0 + 5)) ] && [ "${dtx1:-0}" -ge $((${dtx0:-0} + 5)) ] && [ -z "$bad" ] &&
 			grep -q '^ntm_node_registered 1$' "$T/a.page" && grep -q '^ntm_node_peers 1$' "$T/a.page" &&
-			grep -q '^ntm_kernel_up 1$' "$T/a.page")" a
+			grep -q '^ntm_kernel_up 1$' "$T/a.page"; } && echo 0 || echo 1)" a
 fi
 if needs "DC's /metrics after the direction: directions and events counted" TUNNEL; then
 	scrape dc >"$T/dc2.page"
 	grep -E '^ntm_(dc_directions_total|daemon_events_total|dc_nodes|dc_online)' "$T/dc2.page" | while IFS= read -r l; do ktap_diag "$l"; done
 	check "DC's /metrics: ntm_dc_directions_total >= 1, ntm_daemon_events_total{event=\"node_registered\"} >= 2" \
-		"$(rc [ "$(awk '$1 == "ntm_dc_directions_total" { print $2 }' "$T/dc2.page")" -ge 1 ] &&
-			[ "$(awk '$1 == "ntm_daemon_events_total{event=\"node_registered\"}" { print $2 }' "$T/dc2.page")" -ge 2 ])" dc
+		"$( { [ "$(awk '$1 == "ntm_dc_directions_total" { print $2 }' "$T/dc2.page")" -ge 1 ] &&
+			[ "$(awk '$1 == "ntm_daemon_events_total{event=\"node_registered\"}" { print $2 }' "$T/dc2.page")" -ge 2 ]; } && echo 0 || echo 1)" dc
 fi
 if needs "monitor on A: the daemon's stopping event on SIGTERM, then the end of the stream" A_UP; then
 	sigbed_stop a 30
