@@ -140,6 +140,8 @@ TEST(Exposition, FamiliesAreContiguousWithHelpAndType)
 	EXPECT_THROW(ex.add("c", Exposition::Type::gauge, "", {{"__x", "1"}}, std::uint64_t{0}), std::invalid_argument);
 }
 
+namespace {
+
 /* every line of a page: a comment of the two kinds or a sample "name{labels} value" */
 void expect_valid_page(const std::string &page)
 {
@@ -154,6 +156,8 @@ void expect_valid_page(const std::string &page)
 		pos = nl + 1;
 	}
 }
+
+} // namespace
 
 TEST(Metrics, PageFromStatusAndKernel)
 {
@@ -309,6 +313,7 @@ std::string http_exchange(asio::io_context &io, std::uint16_t port, const std::s
 					break;
 				reply.append(buf.data(), n);
 			}
+			io.stop(); /* the server's accept loop would keep run_for() to its end */
 		},
 		asio::detached);
 	io.restart();
@@ -383,6 +388,7 @@ TEST(Events, SubscribersGetJsonLines)
 					emit_event("dc", "node_registered", {{"fqdn", "a.ntm.test"}});
 				}
 			}
+			io.stop();
 		},
 		asio::detached);
 	io.run_for(std::chrono::seconds(5));
