@@ -129,7 +129,7 @@ ntm::UniqueFd subscribe(Context &ctx, const std::string &path, bool explicit_soc
 		line.push_back(ch);
 	}
 	const auto ans = nlohmann::json::parse(line, nullptr, false);
-	if (!ans.is_object() || ans.value("subscribed", false) != true) {
+	if (!ans.is_object() || !ans.value("subscribed", false)) {
 		const std::string err = ans.is_object() && ans.contains("error") && ans["error"].is_string()
 						? ans["error"].get<std::string>()
 						: std::string("unexpected answer");
@@ -152,7 +152,7 @@ std::chrono::system_clock::time_point event_time(const nlohmann::json &ev)
 std::string iso_timestamp(std::chrono::system_clock::time_point t)
 {
 	const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-	const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	const auto secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	const auto frac = static_cast<int>(ms - static_cast<std::int64_t>(secs) * 1000);
 	std::tm tm{};
 	if (::localtime_r(&secs, &tm) == nullptr)

@@ -71,6 +71,7 @@ struct KernelSnapshot {
 /** Reads every ntm device of the network namespace and its tunnels (blocking genetlink). */
 KernelSnapshot read_kernel(std::uint32_t max_tunnel_series);
 
+/* NOLINTNEXTLINE(bugprone-exception-escape): the implicit move of its std::map is not noexcept */
 struct MetricsInput {
 	nlohmann::json status;	 /* the control socket's "status" answer */
 	nlohmann::json ike_list; /* "ike-list", or null without the ike role */
