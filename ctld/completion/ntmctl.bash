@@ -23,7 +23,7 @@ _ntmctl_table()
 	'relay add') opts='--id --leg1 --leg2 --index1 --index2 --hard-bytes --hard-packets --idle-timeout' ;;
 	'relay set') opts='--id --leg1 --leg2 --hard-bytes --hard-packets --idle-timeout' ;;
 	'relay del' | 'relay show') opts='--id' ;;
-	monitor) opts='--count --timeout' ;;
+	monitor) opts='--count --timeout --no-timestamps --no-daemon --socket' ;;
 	batch) opts='--force' ;;
 	account) cmds='add del list' ;;
 	'account add') opts='--fqdn --password-file --password-stdin --certificate --kdf-cost --db' ;;

@@ -696,7 +696,7 @@ Config Reader::read(const toml::table &root_table)
 	c.path = path_;
 	const Section root{&root_table, "", 1};
 	check_keys(root, {"roles", "log_level", "state_dir", "control_socket", "dns_servers", "tls", "as", "dc", "node",
-			  "ike", "rs"});
+			  "ike", "rs", "log_target", "metrics"});
 
 	const auto roles = strings(root, "roles");
 	if (!roles)
@@ -719,6 +719,8 @@ Config Reader::read(const toml::table &root_table)
 	}
 
 	one_of(root, "log_level", c.log_level, {"trace", "debug", "info", "warn", "error", "critical", "off"});
+	one_of(root, "log_target", c.log_target, {"auto", "console", "journal"});
+	c.metrics = read_metrics(table(root, "metrics"));
 	path(root, "state_dir", c.state_dir);
 	path(root, "control_socket", c.control_socket);
 	if (c.control_socket.size() >= sizeof(sockaddr_un::sun_path))

@@ -135,6 +135,7 @@ private:
 	[[nodiscard]] Node read_node(const Section &s) const;
 	[[nodiscard]] Ike read_ike(const Section &s) const;
 	[[nodiscard]] Rs read_rs(const Section &s) const;
+	[[nodiscard]] Metrics read_metrics(const Section &s) const;
 	[[nodiscard]] IkeConnection read_connection(const Section &s, const Section &ike_section, const Ike &ike) const;
 	[[nodiscard]] std::vector<IkeProposal> proposals(const Section &s, std::string_view key, bool ike,
 							 std::initializer_list<std::string_view> defaults) const;

@@ -274,9 +274,16 @@ Cli::Cli() : app_("ntmctl: configure and inspect ntm (NTMobile) devices", "ntmct
 	relay_show_->add_option("dev", v_.dev, kDevHelp)->type_name("DEV")->required();
 	o_.relay_show_id = relay_show_->add_option("--id", v_.relay_id, "Only this session")->type_name("N");
 
-	monitor_ = app_.add_subcommand("monitor", "Print kernel events (acquire, endpoint, expired, relay-expired)");
+	monitor_ = app_.add_subcommand("monitor", "Print kernel events (acquire, endpoint, expired, relay-expired) and "
+						  "ntmd's events (registration, tunnels, paths, IKE SAs), timestamped");
 	o_.count = monitor_->add_option("--count", v_.count, "Exit after N events")->type_name("N");
 	o_.timeout = monitor_->add_option("--timeout", v_.timeout, "Exit after SEC seconds")->type_name("SEC");
+	monitor_->add_flag("--no-timestamps", v_.no_timestamps, "Print events without the time they happened");
+	monitor_->add_flag("--no-daemon", v_.no_daemon, "Kernel events only: do not subscribe to ntmd's events");
+	o_.monitor_socket =
+		monitor_->add_option("--socket", v_.socket,
+				     "Control socket of ntmd (default: control_socket of the configuration)")
+			->type_name("PATH");
 
 	batch_ = app_.add_subcommand("batch", "Run commands from FILE (- for stdin) over one netlink socket");
 	batch_->add_option("file", v_.file, "One ntmctl command per line")->required();
@@ -665,6 +672,10 @@ Invocation Cli::build() const
 			c.count = ntm::parse_unsigned(v_.count, "--count", 1, UINT64_MAX);
 		if (given(o_.timeout))
 			c.timeout_s = ntm::parse_unsigned(v_.timeout, "--timeout", 1, UINT32_MAX);
+		c.timestamps = !v_.no_timestamps;
+		c.daemon = !v_.no_daemon;
+		if (given(o_.monitor_socket))
+			c.socket = nonempty_path(v_.socket, "--socket");
 		inv.cmd = c;
 	} else if (batch_->parsed()) {
 		inv.cmd = BatchCmd{v_.file, v_.force};

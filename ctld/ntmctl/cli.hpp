@@ -76,6 +76,9 @@ struct RelayShowCmd {
 struct MonitorCmd {
 	std::optional<std::uint64_t> count;
 	std::optional<std::uint64_t> timeout_s;
+	bool timestamps = true; /* --no-timestamps: off */
+	bool daemon = true;	/* --no-daemon: kernel events only */
+	std::optional<std::string> socket; /* ntmd's control socket (default: the configuration's) */
 };
 struct BatchCmd {
 	std::string file; /* "-" is stdin */
@@ -190,6 +193,7 @@ private:
 		bool force = false;
 		std::string config, db, name, fqdn, password_file, kdf_cost, socket;
 		bool ike_child = false, ike_no_wait = false;
+		bool no_timestamps = false, no_daemon = false;
 		bool password_stdin = false, certificate = false;
 		std::string max_relays, max_tunnels, relay_id, leg1, leg2, index1, index2, idle_timeout;
 	};
@@ -248,6 +252,7 @@ private:
 		CLI::Option *count = nullptr, *timeout = nullptr, *ike_timeout = nullptr;
 		CLI::Option *config = nullptr, *password_file = nullptr, *kdf_cost = nullptr, *socket = nullptr;
 		std::vector<CLI::Option *> ike_socket; /* --socket of each ike command */
+		CLI::Option *monitor_socket = nullptr;
 		std::vector<CLI::Option *> db; /* --db of each command that has it */
 	} o_;
 };

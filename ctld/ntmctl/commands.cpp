@@ -2,7 +2,6 @@
 #include "commands.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,6 +35,7 @@
 #include "ntm/store.hpp"
 #include "ntm/tokenize.hpp"
 #include "control.hpp"
+#include "monitor.hpp"
 #include "output.hpp"
 
 namespace ntmctl {
@@ -44,8 +44,6 @@ namespace {
 
 using nlohmann::json;
 using ntm::DeviceRef;
-
-constexpr int kEventRcvBuf = 4 << 20;
 
 /* ---- show ---- */
 
@@ -238,66 +236,6 @@ int cmd_relay_show(Context &ctx, const RelayShowCmd &c, bool as_json)
 	}
 	if (as_json)
 		fmt::print(out, "]\n");
-	return kExitOk;
-}
-
-/* ---- monitor ---- */
-
-int cmd_monitor(Context &ctx, const MonitorCmd &c, bool as_json)
-{
-	ntm::GenlSocket ev;
-	ev.join_group(ev.group_id(NTM_GENL_MCGRP_EVENTS));
-	ev.set_rcvbuf(kEventRcvBuf);
-	ev.set_nonblocking();
-
-	using Clock = std::chrono::steady_clock;
-	const auto deadline =
-		c.timeout_s ? Clock::now() + std::chrono::seconds(*c.timeout_s) : Clock::time_point::max();
-	std::uint64_t seen = 0;
-	auto done = [&] { return c.count && seen >= *c.count; };
-
-	while (!done()) {
-		int wait_ms = -1;
-		if (c.timeout_s) {
-			const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-			if (left <= 0)
-				return c.count ? kExitFailed : kExitOk;
-			wait_ms = left > INT32_MAX ? INT32_MAX : static_cast<int>(left);
-		}
-		pollfd pfd{ev.fd(), POLLIN, 0};
-		const int rc = poll(&pfd, 1, wait_ms);
-		if (rc < 0) {
-			if (errno == EINTR)
-				continue;
-			ntm::throw_errno("monitor: poll");
-		}
-		if (rc == 0)
-			continue; /* the deadline check above ends it */
-		const auto status = ev.receive_events([&](const ntm::GenlReply &r) {
-			if (done())
-				return;
-			std::optional<ntm::Event> e;
-			try {
-				e = ntm::parse_event(r.cmd, r.attrs);
-			} catch (const ntm::ProtocolError &pe) {
-				fmt::print(ctx.err(), "ntmctl: monitor: {}\n", pe.what());
-				return;
-			}
-			if (!e)
-				return;
-			const auto ifname = ntm::ifname_of(ntm::event_ifindex(*e));
-			if (as_json)
-				fmt::print(ctx.out(), "{}\n", ntm::json_dump(ntm::event_to_json(*e, ifname)));
-			else
-				fmt::print(ctx.out(), "{}\n", ntm::format_event(*e, ifname));
-			(void)std::fflush(ctx.out());
-			seen++;
-		});
-		if (status == ntm::GenlSocket::RecvStatus::overrun) {
-			fmt::print(ctx.err(), "ntmctl: monitor: events lost (receive buffer overflow)\n");
-			(void)std::fflush(ctx.err());
-		}
-	}
 	return kExitOk;
 }
 
@@ -702,7 +640,7 @@ int execute(Context &ctx, Cli &cli, const Invocation &inv)
 			} else if constexpr (std::is_same_v<T, TunnelShowCmd>)
 				return cmd_tunnel_show(ctx, c, j);
 			else if constexpr (std::is_same_v<T, MonitorCmd>)
-				return cmd_monitor(ctx, c, j);
+				return cmd_monitor(ctx, c, inv.config, j);
 			else if constexpr (std::is_same_v<T, BatchCmd>)
 				return cmd_batch(ctx, cli, c, inv);
 			else if constexpr (std::is_same_v<T, AccountAddCmd>)

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <deque>
 #include <filesystem>
+#include <set>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -18,6 +20,7 @@
 #include <asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "events.hpp"
 #include "ntm/error.hpp"
 
 namespace ntmd {
@@ -30,6 +33,35 @@ namespace {
 
 constexpr std::size_t kMaxRequest = 65536;
 constexpr unsigned kMaxClients = 32;
+constexpr std::size_t kMaxQueuedEvents = 4096;
+
+/* one subscriber's queue of event lines, shared with its sink and its close watch */
+struct Subscription {
+	explicit Subscription(asio::io_context &io) : wake(io) {}
+	std::deque<std::string> queue;
+	std::uint64_t lost = 0;
+	bool closed = false;
+	asio::steady_timer wake;
+
+	void push(const std::string &line)
+	{
+		if (queue.size() >= kMaxQueuedEvents) {
+			lost++;
+		} else {
+			if (lost != 0) {
+				queue.push_back(nlohmann::json{{"event", "lost"}, {"count", lost}}.dump() + "\n");
+				lost = 0;
+			}
+			queue.push_back(line + "\n");
+		}
+		wake.cancel();
+	}
+	void close()
+	{
+		closed = true;
+		wake.cancel();
+	}
+};
 
 } // namespace
 
@@ -37,12 +69,14 @@ struct ControlServer::Impl {
 	asio::io_context &io;
 	std::string path;
 	Handler handler;
+	EventBus *events;
 	Local::acceptor acceptor;
 	unsigned clients = 0;
 	bool stopped = false;
+	std::set<std::shared_ptr<Subscription>> subscriptions;
 
-	Impl(asio::io_context &io_, std::string p, Handler h)
-	    : io(io_), path(std::move(p)), handler(std::move(h)), acceptor(io_)
+	Impl(asio::io_context &io_, std::string p, Handler h, EventBus *ev)
+	    : io(io_), path(std::move(p)), handler(std::move(h)), events(ev), acceptor(io_)
 	{
 		std::error_code fec;
 		const auto dir = std::filesystem::path(path).parent_path();
@@ -94,10 +128,13 @@ struct ControlServer::Impl {
 					 asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
 			buf.consume(n);
 			nlohmann::json answer;
+			bool subscribe = false;
 			try {
 				const auto req = nlohmann::json::parse(line);
 				if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string())
 					answer = {{"ok", false}, {"error", "request must be an object with \"cmd\""}};
+				else if (req["cmd"] == "subscribe" && events != nullptr && !stopped)
+					subscribe = true;
 				else
 					answer = handler(req);
 			} catch (const nlohmann::json::exception &) {
@@ -105,10 +142,59 @@ struct ControlServer::Impl {
 			} catch (const std::exception &e) {
 				answer = {{"ok", false}, {"error", e.what()}};
 			}
+			if (subscribe) {
+				co_await stream_events(sock);
+				co_return;
+			}
 			const std::string out = answer.dump() + "\n";
 			co_await asio::async_write(sock, asio::buffer(out), asio::redirect_error(use_awaitable, ec));
 			if (ec)
 				co_return;
+		}
+	}
+
+	/* the connection as a stream of event lines, after {"ok":true,"subscribed":true} */
+	awaitable<void> stream_events(Local::socket &sock)
+	{
+		auto sub = std::make_shared<Subscription>(io);
+		sub->queue.push_back(nlohmann::json{{"ok", true}, {"subscribed", true}}.dump() + "\n");
+		const std::uint64_t id = events->subscribe([sub](const std::string &l) { sub->push(l); });
+		subscriptions.insert(sub);
+		struct Leave {
+			Impl &impl;
+			std::shared_ptr<Subscription> sub;
+			std::uint64_t id;
+			Leave(Impl &i, std::shared_ptr<Subscription> s, std::uint64_t n) : impl(i), sub(std::move(s)), id(n) {}
+			Leave(const Leave &) = delete;
+			Leave &operator=(const Leave &) = delete;
+			Leave(Leave &&) = delete;
+			Leave &operator=(Leave &&) = delete;
+			~Leave()
+			{
+				impl.events->unsubscribe(id);
+				impl.subscriptions.erase(sub);
+			}
+		} leave{*this, sub, id};
+		/* the client says nothing more: readable means it closed (or broke the protocol) */
+		sock.async_wait(Local::socket::wait_read, [sub](const asio::error_code &) { sub->close(); });
+		for (;;) {
+			while (!sub->queue.empty()) {
+				std::string out;
+				while (!sub->queue.empty() && out.size() < kMaxRequest) {
+					out += sub->queue.front();
+					sub->queue.pop_front();
+				}
+				asio::error_code ec;
+				co_await asio::async_write(sock, asio::buffer(out),
+							   asio::redirect_error(use_awaitable, ec));
+				if (ec)
+					co_return;
+			}
+			if (sub->closed || stopped)
+				co_return;
+			sub->wake.expires_at(asio::steady_timer::time_point::max());
+			asio::error_code ec;
+			co_await sub->wake.async_wait(asio::redirect_error(use_awaitable, ec));
 		}
 	}
 
@@ -130,13 +216,17 @@ struct ControlServer::Impl {
 	}
 };
 
-ControlServer::ControlServer(asio::io_context &io, std::string path, Handler handler)
-    : impl_(std::make_unique<Impl>(io, std::move(path), std::move(handler)))
+ControlServer::ControlServer(asio::io_context &io, std::string path, Handler handler, EventBus *events)
+    : impl_(std::make_unique<Impl>(io, std::move(path), std::move(handler), events))
 {}
 
 ControlServer::~ControlServer()
 {
-	stop();
+	try {
+		stop();
+	} catch (...) {
+		/* closing never throws with error codes; nothing to report from a destructor */
+	}
 }
 
 void ControlServer::start()
@@ -151,6 +241,8 @@ void ControlServer::stop()
 	impl_->stopped = true;
 	asio::error_code ignored;
 	impl_->acceptor.close(ignored);
+	for (const auto &sub : impl_->subscriptions)
+		sub->close();
 	(void)::unlink(impl_->path.c_str());
 }
 

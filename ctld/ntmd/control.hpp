@@ -4,6 +4,12 @@
  * request is one object with "cmd"; each answer one object with "ok" and
  * either the result or "error". Used by ntmctl (status); mode 0660, so
  * the group of the daemon may read state without root.
+ *
+ * {"cmd":"subscribe"} (with an EventBus) is answered {"ok":true,
+ * "subscribed":true} and turns the connection into a stream of daemon
+ * events, one JSON object per line (events.hpp), until the client closes
+ * it or sends anything; a client that reads too slowly loses events
+ * beyond 4096 queued lines, reported as {"event":"lost","count":N} (D97).
  */
 #ifndef NTMD_CONTROL_HPP
 #define NTMD_CONTROL_HPP
@@ -17,13 +23,18 @@
 
 namespace ntmd {
 
+class EventBus;
+
 class ControlServer {
 public:
 	/** Handler: request object -> answer object (must not throw; errors as {"ok":false}). */
 	using Handler = std::function<nlohmann::json(const nlohmann::json &)>;
 
-	/** Binds path (creating its directory, replacing a stale socket); throws ntm::Error. */
-	ControlServer(asio::io_context &io, std::string path, Handler handler);
+	/**
+	 * Binds path (creating its directory, replacing a stale socket); throws
+	 * ntm::Error. events (may be null: no subscriptions) must outlive it.
+	 */
+	ControlServer(asio::io_context &io, std::string path, Handler handler, EventBus *events = nullptr);
 	ControlServer(const ControlServer &) = delete;
 	ControlServer &operator=(const ControlServer &) = delete;
 	ControlServer(ControlServer &&) = delete;

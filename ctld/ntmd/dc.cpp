@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "dc.hpp"
+#include "events.hpp"
 
 #include <sys/socket.h>
 
@@ -255,6 +256,7 @@ struct DcRole::Impl {
 		case sig::MsgType::deregistration:
 			reg.set_online(in.session->fqdn, false);
 			spdlog::info("dc: {} deregistered", in.session->fqdn);
+			emit_event("dc", "node_deregistered", {{"fqdn", in.session->fqdn}});
 			sigio.respond(in, sig::make_response(in.msg, sig::Status::ok));
 			break;
 		default:
@@ -306,6 +308,12 @@ struct DcRole::Impl {
 		spdlog::info("dc: registration {} from {} ({}): {} {}", m.fqdn, in.from.to_string(),
 			     r.nated ? "behind NAT" : "public", rec.vip4 ? rec.vip4->to_string() : "-",
 			     rec.vip6 ? rec.vip6->to_string() : "-");
+		emit_event("dc", "node_registered",
+			   {{"fqdn", m.fqdn},
+			    {"from", in.from.to_string()},
+			    {"nated", r.nated},
+			    {"vip4", rec.vip4 ? rec.vip4->to_string() : ""},
+			    {"vip6", rec.vip6 ? rec.vip6->to_string() : ""}});
 		sigio.respond(in, resp);
 	}
 
@@ -349,6 +357,8 @@ struct DcRole::Impl {
 		auto fail = [&](sig::Status st, const std::string &why) {
 			directions_failed++;
 			spdlog::info("dc: direction from {}: {} ({})", in.session->fqdn, sig::status_name(st), why);
+			emit_event("dc", "direction_failed",
+				   {{"from", in.session->fqdn}, {"status", sig::status_name(st)}, {"error", why}});
 			sigio.respond(in, sig::make_response(m, st, why));
 		};
 		const auto mn = reg.find(in.session->fqdn);
@@ -441,6 +451,9 @@ struct DcRole::Impl {
 		spdlog::info("dc: direction {} -> {}: {} behind NAT: {} opens, comm {}", mn->fqdn, cn->fqdn,
 			     cn->nated ? cn->fqdn : (mn->nated ? mn->fqdn : "neither"),
 			     cn_opens ? cn->fqdn : mn->fqdn, hex_id(comm));
+		emit_event("dc", "direction",
+			   {{"from", mn->fqdn}, {"to", cn->fqdn}, {"path", "direct"}, {"opener", cn_opens ? cn->fqdn : mn->fqdn},
+			    {"comm", hex_id(comm)}});
 		if (cn_opens) {
 			/* the waiter first, so the Tunnel Request finds it ready */
 			sigio.respond(in, to_mn);
@@ -483,6 +496,8 @@ struct DcRole::Impl {
 		auto fail = [&](sig::Status st, const std::string &why) {
 			directions_failed++;
 			spdlog::info("dc: direction from {}: {} ({})", mn.fqdn, sig::status_name(st), why);
+			emit_event("dc", "direction_failed",
+				   {{"from", mn.fqdn}, {"status", sig::status_name(st)}, {"error", why}});
 			sigio.respond(in, sig::make_response(m, st, why));
 		};
 		sig::Message rd;
@@ -585,6 +600,9 @@ struct DcRole::Impl {
 		directions_relayed++;
 		spdlog::info("dc: direction {} -> {}: through relay {} ({}), {} opens, comm {}", mn.fqdn, cn.fqdn,
 			     rs_name, r.probe ? "then try direct" : "relay only", mn.fqdn, hex_id(comm));
+		emit_event("dc", "direction",
+			   {{"from", mn.fqdn}, {"to", cn.fqdn}, {"path", "relay"}, {"relay", rs_name}, {"opener", mn.fqdn},
+			    {"comm", hex_id(comm)}});
 
 		/* a pair has one relayed communication: the one it replaces goes */
 		auto key = std::minmax(mn.fqdn, cn.fqdn);
@@ -607,9 +625,11 @@ struct DcRole::Impl {
 			try {
 				const auto now = unix_now();
 				const auto gone = reg.expire(now - 3 * dc.keepalive_interval.count());
-				for (const auto &f : gone)
+				for (const auto &f : gone) {
 					spdlog::info("dc: {} offline: no keepalive for {} s", f,
 						     3 * dc.keepalive_interval.count());
+					emit_event("dc", "node_offline", {{"fqdn", f}});
+				}
 				const auto purged = reg.purge_keys(now - kKeyGrace);
 				if (purged > 0)
 					spdlog::info("dc: purged {} expired keys", purged);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "dc_relays.hpp"
+#include "events.hpp"
 
 #include <sys/socket.h>
 
@@ -79,9 +80,11 @@ awaitable<void> RelayPool::share(Relay &r)
 		r.view.sessions = ack.sessions.value_or(0);
 		r.view.capacity = ack.capacity.value_or(0);
 		r.last_error.clear();
-		if (!was_up)
+		if (!was_up) {
 			spdlog::info("dc: relay {} up: {} of {} sessions", r.link->peer().to_string(), r.view.sessions,
 				     r.view.capacity);
+			emit_event("dc", "relay_up", {{"relay", r.link->peer().to_string()}});
+		}
 	} catch (const std::exception &e) {
 		mark_down(r, e.what());
 	}
@@ -89,8 +92,10 @@ awaitable<void> RelayPool::share(Relay &r)
 
 void RelayPool::mark_down(Relay &r, const std::string &why)
 {
-	if (r.view.up || r.last_error != why)
+	if (r.view.up || r.last_error != why) {
 		spdlog::warn("dc: relay {} down: {}", r.link->peer().to_string(), why);
+		emit_event("dc", "relay_down", {{"relay", r.link->peer().to_string()}, {"error", why}});
+	}
 	r.view.up = false;
 	r.last_error = why;
 }

@@ -16,6 +16,7 @@
  * NAT_DETECTION_DESTINATION_IP check) and then we send keepalives.
  */
 #include "ike_impl.hpp"
+#include "events.hpp"
 
 namespace ntmd {
 
@@ -388,6 +389,11 @@ void IkeRole::Impl::erase_child(Sa &sa, std::uint32_t spi_in)
 {
 	for (auto it = sa.children.begin(); it != sa.children.end(); ++it)
 		if (it->spi_in == spi_in) {
+			emit_event("ike", "child_sa_down",
+				   {{"name", sa.conn != nullptr ? sa.conn->name : std::string("?")},
+				    {"ike_sa", sa.id},
+				    {"spi_in", fmt::format("{:08x}", it->spi_in)},
+				    {"spi_out", fmt::format("{:08x}", it->spi_out)}});
 			remove_child_kernel(*it);
 			sa.children.erase(it);
 			return;
@@ -399,6 +405,7 @@ void IkeRole::Impl::destroy(const SaPtr &sa, bool notify)
 {
 	if (sa->state == State::dead)
 		return;
+	const bool was_established = sa->state == State::established;
 	if (notify && sa->state == State::established && !sa->inflight) {
 		ike::Payloads pl;
 		pl.deletes.push_back({ike::Protocol::ike, {}});
@@ -417,6 +424,11 @@ void IkeRole::Impl::destroy(const SaPtr &sa, bool notify)
 		sas.erase(it);
 	forget_half_open(sa);
 	spdlog::info("ike: {}: IKE SA {}_i {}_r gone", sa->name(), hex_spi(sa->spi_i), hex_spi(sa->spi_r));
+	if (was_established)
+		emit_event("ike", "ike_sa_down",
+			   {{"name", sa->conn != nullptr ? sa->conn->name : std::string("?")},
+			    {"id", sa->id},
+			    {"remote", sa->path.remote.to_string()}});
 }
 
 /* ---- ntmctl ---- */

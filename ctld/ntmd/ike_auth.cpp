@@ -5,6 +5,7 @@
  * first CHILD SA.
  */
 #include "ike_impl.hpp"
+#include "events.hpp"
 
 namespace ntmd {
 
@@ -186,6 +187,12 @@ void IkeRole::Impl::established(const SaPtr &sa, bool peer_mobike)
 		     sa->initiator ? "we initiated" : "peer initiated", sa->path.remote.to_string(),
 		     suite_name(sa->suite, true), sa->nat_local ? ", we are behind a NAT" : "",
 		     sa->peer_mobike ? ", MOBIKE" : "");
+	emit_event("ike", "ike_sa_up",
+		   {{"name", sa->conn != nullptr ? sa->conn->name : std::string("?")},
+		    {"id", sa->id},
+		    {"remote", sa->path.remote.to_string()},
+		    {"remote_id", sa->remote_id.to_string()},
+		    {"initiator", sa->initiator}});
 	arm_dpd(sa);
 	arm_ike_rekey(sa);
 	arm_keepalive(sa);

@@ -5,6 +5,7 @@
  * lifetimes and routes; kernel events (soft/hard expiry, endpoint moves).
  */
 #include "ike_impl.hpp"
+#include "events.hpp"
 
 namespace ntmd {
 
@@ -112,6 +113,14 @@ bool IkeRole::Impl::install_child(const SaPtr &sa, Child ch, std::optional<ByteV
 		tsr += (tsr.empty() ? "" : ",") + t.to_string();
 	spdlog::info("ike: {}: CHILD SA #{} {:08x}_i {:08x}_o {} === {} {}", sa->name(), ch.id, ch.spi_in, ch.spi_out, tsl,
 		     tsr, suite_name(ch.suite, false));
+	emit_event("ike", "child_sa_up",
+		   {{"name", c.name},
+		    {"ike_sa", sa->id},
+		    {"child", ch.id},
+		    {"spi_in", fmt::format("{:08x}", ch.spi_in)},
+		    {"spi_out", fmt::format("{:08x}", ch.spi_out)},
+		    {"local_ts", tsl},
+		    {"remote_ts", tsr}});
 	if (c.install_routes)
 		for (const auto &t : ch.ts_remote)
 			install_route(prefix_of(t));

@@ -13,10 +13,10 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "daemon.hpp"
+#include "logging.hpp"
 #include "ntm/config.hpp"
 #include "roles.hpp"
 #include "ntm/error.hpp"
@@ -28,27 +28,6 @@ namespace {
 
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
-
-spdlog::level::level_enum parse_level(const std::string &s)
-{
-	using spdlog::level::level_enum;
-	if (s == "trace")
-		return level_enum::trace;
-	if (s == "debug")
-		return level_enum::debug;
-	if (s == "info")
-		return level_enum::info;
-	if (s == "warn" || s == "warning")
-		return level_enum::warn;
-	if (s == "error")
-		return level_enum::err;
-	if (s == "critical")
-		return level_enum::critical;
-	if (s == "off")
-		return level_enum::off;
-	throw ntm::UsageError("invalid --log-level '" + s +
-			      "': expected trace, debug, info, warn, error, critical or off");
-}
 
 /* the secure heap for key buffers (ntm/secret.hpp): 32 768 keys of 32 bytes */
 constexpr std::size_t kSecureHeapBytes = std::size_t{1} << 20;
@@ -99,20 +78,6 @@ void log_hardening(const Hardening &h, bool allow_core_dumps)
 	}
 }
 
-void setup_logging(spdlog::level::level_enum level)
-{
-	auto logger = spdlog::stderr_logger_st("ntmd");
-	/* the journal adds its own timestamps */
-	// NOLINTNEXTLINE(concurrency-mt-unsafe): before any thread
-	if (std::getenv("JOURNAL_STREAM") != nullptr)
-		logger->set_pattern("<%l> %v");
-	else
-		logger->set_pattern("%Y-%m-%d %H:%M:%S.%e ntmd[%P] %l: %v");
-	logger->set_level(level);
-	logger->flush_on(spdlog::level::trace);
-	spdlog::set_default_logger(logger);
-}
-
 int run(int argc, char **argv)
 {
 	CLI::App app("ntmd: NTMobile daemon", "ntmd");
@@ -125,6 +90,7 @@ int run(int argc, char **argv)
 	bool allow_core_dumps = false;
 	std::string pidfile;
 	std::string level;
+	std::string target;
 	app.add_option("-c,--config", config, "Run the roles of this configuration file (ntmd.toml(5))")
 		->type_name("FILE");
 	app.add_flag("--check-config", check, "Parse --config, report errors, and exit");
@@ -140,6 +106,10 @@ int run(int argc, char **argv)
 	app.add_option("--log-level", level,
 		       "trace, debug, info, warn, error, critical, off (default: the config's log_level, or info)")
 		->type_name("LEVEL");
+	app.add_option("--log-target", target,
+		       "auto, console, journal: the log format (default: the config's log_target, or auto: journal "
+		       "when standard error is the journal's stream)")
+		->type_name("TARGET");
 	app.set_version_flag("--version", std::string("ntmd ") + ntm::kVersion, "Print the version and exit");
 	app.footer("Either --config FILE, or --interface DEV --port N.\n"
 		   "Exit status: 0 stopped by SIGTERM/SIGINT, 1 failure, 2 usage or configuration error. "
@@ -177,7 +147,8 @@ int run(int argc, char **argv)
 			(void)std::printf("%s: ok\n", config.c_str());
 			return 0;
 		}
-		setup_logging(parse_level(level.empty() ? cfg.log_level : level));
+		ntmd::setup_logging(ntmd::parse_log_level(level.empty() ? cfg.log_level : level),
+				    ntmd::parse_log_target(target.empty() ? cfg.log_target : target));
 		log_hardening(hardening, allow_core_dumps);
 		return ntmd::run_roles(cfg);
 	}
@@ -191,7 +162,8 @@ int run(int argc, char **argv)
 	cfg.port = static_cast<std::uint16_t>(ntm::parse_u32(port, "--port", 1, 65535));
 	cfg.create = create;
 	cfg.pidfile = pidfile;
-	setup_logging(parse_level(level.empty() ? "info" : level));
+	ntmd::setup_logging(ntmd::parse_log_level(level.empty() ? "info" : level),
+			    ntmd::parse_log_target(target.empty() ? "auto" : target));
 	log_hardening(hardening, allow_core_dumps);
 	return ntmd::run_daemon(cfg);
 }

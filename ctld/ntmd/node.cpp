@@ -5,6 +5,7 @@
  * tunnels themselves are node_tunnels.cpp's.
  */
 #include "node_impl.hpp"
+#include "events.hpp"
 
 namespace ntmd {
 
@@ -172,6 +173,7 @@ awaitable<void> NodeRole::Impl::do_login()
 	need_register = true;
 	spdlog::info("node: logged in as {}: key {} (K_ntmdc) valid {} s", fqdn, hex_id(r.key_id),
 		     r.lifetime.count());
+	emit_event("node", "logged_in", {{"fqdn", fqdn}, {"as", ncfg.as.to_string()}});
 	if (dns && ncfg.ntm_domains.empty())
 		dns->set_domains({ntm::dns::parent_domain(fqdn)});
 
@@ -259,6 +261,13 @@ awaitable<void> NodeRole::Impl::do_register()
 		     vip4 ? vip4->to_string() : "-", vip6 ? vip6->to_string() : "-",
 		     external_ep ? external_ep->to_string() : "?", nated ? "behind NAT" : "public",
 		     changed ? "" : ", unchanged");
+	emit_event("node", "registered",
+		   {{"fqdn", fqdn},
+		    {"vip4", vip4 ? vip4->to_string() : ""},
+		    {"vip6", vip6 ? vip6->to_string() : ""},
+		    {"external", external_ep ? external_ep->to_string() : ""},
+		    {"nated", nated},
+		    {"dc", dc_ep ? dc_ep->to_string() : ""}});
 	(void)sd_notifyf(0, "STATUS=registered as %s (%s)", fqdn.c_str(),
 			 vip4 ? vip4->to_string().c_str() : "-");
 }
@@ -354,6 +363,7 @@ awaitable<void> NodeRole::Impl::main_loop()
 				continue; /* the DC refused our key (NOTICE): log in now, no back-off */
 			last_error = e.what();
 			spdlog::warn("node: {}; retrying in {} s", e.what(), backoff.count());
+			emit_event("node", "registration_failed", {{"error", last_error}, {"retry_s", backoff.count()}});
 		}
 		if (!last_error.empty()) {
 			co_await sleep(backoff);
@@ -522,6 +532,10 @@ void NodeRole::Impl::on_event(const ntm::Event &ev)
 			} else if (p.local_index == ex->local_index) {
 				spdlog::info("node: tunnel to {} expired ({})", it->first,
 					     ntm::expire_reason_name(ex->reason));
+				emit_event("node", "tunnel_down",
+					   {{"peer", it->first},
+					    {"local_index", p.local_index},
+					    {"reason", "expired: " + ntm::expire_reason_name(ex->reason)}});
 				if (p.path)
 					p.path->stop();
 				del_tunnels(p); /* a retired predecessor still there */
@@ -710,6 +724,7 @@ awaitable<void> NodeRole::shutdown()
 			i.sigio.set_rto(std::chrono::milliseconds(300), 1);
 			(void)co_await i.sigio.request(i.dc_session, *i.dc_ep, req);
 			spdlog::info("node: deregistered");
+			emit_event("node", "deregistered", {{"fqdn", i.fqdn}});
 		} catch (const std::exception &e) {
 			spdlog::info("node: deregistration: {}", e.what());
 		}

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "node_relay.hpp"
+#include "events.hpp"
 
 #include <algorithm>
 #include <exception>
@@ -204,10 +205,13 @@ void RelayedPath::use(const std::optional<ntm::Endpoint> &direct)
 		to_direct_++;
 		spdlog::info("node: tunnel to {} is direct now via {} (relay {} stays as the fallback)", peer_,
 			     to.to_string(), relay_ep_.to_string());
+		emit_event("node", "path", {{"peer", peer_}, {"path", "direct"}, {"endpoint", to.to_string()},
+					    {"relay", relay_ep_.to_string()}});
 	} else {
 		to_relay_++;
 		spdlog::info("node: tunnel to {}: the direct path broke, back through relay {}", peer_,
 			     relay_ep_.to_string());
+		emit_event("node", "path", {{"peer", peer_}, {"path", "relay"}, {"relay", relay_ep_.to_string()}});
 	}
 }
 

@@ -6,6 +6,7 @@
  * signalling that arrives from peers under K_tun.
  */
 #include "node_impl.hpp"
+#include "events.hpp"
 
 namespace ntmd {
 
@@ -51,6 +52,15 @@ void NodeRole::Impl::install(Peer p, const kx::TunnelKeys &k)
 		     p.vip4 ? p.vip4->to_string() : "-", p.vip6 ? p.vip6->to_string() : "-",
 		     p.endpoint.to_string(), hex_id(p.local_index), hex_id(p.remote_index),
 		     ntm::cipher_name(p.cipher), p.opener ? "opened" : "waited");
+	emit_event("node", "tunnel_up",
+		   {{"peer", p.fqdn},
+		    {"local_index", p.local_index},
+		    {"remote_index", p.remote_index},
+		    {"endpoint", p.endpoint.to_string()},
+		    {"path", p.path ? "relay" : "direct"},
+		    {"relay", p.path ? p.path->relay().to_string() : ""},
+		    {"cipher", ntm::cipher_name(p.cipher)},
+		    {"side", p.opener ? "opener" : "waiter"}});
 	auto path = p.path;
 	peers[p.fqdn] = std::move(p);
 	if (path)
@@ -344,6 +354,8 @@ void NodeRole::Impl::install_successor(Peer &p, std::uint32_t new_index, std::ui
 	p.change = kc;
 	spdlog::info("node: tunnel to {}: key {} installed: local {} remote {}{}", p.fqdn, generation,
 		     hex_id(new_index), hex_id(new_remote), p.opener ? "" : " (sends once the opener does)");
+	emit_event("node", "tunnel_rekeyed",
+		   {{"peer", p.fqdn}, {"generation", generation}, {"local_index", new_index}, {"remote_index", new_remote}});
 }
 
 void NodeRole::Impl::promote(Peer &p, KeyChange &kc)
@@ -523,6 +535,7 @@ void NodeRole::Impl::remove_peer(const std::string &name, const std::string &why
 	if (it == peers.end())
 		return;
 	spdlog::warn("node: tunnel to {} removed: {}", name, why);
+	emit_event("node", "tunnel_down", {{"peer", name}, {"local_index", it->second.local_index}, {"reason", why}});
 	if (it->second.path)
 		it->second.path->stop();
 	del_tunnels(it->second);

@@ -19,11 +19,15 @@
 #include "as.hpp"
 #include "control.hpp"
 #include "dc.hpp"
+#include "events.hpp"
 #include "ike.hpp"
+#include "metrics.hpp"
+#include "metrics_http.hpp"
 #include "node.hpp"
 #include "resolver.hpp"
 #include "rs.hpp"
 #include "watchdog.hpp"
+#include "ntm/version.hpp"
 
 namespace ntmd {
 
@@ -89,6 +93,7 @@ struct Roles {
 int run_roles(const ntm::config::Config &cfg)
 {
 	asio::io_context io(1);
+	EventBus events;
 	Resolver resolver(io, cfg.dns_servers);
 	Roles roles;
 
@@ -133,7 +138,24 @@ int run_roles(const ntm::config::Config &cfg)
 								      req["child"].get<bool>());
 		}
 		return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
-	});
+	}, &events);
+
+	/* [metrics]: the Prometheus endpoint, off by default (D97) */
+	std::unique_ptr<MetricsServer> metrics;
+	if (cfg.metrics.listen) {
+		metrics = std::make_unique<MetricsServer>(io, *cfg.metrics.listen, [&]() {
+			MetricsInput in;
+			in.version = ntm::kVersion;
+			in.status = roles.status();
+			if (roles.ike)
+				in.ike_list = roles.ike->list();
+			in.events = events.counts();
+			in.kernel = read_kernel(cfg.metrics.max_tunnel_series);
+			in.scrapes = metrics->scrapes() + 1; /* this one included */
+			in.http_errors = metrics->errors();
+			return render_metrics(in);
+		});
+	}
 
 	asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
 	signals.add(SIGUSR1);
@@ -159,6 +181,8 @@ int run_roles(const ntm::config::Config &cfg)
 		if (roles.rs)
 			roles.rs->stop();
 		control.stop();
+		if (metrics)
+			metrics->stop();
 		asio::error_code ignored;
 		signals.cancel(ignored);
 		/* a peer that never answers must not keep us: bounded drain */
@@ -185,6 +209,7 @@ int run_roles(const ntm::config::Config &cfg)
 				stopping = true;
 				spdlog::info("{}: shutting down", signo == SIGTERM ? "SIGTERM" : "SIGINT");
 				(void)sd_notify(0, "STOPPING=1");
+				emit_event("daemon", "stopping", {{"signal", signo == SIGTERM ? "SIGTERM" : "SIGINT"}});
 				asio::co_spawn(
 					io,
 					[&]() -> asio::awaitable<void> {
@@ -213,9 +238,14 @@ int run_roles(const ntm::config::Config &cfg)
 	if (roles.rs)
 		roles.rs->start();
 	control.start();
+	if (metrics) {
+		metrics->start();
+		spdlog::info("metrics: http://{}/metrics", cfg.metrics.listen->to_string());
+	}
 	watchdog = std::make_unique<SdWatchdog>(io);
 	(void)sd_notify(0, "READY=1");
 	spdlog::info("ready: roles {}", roles.status()["roles"].dump());
+	emit_event("daemon", "ready", {{"roles", roles.status()["roles"]}});
 
 	try {
 		io.run();

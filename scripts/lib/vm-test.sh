@@ -37,7 +37,7 @@ declare -A weight=(
 	[ntm_esp_scale]=311 [ntm_ike]=292 [ntm_relay_nat]=290 [ntm_relay_cases]=271
 	[ntm_basic]=262 [ntm_tamper]=213 [ntm_rekey]=187 [ntm_lifetime]=186
 	[ntm_sigflood]=185 [ntm_acquire]=180 [ntm_tunnel_life]=174
-	[ntm_keyrecovery]=138 [ntm_ike_rekey]=115 [ntm_async]=107 [ntm_nlfuzz]=103
+	[ntm_metrics]=151 [ntm_keyrecovery]=138 [ntm_ike_rekey]=115 [ntm_async]=107 [ntm_nlfuzz]=103
 	[ntm_fuzz]=100 [ntm_roaming]=88 [ntm_netlink]=71 [ntm_socket]=66
 	[ntm_replay]=65 [ntm_scale]=31 [ntm_secrets]=29 [ntm_restart]=28
 	[ntm_unload]=23

@@ -209,6 +209,27 @@ def text():
         write("cli", "seed%02d" % i, s)
 
 
+def http():
+    """ntmd's /metrics request heads (D97): Prometheus's, bare LF, and the refused kinds."""
+    heads = [
+        "GET /metrics HTTP/1.1\r\nHost: localhost:9477\r\nUser-Agent: Prometheus/2.42.0\r\n"
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n"
+        "Accept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
+        "GET /metrics HTTP/1.0\n\n",
+        "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\nA: b\r\n c\r\n\r\n",
+        "GET /metrics HTTP/2.0\r\n\r\n",
+        "GET /metrics?name[]=x HTTP/1.1\r\nHost: [::1]:9477\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\nHost: x\r\n",
+        "GET  /metrics HTTP/1.1\r\n\r\n",
+        "HEAD /metrics HTTP/1.1\r\n\r\n",
+    ]
+    for i, s in enumerate(heads):
+        write("http", "seed%02d" % i, s)
+
+
 if __name__ == "__main__":
     netlink()
     text()
+    http()

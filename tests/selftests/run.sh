@@ -21,7 +21,7 @@ export NTM_BIN=${NTM_BIN:-$REPO/build/ctld}
 export TMPDIR=${TMPDIR:-/tmp}
 PY=${NTM_PYTHON:-/usr/bin/python3}
 TIMEOUT=${NTM_TEST_TIMEOUT:-900}
-ORDER="ntm_netlink ntm_nlfuzz ntm_secrets ntm_restart ntm_basic ntm_replay ntm_tamper ntm_fuzz ntm_acquire ntm_roaming ntm_lifetime ntm_rekey ntm_signalling ntm_sigflood ntm_tunnel_life ntm_esp ntm_esp_scale ntm_ike ntm_ike_rekey ntm_scale ntm_relay ntm_relay_nat ntm_relay_cases ntm_rekey_cases ntm_keyrecovery ntm_socket ntm_unload"
+ORDER="ntm_netlink ntm_nlfuzz ntm_secrets ntm_restart ntm_basic ntm_replay ntm_tamper ntm_fuzz ntm_acquire ntm_roaming ntm_lifetime ntm_rekey ntm_signalling ntm_metrics ntm_sigflood ntm_tunnel_life ntm_esp ntm_esp_scale ntm_ike ntm_ike_rekey ntm_scale ntm_relay ntm_relay_nat ntm_relay_cases ntm_rekey_cases ntm_keyrecovery ntm_socket ntm_unload"
 
 say() { printf 'selftests: %s\n' "$*"; }
 die() { printf 'selftests: %s\n' "$*" >&2; exit 1; }

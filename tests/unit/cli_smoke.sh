@@ -26,6 +26,7 @@ expect 2 "$NTMCTL" show a/b
 expect 2 "$NTMCTL" tunnel flush
 expect 2 "$NTMCTL" device set ntm0
 expect 2 "$NTMCTL" monitor --count 0
+expect 2 "$NTMCTL" monitor --socket ''
 # ---- account, dc, status: usage errors, missing databases, a round trip ----
 T=$(mktemp -d "${TMPDIR:-/tmp}/ntm-cli-smoke.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
@@ -167,5 +168,6 @@ expect 2 "$NTMD"
 expect 2 "$NTMD" --interface ntm0
 expect 2 "$NTMD" --interface ntm0 --port 0
 expect 2 "$NTMD" --interface ntm0 --port 4500 --log-level loud
+expect 2 "$NTMD" --interface ntm0 --port 4500 --log-target syslog
 expect 2 "$NTMD" --interface bad/name --port 4500
 exit $fail

@@ -187,6 +187,16 @@ struct Ike {
 	std::vector<IkeConnection> connections;
 };
 
+/** Default TCP port of [metrics] listen (D97). */
+inline constexpr std::uint16_t kDefaultMetricsPort = 9477;
+
+/** ntmd's Prometheus endpoint (D97): off unless [metrics] listen is given. */
+struct Metrics {
+	std::optional<Endpoint> listen;	 /* "127.0.0.1:9477"; an address that is not loopback needs allow_remote */
+	bool allow_remote = false;
+	std::uint32_t max_tunnel_series = 1000; /* per-tunnel series per device; the rest summed as peer="other" */
+};
+
 struct Config {
 	std::string path; /* for messages */
 	bool role_node = false;
@@ -195,6 +205,7 @@ struct Config {
 	bool role_ike = false;
 	bool role_rs = false;
 	std::string log_level = "info";
+	std::string log_target = "auto"; /* auto, console, journal (D97) */
 	std::string state_dir = "/var/lib/ntm";
 	std::string control_socket = "/run/ntm/ntmd.sock"; /* ntmctl <-> ntmd, JSON lines */
 	std::vector<Endpoint> dns_servers; /* resolver for NS/A/AAAA lookups of servers; default resolv.conf */
@@ -204,6 +215,7 @@ struct Config {
 	std::optional<Node> node;
 	std::optional<Ike> ike;
 	std::optional<Rs> rs;
+	Metrics metrics;
 };
 
 /** Where the defaults of dns_servers and node.dns_upstream come from. */
