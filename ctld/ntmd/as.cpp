@@ -551,17 +551,12 @@ std::vector<ntm::Endpoint> KeyListener::local_endpoints() const
  * login()
  * ====================================================================== */
 
-namespace {
-
-/* The first line of the password file; refuses files others may read. */
-ntm::SecretText read_password_file(const std::string &path)
+ntm::SecretText read_node_password(const std::string &path)
 {
 	if (path.empty())
 		throw ntm::Error("node.password_file: not configured");
 	return ntm::read_password_file(path, ntm::sig::kMaxTlvValue);
 }
-
-} // namespace
 
 awaitable<LoginResult> login(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver)
 {
@@ -578,7 +573,7 @@ awaitable<LoginResult> login(asio::io_context &io, const ntm::config::Config &cf
 		if (node.account.empty())
 			throw ntm::Error("node.account: not configured");
 		req.account = node.account;
-		req.password = read_password_file(node.password_file);
+		req.password = read_node_password(node.password_file);
 	}
 	const WipedBytes out(ntm::sig::encode(req));
 

@@ -117,6 +117,13 @@ struct LoginResult {
  */
 asio::awaitable<LoginResult> login(asio::io_context &io, const ntm::config::Config &cfg, Resolver &resolver);
 
+/**
+ * The first line of node.password_file, as login() reads it (also
+ * ntmd --check-config); refuses files group or others may access.
+ * Throws ntm::Error.
+ */
+ntm::SecretText read_node_password(const std::string &path);
+
 } // namespace ntmd
 
 #endif

@@ -4,6 +4,7 @@
  * /etc/ntm/ntmd.toml (node, dc, as); with --interface/--port it only owns
  * the UDP sockets of one ntm device (manually keyed tunnels). See ntmd(8).
  */
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,9 +13,12 @@
 #include <new>
 #include <string>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "check_config.hpp"
 #include "daemon.hpp"
 #include "logging.hpp"
 #include "ntm/config.hpp"
@@ -78,6 +82,21 @@ void log_hardening(const Hardening &h, bool allow_core_dumps)
 	}
 }
 
+/* --check-config after the file parsed: every file it names (D95) */
+int check_config(const ntm::config::Config &cfg)
+{
+	const ntmd::check::Options o = ntmd::check::default_options();
+	if (std::ranges::find(o.daemon.uids, ::geteuid()) == o.daemon.uids.end())
+		(void)std::fprintf(stderr,
+				   "ntmd: note: checking as uid %u, not as %s: files that only ntmd may read are "
+				   "reported as unreadable\n",
+				   static_cast<unsigned>(::geteuid()), o.daemon.names.c_str());
+	const auto report = ntmd::check::check_config(cfg, o);
+	(void)std::fflush(stdout);
+	report.print(stderr, stdout, cfg.path);
+	return report.exit_status();
+}
+
 int run(int argc, char **argv)
 {
 	CLI::App app("ntmd: NTMobile daemon", "ntmd");
@@ -93,7 +112,9 @@ int run(int argc, char **argv)
 	std::string target;
 	app.add_option("-c,--config", config, "Run the roles of this configuration file (ntmd.toml(5))")
 		->type_name("FILE");
-	app.add_flag("--check-config", check, "Parse --config, report errors, and exit");
+	app.add_flag("--check-config", check,
+		     "Check --config and every file it names (keys, certificates, modes, owners), report all "
+		     "problems, and exit");
 	app.add_option("-i,--interface", ifname, "Socket-owner mode: the ntm device to serve")->type_name("DEV");
 	app.add_option("-p,--port", port, "Socket-owner mode: UDP port of the IPv4 and IPv6 sockets")
 		->type_name("N");
@@ -143,10 +164,8 @@ int run(int argc, char **argv)
 		} catch (const ntm::config::ConfigError &e) {
 			throw ntm::UsageError(e.what());
 		}
-		if (check) {
-			(void)std::printf("%s: ok\n", config.c_str());
-			return 0;
-		}
+		if (check)
+			return check_config(cfg);
 		ntmd::setup_logging(ntmd::parse_log_level(level.empty() ? cfg.log_level : level),
 				    ntmd::parse_log_target(target.empty() ? cfg.log_target : target));
 		log_hardening(hardening, allow_core_dumps);

@@ -66,6 +66,8 @@ asio::ssl::context base_context(asio::ssl::context::method m)
 	return ctx;
 }
 
+} // namespace
+
 void load_ca(asio::ssl::context &ctx, const char *key, const std::string &file)
 {
 	check_file(key, file);
@@ -73,6 +75,41 @@ void load_ca(asio::ssl::context &ctx, const char *key, const std::string &file)
 	ctx.load_verify_file(file, ec);
 	if (ec)
 		throw_load(key, file, ec);
+}
+
+void load_certificate(asio::ssl::context &ctx, const ntm::config::Tls &t)
+{
+	check_file("tls.certificate", t.certificate);
+	std::error_code ec;
+	ctx.use_certificate_chain_file(t.certificate, ec);
+	if (ec)
+		throw_load("tls.certificate", t.certificate, ec);
+}
+
+void load_private_key(asio::ssl::context &ctx, const ntm::config::Tls &t)
+{
+	check_file("tls.private_key", t.private_key);
+	std::error_code ec;
+	ctx.use_private_key_file(t.private_key, asio::ssl::context::pem, ec);
+	if (ec && ec.category() == asio::error::get_ssl_category() &&
+	    ERR_GET_LIB(static_cast<unsigned long>(ec.value())) == ERR_LIB_X509 &&
+	    ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH)
+		throw ntm::Error("tls.private_key " + t.private_key + ": does not match tls.certificate " +
+				 t.certificate);
+	if (ec)
+		throw_load("tls.private_key", t.private_key, ec);
+	if (SSL_CTX_get0_certificate(ctx.native_handle()) != nullptr &&
+	    SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+		throw ntm::Error("tls.private_key " + t.private_key + ": does not match tls.certificate " +
+				 t.certificate);
+}
+
+namespace {
+
+void load_identity(asio::ssl::context &ctx, const ntm::config::Tls &t)
+{
+	load_certificate(ctx, t);
+	load_private_key(ctx, t);
 }
 
 /* The CA of AS, DC and RS certificates: server_ca, or ca when there is no separate one. */
@@ -104,27 +141,6 @@ void require_eku(asio::ssl::context &ctx, std::uint32_t xku)
 		}
 		return true;
 	});
-}
-
-void load_identity(asio::ssl::context &ctx, const ntm::config::Tls &t)
-{
-	check_file("tls.certificate", t.certificate);
-	check_file("tls.private_key", t.private_key);
-	std::error_code ec;
-	ctx.use_certificate_chain_file(t.certificate, ec);
-	if (ec)
-		throw_load("tls.certificate", t.certificate, ec);
-	ctx.use_private_key_file(t.private_key, asio::ssl::context::pem, ec);
-	if (ec && ec.category() == asio::error::get_ssl_category() &&
-	    ERR_GET_LIB(static_cast<unsigned long>(ec.value())) == ERR_LIB_X509 &&
-	    ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH)
-		throw ntm::Error("tls.private_key " + t.private_key + ": does not match tls.certificate " +
-				 t.certificate);
-	if (ec)
-		throw_load("tls.private_key", t.private_key, ec);
-	if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
-		throw ntm::Error("tls.private_key " + t.private_key + ": does not match tls.certificate " +
-				 t.certificate);
 }
 
 std::uint32_t be32(const std::array<std::uint8_t, 4> &b) noexcept

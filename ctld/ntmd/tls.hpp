@@ -41,6 +41,16 @@ enum class Clients {
  */
 asio::ssl::context server_context(const ntm::config::Tls &t, Clients clients);
 asio::ssl::context client_context(const ntm::config::Tls &t, bool with_cert);
+/*
+ * The loaders under the two above, also used by ntmd --check-config (D95):
+ * a CA file (key: "tls.ca" or "tls.server_ca"), the own chain, the own
+ * private key (checked against the chain when one is loaded). Each throws
+ * ntm::Error as "KEY PATH: problem".
+ */
+void load_ca(asio::ssl::context &ctx, const char *key, const std::string &file);
+void load_certificate(asio::ssl::context &ctx, const ntm::config::Tls &t);
+void load_private_key(asio::ssl::context &ctx, const ntm::config::Tls &t);
+
 /** SNI + hostname verification of the server certificate: subjectAltName only, never the CN. */
 void set_verify_host(Stream &s, const std::string &host);
 

@@ -170,4 +170,30 @@ expect 2 "$NTMD" --interface ntm0 --port 0
 expect 2 "$NTMD" --interface ntm0 --port 4500 --log-level loud
 expect 2 "$NTMD" --interface ntm0 --port 4500 --log-target syslog
 expect 2 "$NTMD" --interface bad/name --port 4500
+# --check-config: a parse error as before; then every file named, all problems (D95)
+printf 'roles = ["node"\n' >"$T/bad.toml"
+expect_err 2 "bad.toml:" "$NTMD" --config "$T/bad.toml" --check-config
+cat >"$T/ntmd.toml" <<EOF
+roles = ["node"]
+state_dir = "$T"
+control_socket = "$T/ntmd.sock"
+dns_servers = []
+[tls]
+ca = "$T/missing-ca.pem"
+[node]
+as = "192.0.2.1:7481"
+account = "alice@ntm.test"
+password_file = "$T/pw-open"
+dns_upstream = []
+EOF
+printf 'correct horse\n' >"$T/pw-open"
+chmod 644 "$T/pw-open"
+expect_err 2 "ntmd: $T/missing-ca.pem: error: tls.ca: no such file" "$NTMD" --config "$T/ntmd.toml" --check-config
+expect_err 2 "ntmd: $T/pw-open: error: node.password_file: mode 0644 gives group or others access" \
+	"$NTMD" --config "$T/ntmd.toml" --check-config
+out=$("$NTMD" --config "$T/ntmd.toml" --check-config 2>/dev/null)
+case $out in
+*"$T/ntmd.toml: "*" errors, "*" warning"*) echo "ok: --check-config summary: $out" ;;
+*) echo "FAIL: --check-config summary: '$out'"; fail=1 ;;
+esac
 exit $fail
