@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
-	bench-mem demo ctld-bin install uninstall install-test deb deb-test clean help
+	bench-mem demo ctld-bin install uninstall install-test deb deb-test system-test clean help
 
 all: kmod ctld
 
@@ -68,6 +68,8 @@ help:
 	@echo '              (dpkg-buildpackage on a copy of the tree), then lintian'
 	@echo '  deb-test    DKMS builds and installs ntm.ko from the ntm-dkms package for'
 	@echo '              kernel $(KVER), in a scratch tree (after make deb)'
+	@echo '  system-test the .debs installed on a VM booted by systemd: DKMS, systemctl'
+	@echo '              start/reload/stop ntmd against an AS and DC, purge (after make deb)'
 	@echo '  clean       remove build products'
 
 # ---- kernel module ----------------------------------------------------------
@@ -258,6 +260,14 @@ deb:
 # a scratch tree, and modinfo shows VERSION (scripts/lib/deb-test.sh).
 deb-test:
 	KVER="$(KVER)" scripts/lib/deb-test.sh
+
+# The packages of make deb on a host booted by systemd (scripts/vm
+# --systemd): dpkg -i, DKMS builds ntm.ko for the VM's kernel, systemctl
+# start/reload/stop ntmd against an AS and a DC in namespaces, dpkg --purge
+# (tests/system/ntm_host.sh, D96).  No ntm.ko is staged (NTM_KO=): the
+# module is the one DKMS builds.
+system-test:
+	NTM_KO= $(VM) --systemd --timeout 2400 -- tests/system/ntm_host.sh
 
 # ---- clean -----------------------------------------------------------------
 

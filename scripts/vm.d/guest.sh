@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Stage 2 of a scripts/vm guest: PID 1 after switch_root into the host root
-# (the initramfs /init did the mounts).  Runs the command (or a shell),
+# (the initramfs /init did the mounts), or with --systemd the service
+# ntm-vm.service of systemd, PID 1.  Runs the command (or a shell),
 # writes its exit status into the run share and powers the VM off.
 # /run/ntm-vm/{config,env,cmd} are written by scripts/vm on the host.
 
