@@ -10,7 +10,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/ip/v6_only.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -19,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "ntm/error.hpp"
+#include "tls_conn.hpp"
 
 namespace ntmd {
 
@@ -192,26 +192,11 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
 		asio::steady_timer deadline;
 	};
 
+	/* the TLS servers' listener (tls_conn.hpp): v6-only for an IPv6 address, throws ntm::Error */
 	Impl(asio::io_context &io_, const ntm::Endpoint &listen, Render r)
-	    : io(io_), acceptor(io_), render(std::move(r))
-	{
-		const auto addr = listen.address();
-		const asio::ip::address a = addr.is_v4() ? asio::ip::address(asio::ip::make_address_v4(addr.to_string()))
-							 : asio::ip::address(asio::ip::make_address_v6(addr.to_string()));
-		const Tcp::endpoint ep(a, listen.port());
-		asio::error_code ec;
-		(void)acceptor.open(ep.protocol(), ec);
-		if (!ec)
-			(void)acceptor.set_option(Tcp::acceptor::reuse_address(true), ec);
-		if (!ec && a.is_v6())
-			(void)acceptor.set_option(asio::ip::v6_only(true), ec);
-		if (!ec)
-			(void)acceptor.bind(ep, ec);
-		if (!ec)
-			(void)acceptor.listen(asio::socket_base::max_listen_connections, ec);
-		if (ec)
-			throw ntm::Error("metrics: listen on " + listen.to_string() + ": " + ec.message(), ec.value());
-	}
+	    : io(io_), acceptor(std::move(tls::open_acceptors(io_, {listen}, "metrics: listen on").front())),
+	      render(std::move(r))
+	{}
 
 	asio::io_context &io;
 	Tcp::acceptor acceptor;

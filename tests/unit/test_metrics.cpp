@@ -351,6 +351,19 @@ TEST(Http, ServerScrapedOnLoopback)
 	io.run_for(std::chrono::milliseconds(200));
 }
 
+TEST(Http, AddressInUseIsANamedError)
+{
+	asio::io_context io(1);
+	const auto loopback = ntm::IpAddress::v4(in_addr{htonl(INADDR_LOOPBACK)});
+	MetricsServer first(io, ntm::Endpoint(loopback, 0), [] { return std::string(); });
+	try {
+		MetricsServer second(io, ntm::Endpoint(loopback, first.port()), [] { return std::string(); });
+		FAIL() << "a second listener on port " << first.port() << " was accepted";
+	} catch (const ntm::Error &e) {
+		EXPECT_NE(std::string(e.what()).find("metrics: listen on 127.0.0.1:"), std::string::npos) << e.what();
+	}
+}
+
 /* ---- daemon events over the control socket ---- */
 
 TEST(Events, NoBusNoEffect)
