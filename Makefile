@@ -44,8 +44,9 @@ help:
 	@echo '  ctld-asan   the same with ASan/UBSan and the unit tests, build/ctld-asan'
 	@echo '  unit        unit tests (ctest, ASan/UBSan build)'
 	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
-	@echo '  check       nlspec kmod ctld install-test vm-test unit, then a summary;'
-	@echo '              ctld-asan is built at nice 19 while the VM selftests run'
+	@echo '  check       nlspec kmod ctld install-test vm-test system-test unit, then a'
+	@echo '              summary; ctld-asan and the packages (deb) are built at nice 19'
+	@echo '              while the VM selftests run, system-test runs beside unit'
 	@echo '  check-debug every selftest on a debug kernel (KASAN, KFENCE, lockdep, kmemleak,'
 	@echo '              DEBUG_ATOMIC_SLEEP) built once from linux-source-6.1 into'
 	@echo '              build/debug-kernel/; fails on any splat or leak.  Hours: not in check'
@@ -124,7 +125,8 @@ vm-test: kmod ctld
 	VM="$(VM)" scripts/lib/vm-test.sh
 
 check:
-	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test '&ctld-asan' vm-test unit
+	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test \
+		'&ctld-asan' '&deb' vm-test '+system-test' unit
 
 # Every suite in one VM on the debug kernel of scripts/debug-kernel.sh (D89):
 # the kernel is built once (about an hour on 2 cores, nice 19) and cached in
