@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <fstream>
 
 #include <spdlog/spdlog.h>
@@ -251,9 +252,20 @@ bool FileEdit::restore() noexcept
 
 std::optional<std::string> find_resolvconf()
 {
-	for (const char *p : {"/usr/sbin/resolvconf", "/sbin/resolvconf"})
-		if (::access(p, X_OK) == 0)
-			return std::string(p);
+	for (const char *p : {"/usr/sbin/resolvconf", "/sbin/resolvconf"}) {
+		if (::access(p, X_OK) != 0)
+			continue;
+		/*
+		 * systemd-resolved's package ships resolvconf as a link to
+		 * resolvectl: with resolved stopped it would start it (D-Bus
+		 * activation) and refuse "lo"; that is not a resolvconf.
+		 */
+		std::error_code ec;
+		const auto real = std::filesystem::canonical(p, ec);
+		if (!ec && real.filename() == "resolvectl")
+			continue;
+		return std::string(p);
+	}
 	return std::nullopt;
 }
 
