@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
-	bench-mem demo ctld-bin install uninstall install-test deb deb-test system-test clean help
+	bench-mem demo ctld-bin install uninstall install-test deb deb-test system-test resolved-deb resolved-test clean help
 
 all: kmod ctld
 
@@ -71,6 +71,8 @@ help:
 	@echo '              kernel $(KVER), in a scratch tree (after make deb)'
 	@echo '  system-test the .debs installed on a VM booted by systemd: DKMS, systemctl'
 	@echo '              start/reload/stop ntmd against an AS and DC, purge (after make deb)'
+	@echo '  resolved-test  the DNS hook with systemd-resolved installed in the systemd VM,'
+	@echo '              and the resolv.conf fallback (after make ctld kmod; D99)'
 	@echo '  clean       remove build products'
 
 # ---- kernel module ----------------------------------------------------------
@@ -270,6 +272,19 @@ deb-test:
 # module is the one DKMS builds.
 system-test:
 	NTM_KO= $(VM) --systemd --timeout 2400 -- tests/system/ntm_host.sh
+
+# Debian's systemd-resolved, of the host's systemd version, for the VM test
+# only: never installed on the host (it would take over /etc/resolv.conf);
+# the guest of scripts/vm --systemd installs it on its throw-away overlay.
+resolved-deb:
+	mkdir -p $(BUILD)/pkgcache
+	cd $(BUILD)/pkgcache && ls systemd-resolved_*.deb >/dev/null 2>&1 || \
+		apt-get download "systemd-resolved=$$(dpkg-query -W -f='$${Version}' systemd)"
+
+# The node's DNS hook with a real systemd-resolved, and the resolv.conf
+# fallback (D99): ntmd of the build tree, no packages needed
+resolved-test: resolved-deb
+	$(VM) --systemd --timeout 1500 -- tests/system/ntm_resolved.sh
 
 # ---- clean -----------------------------------------------------------------
 

@@ -199,6 +199,7 @@ write_config() {
 	password_file = "/etc/ntm/password"
 	dns_listen = ["$SB_DNS_HOOK:53"]
 	dns_upstream = ["$SB_DNS_EP"]
+	resolved = "no"
 	EOF
 	ntmd --config /etc/ntm/ntmd.toml --check-config
 }
