@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
-	bench-mem demo ctld-bin install uninstall install-test deb deb-test system-test resolved-deb resolved-test clean help
+	bench-mem demo ctld-bin install uninstall install-test deb deb-ctld deb-test system-test resolved-deb resolved-test clean help
 
 all: kmod ctld
 
@@ -43,10 +43,11 @@ help:
 	@echo '  ctld        ntmd, ntmctl, benchmark tools in build/ctld (no tests)'
 	@echo '  ctld-asan   the same with ASan/UBSan and the unit tests, build/ctld-asan'
 	@echo '  unit        unit tests (ctest, ASan/UBSan build)'
-	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
-	@echo '  check       nlspec kmod ctld install-test vm-test system-test unit, then a'
-	@echo '              summary; ctld-asan and the packages (deb) are built at nice 19'
-	@echo '              while the VM selftests run, system-test runs beside unit'
+	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects, NTM_BIN=DIR)'
+	@echo '  check       nlspec kmod deb-ctld install-test vm-test system-test unit,'
+	@echo '              then a summary; the selftests run the binaries of the packages;'
+	@echo '              ctld-asan and deb (the packing) run at nice 19 beside the VMs,'
+	@echo '              system-test beside unit'
 	@echo '  check-debug every selftest on a debug kernel (KASAN, KFENCE, lockdep, kmemleak,'
 	@echo '              DEBUG_ATOMIC_SLEEP) built once from linux-source-6.1 into'
 	@echo '              build/debug-kernel/; fails on any splat or leak.  Hours: not in check'
@@ -67,6 +68,8 @@ help:
 	@echo '  install-test  install and uninstall into temporary DESTDIRs, checked'
 	@echo '  deb         Debian packages ntm-dkms, ntmd, ntmctl, ntm-dev into build/deb/'
 	@echo '              (dpkg-buildpackage on a copy of the tree), then lintian'
+	@echo '  deb-ctld    ntmd, ntmctl, benchmark tools built as the packages build them,'
+	@echo '              copied to build/deb/bin/; then make deb NTM_DEB_REUSE=1 packs that'
 	@echo '  deb-test    DKMS builds and installs ntm.ko from the ntm-dkms package for'
 	@echo '              kernel $(KVER), in a scratch tree (after make deb)'
 	@echo '  system-test the .debs installed on a VM booted by systemd: DKMS, systemctl'
@@ -123,12 +126,18 @@ fuzz:
 # ---- in the VM -------------------------------------------------------------
 
 # The suites in NTM_VM_JOBS VMs at once (default 2); NTM_TESTS: one VM, those suites.
-vm-test: kmod ctld
+# NTM_BIN=DIR: run the ntmd and ntmctl (and benchmark tools) of DIR, not
+# those of build/ctld, which is then not built (make check: build/deb/bin).
+vm-test: kmod $(if $(NTM_BIN),,ctld)
 	VM="$(VM)" scripts/lib/vm-test.sh
 
+# The daemon is compiled once for the packages and the selftests (D101):
+# deb-ctld builds it with the packages' flags in build/deb/, vm-test and
+# install-test run those binaries (NTM_BIN), and deb packs that build
+# without compiling again (NTM_DEB_REUSE).
 check:
-	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test \
-		'&ctld-asan' '&deb' vm-test '+system-test' unit
+	@MAKE="$(MAKE)" NTM_BIN="$(BUILD)/deb/bin" NTM_DEB_REUSE=1 scripts/lib/check.sh \
+		nlspec kmod deb-ctld install-test '&ctld-asan' '&deb' vm-test '+system-test' unit
 
 # Every suite in one VM on the debug kernel of scripts/debug-kernel.sh (D89):
 # the kernel is built once (about an hour on 2 cores, nice 19) and cached in
@@ -241,7 +250,7 @@ ctld-bin:
 	cmake -S ctld -B $(BUILD)/ctld -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNTM_TESTS=OFF
 	cmake --build $(BUILD)/ctld -j$(JOBS) --target ntmd ntmctl
 
-install: $(if $(filter kbuild,$(MODULE_INSTALL)),kmod) ctld-bin
+install: $(if $(filter kbuild,$(MODULE_INSTALL)),kmod) $(if $(NTM_BIN),,ctld-bin)
 	$(INSTALL_ENV) scripts/lib/install.sh install
 
 uninstall:
@@ -258,7 +267,12 @@ install-test:
 # make deb: debian/ built by dpkg-buildpackage on a copy of the tree in
 # build/deb/, results there, then lintian (scripts/lib/deb.sh, D92).
 deb:
-	JOBS="$(JOBS)" scripts/lib/deb.sh
+	JOBS="$(JOBS)" scripts/lib/deb.sh $(if $(NTM_DEB_REUSE),reuse)
+
+# ntmd, ntmctl and the benchmark tools built as the packages build them, in
+# the tree of make deb; copies in build/deb/bin/ (scripts/lib/deb.sh, D101)
+deb-ctld:
+	JOBS="$(JOBS)" scripts/lib/deb.sh tree
 
 # DKMS builds ntm.ko from the ntm-dkms package of make deb for $(KVER), in
 # a scratch tree, and modinfo shows VERSION (scripts/lib/deb-test.sh).

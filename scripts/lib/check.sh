@@ -6,6 +6,10 @@
 # sense, and end with a summary.  A step is skipped when a step it needs has
 # failed.  Each step's output is shown live and kept in build/check/STEP.log.
 #
+# make check compiles the daemon once (D101): deb-ctld builds it as the
+# packages do, the selftests and install-test run those binaries (NTM_BIN),
+# and deb packs that build (NTM_DEB_REUSE).
+#
 # A step written &STEP runs in the background at the lowest CPU priority
 # (nice 19) while the following steps run, its output only into its log,
 # which is printed when the step is joined: when a later step needs it, or
@@ -28,7 +32,8 @@ mkdir -p "$logdir"
 needs() {
 	case $1 in
 	unit) echo ctld-asan ;;
-	vm-test | install-test | bench | demo) echo kmod ctld ;;
+	vm-test | install-test) echo kmod deb-ctld ;;
+	deb) echo deb-ctld ;;
 	system-test | deb-test) echo deb ;;
 	esac
 }

@@ -4,7 +4,8 @@
 #
 # scripts/lib/install-test.sh - `make install` and `make uninstall` into
 # temporary DESTDIRs, checked (D91; the install-test step of make check).
-# Needs kmod/ntm.ko and build/ctld/{ntmd,ntmctl} (make kmod ctld).  Never
+# Needs kmod/ntm.ko and build/ctld/{ntmd,ntmctl} (make kmod ctld), or
+# ntmd and ntmctl in $NTM_BIN (make check: build/deb/bin).  Never
 # installs into the real system.  Exits 1 when a check failed.
 #
 #   1. make install DESTDIR=D1 PREFIX=/usr: exactly the expected files (the

@@ -18,6 +18,9 @@
 # build for every kernel (what the ntm-dkms package ships, D92), needs no
 # kernel headers and runs no depmod; "none" installs no module.
 #
+# The daemon's binaries come from $BUILD/ctld, or from $NTM_BIN when set
+# (make check installs the ones built as the packages build them, D101).
+#
 # depmod: with DESTDIR empty, `depmod -a $KVER` after install and uninstall
 # (the Debian headers have no System.map, so kbuild's modules_install skips
 # it).  With DESTDIR set, depmod is not run: `depmod -b $DESTDIR` would
@@ -36,6 +39,7 @@ dkms | none) ;;
 *) echo "install: MODULE_INSTALL=$MODULE_INSTALL: kbuild, dkms or none" >&2; exit 2 ;;
 esac
 version=$(cat VERSION)
+bindir=${NTM_BIN:-$BUILD/ctld}
 : "${INCLUDEDIR:?}" "${UNITDIR:?}" "${SYSUSERSDIR:?}" "${TMPFILESDIR:?}" "${MODULESLOADDIR:?}" "${MODDIR:?}"
 MAKE=${MAKE:-make}
 manifest=$PREFIX/share/ntm/install-manifest.txt
@@ -83,7 +87,7 @@ do_install() {
 		exit 1
 	fi
 	for f in ntmd ntmctl; do
-		[ -x "$BUILD/ctld/$f" ] || { echo "install: $BUILD/ctld/$f is not built (make ctld)" >&2; exit 1; }
+		[ -x "$bindir/$f" ] || { echo "install: $bindir/$f is not built (make ctld)" >&2; exit 1; }
 	done
 	tmp=$(mktemp -d)
 	trap 'rm -rf "${tmp:-}"' EXIT
@@ -103,8 +107,8 @@ do_install() {
 	dkms) install_dkms_source ;;
 	esac
 
-	put "$BUILD/ctld/ntmd" "$SBINDIR/ntmd" 0755
-	put "$BUILD/ctld/ntmctl" "$SBINDIR/ntmctl" 0755
+	put "$bindir/ntmd" "$SBINDIR/ntmd" 0755
+	put "$bindir/ntmctl" "$SBINDIR/ntmctl" 0755
 
 	for f in ntmd.service ntmd@.service; do
 		sed -e "s|@SBINDIR@|$SBINDIR|g" "ctld/systemd/$f.in" >"$tmp/$f"
