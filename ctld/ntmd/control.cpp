@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -154,6 +155,7 @@ struct ControlServer::Impl {
 		} dec{clients};
 		const auto uid = peer_uid(sock.native_handle());
 		const bool admin = uid && std::ranges::find(admins, *uid) != admins.end();
+		bool refusal_logged = false; /* once per connection: a client in a loop must not flood the journal */
 		asio::streambuf buf(kMaxRequest);
 		for (;;) {
 			asio::error_code ec;
@@ -172,8 +174,9 @@ struct ControlServer::Impl {
 					answer = {{"ok", false}, {"error", "request must be an object with \"cmd\""}};
 				else if (!admin && command_access(req["cmd"].get<std::string>()) == Access::admin) {
 					const auto cmd = req["cmd"].get<std::string>();
-					spdlog::info("control: {} refused to uid {}: not root or ntmd's user", cmd,
-						     uid ? std::to_string(*uid) : std::string("unknown"));
+					if (!std::exchange(refusal_logged, true))
+						spdlog::info("control: {} refused to uid {}: not root or ntmd's user", cmd,
+							     uid ? std::to_string(*uid) : std::string("unknown"));
 					answer = refusal(cmd);
 				} else if (req["cmd"] == "subscribe" && events != nullptr && !stopped)
 					subscribe = true;
