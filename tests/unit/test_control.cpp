@@ -35,7 +35,7 @@ struct Result {
 	std::string err;
 };
 
-Result ntmctl(std::vector<std::string> args)
+Result run_ntmctl(std::vector<std::string> args)
 {
 	args.insert(args.begin(), "ntmctl");
 	std::vector<const char *> argv;
@@ -140,15 +140,15 @@ TEST(ControlAccess, GroupMemberMayReadButNotChange)
 {
 	Server s("ntm-ctl-group");
 	s.start({::geteuid() + 1}); /* this process is "a member of the group", not an admin */
-	const auto status = ntmctl({"status", "--socket", s.path(), "--json"});
+	const auto status = run_ntmctl({"status", "--socket", s.path(), "--json"});
 	EXPECT_EQ(status.rc, 0) << status.err;
 	EXPECT_NE(status.out.find("\"ok\":true"), std::string::npos) << status.out;
 
-	const auto init = ntmctl({"ike", "initiate", "moon", "--no-wait", "--socket", s.path()});
+	const auto init = run_ntmctl({"ike", "initiate", "moon", "--no-wait", "--socket", s.path()});
 	EXPECT_EQ(init.rc, 1);
 	EXPECT_NE(init.err.find("permission denied: ike-initiate needs root"), std::string::npos) << init.err;
 	EXPECT_EQ(init.out, "");
-	const auto rekey = ntmctl({"ike", "rekey", "moon", "--socket", s.path()});
+	const auto rekey = run_ntmctl({"ike", "rekey", "moon", "--socket", s.path()});
 	EXPECT_EQ(rekey.rc, 1);
 	EXPECT_NE(rekey.err.find("permission denied: ike-rekey needs root"), std::string::npos) << rekey.err;
 	/* the refused commands never reached the handler */
@@ -159,7 +159,7 @@ TEST(ControlAccess, AdminMayChange)
 {
 	Server s("ntm-ctl-admin");
 	s.start({::geteuid()});
-	const auto init = ntmctl({"ike", "initiate", "moon", "--no-wait", "--socket", s.path()});
+	const auto init = run_ntmctl({"ike", "initiate", "moon", "--no-wait", "--socket", s.path()});
 	EXPECT_EQ(init.rc, 0) << init.err;
 	EXPECT_NE(init.out.find("IKE SA #7"), std::string::npos) << init.out;
 	EXPECT_EQ(s.reached(), (std::vector<std::string>{"ike-initiate"}));

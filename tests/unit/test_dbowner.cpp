@@ -33,7 +33,7 @@ struct Result {
 	std::string err;
 };
 
-Result ntmctl(std::vector<std::string> args)
+Result run_ntmctl(std::vector<std::string> args)
 {
 	args.insert(args.begin(), "ntmctl");
 	std::vector<const char *> argv;
@@ -141,13 +141,13 @@ TEST(AsDbOwner, AccountCommandsLeaveNoRootFiles)
 	if (::geteuid() != 0)
 		GTEST_SKIP() << "needs root";
 	const Scratch s("ntm-dbowner-cli", kOther);
-	const auto add = ntmctl({"account", "add", "alice", "--fqdn", "a.ntm.test", "--password-file",
+	const auto add = run_ntmctl({"account", "add", "alice", "--fqdn", "a.ntm.test", "--password-file",
 				 s.password().string(), "--kdf-cost", "10", "--db", s.db()});
 	EXPECT_EQ(add.rc, 0) << add.err;
-	const auto list = ntmctl({"account", "list", "--db", s.db()});
+	const auto list = run_ntmctl({"account", "list", "--db", s.db()});
 	EXPECT_EQ(list.rc, 0) << list.err;
 	EXPECT_NE(list.out.find("a.ntm.test"), std::string::npos) << list.out;
-	const auto del = ntmctl({"account", "del", "alice", "--db", s.db()});
+	const auto del = run_ntmctl({"account", "del", "alice", "--db", s.db()});
 	EXPECT_EQ(del.rc, 0) << del.err;
 	EXPECT_EQ(::geteuid(), 0U);
 	int files = 0;
