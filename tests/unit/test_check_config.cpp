@@ -129,7 +129,7 @@ protected:
 		std::string tmpl = (fs::path(::testing::TempDir()) / "ntm-check.XXXXXX").string();
 		ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
 		dir = tmpl;
-		opt.daemon = {{::getuid()}, {::getgid()}, "the tester", "tester"};
+		opt.daemon = {{::getuid()}, {::getgid()}, "the tester", "tester", {}};
 		opt.now = std::time(nullptr);
 		cfg.path = (dir / "ntmd.toml").string();
 		write_text(cfg.path, "# not read again by the check\n", 0644);

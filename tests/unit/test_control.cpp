@@ -20,6 +20,7 @@
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -80,8 +81,9 @@ public:
 	~Server()
 	{
 		if (thread_.joinable()) {
+			/* no io_.stop(): the connections (closed by ntmctl) must end before ctl_ goes */
+			asio::post(io_, [this] { ctl_.stop(); });
 			work_.reset();
-			io_.stop();
 			thread_.join();
 		}
 		std::error_code ec;
