@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
-	bench-mem demo ctld-bin install uninstall install-test deb deb-test system-test clean help
+	bench-mem demo ctld-bin install uninstall install-test deb deb-test system-test resolved-deb resolved-test clean help
 
 all: kmod ctld
 
@@ -44,8 +44,9 @@ help:
 	@echo '  ctld-asan   the same with ASan/UBSan and the unit tests, build/ctld-asan'
 	@echo '  unit        unit tests (ctest, ASan/UBSan build)'
 	@echo '  vm-test     selftests in the qemu VM (NTM_TESTS="..." selects)'
-	@echo '  check       nlspec kmod ctld install-test vm-test unit, then a summary;'
-	@echo '              ctld-asan is built at nice 19 while the VM selftests run'
+	@echo '  check       nlspec kmod ctld install-test vm-test system-test unit, then a'
+	@echo '              summary; ctld-asan and the packages (deb) are built at nice 19'
+	@echo '              while the VM selftests run, system-test runs beside unit'
 	@echo '  check-debug every selftest on a debug kernel (KASAN, KFENCE, lockdep, kmemleak,'
 	@echo '              DEBUG_ATOMIC_SLEEP) built once from linux-source-6.1 into'
 	@echo '              build/debug-kernel/; fails on any splat or leak.  Hours: not in check'
@@ -70,6 +71,8 @@ help:
 	@echo '              kernel $(KVER), in a scratch tree (after make deb)'
 	@echo '  system-test the .debs installed on a VM booted by systemd: DKMS, systemctl'
 	@echo '              start/reload/stop ntmd against an AS and DC, purge (after make deb)'
+	@echo '  resolved-test  the DNS hook with systemd-resolved installed in the systemd VM,'
+	@echo '              and the resolv.conf fallback (after make ctld kmod; D99)'
 	@echo '  clean       remove build products'
 
 # ---- kernel module ----------------------------------------------------------
@@ -124,7 +127,8 @@ vm-test: kmod ctld
 	VM="$(VM)" scripts/lib/vm-test.sh
 
 check:
-	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test '&ctld-asan' vm-test unit
+	@MAKE="$(MAKE)" scripts/lib/check.sh nlspec kmod ctld install-test \
+		'&ctld-asan' '&deb' vm-test '+system-test' unit
 
 # Every suite in one VM on the debug kernel of scripts/debug-kernel.sh (D89):
 # the kernel is built once (about an hour on 2 cores, nice 19) and cached in
@@ -268,6 +272,19 @@ deb-test:
 # module is the one DKMS builds.
 system-test:
 	NTM_KO= $(VM) --systemd --timeout 2400 -- tests/system/ntm_host.sh
+
+# Debian's systemd-resolved, of the host's systemd version, for the VM test
+# only: never installed on the host (it would take over /etc/resolv.conf);
+# the guest of scripts/vm --systemd installs it on its throw-away overlay.
+resolved-deb:
+	mkdir -p $(BUILD)/pkgcache
+	cd $(BUILD)/pkgcache && ls systemd-resolved_*.deb >/dev/null 2>&1 || \
+		apt-get download "systemd-resolved=$$(dpkg-query -W -f='$${Version}' systemd)"
+
+# The node's DNS hook with a real systemd-resolved, and the resolv.conf
+# fallback (D99): ntmd of the build tree, no packages needed
+resolved-test: resolved-deb
+	$(VM) --systemd --timeout 1500 -- tests/system/ntm_resolved.sh
 
 # ---- clean -----------------------------------------------------------------
 

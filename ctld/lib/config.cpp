@@ -650,6 +650,7 @@ Node Reader::read_node(const Section &s) const
 				fail(line_of(*find(s, "dns_upstream"), s.line), dotted(s, "dns_upstream"),
 				     e.to_string() + " is a dns_listen endpoint (a forwarding loop)");
 		n.dns_upstream = std::move(*up);
+		n.dns_upstream_explicit = true;
 	} else {
 		for (const auto &e : resolv_)
 			if (!listens_on(e.address()))

@@ -531,6 +531,52 @@ void DnsStub::set_domains(std::vector<std::string> ntm_domains)
 	impl_->st->domains = std::move(out);
 }
 
+std::vector<std::string> DnsStub::domains() const
+{
+	return impl_->st->domains;
+}
+
+void DnsStub::set_upstream(std::vector<ntm::Endpoint> upstream)
+{
+	impl_->st->upstream = std::move(upstream);
+}
+
+std::vector<ntm::Endpoint> DnsStub::upstream() const
+{
+	return impl_->st->upstream;
+}
+
+void DnsStub::add_listener(const ntm::Endpoint &ep)
+{
+	auto &st = impl_->st;
+	if (st->stopped)
+		return;
+	Impl::bind(*st, ep);
+	const std::size_t i = st->udp.size() - 1;
+	/* the source of a query from this host to a non-loopback address is that address */
+	const std::uint8_t host = ep.address().is_v4() ? 32 : 128;
+	st->allow.push_back(ntm::Prefix{ep.address(), host});
+	if (st->started) {
+		asio::co_spawn(st->io, Impl::udp_loop(st, i), log_exception);
+		asio::co_spawn(st->io, Impl::tcp_accept_loop(st, i), log_exception);
+		spdlog::info("dns stub: listening on {} (UDP and TCP)", st->local[i].to_string());
+	}
+}
+
+void DnsStub::remove_listener(const ntm::Endpoint &ep)
+{
+	auto &st = *impl_->st;
+	std::error_code ignored;
+	/* the sockets stay in their slots (the loops index them): closed, they end their loops */
+	for (std::size_t i = 0; i < st.local.size(); i++)
+		if (st.local[i] == ep && st.udp[i]->is_open()) {
+			st.udp[i]->close(ignored);
+			st.tcp[i]->close(ignored);
+		}
+	const std::uint8_t host = ep.address().is_v4() ? 32 : 128;
+	std::erase(st.allow, ntm::Prefix{ep.address(), host});
+}
+
 const DnsStubCounters &DnsStub::counters() const noexcept
 {
 	return impl_->st->counters;

@@ -71,6 +71,18 @@ public:
 	void stop();
 	/** Domains may be learned after start (the node's own after login). */
 	void set_domains(std::vector<std::string> ntm_domains);
+	[[nodiscard]] std::vector<std::string> domains() const;
+	/** The resolvers for other names, e.g. after resolv.conf changed (D99). */
+	void set_upstream(std::vector<ntm::Endpoint> upstream);
+	[[nodiscard]] std::vector<ntm::Endpoint> upstream() const;
+	/**
+	 * One more listen endpoint after start (the virtual address on the ntm
+	 * device for systemd-resolved, D99); queries from the endpoint's own
+	 * address (this host) are taken. Throws ntm::Error like the constructor.
+	 */
+	void add_listener(const ntm::Endpoint &ep);
+	/** Closes the listener add_listener() bound on ep, if any. */
+	void remove_listener(const ntm::Endpoint &ep);
 	[[nodiscard]] const DnsStubCounters &counters() const noexcept;
 	/**
 	 * The bound addresses, one per listen endpoint (UDP and TCP share the

@@ -33,6 +33,14 @@ NodeRole::Impl::Impl(asio::io_context &io_, ntm::config::Config c, Resolver &r)
 			dns = std::make_unique<DnsStub>(
 				io, ncfg.dns_listen, ncfg.dns_upstream, std::move(domains), ncfg.dns_allow,
 				[this](const ntm::dns::Question &q) { return on_dns(q); });
+			DnsSetup::Options o;
+			o.resolved = ncfg.resolved;
+			o.ifname = ncfg.interface;
+			o.ifindex = static_cast<int>(link.ifindex);
+			o.state_dir = cfg.state_dir;
+			o.upstream_explicit = ncfg.dns_upstream_explicit;
+			o.listen = ncfg.dns_listen;
+			dns_setup = std::make_unique<DnsSetup>(io, std::move(o), *dns);
 		}
 	} catch (...) {
 		teardown();
@@ -61,6 +69,8 @@ void NodeRole::Impl::setup_sockets()
 void NodeRole::Impl::teardown() noexcept
 {
 	asio::error_code ignored;
+	if (dns_setup)
+		dns_setup->stop();
 	if (dns)
 		dns->stop();
 	if (attached) {
@@ -253,6 +263,8 @@ awaitable<void> NodeRole::Impl::do_register()
 	nated = resp.nated.value_or(false);
 	interval = std::chrono::seconds(std::max<unsigned>(resp.interval.value_or(20), 1));
 	apply_addresses();
+	if (dns_setup && dns)
+		dns_setup->registered(vip4, dns->domains());
 	registered = true;
 	/* addresses changed while this was in flight: what we sent is stale */
 	need_register = gen != addr_gen;
@@ -576,6 +588,8 @@ awaitable<void> NodeRole::Impl::addr_loop()
 		}
 		if (relevant)
 			addr_gen++;
+		if (relevant && dns_setup)
+			dns_setup->reread_upstream(); /* inotify misses a resolv.conf written elsewhere and moved in */
 		if (relevant)
 			for (auto &[name, p] : peers)
 				if (p.path)
@@ -657,6 +671,11 @@ nlohmann::json NodeRole::Impl::status() const
 			    {"malformed", c.malformed},
 			    {"overloaded", c.overloaded},
 			    {"refused", c.refused}};
+		if (dns_setup) {
+			j["dns"]["system"] = DnsSetup::mode_name(dns_setup->mode());
+			if (!dns_setup->last_error().empty())
+				j["dns"]["system_error"] = dns_setup->last_error();
+		}
 	}
 	return j;
 }
@@ -673,6 +692,8 @@ void NodeRole::start()
 	i.sigio.start();
 	if (i.dns)
 		i.dns->start();
+	if (i.dns_setup)
+		i.dns_setup->start(); /* resolved = "yes" without systemd-resolved: throws, fatal */
 	asio::co_spawn(i.io,
 		       kernel_event_loop(i.evdesc, i.events, i.stopped, [&i](const ntm::Event &e) { i.on_event(e); }, "node"),
 		       asio::detached);
@@ -702,16 +723,6 @@ void NodeRole::start()
 	});
 	spdlog::info("node: {} on UDP port {}{}", i.ncfg.interface, i.ncfg.port,
 		     i.dns ? ", DNS hook on " + i.ncfg.dns_listen.front().to_string() : "");
-	if (i.dns) {
-		/* systemd-resolved per-link routing is not implemented: say how to use the hook */
-		const auto hook = i.ncfg.dns_listen.front().address().to_string();
-		spdlog::info("node: applications reach the DNS hook when /etc/resolv.conf says 'nameserver {}'",
-			     hook);
-		if (i.ncfg.resolved == ntm::config::Node::Resolved::yes)
-			spdlog::warn("node: resolved = \"yes\": systemd-resolved integration is not implemented in "
-				     "this version; configure resolv.conf (or a resolved DNS= entry) for {}",
-				     hook);
-	}
 }
 
 awaitable<void> NodeRole::shutdown()
@@ -740,6 +751,8 @@ void NodeRole::stop()
 	i.stopped = true;
 	i.wake.cancel();
 	i.sigio.stop();
+	if (i.dns_setup)
+		i.dns_setup->stop();
 	if (i.dns)
 		i.dns->stop();
 	for (auto &[id, c] : i.comms)

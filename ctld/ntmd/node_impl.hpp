@@ -38,6 +38,7 @@
 #include <linux/ntm.h>
 
 #include "as.hpp"
+#include "dns_setup.hpp"
 #include "dnsstub.hpp"
 #include "kdev.hpp"
 #include "keylog.hpp"
@@ -220,6 +221,7 @@ struct NodeRole::Impl {
 	bool attached = false;
 	SigIo sigio;
 	std::unique_ptr<DnsStub> dns;
+	std::unique_ptr<DnsSetup> dns_setup; /* after dns: it holds a reference to it */
 
 	/* login and registration */
 	std::shared_ptr<SigSession> dc_session;

@@ -9,10 +9,12 @@
 # A step written &STEP runs in the background at the lowest CPU priority
 # (nice 19) while the following steps run, its output only into its log,
 # which is printed when the step is joined: when a later step needs it, or
-# at the end.  make check builds the ASan tree this way during the VM
-# selftests, whose guests spend most of their time waiting on protocol
-# timers: the build takes the idle cycles and the VMs keep their speed
-# (Documentation/decisions.rst D94).
+# at the end.  make check builds the ASan tree and the packages this way
+# during the VM selftests, whose guests spend most of their time waiting on
+# protocol timers: the builds take the idle cycles and the VMs keep their
+# speed (Documentation/decisions.rst D94, D100).  A step written +STEP runs
+# in the background the same way but at normal priority: for a step that
+# must not starve (one with timeouts of its own) beside the next one.
 # Exit status: 0 when every step passed, 1 otherwise.
 
 set -uo pipefail
@@ -27,6 +29,7 @@ needs() {
 	case $1 in
 	unit) echo ctld-asan ;;
 	vm-test | install-test | bench | demo) echo kmod ctld ;;
+	system-test | deb-test) echo deb ;;
 	esac
 }
 
@@ -50,7 +53,7 @@ join() {
 }
 
 for arg in "$@"; do
-	step=${arg#&}
+	step=${arg#[&+]}
 	order+=("$step")
 	missing=""
 	for n in $(needs "$step"); do
@@ -67,11 +70,12 @@ for arg in "$@"; do
 	fi
 	if [ "$arg" != "$step" ]; then
 		echo
-		echo "======================================== make $step: started in the background (nice 19, log $logdir/$step.log)"
+		if [ "${arg:0:1}" = + ]; then nice=0; else nice=19; fi
+		echo "======================================== make $step: started in the background (nice $nice, log $logdir/$step.log)"
 		rm -f "$logdir/$step.rc"
 		(
 			start=$(date +%s)
-			nice -n 19 "$MAKE" --no-print-directory "$step" >"$logdir/$step.log" 2>&1 </dev/null
+			nice -n "$nice" "$MAKE" --no-print-directory "$step" >"$logdir/$step.log" 2>&1 </dev/null
 			echo $? >"$logdir/$step.rc"
 			echo "$start $(date +%s)" >"$logdir/$step.time"
 		) &

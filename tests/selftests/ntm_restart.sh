@@ -66,6 +66,7 @@ port = 7580
 as = "127.0.0.1:$AS_PORT"
 account = "nobody@restart.test"
 password_file = "$T/pw"
+resolved = "no"
 EOF
 mkdir -p "$T/state" && chmod 700 "$T/state"
 

@@ -142,6 +142,7 @@ tunnel_lifetime = 3600
 	EXPECT_EQ(*n.dc, (HostPort{"192.0.2.20", 7480}));
 	EXPECT_EQ(n.dns_listen, (std::vector<Endpoint>{ep("127.0.0.78", 5300), ep("::1", 5300)}));
 	EXPECT_EQ(n.dns_upstream, (std::vector<Endpoint>{ep("192.0.2.53", 53), ep("2001:db8::53", 53)}));
+	EXPECT_TRUE(n.dns_upstream_explicit); /* never re-read (D99) */
 	EXPECT_EQ(n.ntm_domains, (std::vector<std::string>{"ntm.test", "other.example"}));
 	EXPECT_EQ(n.resolved, Node::Resolved::no);
 	EXPECT_EQ(n.tunnel_lifetime, 3600U);
@@ -311,6 +312,7 @@ TEST(ConfigDefaults, Node)
 	EXPECT_FALSE(n.dc);
 	EXPECT_EQ(n.dns_listen, (std::vector<Endpoint>{ep("127.0.0.77", 53)}));
 	EXPECT_EQ(n.dns_upstream, (std::vector<Endpoint>{ep("192.0.2.53", 53), ep("2001:db8::53", 53)}));
+	EXPECT_FALSE(n.dns_upstream_explicit); /* from resolv.conf: follows it (D99) */
 	EXPECT_TRUE(n.ntm_domains.empty());
 	EXPECT_EQ(n.resolved, Node::Resolved::automatic);
 	EXPECT_EQ(n.tunnel_lifetime, 0U);

@@ -664,6 +664,40 @@ TEST(DnsStub, ForwardsAndRestoresId)
 	up->stop();
 }
 
+/* D99: the upstream list follows resolv.conf; systemd-resolved reaches a second listener */
+TEST(DnsStub, UpstreamReplacedAndListenerAdded)
+{
+	asio::io_context io;
+	const auto up = FakeServer::start(io, fixed_answers());
+	const auto stub = make_stub(io, {closed_port()});
+	const auto at = stub->local_endpoints().at(0);
+	auto reply = ask(io, at, Msg(0x1212, kRD).q("www.example.com", dns::kTypeA).bytes());
+	ASSERT_TRUE(reply);
+	EXPECT_EQ((*reply)[3] & 0x0f, static_cast<int>(dns::Rcode::servfail));
+
+	stub->set_upstream({up->endpoint()});
+	EXPECT_EQ(stub->upstream(), std::vector<ntm::Endpoint>{up->endpoint()});
+	reply = ask(io, at, Msg(0x1313, kRD).q("www.example.com", dns::kTypeA).bytes());
+	ASSERT_TRUE(reply);
+	EXPECT_TRUE(dns::parse_response(*reply, "www.example.com", dns::kTypeA));
+
+	stub->add_listener({ip("127.0.0.2"), 0});
+	ASSERT_EQ(stub->local_endpoints().size(), 2U);
+	const auto second = stub->local_endpoints().at(1);
+	EXPECT_EQ(second.address(), ip("127.0.0.2"));
+	reply = ask(io, second, Msg(0x1414, kRD).q("x.ntm.test", dns::kTypeA).bytes());
+	ASSERT_TRUE(reply);
+	const auto r = dns::parse_response(*reply, "x.ntm.test", dns::kTypeA);
+	ASSERT_TRUE(r);
+	EXPECT_EQ(r->addrs, std::vector<ntm::IpAddress>{ip("10.77.0.9")});
+	EXPECT_EQ(stub->domains(), std::vector<std::string>{"ntm.test"});
+	stub->remove_listener(second);
+	reply = ask(io, at, Msg(0x1515, kRD).q("x.ntm.test", dns::kTypeA).bytes());
+	EXPECT_TRUE(reply); /* the first one keeps serving */
+	stub->stop();
+	up->stop();
+}
+
 TEST(DnsStub, UpstreamTimeoutIsServfail)
 {
 	asio::io_context io;

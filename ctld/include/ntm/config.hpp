@@ -111,6 +111,7 @@ struct Node {
 	/* who may query the stub besides loopback; required when a dns_listen address is not loopback */
 	std::vector<sig::Prefix> dns_allow;
 	std::vector<Endpoint> dns_upstream; /* default: nameservers of /etc/resolv.conf except ours */
+	bool dns_upstream_explicit = false; /* dns_upstream is the configuration's: never re-read (D99) */
 	std::vector<std::string> ntm_domains; /* default: the domain of the node's FQDN */
 	enum class Resolved { automatic, yes, no } resolved = Resolved::automatic;
 	std::uint32_t tunnel_lifetime = 0; /* hard lifetime of one key, seconds; 0 = 2 * rekey_after */

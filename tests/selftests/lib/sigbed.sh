@@ -546,6 +546,7 @@ sigbed_write_node_conf() {
 		cat <<-EOF
 		dns_listen = ["$SB_DNS_HOOK:53"]
 		dns_upstream = ["$SB_DNS_EP"]
+		resolved = "${SB_RESOLVED:-no}"
 		EOF
 		[ -n "${SB_NTM_DOMAINS:-}" ] && echo "ntm_domains = [$SB_NTM_DOMAINS]"
 		[ -n "${5:-}" ] && printf '\n%s\n' "$5"

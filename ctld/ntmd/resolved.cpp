@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "resolved.hpp"
+
+#include <cerrno>
+#include <cstdint>
+
+#include <spdlog/spdlog.h>
+#include <systemd/sd-bus.h>
+
+#include "ntm/error.hpp"
+
+namespace ntmd {
+
+namespace {
+
+constexpr const char *kService = "org.freedesktop.resolve1";
+constexpr const char *kPath = "/org/freedesktop/resolve1";
+constexpr const char *kManager = "org.freedesktop.resolve1.Manager";
+/* every call at start or stop blocks the event loop at most this long */
+constexpr std::uint64_t kCallTimeoutUsec = 3'000'000;
+
+std::string errtext(int r)
+{
+	return std::error_code(-r, std::generic_category()).message();
+}
+
+/* Frees an sd_bus_error / unrefs a message at scope exit. */
+struct Error {
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	Error() = default;
+	Error(const Error &) = delete;
+	Error &operator=(const Error &) = delete;
+	Error(Error &&) = delete;
+	Error &operator=(Error &&) = delete;
+	~Error() { sd_bus_error_free(&e); }
+	[[nodiscard]] std::string text(int r) const
+	{
+		if (sd_bus_error_is_set(&e))
+			return std::string(e.name) + (e.message != nullptr ? std::string(": ") + e.message : "");
+		return errtext(r);
+	}
+};
+
+struct Msg {
+	sd_bus_message *m = nullptr;
+	Msg() = default;
+	Msg(const Msg &) = delete;
+	Msg &operator=(const Msg &) = delete;
+	Msg(Msg &&) = delete;
+	Msg &operator=(Msg &&) = delete;
+	~Msg() { sd_bus_message_unref(m); }
+};
+
+void check(int r, const std::string &what)
+{
+	if (r < 0)
+		throw ntm::Error("systemd-resolved: " + what + ": " + errtext(r), -r);
+}
+
+/* Sends m, waits at most kCallTimeoutUsec for the reply. */
+void call(sd_bus *bus, sd_bus_message *m, const std::string &what)
+{
+	Error err;
+	Msg reply;
+	const int r = sd_bus_call(bus, m, kCallTimeoutUsec, &err.e, &reply.m);
+	if (r < 0)
+		throw ntm::Error("systemd-resolved: " + what + ": " + err.text(r), -r);
+}
+
+} // namespace
+
+void ResolvedLink::BusDeleter::operator()(sd_bus *b) const noexcept
+{
+	sd_bus_flush_close_unref(b);
+}
+
+bool ResolvedLink::available() noexcept
+{
+	sd_bus *raw = nullptr;
+	if (sd_bus_open_system(&raw) < 0)
+		return false;
+	const std::unique_ptr<sd_bus, BusDeleter> bus(raw);
+	(void)sd_bus_set_method_call_timeout(raw, kCallTimeoutUsec);
+	Error err;
+	Msg reply;
+	if (sd_bus_call_method(raw, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+			       "NameHasOwner", &err.e, &reply.m, "s", kService) < 0)
+		return false;
+	int has = 0;
+	if (sd_bus_message_read(reply.m, "b", &has) < 0)
+		return false;
+	return has != 0;
+}
+
+ResolvedLink::ResolvedLink(int ifindex, std::string ifname) : ifindex_(ifindex), ifname_(std::move(ifname))
+{
+	sd_bus *raw = nullptr;
+	check(sd_bus_open_system(&raw), "cannot connect to the system bus");
+	bus_.reset(raw);
+	(void)sd_bus_set_method_call_timeout(raw, kCallTimeoutUsec);
+}
+
+ResolvedLink::~ResolvedLink()
+{
+	(void)revert();
+}
+
+void ResolvedLink::apply(const std::vector<ntm::IpAddress> &servers, const std::vector<std::string> &domains)
+{
+	sd_bus *bus = bus_.get();
+	{
+		Msg m;
+		check(sd_bus_message_new_method_call(bus, &m.m, kService, kPath, kManager, "SetLinkDNS"), "SetLinkDNS");
+		check(sd_bus_message_append(m.m, "i", ifindex_), "SetLinkDNS");
+		check(sd_bus_message_open_container(m.m, 'a', "(iay)"), "SetLinkDNS");
+		for (const auto &a : servers) {
+			check(sd_bus_message_open_container(m.m, 'r', "iay"), "SetLinkDNS");
+			check(sd_bus_message_append(m.m, "i", a.family()), "SetLinkDNS");
+			const auto b = a.bytes();
+			check(sd_bus_message_append_array(m.m, 'y', b.data(), b.size()), "SetLinkDNS");
+			check(sd_bus_message_close_container(m.m), "SetLinkDNS");
+		}
+		check(sd_bus_message_close_container(m.m), "SetLinkDNS");
+		call(bus, m.m, "SetLinkDNS on " + ifname_);
+	}
+	applied_ = true; /* from here on, revert */
+	{
+		Msg m;
+		check(sd_bus_message_new_method_call(bus, &m.m, kService, kPath, kManager, "SetLinkDomains"),
+		      "SetLinkDomains");
+		check(sd_bus_message_append(m.m, "i", ifindex_), "SetLinkDomains");
+		check(sd_bus_message_open_container(m.m, 'a', "(sb)"), "SetLinkDomains");
+		for (const auto &d : domains)
+			check(sd_bus_message_append(m.m, "(sb)", d.c_str(), 1), "SetLinkDomains");
+		check(sd_bus_message_close_container(m.m), "SetLinkDomains");
+		call(bus, m.m, "SetLinkDomains on " + ifname_);
+	}
+	{
+		Error err;
+		Msg reply;
+		const int r = sd_bus_call_method(bus, kService, kPath, kManager, "SetLinkDefaultRoute", &err.e, &reply.m,
+						 "ib", ifindex_, 0);
+		if (r < 0)
+			throw ntm::Error("systemd-resolved: SetLinkDefaultRoute on " + ifname_ + ": " + err.text(r), -r);
+	}
+	std::string ds;
+	for (const auto &d : domains)
+		ds += (ds.empty() ? "~" : " ~") + d;
+	std::string ss;
+	for (const auto &s : servers)
+		ss += (ss.empty() ? "" : " ") + s.to_string();
+	spdlog::info("dns: systemd-resolved: {} has DNS {} for {} (DefaultRoute=no)", ifname_, ss, ds);
+}
+
+bool ResolvedLink::revert() noexcept
+{
+	if (!applied_ || !bus_)
+		return true;
+	applied_ = false;
+	Error err;
+	Msg reply;
+	const int r = sd_bus_call_method(bus_.get(), kService, kPath, kManager, "RevertLink", &err.e, &reply.m, "i",
+					 ifindex_);
+	if (r < 0) {
+		/* the link is gone already (deleted before us): resolved forgot it itself */
+		spdlog::log(r == -ENXIO ? spdlog::level::debug : spdlog::level::warn, "dns: systemd-resolved: RevertLink {}: {}",
+			    ifname_, err.text(r));
+		return false;
+	}
+	spdlog::info("dns: systemd-resolved: {} reverted", ifname_);
+	return true;
+}
+
+} // namespace ntmd
