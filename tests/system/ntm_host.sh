@@ -120,6 +120,9 @@ ktap_check "DKMS built and installed ntm $VERSION for $KVER" dkms_installed
 # service enabled but skipped until /etc/ntm/ntmd.toml exists
 postinst_done() {
 	getent passwd ntm >/dev/null || { echo "no user ntm"; return 1; }
+	# systemd-resolved's per-link DNS for the user ntm (D98)
+	grep -q 'subject.user != "ntm"' /usr/share/polkit-1/rules.d/ntmd.rules ||
+		{ echo "no polkit rule ntmd.rules"; return 1; }
 	[ "$(stat -c '%a %U:%G' /var/lib/ntm)" = "700 ntm:ntm" ] ||
 		{ echo "/var/lib/ntm not 0700 ntm:ntm: $(stat -c '%a %U:%G' /var/lib/ntm)"; return 1; }
 	[ "$(systemctl is-enabled ntmd.service)" = enabled ] || { echo "ntmd.service not enabled"; return 1; }
@@ -381,9 +384,10 @@ units_gone() {
 ktap_check "purge: units and their enablement gone" units_gone
 
 programs_gone() {
-	! command -v ntmd && ! command -v ntmctl && [ ! -e /usr/include/linux/ntm.h ]
+	! command -v ntmd && ! command -v ntmctl && [ ! -e /usr/include/linux/ntm.h ] &&
+		[ ! -e /usr/share/polkit-1/rules.d/ntmd.rules ]
 }
-ktap_check "purge: ntmd, ntmctl, <linux/ntm.h> gone" programs_gone
+ktap_check "purge: ntmd, ntmctl, <linux/ntm.h>, the polkit rule gone" programs_gone
 
 rm -rf "$T"
 ktap_finish

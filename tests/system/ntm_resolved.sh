@@ -37,7 +37,7 @@ NS_H=sbH$$ # a name for the VM's own namespace, so that sigbed_* work for h
 DEB=${NTM_RESOLVED_DEB:-$(ls "$REPO"/build/pkgcache/systemd-resolved_*.deb 2>/dev/null | head -n 1)}
 T=$(mktemp -d "$TMPDIR/ntm-resolved.XXXXXX")
 
-ktap_plan 16
+ktap_plan 17
 
 [ -n "$DEB" ] && [ -f "$DEB" ] || ktap_bail "no systemd-resolved .deb (make resolved-deb)"
 [ "$(cat /proc/1/comm)" = systemd ] || ktap_bail "not booted with systemd (scripts/vm --systemd)"
@@ -106,7 +106,7 @@ testbed() {
 ktap_at_cleanup "ip link del host0 2>/dev/null; ip netns del $NS_H 2>/dev/null"
 step "testbed: AS, DC, knot, node B; resolved asks knot for other names" testbed || ktap_bail "no testbed"
 
-# --- 3-8: with systemd-resolved ---------------------------------------------------------
+# --- 3-9: with systemd-resolved ---------------------------------------------------------
 vip=""
 link_set() {
 	sigbed_start h || return 1
@@ -184,7 +184,7 @@ reverted() {
 }
 step "ntmd stopped: the link reverted, resolved no longer routes ~ntm.test" reverted
 
-# --- 9-11: ntmd as the user ntm, as ntmd.service runs it (D98) ------------------------
+# --- 10-13: ntmd as the user ntm, as ntmd.service runs it (D98) ------------------------
 # setpriv gives it what the unit does: uid/gid ntm, no supplementary group,
 # CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (ambient, bounding) and nothing
 # else.  resolved grants its SetLink*/RevertLink through polkit only: the
@@ -268,7 +268,7 @@ step "as the user ntm without the rule: refused, one error naming polkit and $RU
 	as_ntm_refused
 NTMD=$NTMD_ROOT
 
-# --- 13-16: without systemd-resolved ---------------------------------------------------------
+# --- 14-17: without systemd-resolved ---------------------------------------------------------
 fallback_prepare() {
 	systemctl stop systemd-resolved.service || return 1
 	rm -f /etc/resolv.conf
