@@ -224,7 +224,7 @@ as_ntm_link_set() {
 		{ resolvectl status; tail -n 20 "$(sigbed_logfile h)"; return 1; }
 	resolvectl domain "$SB_DEV" | grep -qF '~ntm.test' || { resolvectl domain; return 1; }
 	resolvectl status "$SB_DEV" | grep -q -- '-DefaultRoute' || { resolvectl status "$SB_DEV"; return 1; }
-	[ "$(sigbed_jq h .node.dns.system_error)" = "" ] || { sigbed_jq h .node.dns; return 1; }
+	[ "$(sigbed_jq h '.node.dns.system_error // ""')" = "" ] || { sigbed_jq h .node.dns; return 1; }
 	resolvectl dns "$SB_DEV"; resolvectl domain "$SB_DEV"
 }
 as_ntm_query() {
@@ -258,7 +258,8 @@ as_ntm_refused() {
 	# the stub still answers on the virtual address
 	timeout 30 kdig +short @"$vip" b.ntm.test A | grep -q . || return 1
 	sigbed_stop h 15 || return 1
-	mv "$T/ntmd.rules.away" "$RULE"
+	mv "$T/ntmd.rules.away" "$RULE" || return 1
+	tail -n +"$((n + 1))" "$log" | grep -m 1 'access denied)'
 }
 step "as the user ntm: CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only, polkit rule $RULE installed" as_ntm_prepare
 step "as the user ntm: resolved granted SetLinkDNS/Domains/DefaultRoute (resolvectl dns/domain $SB_DEV)" \
@@ -266,6 +267,7 @@ step "as the user ntm: resolved granted SetLinkDNS/Domains/DefaultRoute (resolve
 step "as the user ntm: resolvectl query b.ntm.test, the tunnel carries a ping; stop reverts the link" as_ntm_query
 step "as the user ntm without the rule: refused, one error naming polkit and $RULE, stub on the VIP stays" \
 	as_ntm_refused
+ktap_diag_file "$T/step.$KTAP_COUNT.out" 1
 NTMD=$NTMD_ROOT
 
 # --- 14-17: without systemd-resolved ---------------------------------------------------------
