@@ -207,7 +207,10 @@ as_ntm_prepare() {
 	# configuration; what it owns: its password (0600) and state_dir
 	chmod 0711 "$SB_DIR" "$SB_DIR/pki" "$T" && chmod 0644 "$SB_DIR/pki/ca.pem" "$(sigbed_conf h)" || return 1
 	chown ntm:ntm "$(sigbed_pwfile h)" && chown -R ntm:ntm "$SB_DIR/h" || return 1
-	install -D -m 0644 "$REPO/ctld/systemd/ntmd.polkit.rules" "$RULE" || return 1
+	# NTM_RESOLVED_NO_RULE=1: without it, to see points 11-12 fail
+	if [ -z "${NTM_RESOLVED_NO_RULE:-}" ]; then
+		install -D -m 0644 "$REPO/ctld/systemd/ntmd.polkit.rules" "$RULE" || return 1
+	fi
 	systemctl try-restart polkit.service
 }
 as_ntm_link_set() {
@@ -240,7 +243,7 @@ as_ntm_query() {
 }
 as_ntm_refused() {
 	local log n
-	mv "$RULE" "$T/ntmd.rules.away" || return 1
+	[ ! -e "$RULE" ] || mv "$RULE" "$T/ntmd.rules.away" || return 1
 	systemctl try-restart polkit.service
 	log=$(sigbed_logfile h)
 	n=$(wc -l <"$log")
@@ -258,7 +261,7 @@ as_ntm_refused() {
 	# the stub still answers on the virtual address
 	timeout 30 kdig +short @"$vip" b.ntm.test A | grep -q . || return 1
 	sigbed_stop h 15 || return 1
-	mv "$T/ntmd.rules.away" "$RULE" || return 1
+	[ ! -e "$T/ntmd.rules.away" ] || mv "$T/ntmd.rules.away" "$RULE" || return 1
 	tail -n +"$((n + 1))" "$log" | grep -m 1 'access denied)'
 }
 step "as the user ntm: CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only, polkit rule $RULE installed" as_ntm_prepare
