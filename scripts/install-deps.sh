@@ -19,7 +19,7 @@ python3 python3-scapy wireguard-tools
 strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
 jq python3-matplotlib python3-yaml python3-jsonschema
 debhelper dh-dkms dkms lintian
-systemd dbus
+systemd dbus polkitd
 "
 
 missing=""

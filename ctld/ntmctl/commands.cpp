@@ -35,6 +35,7 @@
 #include "ntm/store.hpp"
 #include "ntm/tokenize.hpp"
 #include "control.hpp"
+#include "dbowner.hpp"
 #include "monitor.hpp"
 #include "output.hpp"
 
@@ -381,6 +382,7 @@ int cmd_account_add(Context &ctx, const AccountAddCmd &c, const std::optional<st
 	if ((c.password_file || c.password_stdin) && pw.empty())
 		throw ntm::UsageError("account add: the password is empty");
 
+	const AsDbOwner owner(path); /* root: the files as ntmd's, D98 */
 	ntm::store::AccountStore store(path, true);
 	ntm::store::Account a;
 	a.name = c.name;
@@ -394,6 +396,7 @@ int cmd_account_add(Context &ctx, const AccountAddCmd &c, const std::optional<st
 int cmd_account_del(const AccountDelCmd &c, const std::optional<std::string> &cfg_path)
 {
 	const std::string path = account_db(c.db, c.db.path ? std::nullopt : load_config(cfg_path), cfg_path);
+	const AsDbOwner owner(path);
 	ntm::store::AccountStore store(path, false);
 	if (!store.remove(c.name))
 		throw ntm::Error("account " + c.name + " does not exist", ENOENT);
@@ -419,6 +422,7 @@ json time_json(std::int64_t t)
 int cmd_account_list(Context &ctx, const AccountListCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
 {
 	const std::string path = account_db(c.db, c.db.path ? std::nullopt : load_config(cfg_path), cfg_path);
+	const AsDbOwner owner(path);
 	ntm::store::AccountStore store(path, false);
 	const auto accounts = store.list();
 	if (as_json) {
@@ -454,7 +458,9 @@ std::string opt_text(const std::optional<ntm::IpAddress> &a)
 
 int cmd_dc_nodes(Context &ctx, const DcNodesCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
 {
-	ntm::store::Registry reg(registry_db(c.db, cfg_path), std::nullopt, std::nullopt, false);
+	const std::string path = registry_db(c.db, cfg_path);
+	const AsDbOwner owner(path);
+	ntm::store::Registry reg(path, std::nullopt, std::nullopt, false);
 	const auto nodes = reg.list();
 	if (as_json) {
 		json arr = json::array();
@@ -492,7 +498,9 @@ int cmd_dc_nodes(Context &ctx, const DcNodesCmd &c, const std::optional<std::str
 
 int cmd_dc_keys(Context &ctx, const DcKeysCmd &c, const std::optional<std::string> &cfg_path, bool as_json)
 {
-	ntm::store::Registry reg(registry_db(c.db, cfg_path), std::nullopt, std::nullopt, false);
+	const std::string path = registry_db(c.db, cfg_path);
+	const AsDbOwner owner(path);
+	ntm::store::Registry reg(path, std::nullopt, std::nullopt, false);
 	const auto keys = reg.list_keys();
 	if (as_json) {
 		json arr = json::array();

@@ -22,7 +22,7 @@ namespace ntmd::check {
 
 namespace {
 
-/* The user ntmd runs as after deliverable 4 (sysusers.d/ntm.conf). */
+/* The user ntmd.service runs ntmd as (sysusers.d/ntm.conf, D98). */
 constexpr const char *kDaemonUser = "ntm";
 
 struct Account {
@@ -149,13 +149,9 @@ void check_dirs_above(Report &r, const Options &o, const std::string &path)
 
 Principal daemon_principal()
 {
-	Principal p{{0}, {0}, "root", "root"};
-	if (const auto ntm = lookup_user(kDaemonUser); ntm && ntm->uid != 0) {
-		p.uids.push_back(ntm->uid);
-		p.gids.push_back(ntm->gid);
-		p.names += std::string(" or ") + kDaemonUser;
-	}
-	return p;
+	if (const auto ntm = lookup_user(kDaemonUser); ntm && ntm->uid != 0)
+		return Principal{{ntm->uid}, {ntm->gid}, kDaemonUser, std::string(kDaemonUser) + ":" + kDaemonUser, {0}};
+	return Principal{{0}, {0}, "root", "root", {}};
 }
 
 Options default_options()
@@ -166,6 +162,7 @@ Options default_options()
 	/* ntmd.service (ctld/systemd/ntmd.service.in): ProtectHome=yes, PrivateTmp=yes, ProtectSystem=strict */
 	o.hidden_prefixes = {"/home", "/root", "/run/user", "/tmp", "/var/tmp"};
 	o.writable_prefixes = {"/var/lib/ntm", "/run/ntm"};
+	o.unit_dirs = o.writable_prefixes;
 	return o;
 }
 
@@ -211,7 +208,7 @@ bool check_file(Report &r, const Options &o, const std::string &path, const std:
 	} else {
 		if ((st.st_mode & S_IWOTH) != 0)
 			r.error(path, what + ": writable by others (chmod o-w " + path + ")");
-		if (!owns(o.daemon, st))
+		if (!owns(o.daemon, st) && std::ranges::find(o.daemon.trusted, st.st_uid) == o.daemon.trusted.end())
 			r.warning(path, what + ": owned by " + user_name(st.st_uid) + ", who can change it");
 		if (!daemon_may(o.daemon, st, 4))
 			r.error(path, what + ": " + who(o.daemon) + " cannot read it (" + owner_mode(st) + ")");
@@ -244,6 +241,12 @@ void check_write_dir(Report &r, const Options &o, const std::string &dir, const 
 			r.error(dir, what + ": " + ntm::errno_string(err));
 			return;
 		}
+		/* systemd makes it, owned by the daemon's user, before ntmd starts (D98) */
+		if (std::ranges::any_of(o.unit_dirs, [&](const std::string &u) {
+			    struct stat us {};
+			    return under(abs, u) && ::stat(u.c_str(), &us) != 0;
+		    }))
+			return;
 		/* ntmd creates it (create_directories): in the nearest directory that exists */
 		std::filesystem::path up = std::filesystem::path(abs).parent_path();
 		while (::stat(up.c_str(), &st) != 0 && up.has_relative_path())

@@ -24,15 +24,20 @@ namespace ntmd::check {
 struct Principal {
 	std::vector<uid_t> uids; /* accepted owners */
 	std::vector<gid_t> gids; /* their primary groups: group permissions count for these */
-	std::string names;	 /* "root or ntm", in messages */
-	std::string chown_to;	 /* "root", in the chown hints */
+	std::string names;	 /* "ntm", in messages */
+	std::string chown_to;	 /* "ntm:ntm", in the chown hints */
+	/* may also own what is not secret (the configuration, certificates) without a warning */
+	std::vector<uid_t> trusted;
 };
 
 /**
- * The single place that says who ntmd is (D95): root, which the units run
- * it as today, and the system user "ntm" when it exists (sysusers.d/ntm.conf;
- * the unprivileged daemon of issue 11, deliverable 4, runs as it). Either
- * may own ntmd's secrets; hints say "chown root".
+ * The single place that says who ntmd is (D95, D98): the system user
+ * "ntm" (sysusers.d/ntm.conf), which ntmd.service runs it as, when it
+ * exists; root otherwise (a host without the packages' user, where ntmd is
+ * started by hand). Secrets and the directories ntmd writes must be that
+ * user's alone: with "ntm", ntm:ntm 0600 keys and password files, and root
+ * may no longer own them, since ntmd could not read them. Root may own the
+ * configuration and the certificates (readable by ntmd through the mode).
  */
 Principal daemon_principal();
 
@@ -44,6 +49,8 @@ struct Options {
 	std::vector<std::string> hidden_prefixes;
 	/* ntmd.service may write only below these (ProtectSystem=strict); empty: anywhere */
 	std::vector<std::string> writable_prefixes;
+	/* ntmd.service creates these for the daemon's user at start (StateDirectory=, RuntimeDirectory=) */
+	std::vector<std::string> unit_dirs;
 };
 
 /** daemon_principal(), the current time, and the sandbox of ntmd.service. */

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "control.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <deque>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -63,7 +68,37 @@ struct Subscription {
 	}
 };
 
+/* the peer's uid, or nullopt when the kernel does not say (then: read-only) */
+std::optional<uid_t> peer_uid(int fd)
+{
+	ucred cred{};
+	socklen_t len = sizeof(cred);
+	if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return std::nullopt;
+	return cred.uid;
+}
+
 } // namespace
+
+Access command_access(std::string_view cmd)
+{
+	/* what ntmctl status, ike list and monitor send; nothing here changes a role's state */
+	constexpr std::array<std::string_view, 3> kReadOnly{"status", "ike-list", "subscribe"};
+	return std::ranges::find(kReadOnly, cmd) != kReadOnly.end() ? Access::read : Access::admin;
+}
+
+nlohmann::json refusal(std::string_view cmd)
+{
+	return {{"ok", false}, {"error", "permission denied: " + std::string(cmd) + " needs root"}};
+}
+
+std::vector<uid_t> default_admins()
+{
+	std::vector<uid_t> v{0};
+	if (::geteuid() != 0)
+		v.push_back(::geteuid());
+	return v;
+}
 
 struct ControlServer::Impl {
 	asio::io_context &io;
@@ -74,6 +109,7 @@ struct ControlServer::Impl {
 	unsigned clients = 0;
 	bool stopped = false;
 	std::set<std::shared_ptr<Subscription>> subscriptions;
+	std::vector<uid_t> admins = default_admins();
 
 	Impl(asio::io_context &io_, std::string p, Handler h, EventBus *ev)
 	    : io(io_), path(std::move(p)), handler(std::move(h)), events(ev), acceptor(io_)
@@ -117,6 +153,9 @@ struct ControlServer::Impl {
 			Dec &operator=(Dec &&) = delete;
 			~Dec() { n--; }
 		} dec{clients};
+		const auto uid = peer_uid(sock.native_handle());
+		const bool admin = uid && std::ranges::find(admins, *uid) != admins.end();
+		bool refusal_logged = false; /* once per connection: a client in a loop must not flood the journal */
 		asio::streambuf buf(kMaxRequest);
 		for (;;) {
 			asio::error_code ec;
@@ -133,7 +172,13 @@ struct ControlServer::Impl {
 				const auto req = nlohmann::json::parse(line);
 				if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string())
 					answer = {{"ok", false}, {"error", "request must be an object with \"cmd\""}};
-				else if (req["cmd"] == "subscribe" && events != nullptr && !stopped)
+				else if (!admin && command_access(req["cmd"].get<std::string>()) == Access::admin) {
+					const auto cmd = req["cmd"].get<std::string>();
+					if (!std::exchange(refusal_logged, true))
+						spdlog::info("control: {} refused to uid {}: not root or ntmd's user", cmd,
+							     uid ? std::to_string(*uid) : std::string("unknown"));
+					answer = refusal(cmd);
+				} else if (req["cmd"] == "subscribe" && events != nullptr && !stopped)
 					subscribe = true;
 				else
 					answer = handler(req);
@@ -232,6 +277,11 @@ ControlServer::~ControlServer()
 void ControlServer::start()
 {
 	asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+}
+
+void ControlServer::set_admins(std::vector<uid_t> uids)
+{
+	impl_->admins = std::move(uids);
 }
 
 void ControlServer::stop()

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "dns_setup.hpp"
 
+#include <pwd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -19,6 +21,19 @@ namespace {
 constexpr const char *kResolvedUplinks = "/run/systemd/resolve/resolv.conf";
 constexpr const char *kResolvconfRecords = "/run/resolvconf/interface";
 constexpr std::uint16_t kDnsPort = 53;
+
+/* the polkit rule of the ntmd package and make install (D98) */
+constexpr const char *kPolkitRule = "/usr/share/polkit-1/rules.d/ntmd.rules";
+
+std::string user_name(uid_t uid)
+{
+	std::array<char, 1024> buf{};
+	passwd pw{};
+	passwd *res = nullptr;
+	if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &res) == 0 && res != nullptr)
+		return std::string("user ") + res->pw_name;
+	return "uid " + std::to_string(uid);
+}
 
 std::string dir_of(const std::string &path)
 {
@@ -165,10 +180,44 @@ void DnsSetup::registered(const std::optional<ntm::IpAddress> &vip4, const std::
 			link_domains_ = domains;
 		}
 		last_error_.clear();
+		refusal_logged_ = false;
+	} catch (const ntm::Error &e) {
+		if (e.code() == EACCES || e.code() == EPERM)
+			refused(e.what(), *vip4);
+		else {
+			last_error_ = e.what();
+			spdlog::warn("dns: {}", e.what());
+		}
 	} catch (const std::exception &e) {
 		last_error_ = e.what();
 		spdlog::warn("dns: {}", e.what());
 	}
+}
+
+/*
+ * resolved grants per-link DNS to root, or to others through polkit only:
+ * ntmd as the user ntm (D98) needs polkitd and the rule of its package.
+ * Nothing else can stand in (resolv.conf is resolved's stub, and a user
+ * changes neither it nor resolvconf's records): the stub on the virtual
+ * address stays, for applications told 'nameserver VIP'.  Said once as an
+ * error, then at debug level after each registration that retries.
+ */
+void DnsSetup::refused(const std::string &what, const ntm::IpAddress &vip4)
+{
+	const uid_t uid = geteuid();
+	std::string why;
+	if (uid == 0)
+		why = "ntmd runs as root, yet was refused";
+	else if (std::error_code ec; !std::filesystem::exists(kPolkitRule, ec))
+		why = "ntmd runs as " + user_name(uid) + ", which resolved allows only through polkit, and the rule " +
+		      kPolkitRule + " (package ntmd, make install) is missing";
+	else
+		why = "ntmd runs as " + user_name(uid) + ", which resolved allows only through polkit: polkitd is " +
+		      "needed (apt install polkitd) for the rule " + kPolkitRule;
+	last_error_ = what + " (access denied): " + why + "; applications reach the DNS hook only with 'nameserver " +
+		      vip4.to_string() + "'";
+	spdlog::log(refusal_logged_ ? spdlog::level::debug : spdlog::level::err, "dns: {}", last_error_);
+	refusal_logged_ = true;
 }
 
 void DnsSetup::stop() noexcept

@@ -72,6 +72,7 @@ private:
 	void watch_upstream();
 	void arm_watch();
 	[[nodiscard]] std::vector<ntm::IpAddress> our_addresses() const;
+	void refused(const std::string &what, const ntm::IpAddress &vip4);
 
 	asio::io_context &io_;
 	Options o_;
@@ -87,6 +88,7 @@ private:
 	asio::posix::stream_descriptor inotify_;
 	std::string last_error_;
 	bool stopped_ = false;
+	bool refusal_logged_ = false; /* resolved's access denied, logged once as an error */
 };
 
 } // namespace ntmd

@@ -51,6 +51,19 @@ struct Msg {
 	~Msg() { sd_bus_message_unref(m); }
 };
 
+/*
+ * resolved's refusal (no root, no polkit grant) comes back as AccessDenied
+ * or, without the interactive flag, InteractiveAuthorizationRequired: both
+ * EACCES, whatever errno sd-bus maps them to.
+ */
+int code_of(const Error &err, int r)
+{
+	if (sd_bus_error_has_names(&err.e, SD_BUS_ERROR_ACCESS_DENIED,
+				   SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED) != 0)
+		return EACCES;
+	return -r;
+}
+
 void check(int r, const std::string &what)
 {
 	if (r < 0)
@@ -64,7 +77,7 @@ void call(sd_bus *bus, sd_bus_message *m, const std::string &what)
 	Msg reply;
 	const int r = sd_bus_call(bus, m, kCallTimeoutUsec, &err.e, &reply.m);
 	if (r < 0)
-		throw ntm::Error("systemd-resolved: " + what + ": " + err.text(r), -r);
+		throw ntm::Error("systemd-resolved: " + what + ": " + err.text(r), code_of(err, r));
 }
 
 } // namespace
@@ -141,7 +154,8 @@ void ResolvedLink::apply(const std::vector<ntm::IpAddress> &servers, const std::
 		const int r = sd_bus_call_method(bus, kService, kPath, kManager, "SetLinkDefaultRoute", &err.e, &reply.m,
 						 "ib", ifindex_, 0);
 		if (r < 0)
-			throw ntm::Error("systemd-resolved: SetLinkDefaultRoute on " + ifname_ + ": " + err.text(r), -r);
+			throw ntm::Error("systemd-resolved: SetLinkDefaultRoute on " + ifname_ + ": " + err.text(r),
+					 code_of(err, r));
 	}
 	std::string ds;
 	for (const auto &d : domains)

@@ -32,7 +32,7 @@ KVER=${KVER:-$(scripts/lib/kver.sh)}
 . tests/selftests/lib/ktap.sh
 root=$(mktemp -d "${TMPDIR:-/tmp}/ntm-install-test.XXXXXX")
 ktap_at_cleanup "rm -rf '$root'"
-ktap_plan 26
+ktap_plan 27
 
 sdvar() {
 	local v
@@ -56,6 +56,7 @@ expected() {
 		echo "$sysusersdir/ntm.conf"
 		echo "$tmpfilesdir/ntm.conf"
 		echo "$modulesloaddir/ntm.conf"
+		echo "/usr/share/polkit-1/rules.d/ntmd.rules"
 		echo "$p/share/man/man8/ntmd.8"
 		echo "$p/share/man/man8/ntmctl.8"
 		echo "$p/share/man/man5/ntmd.toml.5"
@@ -129,6 +130,8 @@ ktap_check "no unsubstituted @VAR@ in the units" bash -c "! grep -n '@[A-Z_]*@' 
 ktap_check "sysusers.d: user ntm" grep -q '^u ntm ' "$d1$sysusersdir/ntm.conf"
 ktap_check "tmpfiles.d: /var/lib/ntm 0700" grep -q '^d /var/lib/ntm 0700 ' "$d1$tmpfilesdir/ntm.conf"
 ktap_check "modules-load.d: ntm" grep -qx ntm "$d1$modulesloaddir/ntm.conf"
+ktap_check "polkit rule: resolved's per-link DNS for the user ntm" \
+	grep -q 'subject.user != "ntm"' "$d1/usr/share/polkit-1/rules.d/ntmd.rules"
 
 # systemd-analyze verify checks that the ExecStart= binary exists (on the
 # host, not under DESTDIR: 252 has no --root for verify), so the installed

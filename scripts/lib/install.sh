@@ -4,7 +4,9 @@
 # scripts/lib/install.sh install|uninstall - the work of `make install` and
 # `make uninstall` (D91).  The Makefile passes every directory in the
 # environment: DESTDIR PREFIX KVER KDIR BUILD SBINDIR MANDIR DOCDIR
-# INCLUDEDIR UNITDIR SYSUSERSDIR TMPFILESDIR MODULESLOADDIR MODDIR.
+# INCLUDEDIR UNITDIR SYSUSERSDIR TMPFILESDIR MODULESLOADDIR MODDIR;
+# POLKITRULESDIR defaults to /usr/share/polkit-1/rules.d whatever PREFIX
+# is: polkitd reads rules only there and in /etc/polkit-1/rules.d (D98).
 #
 # install writes a manifest of every file it installed (absolute paths as
 # on the target, without DESTDIR) to $PREFIX/share/ntm/install-manifest.txt;
@@ -32,7 +34,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 : "${DESTDIR=}" "${PREFIX:?}" "${BUILD:?}" "${SBINDIR:?}" "${MANDIR:?}" "${DOCDIR:?}"
-: "${MODULE_INSTALL:=kbuild}" "${SRCDIR:=/usr/src}"
+: "${MODULE_INSTALL:=kbuild}" "${SRCDIR:=/usr/src}" "${POLKITRULESDIR:=/usr/share/polkit-1/rules.d}"
 case $MODULE_INSTALL in
 kbuild) : "${KVER:?}" "${KDIR:?}" ;;
 dkms | none) ;;
@@ -121,6 +123,8 @@ do_install() {
 	put ctld/systemd/ntm.sysusers "$SYSUSERSDIR/ntm.conf" 0644
 	put ctld/systemd/ntm.tmpfiles "$TMPFILESDIR/ntm.conf" 0644
 	put ctld/systemd/ntm.modules-load "$MODULESLOADDIR/ntm.conf" 0644
+	# systemd-resolved's per-link DNS for the user ntm (D98, D99)
+	put ctld/systemd/ntmd.polkit.rules "$POLKITRULESDIR/ntmd.rules" 0644
 
 	for f in Documentation/man/*.[1-8]; do
 		s=${f##*.}

@@ -43,7 +43,7 @@ H4=192.0.2.5
 MAX_EXPOSURE=${NTM_MAX_EXPOSURE:-2.0}
 T=$(mktemp -d "$TMPDIR/ntm-host.XXXXXX")
 
-ktap_plan 23
+ktap_plan 26
 
 # step DESC CMD...: like ktap_check, but CMD runs in this shell, not in a
 # command substitution, so that what it sets (the testbed's namespaces and
@@ -120,13 +120,17 @@ ktap_check "DKMS built and installed ntm $VERSION for $KVER" dkms_installed
 # service enabled but skipped until /etc/ntm/ntmd.toml exists
 postinst_done() {
 	getent passwd ntm >/dev/null || { echo "no user ntm"; return 1; }
-	[ "$(stat -c %a /var/lib/ntm)" = 700 ] || { echo "/var/lib/ntm not 0700"; return 1; }
+	# systemd-resolved's per-link DNS for the user ntm (D98)
+	grep -q 'subject.user != "ntm"' /usr/share/polkit-1/rules.d/ntmd.rules ||
+		{ echo "no polkit rule ntmd.rules"; return 1; }
+	[ "$(stat -c '%a %U:%G' /var/lib/ntm)" = "700 ntm:ntm" ] ||
+		{ echo "/var/lib/ntm not 0700 ntm:ntm: $(stat -c '%a %U:%G' /var/lib/ntm)"; return 1; }
 	[ "$(systemctl is-enabled ntmd.service)" = enabled ] || { echo "ntmd.service not enabled"; return 1; }
 	[ "$(systemctl show -P ConditionResult ntmd.service)" = no ] ||
 		{ echo "ntmd.service ran without a configuration"; systemctl status ntmd --no-pager; return 1; }
 	! systemctl is-failed -q ntmd.service
 }
-ktap_check "postinst: user ntm, /var/lib/ntm 0700, ntmd.service enabled, skipped without ntmd.toml" postinst_done
+ktap_check "postinst: user ntm, /var/lib/ntm 0700 ntm:ntm, ntmd.service enabled, skipped without ntmd.toml" postinst_done
 
 units_verify() {
 	local out
@@ -175,12 +179,13 @@ ktap_at_cleanup "ip link del host0 2>/dev/null"
 step "testbed: AS, DC, DNS and node B (behind a NAT) in namespaces" testbed ||
 	ktap_bail "no testbed"
 
-# /etc/ntm as an administrator writes it: the CA, the password (0600), the
-# roles; everything else (state_dir, control_socket) left at the defaults
+# /etc/ntm as an administrator writes it: the CA (root's, 0644), the
+# password (the daemon user's, ntm:ntm 0600, D98), the roles; everything
+# else (state_dir, control_socket) left at the defaults
 write_config() {
 	install -d -m 0755 /etc/ntm
 	install -m 0644 "$SB_DIR/pki/ca.pem" /etc/ntm/ca.pem
-	install -m 0600 "$(sigbed_pwfile h)" /etc/ntm/password
+	install -o ntm -g ntm -m 0600 "$(sigbed_pwfile h)" /etc/ntm/password
 	cat >/etc/ntm/ntmd.toml <<-EOF
 	# h.ntm.test, written by tests/system/ntm_host.sh
 	roles = ["node"]
@@ -201,11 +206,13 @@ write_config() {
 	dns_upstream = ["$SB_DNS_EP"]
 	resolved = "no"
 	EOF
+	# ntmd (user ntm) and the group's ntmctl read it; it holds no secret
+	chmod 0644 /etc/ntm/ntmd.toml
 	ntmd --config /etc/ntm/ntmd.toml --check-config
 }
 ktap_check "/etc/ntm/ntmd.toml written, ntmd --check-config accepts it" write_config
 
-# --- 9-14: systemctl start ----------------------------------------------------------
+# --- 9-17: systemctl start ----------------------------------------------------------
 
 t0=$EPOCHSECONDS
 ktap_check "systemctl start ntmd (Type=notify: returns once ntmd is ready)" \
@@ -223,17 +230,65 @@ registered() {
 ktap_check "ntmctl status (default socket /run/ntm/ntmd.sock): h.ntm.test registered" registered
 
 sandboxed() {
-	local pid
+	local pid uid
 	pid=$(systemctl show -P MainPID ntmd.service)
 	[ "${pid:-0}" -gt 0 ] || { echo "no main PID"; return 1; }
-	# the bounding set of the unit: CAP_NET_ADMIN (12), CAP_NET_BIND_SERVICE (10)
-	[ "$(awk '/^CapBnd:/ { print $2 }' "/proc/$pid/status")" = 0000000000001400 ] ||
-		{ grep ^Cap "/proc/$pid/status"; return 1; }
-	[ "$(stat -c %a /run/ntm)" = 750 ] && [ -S /run/ntm/ntmd.sock ] ||
+	uid=$(id -u ntm)
+	# the user ntm (real, effective, saved, file system uid), not root (D98)
+	[ "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")" = "$uid $uid $uid $uid" ] ||
+		{ grep -E '^(Uid|Gid):' "/proc/$pid/status"; return 1; }
+	# exactly CAP_NET_ADMIN (12) and CAP_NET_BIND_SERVICE (10): effective,
+	# permitted, ambient and bounding
+	grep -E '^Cap(Eff|Prm|Amb|Bnd):' "/proc/$pid/status"
+	[ "$(awk '/^Cap(Eff|Prm|Amb|Bnd):/ { print $2 }' "/proc/$pid/status" | sort -u)" = 0000000000001400 ] ||
+		return 1
+	[ "$(stat -c '%a %U:%G' /run/ntm)" = "750 ntm:ntm" ] && [ -S /run/ntm/ntmd.sock ] ||
 		{ ls -la /run/ntm; return 1; }
+	[ "$(stat -c '%a %U:%G' /run/ntm/ntmd.sock)" = "660 ntm:ntm" ] || { ls -la /run/ntm; return 1; }
 	systemctl show -P StatusText ntmd.service | grep -q .
 }
-ktap_check "ntmd runs in its sandbox: capabilities, /run/ntm, a status line" sandboxed
+ktap_check "ntmd runs as ntm with CapEff = CAP_NET_ADMIN CAP_NET_BIND_SERVICE, /run/ntm, a status line" sandboxed
+
+# the group ntm reads status, only root (or ntm) changes state (D98)
+useradd -M -N -g users -G ntm -s /bin/sh ntm-reader 2>/dev/null
+useradd -M -N -g users -s /bin/sh ntm-other 2>/dev/null
+as_user() { # as_user USER CMD...
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid=users --init-groups -- "$@"
+}
+group_reads() {
+	local out
+	as_user ntm-reader ntmctl status || return 1
+	out=$(as_user ntm-reader ntmctl ike initiate moon --no-wait 2>&1) && { echo "$out"; return 1; }
+	echo "$out"
+	case $out in *"permission denied: ike-initiate needs root"*) ;; *) return 1 ;; esac
+	# the kernel's own rule: every ntm genetlink command needs CAP_NET_ADMIN
+	out=$(as_user ntm-reader ntmctl tunnel del ntm0 --local-index 1 2>&1) && { echo "$out"; return 1; }
+	echo "$out"
+	case $out in *"Operation not permitted (ntm needs CAP_NET_ADMIN)"*) ;; *) return 1 ;; esac
+}
+ktap_check "a member of group ntm: ntmctl status works; ike initiate, tunnel del refused as needing root" group_reads
+
+others_refused() {
+	local out
+	out=$(as_user ntm-other ntmctl status 2>&1) && { echo "$out"; return 1; }
+	echo "$out"
+	case $out in *"permission denied on /run/ntm/ntmd.sock"*) ;; *) return 1 ;; esac
+}
+ktap_check "a user outside group ntm: permission denied on the control socket" others_refused
+
+# ntmctl run as root on a database in /var/lib/ntm acts as its owner, ntm:
+# nothing there is root's afterwards, so ntmd can write it (D98)
+state_owned() {
+	printf 'pw-x\n' >"$T/pw-x" && chmod 600 "$T/pw-x"
+	ntmctl account add x@ntm.test --fqdn x.ntm.test --password-file "$T/pw-x" --kdf-cost 10 \
+		--db /var/lib/ntm/accounts.db || return 1
+	ntmctl account list --db /var/lib/ntm/accounts.db | grep -q x.ntm.test || return 1
+	ls -lan /var/lib/ntm
+	[ -z "$(find /var/lib/ntm ! -user ntm -o ! -group ntm)" ]
+}
+ktap_check "ntmctl account add as root in /var/lib/ntm: every file there is ntm's" state_owned
 
 b_vip=""
 by_name() {
@@ -260,7 +315,7 @@ template() {
 }
 ktap_check "ntmd@ntm9.service starts and stops beside it, ntmd.service's socket stays" template
 
-# --- 15-18: reload, stop --------------------------------------------------------------
+# --- 18-21: reload, stop --------------------------------------------------------------
 
 reload() {
 	local n
@@ -299,7 +354,7 @@ deregistered() {
 }
 ktap_check "the DC has h.ntm.test offline (deregistered)" deregistered
 
-# --- 19-23: the module, purge ----------------------------------------------------------
+# --- 22-26: the module, purge ----------------------------------------------------------
 
 sigbed_teardown
 ktap_check "nothing holds ntm.ko: modprobe -r ntm" modprobe -r ntm
@@ -329,9 +384,10 @@ units_gone() {
 ktap_check "purge: units and their enablement gone" units_gone
 
 programs_gone() {
-	! command -v ntmd && ! command -v ntmctl && [ ! -e /usr/include/linux/ntm.h ]
+	! command -v ntmd && ! command -v ntmctl && [ ! -e /usr/include/linux/ntm.h ] &&
+		[ ! -e /usr/share/polkit-1/rules.d/ntmd.rules ]
 }
-ktap_check "purge: ntmd, ntmctl, <linux/ntm.h> gone" programs_gone
+ktap_check "purge: ntmd, ntmctl, <linux/ntm.h>, the polkit rule gone" programs_gone
 
 rm -rf "$T"
 ktap_finish

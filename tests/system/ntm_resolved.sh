@@ -37,7 +37,7 @@ NS_H=sbH$$ # a name for the VM's own namespace, so that sigbed_* work for h
 DEB=${NTM_RESOLVED_DEB:-$(ls "$REPO"/build/pkgcache/systemd-resolved_*.deb 2>/dev/null | head -n 1)}
 T=$(mktemp -d "$TMPDIR/ntm-resolved.XXXXXX")
 
-ktap_plan 13
+ktap_plan 17
 
 [ -n "$DEB" ] && [ -f "$DEB" ] || ktap_bail "no systemd-resolved .deb (make resolved-deb)"
 [ "$(cat /proc/1/comm)" = systemd ] || ktap_bail "not booted with systemd (scripts/vm --systemd)"
@@ -106,7 +106,7 @@ testbed() {
 ktap_at_cleanup "ip link del host0 2>/dev/null; ip netns del $NS_H 2>/dev/null"
 step "testbed: AS, DC, knot, node B; resolved asks knot for other names" testbed || ktap_bail "no testbed"
 
-# --- 3-8: with systemd-resolved ---------------------------------------------------------
+# --- 3-9: with systemd-resolved ---------------------------------------------------------
 vip=""
 link_set() {
 	sigbed_start h || return 1
@@ -184,7 +184,99 @@ reverted() {
 }
 step "ntmd stopped: the link reverted, resolved no longer routes ~ntm.test" reverted
 
-# --- 9-12: without systemd-resolved ---------------------------------------------------------
+# --- 10-13: ntmd as the user ntm, as ntmd.service runs it (D98) ------------------------
+# setpriv gives it what the unit does: uid/gid ntm, no supplementary group,
+# CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (ambient, bounding) and nothing
+# else.  resolved grants its SetLink*/RevertLink through polkit only: the
+# rule of the ntmd package (ctld/systemd/ntmd.polkit.rules) in
+# /usr/share/polkit-1/rules.d of the overlay, polkitd of the host root.
+RULE=/usr/share/polkit-1/rules.d/ntmd.rules
+NTMD_ROOT=$NTMD
+as_ntm_prepare() {
+	getent passwd ntm >/dev/null || systemd-sysusers "$REPO/ctld/systemd/ntm.sysusers" || return 1
+	command -v pkcheck >/dev/null || { echo "no polkitd on the host root (scripts/install-deps.sh)"; return 1; }
+	cat >"$T/ntmd-as-ntm" <<-EOF
+	#!/bin/sh
+	exec setpriv --reuid=ntm --regid=ntm --clear-groups \\
+		--bounding-set=-all,+net_admin,+net_bind_service \\
+		--inh-caps=-all,+net_admin,+net_bind_service \\
+		--ambient-caps=-all,+net_admin,+net_bind_service "$NTMD_ROOT" "\$@"
+	EOF
+	chmod 0755 "$T/ntmd-as-ntm"
+	# what ntm reads: the testbed's directory (traverse), the CA, the
+	# configuration; what it owns: its password (0600) and state_dir
+	chmod 0711 "$SB_DIR" "$SB_DIR/pki" "$T" && chmod 0644 "$SB_DIR/pki/ca.pem" "$(sigbed_conf h)" || return 1
+	chown ntm:ntm "$(sigbed_pwfile h)" && chown -R ntm:ntm "$SB_DIR/h" || return 1
+	# NTM_RESOLVED_NO_RULE=1: without it, to see points 11-12 fail
+	if [ -z "${NTM_RESOLVED_NO_RULE:-}" ]; then
+		install -D -m 0644 "$REPO/ctld/systemd/ntmd.polkit.rules" "$RULE" || return 1
+	fi
+	systemctl try-restart polkit.service
+}
+as_ntm_link_set() {
+	local pid
+	NTMD=$T/ntmd-as-ntm sigbed_start h || return 1
+	pid=${SB_PID[h]}
+	grep -E '^(Uid|Gid|CapEff|CapAmb|CapBnd):' "/proc/$pid/status"
+	[ "$(awk '/^Uid:/ { print $2 }' "/proc/$pid/status")" = "$(id -u ntm)" ] || return 1
+	[ "$(awk '/^CapEff:/ { print $2 }' "/proc/$pid/status")" = 0000000000001400 ] || return 1
+	vip=$(sigbed_node h vip4)
+	[ -n "$vip" ] || return 1
+	[ "$(sigbed_jq h .node.dns.system)" = systemd-resolved ] || { sigbed_status h; return 1; }
+	sigbed_wait 10 sh -c "resolvectl dns $SB_DEV | grep -qF '$vip'" ||
+		{ resolvectl status; tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	resolvectl domain "$SB_DEV" | grep -qF '~ntm.test' || { resolvectl domain; return 1; }
+	resolvectl status "$SB_DEV" | grep -q -- '-DefaultRoute' || { resolvectl status "$SB_DEV"; return 1; }
+	[ "$(sigbed_jq h '.node.dns.system_error // ""')" = "" ] || { sigbed_jq h .node.dns; return 1; }
+	resolvectl dns "$SB_DEV"; resolvectl domain "$SB_DEV"
+}
+as_ntm_query() {
+	local out a
+	out=$(timeout 60 resolvectl query -4 b.ntm.test) || { echo "$out"; return 1; }
+	echo "$out"
+	a=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
+	sigbed_in_pool "$a" "$SB_POOL4" || return 1
+	sigbed_wait 30 ping -c 1 -W 2 "$a" || return 1
+	sigbed_stop h 15 || return 1
+	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	! resolvectl domain 2>/dev/null | grep -qF '~ntm.test'
+}
+as_ntm_refused() {
+	local log n
+	[ ! -e "$RULE" ] || mv "$RULE" "$T/ntmd.rules.away" || return 1
+	systemctl try-restart polkit.service
+	log=$(sigbed_logfile h)
+	n=$(wc -l <"$log")
+	NTMD=$T/ntmd-as-ntm sigbed_start h || return 1
+	vip=$(sigbed_node h vip4)
+	sigbed_wait 10 sh -c "tail -n +$((n + 1)) '$log' | grep -q 'refused\\|access denied'" || true
+	tail -n +"$((n + 1))" "$log" | grep -E 'dns:' | tail -n 5
+	sigbed_jq h .node.dns
+	# not set: resolved refused SetLinkDNS
+	! resolvectl dns "$SB_DEV" 2>/dev/null | grep -qF "$vip" || { echo "link DNS set without the rule"; return 1; }
+	# one error, naming the cause (polkit, the user ntm) and the fix (the rule)
+	[ "$(tail -n +"$((n + 1))" "$log" | grep -c "access denied): ntmd runs as user ntm, which resolved allows only through polkit, and the rule $RULE .* is missing")" = 1 ] ||
+		return 1
+	sigbed_jq h .node.dns.system_error | grep -qF "the rule $RULE" || return 1
+	# the stub still answers on the virtual address
+	timeout 30 kdig +short @"$vip" b.ntm.test A | grep -q . || return 1
+	sigbed_stop h 15 || return 1
+	[ ! -e "$T/ntmd.rules.away" ] || mv "$T/ntmd.rules.away" "$RULE" || return 1
+	tail -n +"$((n + 1))" "$log" | grep -m 1 'access denied)'
+}
+step "as the user ntm: CAP_NET_ADMIN and CAP_NET_BIND_SERVICE only, polkit rule $RULE installed" as_ntm_prepare
+step "as the user ntm: resolved granted SetLinkDNS/Domains/DefaultRoute (resolvectl dns/domain $SB_DEV)" \
+	as_ntm_link_set
+step "as the user ntm: resolvectl query b.ntm.test, the tunnel carries a ping; stop reverts the link" as_ntm_query
+sigbed_stop h 15 # after a failure: the next points start their own h
+step "as the user ntm without the rule: refused, one error naming polkit and $RULE, stub on the VIP stays" \
+	as_ntm_refused
+ktap_diag_file "$T/step.$KTAP_COUNT.out" 1
+sigbed_stop h 15
+[ ! -e "$T/ntmd.rules.away" ] || mv "$T/ntmd.rules.away" "$RULE"
+NTMD=$NTMD_ROOT
+
+# --- 14-17: without systemd-resolved ---------------------------------------------------------
 fallback_prepare() {
 	systemctl stop systemd-resolved.service || return 1
 	rm -f /etc/resolv.conf

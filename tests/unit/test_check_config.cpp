@@ -4,6 +4,7 @@
  * names, with certificates and keys made here through the OpenSSL API. The
  * daemon's uid is the test's own (Options::daemon), so nothing needs root.
  */
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -128,7 +129,7 @@ protected:
 		std::string tmpl = (fs::path(::testing::TempDir()) / "ntm-check.XXXXXX").string();
 		ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
 		dir = tmpl;
-		opt.daemon = {{::getuid()}, {::getgid()}, "the tester", "tester"};
+		opt.daemon = {{::getuid()}, {::getgid()}, "the tester", "tester", {}};
 		opt.now = std::time(nullptr);
 		cfg.path = (dir / "ntmd.toml").string();
 		write_text(cfg.path, "# not read again by the check\n", 0644);
@@ -525,6 +526,21 @@ TEST_F(CheckConfig, SandboxOfTheUnit)
 	EXPECT_EQ(r.exit_status(), 0);
 }
 
+/* D98: /run/ntm and /var/lib/ntm are made by systemd for the user ntm; missing before the first start is fine */
+TEST_F(CheckConfig, DirectoriesTheUnitCreates)
+{
+	node_config();
+	cfg.control_socket = (dir / "unitrun" / "ntmd.sock").string();
+	opt.daemon.uids = {::getuid() + 1};
+	opt.daemon.gids = {};
+	::chmod(dir.c_str(), 0755);
+	auto r = run();
+	EXPECT_TRUE(has(r, Severity::error, dir / "unitrun", "does not exist, and ntmd")) << dump(r);
+	opt.unit_dirs = {(dir / "unitrun").string()};
+	r = run();
+	EXPECT_FALSE(has(r, Severity::error, dir / "unitrun", "")) << dump(r);
+}
+
 TEST(CheckReport, LinesSummaryAndOneLinePerProblem)
 {
 	Report r;
@@ -544,14 +560,45 @@ TEST(CheckReport, LinesSummaryAndOneLinePerProblem)
 	EXPECT_EQ(w.exit_status(), 0);
 }
 
-TEST(CheckFiles, TheDaemonIsRootFirst)
+/* D98: the user ntm alone when it exists (ntmd.service runs as it), else root alone */
+TEST(CheckFiles, TheDaemonIsNtmOrRootNotBoth)
 {
 	const auto p = ntmd::check::daemon_principal();
-	ASSERT_FALSE(p.uids.empty());
-	EXPECT_EQ(p.uids.front(), 0U);
-	EXPECT_EQ(p.chown_to, "root");
-	EXPECT_TRUE(p.names.starts_with("root"));
+	ASSERT_EQ(p.uids.size(), 1U);
+	const passwd *ntm = ::getpwnam("ntm");
+	if (ntm != nullptr && ntm->pw_uid != 0) {
+		EXPECT_EQ(p.uids.front(), ntm->pw_uid);
+		EXPECT_EQ(p.gids, std::vector<gid_t>{ntm->pw_gid});
+		EXPECT_EQ(p.names, "ntm");
+		EXPECT_EQ(p.chown_to, "ntm:ntm");
+		EXPECT_EQ(p.trusted, std::vector<uid_t>{0}); /* root may own the configuration and certificates */
+	} else {
+		EXPECT_EQ(p.uids.front(), 0U);
+		EXPECT_EQ(p.names, "root");
+		EXPECT_EQ(p.chown_to, "root");
+	}
 	EXPECT_EQ(ntmd::check::mode_string(0100640), "0640");
+}
+
+/* D98: with the daemon as ntm, a root:ntm 0640 key is refused (the group is the status readers'), root-owned certificates are fine */
+TEST_F(CheckConfig, SecretsAreTheDaemonsAloneRootMayOwnCertificates)
+{
+	dc_config();
+	opt.daemon.uids = {::getuid() + 1};
+	opt.daemon.gids = {::getgid()};
+	opt.daemon.names = "ntm";
+	opt.daemon.chown_to = "ntm:ntm";
+	opt.daemon.trusted = {::getuid()};
+	::chmod(dir.c_str(), 0755);
+	::chmod((dir / "dc.key").c_str(), 0640);
+	::chmod((dir / "dc.pem").c_str(), 0644);
+	::chmod((dir / "ca.pem").c_str(), 0644);
+	const auto r = run();
+	EXPECT_TRUE(has(r, Severity::error, dir / "dc.key", "tls.private_key: mode 0640 gives group or others access"))
+		<< dump(r);
+	EXPECT_TRUE(has(r, Severity::error, dir / "dc.key", ", not by ntm (chown ntm:ntm ")) << dump(r);
+	EXPECT_FALSE(has(r, Severity::warning, dir / "dc.pem", "who can change it")) << dump(r);
+	EXPECT_FALSE(has(r, Severity::error, dir / "dc.pem", "")) << dump(r);
 }
 
 } // namespace

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * D98: ntmctl run as root writes ntmd's databases as the owner of their
+ * directory (AsDbOwner), so no root-owned accounts.db, -wal or -shm is
+ * left where ntmd, running as the user ntm, must write. Needs root (it
+ * chowns a scratch directory to nobody, uid 65534); skipped otherwise.
+ */
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "dbowner.hpp"
+#include "ntm/store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uid_t kOther = 65534; /* nobody, nogroup */
+
+struct Result {
+	int rc;
+	std::string out;
+	std::string err;
+};
+
+Result run_ntmctl(std::vector<std::string> args)
+{
+	args.insert(args.begin(), "ntmctl");
+	std::vector<const char *> argv;
+	argv.reserve(args.size());
+	for (const auto &a : args)
+		argv.push_back(a.c_str());
+	char *obuf = nullptr;
+	char *ebuf = nullptr;
+	std::size_t olen = 0;
+	std::size_t elen = 0;
+	std::FILE *out = open_memstream(&obuf, &olen);
+	std::FILE *err = open_memstream(&ebuf, &elen);
+	const int rc = ntmctl::run_main(static_cast<int>(argv.size()), argv.data(), out, err);
+	std::fclose(out);
+	std::fclose(err);
+	Result r{rc, std::string(obuf, olen), std::string(ebuf, elen)};
+	std::free(obuf);
+	std::free(ebuf);
+	return r;
+}
+
+uid_t owner_of(const fs::path &p)
+{
+	struct stat st {};
+	EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
+	return st.st_uid;
+}
+
+/* a scratch directory with a state directory in it, owned by state_uid */
+class Scratch {
+public:
+	Scratch(const std::string &name, uid_t state_uid)
+	    : top_(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid())))
+	{
+		fs::remove_all(top_);
+		fs::create_directories(state());
+		::chmod(top_.c_str(), 0755); /* the state directory's owner must reach it */
+		::chmod(state().c_str(), 0700);
+		EXPECT_EQ(::chown(state().c_str(), state_uid, state_uid), 0);
+		/* a password only root may read: ntmctl reads it before it switches */
+		std::ofstream(password()) << "correct horse\n";
+		::chmod(password().c_str(), 0600);
+	}
+	Scratch(const Scratch &) = delete;
+	Scratch &operator=(const Scratch &) = delete;
+	Scratch(Scratch &&) = delete;
+	Scratch &operator=(Scratch &&) = delete;
+	~Scratch()
+	{
+		std::error_code ec;
+		fs::remove_all(top_, ec);
+	}
+	[[nodiscard]] fs::path state() const { return top_ / "state"; }
+	[[nodiscard]] fs::path password() const { return top_ / "password"; }
+	[[nodiscard]] std::string db() const { return (state() / "accounts.db").string(); }
+
+private:
+	fs::path top_;
+};
+
+} // namespace
+
+TEST(AsDbOwner, NothingWhenNotRoot)
+{
+	if (::geteuid() == 0)
+		GTEST_SKIP() << "runs as root";
+	const ntmctl::AsDbOwner o("/var/lib/ntm/accounts.db");
+	EXPECT_FALSE(o.switched());
+}
+
+TEST(AsDbOwner, SwitchesWhileAliveAndBack)
+{
+	if (::geteuid() != 0)
+		GTEST_SKIP() << "needs root";
+	const Scratch s("ntm-dbowner-scope", kOther);
+	const gid_t egid = ::getegid();
+	{
+		const ntmctl::AsDbOwner o(s.db());
+		EXPECT_TRUE(o.switched());
+		EXPECT_EQ(::geteuid(), kOther);
+		EXPECT_EQ(::getegid(), kOther);
+		ntm::store::AccountStore store(s.db(), true);
+		(void)store.list();
+		/* while the database is open in WAL mode, its -wal and -shm exist: nobody's too */
+		EXPECT_EQ(owner_of(s.db()), kOther);
+		EXPECT_EQ(owner_of(s.db() + "-wal"), kOther);
+		EXPECT_EQ(owner_of(s.db() + "-shm"), kOther);
+	}
+	EXPECT_EQ(::geteuid(), 0U);
+	EXPECT_EQ(::getegid(), egid);
+}
+
+TEST(AsDbOwner, RootOwnedDirectoryStaysRoot)
+{
+	if (::geteuid() != 0)
+		GTEST_SKIP() << "needs root";
+	const Scratch s("ntm-dbowner-root", 0);
+	const ntmctl::AsDbOwner o(s.db());
+	EXPECT_FALSE(o.switched());
+	EXPECT_EQ(::geteuid(), 0U);
+}
+
+TEST(AsDbOwner, AccountCommandsLeaveNoRootFiles)
+{
+	if (::geteuid() != 0)
+		GTEST_SKIP() << "needs root";
+	const Scratch s("ntm-dbowner-cli", kOther);
+	const auto add = run_ntmctl({"account", "add", "alice", "--fqdn", "a.ntm.test", "--password-file",
+				 s.password().string(), "--kdf-cost", "10", "--db", s.db()});
+	EXPECT_EQ(add.rc, 0) << add.err;
+	const auto list = run_ntmctl({"account", "list", "--db", s.db()});
+	EXPECT_EQ(list.rc, 0) << list.err;
+	EXPECT_NE(list.out.find("a.ntm.test"), std::string::npos) << list.out;
+	const auto del = run_ntmctl({"account", "del", "alice", "--db", s.db()});
+	EXPECT_EQ(del.rc, 0) << del.err;
+	EXPECT_EQ(::geteuid(), 0U);
+	int files = 0;
+	for (const auto &e : fs::directory_iterator(s.state())) {
+		EXPECT_EQ(owner_of(e.path()), kOther) << e.path();
+		files++;
+	}
+	EXPECT_GE(files, 1);
+}
