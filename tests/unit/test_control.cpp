@@ -24,39 +24,15 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "run_ntmctl.hpp"
 #include "control.hpp"
 
 using namespace ntmd;
 
 namespace {
 
-struct Result {
-	int rc;
-	std::string out;
-	std::string err;
-};
-
-Result run_ntmctl(std::vector<std::string> args)
-{
-	args.insert(args.begin(), "ntmctl");
-	std::vector<const char *> argv;
-	argv.reserve(args.size());
-	for (const auto &a : args)
-		argv.push_back(a.c_str());
-	char *obuf = nullptr;
-	char *ebuf = nullptr;
-	std::size_t olen = 0;
-	std::size_t elen = 0;
-	std::FILE *out = open_memstream(&obuf, &olen);
-	std::FILE *err = open_memstream(&ebuf, &elen);
-	const int rc = ntmctl::run_main(static_cast<int>(argv.size()), argv.data(), out, err);
-	std::fclose(out);
-	std::fclose(err);
-	Result r{rc, std::string(obuf, olen), std::string(ebuf, elen)};
-	std::free(obuf);
-	std::free(ebuf);
-	return r;
-}
+using ntm_test::Result;
+using ntm_test::run_ntmctl;
 
 /* A control socket on its own loop thread; the handler records the commands that reach it. */
 class Server {

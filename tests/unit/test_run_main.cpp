@@ -9,40 +9,21 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "commands.hpp"
+#include "run_ntmctl.hpp"
 
 namespace {
 
-struct Result {
-	int rc;
-	std::string out;
-	std::string err;
-};
+using ntm_test::Result;
 
 Result run(std::vector<std::string> args)
 {
-	args.insert(args.begin(), "ntmctl");
-	std::vector<const char *> argv;
-	argv.reserve(args.size());
-	for (const auto &a : args)
-		argv.push_back(a.c_str());
-	char *obuf = nullptr;
-	char *ebuf = nullptr;
-	std::size_t olen = 0;
-	std::size_t elen = 0;
-	std::FILE *out = open_memstream(&obuf, &olen);
-	std::FILE *err = open_memstream(&ebuf, &elen);
-	const int rc = ntmctl::run_main(static_cast<int>(argv.size()), argv.data(), out, err);
-	std::fclose(out);
-	std::fclose(err);
-	Result r{rc, std::string(obuf, olen), std::string(ebuf, elen)};
-	std::free(obuf);
-	std::free(ebuf);
-	return r;
+	return ntm_test::run_ntmctl(std::move(args));
 }
 
 std::string temp_file(const std::string &content)
