@@ -100,6 +100,12 @@ void DnsSetup::start()
 	if (ResolvedLink::available()) {
 		try {
 			resolved_ = std::make_unique<ResolvedLink>(o_.ifindex, o_.ifname);
+			try {
+				resolved_->follow(io_);
+			} catch (const std::exception &e) {
+				spdlog::warn("dns: {}: {} loses its DNS settings if resolved restarts", e.what(),
+					     o_.ifname);
+			}
 			mode_ = Mode::resolved;
 			upstream_file_ = kResolvedUplinks;
 			spdlog::info("dns: systemd-resolved is running: {} gets per-link DNS once registered", o_.ifname);

@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-bus.h>
@@ -18,6 +19,8 @@ constexpr const char *kPath = "/org/freedesktop/resolve1";
 constexpr const char *kManager = "org.freedesktop.resolve1.Manager";
 /* every call at start or stop blocks the event loop at most this long */
 constexpr std::uint64_t kCallTimeoutUsec = 3'000'000;
+/* a restarted resolved that does not know the link yet: once a second */
+constexpr unsigned kReapplyTries = 30;
 
 std::string errtext(int r)
 {
@@ -116,6 +119,122 @@ ResolvedLink::ResolvedLink(int ifindex, std::string ifname) : ifindex_(ifindex),
 ResolvedLink::~ResolvedLink()
 {
 	(void)revert();
+	if (fd_) {
+		/* sd-bus owns the fd: the pending wait ends with operation_aborted */
+		(void)fd_->release();
+	}
+}
+
+void ResolvedLink::SlotDeleter::operator()(sd_bus_slot *s) const noexcept
+{
+	sd_bus_slot_unref(s);
+}
+
+void ResolvedLink::follow(asio::io_context &io)
+{
+	if (fd_)
+		return;
+	sd_bus_slot *slot = nullptr;
+	/* arg0: only the changes of resolved's name reach us */
+	check(sd_bus_match_signal(bus_.get(), &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+				  "org.freedesktop.DBus", "NameOwnerChanged", &ResolvedLink::on_owner_changed, this),
+	      "cannot watch for restarts (NameOwnerChanged)");
+	match_.reset(slot);
+	const int fd = sd_bus_get_fd(bus_.get());
+	check(fd, "sd_bus_get_fd");
+	fd_ = std::make_unique<asio::posix::stream_descriptor>(io, fd);
+	retry_ = std::make_unique<asio::steady_timer>(io);
+	drain();
+	arm_bus();
+}
+
+/* NameOwnerChanged(name, old_owner, new_owner) */
+int ResolvedLink::on_owner_changed(sd_bus_message *m, void *self, sd_bus_error * /*err*/)
+{
+	const char *name = nullptr;
+	const char *old_owner = nullptr;
+	const char *new_owner = nullptr;
+	if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0)
+		return 0;
+	if (std::string_view(name) != kService || *new_owner == '\0')
+		return 0;
+	auto *link = static_cast<ResolvedLink *>(self);
+	link->owner_changed_ = true;
+	return 0;
+}
+
+/*
+ * Runs what sd-bus has read (also what it queued while a synchronous call
+ * waited for its reply, which leaves the fd quiet), then acts on a restart
+ * of resolved from the event loop.
+ */
+void ResolvedLink::drain() noexcept
+{
+	for (int i = 0; i < 64; i++) {
+		const int r = sd_bus_process(bus_.get(), nullptr);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			spdlog::warn("dns: systemd-resolved: the system bus connection failed ({}): a restart of "
+				     "resolved will not be noticed",
+				     errtext(r));
+			break;
+		}
+	}
+	if (owner_changed_ && retry_) {
+		owner_changed_ = false;
+		retries_ = 0;
+		try {
+			schedule(std::chrono::milliseconds(0));
+		} catch (const std::exception &e) {
+			spdlog::warn("dns: systemd-resolved restarted, {} is not set again: {}", ifname_, e.what());
+		}
+	}
+}
+
+void ResolvedLink::schedule(std::chrono::milliseconds after)
+{
+	retry_->expires_after(after); /* cancels a pending retry */
+	retry_->async_wait([this](const std::error_code &ec) {
+		if (!ec)
+			reapply(); /* aborted: this may be gone */
+	});
+}
+
+void ResolvedLink::arm_bus()
+{
+	fd_->async_wait(asio::posix::descriptor_base::wait_read, [this](const std::error_code &ec) {
+		if (ec)
+			return; /* aborted: this may be gone */
+		drain();
+		if (sd_bus_is_open(bus_.get()) > 0)
+			arm_bus();
+	});
+}
+
+/*
+ * A new resolved has none of our settings: nothing to revert, apply again.
+ * It may own its name before it has enumerated the links ("Link not
+ * known"): retry every second for up to kReapplyTries seconds.
+ */
+void ResolvedLink::reapply()
+{
+	if (!have_settings_)
+		return;
+	applied_ = false;
+	try {
+		apply(servers_, domains_);
+		reapplied_++;
+		spdlog::info("dns: systemd-resolved restarted: {} has its DNS settings again", ifname_);
+	} catch (const std::exception &e) {
+		if (++retries_ >= kReapplyTries) {
+			spdlog::warn("dns: systemd-resolved restarted, and {} could not be set again: {}", ifname_,
+				     e.what());
+			return;
+		}
+		spdlog::debug("dns: systemd-resolved restarted: {} (retrying)", e.what());
+		schedule(std::chrono::seconds(1));
+	}
 }
 
 void ResolvedLink::apply(const std::vector<ntm::IpAddress> &servers, const std::vector<std::string> &domains)
@@ -164,10 +283,25 @@ void ResolvedLink::apply(const std::vector<ntm::IpAddress> &servers, const std::
 	for (const auto &s : servers)
 		ss += (ss.empty() ? "" : " ") + s.to_string();
 	spdlog::info("dns: systemd-resolved: {} has DNS {} for {} (DefaultRoute=no)", ifname_, ss, ds);
+	if (&servers != &servers_) {
+		servers_ = servers;
+		domains_ = domains;
+	}
+	have_settings_ = true;
+	if (fd_)
+		drain();
 }
 
 bool ResolvedLink::revert() noexcept
 {
+	have_settings_ = false; /* a later restart of resolved must not bring them back */
+	if (retry_) {
+		try {
+			retry_->cancel();
+		} catch (const std::exception &) {
+			/* nothing pending to cancel then */
+		}
+	}
 	if (!applied_ || !bus_)
 		return true;
 	applied_ = false;

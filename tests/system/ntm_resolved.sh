@@ -37,7 +37,7 @@ NS_H=sbH$$ # a name for the VM's own namespace, so that sigbed_* work for h
 DEB=${NTM_RESOLVED_DEB:-$(ls "$REPO"/build/pkgcache/systemd-resolved_*.deb 2>/dev/null | head -n 1)}
 T=$(mktemp -d "$TMPDIR/ntm-resolved.XXXXXX")
 
-ktap_plan 17
+ktap_plan 18
 
 [ -n "$DEB" ] && [ -f "$DEB" ] || ktap_bail "no systemd-resolved .deb (make resolved-deb)"
 [ "$(cat /proc/1/comm)" = systemd ] || ktap_bail "not booted with systemd (scripts/vm --systemd)"
@@ -106,7 +106,7 @@ testbed() {
 ktap_at_cleanup "ip link del host0 2>/dev/null; ip netns del $NS_H 2>/dev/null"
 step "testbed: AS, DC, knot, node B; resolved asks knot for other names" testbed || ktap_bail "no testbed"
 
-# --- 3-9: with systemd-resolved ---------------------------------------------------------
+# --- 3-10: with systemd-resolved ---------------------------------------------------------
 vip=""
 link_set() {
 	sigbed_start h || return 1
@@ -176,6 +176,24 @@ upstream_followed() {
 }
 step "the stub forwards other names to resolved's uplink server, never to itself" upstream_followed
 
+# resolved keeps per-link settings in memory: a restart (an upgrade, a
+# crash) forgets them, and ntmd must give ntm0 its DNS again by itself
+# (NameOwnerChanged, D102).  host0's, set by this test, the test restores.
+resolved_restarted() {
+	local out a
+	systemctl restart systemd-resolved || return 1
+	sigbed_wait 15 sh -c "resolvectl dns $SB_DEV | grep -qF '$vip'" ||
+		{ resolvectl status; tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	resolvectl domain "$SB_DEV" | grep -qF '~ntm.test' || { resolvectl domain; return 1; }
+	grep -q "systemd-resolved restarted: $SB_DEV has its DNS settings again" "$(sigbed_logfile h)" ||
+		{ tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	resolvectl dns host0 "$SB_DNS4" && resolvectl domain host0 '~.' || return 1
+	out=$(timeout 60 resolvectl query -4 b.ntm.test) || { echo "$out"; return 1; }
+	a=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
+	sigbed_in_pool "$a" "$SB_POOL4"
+}
+step "systemctl restart systemd-resolved: ntmd sets $SB_DEV's DNS again, b.ntm.test resolves" resolved_restarted
+
 reverted() {
 	sigbed_stop h 15 || return 1
 	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
@@ -184,7 +202,7 @@ reverted() {
 }
 step "ntmd stopped: the link reverted, resolved no longer routes ~ntm.test" reverted
 
-# --- 10-13: ntmd as the user ntm, as ntmd.service runs it (D98) ------------------------
+# --- 11-14: ntmd as the user ntm, as ntmd.service runs it (D98) ------------------------
 # setpriv gives it what the unit does: uid/gid ntm, no supplementary group,
 # CAP_NET_ADMIN and CAP_NET_BIND_SERVICE (ambient, bounding) and nothing
 # else.  resolved grants its SetLink*/RevertLink through polkit only: the
@@ -207,7 +225,7 @@ as_ntm_prepare() {
 	# configuration; what it owns: its password (0600) and state_dir
 	chmod 0711 "$SB_DIR" "$SB_DIR/pki" "$T" && chmod 0644 "$SB_DIR/pki/ca.pem" "$(sigbed_conf h)" || return 1
 	chown ntm:ntm "$(sigbed_pwfile h)" && chown -R ntm:ntm "$SB_DIR/h" || return 1
-	# NTM_RESOLVED_NO_RULE=1: without it, to see points 11-12 fail
+	# NTM_RESOLVED_NO_RULE=1: without it, to see points 12-13 fail
 	if [ -z "${NTM_RESOLVED_NO_RULE:-}" ]; then
 		install -D -m 0644 "$REPO/ctld/systemd/ntmd.polkit.rules" "$RULE" || return 1
 	fi
@@ -276,7 +294,7 @@ sigbed_stop h 15
 [ ! -e "$T/ntmd.rules.away" ] || mv "$T/ntmd.rules.away" "$RULE"
 NTMD=$NTMD_ROOT
 
-# --- 14-17: without systemd-resolved ---------------------------------------------------------
+# --- 15-18: without systemd-resolved ---------------------------------------------------------
 fallback_prepare() {
 	systemctl stop systemd-resolved.service || return 1
 	rm -f /etc/resolv.conf
