@@ -112,7 +112,7 @@ ctld:
 	cmake --build $(BUILD)/ctld -j$(JOBS)
 
 ctld-asan:
-	cmake -S ctld -B $(BUILD)/ctld-asan -DCMAKE_BUILD_TYPE=Debug -DNTM_SANITIZE=ON
+	cmake -S ctld -B $(BUILD)/ctld-asan -DCMAKE_BUILD_TYPE=Debug -DNTM_SANITIZE=ON -DNTM_TOOLS=OFF
 	cmake --build $(BUILD)/ctld-asan -j$(JOBS)
 
 unit: ctld-asan

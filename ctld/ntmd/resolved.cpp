@@ -135,9 +135,15 @@ void ResolvedLink::follow(asio::io_context &io)
 	if (fd_)
 		return;
 	sd_bus_slot *slot = nullptr;
-	/* arg0: only the changes of resolved's name reach us */
-	check(sd_bus_match_signal(bus_.get(), &slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-				  "org.freedesktop.DBus", "NameOwnerChanged", &ResolvedLink::on_owner_changed, this),
+	/*
+	 * arg0 in the rule: the bus sends us the changes of resolved's name
+	 * only, not every client's connect and disconnect
+	 */
+	check(sd_bus_add_match(bus_.get(), &slot,
+			       "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+			       "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+			       "arg0='org.freedesktop.resolve1'",
+			       &ResolvedLink::on_owner_changed, this),
 	      "cannot watch for restarts (NameOwnerChanged)");
 	match_.reset(slot);
 	const int fd = sd_bus_get_fd(bus_.get());
