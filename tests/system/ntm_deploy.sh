@@ -221,7 +221,8 @@ host_dirs() { # what the packages make on each host, per host
 		echo "nameserver 192.0.2.53" >"$d/resolv.conf"
 		chmod 0644 "$d/resolv.conf"
 	done
-	install -d -m 0755 /etc/ntm /var/lib/ntm /run/ntm
+	# the mount points (the first two are the packages')
+	mkdir -p /etc/ntm /var/lib/ntm /run/ntm
 }
 
 units() { # ntmd-HOST.service: the packaged unit in HOST's namespaces
@@ -366,9 +367,9 @@ by_name() {
 	in_ns alice ip route get "$vip" | grep -q 'dev ntm0' || { in_ns alice ip route get "$vip"; return 1; }
 	in_ns alice ping -c 3 -i 0.3 -W 3 "$vip"
 }
-on_host_cmd() { # on_host_cmd HOST CMD: CMD as a one-line block
+on_host_cmd() { # on_host_cmd HOST CMD: CMD's output as a one-line block (its trace in cmd.err)
 	printf '%s\n' "$2" >"$T/cmd.sh"
-	on_host "$1" "$T/cmd.sh" 2>&1
+	on_host "$1" "$T/cmd.sh" 2>>"$T/cmd.err"
 }
 ktap_check "alice resolves bob.ntm.example to a virtual address and pings it through ntm0" by_name
 
@@ -410,7 +411,7 @@ stopped() { # systemctl stop: no ntm device, the DC sees the node offline
 		timeout 60 systemctl stop "ntmd-$h.service" || return 1
 		[ "$(systemctl show -P Result "ntmd-$h.service")" = success ] ||
 			{ echo "$h: $(systemctl show -P Result "ntmd-$h.service")"; return 1; }
-		if in_ns "$h" ip -d link show | grep -B1 -w ntm; then
+		if in_ns "$h" ip link show ntm0 2>/dev/null || in_ns "$h" ip -o -d link show | grep -w ntm; then
 			echo "$h: an ntm device is left"
 			return 1
 		fi
