@@ -354,8 +354,9 @@ ctl() { # ctl HOST ARGS...: ntmctl on HOST
 		 mount --bind "$0/run-ntm" /run/ntm && exec ntmctl "$@"' "$SRV/$h" "$@"
 }
 
-peer_of() { # peer_of HOST FQDN: HOST's ntmd has an established tunnel to FQDN
-	ctl "$1" -j status | jq -e --arg f "$2" '.node.peers[] | select(.fqdn == $f and .established == true)'
+peer_of() { # peer_of HOST FQDN: HOST's ntmd has a tunnel to FQDN, established (a time), direct
+	ctl "$1" -j status | jq -e --arg f "$2" \
+		'.node.peers[] | select(.fqdn == $f and (.established // 0) > 0 and .path.path == "direct")'
 }
 
 by_name() {
