@@ -29,7 +29,7 @@ endif
 VM := scripts/vm
 
 .PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
-	bench-mem demo ctld-bin install uninstall install-test deb deb-ctld deb-test system-test resolved-deb resolved-test clean help
+	bench-mem demo ctld-bin install uninstall install-test deb deb-ctld deb-test system-test deploy-test resolved-deb resolved-test clean help
 
 all: kmod ctld
 
@@ -74,6 +74,9 @@ help:
 	@echo '              kernel $(KVER), in a scratch tree (after make deb)'
 	@echo '  system-test the .debs installed on a VM booted by systemd: DKMS, systemctl'
 	@echo '              start/reload/stop ntmd against an AS and DC, purge (after make deb)'
+	@echo '  deploy-test Documentation/deploy.rst followed literally in the systemd VM: CA,'
+	@echo '              DNS, an AS+DC server, nodes alice (behind a NAT) and bob in'
+	@echo '              namespaces, ping by name (after make deb; not part of check)'
 	@echo '  resolved-test  the DNS hook with systemd-resolved installed in the systemd VM,'
 	@echo '              and the resolv.conf fallback (after make ctld kmod; D99)'
 	@echo '  clean       remove build products'
@@ -286,6 +289,13 @@ deb-test:
 # module is the one DKMS builds.
 system-test:
 	NTM_KO= $(VM) --systemd --timeout 2400 -- tests/system/ntm_host.sh
+
+# Documentation/deploy.rst, block by block, on hosts in network namespaces
+# of a VM booted by systemd: each captioned block runs on its host
+# (tests/system/ntm_deploy.sh).  Needs make deb first; the module is the
+# one DKMS builds (NTM_KO=).
+deploy-test:
+	NTM_KO= $(VM) --systemd --timeout 2400 -- tests/system/ntm_deploy.sh
 
 # Debian's systemd-resolved, of the host's systemd version, for the VM test
 # only: never installed on the host (it would take over /etc/resolv.conf);
