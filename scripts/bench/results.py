@@ -191,14 +191,12 @@ def table(doc):
             if name not in rat:
                 continue
             cells = []
-            for m, title, _, _ in METRICS:
+            for (m, _, _, _), title in zip(METRICS, ("TCP x1", "TCP x2", "UDP64")):
                 v = rat[name].get(m)
                 s = spr.get(name, {}).get(m, {})
-                cells.append("%s %s%s" % (title.replace(" stream", "x").replace("TCP 2 streams", "TCP2x")
-                                          .replace("TCP 1x", "TCP1x").replace("UDP 64 B rx", "UDP64"),
-                                          fnum(v, 1, "%.3f"),
-                                          " [%s-%s]" % (fnum(s.get("min"), 1, "%.3f"), fnum(s.get("max"), 1, "%.3f"))
-                                          if s.get("n", 0) > 1 else ""))
+                rng = " [%s-%s]" % (fnum(s.get("min"), 1, "%.3f"), fnum(s.get("max"), 1, "%.3f")) \
+                    if s.get("n", 0) > 1 else ""
+                cells.append("%s %s%s" % (title, fnum(v, 1, "%.3f"), rng))
             out.append("  %-22s %s" % ("%s/%s" % (SHORT.get(a, a), SHORT.get(b, b)), "  ".join(cells)))
     c = doc.get("clock_seconds", {})
     if c:

@@ -73,48 +73,59 @@ put_run() {
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 want_cfg() { case " $CONFIGS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# iperf_field FILE EXPR: evaluate a python expression over the iperf3 JSON
-# document d (0 when the run failed)
-iperf_field() {
-	$PY - "$1" "$2" <<-'EOF'
+# iperf_put REP NAME FILE KEY EXPR [KEY EXPR...]: record each python
+# expression over the iperf3 JSON document d (0 when it fails) as KEY of
+# the repetition; one python start per file, which costs ~1 s under TCG
+iperf_put() {
+	$PY - "$@" >>"$RES/runs.tsv" <<-'EOF'
 	import json, sys
+	rep, name, path = sys.argv[1:4]
 	try:
-	    d = json.load(open(sys.argv[1]))
+	    d = json.load(open(path))
 	    if "error" in d and "end" not in d:
 	        raise ValueError(d["error"])
-	    print(eval(sys.argv[2]))
-	except Exception as e:
-	    print(0)
+	except Exception:
+	    d = None
+	args = sys.argv[4:]
+	for key, expr in zip(args[0::2], args[1::2]):
+	    try:
+	        v = eval(expr) if d is not None else 0
+	    except Exception:
+	        v = 0
+	    print("%s\t%s\t%s\t%s" % (rep, name, key, v))
 	EOF
+}
+# run_val REP NAME KEY: a value recorded for the repetition (for the log)
+run_val() {
+	awk -F'\t' -v r="$1" -v n="$2" -v k="$3" '$1 == r && $2 == n && $3 == k { v = $4 } END { print v }' "$RES/runs.tsv"
 }
 
 # measure REP NAME DST: TCP x1, TCP x2, UDP 64 B through DST (server in B)
 measure() {
-	local rep=$1 name=$2 dst=$3 f v
+	local rep=$1 name=$2 dst=$3 f
 	log "round $rep $name: TCP 1 stream to $dst, ${T}s"
 	f=$RES/$name-$rep-tcp1.json
 	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 || err "$name round $rep: iperf3 TCP failed: $(head -c 300 "$f")"
-	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
-	put_run "$rep" "$name" tcp1_bps "$v"
-	put_run "$rep" "$name" tcp_mss "$(iperf_field "$f" 'd["start"].get("tcp_mss_default", 0)')"
-	put_run "$rep" "$name" tcp1_retransmits "$(iperf_field "$f" 'd["end"]["sum_sent"].get("retransmits", 0)')"
-	put_run "$rep" "$name" cpu_sender_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["host_total"], 1)')"
-	put_run "$rep" "$name" cpu_receiver_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["remote_total"], 1)')"
-	log "round $rep $name: TCP 1 stream: $v bit/s"
+	iperf_put "$rep" "$name" "$f" \
+		tcp1_bps 'd["end"]["sum_received"]["bits_per_second"]' \
+		tcp_mss 'd["start"].get("tcp_mss_default", 0)' \
+		tcp1_retransmits 'd["end"]["sum_sent"].get("retransmits", 0)' \
+		cpu_sender_pct 'round(d["end"]["cpu_utilization_percent"]["host_total"], 1)' \
+		cpu_receiver_pct 'round(d["end"]["cpu_utilization_percent"]["remote_total"], 1)'
+	log "round $rep $name: TCP 1 stream: $(run_val "$rep" "$name" tcp1_bps) bit/s"
 
 	f=$RES/$name-$rep-tcp2.json
 	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 -P 2 || err "$name round $rep: iperf3 TCP -P 2 failed: $(head -c 300 "$f")"
-	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
-	put_run "$rep" "$name" tcp2_bps "$v"
-	log "round $rep $name: TCP 2 streams: $v bit/s"
+	iperf_put "$rep" "$name" "$f" tcp2_bps 'd["end"]["sum_received"]["bits_per_second"]'
+	log "round $rep $name: TCP 2 streams: $(run_val "$rep" "$name" tcp2_bps) bit/s"
 
 	f=$RES/$name-$rep-udp64.json
 	topo_iperf "$NS_A" "$dst" "$f" -u -l 64 -b 0 -t "$T" || err "$name round $rep: iperf3 UDP failed: $(head -c 300 "$f")"
-	v=$(iperf_field "$f" 'round(d["end"]["sum_received"]["bytes"] / 64 / d["end"]["sum_received"]["seconds"])')
-	put_run "$rep" "$name" udp64_rx_pps "$v"
-	put_run "$rep" "$name" udp64_tx_pps "$(iperf_field "$f" 'round(d["end"]["sum_sent"]["packets"] / d["end"]["sum_sent"]["seconds"])')"
-	put_run "$rep" "$name" udp64_lost_pct "$(iperf_field "$f" 'round(d["end"]["sum_received"]["lost_percent"], 2)')"
-	log "round $rep $name: UDP 64 B: $v packets/s received"
+	iperf_put "$rep" "$name" "$f" \
+		udp64_rx_pps 'round(d["end"]["sum_received"]["bytes"] / 64 / d["end"]["sum_received"]["seconds"])' \
+		udp64_tx_pps 'round(d["end"]["sum_sent"]["packets"] / d["end"]["sum_sent"]["seconds"])' \
+		udp64_lost_pct 'round(d["end"]["sum_received"]["lost_percent"], 2)'
+	log "round $rep $name: UDP 64 B: $(run_val "$rep" "$name" udp64_rx_pps) packets/s received"
 	rm -f "$RES/$name-$rep-"*.json
 }
 
@@ -462,7 +473,7 @@ if want memory; then
 fi
 
 # --------------------------------------------------------------- report
-$PY "$HERE/results.py" collect "$RES/values.tsv" "$RES/errors.txt" >"$RES/results.json" ||
+$PY "$HERE/results.py" collect "$RES/values.tsv" "$RES/errors.txt" "$RES/runs.tsv" >"$RES/results.json" ||
 	err "could not assemble results"
 if [ -n "${NTM_BENCH_OUT:-}" ] && mkdir -p "$NTM_BENCH_OUT" 2>/dev/null &&
 	cp "$RES/results.json" "$NTM_BENCH_OUT/results.json" 2>/dev/null; then
