@@ -74,24 +74,26 @@ want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 want_cfg() { case " $CONFIGS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # iperf_put REP NAME FILE KEY EXPR [KEY EXPR...]: record each python
-# expression over the iperf3 JSON document d (0 when it fails) as KEY of
-# the repetition; one python start per file, which costs ~1 s under TCG
+# expression over the iperf3 JSON document d as KEY of the repetition (an
+# empty value when the run failed: not counted in the medians); one python
+# start per file, which costs ~1 s under TCG
 iperf_put() {
 	$PY - "$@" >>"$RES/runs.tsv" <<-'EOF'
 	import json, sys
 	rep, name, path = sys.argv[1:4]
 	try:
 	    d = json.load(open(path))
-	    if "error" in d and "end" not in d:
+	    if "error" in d:
 	        raise ValueError(d["error"])
-	except Exception:
+	except Exception as e:
+	    print("iperf3 %s round %s: %s" % (name, rep, e), file=sys.stderr)
 	    d = None
 	args = sys.argv[4:]
 	for key, expr in zip(args[0::2], args[1::2]):
 	    try:
-	        v = eval(expr) if d is not None else 0
+	        v = eval(expr) if d is not None else ""
 	    except Exception:
-	        v = 0
+	        v = ""
 	    print("%s\t%s\t%s\t%s" % (rep, name, key, v))
 	EOF
 }
