@@ -28,7 +28,7 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-sig bench-esp bench-ike bench-relay \
+.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-tp bench-icount bench-scale bench-sig bench-esp bench-ike bench-relay \
 	bench-mem demo ctld-bin install uninstall install-test deb deb-ctld deb-test system-test deploy-test resolved-deb resolved-test clean help
 
 all: kmod ctld
@@ -53,7 +53,12 @@ help:
 	@echo '              build/debug-kernel/; fails on any splat or leak.  Hours: not in check'
 	@echo '  fuzz        libFuzzer campaign (clang): NTM_FUZZ_SECONDS per harness (1800),'
 	@echo '              NTM_FUZZ_MERGE=1 adds new coverage to tests/fuzz/corpus'
-	@echo '  bench       benchmarks in the VM, JSON into build/bench/'
+	@echo '  bench       benchmarks in the VM, JSON into build/bench/; NTM_BENCH_ICOUNT=1:'
+	@echo '              the throughput and memory section on the virtual clock (qemu -icount)'
+	@echo '  bench-tp    throughput only: every path NTM_BENCH_REPS times (5), interleaved'
+	@echo '  bench-icount  bench-tp on the virtual clock (-icount, 1 vCPU): ratios that do'
+	@echo '              not depend on the host load'
+	@echo '  bench-scale bench-tp with NTM_BENCH_SMP vCPUs (1 2 4), side by side'
 	@echo '  bench-sig   signalling benchmark only (DC registrations/s, DNS to answer)'
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
 	@echo '  bench-ike   IKEv2 handshakes/s only: ntmd vs strongSwan charon as responder'
@@ -153,10 +158,42 @@ check-debug:
 	NTM_TEST_TIMEOUT=$${NTM_TEST_TIMEOUT:-2700} scripts/debug-kernel.sh vm --mem $(or $(NTM_DEBUG_MEM),6144) \
 		--timeout $(or $(NTM_DEBUG_TIMEOUT),21600) -- tests/selftests/run.sh
 
+# NTM_BENCH_ICOUNT=1: the guest's clock counts instructions (scripts/vm
+# --icount, shift NTM_BENCH_ICOUNT_SHIFT), so rates measured in the guest do
+# not follow the host's load; with 1 vCPU (2 hang at boot under -icount).
+BENCH_CLOCK = $(if $(filter-out 0,$(NTM_BENCH_ICOUNT)),--icount=$(or $(NTM_BENCH_ICOUNT_SHIFT),2) --smp 1)
+NTM_BENCH_SMP ?= 1 2 4
+
 bench: kmod ctld bench-sig bench-esp bench-ike bench-relay
 	@mkdir -p $(BUILD)/bench
-	NTM_BENCH_OUT=$(BUILD)/bench $(VM) --rw $(BUILD)/bench -- scripts/bench/run.sh
+	NTM_BENCH_OUT=$(BUILD)/bench $(VM) $(BENCH_CLOCK) --rw $(BUILD)/bench -- scripts/bench/run.sh
 	@echo "bench: results in build/bench/"
+
+# The throughput of veth, ntm (2 ciphers), WireGuard and xfrm: NTM_BENCH_REPS
+# rounds (5) of NTM_BENCH_TIME s per iperf3 run (3), the paths interleaved
+# (Documentation/benchmarks.rst, Throughput).  bench-icount: on the virtual
+# clock; bench-scale: once per vCPU count in NTM_BENCH_SMP, side by side.
+bench-tp: kmod ctld
+	@d=$(BUILD)/bench/tp; mkdir -p $$d; \
+	NTM_BENCH_ONLY=throughput NTM_BENCH_OUT=$$d $(VM) $(BENCH_CLOCK) --rw $$d -- scripts/bench/run.sh \
+		>$$d/log.txt 2>&1 || { tail -n 30 $$d/log.txt; exit 1; }; \
+	cat $$d/results.txt; echo "bench-tp: results in $$d/"
+
+bench-icount: kmod ctld
+	@d=$(BUILD)/bench/icount; mkdir -p $$d; \
+	NTM_BENCH_ONLY=throughput NTM_BENCH_OUT=$$d $(VM) --icount=$(or $(NTM_BENCH_ICOUNT_SHIFT),2) --smp 1 \
+		--rw $$d -- scripts/bench/run.sh >$$d/log.txt 2>&1 || { tail -n 30 $$d/log.txt; exit 1; }; \
+	cat $$d/results.txt; echo "bench-icount: results in $$d/"
+
+bench-scale: kmod ctld
+	@for n in $(NTM_BENCH_SMP); do \
+		d=$(BUILD)/bench/scale-smp$$n; mkdir -p $$d; echo "bench-scale: $$n vCPUs"; \
+		NTM_BENCH_ONLY=throughput NTM_BENCH_OUT=$$d $(VM) --smp $$n --rw $$d -- scripts/bench/run.sh \
+			>$$d/log.txt 2>&1 || { tail -n 30 $$d/log.txt; exit 1; }; \
+	done
+	/usr/bin/python3 scripts/bench/results.py scale \
+		$(foreach n,$(NTM_BENCH_SMP),$(BUILD)/bench/scale-smp$(n)/results.json) | tee $(BUILD)/bench/scale.txt
+	@echo "bench-scale: results in build/bench/scale-smp*/ and build/bench/scale.txt"
 
 # Kernel memory per ntm tunnel, WireGuard peer and xfrm SA with 2 CPUs
 # online and 2 or 64 possible: per-CPU allocations grow with the second

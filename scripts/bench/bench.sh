@@ -6,7 +6,9 @@
 #
 #   scripts/bench/bench.sh [--render-only]
 #
-# NTM_BENCH_* variables are passed through to scripts/bench/run.sh (see there).
+# NTM_BENCH_* variables are passed through to scripts/bench/run.sh (see there);
+# NTM_BENCH_ICOUNT=1 runs the VM on the virtual clock (scripts/vm --icount
+# with shift NTM_BENCH_ICOUNT_SHIFT, default 2; 1 vCPU).
 # The repository is read-only in the VM, so run.sh prints the JSON between
 # markers and this wrapper extracts it.
 set -u
@@ -20,7 +22,11 @@ mkdir -p "$OUT"
 if [ "${1:-}" != "--render-only" ]; then
 	cd "$REPO" || exit 1
 	# stdout carries the JSON; the progress log (stderr) is kept too.
-	NTM_BENCH_TABLE=0 scripts/vm -- scripts/bench/run.sh 2>&1 | tee "$OUT/vm.log"
+	vmargs=()
+	if [ -n "${NTM_BENCH_ICOUNT:-}" ] && [ "$NTM_BENCH_ICOUNT" != 0 ]; then
+		vmargs=(--icount="${NTM_BENCH_ICOUNT_SHIFT:-2}" --smp 1)
+	fi
+	NTM_BENCH_TABLE=0 scripts/vm "${vmargs[@]+"${vmargs[@]}"}" -- scripts/bench/run.sh 2>&1 | tee "$OUT/vm.log"
 	rc=${PIPESTATUS[0]}
 	sed -n '/^=== NTM-BENCH-JSON BEGIN ===$/,/^=== NTM-BENCH-JSON END ===$/p' "$OUT/vm.log" |
 		sed '1d;$d' | tr -d '\r' >"$OUT/results.json.new"

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import re
+import statistics
 import sys
 
 
@@ -68,6 +69,17 @@ def ratio(a, b, digits=3, scale=1):
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0:
         return round(a * scale / b, digits)
     return None
+
+
+def summary(vals, digits=1):
+    """median, min, max, spread ((max - min) / median) and n of the numbers in vals"""
+    v = [x for x in vals if isinstance(x, (int, float))]
+    if not v:
+        return {"n": 0}
+    med = statistics.median(v)
+    return {"n": len(v), "median": round(med, digits), "min": round(min(v), digits),
+            "max": round(max(v), digits),
+            "spread_pct": round(100.0 * (max(v) - min(v)) / med, 1) if med else None}
 
 
 def fmt(v, spec="%s"):

@@ -11,10 +11,10 @@ forward.tsv (REP<TAB>PATH<TAB>KEY<TAB>VALUE), memory.tsv (KEY<TAB>VALUE),
 dns.tsv (one lookup a line, columns below) and errors.txt.
 """
 import os
-import statistics
 import sys
 
-from benchlib import finish, label_bars, main, num, pyplot, ratio, read_lines, read_tsv, rule, save
+from benchlib import (finish, label_bars, main, num, pyplot, ratio, read_lines, read_tsv, rule, save,
+                      summary)
 
 PATHS = [("direct", "direct tunnel A <-> B"), ("relay", "kernel relay (ntm.ko on RS)"),
          ("socat", "user-space relay (socat on RS)")]
@@ -22,17 +22,6 @@ METRICS = [("tcp_bps", 1e-6, "TCP Mbit/s"), ("udp64_rx_pps", 1, "UDP 64 B packet
            ("cap_rx_pps", 1, "forwarder, 64 B packets/s")]
 DNS_COLS = ["case", "k", "from", "peer", "kdig_ms", "wall_ms", "rcode", "ok", "path_at_answer",
             "relay_to_direct_ms", "answer_to_direct_ms", "relay", "status_direct"]
-
-
-def summary(vals, digits=1):
-    """median, min, max, spread ((max - min) / median) and n of the numbers in vals"""
-    v = [x for x in vals if isinstance(x, (int, float))]
-    if not v:
-        return {"n": 0}
-    med = statistics.median(v)
-    return {"n": len(v), "median": round(med, digits), "min": round(min(v), digits),
-            "max": round(max(v), digits),
-            "spread_pct": round(100.0 * (max(v) - min(v)) / med, 1) if med else None}
 
 
 def collect_forward(resdir):

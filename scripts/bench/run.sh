@@ -7,19 +7,29 @@
 #   - TCP bulk throughput (iperf3, one and two streams) and 64-byte UDP
 #     packet rate for: plain veth, ntm chacha20-poly1305, ntm aes-gcm,
 #     WireGuard (chacha20poly1305) and xfrm ESP-in-UDP rfc4106(gcm(aes));
-#     every tunnel carries IPv4 in IPv4 with inner MTU $MTU;
+#     every tunnel carries IPv4 in IPv4 with inner MTU $MTU.  Every path is
+#     set up once, then measured in NTM_BENCH_REPS rounds; round r measures
+#     every path, starting at path r mod n (veth ntm-chacha ntm-aesgcm
+#     wireguard xfrm, then ntm-chacha ntm-aesgcm wireguard xfrm veth, ...)
+#     so that drift of the host or the guest hits all paths alike;
 #   - kernel memory per ntm tunnel (N tunnels with distinct keys through
 #     `ntmctl batch`), per WireGuard peer and per xfrm SA.
-# It reports numbers and never judges them.  The JSON document goes to
-# stdout between the NTM-BENCH-JSON markers, and to $NTM_BENCH_OUT/results.json
-# when NTM_BENCH_OUT names a writable directory (the repository itself is
+# It reports numbers and never judges them.  The JSON document (every
+# repetition, the median, min and max of each path, the ratios of medians
+# and their spread over the rounds) goes to stdout between the
+# NTM-BENCH-JSON markers, and to $NTM_BENCH_OUT/results.json when
+# NTM_BENCH_OUT names a writable directory (the repository itself is
 # read-only inside the VM).
 #
-# Knobs (environment): NTM_BENCH_TIME (s per iperf3 run, 5),
-# NTM_BENCH_TUNNELS (100000), NTM_BENCH_WG_PEERS (10000),
-# NTM_BENCH_XFRM_SAS (10000), NTM_BENCH_ONLY ("throughput memory" subset),
-# NTM_BENCH_TABLE (0: no text table on stderr),
-# NTM_BENCH_CONFIGS (subset of "veth ntm-chacha ntm-aesgcm wireguard xfrm").
+# Knobs (environment): NTM_BENCH_TIME (s per iperf3 run, 3),
+# NTM_BENCH_REPS (rounds, 5), NTM_BENCH_TUNNELS (100000),
+# NTM_BENCH_WG_PEERS (10000), NTM_BENCH_XFRM_SAS (10000),
+# NTM_BENCH_ONLY ("throughput memory" subset), NTM_BENCH_TABLE (0: no text
+# table on stderr), NTM_BENCH_CONFIGS (subset of "veth ntm-chacha
+# ntm-aesgcm wireguard xfrm").  NTM_VM_CLOCK (set by scripts/vm: "host" or
+# "icount shift=N,sleep=off") goes into the results as the clock mode.
+# The setup_, use_ and down_ functions of the paths are called by name:
+# shellcheck disable=SC2317
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -28,7 +38,8 @@ export NTM_REPO=$REPO
 TOPO_ID=bench
 . "$REPO/tests/selftests/lib/topo.sh"
 
-T=${NTM_BENCH_TIME:-5}
+T=${NTM_BENCH_TIME:-3}
+REPS=${NTM_BENCH_REPS:-5}
 NTUN=${NTM_BENCH_TUNNELS:-100000}
 NWG=${NTM_BENCH_WG_PEERS:-10000}
 NSA=${NTM_BENCH_XFRM_SAS:-10000}
@@ -54,52 +65,72 @@ trap 'exit 130' INT TERM HUP
 put() {
 	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES/values.tsv"
 }
+# put_run REP NAME KEY VALUE: one number of one repetition of a path
+put_run() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RES/runs.tsv"
+}
 
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 want_cfg() { case " $CONFIGS " in *" $1 "*) return 0 ;; esac; return 1; }
 
-# iperf_field FILE EXPR: evaluate a python expression over the iperf3 JSON
-# document d (0 when the run failed)
-iperf_field() {
-	$PY - "$1" "$2" <<-'EOF'
+# iperf_put REP NAME FILE KEY EXPR [KEY EXPR...]: record each python
+# expression over the iperf3 JSON document d as KEY of the repetition (an
+# empty value when the run failed: not counted in the medians); one python
+# start per file, which costs ~1 s under TCG
+iperf_put() {
+	$PY - "$@" >>"$RES/runs.tsv" <<-'EOF'
 	import json, sys
+	rep, name, path = sys.argv[1:4]
 	try:
-	    d = json.load(open(sys.argv[1]))
-	    if "error" in d and "end" not in d:
+	    d = json.load(open(path))
+	    # a run that failed has an error and no intervals (an error after a
+	    # complete run leaves its figures usable)
+	    if "error" in d and not d.get("intervals"):
 	        raise ValueError(d["error"])
-	    print(eval(sys.argv[2]))
 	except Exception as e:
-	    print(0)
+	    print("iperf3 %s round %s: %s" % (name, rep, e), file=sys.stderr)
+	    d = None
+	args = sys.argv[4:]
+	for key, expr in zip(args[0::2], args[1::2]):
+	    try:
+	        v = eval(expr) if d is not None else ""
+	    except Exception:
+	        v = ""
+	    print("%s\t%s\t%s\t%s" % (rep, name, key, v))
 	EOF
 }
+# run_val REP NAME KEY: a value recorded for the repetition (for the log)
+run_val() {
+	awk -F'\t' -v r="$1" -v n="$2" -v k="$3" '$1 == r && $2 == n && $3 == k { v = $4 } END { print v }' "$RES/runs.tsv"
+}
 
-# measure NAME DST: TCP x1, TCP x2, UDP 64 B through DST (server in B)
+# measure REP NAME DST: TCP x1, TCP x2, UDP 64 B through DST (server in B)
 measure() {
-	local name=$1 dst=$2 f v
-	log "$name: TCP 1 stream to $dst, ${T}s"
-	f=$RES/$name-tcp1.json
-	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 || err "$name: iperf3 TCP failed: $(head -c 300 "$f")"
-	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
-	put throughput "$name" tcp1_bps "$v"
-	put throughput "$name" tcp_mss "$(iperf_field "$f" 'd["start"].get("tcp_mss_default", 0)')"
-	put throughput "$name" tcp1_retransmits "$(iperf_field "$f" 'd["end"]["sum_sent"].get("retransmits", 0)')"
-	put throughput "$name" cpu_sender_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["host_total"], 1)')"
-	put throughput "$name" cpu_receiver_pct "$(iperf_field "$f" 'round(d["end"]["cpu_utilization_percent"]["remote_total"], 1)')"
-	log "$name: TCP 1 stream: $v bit/s"
+	local rep=$1 name=$2 dst=$3 f
+	log "round $rep $name: TCP 1 stream to $dst, ${T}s"
+	f=$RES/$name-$rep-tcp1.json
+	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 || err "$name round $rep: iperf3 TCP failed: $(head -c 300 "$f")"
+	iperf_put "$rep" "$name" "$f" \
+		tcp1_bps 'd["end"]["sum_received"]["bits_per_second"]' \
+		tcp_mss 'd["start"].get("tcp_mss_default", 0)' \
+		tcp1_retransmits 'd["end"]["sum_sent"].get("retransmits", 0)' \
+		cpu_sender_pct 'round(d["end"]["cpu_utilization_percent"]["host_total"], 1)' \
+		cpu_receiver_pct 'round(d["end"]["cpu_utilization_percent"]["remote_total"], 1)'
+	log "round $rep $name: TCP 1 stream: $(run_val "$rep" "$name" tcp1_bps) bit/s"
 
-	f=$RES/$name-tcp2.json
-	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 -P 2 || err "$name: iperf3 TCP -P 2 failed: $(head -c 300 "$f")"
-	v=$(iperf_field "$f" 'd["end"]["sum_received"]["bits_per_second"]')
-	put throughput "$name" tcp2_bps "$v"
-	log "$name: TCP 2 streams: $v bit/s"
+	f=$RES/$name-$rep-tcp2.json
+	topo_iperf "$NS_A" "$dst" "$f" -t "$T" -O 1 -P 2 || err "$name round $rep: iperf3 TCP -P 2 failed: $(head -c 300 "$f")"
+	iperf_put "$rep" "$name" "$f" tcp2_bps 'd["end"]["sum_received"]["bits_per_second"]'
+	log "round $rep $name: TCP 2 streams: $(run_val "$rep" "$name" tcp2_bps) bit/s"
 
-	f=$RES/$name-udp64.json
-	topo_iperf "$NS_A" "$dst" "$f" -u -l 64 -b 0 -t "$T" || err "$name: iperf3 UDP failed: $(head -c 300 "$f")"
-	v=$(iperf_field "$f" 'round(d["end"]["sum_received"]["bytes"] / 64 / d["end"]["sum_received"]["seconds"])')
-	put throughput "$name" udp64_rx_pps "$v"
-	put throughput "$name" udp64_tx_pps "$(iperf_field "$f" 'round(d["end"]["sum_sent"]["packets"] / d["end"]["sum_sent"]["seconds"])')"
-	put throughput "$name" udp64_lost_pct "$(iperf_field "$f" 'round(d["end"]["sum_received"]["lost_percent"], 2)')"
-	log "$name: UDP 64 B: $v packets/s received"
+	f=$RES/$name-$rep-udp64.json
+	topo_iperf "$NS_A" "$dst" "$f" -u -l 64 -b 0 -t "$T" || err "$name round $rep: iperf3 UDP failed: $(head -c 300 "$f")"
+	iperf_put "$rep" "$name" "$f" \
+		udp64_rx_pps 'round(d["end"]["sum_received"]["bytes"] / 64 / d["end"]["sum_received"]["seconds"])' \
+		udp64_tx_pps 'round(d["end"]["sum_sent"]["packets"] / d["end"]["sum_sent"]["seconds"])' \
+		udp64_lost_pct 'round(d["end"]["sum_received"]["lost_percent"], 2)'
+	log "round $rep $name: UDP 64 B: $(run_val "$rep" "$name" udp64_rx_pps) packets/s received"
+	rm -f "$RES/$name-$rep-"*.json
 }
 
 # ping_ok NS DST: the path works (WireGuard needs a handshake first)
@@ -151,12 +182,15 @@ else
 	err "ntm unavailable (module or $NTM_BIN binaries missing): ntm rows skipped"
 fi
 
-log "kernel $(uname -r), $(nproc) CPUs, iperf3 ${T}s per run"
+CLOCK=${NTM_VM_CLOCK:-unknown}
+log "kernel $(uname -r), $(nproc) CPUs, clock $CLOCK, iperf3 ${T}s per run, $REPS rounds"
 put meta run kernel "$(uname -r)"
 put meta run cpus "$(nproc)"
 # per-CPU allocations are made for every possible CPU, online or not
 put meta run possible_cpus "$(($(cut -d- -f2 /sys/devices/system/cpu/possible) + 1))"
 put meta run iperf_seconds "$T"
+put meta run repetitions "$REPS"
+put meta run clock "$CLOCK"
 put meta run inner_mtu "$MTU"
 put meta run date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put meta run virt "$(if dmesg 2>/dev/null | grep -q 'Hypervisor detected'; then
@@ -168,29 +202,58 @@ topo_init veth || { err "topology setup failed"; exit 1; }
 topo_iperf_server "$NS_B" || err "iperf3 server did not start"
 
 # --------------------------------------------------------------- throughput
-bench_veth() {
-	put throughput veth mtu 1500
-	measure veth $UL4_B
+# clock_mark TAG: the guest's clock next to the host's, read as the mtime the
+# host gives a file created on the scripts/vm --rw share: under -icount the
+# guest's seconds are virtual, and the host's say how long the run took.
+clock_mark() {
+	local f=${NTM_BENCH_OUT:-}/.bench-clock-$1
+	put meta run "clock_${1}_guest_s" "$(now)"
+	[ -n "${NTM_BENCH_OUT:-}" ] && [ -d "$NTM_BENCH_OUT" ] && [ -w "$NTM_BENCH_OUT" ] || return 0
+	rm -f "$f"
+	: >"$f" || return 0
+	put meta run "clock_${1}_host_s" "$(stat -c %.9Y "$f")"
+	rm -f "$f"
 }
 
-bench_ntm() {
-	local name=$1 cipher=$2
-	if [ "$(ip netns exec "$NS_A" ip -br link show ntm0 2>/dev/null)" = "" ]; then
-		topo_ntm_up || { err "$name: ntmd/ntm0 setup failed"; return 1; }
+# Each path has a setup (once, before the first round), a use (before each
+# of its measurements: checks the path, and for ntm installs the tunnel of
+# its cipher on the shared ntm0) and a teardown (after the last round).
+# DST_<path> is the address iperf3 connects to.
+
+setup_veth() { put throughput veth mtu 1500; }
+use_veth() { DST=$UL4_B; }
+down_veth() { :; }
+
+# Both ntm paths share ntm0 (one ntmd per namespace); use_ntm replaces the
+# tunnel by one of the path's cipher, which takes a few ntmctl calls.
+NTM_UP=0
+setup_ntm() {
+	if [ $NTM_UP = 0 ]; then
+		topo_ntm_up || { err "ntm: ntmd/ntm0 setup failed"; return 1; }
 		A ip link set ntm0 mtu $MTU
 		B ip link set ntm0 mtu $MTU
+		NTM_UP=1
 	fi
+	put throughput "$1" mtu "$(A cat /sys/class/net/ntm0/mtu)"
+}
+use_ntm() {
+	local name=$1 cipher=$2
 	topo_tunnel_flush >/dev/null 2>&1
 	topo_tunnel_pair "$cipher" 4 || { err "$name: tunnel setup failed"; return 1; }
 	ping_ok "$NS_A" $VIP4_B || { err "$name: no ping through the tunnel"; return 1; }
-	put throughput "$name" mtu "$(A cat /sys/class/net/ntm0/mtu)"
-	measure "$name" $VIP4_B
-	topo_tunnel_flush >/dev/null 2>&1
+	DST=$VIP4_B
 }
+down_ntm() { topo_tunnel_flush >/dev/null 2>&1; }
+setup_ntm_chacha() { setup_ntm ntm-chacha20-poly1305; }
+use_ntm_chacha() { use_ntm ntm-chacha20-poly1305 chacha20-poly1305; }
+down_ntm_chacha() { down_ntm; }
+setup_ntm_aesgcm() { setup_ntm ntm-aes-gcm; }
+use_ntm_aesgcm() { use_ntm ntm-aes-gcm aes-gcm; }
+down_ntm_aesgcm() { down_ntm; }
 
 WG_A=198.51.100.65
 WG_B=198.51.100.66
-bench_wireguard() {
+setup_wireguard() {
 	local d=$RES/wg
 	mkdir -p "$d"
 	wg genkey >"$d/a.key" && wg genkey >"$d/b.key" || { err "wg genkey failed"; return 1; }
@@ -208,11 +271,15 @@ bench_wireguard() {
 	B ip link set wg0 mtu $MTU up
 	A ip route add $WG_B/32 dev wg0 src $WG_A
 	B ip route add $WG_A/32 dev wg0 src $WG_B
-	ping_ok "$NS_A" $WG_B || { err "wireguard: no ping"; return 1; }
 	put throughput wireguard mtu "$(A cat /sys/class/net/wg0/mtu)"
-	measure wireguard $WG_B
-	A ip link del wg0
-	B ip link del wg0
+}
+use_wireguard() {
+	ping_ok "$NS_A" $WG_B || { err "wireguard: no ping"; return 1; }
+	DST=$WG_B
+}
+down_wireguard() {
+	A ip link del wg0 2>/dev/null
+	B ip link del wg0 2>/dev/null
 }
 
 XF_A=198.51.100.129
@@ -227,8 +294,8 @@ s.setsockopt(socket.IPPROTO_UDP, 100, 2)  # UDP_ENCAP, UDP_ENCAP_ESPINUDP
 print("ready", flush=True)
 time.sleep(86400)
 '
-bench_xfrm() {
-	local k1 k2 ns ip
+setup_xfrm() {
+	local k1 k2 ns
 	k1=$(topo_hex 36)
 	k2=$(topo_hex 36)
 	for ns in "$NS_A" "$NS_B"; do
@@ -253,9 +320,14 @@ bench_xfrm() {
 	# The inner route carries the same MTU as the tunnel devices.
 	A ip route add $XF_B/32 dev vA src $XF_A mtu lock $MTU
 	B ip route add $XF_A/32 dev vB src $XF_B mtu lock $MTU
-	ping_ok "$NS_A" $XF_B || { err "xfrm: no ping"; return 1; }
 	put throughput xfrm mtu "$MTU"
-	measure xfrm $XF_B
+}
+use_xfrm() {
+	ping_ok "$NS_A" $XF_B || { err "xfrm: no ping"; return 1; }
+	DST=$XF_B
+}
+down_xfrm() {
+	local ns
 	put throughput xfrm esp_rx_packets "$(B ip -s xfrm state get src $UL4_A dst $UL4_B proto esp spi 0x1001 2>/dev/null |
 		awk '/lifetime current/ { getline; sub(/\(packets\)/, "", $2); print $2; exit }')"
 	for ns in "$NS_A" "$NS_B"; do
@@ -264,15 +336,54 @@ bench_xfrm() {
 	done
 }
 
-if want throughput; then
-	want_cfg veth && bench_veth
-	if [ $ntm_ok = 1 ]; then
-		want_cfg ntm-chacha && bench_ntm ntm-chacha20-poly1305 chacha20-poly1305
-		want_cfg ntm-aesgcm && bench_ntm ntm-aes-gcm aes-gcm
-	fi
-	want_cfg wireguard && bench_wireguard
-	want_cfg xfrm && bench_xfrm
-fi
+# the result name of a path (the JSON keys of the single-run bench)
+path_name() {
+	case $1 in
+	ntm-chacha) echo ntm-chacha20-poly1305 ;;
+	ntm-aesgcm) echo ntm-aes-gcm ;;
+	*) echo "$1" ;;
+	esac
+}
+
+bench_throughput() {
+	local paths="" p rep i n t0
+	for p in veth ntm-chacha ntm-aesgcm wireguard xfrm; do
+		want_cfg "$p" || continue
+		case $p in ntm-*) [ $ntm_ok = 1 ] || continue ;; esac
+		if "setup_${p//-/_}"; then
+			paths="$paths $p"
+		else
+			err "$p: setup failed, path left out"
+		fi
+	done
+	# shellcheck disable=SC2086
+	set -- $paths
+	n=$#
+	[ "$n" -gt 0 ] || { err "throughput: no path to measure"; return 1; }
+	put meta run paths "${paths# }"
+	log "throughput: $REPS rounds over $n paths:$paths"
+	clock_mark start
+	t0=$(now)
+	for rep in $(seq 1 "$REPS"); do
+		# rotate: round r starts at path (r - 1) mod n
+		for i in $(seq 0 $((n - 1))); do
+			eval "p=\${$(((rep - 1 + i) % n + 1))}"
+			if "use_${p//-/_}"; then
+				put_run "$rep" "$(path_name "$p")" position "$((i + 1))"
+				measure "$rep" "$(path_name "$p")" "$DST"
+			else
+				err "$p round $rep: path not usable, not measured"
+			fi
+		done
+	done
+	put meta run throughput_guest_seconds "$(elapsed "$t0")"
+	clock_mark end
+	for p in $paths; do
+		"down_${p//-/_}"
+	done
+}
+
+want throughput && bench_throughput
 
 # --------------------------------------------------------------- memory
 bench_mem_ntm() {
@@ -366,7 +477,7 @@ if want memory; then
 fi
 
 # --------------------------------------------------------------- report
-$PY "$HERE/results.py" collect "$RES/values.tsv" "$RES/errors.txt" >"$RES/results.json" ||
+$PY "$HERE/results.py" collect "$RES/values.tsv" "$RES/errors.txt" "$RES/runs.tsv" >"$RES/results.json" ||
 	err "could not assemble results"
 if [ -n "${NTM_BENCH_OUT:-}" ] && mkdir -p "$NTM_BENCH_OUT" 2>/dev/null &&
 	cp "$RES/results.json" "$NTM_BENCH_OUT/results.json" 2>/dev/null; then
