@@ -257,26 +257,20 @@ mount --bind "$D/etc-ntm" /etc/ntm && mount --bind "$D/lib-ntm" /var/lib/ntm &&
 	mount --bind "$D/resolv.conf" /etc/resolv.conf || exit 97
 hostname "$H"
 export HOME=/root
-systemctl() {
-	local a=() x
+# with_unit CMD ARGS...: CMD with the unit ntmd named ntmd-HOST.service
+with_unit() {
+	local cmd=$1 a=() x
+	shift
 	for x in "$@"; do
 		case $x in
 		ntmd | ntmd.service) a+=("ntmd-$H.service") ;;
 		*) a+=("$x") ;;
 		esac
 	done
-	command systemctl "${a[@]}"
+	command "$cmd" "${a[@]}"
 }
-journalctl() {
-	local a=() x
-	for x in "$@"; do
-		case $x in
-		ntmd | ntmd.service) a+=("ntmd-$H.service") ;;
-		*) a+=("$x") ;;
-		esac
-	done
-	command journalctl "${a[@]}"
-}
+systemctl() { with_unit systemctl "$@"; }
+journalctl() { with_unit journalctl "$@"; }
 apt() {
 	local p
 	[ "${1:-}" = install ] || { echo "deploy test: only apt install is mapped" >&2; return 1; }
