@@ -188,14 +188,16 @@ if needs "a ping each way across rekeys through the relay loses nothing" BF; the
 	# the pings may end in the middle of a rekey (every $REKEY s, and a
 	# slow guest stretches the pings): read the generations between two
 	# rekeys, when neither side is changing its key
-	# (one status read per side and round: each costs seconds in the guest)
+	# (one status read per side and round: each costs seconds in the guest).
+	# The generations checked are the ones read here: the reads below take
+	# seconds more, long enough for the next rekey to start between them.
+	ST_B="" ST_F=""
 	settled() {
-		local sb sf
-		sb=$(relaybed_peer b "f.$D" '"\(.generation) \(.changing_key)"')
-		sf=$(relaybed_peer f "b.$D" '"\(.generation) \(.changing_key)"')
-		[ "${sb#* }" = false ] && [ "$sb" = "$sf" ]
+		ST_B=$(relaybed_peer b "f.$D" '"\(.generation) \(.changing_key)"')
+		ST_F=$(relaybed_peer f "b.$D" '"\(.generation) \(.changing_key)"')
+		[ "${ST_B#* }" = false ] && [ "$ST_B" = "$ST_F" ]
 	}
-	sigbed_wait 20 settled || ktap_diag "B and F not settled 20 s after the pings"
+	sigbed_wait 20 settled || ktap_diag "B and F not settled 20 s after the pings: B '$ST_B', F '$ST_F'"
 	T_END=$EPOCHSECONDS
 	S_END=$(rs_sessions | jq -c '[.[] | .id]')
 	# when the sessions of now are all gone, noted while the test goes on
@@ -212,8 +214,8 @@ if needs "a ping each way across rekeys through the relay loses nothing" BF; the
 	r1=$(num "$(relaybed_relay_rx rs1)")
 	bf=$(grep -o '[0-9]* packets transmitted, [0-9]* received' "$SB_DIR/ping-bf")
 	fb=$(grep -o '[0-9]* packets transmitted, [0-9]* received' "$SB_DIR/ping-fb")
-	GEN_B=$(num "$(peer b "f.$D" generation)")
-	GEN_F=$(num "$(peer f "b.$D" generation)")
+	GEN_B=$(num "${ST_B%% *}")
+	GEN_F=$(num "${ST_F%% *}")
 	read -r bft _ _ bfr _ <<<"$bf"
 	read -r fbt _ _ fbr _ <<<"$fb"
 	ktap_diag "B->F: $bf; F->B: $fb; generation $g0 -> B $GEN_B F $GEN_F; rekeys B $(peer b "f.$D" rekeys) F $(peer f "b.$D" rekeys); node counters B $(sigbed_node b rekeys)/$(sigbed_node b rekeys_failed) F $(sigbed_node f rekeys); RS forwarded $((r1 - r0)); paths B $(peer b "f.$D" path.path) F $(peer f "b.$D" path.path)"
