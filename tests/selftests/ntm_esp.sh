@@ -33,6 +33,7 @@ command -v ip >/dev/null && ip xfrm state list >/dev/null 2>&1 ||
 
 topo_init bridge || ktap_bail "underlay setup failed"
 T=$(topo_tmpdir)
+topo_py_start "$NS_A" && topo_py_start "$NS_B" || ktap_bail "pyserve did not start"
 
 # --- A: ntm0 with sockets owned by ntm_genl.py ------------------------------
 A ip link add $ESP_DEV type ntm || ktap_bail "cannot create $ESP_DEV"
@@ -71,17 +72,12 @@ ktap_ok "setup: A ntm0 with adopted sockets on $PORT, B xfrm ESP-in-UDP"
 # --- helpers -------------------------------------------------------------------
 # jf FIELD: a (dotted) field of the JSON object on stdin, 0 when absent
 jf() {
-	$PY -c 'import json, sys
-try:
-    d = json.load(sys.stdin)
-    for k in sys.argv[1].split("."):
-        d = d.get(k, 0)
-    print(int(d) if isinstance(d, (bool, int)) else d)
-except Exception:
-    print(0)' "$1"
+	local v
+	v=$(jq -r --arg p "$1" 'getpath($p | split(".")) // 0 | if . == true then 1 else . end' 2>/dev/null)
+	echo "${v:-0}"
 }
-tst() { A $GENL tunnel $ESP_DEV "$SPI_BA" | jf "$1"; }
-dstat() { A $GENL devstats $ESP_DEV | jf "$1"; }
+tst() { topo_genl "$NS_A" tunnel $ESP_DEV "$SPI_BA" | jf "$1"; }
+dstat() { topo_genl "$NS_A" devstats $ESP_DEV | jf "$1"; }
 
 SPI_NEXT=$((0x1000))
 SPI_AB=0 SPI_BA=0
@@ -90,7 +86,7 @@ SPI_AB=0 SPI_BA=0
 sa_pair() {
 	local cipher=$1 bits=$2 esn=$3 alg xesn="" aesn="" out
 	shift 3
-	[ "$SPI_BA" != 0 ] && A $GENL del $ESP_DEV "$SPI_BA" >/dev/null 2>&1
+	[ "$SPI_BA" != 0 ] && topo_genl "$NS_A" del $ESP_DEV "$SPI_BA" >/dev/null 2>&1
 	B ip xfrm state flush
 	SPI_AB=$SPI_NEXT SPI_BA=$((SPI_NEXT + 1)) SPI_NEXT=$((SPI_NEXT + 16))
 	K_AB=$(topo_hex $((bits / 8))) K_BA=$(topo_hex $((bits / 8)))
@@ -108,7 +104,7 @@ sa_pair() {
 	B ip xfrm state add src $UL4_B dst $UL4_A proto esp spi $SPI_BA reqid 2 mode tunnel \
 		$xesn ${XF_BA_EXTRA:-} aead "$alg" 0x$K_BA$S_BA 128 encap espinudp $PORT $PORT 0.0.0.0 ||
 		{ topo_log "xfrm state B->A failed"; return 1; }
-	out=$(A $GENL esp-add $ESP_DEV --local $SPI_BA --remote $SPI_AB --endpoint $UL4_B:$PORT \
+	out=$(topo_genl "$NS_A" esp-add $ESP_DEV --local $SPI_BA --remote $SPI_AB --endpoint $UL4_B:$PORT \
 		--cipher "$cipher" --key "$K_AB" --rx-key "$K_BA" --tx-salt "$S_AB" --rx-salt "$S_BA" \
 		--remote-ts $VIP4_B/32,$VIP6_B/128 --local-ts $VIP4_A/32,$VIP6_A/128 $aesn "$@" 2>&1) ||
 		{ topo_log "esp-add: $out"; return 1; }
@@ -132,12 +128,12 @@ for cfg in "aes-gcm 128 0" "aes-gcm 256 0" "chacha20-poly1305 256 0" \
 		continue
 	fi
 	if topo_wait 10 ping_ab 1 && ping_ab 3; then ktap_ok "$tag: ping A->B (ntm -> xfrm)"; else
-		ktap_diag "A tunnel: $(A $GENL tunnel $ESP_DEV $SPI_BA)"
+		ktap_diag "A tunnel: $(topo_genl "$NS_A" tunnel $ESP_DEV $SPI_BA)"
 		ktap_diag "B: $(B ip -s xfrm state 2>&1 | head -30)"
 		ktap_fail "$tag: ping A->B (ntm -> xfrm)"
 	fi
 	if ping_ba 3; then ktap_ok "$tag: ping B->A (xfrm -> ntm)"; else
-		ktap_diag "A tunnel: $(A $GENL tunnel $ESP_DEV $SPI_BA)"
+		ktap_diag "A tunnel: $(topo_genl "$NS_A" tunnel $ESP_DEV $SPI_BA)"
 		ktap_fail "$tag: ping B->A (xfrm -> ntm)"
 	fi
 	if [ "$tag" = "aes-gcm-128" ]; then
@@ -193,7 +189,7 @@ topo_capture_start "$NS_B" vB "$PCAP" "udp and src host $UL4_B and dst port $POR
 ping_ba 5
 topo_capture_stop
 rp0=$(tst stats.drop_replay) rx0=$(tst stats.rx_packets)
-n=$(B $GENL esp-inject "$PCAP" vB $PORT 2>&1)
+n=$(topo_genl "$NS_B" esp-inject "$PCAP" vB $PORT 2>&1)
 sleep 1
 rp1=$(tst stats.drop_replay) rx1=$(tst stats.rx_packets)
 ktap_diag "replayed $n ESP packets: drop_replay $rp0 -> $rp1, rx_packets $rx0 -> $rx1"
@@ -216,12 +212,12 @@ B ping -n -c 2 -i 0.2 -W 1 -I $VIP4_B $VIP4_A >/dev/null 2>&1
 topo_capture_stop
 A nft delete table inet esptest
 au0=$(tst stats.drop_auth) rx0=$(tst stats.rx_packets)
-B $GENL esp-inject "$PCAP2" vB $PORT --pick 0 --mutate cipher >/dev/null 2>&1
+topo_genl "$NS_B" esp-inject "$PCAP2" vB $PORT --pick 0 --mutate cipher >/dev/null 2>&1
 sleep 1
 au1=$(tst stats.drop_auth) rx1=$(tst stats.rx_packets)
 ktap_result "flipped ciphertext byte: drop_auth +$((au1 - au0)), not delivered" \
 	$([ $((au1 - au0)) -eq 1 ] && [ "$rx1" -eq "$rx0" ] && echo 0 || echo 1)
-B $GENL esp-inject "$PCAP2" vB $PORT --pick 0 >/dev/null 2>&1
+topo_genl "$NS_B" esp-inject "$PCAP2" vB $PORT --pick 0 >/dev/null 2>&1
 sleep 1
 rx2=$(tst stats.rx_packets)
 ktap_result "the untampered original is accepted afterwards (rx +$((rx2 - rx1)))" \
@@ -260,7 +256,7 @@ ktap_result "inner destination outside LOCAL_TS dropped (drop_ts +$((ts2 - ts1))
 if "$PY" -c 'import cryptography' 2>/dev/null; then
 	seq=$(($(tst rx_counter) + 1000))
 	craft() {
-		B $GENL esp-craft --src $UL4_B --dst $UL4_A --cipher "$CIPHER" --key "$K_BA" \
+		topo_genl "$NS_B" esp-craft --src $UL4_B --dst $UL4_A --cipher "$CIPHER" --key "$K_BA" \
 			--salt "$S_BA" --spi "$SPI_BA" --inner-src $VIP4_B --inner-dst $VIP4_A "$@" >/dev/null
 	}
 	rx0=$(tst stats.rx_packets) du0=$(tst stats.dummy_rx) ml0=$(tst stats.drop_malformed)
@@ -285,7 +281,7 @@ fi
 
 # --- make-before-break rekey of an SA pair (REPLACES / TAKEOVER, D83) -----------------
 # tf SPI FIELD: a field of A's SA SPI
-tf() { A $GENL tunnel $ESP_DEV "$1" | jf "$2"; }
+tf() { topo_genl "$NS_A" tunnel $ESP_DEV "$1" | jf "$2"; }
 # new_skeys: fresh keys and salts for the next succ_add in SK_AB, SK_BA,
 # SS_AB, SS_BA (succ_add runs in $(...): it cannot set them itself)
 new_skeys() { SK_AB=$(topo_hex 16) SK_BA=$(topo_hex 16) SS_AB=$(topo_hex 4) SS_BA=$(topo_hex 4); }
@@ -294,7 +290,7 @@ new_skeys() { SK_AB=$(topo_hex 16) SK_BA=$(topo_hex 16) SS_AB=$(topo_hex 4) SS_B
 succ_add() {
 	local in=$1 out=$2
 	shift 2
-	A $GENL esp-add $ESP_DEV --local "$in" --remote "$out" --endpoint $UL4_B:$PORT \
+	topo_genl "$NS_A" esp-add $ESP_DEV --local "$in" --remote "$out" --endpoint $UL4_B:$PORT \
 		--cipher aes-gcm --key "$SK_AB" --rx-key "$SK_BA" --tx-salt "$SS_AB" --rx-salt "$SS_BA" \
 		--remote-ts $VIP4_B/32,$VIP6_B/128 --local-ts $VIP4_A/32,$VIP6_A/128 "$@" 2>&1 | grep -v '^errno=0 '
 }
@@ -323,7 +319,7 @@ e1=$(errno_of "$(succ_add $N1_IN $N1_OUT --replaces 0x7fff0001)")
 e2=$(errno_of "$(succ_add $N1_IN $N1_OUT --takeover rx)")
 ktap_diag "replaces an unknown SA: $e1; takeover without replaces: $e2"
 ktap_result "an ESP successor of an unknown SA is ENOENT; TAKEOVER without REPLACES is refused on ESP" \
-	$([ "$e1" = ENOENT ] && [ -n "$e2" ] && ! A $GENL tunnel $ESP_DEV $N1_IN >/dev/null 2>&1 && echo 0 || echo 1)
+	$([ "$e1" = ENOENT ] && [ -n "$e2" ] && ! topo_genl "$NS_A" tunnel $ESP_DEV $N1_IN >/dev/null 2>&1 && echo 0 || echo 1)
 
 out=$(succ_add $N1_IN $N1_OUT --replaces $O_IN --takeover rx)
 st_n=$(tf $N1_IN state) rp_n=$(tf $N1_IN replaces) st_o=$(tf $O_IN state)
@@ -358,7 +354,7 @@ ktap_result "the successor's first authenticated packet makes it active and the 
 
 if "$PY" -c 'import cryptography' 2>/dev/null; then
 	ro0=$(tf $O_IN stats.rx_packets)
-	B $GENL esp-craft --src $UL4_B --dst $UL4_A --cipher aes-gcm --key "$K_BA" --salt "$S_BA" \
+	topo_genl "$NS_B" esp-craft --src $UL4_B --dst $UL4_A --cipher aes-gcm --key "$K_BA" --salt "$S_BA" \
 		--spi "$O_IN" --inner-src $VIP4_B --inner-dst $VIP4_A --seq $(($(tf $O_IN rx_counter) + 100)) >/dev/null
 	sleep 0.5
 	ro1=$(tf $O_IN stats.rx_packets)
@@ -371,7 +367,7 @@ fi
 e5=$(errno_of "$(succ_add $N2_IN $N2_OUT --replaces $O_IN)")
 out=$(succ_add $N2_IN $N2_OUT --replaces $N1_IN --takeover rx)
 st2=$(tf $N2_IN state)
-A $GENL set $ESP_DEV $N2_IN --takeover now >/dev/null 2>&1
+topo_genl "$NS_A" set $ESP_DEV $N2_IN --takeover now >/dev/null 2>&1
 rc=$?
 st2b=$(tf $N2_IN state) st1=$(tf $N1_IN state)
 ktap_diag "a successor of the retired SA: $e5; second generation $st2 -> $st2b after SET TAKEOVER NOW (rc $rc), first generation $st1 ${out:+($out)}"
@@ -380,12 +376,12 @@ ktap_result "a retired SA cannot be replaced (EBUSY); SET_TUNNEL TAKEOVER NOW ac
 
 out=$(succ_add $N3_IN $N3_OUT --replaces $N2_IN --takeover rx)
 st3=$(tf $N3_IN state)
-A $GENL del $ESP_DEV $N2_IN >/dev/null 2>&1
+topo_genl "$NS_A" del $ESP_DEV $N2_IN >/dev/null 2>&1
 st3b=$(tf $N3_IN state)
 ktap_diag "third generation $st3, after its predecessor's deletion $st3b ${out:+($out)}"
 ktap_result "deleting the predecessor of a pending ESP successor makes the successor active" \
 	$([ "$st3" = pending ] && [ "$st3b" = active ] && echo 0 || echo 1)
-for spi in $O_IN $N1_IN $N2_IN $N3_IN; do A $GENL del $ESP_DEV "$spi" >/dev/null 2>&1; done
+for spi in $O_IN $N1_IN $N2_IN $N3_IN; do topo_genl "$NS_A" del $ESP_DEV "$spi" >/dev/null 2>&1; done
 SPI_BA=0
 
 # --- lifetimes: events on the multicast group -------------------------------------------
@@ -393,7 +389,7 @@ topo_bg "$NS_A" "$T/events.log" $GENL monitor 0
 topo_wait 10 grep -q ready "$T/events.log" || ktap_diag "event monitor did not start"
 # have_event SPI REASON
 have_event() { grep -q "\"local_index\": $1,.*\"reason\": \"$2\"" "$T/events.log"; }
-gone() { ! A $GENL tunnel $ESP_DEV "$1" >/dev/null 2>&1; }
+gone() { ! topo_genl "$NS_A" tunnel $ESP_DEV "$1" >/dev/null 2>&1; }
 
 sa_pair aes-gcm 128 0 --soft-packets 5 --hard-packets 10
 spi=$SPI_BA

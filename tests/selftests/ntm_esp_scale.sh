@@ -29,6 +29,7 @@ ktap_plan 20
 [ "$(id -u)" = 0 ] && modprobe -q ntm 2>/dev/null || { ktap_skip_rest "no root or no ntm module"; ktap_finish; }
 topo_init bridge || ktap_bail "underlay setup failed"
 T=$(topo_tmpdir)
+topo_py_start "$NS_A" || ktap_bail "pyserve in A did not start"
 
 A ip link add $DEV type ntm || ktap_bail "cannot create $DEV"
 topo_bg "$NS_A" "$T/owner.log" $GENL own $DEV $PORT
@@ -89,8 +90,8 @@ cat >"$T/sa.py" <<-'EOF'
 	                    pass
 	        print(int(n / arg))
 EOF
-SA() { local c=$1; shift; A "$PY" "$T/sa.py" "$TOPO_LIB_DIR" "$c" $DEV "$@"; }
-dstat() { A $GENL devstats $DEV | $PY -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$1"; }
+SA() { local c=$1; shift; topo_py "$NS_A" "$T/sa.py" "$TOPO_LIB_DIR" "$c" $DEV "$@"; }
+dstat() { topo_genl "$NS_A" devstats $DEV | jq -r --arg k "$1" '.[$k] // 0'; }
 
 K1=$(topo_hex 16) K2=$(topo_hex 16)
 # line SPI ENDPOINT REMOTE_TS [more esp-add options]
@@ -100,8 +101,8 @@ line() {
 	echo "--local $spi --remote $((spi + 0x1000000)) --endpoint $ep --cipher aes-gcm" \
 		"--key $K1 --rx-key $K2 --tx-salt 01020304 --rx-salt 05060708 --remote-ts $ts $*"
 }
-add() { local out; out=$(A $GENL esp-add $DEV $(line "$@") 2>&1) || { topo_log "esp-add $1: $out"; return 1; }; }
-del() { A $GENL del $DEV "$1" >/dev/null 2>&1; }
+add() { local out; out=$(topo_genl "$NS_A" esp-add $DEV $(line "$@") 2>&1) || { topo_log "esp-add $1: $out"; return 1; }; }
+del() { topo_genl "$NS_A" del $DEV "$1" >/dev/null 2>&1; }
 
 # carried SRC DST WANT [OTHERS...]: 3 packets from SRC to DST, all on SA
 # WANT (none on the others); WANT 0: on none of OTHERS
@@ -163,7 +164,7 @@ ktap_result "a handful of SAs: /32 host and default carry" \
 	                "--tx-salt 01020304 --rx-salt 05060708 --remote-ts %s\n" % (
 	                    spi, spi + 0x1000000, ep, k1, k2, ts))
 EOF
-out=$(A $GENL esp-bulk $DEV "$T/bulk" 2>&1)
+out=$(topo_genl "$NS_A" esp-bulk $DEV "$T/bulk" 2>&1)
 ktap_diag "esp-bulk of $((N - 1)): $out"
 ktap_result "$N ESP SAs installed" $(grep -q "added=$((N - 1)) errors=0" <<<"$out" && echo 0 || echo 1)
 

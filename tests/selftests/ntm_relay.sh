@@ -37,22 +37,15 @@ RS6="[$UL6_RS]:$NTM_PORT"
 # rstat FIELD [DEV]: a device counter of RS; rsess ID FIELD [DEV]: a field of
 # a relay session (legs.0.rx_packets, drop_src, legs.1.endpoint)
 rstat() {
-	num "$(RS $GENL devstats "${2:-$NTM_DEV}" 2>/dev/null | "$PY" -c '
-import json, sys
-print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1" 2>/dev/null)"
+	num "$(topo_genl "$NS_RS" devstats "${2:-$NTM_DEV}" 2>/dev/null | jq -r --arg k "$1" '.[$k] // ""' 2>/dev/null)"
 }
-nrelays() { num "$(RS $GENL relay-count "$1" 2>/dev/null)"; }
+nrelays() { num "$(topo_genl "$NS_RS" relay-count "$1" 2>/dev/null)"; }
 rsess() {
-	RS $GENL relay "${3:-$NTM_DEV}" "$1" 2>/dev/null | "$PY" -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-    for k in sys.argv[1].split("."):
-        v = v[int(k)] if isinstance(v, list) else v[k]
-    print(v)
-except Exception:
-    pass' "$2"
+	topo_genl "$NS_RS" relay "${3:-$NTM_DEV}" "$1" 2>/dev/null |
+		jq -r --arg p "$2" 'getpath($p | split(".") | map(tonumber? // .)) | select(. != null)' 2>/dev/null
 }
+# relay_gone ID: RS has no relay session ID (any more)
+relay_gone() { ! topo_genl "$NS_RS" relay $NTM_DEV "$1" >/dev/null 2>&1; }
 tstat() { num "$(topo_tstat "$1" "$2")"; }
 # ntmctl drives the sessions; lib/ntm_genl.py reads the counters on its own
 relay_add() { nctl "$NS_RS" relay add $NTM_DEV "$@"; }
@@ -79,6 +72,7 @@ pings() { topo_ping "$NS_A" "$@" >/dev/null 2>&1; }
 # --- setup --------------------------------------------------------------------
 topo_init bridge || ktap_bail "underlay setup failed"
 topo_rs_init || ktap_bail "relay host setup failed"
+topo_py_start "$NS_RS" && topo_py_start "$NS_A" || ktap_bail "pyserve did not start"
 topo_ntm_up || ktap_bail "ntmd setup on A and B failed"
 topo_ntmd "$NS_RS" || ktap_bail "ntmd on RS failed"
 KEY=$(topo_hex 32)
@@ -156,8 +150,8 @@ ktap_result "RS forwards the NTM messages unchanged (16-byte header and cipherte
 A ip addr add 192.0.2.66/24 dev vA
 src0=$(rstat drop_relay_src) brx0=$(tstat "$NS_B" stats.rx_packets)
 bnt0=$(num "$(topo_dstat "$NS_B" stats.drop_no_tunnel)")
-A $GENL relay-sport 192.0.2.66 $NTM_PORT $UL4_RS 40001 $IDX_B 5 >/dev/null
-A $GENL relay-sport $UL4_A $NTM_PORT $UL4_RS 40000 $IDX_B 5 >/dev/null
+topo_genl "$NS_A" relay-sport 192.0.2.66 $NTM_PORT $UL4_RS 40001 $IDX_B 5 >/dev/null
+topo_genl "$NS_A" relay-sport $UL4_A $NTM_PORT $UL4_RS 40000 $IDX_B 5 >/dev/null
 sleep 1
 src1=$(rstat drop_relay_src) brx1=$(tstat "$NS_B" stats.rx_packets)
 # counted per device only: no table by index charges them to a session (D53)
@@ -214,7 +208,7 @@ sleep 1
 total=$(($(num "$(rsess 1 legs.0.rx_packets)") + $(num "$(rsess 1 legs.1.rx_packets)")))
 relay_set --id 1 --hard-packets $((total + 10)) >/dev/null
 pings 4 -c 12 -i 0.2 -W 1
-topo_wait 10 sh -c "! ip netns exec $NS_RS $GENL relay $NTM_DEV 1 >/dev/null 2>&1"
+topo_wait 10 relay_gone 1
 gone=$?
 ktap_result "hard packet limit ($((total + 10))) removes the session" $gone
 pings 4 -c 2 -W 1
@@ -230,7 +224,7 @@ out=$(relay_add --id 2 --leg1 "$EP_A4" --index1 $IDX_A --leg2 "$EP_B6" --index2 
 	ktap_diag "relay add 2: $out"
 topo_wait 10 topo_ping "$NS_A" 4 -c1 -W2
 ok_before=$?
-topo_wait 20 sh -c "! ip netns exec $NS_RS $GENL relay $NTM_DEV 2 >/dev/null 2>&1"
+topo_wait 20 relay_gone 2
 gone=$?
 ktap_result "idle timeout (3 s) removes a session that carried traffic" \
 	$([ $ok_before -eq 0 ] && [ $gone -eq 0 ] && echo 0 || echo 1)
@@ -246,7 +240,7 @@ nctl "$NS_RS" device set $NTM_DEV --max-relays 2
 ref0=$(rstat relay_refused)
 r1=$(relay_add --id 11 --leg1 192.0.2.101:1 --index1 1 --leg2 192.0.2.102:1 --index2 2 2>&1; echo "rc=$?")
 r2=$(relay_add --id 12 --leg1 192.0.2.103:1 --index1 1 --leg2 192.0.2.104:1 --index2 2 2>&1; echo "rc=$?")
-r3=$(RS $GENL relay-add $NTM_DEV 13 192.0.2.105:1 1 192.0.2.106:1 2 2>&1)
+r3=$(topo_genl "$NS_RS" relay-add $NTM_DEV 13 192.0.2.105:1 1 192.0.2.106:1 2 2>&1)
 r4=$(relay_add --id 14 --leg1 192.0.2.107:1 --index1 1 --leg2 192.0.2.108:1 --index2 2 2>&1; echo "rc=$?")
 ref1=$(rstat relay_refused)
 ktap_diag "max_relays 2: $r1 | $r2 | $r3 | $r4; relay_refused $ref0 -> $ref1"
@@ -261,7 +255,7 @@ ktap_result "after a flush and a larger limit a session is accepted again" \
 # --- hostile netlink input -------------------------------------------------------------------
 topo_ntmd "$NS_RS" $((NTM_PORT + 1)) ntm1 || ktap_diag "ntmd for ntm1 failed"
 RS ip link add ntm9 type ntm
-RS $GENL relay-check ntm1 ntm9 >"$T/battery.out" 2>&1
+topo_genl "$NS_RS" relay-check ntm1 ntm9 >"$T/battery.out" 2>&1
 nok=$(grep -c '^ok' "$T/battery.out") nbad=$(grep -c '^not ok' "$T/battery.out")
 grep '^not ok' "$T/battery.out" | while read -r l; do ktap_diag "$l"; done
 ktap_result "hostile relay requests get errors, never a change of state ($nok passed, $nbad failed)" \
@@ -273,13 +267,13 @@ meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
 objs() { num "$(cat $slabdir/total_objects 2>/dev/null | cut -d' ' -f1)"; }
 sync
 o0=$(objs) slab0=$(meminfo Slab) vm0=$(meminfo VmallocUsed)
-out=$(RS $GENL relay-bulk ntm1 "$N_BULK" 100000 2>&1)
+out=$(topo_genl "$NS_RS" relay-bulk ntm1 "$N_BULK" 100000 2>&1)
 o1=$(objs) slab1=$(meminfo Slab) vm1=$(meminfo VmallocUsed)
 n=$(nrelays ntm1)
 ktap_diag "bulk add: $out; ntm1 has $n sessions"
 ktap_result "$N_BULK sessions added in pipelined NEW_RELAY requests" \
 	$([ "$n" -eq "$N_BULK" ] && echo 0 || echo 1)
-read -r cnt uniq ordered < <(RS $GENL relays ntm1)
+read -r cnt uniq ordered < <(topo_genl "$NS_RS" relays ntm1)
 ktap_diag "dump: $cnt sessions, $uniq distinct ids, ordered $ordered"
 ktap_result "the dump lists each session once, in id order" \
 	$([ "${cnt:-0}" -eq "$N_BULK" ] && [ "$uniq" -eq "$cnt" ] && [ "$ordered" = 1 ] && echo 0 || echo 1)
@@ -290,7 +284,7 @@ ktap_diag "memory per session: object $osz bytes, slab $ssz bytes, slab objects 
 ktap_result "a session takes at most 256 bytes of slab ($ssz; $per_total with the hash tables)" \
 	$([ -n "$ssz" ] && [ "$ssz" -le 256 ] && echo 0 || echo 1)
 t0=$EPOCHSECONDS
-RS $GENL relay-del ntm1 flush >/dev/null
+topo_genl "$NS_RS" relay-del ntm1 flush >/dev/null
 ktap_result "flush of $N_BULK sessions ($((EPOCHSECONDS - t0)) s)" \
 	$([ "$(nrelays ntm1)" -eq 0 ] && echo 0 || echo 1)
 

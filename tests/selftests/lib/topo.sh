@@ -454,6 +454,67 @@ pkt() {
 	esac
 }
 
+# topo_py_start NS: a long-lived interpreter in NS (lib/pyserve.py) that
+# topo_py then uses: each python3 started in the guest costs 0.4-1 s under
+# TCG before the helper runs (Documentation/testing.rst, "Where the guest's
+# time goes").  Call it from the test's own shell, not from $(...), after
+# topo_init; the server ends with the test (topo_cleanup).
+declare -gA TOPO_PY_W=() TOPO_PY_R=()
+topo_py_start() {
+	local ns=$1 d w r
+	topo_tmpdir >/dev/null
+	d=$TOPO_TMP/pyserve.$ns
+	rm -f "$d.in" "$d.out"
+	mkfifo "$d.in" "$d.out" || return 1
+	ip netns exec "$ns" "$PY" -u "$TOPO_LIB_DIR/pyserve.py" <"$d.in" >"$d.out" 2>"$d.log" &
+	TOPO_PIDS="$! $TOPO_PIDS"
+	exec {w}>"$d.in" {r}<"$d.out"
+	TOPO_PY_W[$ns]=$w
+	TOPO_PY_R[$ns]=$r
+}
+
+# topo_py NS SCRIPT ARGS...: python3 SCRIPT ARGS in NS, with the script's
+# stdout, stderr and exit status; through NS's pyserve when topo_py_start
+# ran for NS, otherwise in a new interpreter.  Only for helpers that end
+# quickly and read no stdin; arguments without newlines.  Callers may run
+# at once (subshells, background jobs): one request at a time, by a lock.
+topo_py() {
+	local ns=$1 w r line req rc=
+	shift
+	w=${TOPO_PY_W[$ns]:-}
+	r=${TOPO_PY_R[$ns]:-}
+	if [ -z "$w" ]; then
+		ip netns exec "$ns" "$PY" "$@"
+		return
+	fi
+	local IFS=$'\x1f'
+	req="$*"
+	IFS=$' \t\n'
+	{
+		flock 9
+		printf '%s\n' "$req" >&"$w"
+		while IFS= read -r -t 300 line <&"$r"; do
+			case $line in
+			"O "*) printf '%s\n' "${line:2}" ;;
+			"E "*) printf '%s\n' "${line:2}" >&2 ;;
+			"R "*) rc=${line:2}; break ;;
+			esac
+		done
+	} 9>"$TOPO_TMP/pyserve.$ns.lock"
+	if [ -z "$rc" ]; then
+		topo_log "topo_py $ns: no answer from pyserve to: $*"
+		return 1
+	fi
+	return "$rc"
+}
+
+# topo_genl NS ARGS...: lib/ntm_genl.py ARGS in NS (through topo_py)
+topo_genl() {
+	local ns=$1
+	shift
+	topo_py "$ns" "$TOPO_LIB_DIR/ntm_genl.py" "$@"
+}
+
 # topo_capture_start NS IFACE FILE FILTER: tcpdump into FILE; sets CAP_PID
 topo_capture_start() {
 	local ns=$1 ifn=$2 file=$3 filter=$4
