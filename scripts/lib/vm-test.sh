@@ -11,8 +11,7 @@
 # over half the time of one (Documentation/testing.rst, "Parallel VMs").
 # The suites are dealt out longest first to the VM with the least work
 # (greedy LPT), using the durations below (seconds each suite took in a
-# two-VM make check run on a 2-core machine, 2026-12-06; ntm_esp,
-# ntm_esp_scale and ntm_relay scaled by their speed-up alone from D105); a
+# two-VM make check run on a 2-core machine, 2026-12-07, after D105); a
 # suite missing from the table counts as 120 s.  Every VM runs its own
 # kernel, so each has its own ntm.ko and its own ntm_unload at the end.
 #
@@ -34,14 +33,13 @@ if [ -n "${NTM_TESTS:-}" ] || [ "$JOBS" -le 1 ]; then
 fi
 
 declare -A weight=(
-	[ntm_signalling]=442 [ntm_esp]=232 [ntm_relay]=247 [ntm_rekey_cases]=338
-	[ntm_esp_scale]=156 [ntm_ike]=292 [ntm_relay_nat]=290 [ntm_relay_cases]=271
-	[ntm_basic]=262 [ntm_tamper]=213 [ntm_rekey]=187 [ntm_lifetime]=186
-	[ntm_sigflood]=185 [ntm_acquire]=180 [ntm_tunnel_life]=174
-	[ntm_metrics]=151 [ntm_keyrecovery]=138 [ntm_ike_rekey]=115 [ntm_async]=107 [ntm_nlfuzz]=103
-	[ntm_fuzz]=100 [ntm_roaming]=88 [ntm_netlink]=71 [ntm_socket]=66
-	[ntm_replay]=65 [ntm_scale]=31 [ntm_secrets]=29 [ntm_restart]=28
-	[ntm_unload]=23
+	[ntm_signalling]=373 [ntm_rekey_cases]=370 [ntm_ike]=340 [ntm_relay_cases]=318
+	[ntm_relay_nat]=277 [ntm_sigflood]=215 [ntm_relay]=198 [ntm_basic]=195
+	[ntm_rekey]=182 [ntm_lifetime]=170 [ntm_esp]=158 [ntm_acquire]=153
+	[ntm_tunnel_life]=147 [ntm_keyrecovery]=116 [ntm_tamper]=110 [ntm_fuzz]=108
+	[ntm_esp_scale]=101 [ntm_roaming]=91 [ntm_metrics]=86 [ntm_ike_rekey]=85
+	[ntm_nlfuzz]=71 [ntm_async]=65 [ntm_replay]=57 [ntm_socket]=50 [ntm_unload]=45
+	[ntm_netlink]=36 [ntm_scale]=32 [ntm_restart]=28 [ntm_secrets]=22
 )
 
 # every suite, longest first
