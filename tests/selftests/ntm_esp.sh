@@ -73,7 +73,7 @@ ktap_ok "setup: A ntm0 with adopted sockets on $PORT, B xfrm ESP-in-UDP"
 # jf FIELD: a (dotted) field of the JSON object on stdin, 0 when absent
 jf() {
 	local v
-	v=$(jq -r --arg p "$1" 'getpath($p | split(".")) // 0 | if . == true then 1 else . end' 2>/dev/null)
+	v=$(topo_json get "$1")
 	echo "${v:-0}"
 }
 tst() { topo_genl "$NS_A" tunnel $ESP_DEV "$SPI_BA" | jf "$1"; }

@@ -91,7 +91,7 @@ cat >"$T/sa.py" <<-'EOF'
 	        print(int(n / arg))
 EOF
 SA() { local c=$1; shift; topo_py "$NS_A" "$T/sa.py" "$TOPO_LIB_DIR" "$c" $DEV "$@"; }
-dstat() { topo_genl "$NS_A" devstats $DEV | jq -r --arg k "$1" '.[$k] // 0'; }
+dstat() { local v; v=$(topo_genl "$NS_A" devstats $DEV | topo_json get "$1"); echo "${v:-0}"; }
 
 K1=$(topo_hex 16) K2=$(topo_hex 16)
 # line SPI ENDPOINT REMOTE_TS [more esp-add options]

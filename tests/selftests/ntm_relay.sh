@@ -36,14 +36,9 @@ RS6="[$UL6_RS]:$NTM_PORT"
 
 # rstat FIELD [DEV]: a device counter of RS; rsess ID FIELD [DEV]: a field of
 # a relay session (legs.0.rx_packets, drop_src, legs.1.endpoint)
-rstat() {
-	num "$(topo_genl "$NS_RS" devstats "${2:-$NTM_DEV}" 2>/dev/null | jq -r --arg k "$1" '.[$k] // ""' 2>/dev/null)"
-}
+rstat() { num "$(topo_genl "$NS_RS" devstats "${2:-$NTM_DEV}" 2>/dev/null | topo_json get "$1")"; }
 nrelays() { num "$(topo_genl "$NS_RS" relay-count "$1" 2>/dev/null)"; }
-rsess() {
-	topo_genl "$NS_RS" relay "${3:-$NTM_DEV}" "$1" 2>/dev/null |
-		jq -r --arg p "$2" 'getpath($p | split(".") | map(tonumber? // .)) | select(. != null)' 2>/dev/null
-}
+rsess() { topo_genl "$NS_RS" relay "${3:-$NTM_DEV}" "$1" 2>/dev/null | topo_json get "$2"; }
 # relay_gone ID: RS has no relay session ID (any more)
 relay_gone() { ! topo_genl "$NS_RS" relay $NTM_DEV "$1" >/dev/null 2>&1; }
 tstat() { num "$(topo_tstat "$1" "$2")"; }

@@ -72,7 +72,7 @@ def main():
     stdout, stdin = sys.stdout, sys.stdin
     for line in stdin:
         argv = line.rstrip("\n").split("\x1f")
-        if not argv or not argv[0]:
+        if not argv[0]:
             stdout.write("E pyserve: empty request\nR 2\n")
             stdout.flush()
             continue
