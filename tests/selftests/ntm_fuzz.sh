@@ -26,7 +26,7 @@ ktap_ok "setup (seed $SEED, $C datagrams per kind)"
 dstat() { num "$(topo_dstat "$NS_B" "$1")"; }
 snap() { # snap: the relevant device counters of B as "a b c d e"
 	nctl "$NS_B" -j device show $NTM_DEV 2>/dev/null |
-		$NTMJSON get stats.passed_up stats.drop_malformed stats.drop_no_tunnel \
+		topo_json get stats.passed_up stats.drop_malformed stats.drop_no_tunnel \
 			stats.drop_auth stats.rx_packets | tr '\n' ' '
 }
 

@@ -125,12 +125,12 @@ $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["dumps"
 ktap_result "40 multi-part dumps closed early or read on after flushes and deletions" $?
 
 # --- without CAP_NET_ADMIN ---------------------------------------------------------------
-n0=$(nctl $NS_F -j device show ntmf1 2>/dev/null | $NTMJSON get num_tunnels)
+n0=$(nctl $NS_F -j device show ntmf1 2>/dev/null | topo_json get num_tunnels)
 F setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
 	timeout 300 $FUZZ unpriv ntmf1 --count 1000 --seed "$SEED" >"$T/unpriv.json" 2>"$T/unpriv.err"
 ktap_diag "unprivileged: $(cat "$T/unpriv.json")"
 ktap_diag_file "$T/unpriv.err" 10
-n1=$(nctl $NS_F -j device show ntmf1 2>/dev/null | $NTMJSON get num_tunnels)
+n1=$(nctl $NS_F -j device show ntmf1 2>/dev/null | topo_json get num_tunnels)
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["sent"]==1000 and d["write_not_eperm"]==0 and d["hangs"]==0 else 1)' "$T/unpriv.json" 2>/dev/null &&
 	[ "$(num "$n0")" = "$(num "$n1")" ]
 ktap_result "without CAP_NET_ADMIN every changing request gets EPERM ($n0 -> $n1 tunnels)" $?

@@ -69,7 +69,7 @@ succ_a() { rk_add "$NS_A" "$1" "$2" "$KEY" "$SAB" "$SBA" --replaces "$3" --takeo
 
 # tfield NS INDEX FIELD: a field of one tunnel (state, replaces, stats.rx_packets)
 tfield() {
-	nctl "$1" -j tunnel show $NTM_DEV --local-index "$2" 2>/dev/null | $NTMJSON tunnel "$3"
+	nctl "$1" -j tunnel show $NTM_DEV --local-index "$2" 2>/dev/null | topo_json tunnel "$3"
 }
 tstate() { tfield "$1" "$2" state; }
 dstat() { num "$(topo_dstat "$1" "$2")"; }
@@ -195,7 +195,8 @@ ktap_result "a retired tunnel still decrypts what the peer sent under the old ke
 	$([ $prc -eq 0 ] && [ "$rx1" -gt "$rx0" ] && echo 0 || echo 1)
 
 rc=0
-topo_wait 5 sh -c "[ \"\$(ip netns exec $NS_B $NTMCTL -j tunnel show $NTM_DEV --local-index 2012 | $NTMJSON tunnel state)\" = active ]" || rc=1
+tstate_is() { [ "$(tstate "$1" "$2")" = "$3" ]; }
+topo_wait 5 tstate_is "$NS_B" 2012 active || rc=1
 s_new=$(tstate "$NS_B" 2012) s_old=$(tstate "$NS_B" 2002)
 sleep 0.5
 ev=$(takeover_list p1b)

@@ -55,7 +55,10 @@ pinger_start move1 60
 sleep 2
 topo_b_readdress || ktap_diag "readdress failed"
 ktap_diag "B moved to $UL4_B2 at icmp_seq ~10"
-topo_wait 15 sh -c "[ \"\$(ip netns exec $NS_A $NTMCTL -j tunnel show $NTM_DEV --local-index $IDX_A | $NTMJSON tunnel endpoint)\" = '$UL4_B2:$NTM_PORT' ]"
+# a_ep_is ENDPOINT / a_ep_in HOST: A's endpoint for B is ENDPOINT / on HOST
+a_ep_is() { [ "$(topo_tstat "$NS_A" endpoint)" = "$1" ]; }
+a_ep_in() { topo_tstat "$NS_A" endpoint | grep -q "^$1:"; }
+topo_wait 15 a_ep_is "$UL4_B2:$NTM_PORT"
 ep1=$(topo_tstat "$NS_A" endpoint)
 ktap_diag "A's endpoint for B now: $ep1"
 ktap_result "address change: A's endpoint moved to $UL4_B2:$NTM_PORT" \
@@ -127,7 +130,7 @@ monitor_start move2
 pinger_start move2 60
 sleep 2
 topo_b_behind_nat || ktap_diag "move behind NAT failed"
-topo_wait 15 sh -c "ip netns exec $NS_A $NTMCTL -j tunnel show $NTM_DEV --local-index $IDX_A | $NTMJSON tunnel endpoint | grep -q '^$UL4_R:'"
+topo_wait 15 a_ep_in "$UL4_R"
 ep2=$(topo_tstat "$NS_A" endpoint)
 ktap_diag "A's endpoint for B behind the NAT: $ep2 (conntrack: $(R conntrack -L 2>/dev/null | head -2))"
 ktap_result "NAT: A's endpoint moved to the NAT's address $UL4_R ($ep2)" \

@@ -61,7 +61,7 @@ print(int(idx == sorted(idx) and len(idx) > 0))
 ktap_result "the dump is in ascending local index order" $([ "$ordered" = 1 ] && echo 0 || echo 1)
 
 mid=$((100000 + N / 2 + 1))
-ep=$(nctl "$NS_A" -j tunnel show $NTM_DEV --local-index $mid 2>/dev/null | $NTMJSON tunnel remote_index)
+ep=$(nctl "$NS_A" -j tunnel show $NTM_DEV --local-index $mid 2>/dev/null | topo_json tunnel remote_index)
 ktap_result "single lookup among $N: index $mid has remote index $((mid + 100000))" \
 	$([ "$ep" = "$((mid + 100000))" ] && echo 0 || echo 1)
 

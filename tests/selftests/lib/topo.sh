@@ -354,12 +354,14 @@ topo_tunnel_flush() {
 
 topo_idx() { [ "$1" = "$NS_A" ] && echo $IDX_A || echo $IDX_B; }
 
-# topo_json get|tunnel PATH: lib/ntmjson.py get/tunnel with one PATH, in
-# jq (a python3 costs 0.4-1 s in the guest, jq a third of that; D105): the
+# topo_json get|tunnel PATH...: fields of ntmctl -j output, in jq (a
+# python3 costs 0.4-1 s in the guest, jq a third of that; D105): the
 # field PATH (dotted, digits index lists) of the shallowest object holding
 # PATH's first component, breadth first, in the JSON on stdin; "tunnel"
 # looks only inside the first tunnel object (one with a numeric
-# local_index).  true/false print 1/0.  Missing: an empty line, status 1.
+# local_index).  One line per PATH; true/false print 1/0; a missing field
+# an empty line, and status 1.
+# (lib/ntmjson.py searches monitor events the same way.)
 TOPO_JQ_FIELD='def field($path):
   ($path | split(".")) as $parts
   | ([paths | select(length > 0 and .[-1] == $parts[0])] | sort_by(length) | .[0]) as $hp
@@ -370,20 +372,27 @@ TOPO_JQ_FIELD='def field($path):
       else null end)
     end;
 (if $m == "tunnel" then (first(.. | objects | select(.local_index | type == "number")) // null) else . end)
-| (if . == null then null else field($p) end)
+| . as $doc | $ARGS.positional[] as $p
+| ($doc | if . == null then null else field($p) end)
 | if . == null then "\u001fmissing"
   elif type == "boolean" then (if . then 1 else 0 end)
   elif type == "object" or type == "array" then tojson
   else . end'
 topo_json() {
-	local v
-	v=$(jq -r --arg m "$1" --arg p "$2" "$TOPO_JQ_FIELD" 2>/dev/null)
-	v=${v%%$'\n'*}
-	if [ -z "$v" ] || [ "$v" = $'\x1fmissing' ]; then
-		echo
-		return 1
-	fi
-	printf '%s\n' "$v"
+	local m=$1 v i=0 rc=0 out
+	shift
+	mapfile -t out < <(jq -r --arg m "$m" "$TOPO_JQ_FIELD" --args "$@" 2>/dev/null)
+	for _ in "$@"; do
+		v=${out[i]:-}
+		i=$((i + 1))
+		if [ -z "$v" ] || [ "$v" = $'\x1fmissing' ]; then
+			echo
+			rc=1
+		else
+			printf '%s\n' "$v"
+		fi
+	done
+	return $rc
 }
 
 # topo_tstat NS FIELD: one field of the tunnel of A or B (FIELD like
