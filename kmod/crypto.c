@@ -2,7 +2,8 @@
 /*
  * crypto.c - AEAD transforms for NTM tunnels through the kernel crypto API.
  *
- * One transform per tunnel: both directions share the key (K_mncn) and are
+ * ChaCha20-Poly1305 NTM tunnels use chachapoly.c instead unless told
+ * otherwise (ntm_crypto_use_lib()).  Otherwise one transform per tunnel: both directions share the key (K_mncn) and are
  * kept apart by their 4-byte salts, which form the first part of the nonce.
  * The algorithm names are the generic templates, so the crypto API picks
  * the fastest registered implementation, synchronous (AES-NI, AVX2) or
@@ -24,6 +25,11 @@ static bool force_async;
 module_param(force_async, bool, 0444);
 MODULE_PARM_DESC(force_async,
 		 "wrap every AEAD in cryptd so all requests complete asynchronously (tests the callback path)");
+
+static bool chacha_api;
+module_param(chacha_api, bool, 0644);
+MODULE_PARM_DESC(chacha_api,
+		 "seal ChaCha20-Poly1305 NTM tunnels created from now on through the crypto API (offload engines) instead of the ChaCha20/Poly1305 library");
 
 static const char *const ntm_aead_names[__NTM_CIPHER_MAX] = {
 	[NTM_CIPHER_AES_GCM] = "gcm(aes)",
@@ -64,6 +70,19 @@ int ntm_crypto_check(u8 cipher, unsigned int key_len)
 	default:
 		return -EOPNOTSUPP;
 	}
+}
+
+/*
+ * Whether a new NTM tunnel of @cipher is sealed by chachapoly.c with its
+ * key kept in the tunnel instead of by a crypto API transform (D106).  The
+ * crypto API stays for AES-GCM (6.1 has no AES-GCM library; AES-NI is
+ * reached only through it), for ESP, and on request (chacha_api,
+ * force_async).
+ */
+bool ntm_crypto_use_lib(u8 cipher)
+{
+	return cipher == NTM_CIPHER_CHACHA20_POLY1305 && !force_async &&
+	       !READ_ONCE(chacha_api);
 }
 
 /* ESP also knows AES-192 (RFC 4106 allows all three AES key sizes). */

@@ -22,6 +22,10 @@ static int __init ntm_init(void)
 {
 	int err;
 
+	/* a cipher that fails its known answer is never used */
+	err = ntm_chachapoly_selftest();
+	if (err)
+		return err;
 	err = ntm_tunnel_cache_init();
 	if (err)
 		return err;

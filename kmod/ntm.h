@@ -105,6 +105,8 @@ static inline enum skb_drop_reason ntm_drop_reason(unsigned int stat)
 #define NTM_OVERHEAD_V4		(sizeof(struct iphdr) + NTM_ENCAP_OVERHEAD)
 #define NTM_OVERHEAD_V6		(sizeof(struct ipv6hdr) + NTM_ENCAP_OVERHEAD)
 #define NTM_NONCE_LEN		12
+/* the key a tunnel sealed by the ChaCha20-Poly1305 library keeps */
+#define NTM_LIB_KEY_LEN		32
 
 /*
  * ESP in UDP: SPI + sequence number, 8-byte IV, then payload, 0..3 bytes
@@ -282,7 +284,9 @@ struct ntm_tunnel {
 	u64 roam_ev_ns;
 	unsigned long roam_state;
 
+	/* NULL: ChaCha20-Poly1305 through the library, with @key (D106) */
 	struct crypto_aead *aead;
+	u8 key[NTM_LIB_KEY_LEN];
 	u8 tx_salt[NTM_SALT_LEN];
 	u8 rx_salt[NTM_SALT_LEN];
 	/*
@@ -517,6 +521,13 @@ void ntm_tunnel_rekey_info(struct ntm_tunnel *t, struct ntm_rekey_info *i);
 
 /* crypto.c */
 int ntm_crypto_check(u8 cipher, unsigned int key_len);
+bool ntm_crypto_use_lib(u8 cipher);
+
+/* chachapoly.c */
+int ntm_chachapoly_crypt(struct scatterlist *sg, unsigned int adlen,
+			 unsigned int cryptlen, const u8 *key, const u8 *nonce,
+			 bool encrypt);
+int ntm_chachapoly_selftest(void);
 struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
 				   unsigned int key_len);
 int ntm_esp_crypto_check(u8 cipher, unsigned int key_len);
@@ -574,7 +585,11 @@ struct ntm_crypt {
 	u8 ds;
 	struct ntm_route route;		/* transmit */
 	union ntm_sockaddr src;		/* receive: outer source */
-	/* then: iv, aead_request + its context, scatterlist[] */
+	/* what the ChaCha20-Poly1305 library (no request) works on */
+	struct scatterlist *sg;
+	const u8 *iv;
+	unsigned int cryptlen;
+	/* then: iv, aead_request + its context (crypto API), scatterlist[] */
 };
 
 netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb);
@@ -691,7 +706,11 @@ ntm_encrypt_submit(struct ntm_crypt *c, struct aead_request *req,
 	sock_hold(c->route.sk);
 	c->xnet = !net_eq(sock_net(r->sk), dev_net(c->dev));
 
-	err = crypto_aead_encrypt(req);
+	if (req)
+		err = crypto_aead_encrypt(req);
+	else
+		err = ntm_chachapoly_crypt(c->sg, NTM_DATA_HDR_LEN, c->cryptlen,
+					   c->t->key, c->iv, true);
 	if (err != -EINPROGRESS)
 		finish(c, err);
 }
@@ -746,7 +765,10 @@ static inline int ntm_rx_prepare(struct ntm_tunnel *t, struct sk_buff *skb,
 	return nfrags;
 }
 
-/* Run the bound decryption request, as ntm_encrypt_submit(). */
+/*
+ * Run the bound decryption request, as ntm_encrypt_submit().  Without a
+ * request (@req NULL) the library opens in place: ESP always has one.
+ */
 static __always_inline void
 ntm_decrypt_submit(struct ntm_crypt *c, struct aead_request *req,
 		   struct sock *sk, const union ntm_sockaddr *src,
@@ -761,7 +783,12 @@ ntm_decrypt_submit(struct ntm_crypt *c, struct aead_request *req,
 	c->ds = ip_hdr(c->skb)->version == 4 ? ip_hdr(c->skb)->tos :
 		ipv6_get_dsfield(ipv6_hdr(c->skb));
 
-	err = crypto_aead_decrypt(req);
+	if (req)
+		err = crypto_aead_decrypt(req);
+	else	/* the crypto API's cryptlen counts the tag, as ESP's */
+		err = ntm_chachapoly_crypt(c->sg, NTM_DATA_HDR_LEN,
+					   c->cryptlen - NTM_AEAD_TAG_LEN,
+					   c->t->key, c->iv, false);
 	if (err != -EINPROGRESS)
 		finish(c, err);
 }

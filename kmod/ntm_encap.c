@@ -39,25 +39,33 @@ struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
 				  u8 **iv, struct aead_request **req,
 				  struct scatterlist **sg)
 {
-	unsigned int len;
+	unsigned int len, mask = aead ? crypto_aead_alignmask(aead) : 0;
 	struct ntm_crypt *c;
 	u8 *p;
 
-	len = sizeof(*c) + crypto_aead_alignmask(aead) + NTM_NONCE_LEN;
-	len += crypto_tfm_ctx_alignment() + sizeof(**req) +
-	       crypto_aead_reqsize(aead);
+	len = sizeof(*c) + mask + NTM_NONCE_LEN;
+	if (aead)
+		len += crypto_tfm_ctx_alignment() + sizeof(**req) +
+		       crypto_aead_reqsize(aead);
 	len += __alignof__(struct scatterlist) +
 	       nfrags * sizeof(struct scatterlist);
 
 	c = kmalloc(len, GFP_ATOMIC);
 	if (!c)
 		return NULL;
-	p = PTR_ALIGN((u8 *)(c + 1), crypto_aead_alignmask(aead) + 1);
+	p = PTR_ALIGN((u8 *)(c + 1), mask + 1);
 	*iv = p;
-	p = PTR_ALIGN(p + NTM_NONCE_LEN, crypto_tfm_ctx_alignment());
-	*req = (struct aead_request *)p;
-	p += sizeof(**req) + crypto_aead_reqsize(aead);
+	p += NTM_NONCE_LEN;
+	/* the library (aead NULL) needs no request */
+	*req = NULL;
+	if (aead) {
+		p = PTR_ALIGN(p, crypto_tfm_ctx_alignment());
+		*req = (struct aead_request *)p;
+		p += sizeof(**req) + crypto_aead_reqsize(aead);
+	}
 	*sg = PTR_ALIGN((struct scatterlist *)p, __alignof__(struct scatterlist));
+	c->sg = *sg;
+	c->iv = *iv;
 	return c;
 }
 
@@ -111,8 +119,10 @@ int ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
 	c->t = t;
 	c->dev = t->nd->dev;
 	netdev_hold(c->dev, &c->dev_tracker, GFP_ATOMIC);
-	aead_request_set_tfm(req, aead);
-	aead_request_set_callback(req, 0, ntm_crypt_done, c);
+	if (aead) {
+		aead_request_set_tfm(req, aead);
+		aead_request_set_callback(req, 0, ntm_crypt_done, c);
+	}
 	return 0;
 }
 
@@ -130,8 +140,11 @@ static int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
 		return err;
 	ntm_nonce(iv, salt, counter);
 	c->counter = counter;
-	aead_request_set_crypt(req, sg, sg, cryptlen, iv);
-	aead_request_set_ad(req, NTM_DATA_HDR_LEN);
+	c->cryptlen = cryptlen;
+	if (req) {
+		aead_request_set_crypt(req, sg, sg, cryptlen, iv);
+		aead_request_set_ad(req, NTM_DATA_HDR_LEN);
+	}
 	return 0;
 }
 

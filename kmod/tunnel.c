@@ -596,6 +596,12 @@ int ntm_tunnel_create(struct ntm_dev *nd, const struct ntm_tunnel_params *p,
 		}
 		t->aead = ntm_esp_aead_alloc(p->cipher, p->key, p->key_len,
 					     p->tx_salt);
+	} else if (ntm_crypto_use_lib(p->cipher)) {
+		err = ntm_crypto_check(p->cipher, p->key_len);
+		if (err)
+			goto err_free;
+		memcpy(t->key, p->key, NTM_LIB_KEY_LEN);
+		t->aead = NULL;
 	} else {
 		t->aead = ntm_aead_alloc(p->cipher, p->key, p->key_len);
 	}

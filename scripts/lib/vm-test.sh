@@ -38,7 +38,7 @@ declare -A weight=(
 	[ntm_rekey]=182 [ntm_lifetime]=170 [ntm_esp]=158 [ntm_acquire]=153
 	[ntm_tunnel_life]=147 [ntm_keyrecovery]=116 [ntm_tamper]=110 [ntm_fuzz]=108
 	[ntm_esp_scale]=101 [ntm_roaming]=91 [ntm_metrics]=86 [ntm_ike_rekey]=85
-	[ntm_nlfuzz]=71 [ntm_async]=65 [ntm_replay]=57 [ntm_socket]=50 [ntm_unload]=45
+	[ntm_crypto]=95 [ntm_nlfuzz]=71 [ntm_async]=65 [ntm_replay]=57 [ntm_socket]=50 [ntm_unload]=45
 	[ntm_netlink]=36 [ntm_scale]=32 [ntm_restart]=28 [ntm_secrets]=22
 )
 
