@@ -202,11 +202,14 @@ static const u8 ntm_kat_ad[12] = {
 	0xc4, 0xc5, 0xc6, 0xc7,
 };
 
-static const char ntm_kat_text[] =
-	"Ladies and Gentlemen of the class of '99: If I could offer you "
+/* the RFC's text, in two parts that fit a line */
+static const char ntm_kat_text1[] =
+	"Ladies and Gentlemen of the class of '99: If I could offer you ";
+static const char ntm_kat_text2[] =
 	"only one tip for the future, sunscreen would be it.";
 
-#define NTM_KAT_TEXT_LEN	(sizeof(ntm_kat_text) - 1)
+#define NTM_KAT_TEXT1_LEN	(sizeof(ntm_kat_text1) - 1)
+#define NTM_KAT_TEXT_LEN	(NTM_KAT_TEXT1_LEN + sizeof(ntm_kat_text2) - 1)
 #define NTM_KAT_LEN		(sizeof(ntm_kat_ad) + NTM_KAT_TEXT_LEN + \
 				 POLY1305_DIGEST_SIZE)
 
@@ -256,7 +259,9 @@ static int ntm_kat_one(u8 *buf, const u8 *cuts)
 	int err;
 
 	memcpy(buf, ntm_kat_ad, adlen);
-	memcpy(buf + adlen, ntm_kat_text, NTM_KAT_TEXT_LEN);
+	memcpy(buf + adlen, ntm_kat_text1, NTM_KAT_TEXT1_LEN);
+	memcpy(buf + adlen + NTM_KAT_TEXT1_LEN, ntm_kat_text2,
+	       NTM_KAT_TEXT_LEN - NTM_KAT_TEXT1_LEN);
 	memset(buf + adlen + NTM_KAT_TEXT_LEN, 0, POLY1305_DIGEST_SIZE);
 
 	sg_init_table(sg, ARRAY_SIZE(sg));
@@ -273,7 +278,9 @@ static int ntm_kat_one(u8 *buf, const u8 *cuts)
 		return -EINVAL;
 	err = ntm_chachapoly_crypt(sg, adlen, NTM_KAT_TEXT_LEN, ntm_kat_key,
 				   ntm_kat_nonce, false);
-	if (err || memcmp(buf + adlen, ntm_kat_text, NTM_KAT_TEXT_LEN))
+	if (err || memcmp(buf + adlen, ntm_kat_text1, NTM_KAT_TEXT1_LEN) ||
+	    memcmp(buf + adlen + NTM_KAT_TEXT1_LEN, ntm_kat_text2,
+		   NTM_KAT_TEXT_LEN - NTM_KAT_TEXT1_LEN))
 		return -EINVAL;
 	/* one flipped bit anywhere in the AD, text or tag must be refused */
 	buf[off] ^= 0x20;

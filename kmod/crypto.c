@@ -3,8 +3,9 @@
  * crypto.c - AEAD transforms for NTM tunnels through the kernel crypto API.
  *
  * ChaCha20-Poly1305 NTM tunnels use chachapoly.c instead unless told
- * otherwise (ntm_crypto_use_lib()).  Otherwise one transform per tunnel: both directions share the key (K_mncn) and are
- * kept apart by their 4-byte salts, which form the first part of the nonce.
+ * otherwise (ntm_crypto_use_lib()).  Otherwise one transform per tunnel:
+ * both directions share the key (K_mncn) and are kept apart by their
+ * 4-byte salts, which form the first part of the nonce.
  * The algorithm names are the generic templates, so the crypto API picks
  * the fastest registered implementation, synchronous (AES-NI, AVX2) or
  * asynchronous (cryptd fallback, hardware engines); the data path copes
@@ -59,6 +60,41 @@ static const char *const ntm_esp_async_names[__NTM_CIPHER_MAX] = {
 	[NTM_CIPHER_CHACHA20_POLY1305] =
 		"cryptd(rfc7539esp(chacha20-generic,poly1305-generic))",
 };
+
+/*
+ * The first transform of an algorithm makes the crypto manager build the
+ * template instance and run its self-tests: seconds under emulation, on
+ * the NEW_TUNNEL that happens to come first.  At load, a work item
+ * allocates (and frees) one of each kind the module uses, so the instances
+ * are registered and tested before a tunnel needs them; they stay
+ * registered after the free.
+ */
+static void ntm_crypto_warm_fn(struct work_struct *work)
+{
+	static const char *const names[] = {
+		"gcm(aes)", "rfc4106(gcm(aes))", "rfc7539(chacha20,poly1305)",
+		"rfc7539esp(chacha20,poly1305)",
+	};
+	struct crypto_aead *aead;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		aead = crypto_alloc_aead(names[i], 0, 0);
+		if (IS_ERR(aead))
+			pr_debug("%s not available yet: %ld\n", names[i],
+				 PTR_ERR(aead));
+		else
+			crypto_free_aead(aead);
+	}
+}
+
+static DECLARE_WORK(ntm_crypto_warm_work, ntm_crypto_warm_fn);
+
+/* Queued on ntm_wq, whose destruction at unload waits for it. */
+void ntm_crypto_warm(void)
+{
+	queue_work(ntm_wq, &ntm_crypto_warm_work);
+}
 
 int ntm_crypto_check(u8 cipher, unsigned int key_len)
 {

@@ -43,6 +43,7 @@ static int __init ntm_init(void)
 	err = ntm_genl_init();
 	if (err)
 		goto err_device;
+	ntm_crypto_warm();
 	pr_info("NTMobile data plane loaded\n");
 	return 0;
 

@@ -43,7 +43,7 @@ static int ntm_put_device(struct sk_buff *skb, struct ntm_dev *nd)
 	    nla_put_u32(skb, NTM_A_MAX_TUNNELS, READ_ONCE(nd->max_tunnels)) ||
 	    (port4 && nla_put_u16(skb, NTM_A_PORT4, port4)) ||
 	    (port6 && nla_put_u16(skb, NTM_A_PORT6, port6)) ||
-	    ntm_put_stats(skb, NTM_A_STATS, stats))
+	    ntm_put_stats(skb, NTM_A_STATS, stats, NULL))
 		return -EMSGSIZE;
 	return 0;
 }

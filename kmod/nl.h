@@ -28,7 +28,8 @@ struct ntm_dev *ntm_lookup(struct net *net, struct nlattr **attrs,
 int ntm_lock(struct ntm_dev *nd, struct netlink_ext_ack *extack);
 int ntm_reply(struct genl_info *info, u8 cmd, ntm_fill_t fill,
 	      const void *arg);
-int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v);
+int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v,
+		  bool (*want)(unsigned int stat));
 unsigned int ntm_sockaddr_len(const union ntm_sockaddr *ep);
 int ntm_put_relay(struct sk_buff *skb, const struct ntm_relay_info *i);
 int ntm_parse_endpoint(struct ntm_dev *nd, struct nlattr *attr,

@@ -152,7 +152,9 @@ int ntm_lock(struct ntm_dev *nd, struct netlink_ext_ack *extack)
 	return 0;
 }
 
-int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v)
+/* The counters in @v that @want (NULL: all) selects, nested under @type. */
+int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v,
+		  bool (*want)(unsigned int stat))
 {
 	struct nlattr *nest = nla_nest_start(skb, type);
 	unsigned int i;
@@ -160,7 +162,7 @@ int ntm_put_stats(struct sk_buff *skb, int type, const u64 *v)
 	if (!nest)
 		return -EMSGSIZE;
 	for (i = 0; i < NTM_STAT_NR; i++)
-		if (i + 1 != NTM_STAT_A_PAD &&
+		if (i + 1 != NTM_STAT_A_PAD && (!want || want(i)) &&
 		    nla_put_u64_64bit(skb, i + 1, v[i], NTM_STAT_A_PAD)) {
 			nla_nest_cancel(skb, nest);
 			return -EMSGSIZE;

@@ -111,7 +111,8 @@ static int ntm_put_tunnel(struct sk_buff *skb, struct ntm_tunnel *t)
 	    nla_put_u8(skb, NTM_TUNNEL_A_STATE, rk.state) ||
 	    (rk.replaces &&
 	     nla_put_u32(skb, NTM_TUNNEL_A_REPLACES, rk.replaces)) ||
-	    ntm_put_stats(skb, NTM_TUNNEL_A_STATS, stats)) {
+	    ntm_put_stats(skb, NTM_TUNNEL_A_STATS, stats,
+			  ntm_tunnel_stat_kept)) {
 		nla_nest_cancel(skb, nest);
 		return -EMSGSIZE;
 	}

@@ -63,10 +63,28 @@ enum {
 #define NTM_STAT(x)	(NTM_STAT_A_##x - 1)
 
 /*
- * Tunnels charge only the counters up to DUMMY_RX; the relay counters
- * appended after them are device totals, so tunnels do not grow with them.
+ * The counters a tunnel keeps of its own besides its traffic (receive and
+ * transmit packets and bytes): what its packets can meet.  Every other
+ * counter is a device total (no tunnel yet, relay, rekey, netlink), so a
+ * tunnel neither stores nor dumps it (D106).  ntm_tunnel_count() maps a
+ * counter to its slot.
  */
-#define NTM_TUNNEL_STAT_NR	(NTM_STAT(DUMMY_RX) + 1)
+enum {
+	NTM_TSTAT_DROP_REPLAY,
+	NTM_TSTAT_DROP_AUTH,
+	NTM_TSTAT_DROP_MALFORMED,
+	NTM_TSTAT_DROP_INNER_SRC,
+	NTM_TSTAT_DROP_NOMEM,
+	NTM_TSTAT_DROP_TX_ERROR,
+	NTM_TSTAT_DROP_EXPIRED,
+	NTM_TSTAT_DROP_TS,
+	NTM_TSTAT_DROP_ECN,
+	NTM_TSTAT_ROAMED,
+	NTM_TSTAT_ROAM_EVENT_SUPPRESSED,
+	NTM_TSTAT_KEEPALIVE_RX,
+	NTM_TSTAT_DUMMY_RX,
+	NTM_TSTAT_NR
+};
 
 /*
  * The closest reason of the kernel's enum skb_drop_reason (6.1: modules
@@ -317,7 +335,7 @@ struct ntm_tunnel {
 	struct ntm_lim *lim;
 	struct list_head expire_list;	/* under nd->expire_lock */
 
-	atomic64_t drops[NTM_TUNNEL_STAT_NR];	/* charged per tunnel, rare */
+	atomic64_t drops[NTM_TSTAT_NR];	/* NTM_TSTAT_*, rare */
 
 	struct rcu_work free_work;
 };
@@ -495,6 +513,7 @@ struct ntm_tunnel *ntm_tunnel_next_locked(struct ntm_dev *nd, u32 after);
 bool ntm_tunnel_index_used(struct ntm_dev *nd, u32 index);
 void ntm_tunnel_put(struct ntm_tunnel *t);
 void ntm_tunnel_count(struct ntm_tunnel *t, unsigned int stat);
+bool ntm_tunnel_stat_kept(unsigned int stat);
 void ntm_tunnel_stats_read(struct ntm_tunnel *t, u64 *out);
 void ntm_tunnel_set_endpoint(struct ntm_tunnel *t,
 			     const union ntm_sockaddr *ep);
@@ -522,6 +541,7 @@ void ntm_tunnel_rekey_info(struct ntm_tunnel *t, struct ntm_rekey_info *i);
 /* crypto.c */
 int ntm_crypto_check(u8 cipher, unsigned int key_len);
 bool ntm_crypto_use_lib(u8 cipher);
+void ntm_crypto_warm(void);
 
 /* chachapoly.c */
 int ntm_chachapoly_crypt(struct scatterlist *sg, unsigned int adlen,

@@ -777,10 +777,35 @@ void ntm_tunnel_remove_all(struct ntm_dev *nd)
 	}
 }
 
+/* counter -> 1 + its NTM_TSTAT_* slot in a tunnel; 0: a device total */
+static const u8 ntm_tstat_map[NTM_STAT_NR] = {
+	[NTM_STAT(DROP_REPLAY)] = 1 + NTM_TSTAT_DROP_REPLAY,
+	[NTM_STAT(DROP_AUTH)] = 1 + NTM_TSTAT_DROP_AUTH,
+	[NTM_STAT(DROP_MALFORMED)] = 1 + NTM_TSTAT_DROP_MALFORMED,
+	[NTM_STAT(DROP_INNER_SRC)] = 1 + NTM_TSTAT_DROP_INNER_SRC,
+	[NTM_STAT(DROP_NOMEM)] = 1 + NTM_TSTAT_DROP_NOMEM,
+	[NTM_STAT(DROP_TX_ERROR)] = 1 + NTM_TSTAT_DROP_TX_ERROR,
+	[NTM_STAT(DROP_EXPIRED)] = 1 + NTM_TSTAT_DROP_EXPIRED,
+	[NTM_STAT(DROP_TS)] = 1 + NTM_TSTAT_DROP_TS,
+	[NTM_STAT(DROP_ECN)] = 1 + NTM_TSTAT_DROP_ECN,
+	[NTM_STAT(ROAMED)] = 1 + NTM_TSTAT_ROAMED,
+	[NTM_STAT(ROAM_EVENT_SUPPRESSED)] = 1 + NTM_TSTAT_ROAM_EVENT_SUPPRESSED,
+	[NTM_STAT(KEEPALIVE_RX)] = 1 + NTM_TSTAT_KEEPALIVE_RX,
+	[NTM_STAT(DUMMY_RX)] = 1 + NTM_TSTAT_DUMMY_RX,
+};
+
+/* Whether a tunnel counts @stat itself (its traffic, or a slot). */
+bool ntm_tunnel_stat_kept(unsigned int stat)
+{
+	return stat == NTM_STAT(RX_PACKETS) || stat == NTM_STAT(RX_BYTES) ||
+	       stat == NTM_STAT(TX_PACKETS) || stat == NTM_STAT(TX_BYTES) ||
+	       (stat < NTM_STAT_NR && ntm_tstat_map[stat]);
+}
+
 void ntm_tunnel_count(struct ntm_tunnel *t, unsigned int stat)
 {
-	if (likely(stat < NTM_TUNNEL_STAT_NR))
-		atomic64_inc(&t->drops[stat]);
+	if (likely(stat < NTM_STAT_NR && ntm_tstat_map[stat]))
+		atomic64_inc(&t->drops[ntm_tstat_map[stat] - 1]);
 	ntm_dev_count(t->nd, stat, 1);
 }
 
@@ -789,7 +814,8 @@ void ntm_tunnel_stats_read(struct ntm_tunnel *t, u64 *out)
 	unsigned int i;
 
 	for (i = 0; i < NTM_STAT_NR; i++)
-		out[i] = i < NTM_TUNNEL_STAT_NR ? atomic64_read(&t->drops[i]) : 0;
+		out[i] = ntm_tstat_map[i] ?
+			 atomic64_read(&t->drops[ntm_tstat_map[i] - 1]) : 0;
 	out[NTM_STAT(RX_PACKETS)] = atomic64_read(&t->rx_packets);
 	out[NTM_STAT(RX_BYTES)] = atomic64_read(&t->rx_bytes);
 	out[NTM_STAT(TX_PACKETS)] = atomic64_read(&t->tx_packets);

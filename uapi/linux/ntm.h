@@ -455,7 +455,7 @@ enum ntm_tunnel_attr {
 	NTM_TUNNEL_A_RX_COUNTER,	/* u64, highest accepted + 1, 0: none */
 	NTM_TUNNEL_A_LAST_RX_NS,	/* u64, CLOCK_BOOTTIME of last rx, 0 */
 	NTM_TUNNEL_A_AGE_S,		/* u32, seconds since creation */
-	NTM_TUNNEL_A_STATS,		/* nest, enum ntm_stat_attr */
+	NTM_TUNNEL_A_STATS,		/* nest, the tunnel's ntm_stat_attr */
 	NTM_TUNNEL_A_PAD,
 	NTM_TUNNEL_A_ENCAP,		/* u8, enum ntm_encap; create only */
 	NTM_TUNNEL_A_RX_KEY,		/* binary, write only; ESP inbound key */
