@@ -20,21 +20,25 @@ import sys
 
 from benchlib import finish, main, num, pyplot, ratio, read_json, read_lines, save, summary
 
-ORDER = ["veth", "ntm-chacha20-poly1305", "wireguard", "ntm-aes-gcm", "xfrm"]
+ORDER = ["veth", "ntm-chacha20-poly1305", "ntm-chacha20-poly1305-api", "wireguard",
+         "ntm-aes-gcm", "xfrm"]
 LABEL = {
     "veth": "veth (no tunnel)",
     "ntm-chacha20-poly1305": "ntm chacha20-poly1305",
+    "ntm-chacha20-poly1305-api": "ntm chacha20-poly1305 (crypto API)",
     "ntm-aes-gcm": "ntm aes-gcm",
     "wireguard": "WireGuard",
     "xfrm": "xfrm ESP-in-UDP aes-gcm",
 }
-SHORT = {"veth": "veth", "ntm-chacha20-poly1305": "ntm-chacha", "ntm-aes-gcm": "ntm-aesgcm",
+SHORT = {"veth": "veth", "ntm-chacha20-poly1305": "ntm-chacha",
+         "ntm-chacha20-poly1305-api": "ntm-chacha-api", "ntm-aes-gcm": "ntm-aesgcm",
          "wireguard": "wireguard", "xfrm": "xfrm"}
 # (path, reference path, key): the same cipher on both sides of the first
 # two; every path against no tunnel at all for the others
 RATIOS = [
     ("ntm-chacha20-poly1305", "wireguard", "ntm_chacha20_poly1305_vs_wireguard"),
     ("ntm-aes-gcm", "xfrm", "ntm_aes_gcm_vs_xfrm"),
+    ("ntm-chacha20-poly1305", "ntm-chacha20-poly1305-api", "ntm_chacha20_poly1305_lib_vs_api"),
     ("ntm-chacha20-poly1305", "veth", "ntm_chacha20_poly1305_vs_veth"),
     ("ntm-aes-gcm", "veth", "ntm_aes_gcm_vs_veth"),
     ("wireguard", "veth", "wireguard_vs_veth"),
@@ -208,7 +212,9 @@ def table(doc):
         out.append("")
         out.append("%-26s %10s %14s %14s %10s %10s" % (
             "kernel memory", "objects", "B/object", "MemFree B/obj", "add s", "remove s"))
-        for name, label in (("ntm", "ntm tunnel"), ("ntm_after_flush", "ntm left after flush"),
+        for name, label in (("ntm", "ntm tunnel (ChaCha)"), ("ntm_after_flush", "ntm left after flush"),
+                            ("ntm_aes", "ntm tunnel (AES-GCM)"),
+                            ("ntm_chacha_api", "ntm tunnel (ChaCha, API)"),
                             ("wireguard", "WireGuard peer"), ("xfrm", "xfrm SA")):
             if name in mem:
                 r = mem[name]
@@ -260,10 +266,13 @@ def chart(doc, png):
     plt = pyplot()
     tp = doc.get("throughput", {})
     names = [n for n in ORDER if n in tp]
-    colors = {"veth": "#999999", "ntm-chacha20-poly1305": "#1f77b4", "wireguard": "#aec7e8",
+    colors = {"veth": "#999999", "ntm-chacha20-poly1305": "#1f77b4",
+              "ntm-chacha20-poly1305-api": "#9467bd", "wireguard": "#aec7e8",
               "ntm-aes-gcm": "#d62728", "xfrm": "#ff9896"}
     mem = doc.get("memory", {})
-    memrows = [(n, l) for n, l in (("ntm", "ntm tunnel"), ("wireguard", "WireGuard peer"),
+    memrows = [(n, l) for n, l in (("ntm", "ntm tunnel\n(ChaCha)"),
+                                   ("ntm_aes", "ntm tunnel\n(AES-GCM)"),
+                                   ("wireguard", "WireGuard peer"),
                                    ("xfrm", "xfrm SA")) if n in mem]
     ncols = len(METRICS) + (1 if memrows else 0)
     fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 4.8))

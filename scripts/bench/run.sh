@@ -22,11 +22,14 @@
 # read-only inside the VM).
 #
 # Knobs (environment): NTM_BENCH_TIME (s per iperf3 run, 3),
-# NTM_BENCH_REPS (rounds, 5), NTM_BENCH_TUNNELS (100000),
+# NTM_BENCH_REPS (rounds, 5), NTM_BENCH_TUNNELS (100000, ChaCha20-Poly1305),
+# NTM_BENCH_API_TUNNELS (20000 AES-GCM, then 20000 ChaCha20-Poly1305
+# through the crypto API),
 # NTM_BENCH_WG_PEERS (10000), NTM_BENCH_XFRM_SAS (10000),
 # NTM_BENCH_ONLY ("throughput memory" subset), NTM_BENCH_TABLE (0: no text
 # table on stderr), NTM_BENCH_CONFIGS (subset of "veth ntm-chacha
-# ntm-aesgcm wireguard xfrm").  NTM_VM_CLOCK (set by scripts/vm: "host" or
+# ntm-aesgcm wireguard xfrm", or ntm-chacha-api added: ChaCha20-Poly1305
+# through the crypto API, D106).  NTM_VM_CLOCK (set by scripts/vm: "host" or
 # "icount shift=N,sleep=off") goes into the results as the clock mode.
 # The setup_, use_ and down_ functions of the paths are called by name:
 # shellcheck disable=SC2317
@@ -41,6 +44,7 @@ TOPO_ID=bench
 T=${NTM_BENCH_TIME:-3}
 REPS=${NTM_BENCH_REPS:-5}
 NTUN=${NTM_BENCH_TUNNELS:-100000}
+NTUN_API=${NTM_BENCH_API_TUNNELS:-20000}
 NWG=${NTM_BENCH_WG_PEERS:-10000}
 NSA=${NTM_BENCH_XFRM_SAS:-10000}
 ONLY=${NTM_BENCH_ONLY:-throughput memory}
@@ -247,6 +251,18 @@ down_ntm() { topo_tunnel_flush >/dev/null 2>&1; }
 setup_ntm_chacha() { setup_ntm ntm-chacha20-poly1305; }
 use_ntm_chacha() { use_ntm ntm-chacha20-poly1305 chacha20-poly1305; }
 down_ntm_chacha() { down_ntm; }
+# ChaCha20-Poly1305 through the crypto API instead of the library (D106):
+# the module parameter chacha_api is read when a tunnel is created.
+setup_ntm_chacha_api() { setup_ntm ntm-chacha20-poly1305-api; }
+use_ntm_chacha_api() {
+	local rc param=/sys/module/ntm/parameters/chacha_api
+	echo 1 >$param || { err "ntm-chacha-api: cannot set chacha_api"; return 1; }
+	use_ntm ntm-chacha20-poly1305-api chacha20-poly1305
+	rc=$?
+	echo 0 >$param
+	return $rc
+}
+down_ntm_chacha_api() { down_ntm; }
 setup_ntm_aesgcm() { setup_ntm ntm-aes-gcm; }
 use_ntm_aesgcm() { use_ntm ntm-aes-gcm aes-gcm; }
 down_ntm_aesgcm() { down_ntm; }
@@ -340,6 +356,7 @@ down_xfrm() {
 path_name() {
 	case $1 in
 	ntm-chacha) echo ntm-chacha20-poly1305 ;;
+	ntm-chacha-api) echo ntm-chacha20-poly1305-api ;;
 	ntm-aesgcm) echo ntm-aes-gcm ;;
 	*) echo "$1" ;;
 	esac
@@ -347,7 +364,7 @@ path_name() {
 
 bench_throughput() {
 	local paths="" p rep i n t0
-	for p in veth ntm-chacha ntm-aesgcm wireguard xfrm; do
+	for p in veth ntm-chacha ntm-chacha-api ntm-aesgcm wireguard xfrm; do
 		want_cfg "$p" || continue
 		case $p in ntm-*) [ $ntm_ok = 1 ] || continue ;; esac
 		if "setup_${p//-/_}"; then
@@ -470,8 +487,46 @@ bench_mem_xfrm() {
 	put memory xfrm del_seconds "$(elapsed "$t0")"
 }
 
+# Tunnels that keep a crypto API transform each (D106), measured apart and
+# fewer of them: AES-GCM (always), and ChaCha20-Poly1305 with the module
+# parameter chacha_api=1 (what every ChaCha tunnel cost before D106).
+# bench_mem_ntm_api SECTION CIPHER CHACHA_API(0|1) COUNT
+bench_mem_ntm_api() {
+	local sec=$1 cipher=$2 api=$3 n=$4 f=$RES/batch-add-$1.txt t0 out cnt
+	local param=/sys/module/ntm/parameters/chacha_api
+	[ -n "$(A ip -br link show ntm0 2>/dev/null)" ] || topo_ntm_up ||
+		{ err "memory: ntm setup failed"; return 1; }
+	topo_tunnel_flush >/dev/null 2>&1
+	log "ntm memory: generating $n $cipher tunnels with distinct keys (chacha_api=$api)"
+	$PY - "$n" "$f" "$cipher" <<-'EOF'
+	import os, sys
+	n, path, cipher = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+	with open(path, "w") as f:
+	    for i in range(1, n + 1):
+	        f.write("tunnel add ntm0 --local-index %d --remote-index %d "
+	                "--endpoint 192.0.2.2:51820 --vip4 198.18.%d.%d --cipher %s "
+	                "--key %s --tx-salt %s --rx-salt %s\n" % (
+	                    i + 300000, i + 300000, (i >> 8) & 0xff, i & 0xff, cipher,
+	                    os.urandom(32).hex(),
+	                    "a" + os.urandom(4).hex()[1:], "b" + os.urandom(4).hex()[1:]))
+	EOF
+	echo "$api" >$param || { err "$sec: cannot set chacha_api"; return 1; }
+	mem_base
+	t0=$(now)
+	out=$(A "$NTMCTL" batch "$f" 2>&1) || err "$sec: batch add failed: $(printf '%s' "$out" | tail -n 3)"
+	put memory "$sec" add_seconds "$(elapsed "$t0")"
+	echo 0 >$param
+	cnt=$(topo_dstat "$NS_A" num_tunnels)
+	mem_probe "$sec" "${cnt:-$n}"
+	A "$NTMCTL" tunnel flush ntm0 || err "$sec: flush failed"
+}
+
 if want memory; then
 	[ $ntm_ok = 1 ] && [ "$NTUN" -gt 0 ] && bench_mem_ntm
+	if [ $ntm_ok = 1 ] && [ "$NTUN_API" -gt 0 ]; then
+		bench_mem_ntm_api ntm_aes aes-gcm 0 "$NTUN_API"
+		bench_mem_ntm_api ntm_chacha_api chacha20-poly1305 1 "$NTUN_API"
+	fi
 	[ "$NSA" -gt 0 ] && bench_mem_xfrm
 	[ "$NWG" -gt 0 ] && bench_mem_wg
 fi
