@@ -25,7 +25,7 @@ ORDER = ["veth", "ntm-chacha20-poly1305", "ntm-chacha20-poly1305-api", "wireguar
 LABEL = {
     "veth": "veth (no tunnel)",
     "ntm-chacha20-poly1305": "ntm chacha20-poly1305",
-    "ntm-chacha20-poly1305-api": "ntm chacha20-poly1305 (crypto API)",
+    "ntm-chacha20-poly1305-api": "ntm chacha (crypto API)",
     "ntm-aes-gcm": "ntm aes-gcm",
     "wireguard": "WireGuard",
     "xfrm": "xfrm ESP-in-UDP aes-gcm",

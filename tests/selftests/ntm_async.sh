@@ -43,8 +43,6 @@ ktap_result "ntm loaded with force_async=1" $?
 topo_setup_or_bail
 topo_iperf_server "$NS_B" || ktap_bail "iperf3 server did not start"
 
-tstat() { num "$(topo_tstat "$1" "$2")"; }
-
 for cipher in ${NTM_ASYNC_CIPHERS:-chacha20-poly1305 aes-gcm}; do
 	topo_tunnel_flush >/dev/null 2>&1
 	topo_tunnel_pair "$cipher" 4 || ktap_bail "$cipher: tunnel setup failed"
@@ -61,12 +59,7 @@ for cipher in ${NTM_ASYNC_CIPHERS:-chacha20-poly1305 aes-gcm}; do
 	bytes=$(iperf_bytes "$f")
 	[ "$bytes" -gt 0 ]
 	ktap_result "$cipher: iperf3 TCP through async crypto ($bytes bytes)" $?
-	drops=0
-	for ns in "$NS_A" "$NS_B"; do
-		for s in drop_auth drop_replay drop_nomem drop_malformed drop_tx_error; do
-			drops=$((drops + $(tstat "$ns" stats.$s)))
-		done
-	done
+	drops=$(topo_tunnel_drops)
 	[ "$drops" -eq 0 ]
 	ktap_result "$cipher: no drops counted on either side ($drops)" $?
 done

@@ -84,12 +84,7 @@ ba=$(num "$(iperf_bytes "$f")")
 [ "$ab" -gt 0 ] && [ "$ba" -gt 0 ]
 ktap_result "TCP library -> crypto API ($ab bytes) and back ($ba bytes)" $?
 
-drops=0
-for ns in "$NS_A" "$NS_B"; do
-	for s in drop_auth drop_replay drop_nomem drop_malformed drop_tx_error; do
-		drops=$((drops + $(tstat "$ns" stats.$s)))
-	done
-done
+drops=$(topo_tunnel_drops)
 [ "$drops" -eq 0 ]
 ktap_result "no drops counted on either side ($drops)" $?
 

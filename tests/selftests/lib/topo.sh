@@ -403,6 +403,20 @@ topo_tstat() {
 		topo_json tunnel "$field"
 }
 
+# topo_tunnel_drops: drop_auth + drop_replay + drop_nomem + drop_malformed +
+# drop_tx_error of A's and B's tunnels together, one read per side
+topo_tunnel_drops() {
+	local ns v sum=0
+	for ns in "$NS_A" "$NS_B"; do
+		while read -r v; do
+			[[ $v =~ ^[0-9]+$ ]] && sum=$((sum + v))
+		done < <(nctl "$ns" -j tunnel show $NTM_DEV --local-index "$(topo_idx "$ns")" 2>/dev/null |
+			topo_json tunnel stats.drop_auth stats.drop_replay stats.drop_nomem \
+				stats.drop_malformed stats.drop_tx_error)
+	done
+	echo "$sum"
+}
+
 # topo_dstat NS FIELD: one field of the device (e.g. stats.drop_no_tunnel)
 topo_dstat() {
 	local ns=$1 field=$2 dev=${3:-$NTM_DEV}
