@@ -21,13 +21,17 @@
 #     record every 20 ms, echoed by P);
 #   - `ntmctl -j monitor` in P and B, each line stamped with the guest's
 #     clock; the daemons' logs around the move.
-# The move instant is `date +%s%N` in B's namespace just before B's old
-# address is flushed; B's new address and default route follow in the same
-# shell (t_up).  handover_results.py turns the raw files into figures:
-#   handover time - from the move instant to the receipt of the first echo
-#     reply whose request was sent after the move (reply time from ping -D,
-#     request time = reply time - rtt): the first packet delivered on the
-#     new path, there and back; for both pings (B's view, P's view);
+# B's move is one `ip -batch` (old address flushed, old link down, new link
+# up, new address, default route); t_break and t_up are bash's
+# $EPOCHREALTIME in B's namespace just before and just after it.
+# handover_results.py turns the raw files into figures:
+#   handover time - from t_up (B has its new address and route) to the
+#     receipt of the first echo reply whose request was sent after t_up
+#     (reply time from ping -D, request time = reply time - rtt): the first
+#     packet delivered on the new path, there and back; for both pings (B's
+#     view, P's view) -- the larger of the two is the handover time;
+#   outage - the longest gap between two consecutive echo replies of a
+#     ping (it includes the address change itself);
 #   TCP - connections lost (iperf3 error, echo connection reset or silent at
 #     the end) and the stall: the longest run of empty 0.1 s intervals of
 #     iperf3, the longest gap between echoes of the long-lived connection.
@@ -153,19 +157,19 @@ vip_of() { case $1 in a) echo "$VIP4_A" ;; f) echo "$VIP4_F" ;; b) echo "$VIP4_B
 
 # B's uplink: "r" (lan0, 10.0.0.2) or "r2" (lan1, 10.2.0.9)
 B_AT=r
-# move: B changes uplinks; prints "T_BREAK T_UP" (ns)
+# move FROM: B changes uplinks away from FROM; prints "T_BREAK T_UP" (ns).
+# One ip process takes the whole change (ip -batch; a separate process per
+# step costs up to a second each in a loaded emulated guest, and the node
+# would be without any address in between); the times come from bash's
+# $EPOCHREALTIME, no fork.  (Run in $(...): the caller flips B_AT.)
 move() {
-	local cmd
-	if [ $B_AT = r ]; then
-		cmd="ip addr flush dev lan0 && ip link set lan0 down && ip link set lan1 up &&
-			ip addr add $B_NEW4/24 dev lan1 && ip route replace default via ${B_NEW4%.*}.1"
-		B_AT=r2
-	else
-		cmd="ip addr flush dev lan1 && ip link set lan1 down && ip link set lan0 up &&
-			ip addr add $B_OLD4/24 dev lan0 && ip route replace default via $SB_LAN_R4"
-		B_AT=r
-	fi
-	sigbed_in b bash -c "t0=\$(date +%s%N); $cmd; t1=\$(date +%s%N); echo \$t0 \$t1"
+	local old new gw addr
+	if [ "$1" = r ]; then old=lan0 new=lan1 gw=${B_NEW4%.*}.1 addr=$B_NEW4; else old=lan1 new=lan0 gw=$SB_LAN_R4 addr=$B_OLD4; fi
+	sigbed_in b bash -c "t0=\${EPOCHREALTIME/./}
+		printf '%s\\n' 'addr flush dev $old' 'link set $old down' 'link set $new up' 'addr add $addr/24 dev $new' \\
+			'route replace default via $gw dev $new onlink' | ip -force -batch - || echo 'move failed' >&2
+		t1=\${EPOCHREALTIME/./}
+		echo \${t0}000 \${t1}000"
 }
 
 # monitor NAME OUT SECONDS: ntmctl -j monitor, every line stamped (ns)
@@ -196,7 +200,9 @@ run_move() {
 	bg "$p" "$pre-ping-peer.txt" ping -D -n -i "$iv" -W 1 -w "$DUR" "$VIP4_B"
 	pids="$pids $!"
 	sleep "$BEFORE"
-	t=$(move)
+	t=$(move "$from" 2>"$pre-move.err")
+	[ -s "$pre-move.err" ] && err "$c $rep: move $from: $(tr '\n' ' ' <"$pre-move.err")"
+	if [ "$from" = r ]; then B_AT=r2; else B_AT=r; fi
 	to=$B_AT
 	put moves.tsv "$c" "$rep" "$from" "$to" "${t% *}" "${t#* }"
 	for l in $pids; do wait "$l" 2>/dev/null; done
@@ -219,10 +225,15 @@ run_move() {
 modprobe ntm || err "modprobe ntm failed"
 if setup; then
 	put meta.tsv setup_seconds "$(awk -v a="$T_START" -v b="$(now_ns)" 'BEGIN { printf "%.0f", (b - a) / 1e9 }')"
+	# the order of the cases alternates from one repetition to the next, so
+	# each case moves both ways (R -> R2 and R2 -> R)
+	order=$CASES
 	for rep in $(seq 1 "$REPS"); do
-		for c in $CASES; do
+		for c in $order; do
 			run_move "$c" "$rep"
 		done
+		# shellcheck disable=SC2086
+		order=$(printf '%s\n' $order | tac | tr '\n' ' ')
 	done
 	put meta.tsv path_b_f_end "$(relaybed_peer b f.$D '.path' | jq -c . 2>/dev/null)"
 	put meta.tsv rs_status "$(for n in rs1 rs2; do sigbed_jq $n '.rs | {communications, kernel_sessions, forwarded, binds}' | jq -c --arg n $n '{($n): .}'; done | tr '\n' ' ')"

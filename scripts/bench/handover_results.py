@@ -10,17 +10,21 @@ t_break_ns, t_up_ns; CASE-REP-ping-b.txt and -ping-peer.txt from ping -D;
 CASE-REP-iperf.json; CASE-REP-tcp.json from handover_tcp.py;
 CASE-REP-monitor-{b,peer}.txt; CASE-REP-logs.txt) and computes per move:
 
-  handover_b_ms / handover_peer_ms - from the move instant (t_break: just
-      before B's old address is flushed) to the receipt of the first echo
-      reply whose request was sent after it, in B's ping to the peer and in
-      the peer's ping to B (request time = reply time - rtt);
+  address_change_ms - t_up - t_break: the ip -batch that moves B;
+  handover_b_ms / handover_peer_ms - from t_up (B has its new address and
+      route) to the receipt of the first echo reply whose request was sent
+      after it, in B's ping to the peer and in the peer's ping to B (request
+      time = reply time - rtt); handover_ms: the larger of the two;
+  outage_b_ms / outage_peer_ms - the longest gap between two consecutive
+      echo replies of that ping (includes the address change); outage_ms:
+      the larger;
   ping_lost_b / ping_lost_peer - requests of that ping never answered;
   iperf_lost, iperf_stall_ms - iperf3 -R failed; the longest run of 0.1 s
       intervals in which B received nothing (multiples of the interval);
   tcp_lost, tcp_stall_ms - the long-lived connection was lost; the longest
       gap between two echoes (records every 20 ms);
   events - ms after t_break of the first daemon log lines / monitor events
-      of interest (where the time goes).
+      of interest since t_break, in ms after t_up (where the time goes).
 """
 import datetime
 import json
@@ -42,29 +46,31 @@ LOG_EVENTS = [
 CASES = ["direct", "relayed"]
 
 
-def ping_handover(path, t_break_ns):
-    """(ms to the first reply to a request sent after t_break, lost requests, replies)"""
+def ping_handover(path, t_up_ns):
+    """(ms from t_up to the first reply to a request sent after t_up, the
+    longest gap between two consecutive replies (ms), lost requests)"""
     first = None
     seqs = set()
-    maxseq = -1
+    rxs = []
+    tx = None
     for line in benchlib.read_lines(path):
         m = PING.match(line)
         if not m:
+            m2 = re.search(r"(\d+) packets transmitted", line)
+            if m2:
+                tx = int(m2.group(1))
             continue
         rx = float(m.group(1))
         seq = int(m.group(2))
         rtt = float(m.group(3)) / 1000.0
         seqs.add(seq)
-        maxseq = max(maxseq, seq)
-        if first is None and (rx - rtt) * 1e9 >= t_break_ns:
-            first = (rx * 1e9 - t_break_ns) / 1e6
-    tx = None
-    for line in benchlib.read_lines(path):
-        m = re.search(r"(\d+) packets transmitted", line)
-        if m:
-            tx = int(m.group(1))
+        rxs.append(rx)
+        if first is None and (rx - rtt) * 1e9 >= t_up_ns:
+            first = (rx * 1e9 - t_up_ns) / 1e6
+    gap = max((b - a for a, b in zip(rxs, rxs[1:])), default=None)
     lost = (tx - len(seqs)) if tx is not None else None
-    return (round(first, 1) if first is not None else None), lost, len(seqs)
+    return (round(first, 1) if first is not None else None,
+            round(gap * 1000.0, 1) if gap is not None else None, lost)
 
 
 def iperf_figures(path):
@@ -111,7 +117,9 @@ def log_ns(ts):
     return int(t.timestamp() * 1000) * 1000000
 
 
-def events(pre, t_break_ns):
+def events(pre, t_break_ns, t_up_ns):
+    """ms after t_up of the first lines of interest since t_break (< 0:
+    during the address change)"""
     ev = {}
     for line in benchlib.read_lines(pre + "-logs.txt"):
         m = LOGTS.match(line)
@@ -123,11 +131,11 @@ def events(pre, t_break_ns):
             ns = log_ns(ts)
         except ValueError:
             continue
-        if ns < t_break_ns - 5e8:
+        if ns < t_break_ns - 1e6:  # millisecond stamps
             continue
         for label, r, rx in LOG_EVENTS:
             if r == role and label not in ev and re.search(rx, msg):
-                ev[label] = round((ns - t_break_ns) / 1e6, 1)
+                ev[label] = round((ns - t_up_ns) / 1e6, 1)
     for side in ("b", "peer"):
         for line in benchlib.read_lines("%s-monitor-%s.txt" % (pre, side)):
             ts, _, rest = line.partition(" ")
@@ -142,7 +150,7 @@ def events(pre, t_break_ns):
                 continue
             label = "%s_monitor_%s" % (side, kind)
             if kind and label not in ev:
-                ev[label] = round((ns - t_break_ns) / 1e6, 1)
+                ev[label] = round((ns - t_up_ns) / 1e6, 1)
     return ev
 
 
@@ -158,14 +166,16 @@ def collect(resdir):
         pre = os.path.join(resdir, "%s-%s" % (c, rep))
         m = {"case": c, "rep": int(rep), "from": frm, "to": to,
              "address_change_ms": round((tu - tb) / 1e6, 1)}
-        m["handover_b_ms"], m["ping_lost_b"], m["ping_rx_b"] = ping_handover(pre + "-ping-b.txt", tb)
-        m["handover_peer_ms"], m["ping_lost_peer"], m["ping_rx_peer"] = ping_handover(pre + "-ping-peer.txt", tb)
+        m["handover_b_ms"], m["outage_b_ms"], m["ping_lost_b"] = ping_handover(pre + "-ping-b.txt", tu)
+        m["handover_peer_ms"], m["outage_peer_ms"], m["ping_lost_peer"] = ping_handover(pre + "-ping-peer.txt", tu)
         hs = [x for x in (m["handover_b_ms"], m["handover_peer_ms"]) if x is not None]
         m["handover_ms"] = max(hs) if len(hs) == 2 else None
+        os_ = [x for x in (m["outage_b_ms"], m["outage_peer_ms"]) if x is not None]
+        m["outage_ms"] = max(os_) if os_ else None
         m.update(iperf_figures(pre + "-iperf.json"))
         m.update(tcp_figures(pre + "-tcp.json", tb))
         m["tcp_connections_lost"] = m["iperf_lost"] + m["tcp_lost"]
-        m["events_ms"] = events(pre, tb)
+        m["events_ms"] = events(pre, tb, tu)
         m["state"] = benchlib.read_tsv(pre + "-state.tsv")
         moves.append(m)
     cases = {}
@@ -174,8 +184,8 @@ def collect(resdir):
         if not ms:
             continue
         s = {k: benchlib.summary([m.get(k) for m in ms]) for k in
-             ("handover_ms", "handover_b_ms", "handover_peer_ms", "iperf_stall_ms", "tcp_stall_ms",
-              "ping_lost_b", "ping_lost_peer")}
+             ("handover_ms", "handover_b_ms", "handover_peer_ms", "outage_ms", "address_change_ms",
+              "iperf_stall_ms", "tcp_stall_ms", "ping_lost_b", "ping_lost_peer")}
         s["moves"] = len(ms)
         s["tcp_connections_lost"] = sum(m["tcp_connections_lost"] for m in ms)
         s["tcp_connections"] = 2 * len(ms)
@@ -192,11 +202,12 @@ def table(d):
     out.append("Handover: B moves between two NATs under traffic (%s moves per case; ping %s pps each way, "
                "iperf3 -R at %s, one echo connection)" % (meta.get("repetitions", "?"), meta.get("ping_pps", "?"),
                                                          meta.get("iperf_rate", "?")))
-    out.append("handover = move instant -> first echo reply to a request sent after it (ms), median [min-max]")
+    out.append("handover = B has its new address (t_up) -> first echo reply to a request sent after it;")
+    out.append("outage = longest gap between two echo replies (includes the address change); ms, median [min-max]")
     out.append("")
-    hdr = "%-8s %5s  %-24s %-24s %-24s %-10s %-22s %-22s" % (
-        "case", "moves", "handover (both ways)", "  B's ping", "  peer's ping", "TCP lost", "iperf3 stall ms",
-        "echo stall ms")
+    hdr = "%-8s %5s  %-22s %-22s %-22s %-22s %-9s %-22s %-22s" % (
+        "case", "moves", "handover (both ways)", "  B's ping", "  peer's ping", "outage", "TCP lost",
+        "iperf3 stall", "echo stall")
     benchlib.rule(out, hdr)
 
     def mm(s, spec="%.0f"):
@@ -205,23 +216,24 @@ def table(d):
         return "%s [%s-%s]" % (spec % s["median"], spec % s["min"], spec % s["max"])
 
     for c, s in d.get("cases", {}).items():
-        out.append("%-8s %5d  %-24s %-24s %-24s %-10s %-22s %-22s" % (
+        out.append("%-8s %5d  %-22s %-22s %-22s %-22s %-9s %-22s %-22s" % (
             c, s["moves"], mm(s["handover_ms"]), mm(s["handover_b_ms"]), mm(s["handover_peer_ms"]),
-            "%d/%d" % (s["tcp_connections_lost"], s["tcp_connections"]), mm(s["iperf_stall_ms"]),
-            mm(s["tcp_stall_ms"])))
+            mm(s["outage_ms"]), "%d/%d" % (s["tcp_connections_lost"], s["tcp_connections"]),
+            mm(s["iperf_stall_ms"]), mm(s["tcp_stall_ms"])))
     out.append("")
-    out.append("where the time goes: ms after the move, median [min-max] (daemon logs, ntmctl monitor)")
+    out.append("where the time goes: ms after t_up, median [min-max] (daemon logs, ntmctl monitor)")
     for c, s in d.get("cases", {}).items():
         for k, v in s.get("events_ms", {}).items():
             out.append("  %-8s %-34s %s (n=%d)" % (c, k, mm(v, "%.0f"), v.get("n", 0)))
     out.append("")
-    hdr = "%-8s %3s %-7s %9s %9s %9s %6s %6s %8s %8s %4s" % (
-        "case", "rep", "move", "addr ms", "B ms", "peer ms", "lostB", "lostP", "iperf", "echo", "TCP")
+    hdr = "%-8s %3s %-7s %9s %9s %9s %9s %6s %6s %8s %8s %4s" % (
+        "case", "rep", "move", "addr ms", "B ms", "peer ms", "outage", "lostB", "lostP", "iperf", "echo", "TCP")
     benchlib.rule(out, hdr)
     for m in d.get("moves", []):
-        out.append("%-8s %3d %-7s %9s %9s %9s %6s %6s %8s %8s %4s" % (
+        out.append("%-8s %3d %-7s %9s %9s %9s %9s %6s %6s %8s %8s %4s" % (
             m["case"], m["rep"], "%s>%s" % (m["from"], m["to"]), benchlib.fmt(m["address_change_ms"], "%.1f"),
             benchlib.fmt(m["handover_b_ms"], "%.0f"), benchlib.fmt(m["handover_peer_ms"], "%.0f"),
+            benchlib.fmt(m["outage_ms"], "%.0f"),
             benchlib.fmt(m["ping_lost_b"]), benchlib.fmt(m["ping_lost_peer"]),
             benchlib.fmt(m.get("iperf_stall_ms"), "%.0f"), benchlib.fmt(m.get("tcp_stall_ms"), "%.0f"),
             benchlib.fmt(m["tcp_connections_lost"])))
@@ -235,9 +247,9 @@ def chart(d, png):
     plt = benchlib.pyplot()
     cases = list(d.get("cases", {}))
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    keys = [("handover_b_ms", "handover, B's ping"), ("handover_peer_ms", "handover, peer's ping"),
+    keys = [("handover_ms", "handover"), ("outage_ms", "ping outage"),
             ("iperf_stall_ms", "iperf3 stall"), ("tcp_stall_ms", "echo stall")]
-    for ax, (k, title) in zip(axes, [(keys[:2], "handover (ms)"), (keys[2:], "TCP stall (ms)")]):
+    for ax, (k, title) in zip(axes, [(keys[:2], "handover, outage (ms)"), (keys[2:], "TCP stall (ms)")]):
         width = 0.8 / len(k)
         for i, (key, label) in enumerate(k):
             meds = [d["cases"][c][key].get("median", 0) for c in cases]
