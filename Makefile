@@ -28,7 +28,7 @@ endif
 
 VM := scripts/vm
 
-.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-tp bench-icount bench-scale bench-sig bench-esp bench-ike bench-relay \
+.PHONY: all kmod kmod-check nlspec ctld ctld-asan unit vm-test check check-debug fuzz bench bench-tp bench-icount bench-scale bench-sig bench-esp bench-ike bench-relay bench-handover \
 	bench-mem demo ctld-bin install uninstall install-test deb deb-ctld deb-test system-test deploy-test resolved-deb resolved-test clean help
 
 all: kmod ctld
@@ -63,6 +63,8 @@ help:
 	@echo '  bench-esp   ESP-in-UDP throughput only: ntm vs xfrm vs veth (AES-GCM-256)'
 	@echo '  bench-ike   IKEv2 handshakes/s only: ntmd vs strongSwan charon as responder'
 	@echo '  bench-relay Relay Server only: kernel relay vs direct vs socat, memory per session, DNS via a relay'
+	@echo '  bench-handover  a node moving between two NATs: time to the first packet on'
+	@echo '              the new path, TCP connections lost and stalled (direct, relayed)'
 	@echo '  bench-mem   kernel memory per ntm tunnel, WireGuard peer, xfrm SA at 2 and 64 possible CPUs'
 	@echo '  demo        build, boot the VM and run scripts/demo.sh, demo-relay.sh, demo-ike.sh'
 	@echo '  ctld-bin    ntmd and ntmctl only (the build for installation)'
@@ -164,7 +166,7 @@ check-debug:
 BENCH_CLOCK = $(if $(filter-out 0,$(NTM_BENCH_ICOUNT)),--icount=$(or $(NTM_BENCH_ICOUNT_SHIFT),2) --smp 1)
 NTM_BENCH_SMP ?= 1 2 4
 
-bench: kmod ctld bench-sig bench-esp bench-ike bench-relay
+bench: kmod ctld bench-sig bench-esp bench-ike bench-relay bench-handover
 	@mkdir -p $(BUILD)/bench
 	NTM_BENCH_OUT=$(BUILD)/bench $(VM) $(BENCH_CLOCK) --rw $(BUILD)/bench -- scripts/bench/run.sh
 	@echo "bench: results in build/bench/"
@@ -237,6 +239,17 @@ bench-relay: kmod ctld
 	NTM_BENCH_OUT=$(BUILD)/bench NTM_RELAY_CHART=0 $(VM) --rw $(BUILD)/bench --timeout 1800 -- scripts/bench/relay.sh
 	/usr/bin/python3 scripts/bench/relay_results.py chart $(BUILD)/bench/relay-results.json $(BUILD)/bench/relay-results.png
 	@echo "bench-relay: results in build/bench/relay-results.*"
+
+# Handover: node B of the relay testbed moves between two NATs under ping,
+# iperf3 and a long-lived TCP connection; NTM_HO_REPS moves (5) per case,
+# direct and relayed (Documentation/benchmarks.rst, Handover).  The chart
+# is drawn on the host (matplotlib's font cache takes minutes in the VM).
+bench-handover: kmod ctld
+	@mkdir -p $(BUILD)/bench
+	NTM_BENCH_OUT=$(BUILD)/bench NTM_HO_CHART=0 $(VM) --rw $(BUILD)/bench --timeout 2400 -- scripts/bench/handover.sh
+	/usr/bin/python3 scripts/bench/handover_results.py chart $(BUILD)/bench/handover-results.json $(BUILD)/bench/handover-results.png || \
+		echo "bench-handover: no chart (python3-matplotlib missing?)"
+	@echo "bench-handover: results in build/bench/handover-results.*"
 
 demo: all
 	@if [ ! -x scripts/demo.sh ]; then \
