@@ -23,7 +23,9 @@ NodeRole::Impl::Impl(asio::io_context &io_, ntm::config::Config c, Resolver &r)
 		stale_removed = clear_stale_state(genl, link, ncfg.interface, "node", false);
 		setup_sockets();
 		watch_kernel_events(events, evdesc);
-		watch_rtnetlink(addrdesc, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
+		/* a default route is the last step of a move: binds sent before it go nowhere */
+		watch_rtnetlink(addrdesc, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
+						  RTMGRP_IPV6_ROUTE);
 		sigio.set_key_lookup([this](sig::Kind k, std::uint32_t id) { return lookup_key(k, id); });
 		sigio.set_request_handler([this](Inbound in) { return handle(std::move(in)); });
 		sigio.set_notice_handler(
@@ -577,6 +579,16 @@ awaitable<void> NodeRole::Impl::addr_loop()
 			// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
 			for (auto *h = reinterpret_cast<nlmsghdr *>(buf.data()); NLMSG_OK(h, len);
 			     h = NLMSG_NEXT(h, len)) {
+				if (h->nlmsg_type == RTM_NEWROUTE || h->nlmsg_type == RTM_DELROUTE) {
+					if (h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg)))
+						continue;
+					const auto *rtm = static_cast<const rtmsg *>(NLMSG_DATA(h));
+					/* a new or lost default route of the main table */
+					if (rtm->rtm_dst_len == 0 && rtm->rtm_table == RT_TABLE_MAIN &&
+					    rtm->rtm_type == RTN_UNICAST)
+						relevant = true;
+					continue;
+				}
 				if (h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR)
 					continue;
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg)))
