@@ -195,8 +195,9 @@ int cmd_tunnel_show(Context &ctx, const TunnelShowCmd &c, bool as_json)
 	} else {
 		/* stream: 100k tunnels never sit in memory at once */
 		bool started = false;
-		/* errors before the first tunnel leave stdout untouched */
-		ntm::dump_tunnels(ctx.genl(), ref, [&](ntm::Tunnel &&t) {
+		/* errors before the first tunnel leave stdout untouched; printing
+		 * overlaps the kernel's work on the next messages */
+		ntm::dump_tunnels_overlapped(ctx.genl(), ref, [&](ntm::Tunnel &&t) {
 			if (!started)
 				start();
 			started = true;
