@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -237,8 +240,10 @@ TEST(JsonStream, TunnelSameAsDocument)
 
 TEST(JsonStream, StringsEscapedAsDocument)
 {
-	for (const std::string s : {"", "plain", "q\"uote", "back\\slash", "nl\n\ttab", std::string("nul\0x", 5),
-				    "caf\xc3\xa9", "bad\x92\x8b", "\x7f"}) {
+	const std::vector<std::string> cases{"",	    "plain",	     "q\"uote",    "back\\slash",
+					     "nl\n\ttab", std::string("nul\0x", 5), "caf\xc3\xa9", "bad\x92\x8b",
+					     "\x7f"};
+	for (const auto &s : cases) {
 		fmt::memory_buffer b;
 		ntm::append_json_string(b, s);
 		EXPECT_EQ(fmt::to_string(b), ntm::json_dump(json(s))) << s;
