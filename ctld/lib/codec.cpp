@@ -92,53 +92,115 @@ private:
 	std::vector<std::uint32_t> copy_;
 };
 
-template <std::size_t N> using AttrTable = std::array<nlattr *, N + 1>;
+/*
+ * Attribute access inline, not through libnl's exported functions: a dump
+ * of 100 000 tunnels walks 8 million attributes (the stats nest is most of
+ * them), and a call per attribute and field was the larger part of the
+ * parse time under the test VM.  The stream is 4-aligned (AlignedAttrs).
+ */
+constexpr std::size_t kAttrHdr = 4; /* NLA_HDRLEN */
 
-template <std::size_t N> AttrTable<N> parse_table(nlattr *head, int len)
+constexpr std::size_t attr_align(std::size_t n) noexcept
+{
+	return (n + 3) & ~std::size_t{3}; /* NLA_ALIGN */
+}
+
+int attr_len(const nlattr *a) noexcept
+{
+	return static_cast<int>(a->nla_len) - static_cast<int>(kAttrHdr);
+}
+
+int attr_type(const nlattr *a) noexcept
+{
+	return a->nla_type & NLA_TYPE_MASK;
+}
+
+const std::uint8_t *attr_data(const nlattr *a) noexcept
+{
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast,cppcoreguidelines-pro-bounds-pointer-arithmetic)
+	return reinterpret_cast<const std::uint8_t *>(a) + kAttrHdr;
+}
+
+/* Calls f(attr) for each well-formed attribute, stops at the first that is not (like nla_for_each_attr). */
+template <class F> void for_each_attr(const nlattr *head, int len, F &&f)
+{
+	// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+	const auto *p = reinterpret_cast<const std::uint8_t *>(head);
+	auto rem = static_cast<std::size_t>(len > 0 ? len : 0);
+	while (rem >= kAttrHdr) {
+		// NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast)
+		const auto *a = reinterpret_cast<const nlattr *>(p);
+		const std::size_t n = a->nla_len;
+		if (n < kAttrHdr || n > rem)
+			break;
+		f(a);
+		const std::size_t step = attr_align(n);
+		if (step >= rem)
+			break;
+		p += step; // NOLINT(cppcoreguidelines-pro-bounds-pointer-arithmetic)
+		rem -= step;
+	}
+}
+
+template <std::size_t N> using AttrTable = std::array<const nlattr *, N + 1>;
+
+/* nla_parse() without a policy: the last of a type wins, types above N are ignored */
+template <std::size_t N> AttrTable<N> parse_table(const nlattr *head, int len)
 {
 	AttrTable<N> tb{};
-	if (nla_parse(tb.data(), static_cast<int>(N), head, len, nullptr) < 0)
-		throw ProtocolError("bad attribute stream");
+	for_each_attr(head, len, [&tb](const nlattr *a) {
+		const auto type = static_cast<std::size_t>(attr_type(a));
+		if (type <= N)
+			tb[type] = a; // NOLINT(cppcoreguidelines-pro-bounds-constant-array-index): checked
+	});
 	return tb;
 }
 
 AttrBytes payload(const nlattr *a) noexcept
 {
-	const int n = nla_len(a);
-	return {static_cast<const std::uint8_t *>(nla_data(a)), n > 0 ? static_cast<std::size_t>(n) : 0U};
+	const int n = attr_len(a);
+	return {attr_data(a), n > 0 ? static_cast<std::size_t>(n) : 0U};
 }
 
 [[noreturn]] void bad_len(const char *name, const nlattr *a, const char *expected)
 {
-	throw ProtocolError(std::string(name) + " has " + std::to_string(nla_len(a)) + " bytes, expected " + expected);
+	throw ProtocolError(std::string(name) + " has " + std::to_string(attr_len(a)) + " bytes, expected " + expected);
 }
 
 std::uint8_t get_u8(const nlattr *a, const char *name)
 {
-	if (nla_len(a) != 1)
+	if (attr_len(a) != 1)
 		bad_len(name, a, "1");
-	return nla_get_u8(a);
+	std::uint8_t v = 0;
+	std::memcpy(&v, attr_data(a), sizeof(v));
+	return v;
 }
 
 std::uint16_t get_u16(const nlattr *a, const char *name)
 {
-	if (nla_len(a) != 2)
+	if (attr_len(a) != 2)
 		bad_len(name, a, "2");
-	return nla_get_u16(a);
+	std::uint16_t v = 0;
+	std::memcpy(&v, attr_data(a), sizeof(v));
+	return v;
 }
 
 std::uint32_t get_u32(const nlattr *a, const char *name)
 {
-	if (nla_len(a) != 4)
+	if (attr_len(a) != 4)
 		bad_len(name, a, "4");
-	return nla_get_u32(a);
+	std::uint32_t v = 0;
+	std::memcpy(&v, attr_data(a), sizeof(v));
+	return v;
 }
 
 std::uint64_t get_u64(const nlattr *a, const char *name)
 {
-	if (nla_len(a) != 8)
+	if (attr_len(a) != 8)
 		bad_len(name, a, "8");
-	return nla_get_u64(a); /* memcpy: payload may be only 4-aligned */
+	std::uint64_t v = 0;
+	std::memcpy(&v, attr_data(a), sizeof(v)); /* payload may be only 4-aligned */
+	return v;
 }
 
 std::string get_ifname(const nlattr *a)
@@ -338,13 +400,13 @@ void put_relay_id(nl_msg *msg, std::uint32_t id)
 Stats parse_stats(AttrBytes nested)
 {
 	const AlignedAttrs aa(nested);
-	const auto tb = parse_table<NTM_STAT_A_MAX>(aa.head(), aa.len());
 	Stats st;
-	for (const auto &s : kStats) {
-		const nlattr *a = tb.at(static_cast<std::size_t>(s.attr));
-		if (a != nullptr)
-			st.set(s.attr, get_u64(a, "NTM_STAT_A_*"));
-	}
+	/* one pass, no table: this nest is 60 of a dumped tunnel's 80 attributes */
+	for_each_attr(aa.head(), aa.len(), [&st](const nlattr *a) {
+		const int type = attr_type(a);
+		if (type >= 1 && type <= NTM_STAT_A_MAX && type != NTM_STAT_A_PAD)
+			st.set(type, get_u64(a, "NTM_STAT_A_*"));
+	});
 	return st;
 }
 

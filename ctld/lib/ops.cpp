@@ -5,8 +5,16 @@
 #include <net/if.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
 
 #include "ntm/codec.hpp"
 
@@ -117,6 +125,104 @@ void dump_tunnels(GenlSocket &gs, const DeviceRef &dev, const std::function<void
 {
 	const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_TUNNEL, dev, NLM_F_DUMP);
 	gs.dump(msg, "dump tunnels" + on(dev), [&sink](const GenlReply &r) { (void)parse_tunnels(r.attrs, sink); });
+}
+
+namespace {
+
+/* Dump messages from the thread that receives them to the one that parses them. */
+class MessageQueue {
+public:
+	/* false once the consumer has stopped: the producer stops too */
+	bool push(std::vector<std::uint8_t> m)
+	{
+		std::unique_lock lk(mu_);
+		not_full_.wait(lk, [this] { return q_.size() < kMax || stopped_; });
+		if (stopped_)
+			return false;
+		q_.push_back(std::move(m));
+		not_empty_.notify_one();
+		return true;
+	}
+	/* the next message; nullopt once closed and drained */
+	std::optional<std::vector<std::uint8_t>> pop()
+	{
+		std::unique_lock lk(mu_);
+		not_empty_.wait(lk, [this] { return !q_.empty() || closed_; });
+		if (q_.empty())
+			return std::nullopt;
+		auto m = std::move(q_.front());
+		q_.pop_front();
+		not_full_.notify_one();
+		return m;
+	}
+	/* producer: no more messages */
+	void close()
+	{
+		const std::lock_guard lk(mu_);
+		closed_ = true;
+		not_empty_.notify_all();
+	}
+	/* consumer: failed, take no more */
+	void stop()
+	{
+		const std::lock_guard lk(mu_);
+		stopped_ = true;
+		q_.clear();
+		not_full_.notify_all();
+	}
+
+private:
+	/* 64 messages of at most 32 KiB: the memory of a dump stays bounded */
+	static constexpr std::size_t kMax = 64;
+	std::mutex mu_;
+	std::condition_variable not_empty_;
+	std::condition_variable not_full_;
+	std::deque<std::vector<std::uint8_t>> q_;
+	bool closed_ = false;
+	bool stopped_ = false;
+};
+
+/* thrown through GenlSocket::dump when the consumer has failed */
+struct ConsumerStopped {};
+
+} // namespace
+
+void dump_tunnels_overlapped(GenlSocket &gs, const DeviceRef &dev, const std::function<void(Tunnel &&)> &sink)
+{
+	MessageQueue q;
+	std::exception_ptr consumer_error;
+	std::thread consumer;
+	try {
+		consumer = std::thread([&q, &sink, &consumer_error] {
+			try {
+				while (auto m = q.pop())
+					(void)parse_tunnels({m->data(), m->size()}, sink);
+			} catch (...) {
+				consumer_error = std::current_exception();
+				q.stop();
+			}
+		});
+	} catch (const std::system_error &) {
+		dump_tunnels(gs, dev, sink); /* no thread to be had: one after the other */
+		return;
+	}
+	std::exception_ptr producer_error;
+	try {
+		const NlMsgPtr msg = device_message(gs, NTM_CMD_GET_TUNNEL, dev, NLM_F_DUMP);
+		gs.dump(msg, "dump tunnels" + on(dev), [&q](const GenlReply &r) {
+			if (!q.push({r.attrs.begin(), r.attrs.end()}))
+				throw ConsumerStopped{};
+		});
+	} catch (...) {
+		/* GenlSocket reconnects before its next request: a dump cut short is harmless */
+		producer_error = std::current_exception();
+	}
+	q.close();
+	consumer.join();
+	if (consumer_error)
+		std::rethrow_exception(consumer_error);
+	if (producer_error)
+		std::rethrow_exception(producer_error);
 }
 
 void new_relay(GenlSocket &gs, const DeviceRef &dev, const RelaySettings &s)

@@ -305,17 +305,32 @@ void print_tunnel_header(std::FILE *out)
 		   "RX-PKTS", "TX-PKTS", "DROPS", "LATEST-RX");
 }
 
-void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
+void format_tunnel_row(fmt::memory_buffer &buf, const ntm::Tunnel &t, std::uint64_t now_ns)
 {
+	/* -, or a count with unit: small enough for std::string's inline buffer */
 	std::string rx = "never";
 	if (t.last_rx_ns != 0)
 		rx = fmt::format("{}s", now_ns > t.last_rx_ns ? (now_ns - t.last_rx_ns) / 1000000000ULL : 0);
-	fmt::print(out, "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
-		   index_text(t, t.local_index), index_text(t, t.remote_index),
-		   t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4), opt_str(t.vip6),
-		   ntm::cipher_name(t.cipher), ntm::encap_name(t.encap), ntm::tunnel_state_name(t.state), t.age_s,
-		   t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
-		   t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
+	fmt::format_to(fmt::appender(buf),
+		       "{:<10} {:<10} {:<24} {:<15} {:<24} {:<17} {:<7} {:<7} {:>8} {:>8} {:>10} {:>10} {:>8} {}\n",
+		       index_text(t, t.local_index), index_text(t, t.remote_index),
+		       t.endpoint ? t.endpoint->to_string() : "-", opt_str(t.vip4), opt_str(t.vip6),
+		       ntm::cipher_name(t.cipher), ntm::encap_name(t.encap), ntm::tunnel_state_name(t.state), t.age_s,
+		       t.lifetime != 0 ? std::to_string(t.lifetime) : "-", t.stats.get(NTM_STAT_A_RX_PACKETS),
+		       t.stats.get(NTM_STAT_A_TX_PACKETS), t.stats.drops(), rx);
+}
+
+void print_tunnel_row(std::FILE *out, const ntm::Tunnel &t, std::uint64_t now_ns)
+{
+	DumpWriter w(out);
+	format_tunnel_row(w.buf(), t, now_ns);
+}
+
+void DumpWriter::flush() noexcept
+{
+	if (buf_.size() != 0)
+		(void)std::fwrite(buf_.data(), 1, buf_.size(), out_);
+	buf_.clear();
 }
 
 std::string human_bytes(std::uint64_t n)

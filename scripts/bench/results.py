@@ -224,8 +224,9 @@ def table(doc):
                     r.get("del_seconds", "-")))
         if "ntm" in mem:
             r = mem["ntm"]
-            out.append("  ntm: dump of %s tunnels %s s, flush %s s" % (
-                r.get("dump_count", "-"), r.get("dump_seconds", "-"), r.get("flush_seconds", "-")))
+            out.append("  ntm: dump of %s tunnels: JSON %s s, text %s s; flush %s s" % (
+                r.get("dump_count", "-"), r.get("dump_seconds", "-"), r.get("dump_text_seconds", "-"),
+                r.get("flush_seconds", "-")))
         if "ntm_tunnel_vs_wireguard_peer_memory" in rat:
             out.append("  ntm tunnel / WireGuard peer memory: %s" %
                        rat["ntm_tunnel_vs_wireguard_peer_memory"])

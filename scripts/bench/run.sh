@@ -430,9 +430,16 @@ bench_mem_ntm() {
 	put memory ntm num_tunnels_reported "${cnt:-0}"
 	log "ntm memory: added in $(elapsed "$t0") s, device reports ${cnt:-?} tunnels"
 	mem_probe ntm "${cnt:-$n}"
+	# the dump alone, output to /dev/null: what reading it costs (a jq or
+	# Python behind the pipe timed its own parsing too), JSON and text
 	t0=$(now)
-	cnt=$(A "$NTMCTL" -j tunnel show ntm0 2>/dev/null | $NTMJSON tunnels | cut -d' ' -f1)
+	A "$NTMCTL" -j tunnel show ntm0 >/dev/null || err "ntm memory: JSON dump failed"
 	put memory ntm dump_seconds "$(elapsed "$t0")"
+	t0=$(now)
+	A "$NTMCTL" tunnel show ntm0 >/dev/null || err "ntm memory: text dump failed"
+	put memory ntm dump_text_seconds "$(elapsed "$t0")"
+	# untimed: does the JSON dump hold every tunnel?
+	cnt=$(A "$NTMCTL" -j tunnel show ntm0 2>/dev/null | $NTMJSON tunnels | cut -d' ' -f1)
 	put memory ntm dump_count "${cnt:-0}"
 	t0=$(now)
 	A "$NTMCTL" tunnel flush ntm0 || err "ntm memory: flush failed"

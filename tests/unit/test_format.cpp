@@ -259,3 +259,24 @@ TEST(Output, EspTunnelTable)
 	EXPECT_EQ(w[5], "aes-gcm");
 	EXPECT_EQ(w[6], "esp-udp");
 }
+
+TEST(Output, DumpWriterKeepsOrderAndFlushes)
+{
+	ntm::Tunnel t;
+	t.local_index = 7;
+	t.endpoint = ntm::parse_endpoint("1.2.3.4:5");
+	const auto one = capture([&](std::FILE *f) { ntmctl::print_tunnel_row(f, t, 0); });
+	/* more rows than one chunk: written in the order appended, the tail by the destructor */
+	const auto many = capture([&](std::FILE *f) {
+		std::fputs("head\n", f);
+		ntmctl::DumpWriter w(f);
+		for (int i = 0; i < 2000; i++) {
+			ntmctl::format_tunnel_row(w.buf(), t, 0);
+			w.commit();
+		}
+	});
+	std::string want = "head\n";
+	for (int i = 0; i < 2000; i++)
+		want += one;
+	EXPECT_EQ(many, want);
+}

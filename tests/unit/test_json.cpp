@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "ntm/json.hpp"
+#include "ntm/json_stream.hpp"
 #include "ntm/parse.hpp"
 
 using nlohmann::json;
@@ -158,4 +164,91 @@ TEST(Json, NonUtf8NameDoesNotThrow)
 	std::string out;
 	ASSERT_NO_THROW(out = ntm::json_dump(json(d)));
 	EXPECT_TRUE(json::accept(out));
+}
+
+namespace {
+
+/* what the streaming writer gives for t (and peer) */
+std::string streamed(const ntm::Tunnel &t, std::string_view peer = {})
+{
+	fmt::memory_buffer b;
+	ntm::append_json(b, t, peer);
+	return fmt::to_string(b);
+}
+
+/* the reference: the DOM form, through json_dump */
+std::string reference(const ntm::Tunnel &t, const std::string &peer = {})
+{
+	json j = t;
+	if (!peer.empty())
+		j["peer"] = peer;
+	return ntm::json_dump(j);
+}
+
+} // namespace
+
+/* ntmctl -j tunnel show streams; it must print what the DOM form prints, byte for byte */
+TEST(JsonStream, TunnelSameAsDocument)
+{
+	ntm::Tunnel plain;
+	EXPECT_EQ(streamed(plain), reference(plain));
+
+	ntm::Tunnel t;
+	t.local_index = 7;
+	t.remote_index = UINT32_MAX;
+	t.endpoint = ntm::parse_endpoint("[2001:db8::1]:4500");
+	t.vip4 = ntm::parse_ipv4("10.1.0.2");
+	t.vip6 = ntm::parse_ipv6("fd00::2");
+	t.cipher = NTM_CIPHER_CHACHA20_POLY1305;
+	t.lifetime = 3600;
+	t.flags = NTM_TUNNEL_F_NO_ROAMING;
+	t.tx_counter = 10;
+	t.rx_counter = UINT64_MAX;
+	t.last_rx_ns = 12;
+	t.age_s = 13;
+	t.state = NTM_TUNNEL_STATE_PENDING;
+	t.replaces = 5;
+	for (const auto &st : ntm::kStats)
+		t.stats.set(st.attr, 1000U + static_cast<std::uint64_t>(st.attr));
+	EXPECT_EQ(streamed(t), reference(t));
+	EXPECT_EQ(streamed(t, "bob.example.com"), reference(t, "bob.example.com"));
+
+	ntm::Tunnel esp;
+	esp.encap = NTM_ENCAP_ESP_UDP;
+	esp.local_index = 0x1000;
+	esp.remote_index = 0xc0de0001;
+	esp.cipher = NTM_CIPHER_AES_GCM;
+	esp.esn = true;
+	esp.remote_ts = {ntm::parse_traffic_selector("10.2.0.0/16", "ts"),
+			 ntm::parse_traffic_selector("fd00:2::/64", "ts")};
+	esp.local_ts = {ntm::parse_traffic_selector("10.1.0.0/16", "ts")};
+	esp.soft_lifetime = 3000;
+	esp.soft_bytes = 1;
+	esp.hard_bytes = UINT64_MAX;
+	esp.soft_packets = 3;
+	esp.hard_packets = 4;
+	esp.state = NTM_TUNNEL_STATE_RETIRED;
+	EXPECT_EQ(streamed(esp), reference(esp));
+
+	/* values the model does not name still print as the document does */
+	ntm::Tunnel odd;
+	odd.cipher = 77;
+	odd.encap = 9;
+	odd.state = 200;
+	EXPECT_EQ(streamed(odd), reference(odd));
+}
+
+TEST(JsonStream, StringsEscapedAsDocument)
+{
+	const std::vector<std::string> cases{"",	    "plain",	     "q\"uote",    "back\\slash",
+					     "nl\n\ttab", std::string("nul\0x", 5), "caf\xc3\xa9", "bad\x92\x8b",
+					     "\x7f"};
+	for (const auto &s : cases) {
+		fmt::memory_buffer b;
+		ntm::append_json_string(b, s);
+		EXPECT_EQ(fmt::to_string(b), ntm::json_dump(json(s))) << s;
+	}
+	ntm::Tunnel t;
+	EXPECT_EQ(streamed(t, "peer \"x\"\x01"), reference(t, "peer \"x\"\x01"));
+	EXPECT_TRUE(json::accept(streamed(t, "n\x92\x8b")));
 }
