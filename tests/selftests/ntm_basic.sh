@@ -156,15 +156,15 @@ table inet ntmout {
 	}
 }
 EOF
-d0=$(num "$(topo_dstat "$NS_B" drop_ecn)")
+d0=$(num "$(topo_dstat "$NS_B" drop_ecn)") e0=$(num "$(topo_tstat "$NS_B" stats.drop_ecn)")
 topo_ping "$NS_A" 4 -c 3 -i 0.2 -W 2 -Q 0x02 >"$(topo_tmpdir)/ecn-ect.ping" 2>&1
 r1=$?
 topo_ping "$NS_A" 4 -c 3 -i 0.2 -W 1 >"$(topo_tmpdir)/ecn-notect.ping" 2>&1
 r2=$?
-ce=$(cnt "$NS_B" ce_in) d1=$(num "$(topo_dstat "$NS_B" drop_ecn)")
-ktap_diag "outer CE: ECT(0) pings rc $r1, $ce arrived with CE inside; not-ECT pings rc $r2, drop_ecn $d0 -> $d1"
-ktap_result "outer CE becomes inner CE; CE for a not-ECN-capable inner packet is a counted drop (RFC 6040)" \
-	"$([ $r1 = 0 ] && [ "$ce" -ge 3 ] && [ $r2 != 0 ] && [ $((d1 - d0)) -ge 3 ] && echo 0 || echo 1)"
+ce=$(cnt "$NS_B" ce_in) d1=$(num "$(topo_dstat "$NS_B" drop_ecn)") e1=$(num "$(topo_tstat "$NS_B" stats.drop_ecn)")
+ktap_diag "outer CE: ECT(0) pings rc $r1, $ce arrived with CE inside; not-ECT pings rc $r2, drop_ecn $d0 -> $d1 (tunnel $e0 -> $e1)"
+ktap_result "outer CE becomes inner CE; CE for a not-ECN-capable inner packet is a counted drop (RFC 6040), on the device and the tunnel" \
+	"$([ $r1 = 0 ] && [ "$ce" -ge 3 ] && [ $r2 != 0 ] && [ $((d1 - d0)) -ge 3 ] && [ $((e1 - e0)) -ge 3 ] && echo 0 || echo 1)"
 A nft delete table inet ntmout 2>/dev/null
 B nft delete table inet ntmout 2>/dev/null
 

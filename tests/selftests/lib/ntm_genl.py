@@ -777,6 +777,15 @@ class Battery:
         leaked = [k for k in (T_KEY, T_TX_SALT, T_RX_SALT) if k in t]
         self.results.append((bool(t) and not leaked, "get_tunnel never reports key or salts",
                              "attributes %s" % sorted(t)))
+        # a tunnel reports its traffic and the counters it keeps itself (D106),
+        # never the device-wide ones it does not count
+        want = {"rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "drop_replay", "drop_auth",
+                "drop_malformed", "drop_inner_src", "drop_nomem", "drop_tx_error", "drop_expired",
+                "drop_ts", "drop_ecn", "roamed", "roam_event_suppressed", "keepalive_rx", "dummy_rx"}
+        got = sorted(STAT_NAMES.get(k, "#%d" % k) for k in parse_attrs(t[T_STATS][0])) if T_STATS in t else []
+        self.results.append((set(got) == want and len(got) == len(want),
+                             "get_tunnel STATS holds exactly the tunnel's own counters",
+                             "missing %s, extra %s" % (sorted(want - set(got)), sorted(set(got) - want))))
         E("get_tunnel unknown index", {errno.ENOENT}, CMD_GET_TUNNEL,
           [D(), nest(A_TUNNEL, u32(T_LOCAL_INDEX, 0x7777))], False)
         E("set_tunnel unknown index", {errno.ENOENT}, CMD_SET_TUNNEL,
