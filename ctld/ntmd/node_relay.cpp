@@ -113,6 +113,8 @@ void RelayedPath::network_changed()
 	last_ack_ = {}; /* bind again at the next check */
 	for (auto *t : sleepers_)
 		t->cancel();
+	/* a bind or probe already waiting for its answer goes again by the new path now */
+	env_.sigio.hurry(tun_->kind, tun_->key_id);
 }
 
 awaitable<void> RelayedPath::sleep(Clock::duration d)

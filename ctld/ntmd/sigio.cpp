@@ -89,6 +89,23 @@ std::size_t SigIo::abandon(sig::Kind kind, std::uint32_t key_id)
 	return n;
 }
 
+std::size_t SigIo::hurry(sig::Kind kind, std::uint32_t key_id)
+{
+	std::size_t n = 0;
+	for (auto &[k, p] : pending_) {
+		if (std::get<0>(k) != static_cast<std::uint32_t>(kind) || std::get<1>(k) != key_id || p->abandoned ||
+		    p->result)
+			continue;
+		if (!p->hurried) {
+			p->hurried = true;
+			if (p->timer != nullptr)
+				p->timer->cancel();
+		}
+		n++;
+	}
+	return n;
+}
+
 awaitable<void> SigIo::receive_loop(asio::ip::udp::socket &sock)
 {
 	std::vector<std::uint8_t> buf(kMaxDatagram);
@@ -288,7 +305,7 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 
 	auto rto = rto_;
 	const unsigned max_retries = retries.value_or(retries_);
-	for (unsigned attempt = 0; attempt <= max_retries; attempt++) {
+	for (unsigned attempt = 0; attempt <= max_retries;) {
 		send_sealed(*s, to, body.v);
 		timer.expires_after(rto);
 		asio::error_code ec;
@@ -311,7 +328,12 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 			throw ntm::Error(sig::message_name(req.type, false) + " to " + to.to_string() +
 						 ": abandoned, the key was refused",
 					 EKEYREJECTED);
+		if (p.hurried) {
+			p.hurried = false;
+			continue;
+		}
 		rto *= 2;
+		attempt++;
 	}
 	throw ntm::Error(sig::message_name(req.type, false) + " to " + to.to_string() + ": no answer", ETIMEDOUT);
 }

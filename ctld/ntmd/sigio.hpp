@@ -122,6 +122,15 @@ public:
 	 * Returns how many were abandoned.
 	 */
 	std::size_t abandon(ntm::sig::Kind kind, std::uint32_t key_id);
+	/**
+	 * Sends the pending requests sealed under (kind, key_id) again now
+	 * instead of at their next retransmission: the local network changed,
+	 * so the last copy may have left by a path that is gone (or by none).
+	 * A hurried resend uses up no attempt and leaves the back-off as it
+	 * was; hurries before the resend happens count once. Returns how many
+	 * requests were hurried.
+	 */
+	std::size_t hurry(ntm::sig::Kind kind, std::uint32_t key_id);
 
 	/** A datagram from one of the sockets (also used by tests). */
 	void feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &from);
@@ -155,6 +164,7 @@ private:
 		ntm::Endpoint from;
 		asio::steady_timer *timer = nullptr;
 		bool abandoned = false;
+		bool hurried = false; /* resend at once, attempt not used up */
 	};
 	/* an encoded response may carry keys (K_tmp in a Route Direction): wiped when it goes */
 	struct Cached {

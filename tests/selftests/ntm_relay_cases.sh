@@ -16,6 +16,8 @@
 #      wrong source) are dropped and counted in the kernel, and a captured
 #      authentic Relay Bind replayed from other addresses moves nothing and
 #      is counted by the relay's ntmd.
+#   5. B's default route replaced with no address change: a network
+#      change, so B's Relay Bind goes at once, not at the next 10 s rebind.
 #
 # Map (lib/sigbed.sh and lib/relaybed.sh, dual-stack public network):
 #
@@ -33,7 +35,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/steps.sh"
 . "$HERE/lib/relaybed.sh"
 
-ktap_plan 18
+ktap_plan 19
 
 why=$(sigbed_missing)
 if [ -n "$why" ]; then
@@ -488,7 +490,30 @@ if needs "a captured authentic Relay Bind of B replayed from other addresses is 
 	kill "$KEEP_PID" 2>/dev/null
 fi
 
-# --- 17-18: bookkeeping ---------------------------------------------------------------
+# --- 17: a new default route alone is a network change: B binds at once -----------------------------
+if needs "B's default route replaced, no address changed: B sends a Relay Bind at once" MOVED; then
+	# traffic both ways, so no bind comes from a silent tunnel (kRxStale)
+	sigbed_in g ping -n -i 0.3 -W 1 -w 30 "$VIP4_B" >/dev/null 2>&1 &
+	KEEP_PID=$!
+	SB_BGPIDS="$KEEP_PID $SB_BGPIDS"
+	binds_b() { num "$(peer b g '.path.binds')"; }
+	binds_above() { [ "$(binds_b)" -gt "$1" ]; }
+	# line up with B's periodic bind (every 10 s after the last answer): the next one comes >= 10 s later
+	bb0=$(binds_b)
+	sigbed_wait 15 binds_above "$bb0"
+	bb1=$(binds_b)
+	gw=$(sigbed_in b ip -4 route show default | awk '{ print $3; exit }')
+	sigbed_in b sh -c "ip route del default && ip route add default via $gw"
+	ok=1
+	sigbed_wait 5 binds_above "$bb1" && ok=0
+	bb2=$(binds_b)
+	kill "$KEEP_PID" 2>/dev/null
+	ktap_diag "B's binds to RS1: $bb0, $bb1 after the periodic one, $bb2 within 5 s of the new default route via $gw"
+	check "B's default route replaced, no address changed: B sends a Relay Bind at once ($bb1 -> $bb2), not at the next 10 s rebind" \
+		$ok b g rs1
+fi
+
+# --- 18-19: bookkeeping ---------------------------------------------------------------
 ktap_diag "rs1: $(sigbed_jq rs1 '.rs | {communications, kernel_sessions, forwarded, binds, drops}' | jq -c . 2>/dev/null)"
 check "every ntmd is still running" \
 	"$(rc sh -c 'for p in '"${SB_PID[*]}"'; do kill -0 $p || exit 1; done')"

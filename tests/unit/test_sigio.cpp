@@ -203,6 +203,46 @@ TEST_F(SigIoTest, AbandonFailsPendingRequestsUnderTheKeyAtOnce)
 	EXPECT_EQ(node.abandon(sig::Kind::dc, 0x1234), 0U) << "nothing left pending";
 }
 
+TEST_F(SigIoTest, HurryResendsNowWithoutUsingAnAttempt)
+{
+	/* the DC holds the request; the node may send once (no retransmission) and waits 1 s */
+	std::optional<Inbound> held;
+	int calls = 0;
+	dc.set_request_handler([&](Inbound in) -> asio::awaitable<void> {
+		calls++;
+		held = std::move(in);
+		co_return;
+	});
+	node.set_rto(std::chrono::milliseconds(1000), 0);
+	std::size_t hurried = 0;
+	std::uint64_t tx_after_hurry = 0;
+	asio::steady_timer at_500(io);
+	at_500.expires_after(std::chrono::milliseconds(500));
+	at_500.async_wait([&](const asio::error_code &) {
+		EXPECT_EQ(node.hurry(sig::Kind::dc, 0x9999), 0U) << "another key's requests are not touched";
+		hurried = node.hurry(sig::Kind::dc, 0x1234);
+		EXPECT_EQ(node.hurry(sig::Kind::dc, 0x1234), 1U) << "a second hurry before the resend counts once";
+	});
+	asio::steady_timer at_600(io);
+	at_600.expires_after(std::chrono::milliseconds(600));
+	at_600.async_wait([&](const asio::error_code &) { tx_after_hurry = node.tx_messages(); });
+	/* after the first copy's deadline (1 s): answered only if the hurry used up no attempt */
+	asio::steady_timer at_1300(io);
+	at_1300.expires_after(std::chrono::milliseconds(1300));
+	at_1300.async_wait([&](const asio::error_code &) {
+		if (held)
+			dc.respond(*held, sig::make_response(held->msg, sig::Status::ok));
+	});
+	run([this]() -> asio::awaitable<void> {
+		const auto r = co_await node.request(node_side, dc_ep(), keepalive());
+		EXPECT_EQ(r.status, sig::Status::ok);
+	});
+	EXPECT_EQ(hurried, 1U);
+	EXPECT_EQ(tx_after_hurry, 2U) << "the hurried copy left at once, not at the retransmission time";
+	EXPECT_EQ(calls, 1) << "the second copy is the same request";
+	EXPECT_EQ(node.hurry(sig::Kind::dc, 0x1234), 0U) << "nothing left pending";
+}
+
 TEST_F(SigIoTest, ReplayedDatagramIsDropped)
 {
 	const sig::EnvelopeHeader h{sig::Kind::dc, 0x1234, 7};
