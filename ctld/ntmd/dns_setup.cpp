@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include <spdlog/spdlog.h>
@@ -278,12 +277,12 @@ void DnsSetup::watch_upstream()
 	watch_dir_ = upstream_file_.empty() ? std::string(kResolvconfRecords) : dir_of(upstream_file_);
 	const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0) {
-		spdlog::warn("dns: inotify: {}: upstream resolvers are not followed", std::strerror(errno));
+		spdlog::warn("dns: inotify: {}: upstream resolvers are not followed", ntm::errno_string(errno));
 		return;
 	}
 	if (::inotify_add_watch(fd, watch_dir_.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) {
 		spdlog::warn("dns: inotify on {}: {}: upstream resolvers are not followed", watch_dir_,
-			     std::strerror(errno));
+			     ntm::errno_string(errno));
 		::close(fd);
 		return;
 	}

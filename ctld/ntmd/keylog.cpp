@@ -6,10 +6,10 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
+#include "ntm/error.hpp"
 #include "ntm/secret.hpp"
 
 namespace ntmd {
@@ -51,7 +51,7 @@ KeyLog::KeyLog()
 		return;
 	const int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		spdlog::error("NTM_KEYLOG={}: {}: no key log", path, std::strerror(errno));
+		spdlog::error("NTM_KEYLOG={}: {}: no key log", path, ntm::errno_string(errno));
 		return;
 	}
 	file_.reset(::fdopen(fd, "a"));

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
 #include <exception>
 #include <new>
@@ -64,7 +63,7 @@ void log_hardening(const Hardening &h, bool allow_core_dumps)
 	if (allow_core_dumps)
 		spdlog::warn("core dumps allowed (--allow-core-dumps): a dump of this process may hold keys");
 	else if (h.dumpable)
-		spdlog::warn("could not disable core dumps: {}", std::strerror(h.dumpable_errno));
+		spdlog::warn("could not disable core dumps: {}", ntm::errno_string(h.dumpable_errno));
 	switch (h.heap) {
 	case ntm::SecureMemory::locked:
 		spdlog::debug("key memory: {} KiB secure heap, locked, excluded from core dumps",
