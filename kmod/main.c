@@ -27,12 +27,12 @@ static int __init ntm_init(void)
 	err = ntm_chachapoly_selftest();
 	if (err)
 		return err;
-	err = ntm_crypt_req_init();
+	err = ntm_encap_init();
 	if (err)
 		return err;
 	err = ntm_tunnel_cache_init();
 	if (err)
-		goto err_crypt_req;
+		goto err_encap;
 	err = ntm_relay_cache_init();
 	if (err)
 		goto err_tunnel_cache;
@@ -59,8 +59,8 @@ err_cache:
 	ntm_relay_cache_exit();
 err_tunnel_cache:
 	ntm_tunnel_cache_exit();
-err_crypt_req:
-	ntm_crypt_req_exit();
+err_encap:
+	ntm_encap_exit();
 	return err;
 }
 
@@ -72,7 +72,7 @@ static void __exit ntm_exit(void)
 	destroy_workqueue(ntm_wq);
 	ntm_relay_cache_exit();
 	ntm_tunnel_cache_exit();
-	ntm_crypt_req_exit();
+	ntm_encap_exit();
 }
 
 module_init(ntm_init);

@@ -542,17 +542,17 @@ void ntm_tunnel_rekey_info(struct ntm_tunnel *t, struct ntm_rekey_info *i);
 int ntm_crypto_check(u8 cipher, unsigned int key_len);
 bool ntm_crypto_use_lib(u8 cipher);
 void ntm_crypto_warm(void);
-struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
-				   unsigned int key_len);
-int ntm_esp_crypto_check(u8 cipher, unsigned int key_len);
-struct crypto_aead *ntm_esp_aead_alloc(u8 cipher, const u8 *key,
-				       unsigned int key_len, const u8 *salt);
 
 /* chachapoly.c */
 int ntm_chachapoly_crypt(struct scatterlist *sg, unsigned int adlen,
 			 unsigned int cryptlen, const u8 *key, const u8 *nonce,
 			 bool encrypt);
 int ntm_chachapoly_selftest(void);
+struct crypto_aead *ntm_aead_alloc(u8 cipher, const u8 *key,
+				   unsigned int key_len);
+int ntm_esp_crypto_check(u8 cipher, unsigned int key_len);
+struct crypto_aead *ntm_esp_aead_alloc(u8 cipher, const u8 *key,
+				       unsigned int key_len, const u8 *salt);
 
 /* replay.c */
 void ntm_replay_init(struct ntm_replay *r);
@@ -613,11 +613,10 @@ struct ntm_crypt {
 	/* then: iv, aead_request + its context (crypto API), scatterlist[] */
 };
 
-/* crypt_req.c */
-int ntm_crypt_req_init(void);
-void ntm_crypt_req_exit(void);
-struct scatterlist *ntm_sg_get(int nfrags);
-void ntm_nonce(u8 *iv, const u8 *salt, u64 counter);
+int ntm_encap_init(void);
+void ntm_encap_exit(void);
+netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb);
+int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb);
 struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
 				  u8 **iv, struct aead_request **req,
 				  struct scatterlist **sg);
@@ -625,16 +624,7 @@ int ntm_crypt_bind(struct ntm_crypt *c, struct ntm_tunnel *t,
 		   struct sk_buff *skb, struct aead_request *req,
 		   struct crypto_aead *aead, struct scatterlist *sg, int nfrags,
 		   void (*finish)(struct ntm_crypt *c, int err));
-int ntm_crypt_setup(struct ntm_crypt *c, struct ntm_tunnel *t,
-		    struct sk_buff *skb, struct aead_request *req,
-		    struct scatterlist *sg, int nfrags, u8 *iv, const u8 *salt,
-		    u64 counter, unsigned int cryptlen,
-		    void (*finish)(struct ntm_crypt *c, int err));
 void ntm_crypt_free(struct ntm_crypt *c);
-
-/* ntm_encap.c */
-netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb);
-int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb);
 void ntm_encrypt_finish(struct ntm_crypt *c, int err);
 void ntm_tx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat);
 void ntm_rx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat);
