@@ -7,8 +7,7 @@
  * hold device references).  Freed tunnels travel through RCU to ntm_wq, so
  * rcu_barrier() and draining the workqueue finish them before the text of
  * this module goes away; relay sessions are freed by call_rcu(), which
- * the same rcu_barrier() waits for.  The per-CPU scatterlist of the
- * library path goes last, when no packet can be inside the module.
+ * the same rcu_barrier() waits for.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -27,12 +26,9 @@ static int __init ntm_init(void)
 	err = ntm_chachapoly_selftest();
 	if (err)
 		return err;
-	err = ntm_encap_init();
-	if (err)
-		return err;
 	err = ntm_tunnel_cache_init();
 	if (err)
-		goto err_encap;
+		return err;
 	err = ntm_relay_cache_init();
 	if (err)
 		goto err_tunnel_cache;
@@ -59,8 +55,6 @@ err_cache:
 	ntm_relay_cache_exit();
 err_tunnel_cache:
 	ntm_tunnel_cache_exit();
-err_encap:
-	ntm_encap_exit();
 	return err;
 }
 
@@ -72,7 +66,6 @@ static void __exit ntm_exit(void)
 	destroy_workqueue(ntm_wq);
 	ntm_relay_cache_exit();
 	ntm_tunnel_cache_exit();
-	ntm_encap_exit();
 }
 
 module_init(ntm_init);

@@ -586,8 +586,7 @@ void ntm_route_cache_set(struct ntm_dev *nd, u64 key, struct dst_entry *dst,
 
 /*
  * Everything the second half of an AEAD request needs; it holds a tunnel
- * and a device reference (and on transmit a route and a socket).  Library
- * tunnels use one only where the per-CPU scatterlist may not be (D110).
+ * and a device reference (and on transmit a route and a socket).
  */
 struct ntm_crypt {
 	void (*finish)(struct ntm_crypt *c, int err);
@@ -613,8 +612,6 @@ struct ntm_crypt {
 	/* then: iv, aead_request + its context (crypto API), scatterlist[] */
 };
 
-int ntm_encap_init(void);
-void ntm_encap_exit(void);
 netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb);
 int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb);
 struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
@@ -817,27 +814,27 @@ ntm_decrypt_submit(struct ntm_crypt *c, struct aead_request *req,
 }
 
 /*
- * First step of a decryption's completion (@err its result) of a packet of
- * @t with @counter from outer source @src: an authentic packet moves the
+ * First step of a decryption's completion: an authentic packet moves the
  * replay window, the receive time and (roaming) the endpoint.  False with
  * *@stat set when the packet is to be dropped.
  */
-static inline bool ntm_rx_authentic(struct ntm_tunnel *t, u64 counter,
-				    const union ntm_sockaddr *src, int err,
-				    unsigned int *stat)
+static inline bool ntm_rx_accept(struct ntm_crypt *c, int err,
+				 unsigned int *stat)
 {
+	struct ntm_tunnel *t = c->t;
+
 	if (unlikely(err)) {
 		*stat = err == -EBADMSG ? NTM_STAT(DROP_AUTH) :
 					  NTM_STAT(DROP_NOMEM);
 		return false;
 	}
 	/* authentic: now the counter may move the window */
-	if (unlikely(!ntm_replay_update(&t->replay, counter))) {
+	if (unlikely(!ntm_replay_update(&t->replay, c->counter))) {
 		*stat = NTM_STAT(DROP_REPLAY);
 		return false;
 	}
 	WRITE_ONCE(t->last_rx_ns, ktime_get_coarse_boottime_ns());
-	ntm_roam(t, src);
+	ntm_roam(t, &c->src);
 	/*
 	 * The peer sends under this key: a successor takes over, a held new
 	 * tunnel may send.
@@ -845,13 +842,6 @@ static inline bool ntm_rx_authentic(struct ntm_tunnel *t, u64 counter,
 	if (unlikely(READ_ONCE(t->state) == NTM_TUNNEL_STATE_PENDING))
 		ntm_tunnel_activate(t);
 	return true;
-}
-
-/* ntm_rx_authentic() for the request @c */
-static inline bool ntm_rx_accept(struct ntm_crypt *c, int err,
-				 unsigned int *stat)
-{
-	return ntm_rx_authentic(c->t, c->counter, &c->src, err, stat);
 }
 
 /* selector.c */

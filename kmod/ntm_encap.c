@@ -13,21 +13,10 @@
  * context): everything the second half needs travels in struct ntm_crypt,
  * which holds references on the tunnel, the device and the route, so a
  * pending request keeps them alive and device teardown waits for it.
- *
- * A tunnel sealed by the ChaCha20-Poly1305 library (t->aead NULL, D106,
- * D110) needs none of that: the library returns with the work done, in the
- * caller's context (BH disabled, under RCU), so the packet is sealed or
- * opened and sent or delivered right there, on the caller's tunnel
- * reference and route, with the scatterlist in a per-CPU buffer
- * (ntm_sg_get()) -- no allocation and no reference per packet beyond the
- * one the outgoing skb takes on its route.  Where that buffer may not be
- * used (hard IRQ, netpoll, more entries than it holds) such a packet takes
- * the struct ntm_crypt path like any other.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/ip.h>
-#include <linux/module.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <linux/scatterlist.h>
@@ -45,56 +34,6 @@
 #include <asm/unaligned.h>
 #include "ntm.h"
 #include "ntm_events.h"
-
-/*
- * A scatterlist of NTM_SG_MAX entries per CPU, for the synchronous library
- * path: receive refuses datagrams that need more (ntm_rx_prepare()),
- * transmit takes the allocating path for them.
- */
-#define NTM_SG_MAX	(MAX_SKB_FRAGS + 8)
-
-struct ntm_sg_buf {
-	struct scatterlist sg[NTM_SG_MAX];
-};
-
-static struct ntm_sg_buf __percpu *ntm_sg_bufs;
-
-static bool lib_inline = true;
-module_param(lib_inline, bool, 0644);
-MODULE_PARM_DESC(lib_inline,
-		 "seal and open packets of ChaCha20-Poly1305 library tunnels in the caller's context on a per-CPU scatterlist (N: through a per-packet allocation, the path of hard IRQ and netpoll context; for tests)");
-
-int __init ntm_encap_init(void)
-{
-	ntm_sg_bufs = alloc_percpu(struct ntm_sg_buf);
-	return ntm_sg_bufs ? 0 : -ENOMEM;
-}
-
-void ntm_encap_exit(void)
-{
-	free_percpu(ntm_sg_bufs);
-}
-
-/*
- * This CPU's scatterlist, initialised for @nfrags entries, or NULL when it
- * may not be used here.  It is in use from here until the library returns,
- * never across a send or a delivery.  With BH disabled nothing else on
- * this CPU runs the data path in that window but a hard IRQ, an NMI or
- * netpoll (which transmits with IRQs disabled, from any context): those
- * get NULL, as does a caller without BH disabled, and allocate instead
- * (as every caller does while the parameter lib_inline is off).
- */
-static struct scatterlist *ntm_sg_get(int nfrags)
-{
-	struct scatterlist *sg;
-
-	if (unlikely(nfrags > NTM_SG_MAX || !in_softirq() || in_hardirq() ||
-		     in_nmi() || irqs_disabled() || !READ_ONCE(lib_inline)))
-		return NULL;
-	sg = this_cpu_ptr(ntm_sg_bufs)->sg;
-	sg_init_table(sg, nfrags);
-	return sg;
-}
 
 struct ntm_crypt *ntm_crypt_alloc(struct crypto_aead *aead, int nfrags,
 				  u8 **iv, struct aead_request **req,
@@ -323,15 +262,11 @@ static int ntm_route(struct ntm_tunnel *t, struct ntm_route *r)
 	return ntm_route6(t, &ep, key, r);
 }
 
-/*
- * Send the sealed @skb on @r, whose dst reference goes with it.  @ds is
- * the outer DS field, @inner_len what the tunnel's counters charge.
- */
-static void ntm_udp_send(struct ntm_tunnel *t, struct sk_buff *skb,
-			 struct ntm_route *r, u8 ds, unsigned int inner_len,
-			 bool xnet)
+static void ntm_udp_send(struct ntm_crypt *c)
 {
-	struct net_device *dev = t->nd->dev;
+	struct ntm_tunnel *t = c->t;
+	struct ntm_route *r = &c->route;
+	struct sk_buff *skb = c->skb;
 	struct ntm_lim *lim;
 
 #if IS_ENABLED(CONFIG_IPV6)
@@ -341,29 +276,29 @@ static void ntm_udp_send(struct ntm_tunnel *t, struct sk_buff *skb,
 	 * ride on the outer packet, or the outer flow escapes conntrack/NAT.
 	 */
 	if (r->family == AF_INET6)
-		skb_scrub_packet(skb, xnet);
+		skb_scrub_packet(skb, c->xnet);
 #endif
-	skb->dev = dev;
+	skb->dev = c->dev;
 	skb->mark = READ_ONCE(t->nd->fwmark);
 	skb->ignore_df = 1;
 
 	atomic64_inc(&t->tx_packets);
-	atomic64_add(inner_len, &t->tx_bytes);
+	atomic64_add(c->inner_len, &t->tx_bytes);
 	ntm_dev_count(t->nd, NTM_STAT(TX_PACKETS), 1);
-	ntm_dev_count(t->nd, NTM_STAT(TX_BYTES), inner_len);
+	ntm_dev_count(t->nd, NTM_STAT(TX_BYTES), c->inner_len);
 	lim = READ_ONCE(t->lim);
 	if (unlikely(lim))
-		ntm_tunnel_charge(t, lim, NTM_DIR_TX, inner_len);
+		ntm_tunnel_charge(t, lim, NTM_DIR_TX, c->inner_len);
 
 	if (r->family == AF_INET)
 		udp_tunnel_xmit_skb((struct rtable *)r->dst, r->sk, skb,
-				    r->saddr.a4, r->daddr.a4, ds,
+				    r->saddr.a4, r->daddr.a4, c->ds,
 				    ip4_dst_hoplimit(r->dst), 0, r->sport,
-				    r->dport, xnet, false);
+				    r->dport, c->xnet, false);
 #if IS_ENABLED(CONFIG_IPV6)
 	else
-		udp_tunnel6_xmit_skb(r->dst, r->sk, skb, dev, &r->saddr.a6,
-				     &r->daddr.a6, ds,
+		udp_tunnel6_xmit_skb(r->dst, r->sk, skb, c->dev, &r->saddr.a6,
+				     &r->daddr.a6, c->ds,
 				     ip6_dst_hoplimit(r->dst), 0, r->sport,
 				     r->dport, false);
 #endif
@@ -382,8 +317,7 @@ void ntm_tx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat)
 void ntm_encrypt_finish(struct ntm_crypt *c, int err)
 {
 	if (likely(!err))
-		ntm_udp_send(c->t, c->skb, &c->route, c->ds, c->inner_len,
-			     c->xnet);
+		ntm_udp_send(c);
 	else
 		ntm_tx_drop(c->t, c->skb, NTM_STAT(DROP_TX_ERROR));
 	dst_release(c->route.dst);
@@ -406,65 +340,47 @@ u8 ntm_inner_ecn(const struct sk_buff *skb)
 }
 
 /*
- * The first steps of sealing one non-GSO packet of @t: its counter, room
- * for the outer headers and the tag, and the data header in front.  Returns
- * the scatterlist entries the packet needs, or < 0 with *@stat set.
- * *@inner_len and *@ds get what the send needs of the inner packet.
+ * Encrypt and send one non-GSO packet.  Consumes @skb and one tunnel
+ * reference; @r's dst reference is cloned, not consumed.
  */
-static int ntm_seal_prep(struct ntm_tunnel *t, struct sk_buff *skb,
-			 const struct ntm_route *r, u64 *counter,
-			 unsigned int *inner_len, u8 *ds, unsigned int *stat)
+static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
+			    const struct ntm_route *r)
 {
 	struct ntm_data_hdr *hdr;
+	struct aead_request *req;
+	struct scatterlist *sg;
 	struct sk_buff *trailer;
-	int nfrags;
+	unsigned int stat;
+	struct ntm_crypt *c;
+	int nfrags, err;
+	u64 counter;
+	u8 *iv;
 
-	if (unlikely(!ntm_tx_counter(t, NTM_COUNTER_LIMIT, counter))) {
-		*stat = NTM_STAT(DROP_EXPIRED);
-		return -EKEYEXPIRED;
+	if (unlikely(!ntm_tx_counter(t, NTM_COUNTER_LIMIT, &counter))) {
+		stat = NTM_STAT(DROP_EXPIRED);
+		goto drop;
 	}
+	stat = NTM_STAT(DROP_NOMEM);
 	nfrags = ntm_tx_cow(skb, r, NTM_DATA_HDR_LEN, NTM_AEAD_TAG_LEN,
 			    &trailer);
-	if (unlikely(nfrags < 0)) {
-		*stat = NTM_STAT(DROP_NOMEM);
-		return nfrags;
-	}
-	*inner_len = skb->len;
-	*ds = ntm_inner_ecn(skb);
+	if (unlikely(nfrags < 0))
+		goto drop;
+	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
+	if (unlikely(!c))
+		goto drop;
+
+	c->inner_len = skb->len;
+	c->ds = ntm_inner_ecn(skb);
 	/* the tunnel's transmit byte count starts here (iptunnel_xmit()) */
 	skb_set_inner_network_header(skb, 0);
 	hdr = skb_push(skb, NTM_DATA_HDR_LEN);
 	hdr->type = htonl(NTM_MSG_DATA);
 	hdr->receiver = t->remote_index;
-	hdr->counter = cpu_to_be64(*counter);
+	hdr->counter = cpu_to_be64(counter);
 	pskb_put(skb, trailer, NTM_AEAD_TAG_LEN);
-	return nfrags;
-}
 
-/*
- * Seal and send @skb, prepared by ntm_seal_prep(), through a struct
- * ntm_crypt: the crypto API, or the library where the per-CPU scatterlist
- * may not be used.  Consumes @skb and one tunnel reference; @r's dst
- * reference is cloned, not consumed.
- */
-static void ntm_encrypt_alloc(struct ntm_tunnel *t, struct sk_buff *skb,
-			      const struct ntm_route *r, int nfrags,
-			      u64 counter, unsigned int inner_len, u8 ds)
-{
-	unsigned int stat = NTM_STAT(DROP_NOMEM);
-	struct aead_request *req;
-	struct scatterlist *sg;
-	struct ntm_crypt *c;
-	int err;
-	u8 *iv;
-
-	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
-	if (unlikely(!c))
-		goto drop;
-	c->inner_len = inner_len;
-	c->ds = ds;
 	err = ntm_crypt_setup(c, t, skb, req, sg, nfrags, iv, t->tx_salt,
-			      counter, inner_len, ntm_encrypt_finish);
+			      counter, c->inner_len, ntm_encrypt_finish);
 	if (unlikely(err < 0)) {
 		stat = NTM_STAT(DROP_MALFORMED);
 		goto drop;
@@ -475,81 +391,6 @@ static void ntm_encrypt_alloc(struct ntm_tunnel *t, struct sk_buff *skb,
 drop:
 	ntm_tx_drop(t, skb, stat);
 	ntm_tunnel_put(t);
-}
-
-/*
- * Encrypt and send one non-GSO packet through the crypto API (or the
- * library, when ntm_sg_get() refuses).  Consumes @skb and one tunnel
- * reference; @r's dst reference is cloned, not consumed.
- */
-static void ntm_encrypt_one(struct ntm_tunnel *t, struct sk_buff *skb,
-			    const struct ntm_route *r)
-{
-	unsigned int stat, inner_len;
-	int nfrags;
-	u64 counter;
-	u8 ds;
-
-	nfrags = ntm_seal_prep(t, skb, r, &counter, &inner_len, &ds, &stat);
-	if (unlikely(nfrags < 0)) {
-		ntm_tx_drop(t, skb, stat);
-		ntm_tunnel_put(t);
-		return;
-	}
-	ntm_encrypt_alloc(t, skb, r, nfrags, counter, inner_len, ds);
-}
-
-/*
- * Seal one non-GSO packet of a library tunnel (t->aead NULL) and send it,
- * all before returning: no struct ntm_crypt, no reference of its own on
- * the tunnel, the device or the socket -- the caller's tunnel reference
- * and RCU section cover them.  The skb takes a reference on @r's route:
- * @r's own when @last (r->dst is then NULL), else a clone.  Consumes
- * @skb; the tunnel reference stays the caller's.
- */
-static void ntm_seal_one(struct ntm_tunnel *t, struct sk_buff *skb,
-			 struct ntm_route *r, bool last)
-{
-	unsigned int stat, inner_len;
-	struct scatterlist *sg;
-	struct ntm_route route;
-	u8 iv[NTM_NONCE_LEN];
-	int nfrags, err;
-	u64 counter;
-	u8 ds;
-
-	nfrags = ntm_seal_prep(t, skb, r, &counter, &inner_len, &ds, &stat);
-	if (unlikely(nfrags < 0))
-		goto drop;
-	sg = ntm_sg_get(nfrags);
-	if (unlikely(!sg)) {
-		refcount_inc(&t->ref);
-		ntm_encrypt_alloc(t, skb, r, nfrags, counter, inner_len, ds);
-		return;
-	}
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (unlikely(err < 0)) {
-		stat = NTM_STAT(DROP_MALFORMED);
-		goto drop;
-	}
-	ntm_nonce(iv, t->tx_salt, counter);
-	err = ntm_chachapoly_crypt(sg, NTM_DATA_HDR_LEN, inner_len, t->key,
-				   iv, true);
-	if (unlikely(err)) {
-		stat = NTM_STAT(DROP_TX_ERROR);
-		goto drop;
-	}
-	route = *r;
-	if (last)
-		r->dst = NULL;
-	else
-		dst_hold(route.dst);
-	ntm_udp_send(t, skb, &route, ds, inner_len,
-		     !net_eq(sock_net(route.sk), dev_net(t->nd->dev)));
-	return;
-
-drop:
-	ntm_tx_drop(t, skb, stat);
 }
 
 /* A direct branch, not a (retpolined) indirect call per packet. */
@@ -592,7 +433,6 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	struct sk_buff *segs, *next;
 	unsigned int stat, overhead;
 	struct ntm_route r;
-	bool lib;
 	int err;
 
 	if (unlikely(ntm_tunnel_expired(t))) {
@@ -613,15 +453,8 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	skb_tunnel_check_pmtu(skb, r.dst, overhead, false);
 	skb_dst_drop(skb);
 
-	/* an ESP SA has t->aead too */
-	lib = !t->aead;
 	if (!skb_is_gso(skb)) {
-		if (lib) {
-			ntm_seal_one(t, skb, &r, true);
-			ntm_tunnel_put(t);
-		} else {
-			ntm_encrypt_dispatch(t, skb, &r);
-		}
+		ntm_encrypt_dispatch(t, skb, &r);
 		dst_release(r.dst);
 		return NETDEV_TX_OK;
 	}
@@ -638,13 +471,8 @@ netdev_tx_t ntm_xmit_tunnel(struct ntm_tunnel *t, struct sk_buff *skb)
 	consume_skb(skb);
 	skb_list_walk_safe(segs, skb, next) {
 		skb_mark_not_on_list(skb);
-		if (lib) {
-			/* the last segment takes the route reference */
-			ntm_seal_one(t, skb, &r, !next);
-		} else {
-			refcount_inc(&t->ref);
-			ntm_encrypt_dispatch(t, skb, &r);
-		}
+		refcount_inc(&t->ref);
+		ntm_encrypt_dispatch(t, skb, &r);
 	}
 	dst_release(r.dst);
 	ntm_tunnel_put(t);
@@ -835,18 +663,14 @@ void ntm_rx_drop(struct ntm_tunnel *t, struct sk_buff *skb, unsigned int stat)
 	kfree_skb_reason(skb, ntm_drop_reason(stat));
 }
 
-/*
- * The second half of receiving a data message of @t: @err is what opening
- * it gave.  Consumes @skb; @t's reference stays.
- */
-static void ntm_decrypt_done(struct ntm_tunnel *t, struct sk_buff *skb,
-			     int err, u64 counter,
-			     const union ntm_sockaddr *src, bool xnet, u8 ds)
+static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
 {
+	struct ntm_tunnel *t = c->t;
+	struct sk_buff *skb = c->skb;
 	unsigned int stat;
 	__be16 proto;
 
-	if (unlikely(!ntm_rx_authentic(t, counter, src, err, &stat)))
+	if (unlikely(!ntm_rx_accept(c, err, &stat)))
 		goto drop;
 	__skb_pull(skb, NTM_DATA_HDR_LEN);
 	if (pskb_trim(skb, skb->len - NTM_AEAD_TAG_LEN)) {
@@ -856,53 +680,18 @@ static void ntm_decrypt_done(struct ntm_tunnel *t, struct sk_buff *skb,
 	if (!skb->len) {
 		ntm_tunnel_count(t, NTM_STAT(KEEPALIVE_RX));
 		consume_skb(skb);
-		return;
+		goto out;
 	}
 	proto = ntm_inner_check(t, skb, &stat);
 	if (!proto)
 		goto drop;
-	ntm_deliver(t, skb, proto, xnet, ds);
-	return;
+	ntm_deliver(t, skb, proto, c->xnet, c->ds);
+	goto out;
 
 drop:
 	ntm_rx_drop(t, skb, stat);
-}
-
-static void ntm_decrypt_finish(struct ntm_crypt *c, int err)
-{
-	ntm_decrypt_done(c->t, c->skb, err, c->counter, &c->src, c->xnet,
-			 c->ds);
+out:
 	ntm_crypt_free(c);
-}
-
-/*
- * Open and deliver a data message of library tunnel @t (skb->data at the
- * data header) on @sg from ntm_sg_get(), before returning: no struct
- * ntm_crypt and no reference of its own.  Consumes @skb; @t's reference
- * stays the caller's.
- */
-static void ntm_open_one(struct ntm_tunnel *t, struct sock *sk,
-			 struct sk_buff *skb, struct scatterlist *sg,
-			 u64 counter, const union ntm_sockaddr *src)
-{
-	u8 iv[NTM_NONCE_LEN];
-	int err;
-	u8 ds;
-
-	err = skb_to_sgvec(skb, sg, 0, skb->len);
-	if (unlikely(err < 0)) {
-		ntm_rx_drop(t, skb, NTM_STAT(DROP_MALFORMED));
-		return;
-	}
-	/* the network header is still the outer one */
-	ds = ip_hdr(skb)->version == 4 ? ip_hdr(skb)->tos :
-	     ipv6_get_dsfield(ipv6_hdr(skb));
-	ntm_nonce(iv, t->rx_salt, counter);
-	err = ntm_chachapoly_crypt(sg, NTM_DATA_HDR_LEN,
-				   skb->len - NTM_DATA_HDR_LEN -
-				   NTM_AEAD_TAG_LEN, t->key, iv, false);
-	ntm_decrypt_done(t, skb, err, counter, src,
-			 !net_eq(sock_net(sk), dev_net(t->nd->dev)), ds);
 }
 
 void ntm_outer_source(struct sk_buff *skb, union ntm_sockaddr *src)
@@ -1025,14 +814,6 @@ int ntm_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 		goto drop;
 	__skb_pull(skb, off);
 
-	if (!t->aead) {
-		sg = ntm_sg_get(nfrags);
-		if (likely(sg)) {
-			ntm_open_one(t, sk, skb, sg, counter, &src);
-			ntm_tunnel_put(t);
-			return 0;
-		}
-	}
 	stat = NTM_STAT(DROP_NOMEM);
 	c = ntm_crypt_alloc(t->aead, nfrags, &iv, &req, &sg);
 	if (unlikely(!c))

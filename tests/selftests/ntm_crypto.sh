@@ -8,23 +8,16 @@
 # around the 64-byte ChaCha block and the tag, fragmented inner pings, TCP,
 # and datagrams fragmented on the outer path (reassembled: scatterlists of
 # several segments) in both directions with nothing dropped; under
-# mismatched keys each end refuses the other's packets.  The library end
-# opens and seals inline on a per-CPU scatterlist (D110); with the module
-# parameter lib_inline=0 it takes the per-packet allocation that hard IRQ
-# and netpoll context get, which carries the same traffic.
+# mismatched keys each end refuses the other's packets.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/ktap.sh"
 . "$HERE/lib/topo.sh"
 
-ktap_plan 12
+ktap_plan 11
 topo_need_ntm
 
 PARAM=/sys/module/ntm/parameters/chacha_api
-INLINE=/sys/module/ntm/parameters/lib_inline
-restore_param() {
-	[ -w $PARAM ] && echo 0 >$PARAM
-	[ -w $INLINE ] && echo 1 >$INLINE
-}
+restore_param() { [ -w $PARAM ] && echo 0 >$PARAM; }
 ktap_at_cleanup restore_param
 
 # the crypto API's rfc7539 instance and its user count (one per transform)
@@ -121,29 +114,7 @@ drops=$(topo_tunnel_drops)
 [ "$drops" -eq 0 ]
 ktap_result "no drops counted after the fragmented datagrams ($drops)" $?
 
-# 4. The library's allocating path (what hard IRQ and netpoll context
-# take): sizes around the block and the tag, and outer fragments, both
-# ways, with nothing dropped.
-echo 0 >$INLINE
-bad=""
-for s in 0 17 63 64 65 129 1372; do
-	topo_ping "$NS_A" 4 -c 1 -W 2 -s $s >/dev/null 2>&1 || bad="$bad $s"
-	topo_ping "$NS_B" 6 -c 1 -W 2 -s $s >/dev/null 2>&1 || bad="$bad v6:$s"
-done
-A ip link set vA mtu 1000
-B ip link set vB mtu 1000
-for s in 1111 1372; do
-	topo_ping "$NS_A" 4 -c 1 -W 2 -M dont -s $s >/dev/null 2>&1 || bad="$bad frag:$s"
-	topo_ping "$NS_B" 4 -c 1 -W 2 -M dont -s $s >/dev/null 2>&1 || bad="$bad frag:B:$s"
-done
-A ip link set vA mtu 1500
-B ip link set vB mtu 1500
-echo 1 >$INLINE
-drops=$(topo_tunnel_drops)
-[ -z "$bad" ] && [ "$drops" -eq 0 ]
-ktap_result "lib_inline=0 (the allocating path): 18 pings both ways, 4 in outer fragments, no drops ($drops)${bad:+ (lost:$bad)}" $?
-
-# 5. A wrong key on one end: every packet fails authentication, in both
+# 4. A wrong key on one end: every packet fails authentication, in both
 # implementations, and is counted.
 topo_tunnel_flush >/dev/null 2>&1
 echo 1 >$PARAM
