@@ -77,33 +77,27 @@ void SigIo::stop()
 
 std::size_t SigIo::abandon(sig::Kind kind, std::uint32_t key_id)
 {
-	std::size_t n = 0;
-	for (auto &[k, p] : pending_) {
-		if (std::get<0>(k) != static_cast<std::uint32_t>(kind) || std::get<1>(k) != key_id || p->abandoned)
-			continue;
-		p->abandoned = true;
-		if (p->timer != nullptr)
-			p->timer->cancel();
-		n++;
-	}
-	return n;
+	return for_each_pending(kind, key_id, [](Pending &p) {
+		p.abandoned = true;
+		if (p.timer != nullptr)
+			p.timer->cancel();
+		return true;
+	});
 }
 
 std::size_t SigIo::hurry(sig::Kind kind, std::uint32_t key_id)
 {
-	std::size_t n = 0;
-	for (auto &[k, p] : pending_) {
-		if (std::get<0>(k) != static_cast<std::uint32_t>(kind) || std::get<1>(k) != key_id || p->abandoned ||
-		    p->result)
-			continue;
-		if (!p->hurried) {
-			p->hurried = true;
-			if (p->timer != nullptr)
-				p->timer->cancel();
-		}
-		n++;
-	}
-	return n;
+	return for_each_pending(kind, key_id, [](Pending &p) {
+		if (p.hurried)
+			return true; /* counts once, resends once */
+		if (p.hurries_left == 0)
+			return false;
+		p.hurries_left--;
+		p.hurried = true;
+		if (p.timer != nullptr)
+			p.timer->cancel();
+		return true;
+	});
 }
 
 awaitable<void> SigIo::receive_loop(asio::ip::udp::socket &sock)
@@ -305,6 +299,7 @@ awaitable<sig::Message> SigIo::request(std::shared_ptr<SigSession> s, ntm::Endpo
 
 	auto rto = rto_;
 	const unsigned max_retries = retries.value_or(retries_);
+	p.hurries_left = max_retries + 1;
 	for (unsigned attempt = 0; attempt <= max_retries;) {
 		send_sealed(*s, to, body.v);
 		timer.expires_after(rto);

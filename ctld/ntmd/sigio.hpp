@@ -127,8 +127,9 @@ public:
 	 * instead of at their next retransmission: the local network changed,
 	 * so the last copy may have left by a path that is gone (or by none).
 	 * A hurried resend uses up no attempt and leaves the back-off as it
-	 * was; hurries before the resend happens count once. Returns how many
-	 * requests were hurried.
+	 * was; hurries before the resend happens count once. A request is
+	 * hurried at most as many times as it may be sent, so a link that
+	 * keeps changing cannot put off its failure for ever. Returns how many requests were hurried.
 	 */
 	std::size_t hurry(ntm::sig::Kind kind, std::uint32_t key_id);
 
@@ -164,7 +165,8 @@ private:
 		ntm::Endpoint from;
 		asio::steady_timer *timer = nullptr;
 		bool abandoned = false;
-		bool hurried = false; /* resend at once, attempt not used up */
+		bool hurried = false;	   /* resend at once, attempt not used up */
+		unsigned hurries_left = 0; /* request() sets it to the copies it may send */
 	};
 	/* an encoded response may carry keys (K_tmp in a Route Direction): wiped when it goes */
 	struct Cached {
@@ -205,6 +207,16 @@ private:
 	std::unique_ptr<TokenBuckets<std::string>> notice_limit_;
 	bool send_notices_ = false;
 	std::map<TxKey, Pending *> pending_;
+	/* f(pending) for each request sealed under (kind, key_id) that is still waiting */
+	template <typename F> std::size_t for_each_pending(ntm::sig::Kind kind, std::uint32_t key_id, F f)
+	{
+		std::size_t n = 0;
+		for (auto &[k, p] : pending_)
+			if (std::get<0>(k) == static_cast<std::uint32_t>(kind) && std::get<1>(k) == key_id &&
+			    !p->abandoned && !p->result && f(*p))
+				n++;
+		return n;
+	}
 	std::map<TxKey, Cached> cache_;
 	std::deque<std::pair<TxKey, std::chrono::steady_clock::time_point>> cache_order_;
 	std::chrono::steady_clock::time_point notice_window_{};

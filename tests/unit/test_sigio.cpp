@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -205,7 +206,11 @@ TEST_F(SigIoTest, AbandonFailsPendingRequestsUnderTheKeyAtOnce)
 
 TEST_F(SigIoTest, HurryResendsNowWithoutUsingAnAttempt)
 {
-	/* the DC holds the request; the node may send once (no retransmission) and waits 1 s */
+	/*
+	 * The DC holds the request; the node may send once (no retransmission)
+	 * and waits 2 s. Hurried at 1.5 s, it sends a second copy (the only
+	 * way a second copy can exist) and waits 2 s from then.
+	 */
 	std::optional<Inbound> held;
 	int calls = 0;
 	dc.set_request_handler([&](Inbound in) -> asio::awaitable<void> {
@@ -213,23 +218,21 @@ TEST_F(SigIoTest, HurryResendsNowWithoutUsingAnAttempt)
 		held = std::move(in);
 		co_return;
 	});
-	node.set_rto(std::chrono::milliseconds(1000), 0);
+	node.set_rto(std::chrono::milliseconds(2000), 0);
 	std::size_t hurried = 0;
-	std::uint64_t tx_after_hurry = 0;
-	asio::steady_timer at_500(io);
-	at_500.expires_after(std::chrono::milliseconds(500));
-	at_500.async_wait([&](const asio::error_code &) {
+	std::uint64_t dc_rx_at_answer = 0;
+	asio::steady_timer at_1500(io);
+	at_1500.expires_after(std::chrono::milliseconds(1500));
+	at_1500.async_wait([&](const asio::error_code &) {
 		EXPECT_EQ(node.hurry(sig::Kind::dc, 0x9999), 0U) << "another key's requests are not touched";
 		hurried = node.hurry(sig::Kind::dc, 0x1234);
 		EXPECT_EQ(node.hurry(sig::Kind::dc, 0x1234), 1U) << "a second hurry before the resend counts once";
 	});
-	asio::steady_timer at_600(io);
-	at_600.expires_after(std::chrono::milliseconds(600));
-	at_600.async_wait([&](const asio::error_code &) { tx_after_hurry = node.tx_messages(); });
-	/* after the first copy's deadline (1 s): answered only if the hurry used up no attempt */
-	asio::steady_timer at_1300(io);
-	at_1300.expires_after(std::chrono::milliseconds(1300));
-	at_1300.async_wait([&](const asio::error_code &) {
+	/* 0.75 s after the first copy's deadline, 0.75 s before the hurried copy's */
+	asio::steady_timer at_2750(io);
+	at_2750.expires_after(std::chrono::milliseconds(2750));
+	at_2750.async_wait([&](const asio::error_code &) {
+		dc_rx_at_answer = dc.rx_messages();
 		if (held)
 			dc.respond(*held, sig::make_response(held->msg, sig::Status::ok));
 	});
@@ -238,8 +241,48 @@ TEST_F(SigIoTest, HurryResendsNowWithoutUsingAnAttempt)
 		EXPECT_EQ(r.status, sig::Status::ok);
 	});
 	EXPECT_EQ(hurried, 1U);
-	EXPECT_EQ(tx_after_hurry, 2U) << "the hurried copy left at once, not at the retransmission time";
+	EXPECT_EQ(dc_rx_at_answer, 2U) << "one hurried copy, however many hurries before it left";
 	EXPECT_EQ(calls, 1) << "the second copy is the same request";
+	EXPECT_EQ(node.hurry(sig::Kind::dc, 0x1234), 0U) << "nothing left pending";
+}
+
+TEST_F(SigIoTest, HurriesCannotPutOffTheFailureForEver)
+{
+	/*
+	 * Nobody answers and a flapping link hurries every 100 ms, faster than
+	 * the first RTO: each hurried copy re-arms the wait, so without a cap
+	 * the request would never time out. With 2 retransmissions it may send
+	 * 3 copies, so 3 hurries are free; later ones wait for the normal
+	 * schedule, which then runs out.
+	 */
+	dc.set_request_handler([](Inbound) -> asio::awaitable<void> { co_return; });
+	node.set_rto(std::chrono::milliseconds(200), 2);
+	std::size_t hurried = 0;
+	asio::steady_timer flap(io);
+	std::function<void(const asio::error_code &)> tick = [&](const asio::error_code &ec) {
+		if (ec)
+			return;
+		hurried += node.hurry(sig::Kind::dc, 0x1234);
+		flap.expires_after(std::chrono::milliseconds(100));
+		flap.async_wait(tick);
+	};
+	flap.expires_after(std::chrono::milliseconds(100));
+	flap.async_wait(tick);
+	const auto t0 = std::chrono::steady_clock::now();
+	try {
+		run([this]() -> asio::awaitable<void> {
+			(void)co_await node.request(node_side, dc_ep(), keepalive());
+		});
+		FAIL() << "expected a timeout";
+	} catch (const ntm::Error &e) {
+		EXPECT_EQ(e.code(), ETIMEDOUT);
+	}
+	flap.cancel();
+	settle();
+	/* 0.2 + 0.4 + 0.8 s of normal schedule, plus at most 3 x 0.2 s of hurries */
+	EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+	EXPECT_GE(hurried, 3U);
+	EXPECT_EQ(dc.rx_messages(), 6U) << "the first copy, 3 hurried ones and 2 retransmissions";
 	EXPECT_EQ(node.hurry(sig::Kind::dc, 0x1234), 0U) << "nothing left pending";
 }
 
