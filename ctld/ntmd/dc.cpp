@@ -39,7 +39,7 @@ constexpr std::uint64_t kSeqBlock = 4096;
 constexpr std::int64_t kKeyGrace = 86400; /* expired keys are kept a day to answer KEY_EXPIRED */
 constexpr int kRcvBuf = 4 << 20;
 /* datagrams per group commit (D109): bounds the latency a batch adds */
-constexpr std::size_t kBatchMax = 256;
+constexpr std::size_t kBatchMax = 1024;
 /* how long an unknown KEY_ID is known missing without asking the registry again (D69) */
 constexpr auto kUnknownKeyTtl = std::chrono::seconds(10);
 /* how long a relay keeps a communication (the nodes rebind and rekey under its K_tun) */
