@@ -114,6 +114,24 @@ std::int64_t to_i64(std::uint64_t v, const char *what)
 	return static_cast<std::int64_t>(v);
 }
 
+/* Stmt(db, sql, kKeep): a statement of the hot paths, prepared once (Db::kept) */
+struct Keep {};
+constexpr Keep kKeep{};
+
+/* Stmt's deleter: finalizes its own statement, resets a kept one for its next use */
+struct StmtRelease {
+	bool owned = true;
+	void operator()(sqlite3_stmt *s) const noexcept
+	{
+		if (owned) {
+			(void)sqlite3_finalize(s);
+			return;
+		}
+		(void)sqlite3_reset(s);
+		(void)sqlite3_clear_bindings(s);
+	}
+};
+
 /** A prepared statement (RAII) with bound parameters only. */
 class Stmt {
 public:
@@ -124,6 +142,20 @@ public:
 		if (rc != SQLITE_OK)
 			throw_sqlite(db, rc);
 		stmt_.reset(s);
+	}
+	/* sql: a literal; one that is in use already (a nested call) is prepared anew */
+	Stmt(const Db &db, const char *sql, Keep /*unused*/) : db_(db)
+	{
+		sqlite3_stmt *k = db.kept(sql);
+		if (sqlite3_stmt_busy(k) != 0) {
+			sqlite3_stmt *s = nullptr;
+			const int rc = sqlite3_prepare_v2(db.handle(), sql, -1, &s, nullptr);
+			if (rc != SQLITE_OK)
+				throw_sqlite(db, rc);
+			stmt_.reset(s);
+			return;
+		}
+		stmt_ = std::unique_ptr<sqlite3_stmt, Finalizer>(k, Finalizer{false});
 	}
 
 	Stmt &bind(int i, std::int64_t v)
@@ -192,9 +224,7 @@ public:
 	}
 
 private:
-	struct Finalizer {
-		void operator()(sqlite3_stmt *s) const noexcept { (void)sqlite3_finalize(s); }
-	};
+	using Finalizer = StmtRelease;
 	void check(int rc) const
 	{
 		if (rc != SQLITE_OK)
@@ -214,7 +244,10 @@ class Tx {
 public:
 	explicit Tx(Db &db) : db_(db), nested_(sqlite3_get_autocommit(db.handle()) == 0)
 	{
-		db_.exec(nested_ ? "SAVEPOINT ntm_tx" : "BEGIN IMMEDIATE");
+		if (nested_)
+			Stmt(db_, "SAVEPOINT ntm_tx", kKeep).run(); /* the hot path: inside a group commit (D109) */
+		else
+			db_.exec("BEGIN IMMEDIATE");
 	}
 	Tx(const Tx &) = delete;
 	Tx &operator=(const Tx &) = delete;
@@ -229,7 +262,10 @@ public:
 	}
 	void commit()
 	{
-		db_.exec(nested_ ? "RELEASE ntm_tx" : "COMMIT");
+		if (nested_)
+			Stmt(db_, "RELEASE ntm_tx", kKeep).run();
+		else
+			db_.exec("COMMIT");
 		done_ = true;
 	}
 
@@ -502,6 +538,26 @@ Db::Db(Db &&) noexcept = default;
 Db &Db::operator=(Db &&) noexcept = default;
 Db::~Db() = default;
 
+void Db::Finalizer::operator()(sqlite3_stmt *s) const noexcept
+{
+	(void)sqlite3_finalize(s);
+}
+
+sqlite3_stmt *Db::kept(const char *sql) const
+{
+	auto &slot = kept_[sql];
+	if (!slot) {
+		sqlite3_stmt *s = nullptr;
+		const int rc = sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+		if (rc != SQLITE_OK) {
+			kept_.erase(sql);
+			throw_sqlite(*this, rc);
+		}
+		slot.reset(s);
+	}
+	return slot.get();
+}
+
 void Db::exec(const char *sql)
 {
 	char *err = nullptr;
@@ -653,7 +709,7 @@ void Registry::put_key(const NodeKey &k)
 
 std::optional<NodeKey> Registry::find_key(std::uint32_t key_id)
 {
-	Stmt s(db_, "SELECT key_id, fqdn, key, expires, rx_seq FROM keys WHERE key_id = ?");
+	Stmt s(db_, "SELECT key_id, fqdn, key, expires, rx_seq FROM keys WHERE key_id = ?", kKeep);
 	s.bind(1, std::int64_t{key_id});
 	if (!s.step())
 		return std::nullopt;
@@ -707,7 +763,7 @@ IpAddress allocate(Db &db, const sig::Prefix &pool, bool v4)
 
 	Addr cand = range->first;
 	{
-		Stmt h(db, "SELECT v FROM meta WHERE k = ?");
+		Stmt h(db, "SELECT v FROM meta WHERE k = ?", kKeep);
 		h.bind(1, hint_key);
 		if (h.step()) {
 			const auto b = h.blob(0);
@@ -723,7 +779,8 @@ IpAddress allocate(Db &db, const sig::Prefix &pool, bool v4)
 
 	constexpr std::int64_t kBatch = 256;
 	Stmt s(db, v4 ? "SELECT vip4 FROM nodes WHERE vip4 >= ? AND vip4 <= ? ORDER BY vip4 LIMIT ?"
-		      : "SELECT vip6 FROM nodes WHERE vip6 >= ? AND vip6 <= ? ORDER BY vip6 LIMIT ?");
+		      : "SELECT vip6 FROM nodes WHERE vip6 >= ? AND vip6 <= ? ORDER BY vip6 LIMIT ?",
+	       kKeep);
 	bool found = false;
 	while (!found) {
 		s.reset();
@@ -745,7 +802,7 @@ IpAddress allocate(Db &db, const sig::Prefix &pool, bool v4)
 	}
 	s.reset();
 
-	Stmt u(db, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)");
+	Stmt u(db, "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", kKeep);
 	u.bind(1, hint_key).bind_blob(2, cand.bytes()).run();
 	return ip_of(cand);
 }
@@ -797,7 +854,8 @@ NodeRecord Registry::register_node(const NodeRecord &r)
 		    "ON CONFLICT (fqdn) DO UPDATE SET vip4 = excluded.vip4, vip6 = excluded.vip6, "
 		    "external_ep = excluded.external_ep, local_eps = excluded.local_eps, nated = excluded.nated, "
 		    "online = excluded.online, key_id = excluded.key_id, ciphers = excluded.ciphers, "
-		    "registered = excluded.registered, last_seen = excluded.last_seen");
+		    "registered = excluded.registered, last_seen = excluded.last_seen",
+	       kKeep);
 	s.bind(1, r.fqdn);
 	if (out.vip4)
 		s.bind_blob(2, out.vip4->bytes());
@@ -823,7 +881,8 @@ NodeRecord Registry::register_node(const NodeRecord &r)
 
 std::optional<NodeRecord> Registry::find(std::string_view fqdn)
 {
-	Stmt s(db_, node_sql("WHERE fqdn = ?").c_str());
+	static const std::string sql = node_sql("WHERE fqdn = ?"); /* one address: kept */
+	Stmt s(db_, sql.c_str(), kKeep);
 	s.bind(1, fqdn);
 	if (!s.step())
 		return std::nullopt;
@@ -844,7 +903,7 @@ std::optional<NodeRecord> Registry::find_by_vip(const IpAddress &vip)
 bool Registry::seen(std::string_view fqdn, const Endpoint &external, std::int64_t now)
 {
 	/* a keepalive also brings back a node marked offline: one write */
-	Stmt s(db_, "UPDATE nodes SET external_ep = ?, last_seen = ?, online = 1 WHERE fqdn = ?");
+	Stmt s(db_, "UPDATE nodes SET external_ep = ?, last_seen = ?, online = 1 WHERE fqdn = ?", kKeep);
 	s.bind(1, external.to_string()).bind(2, now).bind(3, fqdn).run();
 	return sqlite3_changes(db_.handle()) > 0;
 }
@@ -906,7 +965,7 @@ void Registry::note_rx_seq(std::uint32_t key_id, std::uint64_t seq)
 {
 	/* SQLite integers are signed: a node would need 2^63 messages to reach the cap */
 	const auto v = static_cast<std::int64_t>(std::min<std::uint64_t>(seq, std::numeric_limits<std::int64_t>::max()));
-	Stmt s(db_, "UPDATE keys SET rx_seq = ? WHERE key_id = ? AND rx_seq < ?");
+	Stmt s(db_, "UPDATE keys SET rx_seq = ? WHERE key_id = ? AND rx_seq < ?", kKeep);
 	s.bind(1, v).bind(2, std::int64_t{key_id}).bind(3, v).run();
 }
 
@@ -918,13 +977,13 @@ std::uint64_t Registry::reserve_seq(std::uint64_t n)
 	Tx tx(db_);
 	std::int64_t next = 1;
 	{
-		Stmt s(db_, "SELECT v FROM meta WHERE k = 'seq'");
+		Stmt s(db_, "SELECT v FROM meta WHERE k = 'seq'", kKeep);
 		if (s.step())
 			next = s.i64(0);
 	}
 	if (next < 1 || next > std::numeric_limits<std::int64_t>::max() - block)
 		throw Error(db_.path() + ": sequence numbers exhausted", EOVERFLOW);
-	Stmt u(db_, "INSERT OR REPLACE INTO meta (k, v) VALUES ('seq', ?)");
+	Stmt u(db_, "INSERT OR REPLACE INTO meta (k, v) VALUES ('seq', ?)", kKeep);
 	u.bind(1, next + block).run();
 	tx.commit();
 	return static_cast<std::uint64_t>(next);
@@ -938,6 +997,17 @@ void Registry::begin()
 void Registry::commit()
 {
 	db_.exec("COMMIT");
+}
+
+void Registry::rollback() noexcept
+{
+	if (in_transaction())
+		(void)sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+bool Registry::in_transaction() const noexcept
+{
+	return sqlite3_get_autocommit(db_.handle()) == 0;
 }
 
 } // namespace ntm::store

@@ -145,7 +145,8 @@ void render_dc(Exposition &ex, const json &d)
 		  {"directions_failed", "Direction Requests refused (NOT_FOUND, NO_ROUTE, ...)"},
 		  {"directions_relayed", "Directions through a relay"},
 		  {"keys_received", "Key Distributions from an AS"},
-		  {"rx_seq_errors", "Receive sequence marks that could not be stored"}});
+		  {"rx_seq_errors", "Receive sequence marks that could not be stored"},
+		  {"batches_failed", "Group commits that failed: their answers were not sent (D109)"}});
 	signalling(ex, "dc", d);
 	if (d.contains("limits") && d["limits"].is_object()) {
 		const auto &l = d["limits"];

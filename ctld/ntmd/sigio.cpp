@@ -115,7 +115,7 @@ awaitable<void> SigIo::receive_loop(asio::ip::udp::socket &sock)
 			spdlog::debug("signalling: receive: {}", ec.message());
 			continue;
 		}
-		feed({buf.data(), n}, to_ntm(from));
+		feed_batch(sock, buf, {buf.data(), n}, to_ntm(from));
 	}
 }
 
@@ -252,6 +252,18 @@ void SigIo::feed(std::span<const std::uint8_t> datagram, const ntm::Endpoint &fr
 		return;
 	}
 	remember(key, {});
+	if (sync_handler_ && sync_handler_(in))
+		return;
+	spawn_request(std::move(in));
+}
+
+void SigIo::spawn_request(Inbound in)
+{
+	/* in a batch: handed over once the batch is committed (D109) */
+	if (holding_) {
+		deferred_.push_back(std::move(in));
+		return;
+	}
 	asio::co_spawn(io_, on_request_(std::move(in)), [](const std::exception_ptr &e) {
 		if (!e)
 			return;
@@ -349,6 +361,15 @@ void SigIo::send_sealed(SigSession &s, const ntm::Endpoint &to, std::span<const 
 
 void SigIo::send_raw(const ntm::Endpoint &to, std::span<const std::uint8_t> bytes)
 {
+	if (holding_) {
+		held_.push_back({to, {bytes.begin(), bytes.end()}});
+		return;
+	}
+	send_now(to, bytes);
+}
+
+void SigIo::send_now(const ntm::Endpoint &to, std::span<const std::uint8_t> bytes)
+{
 	auto *sock = to.family() == AF_INET6 ? sock6_ : sock4_;
 	if (sock == nullptr || !sock->is_open()) {
 		spdlog::debug("signalling: no IPv{} socket for {}", to.family() == AF_INET6 ? 6 : 4, to.to_string());
@@ -385,6 +406,8 @@ void SigIo::remember(const TxKey &key, std::vector<std::uint8_t> body)
 {
 	const auto expires = std::chrono::steady_clock::now() + kCacheLifetime;
 	cache_.insert_or_assign(key, Cached(std::move(body), expires));
+	if (holding_)
+		batch_keys_.push_back(key);
 	cache_order_.emplace_back(key, expires);
 }
 

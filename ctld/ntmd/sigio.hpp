@@ -93,6 +93,17 @@ public:
 	using SeqSource = std::function<std::uint64_t()>;
 	/** An authentic datagram moved a session's receive window to seq; runs before the message is acted on. */
 	using RxHook = std::function<void(const SigSession &, std::uint64_t seq)>;
+	/**
+	 * Group commit (D109): begin runs before a batch of received datagrams
+	 * is fed, commit after it and before anything the batch caused is sent
+	 * or any request of it is handed to the (asynchronous) request handler.
+	 * commit false: the batch's datagrams are dropped unsent, its requests
+	 * forgotten (a retransmission is processed anew).
+	 */
+	using BatchBegin = std::function<void()>;
+	using BatchCommit = std::function<bool()>;
+	/** A request handled to its end without suspending; true when it took it (and answered or not). */
+	using SyncHandler = std::function<bool(const Inbound &)>;
 
 	/** The sockets stay owned by the caller and must outlive this object. */
 	SigIo(asio::io_context &io, asio::ip::udp::socket *sock4, asio::ip::udp::socket *sock6);
@@ -105,6 +116,14 @@ public:
 	/** The DC answers unknown/expired keys with NOTICEs (rate-limited). */
 	void set_send_notices(bool on) { send_notices_ = on; }
 	void set_admit(Admit f) { admit_ = std::move(f); }
+	/** Up to max datagrams per batch (sigio_batch.cpp); without hooks batches only save wake-ups. */
+	void set_batch(BatchBegin begin, BatchCommit commit, std::size_t max)
+	{
+		batch_begin_ = std::move(begin);
+		batch_commit_ = std::move(commit);
+		batch_max_ = max == 0 ? 1 : max;
+	}
+	void set_sync_handler(SyncHandler f) { sync_handler_ = std::move(f); }
 	/** NOTICEs per source address (on top of the global limit); table of max_entries addresses. */
 	void set_notice_limit(RateSpec per_addr, std::size_t max_entries)
 	{
@@ -151,6 +170,9 @@ public:
 	[[nodiscard]] const SigDrops &drops() const noexcept { return drops_; }
 	[[nodiscard]] std::uint64_t rx_messages() const noexcept { return rx_; }
 	[[nodiscard]] std::uint64_t tx_messages() const noexcept { return tx_; }
+	/** Batches whose commit failed, and the datagrams they dropped unsent. */
+	[[nodiscard]] std::uint64_t batches_failed() const noexcept { return batches_failed_; }
+	[[nodiscard]] std::uint64_t batch_drops() const noexcept { return batch_drops_; }
 	/** Retransmission schedule (tests shorten it). */
 	void set_rto(std::chrono::milliseconds first, unsigned retries)
 	{
@@ -188,6 +210,12 @@ private:
 	};
 
 	asio::awaitable<void> receive_loop(asio::ip::udp::socket &sock);
+	/* sigio_batch.cpp: the first datagram, then whatever else is queued, as one batch */
+	void feed_batch(asio::ip::udp::socket &sock, std::vector<std::uint8_t> &buf, std::span<const std::uint8_t> first,
+			const ntm::Endpoint &from);
+	void end_batch(bool ok);
+	void spawn_request(Inbound in);
+	void send_now(const ntm::Endpoint &to, std::span<const std::uint8_t> bytes);
 	void send_sealed(SigSession &s, const ntm::Endpoint &to, std::span<const std::uint8_t> body);
 	void send_raw(const ntm::Endpoint &to, std::span<const std::uint8_t> bytes);
 	void maybe_notice(const ntm::Endpoint &to, std::uint32_t key_id, ntm::sig::Status st);
@@ -224,6 +252,21 @@ private:
 	std::chrono::milliseconds rto_{500};
 	unsigned retries_ = 5;
 	bool stopped_ = false;
+	/* group commit (sigio_batch.cpp) */
+	struct Held {
+		ntm::Endpoint to;
+		std::vector<std::uint8_t> bytes; /* sealed */
+	};
+	BatchBegin batch_begin_;
+	BatchCommit batch_commit_;
+	SyncHandler sync_handler_;
+	std::size_t batch_max_ = 64;
+	bool holding_ = false;
+	std::vector<Held> held_;
+	std::vector<TxKey> batch_keys_;
+	std::vector<Inbound> deferred_;
+	std::uint64_t batches_failed_ = 0;
+	std::uint64_t batch_drops_ = 0;
 	SigDrops drops_;
 	std::uint64_t rx_ = 0;
 	std::uint64_t tx_ = 0;

@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ntm/config.hpp"
@@ -29,6 +30,7 @@
 #include "ntm/sig.hpp"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace ntm::store {
 
@@ -54,13 +56,24 @@ public:
 	void exec(const char *sql);
 	/** PRAGMA user_version. */
 	int schema_version();
+	/**
+	 * The statement for sql prepared once and kept while the database is
+	 * open, keyed by sql's address: sql must be a string with static
+	 * storage (a literal). The caller resets it after use.
+	 */
+	sqlite3_stmt *kept(const char *sql) const;
 
 private:
 	struct Closer {
 		void operator()(sqlite3 *db) const noexcept;
 	};
+	struct Finalizer {
+		void operator()(sqlite3_stmt *s) const noexcept;
+	};
 	std::unique_ptr<sqlite3, Closer> db_;
 	std::string path_;
+	/* after db_: finalized before the connection closes */
+	mutable std::unordered_map<const char *, std::unique_ptr<sqlite3_stmt, Finalizer>> kept_;
 };
 
 /* ---- AS ---- */
@@ -192,6 +205,10 @@ public:
 	 */
 	void begin();
 	void commit();
+	/** Rolls back the open transaction, if any. */
+	void rollback() noexcept;
+	/** A transaction opened with begin() is open. */
+	[[nodiscard]] bool in_transaction() const noexcept;
 
 private:
 	Db db_;
