@@ -28,7 +28,6 @@ constexpr std::size_t kMaxStoredSalt = 64;
 constexpr std::size_t kMinStoredHash = 16;
 constexpr std::size_t kMaxStoredHash = 64;
 
-
 /* Bytes of working memory scrypt needs: B (128 r p) and V (128 r (N + 2)). */
 std::uint64_t memory_needed(std::uint64_t n, std::uint64_t r, std::uint64_t p) noexcept
 {

@@ -87,7 +87,6 @@ using tls::start_listening;
 using tls::Watchdog;
 using tls::WipedBytes;
 
-
 std::int64_t unix_now() noexcept
 {
 	return static_cast<std::int64_t>(std::time(nullptr));
@@ -97,7 +96,6 @@ std::string hex_id(std::uint32_t id)
 {
 	return fmt::format("{:#010x}", id);
 }
-
 
 } // namespace
 

@@ -38,7 +38,10 @@ private:
 	void line(const std::string &text);
 
 	struct Close {
-		void operator()(std::FILE *f) const noexcept { (void)std::fclose(f); }
+		void operator()(std::FILE *f) const noexcept
+		{
+			(void)std::fclose(f); // NOLINT(cppcoreguidelines-owning-memory): the unique_ptr owns it
+		}
 	};
 	std::unique_ptr<std::FILE, Close> file_;
 };

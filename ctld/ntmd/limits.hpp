@@ -123,7 +123,7 @@ public:
 
 private:
 	struct Bucket {
-		double tokens;
+		double tokens = 0;
 		LimitClock::time_point last;
 	};
 	RateSpec spec_;

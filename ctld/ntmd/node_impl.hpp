@@ -59,13 +59,11 @@
 
 namespace ntmd {
 
-
 using asio::awaitable;
 using asio::use_awaitable;
 namespace sig = ntm::sig;
 namespace kx = ntm::kx;
 using Clock = std::chrono::steady_clock;
-
 
 constexpr auto kWaitForTunnel = std::chrono::seconds(15);
 constexpr auto kCommLifetime = std::chrono::seconds(60);
@@ -277,7 +275,6 @@ struct NodeRole::Impl {
 	/* ---- kernel side ---- */
 
 	[[nodiscard]] ntm::DeviceRef dev() const { return ntm::DeviceRef::by_index(link.ifindex); }
-
 
 	void setup_sockets();
 

@@ -103,8 +103,11 @@ void RelayedPath::start()
 void RelayedPath::stop() noexcept
 {
 	stopped_ = true;
-	for (auto *t : sleepers_)
-		t->cancel();
+	try {
+		for (auto *t : sleepers_)
+			t->cancel();
+	} catch (...) { // NOLINT(bugprone-empty-catch): a missed sleeper sees stopped_ when it wakes
+	}
 }
 
 void RelayedPath::network_changed()

@@ -29,7 +29,6 @@
 
 #include "ntm/model.hpp"
 
-
 namespace ntmd {
 
 class ResolvedLink {

@@ -277,7 +277,6 @@ std::string hex_id(std::uint32_t v);
 /** Unix time in seconds (what the stores keep). */
 std::int64_t unix_now() noexcept;
 
-
 } // namespace ntmd
 
 #endif

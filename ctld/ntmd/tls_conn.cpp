@@ -65,8 +65,6 @@ std::vector<ntm::Endpoint> bound(const std::vector<tcp::acceptor> &acceptors)
 	return out;
 }
 
-
-
 void cancel_timer(asio::steady_timer &t) noexcept
 {
 	try {
@@ -75,8 +73,6 @@ void cancel_timer(asio::steady_timer &t) noexcept
 		/* only fails when the reactor is gone: nothing left to wake */
 	}
 }
-
-
 
 void close_stream(Stream &s) noexcept
 {
@@ -163,8 +159,6 @@ std::string join(const std::vector<std::string> &v)
 		out += (out.empty() ? "" : ", ") + s;
 	return out.empty() ? std::string("none") : out;
 }
-
-
 
 void close_acceptors(std::vector<tcp::acceptor> &acceptors) noexcept
 {
