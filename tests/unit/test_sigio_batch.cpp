@@ -21,6 +21,7 @@
 
 #include "ntm/store.hpp"
 #include "sigio.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -35,29 +36,7 @@ using ntmd::SigSession;
 constexpr std::uint32_t kKeyId = 0x4242;
 constexpr int kBurst = 20;
 
-class TempDir {
-public:
-	TempDir()
-	{
-		std::string tmpl = (std::filesystem::temp_directory_path() / "ntm-batch-XXXXXX").string();
-		if (::mkdtemp(tmpl.data()) == nullptr)
-			throw std::runtime_error("mkdtemp failed");
-		path_ = tmpl;
-	}
-	TempDir(const TempDir &) = delete;
-	TempDir &operator=(const TempDir &) = delete;
-	TempDir(TempDir &&) = delete;
-	TempDir &operator=(TempDir &&) = delete;
-	~TempDir()
-	{
-		std::error_code ec;
-		std::filesystem::remove_all(path_, ec);
-	}
-	[[nodiscard]] std::string file(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-	std::string path_;
-};
+using ntm::test::TempDir;
 
 asio::ip::udp::socket loopback(asio::io_context &io)
 {

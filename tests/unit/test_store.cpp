@@ -19,6 +19,7 @@
 #include "ntm/kdf.hpp"
 #include "ntm/parse.hpp"
 #include "ntm/store.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -32,30 +33,7 @@ using ntm::store::Registry;
 
 constexpr ntm::config::Scrypt kFast{10, 8, 1};
 
-/** A fresh directory per test, removed afterwards. */
-class TempDir {
-public:
-	TempDir()
-	{
-		std::string tmpl = (std::filesystem::temp_directory_path() / "ntm-store-XXXXXX").string();
-		if (::mkdtemp(tmpl.data()) == nullptr)
-			throw std::runtime_error("mkdtemp failed");
-		path_ = tmpl;
-	}
-	TempDir(const TempDir &) = delete;
-	TempDir &operator=(const TempDir &) = delete;
-	TempDir(TempDir &&) = delete;
-	TempDir &operator=(TempDir &&) = delete;
-	~TempDir()
-	{
-		std::error_code ec;
-		std::filesystem::remove_all(path_, ec);
-	}
-	[[nodiscard]] std::string file(const std::string &name) const { return path_ + "/" + name; }
-
-private:
-	std::string path_;
-};
+using ntm::test::TempDir;
 
 ntm::sig::Prefix prefix(const char *s)
 {
