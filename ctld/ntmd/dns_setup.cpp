@@ -163,32 +163,35 @@ void DnsSetup::start()
 	watch_upstream();
 }
 
-void DnsSetup::registered(const std::optional<ntm::IpAddress> &vip4, const std::vector<std::string> &domains)
+void DnsSetup::registered(const std::optional<ntm::IpAddress> &vip4, const std::optional<ntm::IpAddress> &vip6,
+			  const std::vector<std::string> &domains)
 {
 	if (mode_ != Mode::resolved || stopped_)
 		return;
-	if (!vip4) {
-		spdlog::warn("dns: no virtual IPv4 address: systemd-resolved is not told about {}", o_.ifname);
+	/* one server for the link: a second would only be asked when the first fails, and it is the same stub */
+	const auto vip = vip4 ? vip4 : vip6;
+	if (!vip) {
+		spdlog::warn("dns: no virtual address: systemd-resolved is not told about {}", o_.ifname);
 		return;
 	}
 	try {
-		if (link_addr_ != vip4) {
+		if (link_addr_ != vip) {
 			if (link_addr_)
 				stub_.remove_listener(ntm::Endpoint(*link_addr_, kDnsPort));
 			link_addr_.reset();
-			stub_.add_listener(ntm::Endpoint(*vip4, kDnsPort));
-			link_addr_ = vip4;
+			stub_.add_listener(ntm::Endpoint(*vip, kDnsPort));
+			link_addr_ = vip;
 			link_domains_.clear();
 		}
 		if (link_domains_ != domains || !resolved_->applied()) {
-			resolved_->apply({*vip4}, domains);
+			resolved_->apply({*vip}, domains);
 			link_domains_ = domains;
 		}
 		last_error_.clear();
 		refusal_logged_ = false;
 	} catch (const ntm::Error &e) {
 		if (e.code() == EACCES || e.code() == EPERM)
-			refused(e.what(), *vip4);
+			refused(e.what(), *vip);
 		else {
 			last_error_ = e.what();
 			spdlog::warn("dns: {}", e.what());
@@ -207,7 +210,7 @@ void DnsSetup::registered(const std::optional<ntm::IpAddress> &vip4, const std::
  * address stays, for applications told 'nameserver VIP'.  Said once as an
  * error, then at debug level after each registration that retries.
  */
-void DnsSetup::refused(const std::string &what, const ntm::IpAddress &vip4)
+void DnsSetup::refused(const std::string &what, const ntm::IpAddress &vip)
 {
 	const uid_t uid = geteuid();
 	std::string why;
@@ -220,7 +223,7 @@ void DnsSetup::refused(const std::string &what, const ntm::IpAddress &vip4)
 		why = "ntmd runs as " + user_name(uid) + ", which resolved allows only through polkit: polkitd is " +
 		      "needed (apt install polkitd) for the rule " + kPolkitRule;
 	last_error_ = what + " (access denied): " + why + "; applications reach the DNS hook only with 'nameserver " +
-		      vip4.to_string() + "'";
+		      vip.to_string() + "'";
 	spdlog::log(refusal_logged_ ? spdlog::level::debug : spdlog::level::err, "dns: {}", last_error_);
 	refusal_logged_ = true;
 }

@@ -3,7 +3,8 @@
  * How the system's resolver reaches the node's DNS hook (D99), by
  * node.resolved:
  *   systemd-resolved  per-link DNS on the ntm device: the stub also listens
- *                     on the node's virtual IPv4 address, port 53, which
+ *                     on the node's virtual IPv4 address (IPv6 when it
+ *                     has no IPv4 one), port 53, which
  *                     becomes the link's DNS server with "~domain" routing
  *                     for the NTM domains and DefaultRoute=no;
  *   resolvconf(8)     a "lo.ntmd" record with "nameserver STUB";
@@ -57,8 +58,13 @@ public:
 	 * systemd-resolved; other failures are logged and leave Mode::none.
 	 */
 	void start();
-	/** After each registration: the virtual IPv4 address and the NTM domains (resolved mode). */
-	void registered(const std::optional<ntm::IpAddress> &vip4, const std::vector<std::string> &domains);
+	/**
+	 * After each registration: the virtual addresses and the NTM domains
+	 * (resolved mode).  resolved is pointed at the virtual IPv4 address, or
+	 * at the virtual IPv6 address of a node that has none.
+	 */
+	void registered(const std::optional<ntm::IpAddress> &vip4, const std::optional<ntm::IpAddress> &vip6,
+			const std::vector<std::string> &domains);
 	/** Undoes everything; idempotent, never throws. */
 	void stop() noexcept;
 	/** Re-reads the upstream resolvers now (network change). */
@@ -72,7 +78,7 @@ private:
 	void watch_upstream();
 	void arm_watch();
 	[[nodiscard]] std::vector<ntm::IpAddress> our_addresses() const;
-	void refused(const std::string &what, const ntm::IpAddress &vip4);
+	void refused(const std::string &what, const ntm::IpAddress &vip);
 
 	asio::io_context &io_;
 	Options o_;

@@ -266,7 +266,7 @@ awaitable<void> NodeRole::Impl::do_register()
 	interval = std::chrono::seconds(std::max<unsigned>(resp.interval.value_or(20), 1));
 	apply_addresses();
 	if (dns_setup && dns)
-		dns_setup->registered(vip4, dns->domains());
+		dns_setup->registered(vip4, vip6, dns->domains());
 	registered = true;
 	/* addresses changed while this was in flight: what we sent is stale */
 	need_register = gen != addr_gen;

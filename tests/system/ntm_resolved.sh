@@ -19,7 +19,9 @@
 #   query` and `getent hosts` (through 127.0.0.53) build the tunnel to b,
 #   names of the other zone still resolve, stopping ntmd reverts the link;
 #   with resolved stopped and a regular /etc/resolv.conf, the fallback edits
-#   it and restores it byte for byte, also after a crash (SIGKILL).
+#   it and restores it byte for byte, also after a crash (SIGKILL);
+#   with a DC that hands out virtual IPv6 addresses only, resolved is
+#   pointed at h's virtual IPv6 address and b.ntm.test resolves to b's.
 #
 #	make ctld resolved-deb
 #	NTM_KO=... scripts/vm --systemd -- tests/system/ntm_resolved.sh
@@ -37,7 +39,7 @@ NS_H=sbH$$ # a name for the VM's own namespace, so that sigbed_* work for h
 DEB=${NTM_RESOLVED_DEB:-$(ls "$REPO"/build/pkgcache/systemd-resolved_*.deb 2>/dev/null | head -n 1)}
 T=$(mktemp -d "$TMPDIR/ntm-resolved.XXXXXX")
 
-ktap_plan 18
+ktap_plan 20
 
 [ -n "$DEB" ] && [ -f "$DEB" ] || ktap_bail "no systemd-resolved .deb (make resolved-deb)"
 [ "$(cat /proc/1/comm)" = systemd ] || ktap_bail "not booted with systemd (scripts/vm --systemd)"
@@ -342,6 +344,48 @@ crash_recovered() {
 	cmp /etc/resolv.conf "$T/before" || { diff "$T/before" /etc/resolv.conf; return 1; }
 }
 step "after a SIGKILL the next run restores the backup; its stop leaves the file as it was" crash_recovered
+
+# --- 19-20: a node with a virtual IPv6 address only ---------------------------------------
+# A DC with pool6 alone (config.cpp accepts either pool): resolved must be
+# pointed at the stub on h's virtual IPv6 address.  A fresh registry, so
+# that no node keeps an IPv4 address from the first DC.
+vip6=""
+v6_only_set() {
+	systemctl start systemd-resolved.service || return 1
+	sigbed_wait 30 resolvectl status >/dev/null || return 1
+	sigbed_stop h 15; sigbed_stop b 15; sigbed_stop dc 15
+	rm -f "$SB_DIR"/dc/registry.db* || return 1
+	sigbed_write_dc_conf
+	sed -i '/^pool4 = /d' "$(sigbed_conf dc)" || return 1
+	grep -q '^pool4' "$(sigbed_conf dc)" && return 1
+	sigbed_start dc && sigbed_start b && sigbed_start h || return 1
+	vip6=$(sigbed_node h vip6)
+	sigbed_in_pool "$vip6" "$SB_POOL6" || { sigbed_status h; return 1; }
+	[ -z "$(sigbed_node h vip4)" ] || { echo "h has a virtual IPv4 address"; return 1; }
+	[ "$(sigbed_jq h .node.dns.system)" = systemd-resolved ] || { sigbed_status h; return 1; }
+	sigbed_wait 10 sh -c "resolvectl dns $SB_DEV | grep -qF '$vip6'" ||
+		{ resolvectl status; tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	resolvectl domain "$SB_DEV" | grep -qF '~ntm.test' || { resolvectl domain; return 1; }
+	grep -q "dns stub: listening on \[$vip6\]:53" "$(sigbed_logfile h)" ||
+		{ grep 'dns' "$(sigbed_logfile h)" | tail -n 10; return 1; }
+	resolvectl dns "$SB_DEV"; resolvectl domain "$SB_DEV"
+}
+step "DC with pool6 only: resolvectl dns $SB_DEV shows h's virtual IPv6 address, the stub listens there" v6_only_set
+
+v6_only_query() {
+	local out a
+	out=$(timeout 60 resolvectl query -6 b.ntm.test) || { echo "$out"; return 1; }
+	echo "$out"
+	a=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
+	sigbed_in_pool "$a" "$SB_POOL6" || return 1
+	sigbed_wait 30 ping -6 -c 1 -W 2 "$a" || return 1
+	timeout 30 kdig +short @"$vip6" b.ntm.test AAAA | grep -qxF "$a" || return 1
+	sigbed_stop h 15 || return 1
+	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	! resolvectl domain 2>/dev/null | grep -qF '~ntm.test'
+}
+step "vip6-only: resolvectl query -6 b.ntm.test, ping -6 through the tunnel; stop reverts the link" v6_only_query
+sigbed_stop h 15
 
 sigbed_teardown
 rm -rf "$T"
