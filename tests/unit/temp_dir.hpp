@@ -31,6 +31,7 @@ public:
 		std::error_code ec;
 		std::filesystem::remove_all(path_, ec);
 	}
+	[[nodiscard]] const std::string &path() const noexcept { return path_; }
 	[[nodiscard]] std::string file(const std::string &name) const { return path_ + "/" + name; }
 
 private:

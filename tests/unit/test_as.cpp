@@ -35,6 +35,7 @@
 #include "ntm/error.hpp"
 #include "ntm/store.hpp"
 #include "resolver.hpp"
+#include "temp_dir.hpp"
 #include "tls.hpp"
 
 namespace {
@@ -70,13 +71,11 @@ void write_file(const fs::path &p, const std::string &text, mode_t mode)
 
 /* CA and leaf certificates (ECDSA P-256), shared by all tests. */
 class Pki {
+	ntm::test::TempDir tmp_{"ntm-as-test"}; /* first: dir names it */
+
 public:
 	Pki()
 	{
-		std::string tmpl = (fs::temp_directory_path() / "ntm-as-test-XXXXXX").string();
-		if (::mkdtemp(tmpl.data()) == nullptr)
-			throw std::runtime_error("mkdtemp failed");
-		dir = tmpl;
 		write_file(dir / "ca.cnf",
 			   "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = ntm test CA\n"
 			   "[ca]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\n"
@@ -103,16 +102,6 @@ public:
 		leaf("srvas", "DNS:as.test.local,IP:127.0.0.1", "serverAuth,clientAuth", "", "srvca");
 		leaf("srvdc", "DNS:dc.test.local,IP:127.0.0.1", "serverAuth,clientAuth", "", "srvca");
 	}
-	Pki(const Pki &) = delete;
-	Pki &operator=(const Pki &) = delete;
-	Pki(Pki &&) = delete;
-	Pki &operator=(Pki &&) = delete;
-	~Pki()
-	{
-		std::error_code ec;
-		fs::remove_all(dir, ec);
-	}
-
 	[[nodiscard]] ntm::config::Tls tls(const std::string &name) const
 	{
 		ntm::config::Tls t;
@@ -122,7 +111,7 @@ public:
 		return t;
 	}
 
-	fs::path dir;
+	const fs::path dir{tmp_.path()};
 
 private:
 	/* san or eku "": the extension is left out; cn "": the name; ca: the issuer's file stem */

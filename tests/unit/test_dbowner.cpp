@@ -21,6 +21,7 @@
 #include "run_ntmctl.hpp"
 #include "dbowner.hpp"
 #include "ntm/store.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,10 +42,8 @@ uid_t owner_of(const fs::path &p)
 /* a scratch directory with a state directory in it, owned by state_uid */
 class Scratch {
 public:
-	Scratch(const std::string &name, uid_t state_uid)
-	    : top_(fs::temp_directory_path() / (name + "-" + std::to_string(::getpid())))
+	Scratch(const std::string &name, uid_t state_uid) : tmp_(name)
 	{
-		fs::remove_all(top_);
 		fs::create_directories(state());
 		::chmod(top_.c_str(), 0755); /* the state directory's owner must reach it */
 		::chmod(state().c_str(), 0700);
@@ -53,21 +52,13 @@ public:
 		std::ofstream(password()) << "correct horse\n";
 		::chmod(password().c_str(), 0600);
 	}
-	Scratch(const Scratch &) = delete;
-	Scratch &operator=(const Scratch &) = delete;
-	Scratch(Scratch &&) = delete;
-	Scratch &operator=(Scratch &&) = delete;
-	~Scratch()
-	{
-		std::error_code ec;
-		fs::remove_all(top_, ec);
-	}
 	[[nodiscard]] fs::path state() const { return top_ / "state"; }
 	[[nodiscard]] fs::path password() const { return top_ / "password"; }
 	[[nodiscard]] std::string db() const { return (state() / "accounts.db").string(); }
 
 private:
-	fs::path top_;
+	ntm::test::TempDir tmp_;
+	fs::path top_{tmp_.path()};
 };
 
 } // namespace
