@@ -5,6 +5,9 @@
 #include <exception>
 #include <initializer_list>
 
+#include <asio/co_spawn.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "ntm/genl.hpp"
@@ -460,6 +463,36 @@ KernelSnapshot read_kernel(std::uint32_t max_tunnel_series)
 		snap.devices.clear();
 	}
 	return snap;
+}
+
+KernelReader::KernelReader(asio::io_context &io, Read read) : read_(std::move(read)), done_(io) {}
+
+asio::awaitable<KernelSnapshot> KernelReader::read()
+{
+	if (running_) {
+		const std::uint64_t gen = generation_;
+		while (generation_ == gen) {
+			asio::error_code ec; /* operation_aborted: the read ended */
+			co_await done_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+		}
+		co_return *last_;
+	}
+	running_ = true;
+	done_.expires_at(asio::steady_timer::time_point::max());
+	KernelSnapshot snap;
+	try {
+		/* resumes on this coroutine's executor, the loop */
+		snap = co_await asio::co_spawn(
+			worker_, [this]() -> asio::awaitable<KernelSnapshot> { co_return read_(); }, asio::use_awaitable);
+	} catch (const std::exception &e) {
+		snap = KernelSnapshot{};
+		snap.error = e.what();
+	}
+	last_ = std::make_shared<const KernelSnapshot>(snap);
+	generation_++;
+	running_ = false;
+	done_.cancel();
+	co_return snap;
 }
 
 /* ---- the page ---- */

@@ -10,12 +10,18 @@
 #define NTMD_METRICS_HPP
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
 #include "ntm/model.hpp"
@@ -70,6 +76,41 @@ struct KernelSnapshot {
 
 /** Reads every ntm device of the network namespace and its tunnels (blocking genetlink). */
 KernelSnapshot read_kernel(std::uint32_t max_tunnel_series);
+
+/**
+ * Runs a blocking kernel read (read_kernel) on a thread of its own, so
+ * that a dump of many tunnels never holds the event loop (D112): the
+ * signalling, the control socket and the watchdog go on meanwhile.  A
+ * scrape that comes while a read runs waits for that read and gets its
+ * result, so the work is bounded by one read at a time, whatever the
+ * number of scrapes.  read() runs on the loop of io; the read function on
+ * the worker, so it must touch nothing the loop owns.
+ */
+class KernelReader {
+public:
+	using Read = std::function<KernelSnapshot()>;
+
+	KernelReader(asio::io_context &io, Read read);
+	KernelReader(const KernelReader &) = delete;
+	KernelReader &operator=(const KernelReader &) = delete;
+	KernelReader(KernelReader &&) = delete;
+	KernelReader &operator=(KernelReader &&) = delete;
+	/** Waits for a read in progress (the worker is joined). */
+	~KernelReader() = default;
+
+	/** The snapshot of a read started now, or of the one already running. */
+	asio::awaitable<KernelSnapshot> read();
+	/** Reads run on the worker (shared ones counted once). */
+	[[nodiscard]] std::uint64_t reads() const noexcept { return generation_; }
+
+private:
+	Read read_;
+	asio::steady_timer done_; /* cancelled when the running read ends: its waiters go on */
+	std::shared_ptr<const KernelSnapshot> last_;
+	std::uint64_t generation_ = 0; /* reads finished */
+	bool running_ = false;
+	asio::thread_pool worker_{1}; /* last: joined first, while the rest still exists */
+};
 
 /* NOLINTNEXTLINE(bugprone-exception-escape): the implicit move of its std::map is not noexcept */
 struct MetricsInput {

@@ -5,7 +5,9 @@
 #include <array>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <set>
+#include <utility>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -150,22 +152,29 @@ HttpRequest parse_http_request(std::string_view data, std::size_t max)
 	return r;
 }
 
-HttpAnswer answer_http(const HttpRequest &req, const std::function<std::string()> &render)
+std::optional<HttpAnswer> http_refusal(const HttpRequest &req)
 {
 	switch (req.result) {
 	case HttpRequest::Result::ok:
 		break;
 	case HttpRequest::Result::too_large:
-		return {431, "request head too large\n"};
+		return HttpAnswer{431, "request head too large\n"};
 	case HttpRequest::Result::version:
-		return {505, "HTTP/1.1 only\n"};
+		return HttpAnswer{505, "HTTP/1.1 only\n"};
 	default:
-		return {400, "malformed request\n"};
+		return HttpAnswer{400, "malformed request\n"};
 	}
 	if (req.target != "/metrics")
-		return {404, "ntmd serves /metrics only\n"};
+		return HttpAnswer{404, "ntmd serves /metrics only\n"};
 	if (req.method != "GET")
-		return {405, "GET only\n"};
+		return HttpAnswer{405, "GET only\n"};
+	return std::nullopt;
+}
+
+HttpAnswer answer_http(const HttpRequest &req, const std::function<std::string()> &render)
+{
+	if (auto refused = http_refusal(req))
+		return *refused;
 	return {200, render()};
 }
 
@@ -206,9 +215,9 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
 	std::uint64_t scrapes = 0;
 	std::uint64_t errors = 0;
 
-	awaitable<void> serve(std::shared_ptr<Conn> c)
+	/* the connection closes kRequestTimeout from now unless cancelled or armed again */
+	static void arm(const std::shared_ptr<Conn> &c)
 	{
-		auto self = shared_from_this();
 		c->deadline.expires_after(kRequestTimeout);
 		c->deadline.async_wait([c](const asio::error_code &ec) {
 			if (!ec) {
@@ -216,6 +225,12 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
 				c->sock.close(ignored);
 			}
 		});
+	}
+
+	awaitable<void> serve(std::shared_ptr<Conn> c)
+	{
+		auto self = shared_from_this();
+		arm(c); /* for the request head */
 		std::string data;
 		std::array<char, 2048> buf{};
 		HttpRequest req;
@@ -232,11 +247,21 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
 		}
 		if (req.result != HttpRequest::Result::incomplete && !stopped) {
 			HttpAnswer a;
-			try {
-				a = answer_http(req, render);
-			} catch (const std::exception &e) {
-				spdlog::warn("metrics: {}", e.what());
-				a = {500, "internal error\n"};
+			if (auto refused = http_refusal(req)) {
+				a = std::move(*refused);
+			} else {
+				/* the render's own time (a kernel dump) is not the client's: no deadline */
+				c->deadline.cancel();
+				try {
+					/* not in a braced list: GCC 12 frees the awaited string too early there */
+					std::string body = co_await render();
+					a = HttpAnswer{200, std::move(body)};
+				} catch (const std::exception &e) {
+					spdlog::warn("metrics: {}", e.what());
+					a = {500, "internal error\n"};
+				}
+				if (!stopped)
+					arm(c); /* for the answer */
 			}
 			if (a.status == 200)
 				scrapes++;

@@ -13,9 +13,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
 #include "ntm/model.hpp"
@@ -50,16 +52,19 @@ struct HttpAnswer {
 	int status = 200;
 	std::string body;
 };
-/** GET /metrics: render(); other methods 405, other targets 404, errors as their status. */
+/** The answer to anything but GET /metrics: 405 for other methods, 404 for other targets, errors as their status. */
+std::optional<HttpAnswer> http_refusal(const HttpRequest &req);
+/** GET /metrics: render(); anything else http_refusal(). */
 HttpAnswer answer_http(const HttpRequest &req, const std::function<std::string()> &render);
 /** The bytes on the wire for an answer (Content-Type text/plain; version=0.0.4, Connection: close). */
 std::string http_response(const HttpAnswer &a);
 
 class MetricsServer {
 public:
-	using Render = std::function<std::string()>;
+	/* a coroutine on the loop: what blocks (the kernel read) it awaits elsewhere (KernelReader) */
+	using Render = std::function<asio::awaitable<std::string>()>;
 
-	/** Binds listen (port 0: any); throws ntm::Error. render runs on the loop for every scrape. */
+	/** Binds listen (port 0: any); throws ntm::Error. render is awaited for every scrape. */
 	MetricsServer(asio::io_context &io, const ntm::Endpoint &listen, Render render);
 	MetricsServer(const MetricsServer &) = delete;
 	MetricsServer &operator=(const MetricsServer &) = delete;

@@ -140,20 +140,24 @@ int run_roles(const ntm::config::Config &cfg)
 		return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
 	}, &events);
 
-	/* [metrics]: the Prometheus endpoint, off by default (D97) */
+	/* [metrics]: the Prometheus endpoint, off by default (D97); the kernel read off the loop (D112) */
+	std::unique_ptr<KernelReader> kernel_reader;
 	std::unique_ptr<MetricsServer> metrics;
 	if (cfg.metrics.listen) {
-		metrics = std::make_unique<MetricsServer>(io, *cfg.metrics.listen, [&]() {
+		const std::uint32_t max_series = cfg.metrics.max_tunnel_series;
+		kernel_reader = std::make_unique<KernelReader>(io, [max_series] { return read_kernel(max_series); });
+		metrics = std::make_unique<MetricsServer>(io, *cfg.metrics.listen, [&]() -> asio::awaitable<std::string> {
 			MetricsInput in;
+			in.kernel = co_await kernel_reader->read();
+			/* the rest after the read: as fresh as the kernel's part */
 			in.version = ntm::kVersion;
 			in.status = roles.status();
 			if (roles.ike)
 				in.ike_list = roles.ike->list();
 			in.events = events.counts();
-			in.kernel = read_kernel(cfg.metrics.max_tunnel_series);
 			in.scrapes = metrics->scrapes() + 1; /* this one included */
 			in.http_errors = metrics->errors();
-			return render_metrics(in);
+			co_return render_metrics(in);
 		});
 	}
 

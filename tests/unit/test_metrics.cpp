@@ -8,8 +8,10 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <regex>
 #include <string>
 #include <string_view>
@@ -327,10 +329,11 @@ TEST(Http, ServerScrapedOnLoopback)
 {
 	asio::io_context io(1);
 	unsigned renders = 0;
-	MetricsServer srv(io, ntm::Endpoint(ntm::IpAddress::v4(in_addr{htonl(INADDR_LOOPBACK)}), 0), [&] {
-		renders++;
-		return std::string("# HELP up up\n# TYPE up gauge\nup 1\n");
-	});
+	MetricsServer srv(io, ntm::Endpoint(ntm::IpAddress::v4(in_addr{htonl(INADDR_LOOPBACK)}), 0),
+			  [&]() -> awaitable<std::string> {
+				  renders++;
+				  co_return std::string("# HELP up up\n# TYPE up gauge\nup 1\n");
+			  });
 	srv.start();
 	ASSERT_NE(srv.port(), 0);
 	const auto ok = http_exchange(io, srv.port(), "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -355,13 +358,92 @@ TEST(Http, AddressInUseIsANamedError)
 {
 	asio::io_context io(1);
 	const auto loopback = ntm::IpAddress::v4(in_addr{htonl(INADDR_LOOPBACK)});
-	MetricsServer first(io, ntm::Endpoint(loopback, 0), [] { return std::string(); });
+	const auto empty = []() -> awaitable<std::string> { co_return std::string(); };
+	MetricsServer first(io, ntm::Endpoint(loopback, 0), empty);
 	try {
-		MetricsServer second(io, ntm::Endpoint(loopback, first.port()), [] { return std::string(); });
+		MetricsServer second(io, ntm::Endpoint(loopback, first.port()), empty);
 		FAIL() << "a second listener on port " << first.port() << " was accepted";
 	} catch (const ntm::Error &e) {
 		EXPECT_NE(std::string(e.what()).find("metrics: listen on 127.0.0.1:"), std::string::npos) << e.what();
 	}
+}
+
+/*
+ * D112: the kernel read runs on the worker, not on the loop.  The read is
+ * held (a future) until the loop has answered another client, which a
+ * read on the loop could never let happen: the test would then fail at
+ * the future's bound, not hang.  Two scrapes during one read share it.
+ */
+TEST(Http, KernelReadLeavesTheLoopFree)
+{
+	asio::io_context io(1);
+	std::promise<void> release;
+	std::shared_future<void> released = release.get_future().share();
+	std::atomic<unsigned> calls{0};
+	std::atomic<bool> timed_out{false};
+	KernelReader reader(io, [&] {
+		calls++;
+		if (released.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+			timed_out = true;
+		KernelSnapshot s;
+		s.ok = true;
+		s.error = "read " + std::to_string(calls.load());
+		return s;
+	});
+	std::uint16_t port = 0;
+	std::string first;
+	std::string second;
+	std::string other;
+	unsigned done = 0;
+	const auto get = [&](std::string *out, std::string request) -> awaitable<void> {
+		asio::ip::tcp::socket s(io);
+		co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_awaitable);
+		co_await asio::async_write(s, asio::buffer(request), use_awaitable);
+		asio::error_code ec;
+		std::array<char, 4096> buf{};
+		for (;;) {
+			const auto n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+			if (ec)
+				break;
+			out->append(buf.data(), n);
+		}
+		if (out == &other)
+			release.set_value(); /* the loop answered while the read was held */
+		if (++done == 3)
+			io.stop();
+	};
+	unsigned entered = 0;
+	MetricsServer srv(io, ntm::Endpoint(ntm::IpAddress::v4(in_addr{htonl(INADDR_LOOPBACK)}), 0),
+			  [&]() -> awaitable<std::string> {
+				  /* both scrapes are in: now a client the loop must answer meanwhile */
+				  if (++entered == 2)
+					  asio::co_spawn(io, get(&other, "GET /other HTTP/1.1\r\n\r\n"), asio::detached);
+				  const KernelSnapshot s = co_await reader.read();
+				  co_return s.error + "\n";
+			  });
+	srv.start();
+	port = srv.port();
+	asio::co_spawn(io, get(&first, "GET /metrics HTTP/1.1\r\n\r\n"), asio::detached);
+	asio::co_spawn(io, get(&second, "GET /metrics HTTP/1.1\r\n\r\n"), asio::detached);
+	io.run_for(std::chrono::seconds(20));
+	EXPECT_FALSE(timed_out.load()) << "the loop did not run while the kernel read was held";
+	EXPECT_TRUE(other.starts_with("HTTP/1.1 404 ")) << other;
+	EXPECT_TRUE(first.ends_with("\r\n\r\nread 1\n")) << first;
+	EXPECT_TRUE(second.ends_with("\r\n\r\nread 1\n")) << second;
+	EXPECT_EQ(calls.load(), 1U);
+	EXPECT_EQ(reader.reads(), 1U);
+	EXPECT_EQ(srv.scrapes(), 2U);
+	/* a later scrape reads again */
+	std::string third;
+	done = 2;
+	io.restart();
+	asio::co_spawn(io, get(&third, "GET /metrics HTTP/1.1\r\n\r\n"), asio::detached);
+	io.run_for(std::chrono::seconds(20));
+	EXPECT_TRUE(third.ends_with("\r\n\r\nread 2\n")) << third;
+	EXPECT_EQ(reader.reads(), 2U);
+	srv.stop();
+	io.restart();
+	io.run_for(std::chrono::milliseconds(200));
 }
 
 /* ---- daemon events over the control socket ---- */
