@@ -96,21 +96,41 @@ protected:
 
 	ntm::Endpoint dc_ep() { return ntmd::to_ntm(dsock.local_endpoint()); }
 
+	/*
+	 * A test that failed inside run() leaves coroutines suspended in
+	 * dc and node: they must unwind while dc, node and the sockets still
+	 * exist, not when io (the first member, destroyed last) drops them.
+	 */
+	void TearDown() override
+	{
+		dc.stop();
+		node.stop();
+		asio::error_code ignored;
+		dsock.close(ignored);
+		nsock.close(ignored);
+		io.restart();
+		io.run_for(std::chrono::milliseconds(200));
+	}
+
 	/* runs coroutine f to completion (bounded) */
 	template <class F> void run(F f)
 	{
-		bool done = false;
-		std::exception_ptr err;
-		asio::co_spawn(io, f(), [&](const std::exception_ptr &e) {
-			err = e;
-			done = true;
+		struct Outcome {
+			bool done = false;
+			std::exception_ptr err;
+		};
+		/* shared: after a timeout the handler may still run, in TearDown */
+		auto out = std::make_shared<Outcome>();
+		asio::co_spawn(io, f(), [out](const std::exception_ptr &e) {
+			out->err = e;
+			out->done = true;
 		});
 		const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-		while (!done && std::chrono::steady_clock::now() < deadline)
+		while (!out->done && std::chrono::steady_clock::now() < deadline)
 			io.run_for(std::chrono::milliseconds(20));
-		ASSERT_TRUE(done);
-		if (err)
-			std::rethrow_exception(err);
+		ASSERT_TRUE(out->done);
+		if (out->err)
+			std::rethrow_exception(out->err);
 	}
 
 	void settle() { io.run_for(std::chrono::milliseconds(100)); }
