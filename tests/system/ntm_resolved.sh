@@ -138,14 +138,30 @@ polkit() {
 step "resolved's SetLink* as root allowed; as a user with CAP_NET_ADMIN: see the diagnostic" polkit
 ktap_diag_file "$T/step.$KTAP_COUNT.out" 5
 
+# resolve_b -4|-6 POOL: resolvectl query b.ntm.test in that family gives an
+# address of POOL ($b_addr), and a ping to it goes through the tunnel
+b_addr=""
+resolve_b() {
+	local out
+	out=$(timeout 60 resolvectl query "$1" b.ntm.test) || { echo "$out"; return 1; }
+	echo "$out"
+	b_addr=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
+	sigbed_in_pool "$b_addr" "$2" || return 1
+	sigbed_wait 30 ping "$1" -c 1 -W 2 "$b_addr"
+}
+
+# stop_reverted: h stopped, its log says the link was reverted, and
+# resolved no longer routes ~ntm.test
+stop_reverted() {
+	sigbed_stop h 15 || return 1
+	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
+	! resolvectl domain 2>/dev/null | grep -qF '~ntm.test'
+}
+
 b_vip=""
 query() {
-	local out
-	out=$(timeout 60 resolvectl query -4 b.ntm.test) || { echo "$out"; return 1; }
-	echo "$out"
-	b_vip=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
-	sigbed_in_pool "$b_vip" "$SB_POOL4" || return 1
-	sigbed_wait 30 ping -c 1 -W 2 "$b_vip"
+	resolve_b -4 "$SB_POOL4" || return 1
+	b_vip=$b_addr
 }
 step "resolvectl query b.ntm.test: b's virtual address, the tunnel carries a ping" query
 
@@ -197,10 +213,8 @@ resolved_restarted() {
 step "systemctl restart systemd-resolved: ntmd sets $SB_DEV's DNS again, b.ntm.test resolves" resolved_restarted
 
 reverted() {
-	sigbed_stop h 15 || return 1
-	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
-	! resolvectl dns "$SB_DEV" 2>/dev/null | grep -qF "$vip" || return 1
-	! resolvectl domain 2>/dev/null | grep -qF '~ntm.test'
+	stop_reverted || return 1
+	! resolvectl dns "$SB_DEV" 2>/dev/null | grep -qF "$vip"
 }
 step "ntmd stopped: the link reverted, resolved no longer routes ~ntm.test" reverted
 
@@ -251,15 +265,7 @@ as_ntm_link_set() {
 	resolvectl dns "$SB_DEV"; resolvectl domain "$SB_DEV"
 }
 as_ntm_query() {
-	local out a
-	out=$(timeout 60 resolvectl query -4 b.ntm.test) || { echo "$out"; return 1; }
-	echo "$out"
-	a=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
-	sigbed_in_pool "$a" "$SB_POOL4" || return 1
-	sigbed_wait 30 ping -c 1 -W 2 "$a" || return 1
-	sigbed_stop h 15 || return 1
-	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
-	! resolvectl domain 2>/dev/null | grep -qF '~ntm.test'
+	resolve_b -4 "$SB_POOL4" && stop_reverted
 }
 as_ntm_refused() {
 	local log n
@@ -373,16 +379,9 @@ v6_only_set() {
 step "DC with pool6 only: resolvectl dns $SB_DEV shows h's virtual IPv6 address, the stub listens there" v6_only_set
 
 v6_only_query() {
-	local out a
-	out=$(timeout 60 resolvectl query -6 b.ntm.test) || { echo "$out"; return 1; }
-	echo "$out"
-	a=$(printf '%s\n' "$out" | awk '/b.ntm.test:/ { print $2; exit }')
-	sigbed_in_pool "$a" "$SB_POOL6" || return 1
-	sigbed_wait 30 ping -6 -c 1 -W 2 "$a" || return 1
-	timeout 30 kdig +short @"$vip6" b.ntm.test AAAA | grep -qxF "$a" || return 1
-	sigbed_stop h 15 || return 1
-	grep -q "systemd-resolved: $SB_DEV reverted" "$(sigbed_logfile h)" || { tail -n 20 "$(sigbed_logfile h)"; return 1; }
-	! resolvectl domain 2>/dev/null | grep -qF '~ntm.test'
+	resolve_b -6 "$SB_POOL6" || return 1
+	timeout 30 kdig +short @"$vip6" b.ntm.test AAAA | grep -qxF "$b_addr" || return 1
+	stop_reverted
 }
 step "vip6-only: resolvectl query -6 b.ntm.test, ping -6 through the tunnel; stop reverts the link" v6_only_query
 sigbed_stop h 15

@@ -297,24 +297,32 @@ TEST(Http, Answers)
 
 namespace {
 
-/* one request on a fresh connection; everything the server sent until it closed */
+/* request on a fresh connection to 127.0.0.1:port; everything the server sent until it closed */
+awaitable<std::string> http_get(asio::io_context &io, std::uint16_t port, std::string request)
+{
+	std::string reply;
+	asio::ip::tcp::socket s(io);
+	co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_awaitable);
+	co_await asio::async_write(s, asio::buffer(request), use_awaitable);
+	asio::error_code ec;
+	std::array<char, 4096> buf{};
+	for (;;) {
+		const auto n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
+		if (ec)
+			break;
+		reply.append(buf.data(), n);
+	}
+	co_return reply;
+}
+
+/* http_get on io, run until it is done */
 std::string http_exchange(asio::io_context &io, std::uint16_t port, const std::string &request)
 {
 	std::string reply;
 	asio::co_spawn(
 		io,
 		[&]() -> awaitable<void> {
-			asio::ip::tcp::socket s(io);
-			co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_awaitable);
-			co_await asio::async_write(s, asio::buffer(request), use_awaitable);
-			asio::error_code ec;
-			std::array<char, 4096> buf{};
-			for (;;) {
-				const auto n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-				if (ec)
-					break;
-				reply.append(buf.data(), n);
-			}
+			reply = co_await http_get(io, port, request);
 			io.stop(); /* the server's accept loop would keep run_for() to its end */
 		},
 		asio::detached);
@@ -396,17 +404,7 @@ TEST(Http, KernelReadLeavesTheLoopFree)
 	std::string other;
 	unsigned done = 0;
 	const auto get = [&](std::string *out, std::string request) -> awaitable<void> {
-		asio::ip::tcp::socket s(io);
-		co_await s.async_connect({asio::ip::make_address("127.0.0.1"), port}, use_awaitable);
-		co_await asio::async_write(s, asio::buffer(request), use_awaitable);
-		asio::error_code ec;
-		std::array<char, 4096> buf{};
-		for (;;) {
-			const auto n = co_await s.async_read_some(asio::buffer(buf), asio::redirect_error(use_awaitable, ec));
-			if (ec)
-				break;
-			out->append(buf.data(), n);
-		}
+		*out = co_await http_get(io, port, std::move(request));
 		if (out == &other)
 			release.set_value(); /* the loop answered while the read was held */
 		if (++done == 3)
