@@ -84,7 +84,9 @@ KernelSnapshot read_kernel(std::uint32_t max_tunnel_series);
  * scrape that comes while a read runs waits for that read and gets its
  * result, so the work is bounded by one read at a time, whatever the
  * number of scrapes.  read() runs on the loop of io; the read function on
- * the worker, so it must touch nothing the loop owns.
+ * the worker, so it must touch nothing the loop owns, the logger included
+ * (spdlog's stderr_logger_st is not thread-safe: read_kernel returns its
+ * error in the snapshot instead of logging it).
  */
 class KernelReader {
 public:
