@@ -29,7 +29,8 @@ std::string errtext(int r)
 
 /* Frees an sd_bus_error / unrefs a message at scope exit. */
 struct Error {
-	sd_bus_error e = SD_BUS_ERROR_NULL;
+	/* = SD_BUS_ERROR_NULL (all zero); the macro is a C compound literal, refused by clang -Wpedantic */
+	sd_bus_error e{};
 	Error() = default;
 	Error(const Error &) = delete;
 	Error &operator=(const Error &) = delete;
