@@ -24,6 +24,7 @@
 namespace ntm::ossl {
 
 struct Free {
+	void operator()(EVP_CIPHER *p) const noexcept { EVP_CIPHER_free(p); }
 	void operator()(EVP_CIPHER_CTX *p) const noexcept { EVP_CIPHER_CTX_free(p); }
 	void operator()(EVP_KDF *p) const noexcept { EVP_KDF_free(p); }
 	void operator()(EVP_KDF_CTX *p) const noexcept { EVP_KDF_CTX_free(p); }

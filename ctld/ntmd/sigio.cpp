@@ -103,6 +103,7 @@ std::size_t SigIo::hurry(sig::Kind kind, std::uint32_t key_id)
 awaitable<void> SigIo::receive_loop(asio::ip::udp::socket &sock)
 {
 	std::vector<std::uint8_t> buf(kMaxDatagram);
+	auto slots = std::make_unique<RecvSlots>();
 	for (;;) {
 		asio::error_code ec;
 		asio::ip::udp::endpoint from;
@@ -115,7 +116,7 @@ awaitable<void> SigIo::receive_loop(asio::ip::udp::socket &sock)
 			spdlog::debug("signalling: receive: {}", ec.message());
 			continue;
 		}
-		feed_batch(sock, buf, {buf.data(), n}, to_ntm(from));
+		feed_batch(sock, *slots, {buf.data(), n}, to_ntm(from));
 	}
 }
 

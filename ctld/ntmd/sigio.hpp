@@ -14,6 +14,7 @@
 #ifndef NTMD_SIGIO_HPP
 #define NTMD_SIGIO_HPP
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <cstdint>
@@ -25,6 +26,9 @@
 #include <string>
 #include <tuple>
 #include <vector>
+
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
@@ -83,6 +87,8 @@ enum class KeyState { ok, unknown, expired };
 
 class SigIo {
 public:
+	/** Datagrams per recvmmsg and sendmmsg call of a batch (sigio_batch.cpp). */
+	static constexpr std::size_t kMmsg = 32;
 	using KeyLookup = std::function<std::pair<KeyState, std::shared_ptr<SigSession>>(ntm::sig::Kind, std::uint32_t)>;
 	/** Handles a request; must answer with respond() (at most once) or not at all. */
 	using RequestHandler = std::function<asio::awaitable<void>(Inbound)>;
@@ -211,9 +217,20 @@ private:
 
 	asio::awaitable<void> receive_loop(asio::ip::udp::socket &sock);
 	/* sigio_batch.cpp: the first datagram, then whatever else is queued, as one batch */
-	void feed_batch(asio::ip::udp::socket &sock, std::vector<std::uint8_t> &buf, std::span<const std::uint8_t> first,
+	/* recvmmsg's buffers: pages are touched only as datagrams fill them */
+	struct RecvSlots {
+		static constexpr std::size_t kSlotBytes = 65536;
+		std::unique_ptr<std::uint8_t[]> data = std::make_unique_for_overwrite<std::uint8_t[]>(kMmsg * kSlotBytes);
+		std::array<mmsghdr, kMmsg> msgs{};
+		std::array<iovec, kMmsg> iov{};
+		std::array<std::array<std::uint8_t, sizeof(sockaddr_in6)>, kMmsg> names{};
+	};
+	void feed_batch(asio::ip::udp::socket &sock, RecvSlots &slots, std::span<const std::uint8_t> first,
 			const ntm::Endpoint &from);
 	void end_batch(bool ok);
+	struct Held;
+	/* sigio_batch.cpp: the held datagrams of a committed batch, with sendmmsg */
+	void send_held(const std::vector<Held> &held);
 	void spawn_request(Inbound in);
 	void send_now(const ntm::Endpoint &to, std::span<const std::uint8_t> bytes);
 	void send_sealed(SigSession &s, const ntm::Endpoint &to, std::span<const std::uint8_t> body);

@@ -10,14 +10,45 @@
  */
 #include "sigio.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <exception>
+#include <string>
+#include <system_error>
 #include <utility>
+
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
 
 namespace ntmd {
 
-void SigIo::feed_batch(asio::ip::udp::socket &sock, std::vector<std::uint8_t> &buf, std::span<const std::uint8_t> first,
+namespace {
+
+/* Waits until fd can take a datagram: asio keeps its sockets non-blocking underneath. */
+bool wait_writable(int fd)
+{
+	pollfd p{fd, POLLOUT, 0};
+	for (;;) {
+		const int r = ::poll(&p, 1, -1);
+		if (r > 0)
+			return true;
+		if (r < 0 && errno == EINTR)
+			continue;
+		return false;
+	}
+}
+
+std::string errno_text(int e)
+{
+	return std::error_code(e, std::system_category()).message();
+}
+
+} // namespace
+
+void SigIo::feed_batch(asio::ip::udp::socket &sock, RecvSlots &slots, std::span<const std::uint8_t> first,
 		       const ntm::Endpoint &from)
 {
 	holding_ = static_cast<bool>(batch_commit_);
@@ -39,46 +70,102 @@ void SigIo::feed_batch(asio::ip::udp::socket &sock, std::vector<std::uint8_t> &b
 		}
 	} end(*this);
 	feed(first, from);
-	{
-		/* non-blocking only while draining: the sends stay blocking, a full send buffer waits */
-		const bool was_nb = sock.non_blocking();
-		if (!was_nb) {
-			asio::error_code ec;
-			sock.non_blocking(true, ec);
+	/*
+	 * The rest of what is queued, kMmsg datagrams per recvmmsg, without
+	 * blocking (MSG_DONTWAIT): the sends stay blocking, a full send
+	 * buffer waits.
+	 */
+	const int fd = sock.native_handle();
+	std::size_t fed = 1;
+	while (fed < batch_max_ && !stopped_) {
+		const std::size_t want = std::min(kMmsg, batch_max_ - fed);
+		for (std::size_t i = 0; i < want; i++) {
+			slots.iov[i] = {slots.data.get() + i * RecvSlots::kSlotBytes, RecvSlots::kSlotBytes};
+			slots.msgs[i] = {};
+			slots.msgs[i].msg_hdr.msg_name = slots.names[i].data();
+			slots.msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(slots.names[i].size());
+			slots.msgs[i].msg_hdr.msg_iov = &slots.iov[i];
+			slots.msgs[i].msg_hdr.msg_iovlen = 1;
 		}
-		struct Restore {
-			asio::ip::udp::socket &s;
-			bool nb;
-			Restore(asio::ip::udp::socket &so, bool n) : s(so), nb(n) {}
-			Restore(const Restore &) = delete;
-			Restore &operator=(const Restore &) = delete;
-			Restore(Restore &&) = delete;
-			Restore &operator=(Restore &&) = delete;
-			~Restore()
-			{
-				asio::error_code ec;
-				if (!nb)
-					s.non_blocking(false, ec);
-			}
-		} restore(sock, was_nb);
-		asio::ip::udp::endpoint ep;
-		for (std::size_t i = 1; i < batch_max_ && !stopped_; i++) {
-			asio::error_code ec;
-			const std::size_t n = sock.receive_from(asio::buffer(buf), ep, 0, ec);
-			if (ec == asio::error::would_block || ec == asio::error::try_again)
-				break;
-			if (ec) {
-				/* ICMP errors (ECONNREFUSED) surface per datagram; anything else ends the batch */
-				if (ec == asio::error::connection_refused)
-					continue;
-				spdlog::debug("signalling: receive: {}", ec.message());
-				break;
-			}
-			feed({buf.data(), n}, to_ntm(ep));
+		const int r = ::recvmmsg(fd, slots.msgs.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
+		if (r < 0) {
+			const int e = errno;
+			/* ICMP errors (ECONNREFUSED) surface once each; anything else ends the batch */
+			if (e == EINTR || e == ECONNREFUSED)
+				continue;
+			if (e != EAGAIN && e != EWOULDBLOCK)
+				spdlog::debug("signalling: receive: {}", errno_text(e));
+			break;
 		}
+		const auto got = static_cast<std::size_t>(r);
+		for (std::size_t i = 0; i < got && !stopped_; i++) {
+			const auto &h = slots.msgs[i].msg_hdr;
+			const auto ep = ntm::Endpoint::from_sockaddr({slots.names[i].data(), h.msg_namelen});
+			if (!ep)
+				continue;
+			feed({slots.data.get() + i * RecvSlots::kSlotBytes, slots.msgs[i].msg_len}, *ep);
+		}
+		fed += got;
+		if (got < want)
+			break; /* the queue is empty: no call just to hear EAGAIN */
 	}
 	end.done = true;
 	end_batch(true);
+}
+
+void SigIo::send_held(const std::vector<Held> &held)
+{
+	std::array<mmsghdr, kMmsg> msgs{};
+	std::array<iovec, kMmsg> iov{};
+	std::array<std::array<std::uint8_t, sizeof(sockaddr_in6)>, kMmsg> names{};
+	for (const int family : {AF_INET, AF_INET6}) {
+		auto *sock = family == AF_INET6 ? sock6_ : sock4_;
+		std::size_t next = 0;
+		for (;;) {
+			/* the next up to kMmsg datagrams of this family */
+			std::array<const Held *, kMmsg> out{};
+			std::size_t n = 0;
+			for (; next < held.size() && n < kMmsg; next++)
+				if (held[next].to.family() == family)
+					out[n++] = &held[next];
+			if (n == 0)
+				break;
+			if (sock == nullptr || !sock->is_open()) {
+				spdlog::debug("signalling: no IPv{} socket for {} datagrams", family == AF_INET6 ? 6 : 4, n);
+				continue;
+			}
+			for (std::size_t i = 0; i < n; i++) {
+				const auto name = out[i]->to.sockaddr_bytes();
+				std::copy(name.begin(), name.end(), names[i].begin());
+				/* sendmsg does not write through msg_iov: the bytes stay const */
+				iov[i] = {const_cast<std::uint8_t *>(out[i]->bytes.data()), // NOLINT(cppcoreguidelines-pro-type-const-cast)
+					  out[i]->bytes.size()};
+				msgs[i] = {};
+				msgs[i].msg_hdr.msg_name = names[i].data();
+				msgs[i].msg_hdr.msg_namelen = static_cast<socklen_t>(name.size());
+				msgs[i].msg_hdr.msg_iov = &iov[i];
+				msgs[i].msg_hdr.msg_iovlen = 1;
+			}
+			const int fd = sock->native_handle();
+			std::size_t off = 0;
+			while (off < n) {
+				const int r = ::sendmmsg(fd, msgs.data() + off, static_cast<unsigned>(n - off), 0);
+				if (r > 0) {
+					tx_ += static_cast<std::size_t>(r);
+					off += static_cast<std::size_t>(r);
+					continue;
+				}
+				const int e = errno;
+				if (r < 0 && e == EINTR)
+					continue;
+				if (r < 0 && (e == EAGAIN || e == EWOULDBLOCK) && wait_writable(fd))
+					continue;
+				/* this datagram failed (as send_now: logged, not counted); the rest go on */
+				spdlog::debug("signalling: send to {}: {}", out[off]->to.to_string(), errno_text(e));
+				off++;
+			}
+		}
+	}
 }
 
 void SigIo::end_batch(bool ok)
@@ -107,8 +194,7 @@ void SigIo::end_batch(bool ok)
 			cache_.erase(k);
 		return;
 	}
-	for (const auto &h : held)
-		send_now(h.to, h.bytes);
+	send_held(held);
 	for (auto &in : deferred)
 		spawn_request(std::move(in));
 }

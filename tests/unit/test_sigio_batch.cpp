@@ -171,6 +171,26 @@ TEST_F(BatchTest, NoAnswerLeavesBeforeItsMarkIsCommitted)
 	EXPECT_EQ(got(), kBurst);
 }
 
+/*
+ * More datagrams than one recvmmsg call reads (SigIo::kMmsg) and than one
+ * batch takes (64 here): every one is read, answered once and marked, in
+ * as few batches as the limit allows.
+ */
+TEST_F(BatchTest, QueuesLongerThanACallAndABatchAreReadWhole)
+{
+	constexpr int kMany = 140;
+	static_assert(kMany > 2 * 64 && SigIo::kMmsg < 64);
+	for (int i = 1; i <= kMany; i++)
+		send_keepalive(static_cast<std::uint32_t>(i));
+	settle();
+	EXPECT_EQ(handled, kMany);
+	EXPECT_EQ(commits, 3) << "64 + 64 + 12";
+	EXPECT_FALSE(sent_early);
+	EXPECT_EQ(committed_mark(), node_seq);
+	EXPECT_EQ(got(), kMany);
+	EXPECT_EQ(dc.drops().malformed, 0U);
+}
+
 TEST_F(BatchTest, MarksAreNotVisibleBeforeTheCommit)
 {
 	send_keepalive(1);
