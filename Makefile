@@ -149,16 +149,19 @@ check:
 	@MAKE="$(MAKE)" NTM_BIN="$(BUILD)/deb/bin" NTM_DEB_REUSE=1 scripts/lib/check.sh \
 		nlspec kmod deb-ctld install-test '&ctld-asan' '&deb' vm-test '+system-test' unit
 
-# Every suite in one VM on the debug kernel of scripts/debug-kernel.sh (D89):
-# the kernel is built once (about an hour on 2 cores, nice 19) and cached in
-# build/debug-kernel/, ntm.ko is rebuilt against it there (kmod/ntm.ko is
-# left alone).  KASAN and lockdep make the guest several times slower under
-# TCG: more memory, a longer timeout.  NTM_TESTS="..." selects suites.
+# Every suite on the debug kernel of scripts/debug-kernel.sh (D89), dealt
+# out over NTM_VM_JOBS VMs (2) as vm-test does: the kernel is built once
+# (about an hour on 2 cores, nice 19) and cached in build/debug-kernel/,
+# ntm.ko is rebuilt against it there (kmod/ntm.ko is left alone).  KASAN and
+# lockdep make the guest several times slower under TCG: more memory, a
+# longer timeout.  NTM_TESTS="..." selects suites; NTM_VM_JOBS=1 gives one
+# VM that prints as it goes.
 check-debug:
 	nice -n 19 $(MAKE) ctld
 	scripts/debug-kernel.sh build
-	NTM_TEST_TIMEOUT=$${NTM_TEST_TIMEOUT:-2700} scripts/debug-kernel.sh vm --mem $(or $(NTM_DEBUG_MEM),6144) \
-		--timeout $(or $(NTM_DEBUG_TIMEOUT),21600) -- tests/selftests/run.sh
+	NTM_TEST_TIMEOUT=$${NTM_TEST_TIMEOUT:-2700} NTM_VM_JOBS=$${NTM_VM_JOBS:-2} \
+		NTM_VM_TIMEOUT=$(or $(NTM_DEBUG_TIMEOUT),21600) \
+		VM="scripts/debug-kernel.sh vm --mem $(or $(NTM_DEBUG_MEM),6144)" scripts/lib/vm-test.sh
 
 # NTM_BENCH_ICOUNT=1: the guest's clock counts instructions (scripts/vm
 # --icount, shift NTM_BENCH_ICOUNT_SHIFT), so rates measured in the guest do

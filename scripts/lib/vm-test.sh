@@ -16,7 +16,9 @@
 # kernel, so each has its own ntm.ko and its own ntm_unload at the end.
 #
 # With NTM_TESTS set (make vm-test NTM_TESTS="basic esp"), or NTM_VM_JOBS=1,
-# one VM runs the tests and prints as it goes, as before.
+# one VM runs the tests and prints as it goes, as before; NTM_TESTS with an
+# explicit NTM_VM_JOBS of 2 or more deals the named suites out the same way
+# (make check-debug does).  NTM_VM_TIMEOUT: seconds each VM may take (4200).
 #
 # Output: each VM's log is kept in build/check/vm-test.<n>.log and printed
 # whole when that VM ends; the last lines are a per-VM summary.
@@ -26,10 +28,12 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 VM=${VM:-scripts/vm}
 JOBS=${NTM_VM_JOBS:-2}
+VM_TIMEOUT=${NTM_VM_TIMEOUT:-4200}
 logdir=build/check
 
-if [ -n "${NTM_TESTS:-}" ] || [ "$JOBS" -le 1 ]; then
-	exec $VM -- tests/selftests/run.sh
+case $JOBS$VM_TIMEOUT in '' | *[!0-9]*) echo "vm-test: NTM_VM_JOBS and NTM_VM_TIMEOUT are numbers" >&2; exit 2 ;; esac
+if { [ -n "${NTM_TESTS:-}" ] && [ -z "${NTM_VM_JOBS:-}" ]; } || [ "$JOBS" -le 1 ]; then
+	exec $VM ${NTM_VM_TIMEOUT:+--timeout "$NTM_VM_TIMEOUT"} -- tests/selftests/run.sh
 fi
 
 declare -A weight=(
@@ -42,11 +46,22 @@ declare -A weight=(
 	[ntm_netlink]=36 [ntm_scale]=32 [ntm_restart]=28 [ntm_secrets]=22
 )
 
-# every suite, longest first
-mapfile -t suites < <(for f in tests/selftests/ntm_*.sh; do
+# every suite (or those NTM_TESTS names: "basic" or "ntm_basic"), longest first
+if [ -n "${NTM_TESTS:-}" ]; then
+	named=()
+	for t in $NTM_TESTS; do
+		t=$(basename "${t%.sh}")
+		[ -f "tests/selftests/$t.sh" ] || t=ntm_$t
+		[ -f "tests/selftests/$t.sh" ] || { echo "vm-test: no such test: ${t#ntm_}" >&2; exit 2; }
+		named+=("tests/selftests/$t.sh")
+	done
+else
+	named=(tests/selftests/ntm_*.sh)
+fi
+mapfile -t suites < <(for f in "${named[@]}"; do
 	t=$(basename "$f" .sh)
 	echo "${weight[$t]:-120} $t"
-done | sort -k1,1nr -k2,2 | cut -d' ' -f2)
+done | sort -k1,1nr -k2,2 -u | cut -d' ' -f2)
 
 declare -a load groups
 for ((i = 0; i < JOBS; i++)); do
@@ -77,7 +92,7 @@ for ((i = 0; i < JOBS; i++)); do
 	echo "vm-test: VM $i (~${load[i]} s of suites):${groups[i]}"
 	# a VM's share runs ~1.5x slower than alone: more than scripts/vm's
 	# default 3000 s must be allowed before it counts as hung
-	NTM_TESTS="${groups[i]# }" $VM --timeout 4200 -- tests/selftests/run.sh </dev/null \
+	NTM_TESTS="${groups[i]# }" $VM --timeout "$VM_TIMEOUT" -- tests/selftests/run.sh </dev/null \
 		>"$logdir/vm-test.$i.log" 2>&1 &
 	pid_of_vm[$!]=$i
 	# the VMs boot one after the other (staging the module, caches)
