@@ -70,7 +70,9 @@ replay_cpu() {
 # can be stopped as a "timeout".  Such an artifact is replayed alone and
 # counts as a finding only if it needs TIMEOUT seconds of CPU (or fails);
 # otherwise it is moved to artifacts/H/spurious/ and the campaign goes on
-# for the time and runs left (at most 3 such restarts).
+# for the time and runs left (at most 3 such restarts).  A slow-unit-*
+# artifact (an input that took 10 s without timing out) gets the same test
+# at the end of the run.
 # shellcheck disable=SC2317
 run_one() {
 	local h=$1 work=$OUT/corpus/$1 art=$OUT/artifacts/$1/ log=$OUT/$1.log rc=0 t0=$SECONDS
@@ -107,6 +109,22 @@ run_one() {
 		rc=0
 	done
 	rm -f "$log.part"
+	# libFuzzer also writes slow-unit-* for an input that took 10 s of wall
+	# clock without timing out: the same test as for timeouts decides
+	local slow=()
+	mapfile -t slow < <(find "$art" -maxdepth 1 -type f -name 'slow-unit-*' -newer "$OUT/$h.start")
+	for a in "${slow[@]}"; do
+		cpu=$(replay_cpu "$h" "$a")
+		if [ "$cpu" = fail ] || awk -v c="$cpu" -v t="$TIMEOUT" 'BEGIN { exit !(c >= t) }'; then
+			echo "fuzz.sh: $h: slow unit reproduced alone (${cpu} s of CPU): $a" >>"$log"
+			continue
+		fi
+		mkdir -p "$art/spurious"
+		mv "$a" "$art/spurious/"
+		spurious=$((spurious + 1))
+		echo "fuzz.sh: $h: slow unit not reproduced (${cpu} s of CPU alone): wall clock of a loaded machine" \
+			| tee -a "$log" >&2
+	done
 	local cov ft files crashes
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
 	ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
