@@ -63,6 +63,24 @@ replay_cpu() {
 	rm -f "$tf"
 }
 
+# judge_alone H FILE WHAT LOG: replays the artifact FILE alone.  If it needs
+# TIMEOUT s of CPU (or fails) it stays a finding (status 1); otherwise it was
+# the wall clock of a loaded machine: FILE moves to artifacts/H/spurious/
+# (status 0).  WHAT names it in the log line.
+# shellcheck disable=SC2317
+judge_alone() {
+	local h=$1 a=$2 what=$3 log=$4 cpu
+	cpu=$(replay_cpu "$h" "$a")
+	if [ "$cpu" = fail ] || awk -v c="$cpu" -v t="$TIMEOUT" 'BEGIN { exit !(c >= t) }'; then
+		echo "fuzz.sh: $h: $what reproduced alone (${cpu} s of CPU): $a" >>"$log"
+		return 1
+	fi
+	mkdir -p "$OUT/artifacts/$h/spurious"
+	mv "$a" "$OUT/artifacts/$h/spurious/"
+	echo "fuzz.sh: $h: $what not reproduced (${cpu} s of CPU alone): wall clock of a loaded machine" |
+		tee -a "$log" >&2
+}
+
 # run_one H: one harness; its summary line into $OUT/H.result (run by xargs)
 #
 # libFuzzer's -timeout is wall-clock time: on a loaded machine (a nice-19
@@ -96,16 +114,8 @@ run_one() {
 		grep -q 'ERROR: libFuzzer: timeout' "$log.part" || break
 		a=$(find "$art" -maxdepth 1 -type f -name 'timeout-*' -newer "$OUT/$h.start" | head -n 1)
 		[ -n "$a" ] || break
-		cpu=$(replay_cpu "$h" "$a")
-		if [ "$cpu" = fail ] || awk -v c="$cpu" -v t="$TIMEOUT" 'BEGIN { exit !(c >= t) }'; then
-			echo "fuzz.sh: $h: timeout reproduced alone (${cpu} s of CPU): $a" >>"$log"
-			break
-		fi
-		mkdir -p "$art/spurious"
-		mv "$a" "$art/spurious/"
+		judge_alone "$h" "$a" timeout "$log" || break
 		spurious=$((spurious + 1))
-		echo "fuzz.sh: $h: timeout not reproduced (${cpu} s of CPU alone): wall clock of a loaded machine; going on" \
-			| tee -a "$log" >&2
 		rc=0
 	done
 	rm -f "$log.part"
@@ -114,16 +124,7 @@ run_one() {
 	local slow=()
 	mapfile -t slow < <(find "$art" -maxdepth 1 -type f -name 'slow-unit-*' -newer "$OUT/$h.start")
 	for a in "${slow[@]}"; do
-		cpu=$(replay_cpu "$h" "$a")
-		if [ "$cpu" = fail ] || awk -v c="$cpu" -v t="$TIMEOUT" 'BEGIN { exit !(c >= t) }'; then
-			echo "fuzz.sh: $h: slow unit reproduced alone (${cpu} s of CPU): $a" >>"$log"
-			continue
-		fi
-		mkdir -p "$art/spurious"
-		mv "$a" "$art/spurious/"
-		spurious=$((spurious + 1))
-		echo "fuzz.sh: $h: slow unit not reproduced (${cpu} s of CPU alone): wall clock of a loaded machine" \
-			| tee -a "$log" >&2
+		judge_alone "$h" "$a" "slow unit" "$log" && spurious=$((spurious + 1))
 	done
 	local cov ft files crashes
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
@@ -134,7 +135,7 @@ run_one() {
 		$((SECONDS - t0)) "$spurious" \
 		>"$OUT/$h.result"
 }
-export -f run_one replay_cpu
+export -f run_one replay_cpu judge_alone
 export BUILD OUT REPO SECS RUNS TIMEOUT
 echo "fuzz.sh: $harnesses: $RUNS runs or $SECS s each, $JOBS at once"
 # shellcheck disable=SC2086
