@@ -133,7 +133,22 @@ protected:
 			std::rethrow_exception(out->err);
 	}
 
+	/*
+	 * settle: lets whatever is in flight run for 100 ms, for checks that
+	 * nothing (more) happens. On a loaded host the thread may get no CPU
+	 * in those 100 ms and run_for then runs nothing: a check that something
+	 * did happen waits for it with settle_until instead.
+	 */
 	void settle() { io.run_for(std::chrono::milliseconds(100)); }
+
+	/* runs the loop until pred() holds, for at most 10 s; returns pred() */
+	template <class P> bool settle_until(P pred)
+	{
+		const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+		while (!pred() && std::chrono::steady_clock::now() < deadline)
+			io.run_for(std::chrono::milliseconds(10));
+		return pred();
+	}
 };
 
 sig::Message keepalive()
@@ -182,8 +197,7 @@ TEST_F(SigIoTest, RetransmissionIsAnsweredFromTheCacheNotProcessedTwice)
 	EXPECT_EQ(calls, 1) << "a retransmission must not reach the handler again";
 	ASSERT_TRUE(held);
 	dc.respond(*held, sig::make_response(held->msg, sig::Status::ok));
-	io.run_for(std::chrono::milliseconds(200));
-	EXPECT_TRUE(done);
+	EXPECT_TRUE(settle_until([&] { return done; }));
 	EXPECT_EQ(calls, 1);
 }
 
@@ -314,9 +328,9 @@ TEST_F(SigIoTest, ReplayedDatagramIsDropped)
 	const auto d = sig::seal(h, sig::Direction::node, key.span(), sig::encode(m));
 	const auto from = ntmd::to_ntm(nsock.local_endpoint());
 	dc.feed(d, from);
-	settle();
-	EXPECT_EQ(handled, 1);
+	EXPECT_TRUE(settle_until([this] { return handled == 1; }));
 	dc.feed(d, from);
+	EXPECT_TRUE(settle_until([this] { return dc.drops().replay == 1U; }));
 	settle();
 	EXPECT_EQ(handled, 1);
 	EXPECT_EQ(dc.drops().replay, 1U);
@@ -346,8 +360,7 @@ TEST_F(SigIoTest, ForgedAndMalformedAreCountedNotProcessed)
 	EXPECT_EQ(handled, 0);
 	/* the replay window was not advanced by any of it: seq 1 still works */
 	dc.feed(sig::seal({sig::Kind::dc, 0x1234, 1}, sig::Direction::node, key.span(), sig::encode(m)), from);
-	settle();
-	EXPECT_EQ(handled, 1);
+	EXPECT_TRUE(settle_until([this] { return handled == 1; }));
 }
 
 TEST_F(SigIoTest, UnknownAndExpiredKeysGetANotice)
@@ -364,8 +377,7 @@ TEST_F(SigIoTest, UnknownAndExpiredKeysGetANotice)
 			}
 		},
 		asio::detached);
-	io.run_for(std::chrono::milliseconds(300));
-	ASSERT_TRUE(got);
+	ASSERT_TRUE(settle_until([&] { return got.has_value(); }));
 	EXPECT_EQ(got->key_id, 0x9999U);
 	EXPECT_EQ(got->status, sig::Status::unknown_key);
 	EXPECT_GE(dc.drops().unknown_key, 1U);
@@ -381,8 +393,7 @@ TEST_F(SigIoTest, UnknownAndExpiredKeysGetANotice)
 			}
 		},
 		asio::detached);
-	io.run_for(std::chrono::milliseconds(300));
-	ASSERT_TRUE(got);
+	ASSERT_TRUE(settle_until([&] { return got.has_value(); }));
 	EXPECT_EQ(got->status, sig::Status::key_expired);
 	EXPECT_EQ(dc.drops().expired_key, 1U);
 }
@@ -440,6 +451,7 @@ TEST_F(SigIoTest, AdmissionRefusesAndCounts)
 		m.txid = i;
 		dc.feed(sig::seal({sig::Kind::dc, 0x1234, i}, sig::Direction::node, key.span(), sig::encode(m)), from);
 	}
+	EXPECT_TRUE(settle_until([this] { return handled == 5; }));
 	settle();
 	EXPECT_EQ(handled, 5);
 	EXPECT_EQ(dc.drops().rate_request, 25U);
@@ -449,8 +461,7 @@ TEST_F(SigIoTest, AdmissionRefusesAndCounts)
 	sig::Message m = keepalive();
 	m.txid = 30;
 	dc.feed(sig::seal({sig::Kind::dc, 0x1234, 31}, sig::Direction::node, key.span(), sig::encode(m)), from);
-	settle();
-	EXPECT_EQ(handled, 6);
+	EXPECT_TRUE(settle_until([this] { return handled == 6; }));
 }
 
 TEST_F(SigIoTest, AuthenticatedMalformedRequestIsAnsweredWithItsStatus)

@@ -155,14 +155,27 @@ protected:
 		return n;
 	}
 
+	/* lets the loop run 200 ms, for checks that nothing (more) happens */
 	void settle() { io.run_for(std::chrono::milliseconds(200)); }
+
+	/*
+	 * runs the loop until pred() holds (10 s at most): on a loaded host a
+	 * fixed 200 ms may pass without the loop getting the CPU at all
+	 */
+	template <class P> bool settle_until(P pred)
+	{
+		const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+		while (!pred() && std::chrono::steady_clock::now() < deadline)
+			io.run_for(std::chrono::milliseconds(10));
+		return pred();
+	}
 };
 
 TEST_F(BatchTest, NoAnswerLeavesBeforeItsMarkIsCommitted)
 {
 	for (int i = 1; i <= kBurst; i++)
 		send_keepalive(static_cast<std::uint32_t>(i));
-	settle();
+	EXPECT_TRUE(settle_until([this] { return handled == kBurst && committed_mark() == node_seq; }));
 	EXPECT_EQ(handled, kBurst);
 	EXPECT_GE(commits, 1);
 	EXPECT_LT(commits, kBurst) << "queued datagrams share a transaction";
@@ -182,7 +195,7 @@ TEST_F(BatchTest, QueuesLongerThanACallAndABatchAreReadWhole)
 	static_assert(kMany > 2 * 64 && SigIo::kMmsg < 64);
 	for (int i = 1; i <= kMany; i++)
 		send_keepalive(static_cast<std::uint32_t>(i));
-	settle();
+	EXPECT_TRUE(settle_until([this] { return handled == kMany && committed_mark() == node_seq; }));
 	EXPECT_EQ(handled, kMany);
 	EXPECT_EQ(commits, 3) << "64 + 64 + 12";
 	EXPECT_FALSE(sent_early);
@@ -194,7 +207,7 @@ TEST_F(BatchTest, QueuesLongerThanACallAndABatchAreReadWhole)
 TEST_F(BatchTest, MarksAreNotVisibleBeforeTheCommit)
 {
 	send_keepalive(1);
-	settle();
+	EXPECT_TRUE(settle_until([this] { return committed_mark() == 1U; }));
 	/* the hook saw the database as a restarted DC would, just before COMMIT */
 	EXPECT_EQ(mark_before_commit, 0U);
 	EXPECT_EQ(committed_mark(), 1U);
@@ -205,6 +218,7 @@ TEST_F(BatchTest, FailedCommitSendsNothingAndForgetsTheRequests)
 {
 	fail_commit = true;
 	send_keepalive(7);
+	EXPECT_TRUE(settle_until([this] { return dc.batches_failed() == 1U; }));
 	settle();
 	EXPECT_EQ(handled, 1);
 	EXPECT_EQ(got(), 0) << "nothing of a failed batch may be sent";
@@ -213,7 +227,7 @@ TEST_F(BatchTest, FailedCommitSendsNothingAndForgetsTheRequests)
 	/* the retransmission (same txid, new sequence number) is processed anew, not answered from the cache */
 	fail_commit = false;
 	send_keepalive(7);
-	settle();
+	EXPECT_TRUE(settle_until([this] { return committed_mark() == 2U; }));
 	EXPECT_EQ(handled, 2);
 	EXPECT_EQ(got(), 1);
 	EXPECT_EQ(committed_mark(), 2U);
@@ -223,7 +237,7 @@ TEST_F(BatchTest, RestartRestoresTheWindow)
 {
 	for (int i = 1; i <= 5; i++)
 		send_keepalive(static_cast<std::uint32_t>(i));
-	settle();
+	EXPECT_TRUE(settle_until([this] { return committed_mark() == 5U; }));
 	ASSERT_EQ(got(), 5);
 	/* the DC restarts: a new registry object, a new session from what it stored */
 	reg.reset();
@@ -239,12 +253,13 @@ TEST_F(BatchTest, RestartRestoresTheWindow)
 	const auto replays = dc.drops().replay;
 	node_seq = 3;
 	send_keepalive(100);
+	EXPECT_TRUE(settle_until([&] { return dc.drops().replay == replays + 1; }));
 	settle();
 	EXPECT_EQ(dc.drops().replay, replays + 1);
 	EXPECT_EQ(got(), 0);
 	node_seq = 5;
 	send_keepalive(101);
-	settle();
+	EXPECT_TRUE(settle_until([this] { return committed_mark() == 6U; }));
 	EXPECT_EQ(got(), 1);
 	EXPECT_EQ(committed_mark(), 6U);
 }
