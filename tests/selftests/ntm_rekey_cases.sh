@@ -234,13 +234,29 @@ pair_session() {
 		'.[] | select(([.legs[].index] | sort) == ([$a, $b] | sort)) | .id' 2>/dev/null
 }
 if needs "RS1 joined every new index pair in a kernel session, the old ones kept for their grace" RELAYED; then
-	lb=$(peer b "f.$D" local_index)
-	lf=$(peer f "b.$D" local_index)
+	# B and F rekey every $REKEY s while the test reads, and one status
+	# read takes seconds in the guest: B's index read now and F's read
+	# later may belong to two generations, a pair no session ever joined.
+	# Each node's own pair (its local and remote index, one read) is
+	# consistent: RS1 programs the session before it forwards the response
+	# that lets the opener use the new key, so both pairs must be joined.
+	lb="" rb="" lf="" rf="" cur="" curf=""
+	joined_now() {
+		read -r lb rb <<<"$(relaybed_peer b "f.$D" '"\(.local_index) \(.remote_index)"')"
+		read -r lf rf <<<"$(relaybed_peer f "b.$D" '"\(.local_index) \(.remote_index)"')"
+		cur=$(pair_session "$lb" "$rb")
+		curf=$(pair_session "$lf" "$rf")
+		[ -n "$cur" ] && [ -n "$curf" ]
+	}
+	if ! sigbed_wait 20 joined_now; then
+		ktap_diag "no session for B's pair $lb/$rb ('$cur') or F's $lf/$rf ('$curf') in 20 s"
+		ktap_diag "RS1's kernel sessions: $(rs_sessions | jq -c '[.[] | {id, i: [.legs[].index]}]')"
+		ktap_diag "RS1: $(grep -E 'rs: comm' "$(sigbed_logfile rs1)" | tail -n 4 | tr '\n' '|')"
+	fi
 	c1=$(num "$(sigbed_jq rs1 .rs.sessions_created)")
 	ks=$(num "$(sigbed_jq rs1 .rs.kernel_sessions)")
-	cur=$(pair_session "$lb" "$lf")
-	ktap_diag "RS1: sessions created $c0 -> $c1, kernel sessions $ks ($S_END); B $lb <-> F $lf: session '$cur'; $(sigbed_jq rs1 '.rs | {communications, binds, forwarded, drops}' | jq -c .)"
-	[ -n "$cur" ] && [ $((c1 - c0)) -ge $((GEN_B - g0)) ] && [ "$ks" -ge 2 ] && JOINED=1
+	ktap_diag "RS1: sessions created $c0 -> $c1, kernel sessions $ks ($S_END); B $lb <-> $rb: session '$cur', F $lf <-> $rf: '$curf'; $(sigbed_jq rs1 '.rs | {communications, binds, forwarded, drops}' | jq -c .)"
+	[ -n "$cur" ] && [ -n "$curf" ] && [ $((c1 - c0)) -ge $((GEN_B - g0)) ] && [ "$ks" -ge 2 ] && JOINED=1
 	check "RS1 joined every new index pair in a kernel session ($((c1 - c0)) created for $((GEN_B - g0)) rekeys), the old ones kept for their grace ($ks sessions)" \
 		$((1 - JOINED)) rs1 b f
 fi
@@ -323,7 +339,13 @@ if needs "RS1 drops the sessions of before the rekeys after their grace; B -> F 
 	r0=$(num "$(relaybed_relay_rx rs1)")
 	ok=$(rc quiet sigbed_in b ping -c 3 -i 0.3 -W 2 "$VIP4_F")
 	r1=$(num "$(relaybed_relay_rx rs1)")
-	cur=$(pair_session "$(peer b "f.$D" local_index)" "$(peer f "b.$D" local_index)")
+	cur=""
+	b_joined() {
+		read -r lb rb <<<"$(relaybed_peer b "f.$D" '"\(.local_index) \(.remote_index)"')"
+		cur=$(pair_session "$lb" "$rb")
+		[ -n "$cur" ]
+	}
+	sigbed_wait 20 b_joined || true
 	ktap_diag "$dt s after the ping: sessions $S_END -> $left; current pair: '$cur'; B -> F ping $ok, RS1 forwarded $((r1 - r0)); generation B $(peer b "f.$D" generation); path $(peer b "f.$D" path.path)"
 	check "RS1 drops the sessions of before the rekeys after their grace ($dt s); B -> F still relayed, in the current pair's session" \
 		"$(rc rs_gone && [ "$dt" -gt 0 ] && [ "$dt" -lt 58 ] && [ -n "$cur" ] && [ "$ok" = 0 ] && [ $((r1 - r0)) -ge 6 ] &&
