@@ -39,7 +39,7 @@ topo_py_start "$NS_A" && topo_py_start "$NS_B" || ktap_bail "pyserve did not sta
 A ip link add $ESP_DEV type ntm || ktap_bail "cannot create $ESP_DEV"
 topo_bg "$NS_A" "$T/owner.log" $GENL own $ESP_DEV $PORT
 OWNER_PID=$TOPO_LAST_PID
-topo_wait 20 grep -q '^ready' "$T/owner.log" || { ktap_diag_file "$T/owner.log"; ktap_bail "socket owner did not start"; }
+topo_wait 60 grep -q '^ready' "$T/owner.log" || { ktap_diag_file "$T/owner.log"; ktap_bail "socket owner did not start"; }
 topo_ntm_addrs "$NS_A" $ESP_DEV || ktap_bail "inner addresses on A failed"
 
 # --- B: xfrm, ESP-in-UDP socket, static policies -----------------------------

@@ -34,7 +34,7 @@ topo_py_start "$NS_A" || ktap_bail "pyserve in A did not start"
 A ip link add $DEV type ntm || ktap_bail "cannot create $DEV"
 topo_bg "$NS_A" "$T/owner.log" $GENL own $DEV $PORT
 OWNER_PID=$TOPO_LAST_PID
-topo_wait 20 grep -q '^ready' "$T/owner.log" || { ktap_diag_file "$T/owner.log"; ktap_bail "socket owner did not start"; }
+topo_wait 60 grep -q '^ready' "$T/owner.log" || { ktap_diag_file "$T/owner.log"; ktap_bail "socket owner did not start"; }
 topo_ntm_addrs "$NS_A" $DEV || ktap_bail "inner addresses on A failed"
 A ip addr add 192.168.7.1/32 dev $DEV
 A ip addr add fd00:78::1/128 dev $DEV nodad
