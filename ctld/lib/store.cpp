@@ -722,11 +722,14 @@ std::optional<NodeKey> Registry::find_key(std::uint32_t key_id)
 	return k;
 }
 
-std::size_t Registry::purge_keys(std::int64_t now)
+std::vector<std::uint32_t> Registry::purge_keys(std::int64_t now)
 {
-	Stmt s(db_, "DELETE FROM keys WHERE expires < ?");
-	s.bind(1, now).run();
-	return static_cast<std::size_t>(sqlite3_changes(db_.handle()));
+	Stmt s(db_, "DELETE FROM keys WHERE expires < ? RETURNING key_id");
+	s.bind(1, now);
+	std::vector<std::uint32_t> out;
+	while (s.step())
+		out.push_back(static_cast<std::uint32_t>(s.i64(0)));
+	return out;
 }
 
 std::vector<NodeKey> Registry::list_keys()
@@ -906,6 +909,31 @@ bool Registry::seen(std::string_view fqdn, const Endpoint &external, std::int64_
 	Stmt s(db_, "UPDATE nodes SET external_ep = ?, last_seen = ?, online = 1 WHERE fqdn = ?", kKeep);
 	s.bind(1, external.to_string()).bind(2, now).bind(3, fqdn).run();
 	return sqlite3_changes(db_.handle()) > 0;
+}
+
+std::vector<std::pair<std::string, Endpoint>> Registry::online_nodes()
+{
+	Stmt s(db_, "SELECT fqdn, external_ep FROM nodes WHERE online = 1 ORDER BY fqdn");
+	std::vector<std::pair<std::string, Endpoint>> out;
+	while (s.step()) {
+		auto ep = endpoint_of(s.text(1));
+		if (ep)
+			out.emplace_back(s.text(0), *ep);
+	}
+	return out;
+}
+
+void Registry::store_last_seen(const std::vector<std::pair<std::string, std::int64_t>> &seen)
+{
+	if (seen.empty())
+		return;
+	Tx tx(db_);
+	Stmt s(db_, "UPDATE nodes SET last_seen = ? WHERE fqdn = ? AND last_seen < ?", kKeep);
+	for (const auto &[fqdn, at] : seen) {
+		s.bind(1, at).bind(2, fqdn).bind(3, at).run();
+		s.reset();
+	}
+	tx.commit();
 }
 
 void Registry::set_online(std::string_view fqdn, bool online)

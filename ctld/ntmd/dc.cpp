@@ -17,12 +17,14 @@
 #include <spdlog/spdlog.h>
 
 #include "as.hpp"
+#include "dc_live.hpp"
 #include "dc_relays.hpp"
 #include "keylog.hpp"
 #include "limits.hpp"
 #include "ntm/dns.hpp"
 #include "ntm/error.hpp"
 #include "ntm/handle.hpp"
+#include "ntm/marklog.hpp"
 #include "ntm/store.hpp"
 #include "sigio.hpp"
 #include "route.hpp"
@@ -44,6 +46,11 @@ constexpr std::size_t kBatchMax = 1024;
 constexpr auto kUnknownKeyTtl = std::chrono::seconds(10);
 /* how long a relay keeps a communication (the nodes rebind and rekey under its K_tun) */
 constexpr std::uint32_t kRelayLifetime = 86400;
+/*
+ * how far behind a live node's last_seen in the registry may be (D114):
+ * what ntmctl dc nodes shows; expiry and restarts do not read it
+ */
+constexpr std::int64_t kLastSeenPersist = 300;
 
 route::NatMapping to_route(sig::NatMapping m) noexcept
 {
@@ -84,6 +91,13 @@ struct DcRole::Impl {
 	ntm::config::Config cfg;
 	const ntm::config::Dc &dc;
 	ntm::store::Registry reg;
+	/* the receive marks (D58) since D114: appended per batch, not SQLite */
+	ntm::store::MarkLog marks;
+	/* online nodes and their last keepalive, in memory (D114) */
+	LiveNodes live;
+	/* nodes whose registry row the open batch wrote: forgotten if it fails */
+	std::vector<std::string> batch_stored;
+	bool in_batch = false;
 	asio::ip::udp::socket sock4;
 	asio::ip::udp::socket sock6;
 	SigIo sigio;
@@ -107,7 +121,8 @@ struct DcRole::Impl {
 	std::uint64_t directions = 0;
 	std::uint64_t directions_failed = 0;
 	std::uint64_t keys_received = 0;
-	std::uint64_t rx_seq_errors = 0; /* receive marks that could not be stored */
+	std::uint64_t rx_seq_errors = 0; /* batches whose receive marks could not be written */
+	std::uint64_t last_seen_errors = 0; /* write-backs of last_seen that failed */
 	bool batch_tx = false;		 /* a group-commit transaction is open (D109) */
 	/* admission (D68): per key and per source address; unknown KEY_IDs (D69) */
 	TokenBuckets<std::uint32_t> reg_by_key;
@@ -117,7 +132,7 @@ struct DcRole::Impl {
 	std::uint64_t registry_lookups = 0;
 
 	Impl(asio::io_context &io_, ntm::config::Config c, Resolver &resolver)
-	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
+	    : io(io_), cfg(std::move(c)), dc(*cfg.dc), reg(dc.database, dc.pool4, dc.pool6), marks(dc.database + "-marks"), sock4(open_asio_udp_socket(io_, AF_INET, dc.port)),
 	      sock6(io_), sigio(io_, &sock4, &sock6), tick(io_),
 	      reg_by_key(RateSpec::per_minute(dc.registration_rate), dc.rate_table_size),
 	      dir_by_key(RateSpec::per_minute(dc.direction_rate), dc.rate_table_size),
@@ -145,6 +160,19 @@ struct DcRole::Impl {
 		sigio.set_sync_handler([this](const Inbound &in) { return handle_now(in); });
 		sigio.set_batch([this] { begin_batch(); }, [this] { return commit_batch(); }, kBatchMax);
 		keys = std::make_unique<KeyListener>(io, cfg, [this](const ntm::store::NodeKey &k) { return on_key(k); });
+		if (marks.torn_records() > 0)
+			spdlog::warn("dc: {}: {} damaged records at the end dropped (a write the crash cut short)",
+				     marks.path(), marks.torn_records());
+		/* marks of keys purged before a restart: gone with the next snapshot */
+		std::vector<std::uint32_t> ids;
+		for (const auto &k : reg.list_keys())
+			ids.push_back(k.key_id);
+		std::ranges::sort(ids);
+		marks.retain(ids);
+		/* a restart gives every node the registry has online a full expiry period */
+		const auto now = unix_now();
+		for (const auto &[fqdn, ep] : reg.online_nodes())
+			live.stored(fqdn, ep, now);
 		relays = std::make_shared<RelayPool>(io, cfg, resolver);
 	}
 
@@ -166,6 +194,7 @@ struct DcRole::Impl {
 	 */
 	void begin_batch()
 	{
+		in_batch = true;
 		try {
 			reg.begin();
 			batch_tx = true;
@@ -177,32 +206,66 @@ struct DcRole::Impl {
 
 	bool commit_batch()
 	{
-		if (!batch_tx)
-			return true;
-		batch_tx = false;
+		in_batch = false;
+		bool ok = true;
+		if (batch_tx) {
+			batch_tx = false;
+			try {
+				reg.commit();
+			} catch (const std::exception &e) {
+				spdlog::error("dc: committing a batch: {}", e.what());
+				ok = false;
+			}
+			if (!ok) {
+				reg.rollback();
+				/* a sequence block reserved in the batch is gone too: never seal with it */
+				seq_next = seq_end;
+			}
+		}
+		/* marks of a failed batch are written all the same: refusing more is safe */
+		if (!sync_marks())
+			ok = false;
+		if (!ok) {
+			/* what the batch wrote is not in the registry: write it again next time */
+			for (const auto &f : batch_stored)
+				live.erase(f);
+		}
+		batch_stored.clear();
+		return ok;
+	}
+
+	bool sync_marks()
+	{
 		try {
-			reg.commit();
+			marks.sync();
 			return true;
 		} catch (const std::exception &e) {
-			spdlog::error("dc: committing a batch: {}", e.what());
+			rx_seq_errors++;
+			spdlog::error("dc: writing the receive marks: {}", e.what());
 		}
-		reg.rollback();
-		/* a sequence block reserved in the batch is gone too: never seal with it */
-		seq_next = seq_end;
 		return false;
 	}
 
-	/* Every message a node's key moves forward is written down before it acts. */
+	/*
+	 * Every message a node's key moves forward is written down before it
+	 * acts (D58): inside a batch its mark is made durable with the batch's
+	 * (D109, D114), outside one at once.
+	 */
 	void note_rx(const SigSession &s, std::uint64_t seq)
 	{
 		if (s.kind != sig::Kind::dc)
 			return;
-		try {
-			reg.note_rx_seq(s.key_id, seq);
-		} catch (const std::exception &e) {
-			rx_seq_errors++;
-			spdlog::warn("dc: storing the receive mark of key {}: {}", hex_id(s.key_id), e.what());
-		}
+		marks.note(s.key_id, seq);
+		if (!in_batch)
+			(void)sync_marks();
+	}
+
+	/* the registry row of fqdn was written in this batch (or now, outside one) */
+	void stored(const std::string &fqdn, const ntm::Endpoint &ep, std::int64_t now)
+	{
+		live.stored(fqdn, ep, now);
+		if (in_batch)
+			batch_stored.push_back(fqdn);
 	}
 
 	sig::Status on_key(const ntm::store::NodeKey &k)
@@ -223,6 +286,14 @@ struct DcRole::Impl {
 		}
 		sessions.erase(k.key_id);
 		unknown_keys.forget(k.key_id);
+		/* an expired key's id given again (D59): its old mark must not refuse the new key */
+		if (marks.get(k.key_id) != 0) {
+			try {
+				marks.reset(k.key_id);
+			} catch (const std::exception &e) {
+				spdlog::error("dc: resetting the receive mark of key {}: {}", hex_id(k.key_id), e.what());
+			}
+		}
 		keys_received++;
 		spdlog::info("dc: key distribution: key {} for {}, valid {} s", hex_id(k.key_id), k.fqdn,
 			     k.expires - unix_now());
@@ -252,8 +323,8 @@ struct DcRole::Impl {
 			s->my_dir = sig::Direction::dc;
 			s->peer_dir = sig::Direction::node;
 			s->fqdn = k->fqdn;
-			/* what was accepted before a restart stays refused (D58) */
-			s->rx.restore(k->rx_seq);
+			/* what was accepted before a restart stays refused (D58, D114) */
+			s->rx.restore(std::max(k->rx_seq, marks.get(id)));
 			it = sessions.emplace(id, Key{std::move(s), k->expires}).first;
 		}
 		if (it->second.expires <= unix_now())
@@ -313,6 +384,7 @@ struct DcRole::Impl {
 			break;
 		case sig::MsgType::deregistration:
 			reg.set_online(in.session->fqdn, false);
+			live.erase(in.session->fqdn);
 			spdlog::info("dc: {} deregistered", in.session->fqdn);
 			emit_event("dc", "node_deregistered", {{"fqdn", in.session->fqdn}});
 			sigio.respond(in, sig::make_response(in.msg, sig::Status::ok));
@@ -353,6 +425,7 @@ struct DcRole::Impl {
 			return;
 		}
 		registrations++;
+		stored(m.fqdn, in.from, r.last_seen);
 		note_mapping(m.fqdn, m);
 		auto resp = sig::make_response(m, sig::Status::ok);
 		resp.vip4 = rec.vip4;
@@ -377,9 +450,16 @@ struct DcRole::Impl {
 
 	void on_keepalive(const Inbound &in)
 	{
-		if (!reg.seen(in.session->fqdn, in.from, unix_now())) {
-			sigio.respond(in, sig::make_response(in.msg, sig::Status::not_registered));
-			return;
+		const auto &fqdn = in.session->fqdn;
+		const auto now = unix_now();
+		/* online at the same endpoint: only the time changes, in memory (D114) */
+		if (!live.refresh(fqdn, in.from, now)) {
+			if (!reg.seen(fqdn, in.from, now)) {
+				live.erase(fqdn);
+				sigio.respond(in, sig::make_response(in.msg, sig::Status::not_registered));
+				return;
+			}
+			stored(fqdn, in.from, now);
 		}
 		note_mapping(in.session->fqdn, in.msg);
 		auto resp = sig::make_response(in.msg, sig::Status::ok);
@@ -674,6 +754,36 @@ struct DcRole::Impl {
 		}
 	}
 
+	/* one transaction for however many nodes expire in a tick */
+	void mark_offline(const std::vector<std::string> &gone)
+	{
+		if (gone.empty())
+			return;
+		try {
+			reg.begin();
+			for (const auto &f : gone)
+				reg.set_online(f, false);
+			reg.commit();
+		} catch (const std::exception &e) {
+			reg.rollback();
+			/* the registry still has them online: a keepalive puts them back in memory */
+			spdlog::warn("dc: marking {} nodes offline: {}", gone.size(), e.what());
+		}
+	}
+
+	/* last_seen of the nodes whose registry time is persist s or more behind (D114) */
+	void write_last_seen(std::int64_t persist)
+	{
+		const auto due = live.due(persist);
+		try {
+			reg.store_last_seen(due);
+		} catch (const std::exception &e) {
+			last_seen_errors++;
+			live.unstore(due);
+			spdlog::warn("dc: writing last_seen of {} nodes: {}", due.size(), e.what());
+		}
+	}
+
 	void arm_tick()
 	{
 		tick.expires_after(dc.keepalive_interval);
@@ -682,15 +792,19 @@ struct DcRole::Impl {
 				return;
 			try {
 				const auto now = unix_now();
-				const auto gone = reg.expire(now - 3 * dc.keepalive_interval.count());
+				write_last_seen(kLastSeenPersist);
+				const auto gone = live.expire(now - 3 * dc.keepalive_interval.count());
+				mark_offline(gone);
 				for (const auto &f : gone) {
 					spdlog::info("dc: {} offline: no keepalive for {} s", f,
 						     3 * dc.keepalive_interval.count());
 					emit_event("dc", "node_offline", {{"fqdn", f}});
 				}
 				const auto purged = reg.purge_keys(now - kKeyGrace);
-				if (purged > 0)
-					spdlog::info("dc: purged {} expired keys", purged);
+				if (!purged.empty()) {
+					marks.forget(purged);
+					spdlog::info("dc: purged {} expired keys", purged.size());
+				}
 				for (auto it = sessions.begin(); it != sessions.end();) {
 					if (it->second.expires < now - kKeyGrace)
 						it = sessions.erase(it);
@@ -734,6 +848,7 @@ void DcRole::stop()
 		return;
 	impl_->stopped = true;
 	impl_->tick.cancel();
+	impl_->write_last_seen(0);
 	impl_->sigio.stop();
 	impl_->keys->stop();
 	impl_->relays->stop();
@@ -745,11 +860,10 @@ void DcRole::stop()
 nlohmann::json DcRole::status() const
 {
 	auto &i = *impl_;
-	std::size_t online = 0;
+	const std::size_t online = i.live.size();
 	std::size_t total = 0;
 	try {
 		total = i.reg.count();
-		online = i.reg.count_online();
 	} catch (const std::exception &e) {
 		spdlog::warn("dc: status: {}", e.what());
 	}
@@ -764,6 +878,14 @@ nlohmann::json DcRole::status() const
 		{"relays", i.relays->status()},
 		{"keys_received", i.keys_received},
 		{"rx_seq_errors", i.rx_seq_errors},
+		{"last_seen_errors", i.last_seen_errors},
+		{"keepalives_in_memory", i.live.refreshed()},
+		{"marks",
+		 {{"keys", i.marks.keys()},
+		  {"file_bytes", i.marks.file_bytes()},
+		  {"snapshots", i.marks.snapshots()},
+		  {"snapshot_errors", i.marks.snapshot_errors()},
+		  {"torn_records", i.marks.torn_records()}}},
 		{"batches_failed", i.sigio.batches_failed()},
 		{"rx", i.sigio.rx_messages()},
 		{"tx", i.sigio.tx_messages()},

@@ -148,7 +148,8 @@ void render_dc(Exposition &ex, const json &d)
 		  {"directions_failed", "Direction Requests refused (NOT_FOUND, NO_ROUTE, ...)"},
 		  {"directions_relayed", "Directions through a relay"},
 		  {"keys_received", "Key Distributions from an AS"},
-		  {"rx_seq_errors", "Receive sequence marks that could not be stored"},
+		  {"rx_seq_errors", "Writes of the receive-mark log that failed (D114)"},
+		  {"last_seen_errors", "Write-backs of last_seen to the registry that failed (D114)"},
 		  {"batches_failed", "Group commits that failed: their answers were not sent (D109)"}});
 	signalling(ex, "dc", d);
 	if (d.contains("limits") && d["limits"].is_object()) {

@@ -340,11 +340,11 @@ TEST(StoreRegistry, Keys)
 	reg.put_key(k2);
 	EXPECT_EQ(reg.find_key(7)->fqdn, "b.ntm.test");
 
-	EXPECT_EQ(reg.purge_keys(1000), 0U); /* expires < now only */
-	EXPECT_EQ(reg.purge_keys(1001), 1U);
+	EXPECT_TRUE(reg.purge_keys(1000).empty()); /* expires < now only */
+	EXPECT_EQ(reg.purge_keys(1001), std::vector<std::uint32_t>{7}) << "the ids go to the mark log (D114)";
 	EXPECT_FALSE(reg.find_key(7));
 	EXPECT_TRUE(reg.find_key(0xdeadbeef));
-	EXPECT_EQ(reg.purge_keys(5000), 1U);
+	EXPECT_EQ(reg.purge_keys(5000), std::vector<std::uint32_t>{0xdeadbeef});
 	EXPECT_TRUE(reg.list_keys().empty());
 }
 
@@ -626,6 +626,37 @@ TEST(StoreRegistry, SeenOnlineExpire)
 	/* expired nodes keep their records and addresses */
 	EXPECT_EQ(reg.count(), 2U);
 	EXPECT_EQ(v4(*reg.find("a.ntm.test")), "10.77.0.2");
+}
+
+/* What the DC keeps in memory (D114): the online nodes at start, last_seen written back. */
+TEST(StoreRegistry, OnlineNodesAndLastSeenWriteBack)
+{
+	TempDir d;
+	Registry reg(d.file("registry.db"), prefix("10.77.0.0/16"), std::nullopt);
+	auto a = node("a.ntm.test");
+	a.last_seen = 100;
+	auto b = node("b.ntm.test");
+	b.last_seen = 100;
+	(void)reg.register_node(a);
+	(void)reg.register_node(b);
+	EXPECT_TRUE(reg.seen("a.ntm.test", ntm::parse_endpoint("192.0.2.7:7480"), 150));
+	reg.set_online("b.ntm.test", false);
+	const auto on = reg.online_nodes();
+	ASSERT_EQ(on.size(), 1U);
+	EXPECT_EQ(on[0].first, "a.ntm.test");
+	EXPECT_EQ(on[0].second.to_string(), "192.0.2.7:7480");
+
+	reg.store_last_seen({{"a.ntm.test", 400}, {"b.ntm.test", 90}, {"x.ntm.test", 500}});
+	EXPECT_EQ(reg.find("a.ntm.test")->last_seen, 400);
+	EXPECT_EQ(reg.find("b.ntm.test")->last_seen, 100) << "never backwards";
+	EXPECT_FALSE(reg.find("b.ntm.test")->online) << "online is not touched";
+	EXPECT_FALSE(reg.find("x.ntm.test")) << "no row is made";
+	reg.store_last_seen({});
+	/* inside a batch's transaction it is part of it */
+	reg.begin();
+	reg.store_last_seen({{"a.ntm.test", 450}});
+	reg.rollback();
+	EXPECT_EQ(reg.find("a.ntm.test")->last_seen, 400);
 }
 
 TEST(StoreRegistry, ReserveSeqNeverRepeats)

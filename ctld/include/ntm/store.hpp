@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "ntm/config.hpp"
@@ -149,8 +150,8 @@ public:
 
 	void put_key(const NodeKey &k);
 	std::optional<NodeKey> find_key(std::uint32_t key_id);
-	/** Deletes keys whose expiry is before now; returns how many. */
-	std::size_t purge_keys(std::int64_t now);
+	/** Deletes keys whose expiry is before now; returns their ids. */
+	std::vector<std::uint32_t> purge_keys(std::int64_t now);
 	/** Every key by id, without the key bytes (key is empty). */
 	std::vector<NodeKey> list_keys();
 
@@ -171,6 +172,13 @@ public:
 	/** Keepalive: external endpoint and last_seen (not online); false when unknown. */
 	bool seen(std::string_view fqdn, const Endpoint &external, std::int64_t now);
 	void set_online(std::string_view fqdn, bool online);
+	/** FQDN and external endpoint of every node marked online (the DC's start, D114). */
+	std::vector<std::pair<std::string, Endpoint>> online_nodes();
+	/**
+	 * Writes back last_seen times kept in memory (D114), in one
+	 * transaction; never moves a time backwards, never changes online.
+	 */
+	void store_last_seen(const std::vector<std::pair<std::string, std::int64_t>> &seen);
 	/** Marks nodes offline whose last_seen < cutoff; returns their FQDNs. */
 	std::vector<std::string> expire(std::int64_t cutoff);
 	std::vector<NodeRecord> list();
@@ -195,6 +203,8 @@ public:
 	/**
 	 * Raises a key's receive high-water mark to seq (never lowers it), so
 	 * that a restarted DC still refuses what it accepted before (D58).
+	 * Since D114 the DC keeps its marks in a MarkLog; a registry's marks
+	 * of before are still read as a floor.
 	 */
 	void note_rx_seq(std::uint32_t key_id, std::uint64_t seq);
 
