@@ -21,7 +21,7 @@ namespace {
 constexpr std::array<std::uint8_t, 8> kMagic{'N', 'T', 'M', 'M', 'A', 'R', 'K', '1'};
 constexpr std::uint32_t kKindMark = 1;
 constexpr std::uint32_t kKindReset = 2;
-constexpr std::size_t kReadChunk = 64 * 1024; /* a multiple of kRecordBytes and of 8 */
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024; /* a record cut by a chunk is carried over */
 
 [[noreturn]] void fail(const std::string &path, const char *what, int err)
 {
